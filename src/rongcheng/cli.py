@@ -1,0 +1,284 @@
+"""The `rongcheng` command line: demo, serve, seed, check, audit, manage.
+
+Operators get one clear sentence and a non-zero exit for a wrong DATABASE_URL, an unreachable database or a
+read-only data directory, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+EXIT_CONFIGURATION = 2
+CHECK_DATABASE, CHECK_MIGRATIONS, CHECK_CRYPTO, CHECK_AUDIT = 1 << 2, 1 << 3, 1 << 4, 1 << 5
+
+
+class CommandFailed(Exception):
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rongcheng.config.settings")
+    import django
+
+    from rongcheng.config.environment import ConfigurationError
+
+    try:
+        django.setup()
+    except ConfigurationError as exc:
+        raise CommandFailed(str(exc), EXIT_CONFIGURATION) from exc
+
+
+def _database_reachable() -> None:
+    from django.db import connection
+    from django.db.utils import OperationalError
+
+    try:
+        connection.ensure_connection()
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA user_version")
+    except OperationalError as exc:
+        where = connection.settings_dict.get("HOST") or connection.settings_dict.get("NAME")
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise CommandFailed(f"The database at {where} cannot be reached: {reason}.", EXIT_CONFIGURATION) from exc
+
+
+def _migrate(verbose: bool) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=1 if verbose else 0)
+
+
+def _collectstatic() -> None:
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+def _progress_bar(total: int, label: str) -> tuple[Callable[[int], None], Callable[[], None]]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=label, unit="rows", unit_scale=True, disable=total < 20_000 and not sys.stderr.isatty())
+    return bar.update, bar.close
+
+
+def _seed(persons: int, entities: int, seed: int) -> Any:
+    from rongcheng.demo.services import demo_city_seed
+
+    update, close = _progress_bar(persons + entities, "seeding")
+    try:
+        return demo_city_seed(persons=persons, entities=entities, seed=seed, progress=update)
+    finally:
+        close()
+
+
+def _serve(host: str, port: int, workers: int, threads: int) -> None:
+    from django.conf import settings
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    _collectstatic()
+    Granian(
+        "rongcheng.config.wsgi:application",
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=workers,
+        blocking_threads=threads,
+        static_path_route=["/static"],
+        static_path_mount=[settings.STATIC_ROOT],
+        log_access=False,
+    ).serve()
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    _setup()
+    _database_reachable()
+    print("Preparing the database…", flush=True)
+    _migrate(verbose=False)
+    report = _seed(args.persons, args.entities, args.seed)
+    print(
+        f"Demo city ready: {report.persons_added} persons, {report.entities_added} legal entities, "
+        f"{report.places_added} divisions and grid cells added (0 means they were there already)."
+    )
+    url = f"http://{args.host}:{args.port}/"
+    print(f"\nRongcheng is serving at {url}")
+    print("Demo sign-in accounts (also in the data directory, file demo-accounts.txt):")
+    for username, password, role in report.accounts:
+        print(f"  {username:<10} {password:<20} {role}")
+    print("Press Ctrl+C to stop.\n", flush=True)
+    _serve(args.host, args.port, args.workers, args.threads)
+    return 0
+
+
+def command_serve(args: argparse.Namespace) -> int:
+    _setup()
+    _database_reachable()
+    print(f"Rongcheng is serving at http://{args.host}:{args.port}/", flush=True)
+    _serve(args.host, args.port, args.workers, args.threads)
+    return 0
+
+
+def command_seed(args: argparse.Namespace) -> int:
+    _setup()
+    _database_reachable()
+    _migrate(verbose=False)
+    report = _seed(args.persons, args.entities, args.seed)
+    print(f"Added {report.persons_added} persons and {report.entities_added} legal entities.")
+    return 0
+
+
+def command_check(args: argparse.Namespace) -> int:
+    """Each failed check sets its own bit of the exit status: 4 database, 8 migrations, 16 crypto, 32 audit."""
+    _setup()
+    status = 0
+    try:
+        _database_reachable()
+        print("ok   database reachable")
+    except CommandFailed as exc:
+        print(f"FAIL database: {exc}")
+        return CHECK_DATABASE
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    plan = MigrationExecutor(connection).migration_plan(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    if plan:
+        print(f"FAIL migrations: {len(plan)} not applied; run `rongcheng manage migrate`")
+        status |= CHECK_MIGRATIONS
+    else:
+        print("ok   migrations applied")
+    from rongcheng.kernel.crypto import self_test
+
+    failures = self_test()
+    if failures:
+        print("FAIL cryptography self-test: " + "; ".join(failures))
+        status |= CHECK_CRYPTO
+    else:
+        print("ok   cryptography self-test (SM2, SM3, SM4 official vectors)")
+    if not plan:
+        from rongcheng.audit.services import audit_verify
+
+        result = audit_verify()
+        if result.ok:
+            print(f"ok   audit chain intact ({result.checked} records)")
+        else:
+            print(f"FAIL audit chain broken at record {result.first_bad_record_id}: {result.reason}")
+            status |= CHECK_AUDIT
+    return status
+
+
+def openapi_document() -> str:
+    import json
+
+    from rongcheng.config.api import api
+
+    return json.dumps(api.get_openapi_schema(path_prefix="/api/v1"), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def command_openapi(args: argparse.Namespace) -> int:
+    """Print the OpenAPI document, write it, or check that the committed one has not drifted."""
+    _setup()
+    from pathlib import Path
+
+    document = openapi_document()
+    if args.check:
+        committed = Path(args.check)
+        if not committed.exists() or committed.read_text(encoding="utf-8") != document:
+            raise CommandFailed(
+                f"{committed} differs from the API's OpenAPI document; run `rongcheng openapi --write {committed}`."
+            )
+        print(f"{committed} matches the API.")
+    elif args.write:
+        Path(args.write).write_text(document, encoding="utf-8")
+        print(f"Wrote {args.write}.")
+    else:
+        sys.stdout.write(document)
+    return 0
+
+
+def command_manage(args: argparse.Namespace) -> int:
+    _setup()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["rongcheng manage", *args.rest])
+    return 0
+
+
+def command_audit(args: argparse.Namespace) -> int:
+    _setup()
+    _database_reachable()
+    from django.core.management import call_command
+
+    try:
+        call_command("audit", *args.rest)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def _server_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=os.environ.get("RONGCHENG_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("RONGCHENG_PORT", "8000")))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("RONGCHENG_WORKERS", "1")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("RONGCHENG_THREADS", "4")))
+
+
+def _size_flags(parser: argparse.ArgumentParser, persons: int, entities: int) -> None:
+    parser.add_argument("--persons", type=int, default=persons, help="persons in the demo city")
+    parser.add_argument("--entities", type=int, default=entities, help="legal entities in the demo city")
+    parser.add_argument("--seed", type=int, default=2017, help="random seed: the same seed gives the same city")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rongcheng", description="Rongcheng digital-government platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="migrate, seed the demo city and serve it on http://127.0.0.1:8000")
+    _server_flags(demo)
+    _size_flags(demo, persons=2_000, entities=300)
+    demo.set_defaults(handler=command_demo)
+    serve = sub.add_parser("serve", help="serve the platform (granian, WSGI) without seeding")
+    _server_flags(serve)
+    serve.set_defaults(handler=command_serve)
+    seed = sub.add_parser("seed", help="generate the demo city (idempotent; resumes where it stopped)")
+    _size_flags(seed, persons=2_000, entities=300)
+    seed.set_defaults(handler=command_seed)
+    check = sub.add_parser("check", help="database, migrations, cryptography self-test, audit chain")
+    check.set_defaults(handler=command_check)
+    audit = sub.add_parser("audit", help="audit trail: verify, seal, export, purge")
+    audit.add_argument("rest", nargs=argparse.REMAINDER)
+    audit.set_defaults(handler=command_audit)
+    openapi = sub.add_parser("openapi", help="the OpenAPI document of /api/v1/")
+    group = openapi.add_mutually_exclusive_group()
+    group.add_argument("--check", metavar="FILE", help="fail if FILE differs from the API")
+    group.add_argument("--write", metavar="FILE", help="write the document to FILE")
+    openapi.set_defaults(handler=command_openapi)
+    manage = sub.add_parser("manage", help="Django's manage.py commands")
+    manage.add_argument("rest", nargs=argparse.REMAINDER)
+    manage.set_defaults(handler=command_manage)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from django.db.utils import OperationalError
+
+    try:
+        return int(args.handler(args))
+    except CommandFailed as exc:
+        print(f"rongcheng: {exc}", file=sys.stderr)
+        return exc.status
+    except OperationalError as exc:
+        print(f"rongcheng: the database failed: {str(exc).strip().splitlines()[0]}.", file=sys.stderr)
+        return EXIT_CONFIGURATION
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

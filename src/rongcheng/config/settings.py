@@ -1,0 +1,157 @@
+"""Settings from the environment, with safe defaults.
+
+Without DATABASE_URL the platform runs on an embedded SQLite database under RONGCHENG_DATA_DIR (default ./var).
+Secrets (Django's secret key, the audit chain key, the data-at-rest key) come from the environment or are generated
+into the data directory on first run; none is committed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import django_stubs_ext
+from django.utils.translation import gettext_lazy as _
+
+from rongcheng.config.environment import data_dir, database_from_url, flag, secret_from_file
+
+django_stubs_ext.monkeypatch()
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = data_dir()
+
+SECRET_KEY = secret_from_file("secret-key", "DJANGO_SECRET_KEY", nbytes=50)
+# Keyed SM3 chain over the audit trail; a separate key so rotating Django's secret key does not break the chain.
+AUDIT_CHAIN_KEY = secret_from_file("audit-chain-key", "RONGCHENG_AUDIT_CHAIN_KEY", nbytes=32)
+# SM4 keys for personal data at rest: "id:hex,id:hex", the first one encrypts, all decrypt.
+DATA_KEYS = os.environ.get("RONGCHENG_DATA_KEYS") or f"k1:{secret_from_file('data-key', 'RONGCHENG_DATA_KEY_HEX', 16, hex_format=True)}"
+
+DEBUG = flag("RONGCHENG_DEBUG")
+HTTPS = flag("RONGCHENG_HTTPS")
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("RONGCHENG_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("RONGCHENG_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "ninja",
+    "rongcheng.kernel",
+    "rongcheng.audit",
+    "rongcheng.accounts",
+    "rongcheng.divisions",
+    "rongcheng.registries",
+    "rongcheng.portal",
+    "rongcheng.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+]
+
+ROOT_URLCONF = "rongcheng.config.urls"
+WSGI_APPLICATION = "rongcheng.config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"))}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:home"
+LOGOUT_REDIRECT_URL = "portal:home"
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": DATA_DIR / "media"}},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Security: sessions end after 30 idle minutes (GB/T 22239 level 3), cookies are HTTP-only and same-site.
+SESSION_COOKIE_AGE = int(os.environ.get("RONGCHENG_IDLE_TIMEOUT_SECONDS", "1800"))
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+if HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("RONGCHENG_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = flag("RONGCHENG_HSTS_PRELOAD")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SILENCED_SYSTEM_CHECKS = [] if HTTPS else ["security.W004", "security.W008", "security.W012", "security.W016"]
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    }
+}
+
+# The audit trail: records are sealed into the SM3 chain in batches; kept at least 180 days (网络安全法 §21).
+AUDIT_RETENTION_DAYS = int(os.environ.get("RONGCHENG_AUDIT_RETENTION_DAYS", "180"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("RONGCHENG_LOG_LEVEL", "WARNING")},
+}

@@ -1,0 +1,59 @@
+import os
+import stat
+
+import pytest
+
+from rongcheng.config.environment import ConfigurationError, database_from_url, secret_from_file
+
+
+def test_postgres_url_is_parsed_with_escapes():
+    db = database_from_url("postgres://city%40ops:p%3Ass@db.example:6432/rongcheng?sslmode=require")
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
+        "city@ops",
+        "p:ss",
+        "db.example",
+        "6432",
+        "rongcheng",
+    )
+    assert db["OPTIONS"] == {"sslmode": "require"}
+
+
+def test_sqlite_url_is_an_absolute_path():
+    db = database_from_url("sqlite:////tmp/x/city.sqlite3")
+    assert db["ENGINE"] == "django.db.backends.sqlite3"
+    assert db["NAME"] == "/tmp/x/city.sqlite3"
+    assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
+
+
+def test_default_is_embedded_sqlite_in_the_data_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("RONGCHENG_DATA_DIR", str(tmp_path / "data"))
+    db = database_from_url(None)
+    assert db["NAME"] == str(tmp_path / "data" / "rongcheng.sqlite3")
+    assert (tmp_path / "data").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("mysql://root@localhost/x", "is not understood"),
+        ("postgres://user:secret@host:99999/db", "invalid port"),
+        ("postgres://host/", "names no database"),
+    ],
+)
+def test_bad_urls_name_the_problem_and_hide_the_password(url, fragment):
+    with pytest.raises(ConfigurationError) as caught:
+        database_from_url(url)
+    assert fragment in str(caught.value)
+    assert "secret" not in str(caught.value)
+
+
+def test_generated_secret_is_kept_private_and_stable(tmp_path, monkeypatch):
+    monkeypatch.setenv("RONGCHENG_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("TEST_SECRET_ENV", raising=False)
+    first = secret_from_file("test-secret", "TEST_SECRET_ENV")
+    assert len(first) >= 40
+    assert secret_from_file("test-secret", "TEST_SECRET_ENV") == first
+    assert stat.S_IMODE(os.stat(tmp_path / "test-secret").st_mode) == 0o600
+    monkeypatch.setenv("TEST_SECRET_ENV", "from-environment")
+    assert secret_from_file("test-secret", "TEST_SECRET_ENV") == "from-environment"

@@ -1,0 +1,1 @@
+"""Shared foundations without concrete models: identifiers, national cryptography, errors, masking, pagination."""

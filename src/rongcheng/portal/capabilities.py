@@ -1,0 +1,36 @@
+"""The platform's capabilities as listed on the portal home, by task of the 2017 Digital Fuzhou plan.
+
+`url_name` is set once a capability has pages; the home page links only to those that exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+from django.utils.functional import Promise
+
+
+@dataclass(frozen=True)
+class Capability:
+    key: str
+    name: str | Promise
+    summary: str | Promise
+    plan_tasks: str
+    url_name: str | None = None
+
+
+CAPABILITIES: tuple[Capability, ...] = (
+    Capability("identity", _("统一身份认证"), _("一次登录，实名认证，各部门系统通过 OpenID Connect 接入。"), "2"),
+    Capability("registries", _("基础数据资源库"), _("人口、法人、地址和空间基础数据的唯一权威来源。"), "7"),
+    Capability("licences", _("电子证照"), _("SM2 签名的电子证照，任何人可验证，凭身份证号复用。"), "12"),
+    Capability("hall", _("网上办事大厅"), _("全流程网上办事，材料免提交，全城通办。"), "9, 10, 12"),
+    Capability("grid", _("网格化管理"), _("城市问题按位置派遣到网格和部门，限时办结。"), "4, 10"),
+    Capability("card", _("市民卡"), _("公交、停车、水电、缴费，一卡通付，账目分毫不差。"), "11"),
+    Capability("credit", _("公共信用"), _("双公示、红黑名单、信用报告和信用修复。"), "8"),
+    Capability("data", _("数据共享开放"), _("政务信息资源目录、共享审批和开放数据接口。"), "8, 17"),
+    Capability("spatial", _("时空信息"), _("OGC API - Features 提供行政区划、网格和兴趣点。"), "6"),
+    Capability("office", _("协同办公"), _("公文起草、会签、收文、归档，手机可用。"), "5"),
+    Capability("sensors", _("城市物联网"), _("设备登记、MQTT 遥测接入、超限自动立案。"), "1"),
+    Capability("security", _("监控与安全"), _("7×24 监控、防篡改审计日志、国密算法。"), "14, 15", "admin:index"),
+)

@@ -1,0 +1,54 @@
+"""Portal pages: home, sign-in, problem-type descriptions and error pages (HTML, or problem+json under /api/)."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+
+from rongcheng.kernel.problems import problem_response
+from rongcheng.portal.capabilities import CAPABILITIES
+
+PROBLEM_TYPES = {
+    "bad-request": "The request could not be understood.",
+    "validation-failed": "Input broke a validation rule; `errors` lists each rule with its field path.",
+    "unauthenticated": "The request needs a signed-in user or an API client's token.",
+    "forbidden": "The caller is not entitled to this action.",
+    "not-found": "The resource does not exist or is not visible to the caller.",
+    "conflict": "The request conflicts with the current state of the resource.",
+    "rate-limited": "Too many requests; retry after the time given in Retry-After.",
+    "internal-error": "The server failed; the request changed nothing it could not roll back.",
+}
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    items = []
+    for capability in CAPABILITIES:
+        href = None
+        if capability.url_name:
+            try:
+                href = reverse(capability.url_name)
+            except NoReverseMatch:
+                href = None
+        items.append({"capability": capability, "href": href})
+    return render(request, "portal/home.html", {"items": items})
+
+
+def problem_type(request: HttpRequest, slug: str) -> HttpResponse:
+    if slug not in PROBLEM_TYPES and not slug.startswith("http-"):
+        raise Http404(slug)
+    return render(request, "portal/problem_type.html", {"slug": slug, "text": PROBLEM_TYPES.get(slug, "")})
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return problem_response(request, status=404, type_slug="not-found", title="Not found", detail="No such path.")
+    return render(request, "portal/error.html", {"status": 404}, status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return problem_response(
+            request, status=500, type_slug="internal-error", title="Internal server error", detail="Server error."
+        )
+    return render(request, "portal/error.html", {"status": 500}, status=500)
