@@ -64,8 +64,14 @@ def _collectstatic() -> None:
 def _progress_bar(total: int, label: str) -> tuple[Callable[[int], None], Callable[[], None]]:
     from tqdm import tqdm
 
-    bar = tqdm(total=total, desc=label, unit="rows", unit_scale=True, disable=total < 20_000 and not sys.stderr.isatty())
-    return bar.update, bar.close
+    bar = tqdm(
+        total=total, desc=label, unit="rows", unit_scale=True, disable=total < 20_000 and not sys.stderr.isatty()
+    )
+
+    def update(count: int) -> None:
+        bar.update(count)
+
+    return update, bar.close
 
 
 def _seed(persons: int, entities: int, seed: int) -> Any:
@@ -178,7 +184,9 @@ def openapi_document() -> str:
 
     from rongcheng.config.api import api
 
-    return json.dumps(api.get_openapi_schema(path_prefix="/api/v1"), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    return (
+        json.dumps(api.get_openapi_schema(path_prefix="/api/v1"), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    )
 
 
 def command_openapi(args: argparse.Namespace) -> int:

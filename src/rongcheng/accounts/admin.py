@@ -11,7 +11,7 @@ class DepartmentAdmin(admin.ModelAdmin[Department]):
 
 
 @admin.register(User)
-class AccountAdmin(UserAdmin):
+class AccountAdmin(UserAdmin[User]):
     list_display = ("username", "display_name", "kind", "department", "is_staff", "is_active")
     list_filter = ("kind", "department", "is_staff", "is_active")
     fieldsets = (*(UserAdmin.fieldsets or ()), ("Rongcheng", {"fields": ("kind", "department", "display_name")}))

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import django_stubs_ext
-from django.utils.translation import gettext_lazy as _
 
 from rongcheng.config.environment import data_dir, database_from_url, flag, secret_from_file
 
@@ -24,7 +23,10 @@ SECRET_KEY = secret_from_file("secret-key", "DJANGO_SECRET_KEY", nbytes=50)
 # Keyed SM3 chain over the audit trail; a separate key so rotating Django's secret key does not break the chain.
 AUDIT_CHAIN_KEY = secret_from_file("audit-chain-key", "RONGCHENG_AUDIT_CHAIN_KEY", nbytes=32)
 # SM4 keys for personal data at rest: "id:hex,id:hex", the first one encrypts, all decrypt.
-DATA_KEYS = os.environ.get("RONGCHENG_DATA_KEYS") or f"k1:{secret_from_file('data-key', 'RONGCHENG_DATA_KEY_HEX', 16, hex_format=True)}"
+DATA_KEYS = (
+    os.environ.get("RONGCHENG_DATA_KEYS")
+    or f"k1:{secret_from_file('data-key', 'RONGCHENG_DATA_KEY_HEX', 16, hex_format=True)}"
+)
 
 DEBUG = flag("RONGCHENG_DEBUG")
 HTTPS = flag("RONGCHENG_HTTPS")
@@ -98,7 +100,7 @@ LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:home"
 
 LANGUAGE_CODE = "zh-hans"
-LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]  # each in its own language
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True

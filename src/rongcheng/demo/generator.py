@@ -1,8 +1,8 @@
 """Deterministic synthetic Fuzhou: the same seed gives the same city, row for row.
 
 Persons are numbered 0..N-1. Person i gets a unique (birth date, sequence) slot from an affine permutation of the
-slot space, so ID numbers never collide however many are generated, and chunk k can be generated without
-generating chunks 0..k-1 (seeding resumes where it stopped).
+slot space, so ID numbers never collide however many are generated; a person's ID number depends only on the seed
+and its index, so chunk k can be generated without generating chunks 0..k-1 (seeding resumes where it stopped).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def person_rows(seed: int, start: int, count: int) -> Iterator[PersonRow]:
         raise ValueError(f"the demo generator holds at most {_SLOTS} persons")
     multiplier = _multiplier(_SLOTS, seed)
     offset = (seed * 7_919) % _SLOTS
-    rng = random.Random(seed * 1_000_003 + start)  # noqa: S311 - synthetic data, reproducible on purpose
+    rng = random.Random(seed * 1_000_003 + start)
     choice = rng.choice
     randrange = rng.randrange
     surnames, given = data.SURNAMES, data.GIVEN
@@ -73,7 +73,7 @@ def person_rows(seed: int, start: int, count: int) -> Iterator[PersonRow]:
         slot = (multiplier * index + offset) % _SLOTS
         birth = date.fromordinal(start_ordinal + slot // 1000)
         sequence = slot % 1000
-        county = choice(counties)
+        county = counties[(index * 2_654_435_761 + seed) % 4_294_967_291 % len(counties)]
         if county == "350112" and birth < data.CHANGLE_CHANGE:
             county = "350182"  # registered before 长乐 became a district: the old code stays on the card
         name = choice(surnames) + choice(given) + (choice(given) if randrange(3) else "")
@@ -90,7 +90,7 @@ def person_rows(seed: int, start: int, count: int) -> Iterator[PersonRow]:
 def entity_rows(seed: int, start: int, count: int, persons: int) -> Iterator[EntityRow]:
     modulus = 31**6
     multiplier = _multiplier(modulus, seed + 1)
-    rng = random.Random(seed * 2_000_003 + start)  # noqa: S311 - synthetic data, reproducible on purpose
+    rng = random.Random(seed * 2_000_003 + start)
     choice = rng.choice
     for index in range(start, start + count):
         serial = (multiplier * index + seed) % modulus
@@ -127,7 +127,7 @@ class PlaceRow:
 
 def place_rows(seed: int, streets: int = 4, communities: int = 3, cells: int = 4) -> Iterator[PlaceRow]:
     """Streets, communities and grid cells under each current county, tiling the county's box."""
-    rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible on purpose
+    rng = random.Random(seed)
     for county, _name, _from, valid_to, _successor in data.COUNTIES:
         if valid_to is not None:
             continue

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from rongcheng.accounts.models import AccountKind, Department, User
 from rongcheng.audit.services import Actor, audit_record
@@ -97,8 +97,7 @@ def _seed_places(seed: int) -> int:
         cells: list[GridCell] = []
         count = 0
         for row in place_rows(seed):
-            if row.level == "grid":
-                assert row.box is not None
+            if row.box is not None:
                 x0, y0, x1, y1 = row.box
                 ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
                 cells.append(
@@ -124,21 +123,31 @@ def _seed_places(seed: int) -> int:
     return count + len(cells)
 
 
-def _seed_chunks(
-    kind: str, seed: int, total: int, progress: Progress, insert: Callable[[int, int, int], int]
-) -> int:
-    done = set(SeedChunk.objects.filter(kind=kind, seed=seed).values_list("index", flat=True))
+def _seed_chunks(kind: str, seed: int, total: int, progress: Progress, insert: Callable[[int, int, int], int]) -> int:
+    """Generate rows 0..total-1 in chunks, skipping what a previous run wrote and completing a partial chunk."""
+    done = dict(SeedChunk.objects.filter(kind=kind, seed=seed).values_list("index", "size"))
     added = 0
     for index, start in enumerate(range(0, total, CHUNK)):
         size = min(CHUNK, total - start)
-        if index in done:
+        have = done.get(index, 0)
+        if have >= size:
             progress(size)
             continue
-        with transaction.atomic():
-            # The marker first: a concurrent seeder of the same chunk fails on its unique key, not on the rows.
-            SeedChunk.objects.create(kind=kind, seed=seed, index=index, size=size)
-            added += insert(seed, start, size)
-            audit_record(action=f"demo.{kind}.seed", actor=SYSTEM, detail={"chunk": index, "rows": size})
+        try:
+            with transaction.atomic():
+                # The marker first: a concurrent seeder of the same chunk fails on the marker, not on the rows.
+                if index in done:
+                    claimed = SeedChunk.objects.filter(kind=kind, seed=seed, index=index, size=have).update(size=size)
+                    if not claimed:
+                        raise IntegrityError("chunk extended concurrently")
+                else:
+                    SeedChunk.objects.create(kind=kind, seed=seed, index=index, size=size)
+                added += insert(seed, start + have, size - have)
+                audit_record(action=f"demo.{kind}.seed", actor=SYSTEM, detail={"chunk": index, "rows": size - have})
+        except IntegrityError:
+            # Another seeder wrote this chunk (its rows are the same rows); anything else is a real error.
+            if not SeedChunk.objects.filter(kind=kind, seed=seed, index=index, size__gte=size).exists():
+                raise
         progress(size)
     return added
 

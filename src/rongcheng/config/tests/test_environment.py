@@ -20,9 +20,9 @@ def test_postgres_url_is_parsed_with_escapes():
 
 
 def test_sqlite_url_is_an_absolute_path():
-    db = database_from_url("sqlite:////tmp/x/city.sqlite3")
+    db = database_from_url("sqlite:////srv/rongcheng/city.sqlite3")
     assert db["ENGINE"] == "django.db.backends.sqlite3"
-    assert db["NAME"] == "/tmp/x/city.sqlite3"
+    assert db["NAME"] == "/srv/rongcheng/city.sqlite3"
     assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
 
 

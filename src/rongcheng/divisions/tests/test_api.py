@@ -10,7 +10,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def changle():
-    new = Division.objects.create(code="350112", name="长乐区", level=DivisionLevel.COUNTY, valid_from=date(2017, 10, 1))
+    new = Division.objects.create(
+        code="350112", name="长乐区", level=DivisionLevel.COUNTY, valid_from=date(2017, 10, 1)
+    )
     old = Division.objects.create(
         code="350182", name="长乐市", level=DivisionLevel.COUNTY, valid_to=date(2017, 9, 30), successor=new
     )

@@ -1,0 +1,67 @@
+import pytest
+
+from rongcheng.accounts.models import AccountKind, Department, User
+from rongcheng.audit.models import AuditRecord
+from rongcheng.demo.services import DEMO_ACCOUNTS, demo_city_seed
+from rongcheng.divisions.models import Division, GridCell
+from rongcheng.kernel.identifiers import credit_code_validate, id_number_validate
+from rongcheng.registries.models import LegalEntity, Person
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_seeding_twice_adds_nothing_the_second_time(tmp_path):
+    accounts_file = tmp_path / "accounts.txt"
+    first = demo_city_seed(persons=1_500, entities=200, accounts_file=accounts_file)
+    assert (first.persons_added, first.entities_added) == (1_500, 200)
+    assert first.places_added == Division.objects.filter(level__in=["street", "community"]).count() + 624
+    counts = (Person.objects.count(), LegalEntity.objects.count(), Division.objects.count(), GridCell.objects.count())
+    audit_count = AuditRecord.objects.count()
+
+    second = demo_city_seed(persons=1_500, entities=200, accounts_file=accounts_file)
+    assert (second.persons_added, second.entities_added, second.places_added, second.departments_added) == (0, 0, 0, 0)
+    assert (
+        Person.objects.count(),
+        LegalEntity.objects.count(),
+        Division.objects.count(),
+        GridCell.objects.count(),
+    ) == counts
+    assert AuditRecord.objects.count() == audit_count
+    assert [password for _, password, _ in second.accounts] == [password for _, password, _ in first.accounts]
+
+
+def test_growing_the_city_adds_only_the_difference(tmp_path):
+    demo_city_seed(persons=1_000, entities=0, accounts_file=tmp_path / "a.txt")
+    before = set(Person.objects.values_list("id_number", flat=True))
+    report = demo_city_seed(persons=25_000, entities=0, accounts_file=tmp_path / "a.txt")
+    assert report.persons_added == 24_000
+    assert Person.objects.count() == 25_000
+    assert before <= set(Person.objects.values_list("id_number", flat=True))
+
+
+def test_seeded_rows_are_valid_registry_data(tmp_path):
+    demo_city_seed(persons=500, entities=100, accounts_file=tmp_path / "a.txt")
+    for person in Person.objects.all():
+        parsed = id_number_validate(person.id_number)
+        assert (parsed.birth_date, parsed.sex, parsed.division_code) == (
+            person.birth_date,
+            person.sex,
+            person.division_code,
+        )
+    for entity in LegalEntity.objects.select_related("legal_representative"):
+        assert credit_code_validate(entity.credit_code).division_code == entity.division_code
+        assert entity.legal_representative is not None
+    assert Division.objects.get(code="350182").successor == Division.objects.get(code="350112")
+
+
+def test_staff_accounts_are_real_accounts_with_private_passwords(tmp_path):
+    accounts_file = tmp_path / "accounts.txt"
+    report = demo_city_seed(persons=0, entities=0, accounts_file=accounts_file)
+    assert [username for username, _, _ in report.accounts] == [row[0] for row in DEMO_ACCOUNTS]
+    assert oct(accounts_file.stat().st_mode & 0o777) == "0o600"
+    username, password, _ = report.accounts[0]
+    user = User.objects.get(username=username)
+    assert user.check_password(password)
+    assert user.password.startswith("argon2$")
+    assert user.kind == AccountKind.STAFF
+    assert Department.objects.filter(short_name="市数字办").exists()
