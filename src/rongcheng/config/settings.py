@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "rongcheng.config.middleware.ApiProblemMiddleware",  # outermost: sees every error response under /api/
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -131,7 +132,13 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = flag("RONGCHENG_HSTS_PRELOAD")
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SILENCED_SYSTEM_CHECKS = [] if HTTPS else ["security.W004", "security.W008", "security.W012", "security.W016"]
+# Without HTTPS (the embedded demo on 127.0.0.1) HSTS, SSL redirect and secure cookies cannot apply. HSTS preload
+# commits the whole domain to HTTPS irrevocably: the city opts in with RONGCHENG_HSTS_PRELOAD.
+SILENCED_SYSTEM_CHECKS = (
+    ([] if flag("RONGCHENG_HSTS_PRELOAD") else ["security.W021"])
+    if HTTPS
+    else ["security.W004", "security.W008", "security.W012", "security.W016"]
+)
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

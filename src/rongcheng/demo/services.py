@@ -160,10 +160,7 @@ ENTITY_COLUMNS = (
 
 
 def _insert_persons(seed: int, start: int, count: int) -> int:
-    rows = (
-        (p.id_number, p.name, p.sex, p.birth_date, p.division_code, p.phone, "living")
-        for p in person_rows(seed, start, count)
-    )
+    rows = ((*person, "living") for person in person_rows(seed, start, count))
     return bulk_insert("registries_person", PERSON_COLUMNS, rows)
 
 

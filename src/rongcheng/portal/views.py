@@ -16,6 +16,9 @@ PROBLEM_TYPES = {
     "forbidden": "The caller is not entitled to this action.",
     "not-found": "The resource does not exist or is not visible to the caller.",
     "conflict": "The request conflicts with the current state of the resource.",
+    "method-not-allowed": "The path does not accept this HTTP method; Allow lists those it accepts.",
+    "payload-too-large": "The request body is larger than the server accepts.",
+    "unsupported-media-type": "The request body is not in a format this path accepts.",
     "rate-limited": "Too many requests; retry after the time given in Retry-After.",
     "internal-error": "The server failed; the request changed nothing it could not roll back.",
 }
