@@ -59,3 +59,8 @@ def test_portal_switches_to_english(page, live_server):
     page.get_by_role("button", name="English").click()
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("h1").inner_text() == "Rongcheng digital government platform"
+    assert page.locator("#capability-card h3").inner_text() == "Citizen card"
+    page.get_by_role("button", name="简体中文").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "榕城数字政府平台"
