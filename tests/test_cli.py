@@ -80,3 +80,25 @@ def test_check_reports_each_failure_in_its_own_bit(tmp_path: Path) -> None:
     healthy = run_cli("check", env=env)
     assert healthy.returncode == 0, healthy.stdout
     assert "ok   audit chain intact" in healthy.stdout
+
+
+def test_audit_verify_names_the_record_edited_behind_the_platforms_back(tmp_path: Path) -> None:
+    import sqlite3
+
+    env = {"RONGCHENG_DATA_DIR": str(tmp_path)}
+    assert run_cli("manage", "migrate", "--verbosity", "0", env=env).returncode == 0
+    assert run_cli("seed", "--persons", "10", "--entities", "0", env=env).returncode == 0
+    assert run_cli("audit", "seal", env=env).returncode == 0
+    intact = run_cli("audit", "verify", env=env)
+    assert intact.returncode == 0, intact.stderr
+
+    with sqlite3.connect(tmp_path / "rongcheng.sqlite3") as db:
+        (record_id,) = db.execute("SELECT min(id) FROM audit_record").fetchone()
+        db.execute("UPDATE audit_record SET action = 'demo.nothing.happened' WHERE id = ?", (record_id,))
+    broken = run_cli("audit", "verify", env=env)
+    assert broken.returncode == 1
+    assert "Traceback" not in broken.stderr
+    assert f"audit chain broken at record {record_id}: content changed" in broken.stderr
+    check = run_cli("check", env=env)
+    assert check.returncode == 32
+    assert f"FAIL audit chain broken at record {record_id}: content changed" in check.stdout

@@ -174,7 +174,7 @@ def command_check(args: argparse.Namespace) -> int:
         if result.ok:
             print(f"ok   audit chain intact ({result.checked} records)")
         else:
-            print(f"FAIL audit chain broken at record {result.first_bad_record_id}: {result.reason}")
+            print(f"FAIL {result.message}")
             status |= CHECK_AUDIT
     return status
 
@@ -221,10 +221,13 @@ def command_manage(args: argparse.Namespace) -> int:
 def command_audit(args: argparse.Namespace) -> int:
     _setup()
     _database_reachable()
-    from django.core.management import call_command
+    from django.core.management import CommandError, call_command
 
     try:
         call_command("audit", *args.rest)
+    except CommandError as exc:
+        print(f"rongcheng: {exc}", file=sys.stderr)
+        return exc.returncode
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0

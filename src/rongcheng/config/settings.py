@@ -157,6 +157,8 @@ CONTENT_SECURITY_POLICY = {
 
 # The audit trail: records are sealed into the SM3 chain in batches; kept at least 180 days (网络安全法 §21).
 AUDIT_RETENTION_DAYS = int(os.environ.get("RONGCHENG_AUDIT_RETENTION_DAYS", "180"))
+# background (default): a sealer thread per process; manual: run `rongcheng audit seal --follow` as its own process.
+AUDIT_SEAL_MODE = os.environ.get("RONGCHENG_AUDIT_SEAL_MODE") or None
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,7 @@ from rongcheng.config.api import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
+    path("audit/", include("rongcheng.audit.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("rongcheng.portal.urls")),
 ]

@@ -32,5 +32,5 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("spatial", _("时空信息"), _("OGC API - Features 提供行政区划、网格和兴趣点。"), "6"),
     Capability("office", _("协同办公"), _("公文起草、会签、收文、归档，手机可用。"), "5"),
     Capability("sensors", _("城市物联网"), _("设备登记、MQTT 遥测接入、超限自动立案。"), "1"),
-    Capability("security", _("监控与安全"), _("7×24 监控、防篡改审计日志、国密算法。"), "14, 15", "admin:index"),
+    Capability("security", _("监控与安全"), _("7×24 监控、防篡改审计日志、国密算法。"), "14, 15", "audit:search"),
 )

@@ -1,0 +1,250 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from rongcheng.audit.models import AuditChainLink, AuditRecord
+from rongcheng.audit.selectors import AuditSearch, audit_record_search, audit_verify
+from rongcheng.audit.services import Actor, audit_seal
+from rongcheng.audit.tests.helpers import ALICE, append, raw_sql
+from rongcheng.kernel.errors import ValidationFailed
+from rongcheng.kernel.pagination import encode_cursor
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def attacker():
+    """Raw SQL with the power to bypass the append-only triggers, as a database superuser would."""
+    if connection.vendor == "postgresql":
+        raw_sql("SET LOCAL session_replication_role = replica")
+    return raw_sql
+
+
+@pytest.fixture
+def sealed():
+    records = append(5)
+    audit_seal()
+    return records
+
+
+class TestVerify:
+    def test_intact(self, sealed):
+        result = audit_verify()
+        assert (result.ok, result.checked, result.first_bad_record_id, result.reason) == (True, 5, None, "")
+        assert result.head_sequence == 5
+        assert result.head_mac == bytes(AuditChainLink.objects.get(sequence=5).mac).hex()
+        assert (result.unsealed, result.oldest_unsealed_at) == (0, None)
+        assert result.message == (
+            f"audit chain intact: 5 records checked, head 5:{result.head_mac}, 0 awaiting sealing"
+        )
+
+    def test_empty(self):
+        result = audit_verify()
+        assert (result.ok, result.checked, result.head_sequence) == (True, 0, 0)
+
+    def test_counts_records_awaiting_sealing(self, sealed):
+        (queued,) = append(1)
+        result = audit_verify()
+        assert (result.ok, result.checked, result.unsealed) == (True, 5, 1)
+        assert result.oldest_unsealed_at == queued.occurred_at or result.oldest_unsealed_at is not None
+
+    def test_content_edited(self, sealed, attacker):
+        attacker("UPDATE audit_record SET target_id = '999' WHERE id = %s", [sealed[2].pk])
+        result = audit_verify()
+        assert (result.ok, result.checked, result.first_bad_record_id, result.reason) == (
+            False,
+            2,
+            sealed[2].pk,
+            "content changed",
+        )
+        assert result.message == f"audit chain broken at record {sealed[2].pk}: content changed"
+
+    def test_last_record_edited(self, sealed, attacker):
+        attacker("UPDATE audit_record SET outcome = 'denied' WHERE id = %s", [sealed[4].pk])
+        result = audit_verify()
+        assert (result.ok, result.first_bad_record_id, result.reason) == (
+            False,
+            sealed[4].pk,
+            "content changed or link MAC altered",
+        )
+
+    def test_json_detail_edited(self, sealed, attacker):
+        attacker("UPDATE audit_record SET detail = '{\"x\": 1}' WHERE id = %s", [sealed[0].pk])
+        result = audit_verify()
+        assert (result.ok, result.first_bad_record_id, result.reason) == (False, sealed[0].pk, "content changed")
+
+    def test_record_deleted_with_its_link(self, sealed, attacker):
+        attacker("DELETE FROM audit_chain_link WHERE record_id = %s", [sealed[1].pk])
+        attacker("DELETE FROM audit_record WHERE id = %s", [sealed[1].pk])
+        result = audit_verify()
+        assert (result.ok, result.checked, result.first_bad_record_id, result.reason) == (
+            False,
+            1,
+            sealed[2].pk,
+            "preceding record deleted (link 2 missing)",
+        )
+
+    def test_record_deleted_leaving_its_link(self, sealed, attacker):
+        attacker("DELETE FROM audit_record WHERE id = %s", [sealed[3].pk])
+        result = audit_verify()
+        assert (result.ok, result.first_bad_record_id, result.reason) == (False, sealed[3].pk, "record deleted")
+        attacker("DELETE FROM audit_chain_link WHERE sequence = 4")  # the dangling key fails the teardown's FK check
+
+    def test_last_record_deleted_leaving_its_link(self, sealed, attacker):
+        attacker("DELETE FROM audit_record WHERE id = %s", [sealed[4].pk])
+        result = audit_verify()
+        assert (result.ok, result.checked, result.first_bad_record_id, result.reason) == (
+            False,
+            4,
+            sealed[4].pk,
+            "record deleted",
+        )
+        attacker("DELETE FROM audit_chain_link WHERE sequence = 5")  # the dangling key fails the teardown's FK check
+
+    def test_first_record_deleted_with_its_link(self, sealed, attacker):
+        attacker("DELETE FROM audit_chain_link WHERE sequence = 1")
+        attacker("DELETE FROM audit_record WHERE id = %s", [sealed[0].pk])
+        result = audit_verify()
+        assert (result.ok, result.first_bad_record_id, result.reason) == (
+            False,
+            sealed[1].pk,
+            "preceding record deleted (link 1 missing)",
+        )
+
+    def test_two_records_swapped(self, sealed, attacker):
+        """Swap the contents of records 2 and 3 (ids stay, so the rows now read in the other order)."""
+        first, second = sealed[1].pk, sealed[2].pk
+        attacker("UPDATE audit_record SET target_id = 'swap' WHERE id = %s", [first])
+        attacker("UPDATE audit_record SET target_id = %s WHERE id = %s", [sealed[1].target_id, second])
+        attacker("UPDATE audit_record SET target_id = %s WHERE id = %s", [sealed[2].target_id, first])
+        result = audit_verify()
+        assert (result.ok, result.first_bad_record_id, result.reason) == (False, first, "content or order changed")
+
+    def test_links_reordered(self, sealed, attacker):
+        """Point links 2 and 3 at each other's record: the chain order no longer matches what was sealed."""
+        first, second = sealed[1].pk, sealed[2].pk
+        attacker("UPDATE audit_chain_link SET sequence = -2 WHERE sequence = 2")
+        attacker("UPDATE audit_chain_link SET sequence = 2 WHERE sequence = 3")
+        attacker("UPDATE audit_chain_link SET sequence = 3 WHERE sequence = -2")
+        result = audit_verify()
+        assert (result.ok, result.first_bad_record_id) == (False, second)
+        assert result.reason == "content or order changed"
+        assert first != second
+
+    def test_link_forged_without_the_key(self, sealed, attacker):
+        attacker("UPDATE audit_chain_link SET mac = %s WHERE sequence = 3", [bytes(32)])
+        result = audit_verify()
+        assert (result.ok, result.first_bad_record_id, result.reason) == (False, sealed[2].pk, "link MAC altered")
+
+    def test_chain_rebuilt_with_another_key_is_refused(self, sealed, settings):
+        settings.AUDIT_CHAIN_KEY = "not-the-key"
+        result = audit_verify()
+        assert (result.ok, result.first_bad_record_id) == (False, sealed[0].pk)
+
+    def test_record_inserted_behind_the_service_is_queued_and_sealed_like_any(self, sealed):
+        raw_sql(
+            "INSERT INTO audit_record (occurred_at, actor_kind, actor_id, actor_label, action, target_type, "
+            "target_id, outcome, purpose, detail) VALUES (%s, 'user', '1', 'mallory', 'registries.person.read', "
+            "'', '', 'success', '', '{}')",
+            [timezone.now()],
+        )
+        assert (audit_verify().ok, audit_verify().unsealed) == (True, 1)
+        assert audit_seal().sealed == 1
+        assert audit_verify().checked == 6
+
+    def test_record_inserted_with_the_queue_trigger_bypassed(self, sealed, attacker):
+        attacker(
+            "INSERT INTO audit_record (occurred_at, actor_kind, actor_id, actor_label, action, target_type, "
+            "target_id, outcome, purpose, detail) VALUES (%s, 'user', '1', 'mallory', 'registries.person.read', "
+            "'', '', 'success', '', '{}')",
+            [timezone.now()],
+        )
+        attacker("DELETE FROM audit_pending")  # on SQLite the trigger fired: the attacker drops the queue entry
+        inserted = AuditRecord.objects.latest("id").pk
+        result = audit_verify()
+        assert (result.ok, result.first_bad_record_id, result.reason) == (
+            False,
+            inserted,
+            "not in the chain and not awaiting sealing",
+        )
+
+    def test_queue_entry_removed(self, sealed):
+        (queued,) = append(1)
+        raw_sql("DELETE FROM audit_pending WHERE record_id = %s", [queued.pk])
+        result = audit_verify()
+        assert (result.ok, result.first_bad_record_id, result.reason) == (
+            False,
+            queued.pk,
+            "not in the chain and not awaiting sealing",
+        )
+
+    def test_expected_head(self, sealed):
+        head = audit_verify()
+        mac = bytes.fromhex(head.head_mac)
+        assert audit_verify(expect=(5, mac)).ok
+        assert audit_verify(expect=(5, bytes(32))).reason == "differs from the expected head"
+
+    def test_tail_truncation_is_seen_against_an_expected_head(self, sealed, attacker):
+        head = audit_verify()
+        attacker("DELETE FROM audit_chain_link WHERE sequence >= 4")
+        attacker("DELETE FROM audit_record WHERE id >= %s", [sealed[3].pk])
+        assert audit_verify().ok  # the chain alone cannot see its most recent links removed
+        result = audit_verify(expect=(5, bytes.fromhex(head.head_mac)))
+        assert (result.ok, result.first_bad_record_id, result.reason) == (
+            False,
+            None,
+            "chain truncated: expected link 5 missing",
+        )
+        assert result.message == "audit chain broken: chain truncated: expected link 5 missing"
+
+
+class TestSearch:
+    def test_newest_first_with_filters(self):
+        (mine,) = append(1, actor=ALICE, target_id="P1")
+        (other,) = append(1, actor=Actor("user", "8", "bob"), target_id="P1", outcome="denied")
+        append(1, actor=ALICE, action="registries.entity.read", target_type="registries.entity", target_id="E1")
+
+        by_alice = audit_record_search(search=AuditSearch(actor="alice"))
+        assert [r.actor_label for r in by_alice.items] == ["alice", "alice"]
+        by_id = audit_record_search(search=AuditSearch(actor="8"))
+        assert [r.pk for r in by_id.items] == [other.pk]
+        person_reads = audit_record_search(search=AuditSearch(action="registries.person"))
+        assert [r.pk for r in person_reads.items] == [other.pk, mine.pk]
+        target = audit_record_search(search=AuditSearch(target_type="registries.person", target_id="P1"))
+        assert [r.pk for r in target.items] == [other.pk, mine.pk]
+        denied = audit_record_search(search=AuditSearch(outcome="denied"))
+        assert [r.pk for r in denied.items] == [other.pk]
+
+    def test_date_range_is_inclusive_in_local_time(self):
+        (record,) = append(1)
+        today = timezone.localdate(record.occurred_at)
+        yesterday = today - dt.timedelta(days=1)
+        assert [r.pk for r in audit_record_search(search=AuditSearch(occurred_from=today)).items] == [record.pk]
+        assert [r.pk for r in audit_record_search(search=AuditSearch(occurred_to=today)).items] == [record.pk]
+        assert audit_record_search(search=AuditSearch(occurred_to=yesterday)).items == []
+        tomorrow = today + dt.timedelta(days=1)
+        assert audit_record_search(search=AuditSearch(occurred_from=tomorrow)).items == []
+
+    def test_keyset_pages(self):
+        records = append(5)
+        ids = [r.pk for r in reversed(records)]
+        first = audit_record_search(search=AuditSearch(), limit=2)
+        assert [r.pk for r in first.items] == ids[:2]
+        second = audit_record_search(search=AuditSearch(), cursor=first.next_cursor, limit=2)
+        assert [r.pk for r in second.items] == ids[2:4]
+        third = audit_record_search(search=AuditSearch(), cursor=second.next_cursor, limit=2)
+        assert ([r.pk for r in third.items], third.next_cursor) == (ids[4:], None)
+
+    @pytest.mark.parametrize("cursor", ["garbage", encode_cursor(["x"]), encode_cursor([1, 2])])
+    def test_refuses_a_bad_cursor(self, cursor):
+        with pytest.raises(ValidationFailed):
+            audit_record_search(search=AuditSearch(), cursor=cursor)
+
+    @pytest.mark.parametrize("limit", [0, 201])
+    def test_refuses_a_bad_limit(self, limit):
+        with pytest.raises(ValidationFailed):
+            audit_record_search(search=AuditSearch(), limit=limit)

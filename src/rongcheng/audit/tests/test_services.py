@@ -1,0 +1,428 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+from types import SimpleNamespace
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.utils import timezone
+
+from rongcheng.audit.errors import AuditChainBroken, AuditExportExists, AuditRecordInvalid, AuditRetentionNotReached
+from rongcheng.audit.models import AuditAnchor, AuditChainLink, AuditPending, AuditRecord
+from rongcheng.audit.selectors import GENESIS_MAC, audit_verify, chain_key, chain_mac, record_canonical_bytes
+from rongcheng.audit.services import (
+    SEALER_LOCK_ID,
+    Actor,
+    SealResult,
+    actor_from_user,
+    audit_export,
+    audit_purge,
+    audit_record,
+    audit_seal,
+    audit_seal_all,
+    audit_seal_soon,
+    seal_mode,
+)
+from rongcheng.audit.tests.helpers import ALICE, a_moment_later, append, on_postgresql, raw_sql
+from rongcheng.kernel.crypto import hmac_sm3, sm3_digest
+
+pytestmark = pytest.mark.django_db
+
+
+class TestActorFromUser:
+    def test_user(self):
+        user = SimpleNamespace(pk=42, is_authenticated=True, get_username=lambda: "zhang.san", kind="staff")
+        assert actor_from_user(user) == Actor("user", "42", "zhang.san")  # type: ignore[arg-type]
+
+    def test_api_client(self):
+        user = SimpleNamespace(pk=9, is_authenticated=True, get_username=lambda: "gjj-sync", kind="api_client")
+        assert actor_from_user(user) == Actor("api_client", "9", "gjj-sync")  # type: ignore[arg-type]
+
+    def test_user_without_kind(self):
+        user = SimpleNamespace(pk=3, is_authenticated=True, get_username=lambda: "root")
+        assert actor_from_user(user) == Actor("user", "3", "root")  # type: ignore[arg-type]
+
+    def test_anonymous(self):
+        assert actor_from_user(AnonymousUser()) == Actor("anonymous", "", "")
+        assert actor_from_user(None) == Actor("anonymous", "", "")
+
+
+class TestAuditRecord:
+    def test_appends_a_queued_record(self):
+        before = timezone.now()
+        record = audit_record(
+            action="registries.person.read",
+            actor=ALICE,
+            target_type="registries.person",
+            target_id=123,
+            outcome="denied",
+            purpose="核验身份",
+            source_address="192.0.2.7",
+            detail={"fields": ["name"], "masked": True},
+        )
+        stored = AuditRecord.objects.get()
+        assert stored.pk == record.pk
+        assert (stored.actor_kind, stored.actor_id, stored.actor_label) == ("user", "7", "alice")
+        assert (stored.action, stored.target_type, stored.target_id) == (
+            "registries.person.read",
+            "registries.person",
+            "123",
+        )
+        assert (stored.outcome, stored.purpose, stored.source_address) == ("denied", "核验身份", "192.0.2.7")
+        assert stored.detail == {"fields": ["name"], "masked": True}
+        assert before - dt.timedelta(seconds=5) <= stored.occurred_at <= timezone.now() + dt.timedelta(seconds=5)
+        assert list(AuditPending.objects.values_list("record_id", flat=True)) == [record.pk]
+        assert AuditChainLink.objects.count() == 0
+
+    @pytest.mark.parametrize(
+        ("fields", "loc"),
+        [
+            ({"action": "Read"}, "action"),
+            ({"action": "registries"}, "action"),
+            ({"action": "registries.person.read;drop"}, "action"),
+            ({"outcome": "maybe"}, "outcome"),
+            ({"actor": Actor("robot", "1", "r")}, "actor"),  # type: ignore[arg-type]
+            ({"source_address": "not-an-ip"}, "source_address"),
+            ({"target_id": "x" * 101}, "target_id"),
+            ({"purpose": "因" * 501}, "purpose"),
+            ({"detail": {"when": dt.date(2024, 1, 1)}}, "detail"),
+            ({"detail": {"ratio": float("nan")}}, "detail"),
+        ],
+    )
+    def test_refuses_invalid_input_and_writes_nothing(self, fields, loc):
+        arguments = {"action": "registries.person.read", "actor": ALICE, **fields}
+        with pytest.raises(AuditRecordInvalid) as raised:
+            audit_record(**arguments)
+        assert raised.value.errors[0]["loc"] == [loc]
+        assert AuditRecord.objects.count() == 0
+        assert AuditPending.objects.count() == 0
+
+    def test_seals_after_commit(self, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            (record,) = append(1)
+        assert len(callbacks) == 1
+        assert list(AuditChainLink.objects.values_list("sequence", "record_id")) == [(1, record.pk)]
+        assert AuditPending.objects.count() == 0
+
+
+class TestSealMode:
+    def test_inline_under_the_test_runner_by_default(self, settings):
+        del settings.AUDIT_SEAL_MODE
+        assert seal_mode() == "inline"
+
+    def test_refuses_an_unknown_mode_before_writing(self, settings):
+        settings.AUDIT_SEAL_MODE = "sometimes"
+        with pytest.raises(ImproperlyConfigured):
+            append(1)
+        assert AuditRecord.objects.count() == 0
+
+    def test_manual_leaves_sealing_to_the_operator(self, settings, django_capture_on_commit_callbacks):
+        settings.AUDIT_SEAL_MODE = "manual"
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            (record,) = append(1)
+        assert callbacks == []
+        assert list(AuditPending.objects.values_list("record_id", flat=True)) == [record.pk]
+        assert AuditChainLink.objects.count() == 0
+
+
+class TestSeal:
+    def test_seals_in_order_with_the_expected_macs(self):
+        records = append(3)
+        result = audit_seal()
+        assert (result.sealed, result.busy, result.remaining, result.head_sequence) == (3, False, False, 3)
+        links = list(AuditChainLink.objects.order_by("sequence"))
+        assert [(link.sequence, link.record_id) for link in links] == [(n + 1, r.pk) for n, r in enumerate(records)]
+        key = chain_key()
+        previous = GENESIS_MAC
+        for link in links:
+            record = AuditRecord.objects.filter(pk=link.record_id).values_list(
+                "id",
+                "occurred_at",
+                "actor_kind",
+                "actor_id",
+                "actor_label",
+                "action",
+                "target_type",
+                "target_id",
+                "outcome",
+                "source_address",
+                "purpose",
+                "detail",
+            )[0]
+            canonical = record_canonical_bytes(record)
+            expected = hmac_sm3(key, previous + link.sequence.to_bytes(8, "big") + canonical)
+            assert bytes(link.mac) == expected == chain_mac(key, previous, link.sequence, record)
+            previous = expected
+        assert result.head_mac == previous.hex()
+        assert AuditPending.objects.count() == 0
+
+    def test_canonical_form_is_fixed(self):
+        (record,) = append(1, detail={"b": 2, "a": "甲"})
+        values = AuditRecord.objects.filter(pk=record.pk).values_list(
+            "id",
+            "occurred_at",
+            "actor_kind",
+            "actor_id",
+            "actor_label",
+            "action",
+            "target_type",
+            "target_id",
+            "outcome",
+            "source_address",
+            "purpose",
+            "detail",
+        )[0]
+        document = json.loads(record_canonical_bytes(values))
+        occurred = values[1].astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        assert document == {
+            "id": record.pk,
+            "occurred_at": occurred,
+            "actor_kind": "user",
+            "actor_id": "7",
+            "actor_label": "alice",
+            "action": "registries.person.read",
+            "target_type": "registries.person",
+            "target_id": "100",
+            "outcome": "success",
+            "source_address": "10.0.0.8",
+            "purpose": "核验身份",
+            "detail": {"a": "甲", "b": 2},
+        }
+        assert b'"detail":{"a":"\xe7\x94\xb2","b":2}' in record_canonical_bytes(values)
+
+    def test_batches_continue_the_chain(self):
+        append(5)
+        first = audit_seal(limit=2)
+        assert (first.sealed, first.head_sequence, first.remaining) == (2, 2, True)
+        second = audit_seal(limit=2)
+        assert (second.sealed, second.head_sequence, second.remaining) == (2, 4, True)
+        third = audit_seal(limit=2)
+        assert (third.sealed, third.head_sequence, third.remaining) == (1, 5, False)
+        assert audit_seal() == SealResult(0, False, False, None)
+        assert audit_verify().ok
+
+    def test_a_record_committed_late_with_a_lower_id_is_sealed_after_higher_ones(self):
+        """PostgreSQL hands out ids at INSERT; a record may become visible after a higher id was sealed."""
+        early, late = append(2)
+        raw_sql(
+            "DELETE FROM audit_pending WHERE record_id = %s", [early.pk]
+        )  # not committed yet, as seen by the sealer
+        audit_seal()
+        raw_sql("INSERT INTO audit_pending (record_id) VALUES (%s)", [early.pk])  # now it commits
+        (third,) = append(1)
+        audit_seal()
+        assert list(AuditChainLink.objects.order_by("sequence").values_list("sequence", "record_id")) == [
+            (1, late.pk),
+            (2, early.pk),
+            (3, third.pk),
+        ]
+        result = audit_verify()
+        assert (result.ok, result.checked) == (True, 3)
+
+    def test_a_record_queued_twice_is_sealed_once(self):
+        (record,) = append(1)
+        audit_seal()
+        raw_sql("INSERT INTO audit_pending (record_id) VALUES (%s)", [record.pk])
+        (other,) = append(1)
+        result = audit_seal()
+        assert result.sealed == 1
+        assert list(AuditChainLink.objects.order_by("sequence").values_list("record_id", flat=True)) == [
+            record.pk,
+            other.pk,
+        ]
+        assert AuditPending.objects.count() == 0
+        assert audit_verify().ok
+
+    def test_sealing_after_commit_never_raises(self, monkeypatch, caplog):
+        append(1)
+
+        def broken(**_):
+            raise RuntimeError("database went away")
+
+        monkeypatch.setattr("rongcheng.audit.services.audit_seal", broken)
+        audit_seal_soon()
+        assert "sealing the audit chain failed" in caplog.text
+        assert AuditPending.objects.count() == 1
+
+    def test_seal_all(self):
+        append(7)
+        assert audit_seal_all(limit=3) == 7
+        assert AuditChainLink.objects.count() == 7
+
+    @on_postgresql
+    def test_returns_at_once_when_another_sealer_holds_the_lock(self, django_db_blocker):
+        """The lock is held from a second connection, as another process would."""
+        import psycopg
+
+        append(2)
+        settings_dict = connection.settings_dict
+        other = psycopg.connect(
+            dbname=settings_dict["NAME"],
+            user=settings_dict["USER"],
+            host=settings_dict["HOST"],
+            port=settings_dict["PORT"] or 5432,
+        )
+        try:
+            other.execute("SELECT pg_advisory_lock(%s)", [SEALER_LOCK_ID])
+            result = audit_seal()
+            assert (result.sealed, result.busy) == (0, True)
+            audit_seal_soon()  # returns without waiting or raising
+            assert AuditChainLink.objects.count() == 0
+        finally:
+            other.close()
+        assert audit_seal().sealed == 2
+
+
+def _old_and_new(settings, count_old=3, count_new=2):
+    settings.AUDIT_RETENTION_DAYS = 0
+    old = append(count_old)
+    cut = a_moment_later()
+    new = append(count_new, action="registries.person.update")
+    audit_seal()
+    return old, cut, new
+
+
+class TestPurge:
+    def test_refuses_within_retention_and_changes_nothing(self, tmp_path):
+        append(2)
+        audit_seal()
+        before = timezone.now() - dt.timedelta(days=179)
+        with pytest.raises(AuditRetentionNotReached):
+            audit_purge(before=before, export_to=tmp_path / "purged.jsonl", actor=ALICE)
+        assert AuditRecord.objects.count() == 2
+        assert AuditChainLink.objects.count() == 2
+        assert AuditAnchor.objects.count() == 0
+        assert list(tmp_path.iterdir()) == []
+
+    def test_nothing_older_than_retention(self, tmp_path):
+        append(2)
+        audit_seal()
+        result = audit_purge(
+            before=timezone.now() - dt.timedelta(days=181), export_to=tmp_path / "purged.jsonl", actor=ALICE
+        )
+        assert (result.purged, result.export, result.anchor) == (0, None, None)
+        assert AuditRecord.objects.count() == 2
+        assert list(tmp_path.iterdir()) == []
+
+    def test_exports_then_deletes_and_verification_continues(self, settings, tmp_path):
+        old, cut, new = _old_and_new(settings)
+        target = tmp_path / "purged.jsonl"
+        result = audit_purge(before=cut, export_to=target, actor=Actor.system("ops"))
+
+        assert result.purged == 3
+        assert result.export is not None
+        assert (result.export.count, result.export.first_sequence, result.export.last_sequence) == (3, 1, 3)
+        lines = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+        assert lines[0]["format"] == "rongcheng-audit-export/1"
+        assert [line["record"]["id"] for line in lines[1:]] == [r.pk for r in old]
+        assert [line["sequence"] for line in lines[1:]] == [1, 2, 3]
+        assert lines[1]["previous_mac"] == GENESIS_MAC.hex()
+        key = chain_key()
+        for line in lines[1:]:  # every exported line can be checked offline with the key
+            body = json.dumps(line["record"], ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+            mac = hmac_sm3(key, bytes.fromhex(line["previous_mac"]) + line["sequence"].to_bytes(8, "big") + body)
+            assert mac.hex() == line["mac"]
+
+        remaining = list(AuditRecord.objects.order_by("id").values_list("id", "action"))
+        purge_record = remaining[-1]
+        assert remaining[:-1] == [(r.pk, "registries.person.update") for r in new]
+        assert purge_record[1] == "audit.purge"
+        assert AuditRecord.objects.get(pk=purge_record[0]).detail == {
+            "purged": 3,
+            "before": cut.isoformat(),
+            "first_sequence": 1,
+            "last_sequence": 3,
+            "file": "purged.jsonl",
+            "sm3": result.export.digest,
+        }
+        assert list(AuditChainLink.objects.order_by("sequence").values_list("sequence", flat=True)) == [4, 5]
+        anchor = AuditAnchor.objects.get()
+        assert (anchor.sequence, anchor.purged_count, anchor.export_name) == (3, 3, "purged.jsonl")
+        assert bytes(anchor.mac).hex() == lines[-1]["mac"]
+
+        audit_seal()
+        verified = audit_verify()
+        assert (verified.ok, verified.checked, verified.head_sequence) == (True, 3, 6)
+
+    def test_purges_everything_sealed_then_chains_on(self, settings, tmp_path):
+        settings.AUDIT_RETENTION_DAYS = 0
+        append(2)
+        audit_seal()
+        cut = a_moment_later()
+        result = audit_purge(before=cut, export_to=tmp_path / "all.jsonl", actor=ALICE)
+        assert result.purged == 2
+        assert AuditChainLink.objects.count() == 0
+        audit_seal()  # the purge's own record chains onto the anchor
+        append(1)
+        audit_seal()
+        assert list(AuditChainLink.objects.order_by("sequence").values_list("sequence", flat=True)) == [3, 4]
+        verified = audit_verify()
+        assert (verified.ok, verified.checked) == (True, 2)
+
+    def test_refuses_to_overwrite_an_export(self, settings, tmp_path):
+        _old_and_new(settings)
+        target = tmp_path / "purged.jsonl"
+        target.write_text("earlier export\n", encoding="utf-8")
+        with pytest.raises(AuditExportExists):
+            audit_purge(before=timezone.now(), export_to=target, actor=ALICE)
+        assert target.read_text(encoding="utf-8") == "earlier export\n"
+        assert AuditRecord.objects.count() == 5
+        assert AuditAnchor.objects.count() == 0
+
+    def test_refuses_to_purge_a_broken_segment(self, settings, tmp_path):
+        old, cut, _new = _old_and_new(settings)
+        raw_sql("SET LOCAL session_replication_role = replica" if connection.vendor == "postgresql" else "SELECT 1")
+        raw_sql("UPDATE audit_record SET purpose = 'edited' WHERE id = %s", [old[1].pk])
+        with pytest.raises(AuditChainBroken):
+            audit_purge(before=cut, export_to=tmp_path / "purged.jsonl", actor=ALICE)
+        assert AuditRecord.objects.count() == 5
+        assert AuditChainLink.objects.count() == 5
+        assert list(tmp_path.iterdir()) == []
+
+
+class TestExport:
+    def test_exports_sealed_records_and_is_audited(self, tmp_path):
+        records = append(3)
+        audit_seal()
+        target = tmp_path / "trail.jsonl"
+        result = audit_export(to=target, actor=ALICE)
+        lines = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+        assert (result.count, result.first_sequence, result.last_sequence) == (3, 1, 3)
+        assert [line["record"]["id"] for line in lines[1:]] == [r.pk for r in records]
+        export_record = AuditRecord.objects.order_by("-id").first()
+        assert export_record is not None
+        assert (export_record.action, export_record.detail["count"], export_record.detail["sm3"]) == (
+            "audit.export",
+            3,
+            result.digest,
+        )
+        assert result.digest == sm3_digest(target.read_bytes()).hex()
+
+    def test_since_filters(self, tmp_path):
+        append(2)
+        since = a_moment_later()
+        later = append(1)
+        audit_seal()
+        result = audit_export(to=tmp_path / "recent.jsonl", actor=ALICE, since=since)
+        lines = [json.loads(line) for line in (tmp_path / "recent.jsonl").read_text(encoding="utf-8").splitlines()]
+        assert result.count == 1
+        assert [line["record"]["id"] for line in lines[1:]] == [later[0].pk]
+        assert lines[1]["sequence"] == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_export_and_purge_with_real_commits(settings, tmp_path):
+    """Outside a test transaction: the snapshot walk, the triggers' purge flag and the anchor, all committed."""
+    old, cut, new = _old_and_new(settings)
+    exported = audit_export(to=tmp_path / "all.jsonl", actor=ALICE)
+    assert exported.count == 5
+    result = audit_purge(before=cut, export_to=tmp_path / "purged.jsonl", actor=ALICE)
+    assert result.purged == 3
+    assert list(AuditRecord.objects.filter(pk__in=[r.pk for r in old])) == []
+    assert AuditRecord.objects.filter(pk__in=[r.pk for r in new]).count() == 2
+    audit_seal()
+    verified = audit_verify()
+    assert (verified.ok, verified.checked) == (True, 4)  # 2 new, the export's and the purge's own records
