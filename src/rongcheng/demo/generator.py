@@ -62,7 +62,7 @@ def person_rows(seed: int, start: int, count: int) -> Iterator[PersonRow]:
         raise ValueError(f"the demo generator holds at most {_SLOTS} persons")
     multiplier = _multiplier(_SLOTS, seed)
     offset = (seed * 7_919) % _SLOTS
-    rng = random.Random(seed * 1_000_003 + start)  # noqa: S311 - synthetic data, reproducible on purpose
+    rng = random.Random(seed * 1_000_003 + start)
     bits = rng.getrandbits
     surnames, given = data.SURNAMES, data.GIVEN
     n_surnames, n_given = len(surnames), len(given)
