@@ -28,7 +28,6 @@ from typing import IO, Any, Literal, cast
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.core import mail
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import validate_ipv46_address
 from django.db import connection, connections, transaction
@@ -175,14 +174,13 @@ SealMode = Literal["background", "inline", "manual"]
 
 
 def seal_mode() -> SealMode:
-    """settings.AUDIT_SEAL_MODE, else background, except inline under Django's test environment.
+    """settings.AUDIT_SEAL_MODE, else background (the test suite sets inline in its root conftest).
 
     background: each process keeps one sealer thread, woken after commits; requests never do chain work (bench:
         0.65-0.85 of plain INSERT throughput, records sealed about 0.1 s after commit).
     inline: the committing thread seals, so tests see the chain at once; a sealer thread outliving a test would also
         hold the test database open when the runner drops it, and could not share SQLite's in-memory test database.
-        Costly (bench: 0.15-0.3 of plain) because every commit pays a second, sealing transaction. Django's test
-        environment is recognised by the documented `mail.outbox` that it installs.
+        Costly (bench: 0.15-0.3 of plain) because every commit pays a second, sealing transaction.
     manual: nothing after commit; `manage.py audit seal --follow` seals from a process of its own.
     """
     configured = getattr(settings, "AUDIT_SEAL_MODE", None)
@@ -190,7 +188,7 @@ def seal_mode() -> SealMode:
         return cast(SealMode, configured)
     if configured is not None:
         raise ImproperlyConfigured("AUDIT_SEAL_MODE must be 'background', 'inline' or 'manual'.")
-    return "inline" if hasattr(mail, "outbox") else "background"
+    return "background"
 
 
 @dataclass(frozen=True)
