@@ -109,8 +109,10 @@ class TestAuditRecord:
 
 
 class TestSealMode:
-    def test_inline_under_the_test_runner_by_default(self, settings):
-        del settings.AUDIT_SEAL_MODE
+    def test_background_unless_configured(self, settings):
+        settings.AUDIT_SEAL_MODE = None
+        assert seal_mode() == "background"
+        settings.AUDIT_SEAL_MODE = "inline"
         assert seal_mode() == "inline"
 
     def test_refuses_an_unknown_mode_before_writing(self, settings):
