@@ -42,6 +42,9 @@ class User(AbstractUser):
         Department, verbose_name=_("department"), null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
     )
     display_name = models.CharField(_("display name"), max_length=100, blank=True)
+    # The keyed blind index of the resident's ID number: binds the account to a person of the population registry
+    # without this lower tier importing the registries or holding the number in clear.
+    id_number_index = models.CharField(_("ID number blind index"), max_length=64, blank=True, db_index=True)
 
     class Meta:
         verbose_name = _("account")

@@ -27,6 +27,9 @@ DATA_KEYS = (
     os.environ.get("RONGCHENG_DATA_KEYS")
     or f"k1:{secret_from_file('data-key', 'RONGCHENG_DATA_KEY_HEX', 16, hex_format=True)}"
 )
+# HMAC-SM3 key of the blind indexes (exact lookup of encrypted ID numbers and phones). It does not rotate with the
+# data keys, or every index would have to be rebuilt.
+BLIND_INDEX_KEY = secret_from_file("blind-index-key", "RONGCHENG_BLIND_INDEX_KEY", 32, hex_format=True)
 
 DEBUG = flag("RONGCHENG_DEBUG")
 HTTPS = flag("RONGCHENG_HTTPS")

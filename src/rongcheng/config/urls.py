@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("audit/", include("rongcheng.audit.urls")),
+    path("registries/", include("rongcheng.registries.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("rongcheng.portal.urls")),
 ]

@@ -28,6 +28,8 @@ _COUNTY_WEIGHTS = {
     "350123": 3, "350124": 3, "350125": 4, "350128": 4, "350181": 13, "350112": 7,
 }  # fmt: skip
 _COUNTY_CHOICES = tuple(code for code in _CURRENT_COUNTIES for _ in range(_COUNTY_WEIGHTS[code]))
+# Fujian's largest minorities: 畲族, 回族, 苗族, 满族, 高山族 (GB/T 3304 codes).
+_MINORITIES = ("22", "22", "22", "03", "06", "11", "23")
 _ORGANIZATION_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 
@@ -45,6 +47,7 @@ class PersonRow(NamedTuple):  # a NamedTuple: built millions of times, a frozen 
     birth_date: date
     division_code: str
     phone: str
+    ethnicity: str
 
 
 class EntityRow(NamedTuple):
@@ -85,7 +88,9 @@ def person_rows(seed: int, start: int, count: int) -> Iterator[PersonRow]:
         r, family = divmod(r, n_surnames)
         r, first = divmod(r, n_given)
         r, second = divmod(r, n_given)
-        name = surnames[family] + given[first] + (given[second] if r % 3 else "")
+        r, third = divmod(r, 3)
+        name = surnames[family] + given[first] + (given[second] if third else "")
+        ethnicity = "01" if r % 100 < 96 else _MINORITIES[r % len(_MINORITIES)]
         yield PersonRow(
             id_make(division_code=county, birth_date=birth, sequence=sequence),
             name,
@@ -93,6 +98,7 @@ def person_rows(seed: int, start: int, count: int) -> Iterator[PersonRow]:
             birth,
             county,
             f"1{'3578'[carrier]}{phone:09d}",
+            ethnicity,
         )
 
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import io
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from rongcheng.accounts.models import AccountKind, Department, User
 from rongcheng.audit.services import Actor, audit_record
@@ -23,6 +24,8 @@ from rongcheng.demo import data
 from rongcheng.demo.generator import entity_rows, person_rows, place_rows
 from rongcheng.demo.models import SeedChunk
 from rongcheng.divisions.models import Division, DivisionLevel, GridCell
+from rongcheng.registries.protection import protect_id_number, protect_phone
+from rongcheng.registries.services import ENTITY_TYPES
 
 CHUNK = 10_000
 DEFAULT_SEED = 2017
@@ -152,26 +155,41 @@ def _seed_chunks(kind: str, seed: int, total: int, progress: Progress, insert: C
     return added
 
 
-PERSON_COLUMNS = ("id_number", "name", "sex", "birth_date", "division_code", "phone", "status")
+PERSON_COLUMNS = (
+    "id_number_cipher", "id_number_index", "id_number_masked", "name", "sex", "birth_date", "ethnicity",
+    "division_code", "phone_cipher", "phone_index", "phone_masked", "status", "version", "valid_from",
+)  # fmt: skip
 ENTITY_COLUMNS = (
-    "credit_code", "name", "registration_department", "category", "division_code", "established_on", "status",
-    "legal_representative_id",
+    "credit_code", "name", "registration_department", "category", "entity_type", "division_code", "established_on",
+    "status", "legal_representative_id", "registration_authority", "version", "valid_from",
 )  # fmt: skip
 
 
+def person_registry_rows(seed: int, start: int, count: int) -> Iterator[tuple[Any, ...]]:
+    """Generated persons as registry rows: ID number and phone encrypted, indexed and masked."""
+    now = timezone.now()
+    for p in person_rows(seed, start, count):
+        id_number = protect_id_number(p.id_number)
+        phone = protect_phone(p.phone)
+        yield (
+            *id_number, p.name, p.sex, p.birth_date, p.ethnicity, p.division_code, *phone, "living", 1, now,
+        )  # fmt: skip
+
+
 def _insert_persons(seed: int, start: int, count: int) -> int:
-    rows = ((*person, "living") for person in person_rows(seed, start, count))
-    return bulk_insert("registries_person", PERSON_COLUMNS, rows)
+    return bulk_insert("registries_person", PERSON_COLUMNS, person_registry_rows(seed, start, count))
 
 
 def _insert_entities(seed: int, start: int, count: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT id FROM registries_person ORDER BY id LIMIT %s", [CHUNK])
         person_ids = [row[0] for row in cursor.fetchall()]
+    now = timezone.now()
     rows = (
         (
-            e.credit_code, e.name, e.registration_department, e.category, e.division_code, e.established_on,
-            "active", person_ids[e.representative_index] if person_ids else None,
+            e.credit_code, e.name, e.registration_department, e.category,
+            ENTITY_TYPES.get((e.registration_department, e.category), ""), e.division_code, e.established_on,
+            "active", person_ids[e.representative_index] if person_ids else None, "福州市市场监督管理局", 1, now,
         )
         for e in entity_rows(seed, start, count, len(person_ids))
     )  # fmt: skip
@@ -201,11 +219,13 @@ def bulk_insert(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
 def _copy_text(value: Any) -> str:
     if value is None:
         return "\\N"
-    text = value.isoformat() if isinstance(value, date) else str(value)
+    text = value.isoformat() if isinstance(value, (date, datetime)) else str(value)
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
 def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
     return value.isoformat() if isinstance(value, date) else value
 
 

@@ -1,6 +1,7 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
-from rongcheng.kernel.masking import mask_id_number, mask_phone
+from rongcheng.kernel.masking import mask_name
 from rongcheng.registries.models import LegalEntity, Person
 
 
@@ -8,23 +9,26 @@ from rongcheng.registries.models import LegalEntity, Person
 class PersonAdmin(admin.ModelAdmin[Person]):
     """Masked list; the full record is for the registries' own pages, which audit every read."""
 
-    list_display = ("name", "masked_id_number", "sex", "division_code", "masked_phone", "status")
+    list_display = ("masked_name", "id_number_masked", "sex", "division_code", "phone_masked", "status", "version")
     list_filter = ("status", "sex")
     show_full_result_count = False
 
-    def has_change_permission(self, request: object, obj: Person | None = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Person | None = None) -> bool:
         return False
 
-    def has_view_permission(self, request: object, obj: Person | None = None) -> bool:
-        return obj is None and super().has_view_permission(request, obj)  # type: ignore[arg-type]
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
-    @admin.display(description="ID number")
-    def masked_id_number(self, obj: Person) -> str:
-        return mask_id_number(obj.id_number)
+    def has_delete_permission(self, request: HttpRequest, obj: Person | None = None) -> bool:
+        return False
 
-    @admin.display(description="phone")
-    def masked_phone(self, obj: Person) -> str:
-        return mask_phone(obj.phone)
+    def has_view_permission(self, request: HttpRequest, obj: Person | None = None) -> bool:
+        # The list shows masked values only; a record is read on the registry's own pages, which audit the read.
+        return obj is None and super().has_view_permission(request, obj)
+
+    @admin.display(description="name")
+    def masked_name(self, obj: Person) -> str:
+        return mask_name(obj.name)
 
 
 @admin.register(LegalEntity)

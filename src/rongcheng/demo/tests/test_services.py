@@ -6,6 +6,7 @@ from rongcheng.demo.services import DEMO_ACCOUNTS, demo_city_seed
 from rongcheng.divisions.models import Division, GridCell
 from rongcheng.kernel.identifiers import credit_code_validate, id_number_validate
 from rongcheng.registries.models import LegalEntity, Person
+from rongcheng.registries.protection import index_of, reveal
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,17 +33,21 @@ def test_seeding_twice_adds_nothing_the_second_time(tmp_path):
 
 def test_growing_the_city_adds_only_the_difference(tmp_path):
     demo_city_seed(persons=1_000, entities=0, accounts_file=tmp_path / "a.txt")
-    before = set(Person.objects.values_list("id_number", flat=True))
+    before = set(Person.objects.values_list("id_number_index", flat=True))
     report = demo_city_seed(persons=25_000, entities=0, accounts_file=tmp_path / "a.txt")
     assert report.persons_added == 24_000
     assert Person.objects.count() == 25_000
-    assert before <= set(Person.objects.values_list("id_number", flat=True))
+    assert before <= set(Person.objects.values_list("id_number_index", flat=True))
 
 
 def test_seeded_rows_are_valid_registry_data(tmp_path):
     demo_city_seed(persons=500, entities=100, accounts_file=tmp_path / "a.txt")
     for person in Person.objects.all():
-        parsed = id_number_validate(person.id_number)
+        id_number = reveal("person.id_number", person.id_number_cipher)
+        assert person.id_number_index == index_of("person.id_number", id_number)
+        assert person.id_number_masked == id_number[:6] + "********" + id_number[14:]
+        assert id_number not in person.id_number_cipher
+        parsed = id_number_validate(id_number)
         assert (parsed.birth_date, parsed.sex, parsed.division_code) == (
             person.birth_date,
             person.sex,

@@ -1,0 +1,56 @@
+"""Who may read the registries, and which fields they see in clear.
+
+Reading at all (masked) needs the Django permission `registries.view_person` / `registries.view_legalentity`,
+held by staff roles and by API clients. Seeing a field in clear needs a `FieldEntitlement` for that registry, field
+and purpose, granted to one of the reader's roles or to the API client itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rongcheng.audit.services import Actor, actor_from_user
+from rongcheng.registries.models import FieldEntitlement
+
+PERSON_PERMISSION = "registries.view_person"
+ENTITY_PERMISSION = "registries.view_legalentity"
+# Fields that are personal data: masked unless entitled.
+PERSON_PROTECTED_FIELDS = ("id_number", "name", "birth_date", "phone", "address")
+
+
+@dataclass(frozen=True)
+class Reader:
+    actor: Actor
+    user: Any
+    source_address: str | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self.user is not None and self.user.is_authenticated)
+
+    @property
+    def is_api_client(self) -> bool:
+        return self.authenticated and getattr(self.user, "kind", "") == "api_client"
+
+
+def reader_for(user: Any, *, source_address: str | None = None) -> Reader:
+    return Reader(actor=actor_from_user(user), user=user, source_address=source_address)
+
+
+def may_read(reader: Reader, registry: str) -> bool:
+    if not reader.authenticated:
+        return False
+    permission = PERSON_PERMISSION if registry == "persons" else ENTITY_PERMISSION
+    return bool(reader.user.has_perm(permission))
+
+
+def clear_fields(reader: Reader, registry: str, purpose: str) -> frozenset[str]:
+    if not reader.authenticated:
+        return frozenset()
+    grants = FieldEntitlement.objects.filter(registry=registry, purpose=purpose)
+    if reader.is_api_client:
+        grants = grants.filter(client=reader.user)
+    else:
+        grants = grants.filter(role__in=reader.user.groups.all())
+    return frozenset(grants.values_list("field", flat=True))

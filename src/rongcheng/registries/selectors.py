@@ -1,0 +1,239 @@
+"""Read use-cases of the base registries: every read states a purpose, is masked by entitlement and is audited.
+
+A refused read raises after writing a "denied" audit record outside any transaction that could roll it back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from rongcheng.audit.services import audit_record
+from rongcheng.kernel.errors import NotAuthenticated, ValidationFailed
+from rongcheng.kernel.identifiers import credit_code_validate, id_number_validate
+from rongcheng.kernel.masking import mask_name
+from rongcheng.kernel.pagination import Page, paginate
+from rongcheng.registries.errors import LegalEntityNotFound, PersonNotFound, RegistryReadDenied
+from rongcheng.registries.models import LegalEntity, Person, RecordVersion
+from rongcheng.registries.permissions import PERSON_PROTECTED_FIELDS, Reader, clear_fields, may_read
+from rongcheng.registries.protection import index_of, reveal
+from rongcheng.registries.purposes import purpose_check
+from rongcheng.registries.services import entity_snapshot, version_snapshot
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: int
+    valid_from: dt.datetime
+    valid_to: dt.datetime | None
+    replaced_by: str
+    reason: str
+    changed_by: str
+
+
+@dataclass(frozen=True)
+class PersonView:
+    """A person as one reader may see it: protected fields masked unless listed in `clear`."""
+
+    record_id: int
+    id_number: str
+    name: str
+    sex: str
+    birth_date: str
+    ethnicity: str
+    division_code: str
+    address: str
+    phone: str
+    status: str
+    closed_on: str | None
+    version: int
+    clear: tuple[str, ...]
+
+
+def _mask_value(field: str, value: str) -> str:
+    if not value:
+        return value
+    if field == "name":
+        return mask_name(value)
+    if field == "birth_date":
+        return value[:4] + "-**-**"
+    if field == "address":
+        return "*" * min(len(value), 8)
+    return value
+
+
+def _person_view(person: Person, clear: frozenset[str]) -> PersonView:
+    """Masked reads use the stored masked forms: nothing is decrypted that the reader may not see."""
+    address = person.address.text if person.address else ""
+    birth_date = person.birth_date.isoformat()
+    return PersonView(
+        record_id=person.pk,
+        id_number=reveal("person.id_number", person.id_number_cipher)
+        if "id_number" in clear
+        else person.id_number_masked,
+        phone=reveal("person.phone", person.phone_cipher) if "phone" in clear else person.phone_masked,
+        name=person.name if "name" in clear else _mask_value("name", person.name),
+        birth_date=birth_date if "birth_date" in clear else _mask_value("birth_date", birth_date),
+        address=address if "address" in clear else _mask_value("address", address),
+        sex=person.sex,
+        ethnicity=person.ethnicity,
+        division_code=person.division_code,
+        status=person.status,
+        closed_on=person.closed_on.isoformat() if person.closed_on else None,
+        version=person.version,
+        clear=tuple(sorted(clear & set(PERSON_PROTECTED_FIELDS))),
+    )
+
+
+def _snapshot_view(record_id: int, version: int, snapshot: dict[str, Any], clear: frozenset[str]) -> PersonView:
+    from rongcheng.kernel.masking import mask_id_number, mask_phone
+
+    masked = {
+        "id_number": mask_id_number(snapshot["id_number"]),
+        "phone": mask_phone(snapshot["phone"]) if snapshot["phone"] else "",
+    }
+    values = {
+        field: snapshot[field] if field in clear else masked.get(field, _mask_value(field, snapshot[field]))
+        for field in PERSON_PROTECTED_FIELDS
+    }
+    return PersonView(
+        record_id=record_id, sex=snapshot["sex"], ethnicity=snapshot["ethnicity"],
+        division_code=snapshot["division_code"], status=snapshot["status"], closed_on=snapshot["closed_on"],
+        version=version, clear=tuple(sorted(clear & set(PERSON_PROTECTED_FIELDS))), **values,
+    )  # fmt: skip
+
+
+def _admit(reader: Reader, registry: str, purpose: str | None, action: str) -> tuple[str, frozenset[str]]:
+    checked = purpose_check(purpose)
+    if not reader.authenticated:
+        raise NotAuthenticated("Sign in, or call with an API client's token.")
+    if not may_read(reader, registry):
+        audit_record(
+            action=action, actor=reader.actor, outcome="denied", purpose=checked,
+            source_address=reader.source_address, target_type=f"registries.{registry}",
+        )  # fmt: skip
+        raise RegistryReadDenied(f"This account may not read the {registry} registry.")
+    return checked, clear_fields(reader, registry, checked)
+
+
+def _audit_person_read(reader: Reader, person_id: int, purpose: str, clear: frozenset[str], how: str) -> None:
+    audit_record(
+        action="registries.person.read", actor=reader.actor, target_type="registries.person", target_id=person_id,
+        purpose=purpose, source_address=reader.source_address,
+        detail={"clear": sorted(clear & set(PERSON_PROTECTED_FIELDS)), "via": how},
+    )  # fmt: skip
+
+
+def person_read_by_id_number(*, reader: Reader, id_number: str, purpose: str | None) -> PersonView:
+    valid = id_number_validate(id_number)
+    checked, clear = _admit(reader, "persons", purpose, "registries.person.read")
+    index = index_of("person.id_number", valid.value)
+    person = Person.objects.select_related("address").filter(id_number_index=index).first()
+    if person is None:
+        raise PersonNotFound("No person is registered with this ID number.")
+    _audit_person_read(reader, person.pk, checked, clear, "id_number")
+    return _person_view(person, clear)
+
+
+def person_read(*, reader: Reader, person_id: int, purpose: str | None) -> PersonView:
+    checked, clear = _admit(reader, "persons", purpose, "registries.person.read")
+    person = Person.objects.select_related("address").filter(pk=person_id).first()
+    if person is None:
+        raise PersonNotFound(f"No person has the record number {person_id}.")
+    _audit_person_read(reader, person.pk, checked, clear, "record")
+    return _person_view(person, clear)
+
+
+def person_search(
+    *, reader: Reader, purpose: str | None, name: str = "", division_code: str = "", cursor: str | None, limit: int
+) -> Page[PersonView]:
+    if not name and not division_code:
+        raise ValidationFailed(
+            "Search by name, by division or both.",
+            errors=[{"loc": ["query", "name"], "rule": "search.criteria", "msg": "give a name or a division"}],
+        )
+    checked, clear = _admit(reader, "persons", purpose, "registries.person.search")
+    qs: QuerySet[Person] = Person.objects.select_related("address")
+    if name:
+        qs = qs.filter(name=name)
+    if division_code:
+        qs = qs.filter(division_code=division_code)
+    page = paginate(qs, cursor=cursor, limit=limit, key="id")
+    for person in page.items:
+        _audit_person_read(reader, person.pk, checked, clear, "search")
+    return Page(items=[_person_view(p, clear) for p in page.items], next_cursor=page.next_cursor)
+
+
+def person_history(*, reader: Reader, person_id: int, purpose: str | None) -> list[tuple[VersionInfo, PersonView]]:
+    """Every version of a person's record, oldest first, the current one last."""
+    checked, clear = _admit(reader, "persons", purpose, "registries.person.history")
+    person = Person.objects.select_related("address").filter(pk=person_id).first()
+    if person is None:
+        raise PersonNotFound(f"No person has the record number {person_id}.")
+    _audit_person_read(reader, person_id, checked, clear, "history")
+    history = [
+        (
+            VersionInfo(v.version, v.valid_from, v.valid_to, v.change, v.reason, v.actor_label),
+            _snapshot_view(person_id, v.version, version_snapshot(v), clear),
+        )
+        for v in RecordVersion.objects.filter(registry="persons", record_id=person_id).order_by("version")
+    ]
+    history.append((VersionInfo(person.version, person.valid_from, None, "", "", ""), _person_view(person, clear)))
+    return history
+
+
+def person_as_of(*, reader: Reader, person_id: int, at: dt.datetime, purpose: str | None) -> PersonView:
+    checked, clear = _admit(reader, "persons", purpose, "registries.person.read")
+    person = Person.objects.select_related("address").filter(pk=person_id).first()
+    if person is None:
+        raise PersonNotFound(f"No person has the record number {person_id}.")
+    if person.valid_from <= at:
+        view = _person_view(person, clear)
+    else:
+        version = RecordVersion.objects.filter(
+            registry="persons", record_id=person_id, valid_from__lte=at, valid_to__gt=at
+        ).first()
+        if version is None:
+            raise PersonNotFound(f"Record {person_id} did not exist at {at.isoformat()}.")
+        view = _snapshot_view(person_id, version.version, version_snapshot(version), clear)
+    _audit_person_read(reader, person_id, checked, clear, "as_of")
+    return view
+
+
+def legal_entity_read_by_credit_code(*, reader: Reader, credit_code: str, purpose: str | None) -> LegalEntity:
+    valid = credit_code_validate(credit_code)
+    checked, _ = _admit(reader, "entities", purpose, "registries.entity.read")
+    entity = (
+        LegalEntity.objects.select_related("address", "legal_representative").filter(credit_code=valid.value).first()
+    )
+    if entity is None:
+        raise LegalEntityNotFound(f"No legal entity is registered with the code {valid.value}.")
+    audit_record(
+        action="registries.entity.read", actor=reader.actor, target_type="registries.entity", target_id=entity.pk,
+        purpose=checked, source_address=reader.source_address,
+    )  # fmt: skip
+    return entity
+
+
+def legal_entity_as_of(*, reader: Reader, entity_id: int, at: dt.datetime, purpose: str | None) -> dict[str, Any]:
+    checked, _ = _admit(reader, "entities", purpose, "registries.entity.read")
+    entity = LegalEntity.objects.select_related("address").filter(pk=entity_id).first()
+    if entity is None:
+        raise LegalEntityNotFound(f"No legal entity has the record number {entity_id}.")
+    if entity.valid_from <= at:
+        snapshot = entity_snapshot(entity)
+    else:
+        version = RecordVersion.objects.filter(
+            registry="entities", record_id=entity_id, valid_from__lte=at, valid_to__gt=at
+        ).first()
+        if version is None:
+            raise LegalEntityNotFound(f"Legal entity {entity_id} did not exist at {at.isoformat()}.")
+        snapshot = version_snapshot(version)
+    audit_record(
+        action="registries.entity.read", actor=reader.actor, target_type="registries.entity", target_id=entity_id,
+        purpose=checked, source_address=reader.source_address, detail={"as_of": at.isoformat()},
+    )  # fmt: skip
+    return snapshot
