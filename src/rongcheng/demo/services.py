@@ -6,16 +6,17 @@ executemany on SQLite: seeding a million persons is bound by the database, not b
 
 from __future__ import annotations
 
-import io
+import functools
+import multiprocessing
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from rongcheng.accounts.models import AccountKind, Department, User
@@ -24,6 +25,8 @@ from rongcheng.demo import data
 from rongcheng.demo.generator import entity_rows, person_rows, place_rows
 from rongcheng.demo.models import SeedChunk
 from rongcheng.divisions.models import Division, DivisionLevel, GridCell
+from rongcheng.kernel.bulk import PreparedRows, bulk_insert_prepared, prepare_rows
+from rongcheng.registries.models import Person
 from rongcheng.registries.protection import protect_id_number, protect_phone
 from rongcheng.registries.services import ENTITY_TYPES
 
@@ -58,10 +61,14 @@ def demo_city_seed(
     report = SeedReport()
     report.departments_added = _seed_departments()
     report.places_added = _seed_places(seed)
-    report.persons_added = _seed_chunks("persons", seed, persons, progress, _insert_persons)
-    report.entities_added = _seed_chunks(
-        "entities", seed, entities, progress, lambda s, start, n: _insert_entities(s, start, n)
+    report.persons_added = _seed_chunks(
+        "persons", seed, persons, progress, prepare_persons, "registries_person", PERSON_COLUMNS
     )
+    representatives = tuple(Person.objects.order_by("id").values_list("id", flat=True)[:CHUNK])
+    report.entities_added = _seed_chunks(
+        "entities", seed, entities, progress, functools.partial(prepare_entities, person_ids=representatives),
+        "registries_legalentity", ENTITY_COLUMNS,
+    )  # fmt: skip
     report.accounts = _seed_accounts(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
     return report
 
@@ -126,32 +133,72 @@ def _seed_places(seed: int) -> int:
     return count + len(cells)
 
 
-def _seed_chunks(kind: str, seed: int, total: int, progress: Progress, insert: Callable[[int, int, int], int]) -> int:
-    """Generate rows 0..total-1 in chunks, skipping what a previous run wrote and completing a partial chunk."""
+Prepare = Callable[[str, int, int, int], PreparedRows]
+
+
+def _seed_chunks(
+    kind: str, seed: int, total: int, progress: Progress, prepare: Prepare, table: str, columns: Sequence[str]
+) -> int:
+    """Generate rows 0..total-1 in chunks, skipping what a previous run wrote and completing a partial chunk.
+
+    With more than one chunk to write, a worker process generates (and encrypts) the next chunk while the database
+    takes this one: on two cores that nearly halves the time of a large seed.
+    """
     done = dict(SeedChunk.objects.filter(kind=kind, seed=seed).values_list("index", "size"))
-    added = 0
+    todo = []
     for index, start in enumerate(range(0, total, CHUNK)):
         size = min(CHUNK, total - start)
         have = done.get(index, 0)
         if have >= size:
             progress(size)
-            continue
-        try:
-            with transaction.atomic():
-                # The marker first: a concurrent seeder of the same chunk fails on the marker, not on the rows.
-                if index in done:
-                    claimed = SeedChunk.objects.filter(kind=kind, seed=seed, index=index, size=have).update(size=size)
-                    if not claimed:
-                        raise IntegrityError("chunk extended concurrently")
-                else:
-                    SeedChunk.objects.create(kind=kind, seed=seed, index=index, size=size)
-                added += insert(seed, start + have, size - have)
-                audit_record(action=f"demo.{kind}.seed", actor=SYSTEM, detail={"chunk": index, "rows": size - have})
-        except IntegrityError:
-            # Another seeder wrote this chunk (its rows are the same rows); anything else is a real error.
-            if not SeedChunk.objects.filter(kind=kind, seed=seed, index=index, size__gte=size).exists():
-                raise
-        progress(size)
+        else:
+            todo.append((index, start + have, size - have, size, index in done, have))
+    if not todo:
+        return 0
+    vendor = connection.vendor
+    added = 0
+    pool = None
+    if len(todo) > 1:
+        connections.close_all()  # a forked worker must not share the parent's database sockets
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    try:
+        pending = [
+            pool.submit(prepare, vendor, seed, first, count) if pool else None for _, first, count, *_ in todo[:2]
+        ]
+        for position, (index, first, count, size, extend, have) in enumerate(todo):
+            future = pending[position]
+            prepared = future.result() if future else prepare(vendor, seed, first, count)
+            if pool and position + 2 < len(todo):
+                _, next_first, next_count, *_ = todo[position + 2]
+                pending.append(pool.submit(prepare, vendor, seed, next_first, next_count))
+            added += _write_chunk(kind, seed, index, size, extend, have, table, columns, prepared)
+            progress(size)
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+    return added
+
+
+def _write_chunk(
+    kind: str, seed: int, index: int, size: int, extend: bool, have: int, table: str, columns: Sequence[str],
+    prepared: PreparedRows,
+) -> int:  # fmt: skip
+    try:
+        with transaction.atomic():
+            # The marker first: a concurrent seeder of the same chunk fails on the marker, not on the rows.
+            if extend:
+                claimed = SeedChunk.objects.filter(kind=kind, seed=seed, index=index, size=have).update(size=size)
+                if not claimed:
+                    raise IntegrityError("chunk extended concurrently")
+            else:
+                SeedChunk.objects.create(kind=kind, seed=seed, index=index, size=size)
+            added = bulk_insert_prepared(table, columns, prepared)
+            audit_record(action=f"demo.{kind}.seed", actor=SYSTEM, detail={"chunk": index, "rows": prepared.count})
+    except IntegrityError:
+        # Another seeder wrote this chunk (its rows are the same rows); anything else is a real error.
+        if not SeedChunk.objects.filter(kind=kind, seed=seed, index=index, size__gte=size).exists():
+            raise
+        return 0
     return added
 
 
@@ -176,14 +223,13 @@ def person_registry_rows(seed: int, start: int, count: int) -> Iterator[tuple[An
         )  # fmt: skip
 
 
-def _insert_persons(seed: int, start: int, count: int) -> int:
-    return bulk_insert("registries_person", PERSON_COLUMNS, person_registry_rows(seed, start, count))
+def prepare_persons(vendor: str, seed: int, start: int, count: int) -> PreparedRows:
+    return prepare_rows(vendor, person_registry_rows(seed, start, count))
 
 
-def _insert_entities(seed: int, start: int, count: int) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT id FROM registries_person ORDER BY id LIMIT %s", [CHUNK])
-        person_ids = [row[0] for row in cursor.fetchall()]
+def prepare_entities(
+    vendor: str, seed: int, start: int, count: int, *, person_ids: tuple[int, ...] = ()
+) -> PreparedRows:
     now = timezone.now()
     rows = (
         (
@@ -193,40 +239,7 @@ def _insert_entities(seed: int, start: int, count: int) -> int:
         )
         for e in entity_rows(seed, start, count, len(person_ids))
     )  # fmt: skip
-    return bulk_insert("registries_legalentity", ENTITY_COLUMNS, rows)
-
-
-def bulk_insert(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """Insert rows as fast as the database takes them: COPY on PostgreSQL, one executemany elsewhere."""
-    column_list = ", ".join(columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            buffer = io.StringIO()
-            count = 0
-            for row in rows:
-                buffer.write("\t".join(_copy_text(value) for value in row))
-                buffer.write("\n")
-                count += 1
-            with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
-                copy.write(buffer.getvalue())
-            return count
-        materialized = [tuple(_sqlite_value(v) for v in row) for row in rows]
-        placeholders = ", ".join(["%s"] * len(columns))
-        cursor.executemany(f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})", materialized)  # noqa: S608 - table and columns are constants of this module
-        return len(materialized)
-
-
-def _copy_text(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    text = value.isoformat() if isinstance(value, (date, datetime)) else str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-
-
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    return value.isoformat() if isinstance(value, date) else value
+    return prepare_rows(vendor, rows)
 
 
 DEMO_ACCOUNTS: tuple[tuple[str, str, str, str, bool], ...] = (
