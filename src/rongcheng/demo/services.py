@@ -16,17 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
-from rongcheng.accounts.models import AccountKind, Department, User
+from rongcheng.accounts.models import Department, User
 from rongcheng.audit.services import Actor, audit_record
 from rongcheng.demo import data
 from rongcheng.demo.generator import entity_rows, person_rows, place_rows
 from rongcheng.demo.models import SeedChunk
 from rongcheng.divisions.models import Division, DivisionLevel, GridCell
 from rongcheng.kernel.bulk import PreparedRows, bulk_insert_prepared, prepare_rows
-from rongcheng.registries.models import Person
+from rongcheng.registries.models import FieldEntitlement, Person
 from rongcheng.registries.protection import protect_id_number, protect_phone
 from rongcheng.registries.services import ENTITY_TYPES
 
@@ -242,44 +243,88 @@ def prepare_entities(
     return prepare_rows(vendor, rows)
 
 
-DEMO_ACCOUNTS: tuple[tuple[str, str, str, str, bool], ...] = (
-    # username, display name, department code, role, superuser
-    ("admin", "系统管理员", "FZ-SZB", "system administrator (all permissions)", True),
-    ("officer", "窗口工作人员", "FZ-FWZX", "service-hall officer", False),
-    ("auditor", "审计管理员", "FZ-SZB", "audit administrator", False),
+DEMO_ACCOUNTS: tuple[tuple[str, str, str, str, str, bool, str], ...] = (
+    # username, display name, kind, department code, role, superuser, what it shows
+    ("admin", "系统管理员", "staff", "FZ-SZB", "", True, "system administrator (all permissions)"),
+    (
+        "officer",
+        "窗口工作人员",
+        "staff",
+        "FZ-FWZX",
+        "窗口工作人员",
+        False,
+        "service-hall officer: masked reads",
+    ),
+    ("police", "户籍民警", "staff", "FZ-GAJ", "户籍民警", False, "registry officer: clear reads for public security"),
+    ("auditor", "审计管理员", "staff", "FZ-SZB", "审计管理员", False, "audit administrator: the audit trail"),
+    ("resident", "市民", "resident", "", "", False, "resident bound to the first demo person: who read my data"),
 )
+
+# role: (permissions, registry fields in clear, purpose of those fields)
+DEMO_ROLES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
+    "窗口工作人员": (("view_person", "view_legalentity"), ("name",), "service_hall"),
+    "户籍民警": (
+        ("view_person", "view_legalentity", "add_person", "change_person"),
+        ("id_number", "name", "birth_date", "phone", "address"),
+        "public_security",
+    ),
+    "审计管理员": ((), (), ""),
+}
+
+
+def _seed_roles() -> dict[str, Group]:
+    roles: dict[str, Group] = {}
+    for name, (permissions, fields, purpose) in DEMO_ROLES.items():
+        group, created = Group.objects.get_or_create(name=name)
+        roles[name] = group
+        if not created:
+            continue
+        group.permissions.set(Permission.objects.filter(codename__in=permissions, content_type__app_label="registries"))
+        for field_name in fields:
+            FieldEntitlement.objects.create(
+                registry="persons", field=field_name, purpose=purpose, role=group, granted_by="demo city generator"
+            )
+    return roles
 
 
 def _seed_accounts(accounts_file: Path) -> list[tuple[str, str, str]]:
-    """Staff accounts with random passwords, kept (mode 0600) in the data directory and shown by `demo`."""
+    """Demo accounts with random passwords, kept (mode 0600) in the data directory and shown by `demo`."""
     known: dict[str, str] = {}
     if accounts_file.exists():
         for line in accounts_file.read_text(encoding="utf-8").splitlines():
             username, _, password = line.partition("\t")
             known[username] = password
+    roles = _seed_roles()
+    first_person = Person.objects.order_by("id").first()
     result: list[tuple[str, str, str]] = []
     changed = False
-    for username, display, department_code, role, superuser in DEMO_ACCOUNTS:
-        user = User.objects.filter(username=username).first()
-        if user is None:
-            password = secrets.token_urlsafe(12)
-            user = User(
-                username=username,
-                display_name=display,
-                kind=AccountKind.STAFF,
-                department=Department.objects.get(code=department_code),
-                is_staff=True,
-                is_superuser=superuser,
+    for username, display, kind, department_code, role, superuser, description in DEMO_ACCOUNTS:
+        if User.objects.filter(username=username).exists():
+            result.append((username, known.get(username, "(set before; unchanged)"), description))
+            continue
+        if kind == "resident" and first_person is None:
+            continue
+        password = secrets.token_urlsafe(12)
+        user = User(
+            username=username,
+            display_name=display,
+            kind=kind,
+            department=Department.objects.get(code=department_code) if department_code else None,
+            is_staff=kind == "staff",
+            is_superuser=superuser,
+            id_number_index=first_person.id_number_index if kind == "resident" and first_person else "",
+        )
+        user.set_password(password)
+        with transaction.atomic():
+            user.save()
+            if role:
+                user.groups.add(roles[role])
+            audit_record(
+                action="accounts.user.create", actor=SYSTEM, target_type="accounts.user", target_id=str(user.pk)
             )
-            user.set_password(password)
-            with transaction.atomic():
-                user.save()
-                audit_record(
-                    action="accounts.user.create", actor=SYSTEM, target_type="accounts.user", target_id=str(user.pk)
-                )
-            known[username] = password
-            changed = True
-        result.append((username, known.get(username, "(set before; unchanged)"), role))
+        known[username] = password
+        changed = True
+        result.append((username, password, description))
     if changed:
         accounts_file.touch(mode=0o600, exist_ok=True)
         accounts_file.write_text("".join(f"{u}\t{p}\n" for u, p in known.items()), encoding="utf-8")

@@ -5,7 +5,7 @@ from rongcheng.audit.models import AuditRecord
 from rongcheng.demo.services import DEMO_ACCOUNTS, demo_city_seed
 from rongcheng.divisions.models import Division, GridCell
 from rongcheng.kernel.identifiers import credit_code_validate, id_number_validate
-from rongcheng.registries.models import LegalEntity, Person
+from rongcheng.registries.models import FieldEntitlement, LegalEntity, Person
 from rongcheng.registries.protection import index_of, reveal
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,7 +62,8 @@ def test_seeded_rows_are_valid_registry_data(tmp_path):
 def test_staff_accounts_are_real_accounts_with_private_passwords(tmp_path):
     accounts_file = tmp_path / "accounts.txt"
     report = demo_city_seed(persons=0, entities=0, accounts_file=accounts_file)
-    assert [username for username, _, _ in report.accounts] == [row[0] for row in DEMO_ACCOUNTS]
+    # no person yet: no resident account to bind
+    assert [username for username, _, _ in report.accounts] == [row[0] for row in DEMO_ACCOUNTS if row[2] == "staff"]
     assert oct(accounts_file.stat().st_mode & 0o777) == "0o600"
     username, password, _ = report.accounts[0]
     user = User.objects.get(username=username)
@@ -70,3 +71,20 @@ def test_staff_accounts_are_real_accounts_with_private_passwords(tmp_path):
     assert user.password.startswith("argon2$")
     assert user.kind == AccountKind.STAFF
     assert Department.objects.filter(short_name="市数字办").exists()
+
+
+def test_demo_roles_show_masking_by_entitlement(tmp_path):
+    report = demo_city_seed(persons=20, entities=0, accounts_file=tmp_path / "a.txt")
+    assert [username for username, _, _ in report.accounts] == [row[0] for row in DEMO_ACCOUNTS]
+    first = Person.objects.order_by("id").first()
+    resident = User.objects.get(username="resident")
+    assert resident.kind == AccountKind.RESIDENT
+    assert resident.id_number_index == first.id_number_index
+    police = User.objects.get(username="police")
+    assert police.has_perm("registries.view_person")
+    assert sorted(
+        FieldEntitlement.objects.filter(role__user=police, purpose="public_security").values_list("field", flat=True)
+    ) == ["address", "birth_date", "id_number", "name", "phone"]
+    officer = User.objects.get(username="officer")
+    assert officer.has_perm("registries.view_person")
+    assert not officer.has_perm("registries.change_person")
