@@ -22,7 +22,13 @@ class Capability:
 
 CAPABILITIES: tuple[Capability, ...] = (
     Capability("identity", _("统一身份认证"), _("一次登录，实名认证，各部门系统通过 OpenID Connect 接入。"), "2"),
-    Capability("registries", _("基础数据资源库"), _("人口、法人、地址和空间基础数据的唯一权威来源。"), "7"),
+    Capability(
+        "registries",
+        _("基础数据资源库"),
+        _("人口、法人、地址和空间基础数据的唯一权威来源。"),
+        "7",
+        "registries:person-search",
+    ),
     Capability("licences", _("电子证照"), _("SM2 签名的电子证照，任何人可验证，凭身份证号复用。"), "12"),
     Capability("hall", _("网上办事大厅"), _("全流程网上办事，材料免提交，全城通办。"), "9, 10, 12"),
     Capability("grid", _("网格化管理"), _("城市问题按位置派遣到网格和部门，限时办结。"), "4, 10"),

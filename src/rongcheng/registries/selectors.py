@@ -11,7 +11,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from rongcheng.audit.services import audit_record
+from rongcheng.accounts.models import User
+from rongcheng.audit.models import AuditRecord
+from rongcheng.audit.services import actor_from_user, audit_record
 from rongcheng.kernel.errors import NotAuthenticated, ValidationFailed
 from rongcheng.kernel.identifiers import credit_code_validate, id_number_validate
 from rongcheng.kernel.masking import mask_name
@@ -111,9 +113,10 @@ def _admit(reader: Reader, registry: str, purpose: str | None, action: str) -> t
     if not reader.authenticated:
         raise NotAuthenticated("Sign in, or call with an API client's token.")
     if not may_read(reader, registry):
+        target_type = "registries.person" if registry == "persons" else "registries.entity"
         audit_record(
             action=action, actor=reader.actor, outcome="denied", purpose=checked,
-            source_address=reader.source_address, target_type=f"registries.{registry}",
+            source_address=reader.source_address, target_type=target_type,
         )  # fmt: skip
         raise RegistryReadDenied(f"This account may not read the {registry} registry.")
     return checked, clear_fields(reader, registry, checked)
@@ -237,3 +240,164 @@ def legal_entity_as_of(*, reader: Reader, entity_id: int, at: dt.datetime, purpo
         purpose=checked, source_address=reader.source_address, detail={"as_of": at.isoformat()},
     )  # fmt: skip
     return snapshot
+
+
+@dataclass(frozen=True)
+class RepresentativeView:
+    """The legal representative as an entity's reader sees it: always masked, the person's registry has its own
+    entitlements."""
+
+    record_id: int
+    name: str
+    id_number: str
+    status: str
+
+
+@dataclass(frozen=True)
+class EntityVersionView:
+    info: VersionInfo
+    name: str
+    address: str
+    registration_authority: str
+    established_on: str
+    status: str
+    closed_on: str | None
+
+
+@dataclass(frozen=True)
+class EntityView:
+    """A legal entity for the staff pages: its public registration data in clear, the representative masked."""
+
+    record_id: int
+    credit_code: str
+    name: str
+    entity_type: str
+    division_code: str
+    address: str
+    registration_authority: str
+    established_on: dt.date
+    status: str
+    closed_on: dt.date | None
+    version: int
+    representative: RepresentativeView | None
+    history: tuple[EntityVersionView, ...]
+
+
+def _entity_version_view(info: VersionInfo, snapshot: dict[str, Any]) -> EntityVersionView:
+    return EntityVersionView(
+        info=info, name=snapshot["name"], address=snapshot["address"],
+        registration_authority=snapshot["registration_authority"], established_on=snapshot["established_on"],
+        status=snapshot["status"], closed_on=snapshot["closed_on"],
+    )  # fmt: skip
+
+
+def legal_entity_read(*, reader: Reader, entity_id: int, purpose: str | None) -> EntityView:
+    """The staff view of an entity with its history, oldest version first and the current one last.
+
+    Showing the representative (masked) is a read of that person's record, audited as such: it appears in the
+    person's "who read my data".
+    """
+    checked, _ = _admit(reader, "entities", purpose, "registries.entity.read")
+    entity = LegalEntity.objects.select_related("address", "legal_representative").filter(pk=entity_id).first()
+    if entity is None:
+        raise LegalEntityNotFound(f"No legal entity has the record number {entity_id}.")
+    versions = RecordVersion.objects.filter(registry="entities", record_id=entity_id).order_by("version")
+    history = [
+        _entity_version_view(
+            VersionInfo(v.version, v.valid_from, v.valid_to, v.change, v.reason, v.actor_label), version_snapshot(v)
+        )
+        for v in versions
+    ]
+    history.append(
+        _entity_version_view(VersionInfo(entity.version, entity.valid_from, None, "", "", ""), entity_snapshot(entity))
+    )
+    audit_record(
+        action="registries.entity.read", actor=reader.actor, target_type="registries.entity", target_id=entity.pk,
+        purpose=checked, source_address=reader.source_address, detail={"via": "record"},
+    )  # fmt: skip
+    person = entity.legal_representative
+    representative = None
+    if person is not None:
+        _audit_person_read(reader, person.pk, checked, frozenset(), "legal_representative")
+        representative = RepresentativeView(person.pk, mask_name(person.name), person.id_number_masked, person.status)
+    return EntityView(
+        record_id=entity.pk, credit_code=entity.credit_code, name=entity.name, entity_type=entity.entity_type,
+        division_code=entity.division_code, address=entity.address.text if entity.address else "",
+        registration_authority=entity.registration_authority, established_on=entity.established_on,
+        status=entity.status, closed_on=entity.closed_on, version=entity.version, representative=representative,
+        history=tuple(history),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PersonReadEntry:
+    """One read of a resident's record, as the resident is shown it."""
+
+    audit_id: int
+    occurred_at: dt.datetime
+    actor_kind: str
+    actor_label: str
+    department: str  # the reading officer's department, for staff
+    client_name: str  # the department system's name, for API clients
+    by_self: bool
+    purpose: str
+    fields: tuple[str, ...]  # the fields the reader saw in clear
+    via: str
+
+
+PERSON_READ_ACTION = "registries.person.read"
+READS_MAX_LIMIT = 200
+
+
+def person_for_resident(*, user: Any) -> Person:
+    """The person an account is bound to (by the blind index of the ID number checked at real-name registration)."""
+    index = getattr(user, "id_number_index", "") if user is not None and user.is_authenticated else ""
+    person = Person.objects.filter(id_number_index=index).first() if index else None
+    if person is None:
+        raise PersonNotFound("This account is not bound to a person of the population registry.")
+    return person
+
+
+def person_reads_for_resident(*, user: Any, before: int | None = None, limit: int = 50) -> list[PersonReadEntry]:
+    """Who read the resident's own record, newest first; `before` is the `audit_id` the previous page ended at.
+
+    Looking at this list is recorded under its own action, never as a read of the record, so it does not show up in
+    the list itself.
+    """
+    if limit < 1 or limit > READS_MAX_LIMIT:
+        raise ValidationFailed(
+            f"limit must be between 1 and {READS_MAX_LIMIT}.",
+            errors=[{"loc": ["query", "limit"], "rule": "limit.range", "msg": f"1..{READS_MAX_LIMIT}"}],
+        )
+    person = person_for_resident(user=user)
+    qs = AuditRecord.objects.filter(
+        target_type="registries.person", target_id=str(person.pk), action=PERSON_READ_ACTION, outcome="success"
+    ).order_by("-id")
+    if before is not None:
+        qs = qs.filter(id__lt=before)
+    records = list(qs[:limit])
+    account_ids = {int(r.actor_id) for r in records if r.actor_kind in ("user", "api_client") and r.actor_id.isdigit()}
+    accounts = {a.pk: a for a in User.objects.filter(pk__in=account_ids).select_related("department")}
+    entries = []
+    for record in records:
+        account = accounts.get(int(record.actor_id)) if record.actor_id.isdigit() else None
+        by_self = record.actor_kind == "user" and record.actor_id == str(user.pk)
+        department = str(account.department) if account is not None and account.department is not None else ""
+        client_name = ""
+        if record.actor_kind == "api_client":
+            client_name = (account.display_name or account.username) if account is not None else record.actor_label
+        detail = record.detail if isinstance(record.detail, dict) else {}
+        entries.append(
+            PersonReadEntry(
+                audit_id=record.pk, occurred_at=record.occurred_at, actor_kind=record.actor_kind,
+                actor_label=record.actor_label, department=department if record.actor_kind == "user" else "",
+                client_name=client_name, by_self=by_self, purpose=record.purpose,
+                fields=tuple(str(f) for f in detail.get("clear", [])), via=str(detail.get("via", "")),
+            )
+        )  # fmt: skip
+    audit_record(
+        action="registries.person.reads_list", actor=actor_from_user(user), target_type="registries.person",
+        target_id=person.pk, purpose="self_service",
+        detail={"page": "next" if before else "first", "shown": len(entries)},
+    )  # fmt: skip
+    return entries

@@ -19,13 +19,15 @@ from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.kernel.identifiers import credit_code_validate, id_number_validate
 from rongcheng.registries.errors import (
     LegalEntityAlreadyRegistered,
+    LegalEntityNotFound,
     PersonAlreadyRegistered,
+    PersonNotFound,
     RecordClosed,
     RegistryInputInvalid,
     StaleVersion,
 )
 from rongcheng.registries.ethnicities import ETHNICITIES
-from rongcheng.registries.models import Address, LegalEntity, Person, PersonStatus, RecordVersion
+from rongcheng.registries.models import Address, EntityStatus, LegalEntity, Person, PersonStatus, RecordVersion
 from rongcheng.registries.protection import index_of, protect_id_number, protect_phone, reveal
 
 _SNAPSHOT_AD = b"registries.version"
@@ -181,6 +183,14 @@ def person_register(*, data: Mapping[str, Any], actor: Actor, reason: str = "reg
     return person
 
 
+def _person_for_update(person_id: int) -> Person:
+    # of=("self",): PostgreSQL cannot lock the nullable side of the outer join to the address.
+    person = Person.objects.select_for_update(of=("self",)).select_related("address").filter(pk=person_id).first()
+    if person is None:
+        raise PersonNotFound(f"No person has the record number {person_id}.")
+    return person
+
+
 CORRECTABLE_PERSON_FIELDS = ("name", "ethnicity", "division_code", "phone", "address")
 
 
@@ -199,7 +209,7 @@ def person_correct(
             "A correction needs a reason.", errors=[{"loc": ["reason"], "rule": "reason.required", "msg": "required"}]
         )
     with transaction.atomic():
-        person = Person.objects.select_for_update().select_related("address").get(pk=person_id)
+        person = _person_for_update(person_id)
         if expected_version is not None and person.version != expected_version:
             raise StaleVersion(f"The record is at version {person.version}, not {expected_version}.")
         if person.status != PersonStatus.LIVING:
@@ -226,13 +236,18 @@ def person_correct(
 
 def person_close(*, person_id: int, status: str, on: dt.date, actor: Actor, reason: str) -> Person:
     """Close a record (death, deregistration): it stays, with its history, but no longer changes."""
+    if not reason.strip():
+        raise RegistryInputInvalid(
+            "Closing a record needs a reason.",
+            errors=[{"loc": ["reason"], "rule": "reason.required", "msg": "required"}],
+        )
     if status not in {PersonStatus.DECEASED, PersonStatus.DEREGISTERED}:
         raise RegistryInputInvalid(
             "A record is closed as deceased or deregistered.",
             errors=[{"loc": ["status"], "rule": "status.closing", "msg": "deceased or deregistered"}],
         )
     with transaction.atomic():
-        person = Person.objects.select_for_update().select_related("address").get(pk=person_id)
+        person = _person_for_update(person_id)
         if person.status != PersonStatus.LIVING:
             raise RecordClosed("The record is already closed.")
         if on < person.birth_date or on > timezone.localdate():
@@ -330,3 +345,130 @@ def legal_entity_register(*, data: Mapping[str, Any], actor: Actor, reason: str 
 def person_index_for(id_number: str) -> str:
     """The blind index of an ID number, for lookups and for accounts bound to a person."""
     return index_of("person.id_number", id_number)
+
+
+CORRECTABLE_ENTITY_FIELDS = ("name", "legal_representative_id", "address", "registration_authority", "established_on")
+
+
+def _entity_changes_validate(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Check corrected values of a legal entity by the rules of `legal_entity_register`; all broken rules together."""
+    errors: list[dict[str, Any]] = []
+    clean: dict[str, Any] = {}
+    if "name" in changes:
+        name = str(changes["name"] or "").strip()
+        if not name or len(name) > 120:
+            errors.append({"loc": ["name"], "rule": "name.required", "msg": "1 to 120 characters"})
+        clean["name"] = name
+    if "address" in changes:
+        address = str(changes["address"] or "").strip()
+        if len(address) > 200:
+            errors.append({"loc": ["address"], "rule": "address.length", "msg": "at most 200 characters"})
+        clean["address"] = address
+    if "registration_authority" in changes:
+        authority = str(changes["registration_authority"] or "").strip()
+        if len(authority) > 100:
+            errors.append({"loc": ["registration_authority"], "rule": "authority.length", "msg": "at most 100"})
+        clean["registration_authority"] = authority
+    if "established_on" in changes:
+        established = changes["established_on"]
+        if isinstance(established, str):
+            try:
+                established = dt.date.fromisoformat(established)
+            except ValueError:
+                established = None
+        if not isinstance(established, dt.date) or established > timezone.localdate():
+            errors.append({"loc": ["established_on"], "rule": "date.valid", "msg": "a real date, not in the future"})
+        clean["established_on"] = established
+    if "legal_representative_id" in changes:
+        representative_id = changes["legal_representative_id"]
+        representative = None
+        if representative_id is not None:
+            representative = Person.objects.filter(pk=representative_id).first()
+            if representative is None or representative.status != PersonStatus.LIVING:
+                errors.append({"loc": ["legal_representative_id"], "rule": "representative.living",
+                               "msg": "the legal representative must be a living registered person"})  # fmt: skip
+        clean["legal_representative"] = representative
+    if errors:
+        raise RegistryInputInvalid("The legal entity's data breaks the registry's rules.", errors=errors)
+    return clean
+
+
+def legal_entity_correct(
+    *, entity_id: int, changes: Mapping[str, Any], actor: Actor, reason: str, expected_version: int | None = None
+) -> LegalEntity:
+    """Correct a legal entity's record; the credit code is never corrected (a wrong one is a different entity)."""
+    unknown = sorted(set(changes) - set(CORRECTABLE_ENTITY_FIELDS))
+    if unknown:
+        raise RegistryInputInvalid(
+            "These fields cannot be corrected.",
+            errors=[{"loc": [field], "rule": "field.correctable", "msg": "not correctable"} for field in unknown],
+        )
+    if not reason.strip():
+        raise RegistryInputInvalid(
+            "A correction needs a reason.", errors=[{"loc": ["reason"], "rule": "reason.required", "msg": "required"}]
+        )
+    with transaction.atomic():
+        entity = (
+            LegalEntity.objects.select_for_update(of=("self",)).select_related("address").filter(pk=entity_id).first()
+        )
+        if entity is None:
+            raise LegalEntityNotFound(f"No legal entity has the record number {entity_id}.")
+        if expected_version is not None and entity.version != expected_version:
+            raise StaleVersion(f"The record is at version {entity.version}, not {expected_version}.")
+        if entity.status != EntityStatus.ACTIVE:
+            raise RecordClosed("The record is closed; it can no longer be corrected.")
+        clean = _entity_changes_validate(changes)
+        current = entity_snapshot(entity)
+        _supersede(registry="entities", record=entity, snapshot=current, change="correct", reason=reason, actor=actor)
+        if "name" in clean:
+            entity.name = clean["name"]
+        if "address" in clean:
+            entity.address = _address_for(clean["address"], entity.division_code)
+        if "registration_authority" in clean:
+            entity.registration_authority = clean["registration_authority"]
+        if "established_on" in clean:
+            entity.established_on = clean["established_on"]
+        if "legal_representative" in clean:
+            entity.legal_representative = clean["legal_representative"]
+        entity.save()
+        snapshot = entity_snapshot(entity)
+        changed = sorted(k for k in snapshot if snapshot[k] != current[k])
+        audit_record(
+            action="registries.entity.correct", actor=actor, target_type="registries.entity", target_id=entity.pk,
+            detail={"fields": changed, "reason": reason},
+        )  # fmt: skip
+    return entity
+
+
+def legal_entity_close(*, entity_id: int, status: str, on: dt.date, actor: Actor, reason: str) -> LegalEntity:
+    """Close a record (licence revoked, deregistered): it stays, with its history, but no longer changes."""
+    if status not in {EntityStatus.REVOKED, EntityStatus.DEREGISTERED}:
+        raise RegistryInputInvalid(
+            "A legal entity is closed as revoked or deregistered.",
+            errors=[{"loc": ["status"], "rule": "status.closing", "msg": "revoked or deregistered"}],
+        )
+    with transaction.atomic():
+        entity = (
+            LegalEntity.objects.select_for_update(of=("self",)).select_related("address").filter(pk=entity_id).first()
+        )
+        if entity is None:
+            raise LegalEntityNotFound(f"No legal entity has the record number {entity_id}.")
+        if entity.status != EntityStatus.ACTIVE:
+            raise RecordClosed("The record is already closed.")
+        if on < entity.established_on or on > timezone.localdate():
+            raise RegistryInputInvalid(
+                "The closing date must lie between the establishment date and today.",
+                errors=[{"loc": ["on"], "rule": "date.range", "msg": "outside the entity's existence"}],
+            )
+        _supersede(
+            registry="entities", record=entity, snapshot=entity_snapshot(entity), change="close", reason=reason,
+            actor=actor,
+        )  # fmt: skip
+        entity.status = status
+        entity.closed_on = on
+        entity.save()
+        audit_record(
+            action="registries.entity.close", actor=actor, target_type="registries.entity", target_id=entity.pk,
+            detail={"status": status, "reason": reason},
+        )  # fmt: skip
+    return entity

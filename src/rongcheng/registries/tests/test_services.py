@@ -118,3 +118,20 @@ def test_closing_date_must_lie_within_the_life():
         person_close(person_id=person.pk, status="deceased", on=dt.date(1900, 1, 1), actor=SYSTEM, reason="x")
     person.refresh_from_db()
     assert person.status == "living"
+
+
+def test_unknown_record_is_a_domain_error_not_a_crash():
+    from rongcheng.registries.errors import PersonNotFound
+
+    with pytest.raises(PersonNotFound):
+        person_correct(person_id=424242, changes={"name": "X"}, actor=SYSTEM, reason="x")
+    with pytest.raises(PersonNotFound):
+        person_close(person_id=424242, status="deceased", on=dt.date(2020, 1, 1), actor=SYSTEM, reason="x")
+
+
+def test_closing_needs_a_reason():
+    person = make_person()
+    with pytest.raises(RegistryInputInvalid):
+        person_close(person_id=person.pk, status="deceased", on=dt.date(2020, 1, 1), actor=SYSTEM, reason=" ")
+    person.refresh_from_db()
+    assert person.status == "living"
