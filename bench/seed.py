@@ -70,7 +70,7 @@ def main() -> None:
         print(json.dumps(leg(args.leg, args.persons, args.repeats)))
         return
     print(f"Demo-city persons, {args.persons:,} per run, median of {args.repeats} runs")
-    header = ('database', 'generated/s', '+encrypted/s', 'seeded/s', 'raw bulk/s', 'seed/raw')
+    header = ("database", "generated/s", "+encrypted/s", "seeded/s", "raw bulk/s", "seed/raw")
     print(f"{header[0]:<10} {header[1]:>12} {header[2]:>13} {header[3]:>12} {header[4]:>12} {header[5]:>9}")
     for kind in ("sqlite", "postgres"):
         out = subprocess.run(

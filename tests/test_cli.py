@@ -102,3 +102,92 @@ def test_audit_verify_names_the_record_edited_behind_the_platforms_back(tmp_path
     check = run_cli("check", env=env)
     assert check.returncode == 32
     assert f"FAIL audit chain broken at record {record_id}: content changed" in check.stdout
+
+
+def _persons_csv(path: Path, indexes: range | list[int], bad: tuple[int, ...] = ()) -> Path:
+    import csv
+    import datetime as dt
+
+    from rongcheng.kernel.identifiers import id_number_make
+
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["公民身份号码", "姓名", "电话"])
+        for index in indexes:
+            number = id_number_make(
+                division_code="350102", birth_date=dt.date(1970, 1, 1) + dt.timedelta(days=index), sequence=1
+            )
+            writer.writerow([number, "" if index in bad else f"林{index}", f"138{index:08d}"])
+    return path
+
+
+def _count_persons(data_dir: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(data_dir / "rongcheng.sqlite3") as db:
+        (count,) = db.execute("SELECT count(*) FROM registries_person").fetchone()
+    return int(count)
+
+
+def test_import_persons_reports_rejected_rows_and_is_idempotent(tmp_path: Path) -> None:
+    env = {"RONGCHENG_DATA_DIR": str(tmp_path / "var")}
+    assert run_cli("manage", "migrate", "--verbosity", "0", env=env).returncode == 0
+    source = _persons_csv(tmp_path / "persons.csv", range(5), bad=(3,))
+
+    strict = run_cli("import", "persons", str(source), "--strict", "--errors", str(tmp_path / "strict.csv"), env=env)
+    assert strict.returncode == 1, strict.stderr
+    assert "persons.csv: 5 rows read, 0 imported, 0 already registered with the same data, 1 rejected." in strict.stdout
+    assert "Strict mode: a row was rejected, so nothing was imported." in strict.stdout
+    assert _count_persons(tmp_path / "var") == 0
+
+    first = run_cli("import", "persons", str(source), env=env)
+    assert first.returncode == 1, first.stderr
+    assert "5 rows read, 4 imported, 0 already registered with the same data, 1 rejected." in first.stdout
+    errors = tmp_path / "persons.errors.csv"
+    assert f"Error report: {errors}" in first.stdout
+    assert errors.read_text(encoding="utf-8-sig").splitlines() == [
+        "row,column,rule,message", "5,姓名,name.required,name is required"
+    ]  # fmt: skip
+    assert "Traceback" not in first.stderr
+
+    again = run_cli("import", "persons", str(_persons_csv(tmp_path / "good.csv", [0, 1, 2, 4])), env=env)
+    assert again.returncode == 0, again.stderr
+    assert "4 rows read, 0 imported, 4 already registered with the same data, 0 rejected." in again.stdout
+    assert _count_persons(tmp_path / "var") == 4
+
+
+def test_import_refuses_a_missing_or_binary_file_in_one_sentence(tmp_path: Path) -> None:
+    env = {"RONGCHENG_DATA_DIR": str(tmp_path / "var")}
+    missing = run_cli("import", "persons", str(tmp_path / "none.csv"), env=env)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == f"rongcheng: {tmp_path / 'none.csv'} does not exist."
+
+    image = tmp_path / "photo.csv"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    refused = run_cli("import", "persons", str(image), env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        "rongcheng: photo.csv is a PNG image, not a CSV or Excel (.xlsx) file. Nothing was imported."
+    )
+    assert "Traceback" not in refused.stderr
+
+
+def test_two_overlapping_imports_at_once_on_sqlite(tmp_path: Path) -> None:
+    env = {"RONGCHENG_DATA_DIR": str(tmp_path / "var")}
+    assert run_cli("manage", "migrate", "--verbosity", "0", env=env).returncode == 0
+    files = [_persons_csv(tmp_path / "a.csv", range(0, 400)), _persons_csv(tmp_path / "b.csv", range(200, 600))]
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}}
+    clean.update(env)
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "rongcheng.cli", "import", "persons", str(path)],
+            env=clean,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for path in files
+    ]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert _count_persons(tmp_path / "var") == 600

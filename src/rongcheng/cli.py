@@ -1,4 +1,4 @@
-"""The `rongcheng` command line: demo, serve, seed, check, audit, manage.
+"""The `rongcheng` command line: demo, serve, seed, import, check, audit, manage.
 
 Operators get one clear sentence and a non-zero exit for a wrong DATABASE_URL, an unreachable database or a
 read-only data directory, never a traceback.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 EXIT_CONFIGURATION = 2
@@ -233,6 +233,77 @@ def command_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_progress() -> tuple[Callable[[int, int | None], None], Callable[[], None]]:
+    """A progress bar made at the first report, when the import knows how many rows the file holds."""
+    from tqdm import tqdm
+
+    bars: list[Any] = []
+
+    def update(done: int, total: int | None) -> None:
+        if not bars:
+            quiet = (total or 0) < 20_000 and not sys.stderr.isatty()
+            bars.append(tqdm(total=total, desc="importing", unit="rows", unit_scale=True, disable=quiet))
+        bars[0].update(done - bars[0].n)
+
+    def close() -> None:
+        if bars:
+            bars[0].close()
+
+    return update, close
+
+
+def command_import(args: argparse.Namespace) -> int:
+    """Exit 0: every row imported or already there; 1: rows rejected (the error report says which); 2: the file was
+    refused as a whole, or could not be read, and nothing was stored."""
+    import getpass
+    from pathlib import Path
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CommandFailed(f"{path} {'is not a file' if path.exists() else 'does not exist'}.", EXIT_CONFIGURATION)
+    if not os.access(path, os.R_OK):
+        raise CommandFailed(f"{path} cannot be read: permission denied.", EXIT_CONFIGURATION)
+    _setup()
+    _database_reachable()
+    from rongcheng.audit.services import Actor
+    from rongcheng.registries.importing import ImportFileRefused, registry_import
+
+    actor = Actor("system", "cli", f"rongcheng import ({getpass.getuser()})"[:150])
+    update, close = _import_progress()
+    try:
+        report = registry_import(
+            kind=args.kind, source=path, filename=path.name, strict=args.strict, actor=actor, progress=update
+        )
+    except ImportFileRefused as exc:
+        raise CommandFailed(f"{exc.detail} Nothing was imported.", EXIT_CONFIGURATION) from exc
+    finally:
+        close()
+    print(
+        f"{path.name}: {report.rows_read} rows read, {report.inserted} imported, {report.unchanged} already "
+        f"registered with the same data, {report.rejected} rejected."
+    )
+    if not report.committed:
+        print("Strict mode: a row was rejected, so nothing was imported.")
+    if report.errors:
+        errors_path = Path(args.errors) if args.errors else path.with_name(f"{path.stem}.errors.csv")
+        try:
+            _write_error_report(errors_path, report.error_rows())
+        except OSError as exc:
+            raise CommandFailed(
+                f"The error report cannot be written to {errors_path}: {exc.strerror or exc}.", EXIT_CONFIGURATION
+            ) from exc
+        omitted = f" ({report.errors_omitted} more not itemised)" if report.errors_omitted else ""
+        print(f"Error report: {errors_path}{omitted}")
+    return 1 if report.rejected else 0
+
+
+def _write_error_report(path: os.PathLike[str], rows: Iterable[Sequence[str]]) -> None:
+    import csv
+
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+
+
 def _server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=os.environ.get("RONGCHENG_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("RONGCHENG_PORT", "8000")))
@@ -264,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="audit trail: verify, seal, export, purge")
     audit.add_argument("rest", nargs=argparse.REMAINDER)
     audit.set_defaults(handler=command_audit)
+    bulk = sub.add_parser("import", help="import persons or legal entities from a CSV or Excel (.xlsx) file")
+    bulk.add_argument("kind", choices=["persons", "entities"])
+    bulk.add_argument("file", help="a .csv (UTF-8) or .xlsx file whose first row names the columns")
+    bulk.add_argument("--strict", action="store_true", help="import nothing if any row is rejected")
+    bulk.add_argument("--errors", metavar="PATH", help="where to write the error report (default: FILE.errors.csv)")
+    bulk.set_defaults(handler=command_import)
     openapi = sub.add_parser("openapi", help="the OpenAPI document of /api/v1/")
     group = openapi.add_mutually_exclusive_group()
     group.add_argument("--check", metavar="FILE", help="fail if FILE differs from the API")

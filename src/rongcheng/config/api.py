@@ -8,14 +8,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
+from rongcheng.accounts.api_auth import REALM
 from rongcheng.divisions.api import router as divisions_router
 from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.problems import problem_response
+from rongcheng.registries.api import router as registries_router
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +35,7 @@ api = NinjaAPI(
 
 @api.exception_handler(DomainError)
 def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return problem_response(
+    response = problem_response(
         request,
         status=exc.status,
         type_slug=exc.type_slug,
@@ -41,6 +44,10 @@ def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
         errors=exc.errors,
         **exc.extra,
     )
+    challenge = getattr(exc, "challenge", None)  # RFC 6750 §3: a refused token says why
+    if challenge:
+        response["WWW-Authenticate"] = challenge
+    return response
 
 
 @api.exception_handler(NinjaValidationError)
@@ -61,9 +68,15 @@ def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpRe
 
 @api.exception_handler(AuthenticationError)
 def _authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return problem_response(
-        request, status=401, type_slug="unauthenticated", title="Authentication required", detail="Sign in first."
+    response = problem_response(
+        request,
+        status=401,
+        type_slug="unauthenticated",
+        title="Authentication required",
+        detail="Sign in, or call with an access token from /oauth/token/.",
     )
+    response["WWW-Authenticate"] = f'Bearer realm="{REALM}"'
+    return response
 
 
 @api.exception_handler(HttpError)
@@ -74,7 +87,8 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 @api.exception_handler(Http404)
-def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+@api.exception_handler(ObjectDoesNotExist)  # a service's .get() of a record that is not there
+def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
     return problem_response(request, status=404, type_slug="not-found", title="Not found", detail="No such resource.")
 
 
@@ -96,3 +110,4 @@ def health(request: HttpRequest) -> dict[str, str]:
 
 
 api.add_router("/divisions", divisions_router)
+api.add_router("/registries", registries_router)

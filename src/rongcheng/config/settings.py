@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import django_stubs_ext
 
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",
+    "oauth2_provider",
     "rongcheng.kernel",
     "rongcheng.audit",
     "rongcheng.accounts",
@@ -162,6 +164,46 @@ CONTENT_SECURITY_POLICY = {
 AUDIT_RETENTION_DAYS = int(os.environ.get("RONGCHENG_AUDIT_RETENTION_DAYS", "180"))
 # background (default): a sealer thread per process; manual: run `rongcheng audit seal --follow` as its own process.
 AUDIT_SEAL_MODE = os.environ.get("RONGCHENG_AUDIT_SEAL_MODE") or None
+
+# OAuth 2.0 (django-oauth-toolkit): department systems take client-credentials tokens at /oauth/token/ and call the
+# API with them. A token acts as the application's owner, an account of kind api_client; the scopes a client may ask
+# for follow the permissions of that account (API_SCOPE_PERMISSIONS), so `registries:write` needs a write permission.
+# Client secrets are hashed with Django's first password hasher (argon2): slow on purpose for people, too slow for
+# machines fetching a token every few minutes; the identity platform replaces it with a keyed hash.
+OAUTH2_PROVIDER: dict[str, Any] = {
+    "SCOPES": {
+        "registries:read": "Read the base registries (masked unless entitled)",
+        "registries:write": "Register, correct and close records of the base registries; record indicators",
+    },
+    "DEFAULT_SCOPES": ["registries:read"],
+    "SCOPES_BACKEND_CLASS": "rongcheng.accounts.api_auth.AccountScopes",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": int(os.environ.get("RONGCHENG_ACCESS_TOKEN_SECONDS", "600")),
+    "PKCE_REQUIRED": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # RFC 9700 (OAuth 2.0 Security BCP): no implicit or password grant, no token in a URL, tokens hashed at rest.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
+# A scope is available to a client whose account holds at least one of these permissions (rongcheng.accounts.api_auth).
+API_SCOPE_PERMISSIONS = {
+    "registries:read": ("registries.view_person", "registries.view_legalentity"),
+    "registries:write": (
+        "registries.add_person",
+        "registries.change_person",
+        "registries.add_legalentity",
+        "registries.change_legalentity",
+        "registries.add_indicator",
+    ),
+}
 
 LOGGING = {
     "version": 1,

@@ -1,10 +1,22 @@
 from django.contrib import admin
 from django.urls import include, path
+from oauth2_provider import views as oauth2_views
 
 from rongcheng.config.api import api
 
+# OAuth 2.0 for API clients: only the token, revocation and introspection endpoints so far (client credentials).
+oauth2_patterns = (
+    [
+        path("token/", oauth2_views.TokenView.as_view(), name="token"),
+        path("revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="revoke-token"),
+        path("introspect/", oauth2_views.IntrospectTokenView.as_view(), name="introspect"),
+    ],
+    "oauth2_provider",
+)
+
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("oauth/", include(oauth2_patterns)),
     path("admin/", admin.site.urls),
     path("audit/", include("rongcheng.audit.urls")),
     path("registries/", include("rongcheng.registries.urls")),

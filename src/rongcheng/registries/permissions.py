@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
+
 from rongcheng.audit.services import Actor, actor_from_user
 from rongcheng.registries.models import FieldEntitlement
 
@@ -45,12 +47,20 @@ def may_read(reader: Reader, registry: str) -> bool:
     return bool(reader.user.has_perm(permission))
 
 
+ENTITLEMENT_CACHE_SECONDS = 30
+
+
 def clear_fields(reader: Reader, registry: str, purpose: str) -> frozenset[str]:
+    """The fields this reader sees in clear for this purpose, from a short-lived process cache: a withdrawn
+    entitlement takes effect within ENTITLEMENT_CACHE_SECONDS (one query saved on every read)."""
     if not reader.authenticated:
         return frozenset()
+    key = f"registries.clear.{reader.user.pk}.{registry}.{purpose}"
+    cached: frozenset[str] | None = cache.get(key)
+    if cached is not None:
+        return cached
     grants = FieldEntitlement.objects.filter(registry=registry, purpose=purpose)
-    if reader.is_api_client:
-        grants = grants.filter(client=reader.user)
-    else:
-        grants = grants.filter(role__in=reader.user.groups.all())
-    return frozenset(grants.values_list("field", flat=True))
+    grants = grants.filter(client=reader.user) if reader.is_api_client else grants.filter(role__user=reader.user)
+    fields = frozenset(grants.values_list("field", flat=True))
+    cache.set(key, fields, ENTITLEMENT_CACHE_SECONDS)
+    return fields

@@ -77,6 +77,7 @@ def test_demo_roles_show_masking_by_entitlement(tmp_path):
     report = demo_city_seed(persons=20, entities=0, accounts_file=tmp_path / "a.txt")
     assert [username for username, _, _ in report.accounts] == [row[0] for row in DEMO_ACCOUNTS]
     first = Person.objects.order_by("id").first()
+    assert first is not None
     resident = User.objects.get(username="resident")
     assert resident.kind == AccountKind.RESIDENT
     assert resident.id_number_index == first.id_number_index

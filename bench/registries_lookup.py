@@ -1,0 +1,375 @@
+"""Person lookup by ID number through the API, over HTTP against the production server, and the cost of masking and
+auditing every read.
+
+Claims checked:
+  * With 8.5 million persons and 1.3 million legal entities in PostgreSQL, lookup by ID number through the API has
+    a p99 under 10 ms on the 2-core machine, measured over HTTP against `rongcheng serve --workers 2` (granian).
+  * Masking and audit on every read do not halve read throughput.
+
+Steps: create the database `rc_bench_lookup` and seed it with `rongcheng seed` (minutes at full size; --reuse keeps
+the database and its keys for the next run); start `rongcheng serve --workers 2` with RONGCHENG_AUDIT_SEAL_MODE=
+background on a free port; register an API client entitled to every person field for the purpose public_security
+and fetch its token at /oauth/token/; look up random seeded ID numbers (the demo generator gives the ID number of
+person i for seed 2017) from this process, first over one keep-alive connection, then over --connections in
+parallel: p50/p90/p99 latency and requests per second, every answer checked to be 200.
+
+Masking and audit cannot be switched off in the server, so their cost is measured in this process, in the same run:
+reads per second of `person_read_by_id_number` (purpose check, permission, entitlements, masking or decryption, one
+audit record committed per read) for a client entitled to clear fields and for one that sees them masked, against a
+bare ORM lookup by blind index of the same ID numbers (both ratios printed); and through the whole API stack in
+process (Django's test client: middleware, token, permissions, entitlements), lookups that find a person (masked or
+decrypted, audited) against lookups of valid ID numbers nobody holds (the same queries, no masking, no audit record).
+
+    uv run python bench/registries_lookup.py                               # full size (seeding takes long)
+    uv run python bench/registries_lookup.py --persons 200000 --entities 20000
+    uv run python bench/registries_lookup.py --reuse                       # keep rc_bench_lookup for the next run
+    uv run python bench/registries_lookup.py --database-url postgres://...  # an already seeded database; give it
+                                                                           # the keys it was seeded with (env)
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import base64
+import http.client
+import json
+import logging
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PG_HOST = "postgres://postgres@127.0.0.1:5432"
+DATABASE = "rc_bench_lookup"
+PURPOSE = "public_security"
+SEED = 2017
+DATA_DIR = Path(tempfile.gettempdir()) / "rc_bench_lookup"  # its keys must outlive the run when the database does
+
+
+def _psql(sql: str, *, database: str = "postgres") -> str:
+    done = subprocess.run(
+        ["psql", "-q", "-tA", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-c", sql],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
+
+
+def _database_exists(name: str) -> bool:
+    return _psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") == "1"  # noqa: S608 - a constant name
+
+
+def _drop_database(name: str) -> None:
+    _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "rongcheng.cli", *args]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _id_numbers(persons: int, count: int, rng: random.Random) -> list[str]:
+    from rongcheng.demo.generator import person_rows
+
+    return [next(person_rows(SEED, rng.randrange(persons), 1)).id_number for _ in range(count)]
+
+
+@dataclass
+class Load:
+    latencies: list[float]
+    seconds: float
+    failures: int
+
+    def percentile(self, p: int) -> float:
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+
+def _lookups(port: int, token: str, id_numbers: Sequence[str], connections: int) -> Load:
+    """Each thread keeps one HTTP/1.1 connection and times each request from send to the last byte of the body."""
+    shares = [id_numbers[i::connections] for i in range(connections)]
+    results: list[list[float]] = [[] for _ in shares]
+    failures = [0] * connections
+    start = threading.Barrier(connections + 1)
+
+    def run(number: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = {"Authorization": f"Bearer {token}"}
+        out = results[number]
+        start.wait()
+        for id_number in shares[number]:
+            began = time.perf_counter()
+            connection.request(
+                "GET", f"/api/v1/registries/persons/by-id-number/{id_number}?purpose={PURPOSE}", headers=headers
+            )
+            response = connection.getresponse()
+            body = response.read()
+            out.append(time.perf_counter() - began)
+            if response.status != 200 or id_number.encode() not in body:
+                failures[number] += 1
+        connection.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(connections)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return Load([t for r in results for t in r], time.perf_counter() - began, sum(failures))
+
+
+def _token(port: int, client_id: str, secret: str) -> str:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    connection.request(
+        "POST",
+        "/oauth/token/",
+        body="grant_type=client_credentials&scope=registries:read",
+        headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    response = connection.getresponse()
+    document = json.loads(response.read())
+    if response.status != 200:
+        raise SystemExit(f"no token: {response.status} {document}")
+    return str(document["access_token"])
+
+
+def _wait_for(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server stopped (exit {server.returncode}); see {log}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/api/v1/health")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"the server did not answer within 120 s; see {log}")
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGINT)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+def _rate(work: Callable[[Sequence[str]], None], id_numbers: Sequence[str], repeats: int) -> float:
+    """Median reads per second over `repeats` passes, each over its own slice of the ID numbers."""
+    size = len(id_numbers) // repeats
+    rates = []
+    for number in range(repeats):
+        batch = id_numbers[number * size : (number + 1) * size]
+        began = time.perf_counter()
+        work(batch)
+        rates.append(len(batch) / (time.perf_counter() - began))
+    return statistics.median(rates)
+
+
+def _in_process(
+    clear_user: Any, masked_user: Any, token: str, id_numbers: Sequence[str], absent: Sequence[str], repeats: int
+) -> dict[str, float]:
+    from django.test import Client
+
+    from rongcheng.registries.models import Person
+    from rongcheng.registries.permissions import reader_for
+    from rongcheng.registries.protection import index_of
+    from rongcheng.registries.selectors import person_read_by_id_number
+
+    def bare(batch: Sequence[str]) -> None:
+        for id_number in batch:
+            index = index_of("person.id_number", id_number)
+            person = Person.objects.select_related("address").filter(id_number_index=index).first()
+            assert person is not None  # noqa: S101 - a bench that read nothing measures nothing
+
+    def selector(user: Any) -> Callable[[Sequence[str]], None]:
+        def work(batch: Sequence[str]) -> None:
+            for id_number in batch:
+                # A new reader per read, as each request builds one; its user's permission cache persists, as the
+                # server's does not: the server also pays for loading the user with its token.
+                reader = reader_for(user, source_address="127.0.0.1")
+                person_read_by_id_number(reader=reader, id_number=id_number, purpose=PURPOSE)
+
+        return work
+
+    client = Client(headers={"Authorization": f"Bearer {token}"})
+
+    def api(expected: int) -> Callable[[Sequence[str]], None]:
+        def work(batch: Sequence[str]) -> None:
+            for id_number in batch:
+                path = f"/api/v1/registries/persons/by-id-number/{id_number}?purpose={PURPOSE}"
+                assert client.get(path).status_code == expected  # noqa: S101 - a wrong answer measures nothing
+
+        return work
+
+    logging.getLogger("django.request").setLevel(logging.ERROR)  # one "Not Found" line per absent person otherwise
+    bare(id_numbers[:200])  # warm the connection and the caches alike for all
+    return {
+        "bare ORM lookup by blind index": _rate(bare, id_numbers, repeats),
+        "selector, clear (decrypts ID number and phone)": _rate(selector(clear_user), id_numbers, repeats),
+        "selector, masked": _rate(selector(masked_user), id_numbers, repeats),
+        "API stack, found: clear fields, audited": _rate(api(200), id_numbers, repeats),
+        "API stack, not found: same queries, no masking, no audit": _rate(api(404), absent, repeats),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--persons", type=int, default=8_500_000)
+    parser.add_argument("--entities", type=int, default=1_300_000)
+    parser.add_argument("--database-url", help=f"an already seeded database (default: create {DATABASE})")
+    parser.add_argument("--reuse", action="store_true", help=f"keep {DATABASE} (and its keys) for the next run")
+    parser.add_argument("--requests", type=int, default=20_000, help="lookups over parallel connections")
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2, help="granian worker processes")
+    parser.add_argument("--in-process", type=int, default=6_000, help="reads per in-process measure")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    own_database = args.database_url is None
+    url = args.database_url or f"{PG_HOST}/{DATABASE}"
+    if own_database and not args.reuse:
+        _drop_database(DATABASE)
+        shutil.rmtree(DATA_DIR, ignore_errors=True)
+        # At exit, whatever happened; registered before the audit sealer's own exit handler, so it runs after it.
+        atexit.register(shutil.rmtree, DATA_DIR, ignore_errors=True)
+        atexit.register(_drop_database, DATABASE)
+    if own_database and not _database_exists(DATABASE):
+        shutil.rmtree(DATA_DIR, ignore_errors=True)  # new database, new keys
+        _psql(f'CREATE DATABASE "{DATABASE}"')
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "rongcheng.config.settings",
+        "RONGCHENG_AUDIT_SEAL_MODE": "background",
+        "RONGCHENG_ACCESS_TOKEN_SECONDS": "3600",
+        "RONGCHENG_ALLOWED_HOSTS": "127.0.0.1,testserver",  # the server, and Django's test client in-process
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.setdefault("RONGCHENG_DATA_DIR", str(DATA_DIR))
+    Path(env["RONGCHENG_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    print(f"database {url}, data directory {env['RONGCHENG_DATA_DIR']}", flush=True)
+
+    began = time.perf_counter()
+    subprocess.run(
+        _cli("seed", "--persons", str(args.persons), "--entities", str(args.entities), "--seed", str(SEED)),
+        env=env,
+        check=True,
+    )
+    seeding = time.perf_counter() - began
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.db import connection, connections
+
+    from rongcheng.accounts.management.commands.api_client_create import api_client_create
+    from rongcheng.audit.services import Actor
+    from rongcheng.demo.generator import person_rows
+    from rongcheng.registries.models import FieldEntitlement, LegalEntity, Person
+    from rongcheng.registries.permissions import PERSON_PROTECTED_FIELDS
+
+    persons, entities = Person.objects.count(), LegalEntity.objects.count()
+    print(f"{persons:,} persons and {entities:,} legal entities ready after {seeding:.0f} s", flush=True)
+    if persons < args.persons:
+        raise SystemExit(f"the database holds {persons:,} persons, fewer than --persons {args.persons:,}")
+    stamp = f"{os.getpid()}-{int(time.time())}"
+    actor = Actor.system("bench/registries_lookup.py")
+    entitled, secret = api_client_create(
+        name=f"bench-clear-{stamp}", department_code="FZ-GAJ", scopes=["registries:read"], actor=actor
+    )
+    masked, _ = api_client_create(
+        name=f"bench-masked-{stamp}", department_code="FZ-GAJ", scopes=["registries:read"], actor=actor
+    )
+    FieldEntitlement.objects.bulk_create(
+        FieldEntitlement(registry="persons", field=field, purpose=PURPOSE, client=entitled.user, granted_by="bench")
+        for field in PERSON_PROTECTED_FIELDS
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('registries_person'))")
+        (table_size,) = cursor.fetchone() or ("?",)
+    connections.close_all()
+
+    rng = random.Random(SEED)
+    warm_up = _id_numbers(persons, 1_000, rng)
+    sequential = _id_numbers(persons, max(args.requests // 4, 100), rng)
+    parallel = _id_numbers(persons, args.requests, rng)
+    in_process = _id_numbers(persons, args.in_process, rng)
+    absent = [row.id_number for row in person_rows(SEED, persons, args.in_process)]  # valid, never seeded
+
+    port = _free_port()
+    log = Path(env["RONGCHENG_DATA_DIR"]) / "bench-server.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            _cli("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)),
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_for(port, server, log)
+        token = _token(port, entitled.client_id, secret)
+        _lookups(port, token, warm_up, args.connections)
+        one = _lookups(port, token, sequential, 1)
+        many = _lookups(port, token, parallel, args.connections)
+    finally:
+        _stop(server)
+
+    rates = _in_process(entitled.user, masked.user, token, in_process, absent, args.repeats)
+
+    print(f"\nPerson lookup by ID number over HTTP, {persons:,} persons ({table_size}), {entities:,} legal entities,")
+    print(f"granian with {args.workers} workers, audit sealed in the background; each answer checked (200, in clear)")
+    columns = ("lookups", "p50 ms", "p90 ms", "p99 ms", "max ms", "req/s")
+    print(f"{'connections':<12} " + " ".join(f"{c:>8}" for c in columns) + f" {'failed':>7}")
+    for label, load in (("1", one), (str(args.connections), many)):
+        print(
+            f"{label:<12} {len(load.latencies):>8,} {load.percentile(50):>8.2f} {load.percentile(90):>8.2f} "
+            f"{load.percentile(99):>8.2f} {max(load.latencies) * 1000:>8.2f} {load.rate:>8.0f} {load.failures:>7}"
+        )
+    bare = rates["bare ORM lookup by blind index"]
+    print(f"\nIn-process reads per second, median of {args.repeats} passes of {len(in_process) // args.repeats:,}:")
+    for label, rate in rates.items():
+        print(f"  {label:<58} {rate:>7.0f}/s")
+    clear, masked = rates["selector, clear (decrypts ID number and phone)"], rates["selector, masked"]
+    found, absent_rate = (
+        rates["API stack, found: clear fields, audited"],
+        rates["API stack, not found: same queries, no masking, no audit"],
+    )
+    print(f"  selector / bare lookup: clear {clear / bare:.2f}, masked {masked / bare:.2f}")
+    print(f"  API stack, found / not found: {found / absent_rate:.2f}")
+    print(f"\np99 over {args.connections} connections under 10 ms: {'yes' if many.percentile(99) < 10 else 'NO'}")
+    print(f"masking and audit keep at least half the API's read rate: {'yes' if found / absent_rate >= 0.5 else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()

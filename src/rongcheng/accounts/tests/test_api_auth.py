@@ -1,0 +1,270 @@
+"""API authentication: OAuth 2.0 client-credentials tokens for department systems, sessions for signed-in people.
+
+The registries' endpoints are called by path only (this app sits below the registries): a record that does not exist
+answers 404 to a caller who got through authentication, and 401 or 403 to one who did not.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+from typing import Any
+
+import pytest
+import requests
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_application_model
+
+from rongcheng.accounts.models import AccountKind, Department, User
+from rongcheng.audit.models import AuditRecord
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "test-client-secret-0123456789"
+READ_PATH = "/api/v1/registries/persons/999999?purpose=public_security"
+WRITE_PATH = "/api/v1/registries/indicators/gdp"
+READ_PERMISSIONS = ("view_person", "view_legalentity")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Client secrets are hashed with the first password hasher (argon2 in production: ~0.1 s a check)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def gaj() -> Department:
+    return Department.objects.create(code="FZ-GAJ", name="福州市公安局", short_name="市公安局")
+
+
+def account(username: str = "gaj-system", *, kind: str = AccountKind.API_CLIENT, permissions=READ_PERMISSIONS, **extra):
+    user = User.objects.create_user(username=username, kind=kind, **extra)
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="registries", codename__in=permissions)
+    )
+    return user
+
+
+def application(user, secret: str = SECRET):
+    Application = get_application_model()
+    return Application.objects.create(
+        name=user.username, user=user, client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS, client_secret=secret,
+    )  # fmt: skip
+
+
+def request_token(app, *, secret: str = SECRET, scope: str | None = None):
+    basic = base64.b64encode(f"{app.client_id}:{secret}".encode()).decode()
+    data = {"grant_type": "client_credentials", **({"scope": scope} if scope is not None else {})}
+    return Client().post("/oauth/token/", data, HTTP_AUTHORIZATION=f"Basic {basic}")
+
+
+def token_of(app, scope: str | None = None) -> str:
+    response = request_token(app, scope=scope)
+    assert response.status_code == 200, response.content.decode()
+    return str(response.json()["access_token"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def problem(response, status: int) -> Any:
+    assert response.status_code == status, response.content.decode()
+    assert response["Content-Type"] == "application/problem+json"
+    return response.json()
+
+
+def test_client_credentials_give_a_short_lived_read_token_by_default():
+    app = application(account())
+    response = request_token(app)
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["token_type"], body["expires_in"], body["scope"]) == ("Bearer", 600, "registries:read")
+    assert "refresh_token" not in body
+    stored = get_access_token_model().objects.get(application=app)
+    assert body["access_token"] not in (stored.token, stored.token_checksum)  # hashed at rest (RFC 9700 §4)
+    assert problem(Client().get(READ_PATH, headers=bearer(body["access_token"])), 404)["type"] == "/problems/not-found"
+
+
+def test_a_client_gets_only_the_scopes_its_account_holds_permissions_for():
+    reader = application(account())
+    assert request_token(reader, scope="registries:write").json()["error"] == "invalid_scope"
+    writer = application(account("mzj-system", permissions=(*READ_PERMISSIONS, "add_indicator")))
+    assert request_token(writer, scope="registries:read registries:write").json()["scope"] == (
+        "registries:read registries:write"
+    )
+    nothing = application(account("idle-system", permissions=()))
+    assert request_token(nothing, scope="registries:read").json()["error"] == "invalid_scope"
+
+
+def test_a_wrong_secret_gets_no_token():
+    app = application(account())
+    response = request_token(app, secret="not-the-secret")
+    assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
+    assert not get_access_token_model().objects.exists()
+
+
+def _assert_invalid_token(response) -> None:
+    document = problem(response, 401)
+    assert document["type"] == "/problems/invalid-token"
+    assert response["WWW-Authenticate"] == 'Bearer realm="rongcheng", error="invalid_token"'
+
+
+def test_an_expired_token_is_refused():
+    app = application(account())
+    token = token_of(app)
+    get_access_token_model().objects.filter(application=app).update(expires=timezone.now() - dt.timedelta(seconds=1))
+    _assert_invalid_token(Client().get(READ_PATH, headers=bearer(token)))
+
+
+def test_a_garbage_token_is_refused():
+    _assert_invalid_token(Client().get(READ_PATH, headers=bearer("not-a-token")))
+
+
+def test_the_token_of_a_deleted_application_is_refused():
+    app = application(account())
+    token = token_of(app)
+    app.delete()
+    _assert_invalid_token(Client().get(READ_PATH, headers=bearer(token)))
+
+
+def test_the_token_of_a_deactivated_account_is_refused():
+    user = account()
+    token = token_of(application(user))
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    _assert_invalid_token(Client().get(READ_PATH, headers=bearer(token)))
+
+
+def test_a_revoked_token_is_refused():
+    app = application(account())
+    token = token_of(app)
+    basic = base64.b64encode(f"{app.client_id}:{SECRET}".encode()).decode()
+    revoked = Client().post("/oauth/revoke_token/", {"token": token}, HTTP_AUTHORIZATION=f"Basic {basic}")
+    assert revoked.status_code == 200
+    _assert_invalid_token(Client().get(READ_PATH, headers=bearer(token)))
+
+
+def test_client_credentials_act_for_api_client_accounts_only(gaj):
+    officer = account("officer", kind=AccountKind.STAFF, department=gaj)
+    token = token_of(application(officer))
+    _assert_invalid_token(Client().get(READ_PATH, headers=bearer(token)))
+
+
+def test_a_token_without_the_scope_is_refused_and_the_refusal_audited():
+    user = account(permissions=(*READ_PERMISSIONS, "add_indicator"))
+    token = token_of(application(user), scope="registries:read")
+    body = {"period": "2017", "value": "1", "name": "GDP", "unit": "亿元", "source_department": "FZ-TJJ"}
+    response = Client().post(WRITE_PATH, body, content_type="application/json", headers=bearer(token))
+    document = problem(response, 403)
+    assert (document["type"], document["required_scope"]) == ("/problems/insufficient-scope", "registries:write")
+    assert response["WWW-Authenticate"] == (
+        'Bearer realm="rongcheng", error="insufficient_scope", scope="registries:write"'
+    )
+    (refusal,) = AuditRecord.objects.filter(outcome="denied")
+    assert (refusal.action, refusal.actor_kind, refusal.actor_id, refusal.detail) == (
+        "registries.indicator.record", "api_client", str(user.pk), {"scope": "registries:write"},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Basic Z2FqOnNlY3JldA=="}, {"Authorization": "Bearer"}],
+    ids=["none", "basic", "empty-bearer"],
+)
+def test_without_credentials_the_api_answers_401(headers):
+    response = Client().get(READ_PATH, headers=headers)
+    assert problem(response, 401)["type"] == "/problems/unauthenticated"
+    assert response["WWW-Authenticate"] == 'Bearer realm="rongcheng"'
+    assert not AuditRecord.objects.exists()
+
+
+def test_a_write_without_credentials_answers_401_not_a_csrf_refusal():
+    body = {"period": "2017", "value": "1", "name": "GDP", "unit": "亿元", "source_department": "FZ-TJJ"}
+    response = Client(enforce_csrf_checks=True).post(WRITE_PATH, body, content_type="application/json")
+    assert problem(response, 401)["type"] == "/problems/unauthenticated"
+
+
+def test_a_token_in_the_query_string_is_not_accepted():
+    token = token_of(application(account()))
+    problem(Client().get(f"{READ_PATH}&access_token={token}"), 401)
+
+
+def test_signed_in_people_use_their_session(gaj):
+    officer = account("officer", kind=AccountKind.STAFF, department=gaj)
+    browser = Client()
+    browser.force_login(officer)
+    assert problem(browser.get(READ_PATH), 404)["type"] == "/problems/not-found"
+    resident = account("resident", kind=AccountKind.RESIDENT, permissions=())
+    browser.force_login(resident)
+    assert problem(browser.get(READ_PATH), 403)["type"] == "/problems/forbidden"
+
+
+def test_api_client_create_prints_a_working_secret_once(gaj):
+    out = io.StringIO()
+    call_command(
+        "api_client_create", "--name", "gaj-population-check", "--department", "FZ-GAJ",
+        "--scope", "registries:read", "--scope", "registries:write", stdout=out,
+    )  # fmt: skip
+    lines = dict(line.split(": ", 1) for line in out.getvalue().splitlines() if ": " in line)
+    app = get_application_model().objects.get(client_id=lines["client_id"])
+    assert app.client_secret != lines["client_secret"]  # stored hashed
+    user = app.user
+    assert (user.username, user.kind, user.department, user.has_usable_password()) == (
+        "gaj-population-check", "api_client", gaj, False,
+    )  # fmt: skip
+    assert user.has_perm("registries.view_person")
+    assert user.has_perm("registries.add_person")
+    assert app.authorization_grant_type == "client-credentials"
+    record = AuditRecord.objects.get(action="accounts.api_client.create")
+    assert record.detail == {
+        "client_id": app.client_id, "department": "FZ-GAJ", "scopes": ["registries:read", "registries:write"],
+    }  # fmt: skip
+    assert request_token(app, secret=lines["client_secret"], scope="registries:write").status_code == 200
+
+
+def test_api_client_create_defaults_to_reading(gaj):
+    out = io.StringIO()
+    call_command("api_client_create", "--name", "gaj-reader", "--department", "FZ-GAJ", stdout=out)
+    user = User.objects.get(username="gaj-reader")
+    assert user.has_perm("registries.view_person")
+    assert not user.has_perm("registries.add_person")
+    assert "scopes: registries:read\n" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "department", "message"),
+    [
+        ("gaj-system", "FZ-NONE", "No department has the code 'FZ-NONE'."),
+        ("taken", "FZ-GAJ", "An account named 'taken' exists already."),
+        ("has space", "FZ-GAJ", "username:"),
+    ],
+)
+def test_api_client_create_refuses_bad_input(gaj, name, department, message):
+    User.objects.create_user(username="taken")
+    with pytest.raises(CommandError, match=message):
+        call_command("api_client_create", "--name", name, "--department", department, stdout=io.StringIO())
+    assert not get_application_model().objects.exists()
+    assert User.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_standard_oauth_client_library_gets_a_token_and_calls_the_api(live_server):
+    from authlib.integrations.requests_client import OAuth2Session
+
+    app = application(account())
+    # A new session for each call: the test server closes each connection after one request, and a pooled one can be
+    # reused in the instant before its close arrives.
+    with OAuth2Session(app.client_id, SECRET, scope="registries:read") as session:
+        token = session.fetch_token(f"{live_server.url}/oauth/token/", grant_type="client_credentials")
+    assert (token["token_type"], token["scope"], token["expires_in"]) == ("Bearer", "registries:read", 600)
+    with OAuth2Session(app.client_id, token=token) as session:
+        response = session.get(f"{live_server.url}{READ_PATH}", timeout=10)
+    assert (response.status_code, response.json()["type"]) == (404, "/problems/not-found")
+    anonymous = requests.get(f"{live_server.url}{READ_PATH}", timeout=10)
+    assert (anonymous.status_code, anonymous.headers["Content-Type"]) == (401, "application/problem+json")
