@@ -234,13 +234,46 @@ def person_correct(
     return person
 
 
-def person_close(*, person_id: int, status: str, on: dt.date, actor: Actor, reason: str) -> Person:
-    """Close a record (death, deregistration): it stays, with its history, but no longer changes."""
+def _reason_required(reason: str, what: str) -> None:
     if not reason.strip():
         raise RegistryInputInvalid(
-            "Closing a record needs a reason.",
-            errors=[{"loc": ["reason"], "rule": "reason.required", "msg": "required"}],
+            f"{what} needs a reason.", errors=[{"loc": ["reason"], "rule": "reason.required", "msg": "required"}]
         )
+
+
+def _close(
+    record: Person | LegalEntity,
+    *,
+    registry: str,
+    start: dt.date,
+    snapshot: dict[str, Any],
+    status: str,
+    on: dt.date,
+    actor: Actor,
+    reason: str,
+) -> None:
+    """Close an open, locked record: keep its current state as a version, set the closing status and date, audit."""
+    if record.closed_on is not None:
+        raise RecordClosed("The record is already closed.")
+    if on < start or on > timezone.localdate():
+        raise RegistryInputInvalid(
+            "The closing date must lie between the record's start and today.",
+            errors=[{"loc": ["on"], "rule": "date.range", "msg": "outside the record's existence"}],
+        )
+    _supersede(registry=registry, record=record, snapshot=snapshot, change="close", reason=reason, actor=actor)
+    record.status = status
+    record.closed_on = on
+    record.save()
+    kind = "person" if registry == "persons" else "entity"
+    audit_record(
+        action=f"registries.{kind}.close", actor=actor, target_type=f"registries.{kind}", target_id=record.pk,
+        detail={"status": status, "reason": reason},
+    )  # fmt: skip
+
+
+def person_close(*, person_id: int, status: str, on: dt.date, actor: Actor, reason: str) -> Person:
+    """Close a record (death, deregistration): it stays, with its history, but no longer changes."""
+    _reason_required(reason, "Closing a record")
     if status not in {PersonStatus.DECEASED, PersonStatus.DEREGISTERED}:
         raise RegistryInputInvalid(
             "A record is closed as deceased or deregistered.",
@@ -248,23 +281,9 @@ def person_close(*, person_id: int, status: str, on: dt.date, actor: Actor, reas
         )
     with transaction.atomic():
         person = _person_for_update(person_id)
-        if person.status != PersonStatus.LIVING:
-            raise RecordClosed("The record is already closed.")
-        if on < person.birth_date or on > timezone.localdate():
-            raise RegistryInputInvalid(
-                "The closing date must lie between the birth date and today.",
-                errors=[{"loc": ["on"], "rule": "date.range", "msg": "outside the person's life"}],
-            )
-        _supersede(
-            registry="persons", record=person, snapshot=person_snapshot(person), change="close", reason=reason,
-            actor=actor,
-        )  # fmt: skip
-        person.status = status
-        person.closed_on = on
-        person.save()
-        audit_record(
-            action="registries.person.close", actor=actor, target_type="registries.person", target_id=person.pk,
-            detail={"status": status, "reason": reason},
+        _close(
+            person, registry="persons", start=person.birth_date, snapshot=person_snapshot(person), status=status,
+            on=on, actor=actor, reason=reason,
         )  # fmt: skip
     return person
 
@@ -442,6 +461,7 @@ def legal_entity_correct(
 
 def legal_entity_close(*, entity_id: int, status: str, on: dt.date, actor: Actor, reason: str) -> LegalEntity:
     """Close a record (licence revoked, deregistered): it stays, with its history, but no longer changes."""
+    _reason_required(reason, "Closing a record")
     if status not in {EntityStatus.REVOKED, EntityStatus.DEREGISTERED}:
         raise RegistryInputInvalid(
             "A legal entity is closed as revoked or deregistered.",
@@ -453,22 +473,8 @@ def legal_entity_close(*, entity_id: int, status: str, on: dt.date, actor: Actor
         )
         if entity is None:
             raise LegalEntityNotFound(f"No legal entity has the record number {entity_id}.")
-        if entity.status != EntityStatus.ACTIVE:
-            raise RecordClosed("The record is already closed.")
-        if on < entity.established_on or on > timezone.localdate():
-            raise RegistryInputInvalid(
-                "The closing date must lie between the establishment date and today.",
-                errors=[{"loc": ["on"], "rule": "date.range", "msg": "outside the entity's existence"}],
-            )
-        _supersede(
-            registry="entities", record=entity, snapshot=entity_snapshot(entity), change="close", reason=reason,
-            actor=actor,
-        )  # fmt: skip
-        entity.status = status
-        entity.closed_on = on
-        entity.save()
-        audit_record(
-            action="registries.entity.close", actor=actor, target_type="registries.entity", target_id=entity.pk,
-            detail={"status": status, "reason": reason},
+        _close(
+            entity, registry="entities", start=entity.established_on, snapshot=entity_snapshot(entity),
+            status=status, on=on, actor=actor, reason=reason,
         )  # fmt: skip
     return entity

@@ -135,3 +135,15 @@ def test_closing_needs_a_reason():
         person_close(person_id=person.pk, status="deceased", on=dt.date(2020, 1, 1), actor=SYSTEM, reason=" ")
     person.refresh_from_db()
     assert person.status == "living"
+
+
+def test_closing_an_entity_needs_a_reason_and_changes_nothing_without_one():
+    from rongcheng.registries.services import legal_entity_close
+    from rongcheng.registries.tests.factories import make_entity
+
+    entity = make_entity()
+    with pytest.raises(RegistryInputInvalid):
+        legal_entity_close(entity_id=entity.pk, status="revoked", on=dt.date(2020, 1, 1), actor=SYSTEM, reason="")
+    entity.refresh_from_db()
+    assert (entity.status, entity.closed_on, entity.version) == ("active", None, 1)
+    assert not RecordVersion.objects.filter(registry="entities").exists()
