@@ -191,6 +191,23 @@ def _person_for_update(person_id: int) -> Person:
     return person
 
 
+def _correction_check(changes: Mapping[str, Any], correctable: tuple[str, ...], reason: str) -> None:
+    unknown = sorted(set(changes) - set(correctable))
+    if unknown:
+        raise RegistryInputInvalid(
+            "These fields cannot be corrected.",
+            errors=[{"loc": [field], "rule": "field.correctable", "msg": "not correctable"} for field in unknown],
+        )
+    _reason_required(reason, "A correction")
+
+
+def _entity_for_update(entity_id: int) -> LegalEntity:
+    entity = LegalEntity.objects.select_for_update(of=("self",)).select_related("address").filter(pk=entity_id).first()
+    if entity is None:
+        raise LegalEntityNotFound(f"No legal entity has the record number {entity_id}.")
+    return entity
+
+
 CORRECTABLE_PERSON_FIELDS = ("name", "ethnicity", "division_code", "phone", "address")
 
 
@@ -198,16 +215,7 @@ def person_correct(
     *, person_id: int, changes: Mapping[str, Any], actor: Actor, reason: str, expected_version: int | None = None
 ) -> Person:
     """Correct a person's record; the ID number itself is never corrected (a wrong one is a different person)."""
-    unknown = sorted(set(changes) - set(CORRECTABLE_PERSON_FIELDS))
-    if unknown:
-        raise RegistryInputInvalid(
-            "These fields cannot be corrected.",
-            errors=[{"loc": [field], "rule": "field.correctable", "msg": "not correctable"} for field in unknown],
-        )
-    if not reason.strip():
-        raise RegistryInputInvalid(
-            "A correction needs a reason.", errors=[{"loc": ["reason"], "rule": "reason.required", "msg": "required"}]
-        )
+    _correction_check(changes, CORRECTABLE_PERSON_FIELDS, reason)
     with transaction.atomic():
         person = _person_for_update(person_id)
         if expected_version is not None and person.version != expected_version:
@@ -416,22 +424,9 @@ def legal_entity_correct(
     *, entity_id: int, changes: Mapping[str, Any], actor: Actor, reason: str, expected_version: int | None = None
 ) -> LegalEntity:
     """Correct a legal entity's record; the credit code is never corrected (a wrong one is a different entity)."""
-    unknown = sorted(set(changes) - set(CORRECTABLE_ENTITY_FIELDS))
-    if unknown:
-        raise RegistryInputInvalid(
-            "These fields cannot be corrected.",
-            errors=[{"loc": [field], "rule": "field.correctable", "msg": "not correctable"} for field in unknown],
-        )
-    if not reason.strip():
-        raise RegistryInputInvalid(
-            "A correction needs a reason.", errors=[{"loc": ["reason"], "rule": "reason.required", "msg": "required"}]
-        )
+    _correction_check(changes, CORRECTABLE_ENTITY_FIELDS, reason)
     with transaction.atomic():
-        entity = (
-            LegalEntity.objects.select_for_update(of=("self",)).select_related("address").filter(pk=entity_id).first()
-        )
-        if entity is None:
-            raise LegalEntityNotFound(f"No legal entity has the record number {entity_id}.")
+        entity = _entity_for_update(entity_id)
         if expected_version is not None and entity.version != expected_version:
             raise StaleVersion(f"The record is at version {entity.version}, not {expected_version}.")
         if entity.status != EntityStatus.ACTIVE:
@@ -468,11 +463,7 @@ def legal_entity_close(*, entity_id: int, status: str, on: dt.date, actor: Actor
             errors=[{"loc": ["status"], "rule": "status.closing", "msg": "revoked or deregistered"}],
         )
     with transaction.atomic():
-        entity = (
-            LegalEntity.objects.select_for_update(of=("self",)).select_related("address").filter(pk=entity_id).first()
-        )
-        if entity is None:
-            raise LegalEntityNotFound(f"No legal entity has the record number {entity_id}.")
+        entity = _entity_for_update(entity_id)
         _close(
             entity, registry="entities", start=entity.established_on, snapshot=entity_snapshot(entity),
             status=status, on=on, actor=actor, reason=reason,
