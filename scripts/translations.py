@@ -451,7 +451,23 @@ def check(language: str, table: Table) -> list[str]:
     return problems
 
 
+def _app_tables() -> None:
+    """Each app added after the first ones keeps its strings in scripts/translations_<app>.py (tables named ENGLISH
+    and CHINESE, as here), so that apps built side by side do not edit one file."""
+    import importlib.util
+
+    for path in sorted(Path(__file__).parent.glob("translations_*.py")):
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        if spec is None or spec.loader is None:
+            raise SystemExit(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        ENGLISH.update(getattr(module, "ENGLISH", {}))
+        CHINESE.update(getattr(module, "CHINESE", {}))
+
+
 if __name__ == "__main__":
+    _app_tables()
     catalogues = {"en": ENGLISH, "zh_Hans": CHINESE}
     if "--check" not in sys.argv[1:]:
         for language, table in catalogues.items():

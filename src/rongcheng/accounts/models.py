@@ -36,6 +36,19 @@ class AccountKind(models.TextChoices):
     API_CLIENT = "api_client", _("API client")
 
 
+class AssuranceLevel(models.IntegerChoices):
+    """How well the platform knows that an account belongs to the real person it names (实名认证等级).
+
+    L1: self-declared, format checks only. L2: name, ID number and phone verified against the population registry.
+    L3: verified in person at a counter by staff, or by a certificate. Tokens carry it as `acr`; a service declares
+    the minimum level it needs and a lower account is asked to step up.
+    """
+
+    L1 = 1, _("L1 self-declared")
+    L2 = 2, _("L2 verified against the population registry")
+    L3 = 3, _("L3 verified in person or by certificate")
+
+
 class User(AbstractUser):
     kind = models.CharField(_("kind"), max_length=32, choices=AccountKind.choices, default=AccountKind.RESIDENT)
     department = models.ForeignKey(
@@ -45,6 +58,9 @@ class User(AbstractUser):
     # The keyed blind index of the resident's ID number: binds the account to a person of the population registry
     # without this lower tier importing the registries or holding the number in clear.
     id_number_index = models.CharField(_("ID number blind index"), max_length=64, blank=True, db_index=True)
+    assurance_level = models.PositiveSmallIntegerField(
+        _("assurance level"), choices=AssuranceLevel.choices, default=AssuranceLevel.L1
+    )
 
     class Meta:
         verbose_name = _("account")

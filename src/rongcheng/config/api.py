@@ -16,9 +16,14 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from rongcheng.accounts.api_auth import REALM
 from rongcheng.divisions.api import router as divisions_router
+from rongcheng.hall.api import router as hall_router
+from rongcheng.identity.api import router as identity_router
 from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.problems import problem_response
+from rongcheng.licences.api import router as licences_router
+from rongcheng.oidc.api import router as oidc_router
 from rongcheng.registries.api import router as registries_router
+from rongcheng.staff.api import router as staff_router
 
 logger = logging.getLogger(__name__)
 
@@ -111,3 +116,8 @@ def health(request: HttpRequest) -> dict[str, str]:
 
 api.add_router("/divisions", divisions_router)
 api.add_router("/registries", registries_router)
+api.add_router("/identity", identity_router)
+api.add_router("/staff", staff_router)
+api.add_router("/oidc", oidc_router)
+api.add_router("/licences", licences_router)
+api.add_router("/hall", hall_router)

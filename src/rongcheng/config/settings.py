@@ -50,7 +50,12 @@ INSTALLED_APPS = [
     "rongcheng.audit",
     "rongcheng.accounts",
     "rongcheng.divisions",
+    "rongcheng.staff",
     "rongcheng.registries",
+    "rongcheng.identity",
+    "rongcheng.licences",
+    "rongcheng.oidc",
+    "rongcheng.hall",
     "rongcheng.portal",
     "rongcheng.demo",
 ]

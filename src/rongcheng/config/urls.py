@@ -20,6 +20,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("audit/", include("rongcheng.audit.urls")),
     path("registries/", include("rongcheng.registries.urls")),
+    path("account/", include("rongcheng.identity.urls")),
+    path("staff/", include("rongcheng.staff.urls")),
+    path("oidc/", include("rongcheng.oidc.urls")),
+    path("licences/", include("rongcheng.licences.urls")),
+    path("hall/", include("rongcheng.hall.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("rongcheng.portal.urls")),
 ]

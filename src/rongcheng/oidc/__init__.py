@@ -1,0 +1,1 @@
+"""The OpenID Connect provider for department systems, built on django-oauth-toolkit."""
