@@ -61,6 +61,9 @@ class User(AbstractUser):
     assurance_level = models.PositiveSmallIntegerField(
         _("assurance level"), choices=AssuranceLevel.choices, default=AssuranceLevel.L1
     )
+    # An initial or reset password must be changed at the next sign-in; staff passwords also expire (GB/T 22239).
+    must_change_password = models.BooleanField(_("must change password"), default=False)
+    password_changed_at = models.DateTimeField(_("password changed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("account")
