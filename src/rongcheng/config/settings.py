@@ -165,6 +165,11 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# Mail (the service hall's messages to applicants): console for the demo, SMTP or file in production by setting.
+EMAIL_BACKEND = os.environ.get("RONGCHENG_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = os.environ.get("RONGCHENG_EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
+DEFAULT_FROM_EMAIL = os.environ.get("RONGCHENG_FROM_EMAIL", "hall@rongcheng.invalid")
+
 # The audit trail: records are sealed into the SM3 chain in batches; kept at least 180 days (网络安全法 §21).
 AUDIT_RETENTION_DAYS = int(os.environ.get("RONGCHENG_AUDIT_RETENTION_DAYS", "180"))
 # background (default): a sealer thread per process; manual: run `rongcheng audit seal --follow` as its own process.
@@ -179,6 +184,8 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     "SCOPES": {
         "registries:read": "Read the base registries (masked unless entitled)",
         "registries:write": "Register, correct and close records of the base registries; record indicators",
+        "hall:apply": "Apply for services of the online service hall and follow one's applications",
+        "hall:decide": "Work a department's queue of applications: accept, review, decide",
     },
     "DEFAULT_SCOPES": ["registries:read"],
     "SCOPES_BACKEND_CLASS": "rongcheng.accounts.api_auth.AccountScopes",
@@ -208,6 +215,8 @@ API_SCOPE_PERMISSIONS = {
         "registries.change_legalentity",
         "registries.add_indicator",
     ),
+    "hall:apply": ("hall.add_application",),
+    "hall:decide": ("hall.decide_application",),
 }
 
 LOGGING = {

@@ -1,0 +1,715 @@
+"""Write use-cases of the service hall: the catalogue, applying, deciding to a deadline, rating.
+
+Each service owns its transaction, checks who may act, writes its rows and its audit record together, and sends
+messages after commit. Every change of an application's state goes through `application_transition`, which looks the
+transition up in `hall.workflow.TRANSITIONS`, locks the row and applies the change with a guarded UPDATE on the
+version it read: of two officers acting at once exactly one wins, the other hears TransitionNotAllowed (409).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from rongcheng.accounts.models import Department, User
+from rongcheng.audit.services import Actor, actor_from_user, audit_record
+from rongcheng.hall import calendar as working
+from rongcheng.hall.catalogue import REGISTRY_FIELDS, materials_validate, upload_check
+from rongcheng.hall.errors import (
+    ApplicationDenied,
+    ApplicationNotFound,
+    AssuranceTooLow,
+    CalendarInvalid,
+    FollowUpNotFound,
+    MaterialInvalid,
+    RatingRefused,
+    ServiceItemInvalid,
+    ServiceItemNotFound,
+    TransitionGuardFailed,
+    TransitionNotAllowed,
+    TransitionUnknown,
+)
+from rongcheng.hall.licensing import licence_for_material, licence_issue_for, licence_use_record
+from rongcheng.hall.models import (
+    Application,
+    ApplicationEvent,
+    ApplicationMaterial,
+    CalendarDay,
+    Countersign,
+    CountersignState,
+    DayKind,
+    Flag,
+    FollowUp,
+    MaterialSource,
+    Message,
+    NumberCounter,
+    Rating,
+    ServiceItem,
+    ServiceKind,
+    State,
+    material_spec,
+)
+from rongcheng.hall.permissions import (
+    CALENDAR_PERMISSION,
+    assurance_sufficient,
+    is_applicant,
+    is_officer,
+    may_act,
+    owns,
+)
+from rongcheng.hall.workflow import RUNNING, TRANSITIONS, Transition
+from rongcheng.kernel.crypto import sm3_digest
+from rongcheng.kernel.errors import PermissionDenied, ValidationFailed
+from rongcheng.registries.errors import PersonNotFound
+from rongcheng.registries.selectors import person_for_resident
+
+NEAR_DEADLINE_WORKING_DAYS = 2
+REMEDY = (
+    "如不服本决定，可自收到本决定之日起六十日内向福州市人民政府申请行政复议，"
+    "或者自收到本决定之日起六个月内向有管辖权的人民法院提起行政诉讼。"
+)
+MAX_REASON = 2000
+
+
+def _source(user: Any) -> str | None:
+    return getattr(user, "_source_address", None)
+
+
+def _denied(user: Any, action: str, application_id: int | str, detail: Mapping[str, Any]) -> None:
+    """A refusal keeps its trace: written outside the transaction that failed."""
+    audit_record(
+        action=action, actor=actor_from_user(user), outcome="denied", target_type="hall.application",
+        target_id=application_id, source_address=_source(user), detail=dict(detail),
+    )  # fmt: skip
+
+
+# ── the catalogue ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+SERVICE_FIELDS = (
+    "name", "kind", "legal_basis", "conditions", "statutory_days", "promised_days", "fees", "min_assurance",
+    "any_window", "online_only", "issues_licence_type", "active",
+)  # fmt: skip
+
+
+def service_item_upsert(*, data: Mapping[str, Any], actor: Actor) -> ServiceItem:
+    """Create or update the service with `data["code"]`; the materials list is validated as declared."""
+    code = str(data.get("code", "")).strip()
+    if not code:
+        raise ServiceItemInvalid("A service needs a code.", errors=[{"loc": ["code"], "rule": "required", "msg": ""}])
+    department = Department.objects.filter(code=data.get("department")).first()
+    if department is None:
+        raise ServiceItemInvalid(
+            f"No department has the code {data.get('department')!r}.",
+            errors=[{"loc": ["department"], "rule": "department.known", "msg": "unknown department"}],
+        )
+    if data.get("kind") not in ServiceKind.values:
+        raise ServiceItemInvalid(
+            "Unknown kind of service.", errors=[{"loc": ["kind"], "rule": "kind.choice", "msg": "unknown kind"}]
+        )
+    statutory, promised = int(data.get("statutory_days", 0)), int(data.get("promised_days", 0))
+    if not 0 < promised <= statutory <= 365:
+        raise ServiceItemInvalid(
+            "The promised time limit is 1..statutory working days, the statutory at most 365.",
+            errors=[{"loc": ["promised_days"], "rule": "days.range", "msg": "1 <= promised <= statutory <= 365"}],
+        )
+    materials = materials_validate(data.get("materials", []))
+    values = {field: data[field] for field in SERVICE_FIELDS if field in data}
+    values.update(department=department, materials=materials)
+    with transaction.atomic():
+        item, created = ServiceItem.objects.update_or_create(code=code, defaults=values)
+        audit_record(
+            action="hall.service.create" if created else "hall.service.update", actor=actor,
+            target_type="hall.service", target_id=item.pk, detail={"code": code},
+        )  # fmt: skip
+    return item
+
+
+def calendar_day_set(*, user: Any, date: dt.date, kind: str, name: str = "") -> CalendarDay:
+    """Mark a date as a holiday or a worked weekend day (调休); staff with the calendar permission."""
+    if not (user.is_authenticated and user.has_perm(CALENDAR_PERMISSION)):
+        audit_record(
+            action="hall.calendar.set", actor=actor_from_user(user), outcome="denied", target_type="hall.calendar",
+            target_id=date.isoformat(),
+        )  # fmt: skip
+        raise PermissionDenied("This account may not edit the holiday calendar.")
+    if kind not in DayKind.values:
+        raise CalendarInvalid("kind is holiday or workday.", errors=[{"loc": ["kind"], "rule": "kind", "msg": ""}])
+    if kind == DayKind.WORKDAY and date.weekday() < 5:
+        raise CalendarInvalid(
+            "Only a Saturday or Sunday can be a worked weekend day (调休上班).",
+            errors=[{"loc": ["date"], "rule": "workday.weekend", "msg": "not a weekend day"}],
+        )
+    with transaction.atomic():
+        day, _ = CalendarDay.objects.update_or_create(date=date, defaults={"kind": kind, "name": name[:40]})
+        audit_record(
+            action="hall.calendar.set", actor=actor_from_user(user), target_type="hall.calendar",
+            target_id=date.isoformat(), detail={"kind": kind, "name": name[:40]},
+        )  # fmt: skip
+    return day
+
+
+def calendar_day_remove(*, user: Any, date: dt.date) -> None:
+    if not (user.is_authenticated and user.has_perm(CALENDAR_PERMISSION)):
+        audit_record(
+            action="hall.calendar.remove", actor=actor_from_user(user), outcome="denied",
+            target_type="hall.calendar", target_id=date.isoformat(),
+        )  # fmt: skip
+        raise PermissionDenied("This account may not edit the holiday calendar.")
+    with transaction.atomic():
+        removed, _ = CalendarDay.objects.filter(date=date).delete()
+        if removed:
+            audit_record(
+                action="hall.calendar.remove", actor=actor_from_user(user), target_type="hall.calendar",
+                target_id=date.isoformat(),
+            )  # fmt: skip
+
+
+def calendar_seed(days: Iterable[tuple[dt.date, str, str]], *, actor: Actor) -> int:
+    """Load a published holiday arrangement (seeding); existing dates are left as staff edited them."""
+    added = 0
+    with transaction.atomic():
+        for date, kind, name in days:
+            _, created = CalendarDay.objects.get_or_create(date=date, defaults={"kind": kind, "name": name})
+            added += created
+        if added:
+            audit_record(action="hall.calendar.seed", actor=actor, target_type="hall.calendar", detail={"added": added})
+    return added
+
+
+# ── applying ──────────────────────────────────────────────────────────────────────────────────────────────────────
+
+
+def _own_draft_or_correction(user: Any, application_id: int, action: str) -> Application:
+    application = (
+        Application.objects.select_for_update().select_related("service").filter(pk=application_id).first()
+    )
+    if application is None or not owns(user, application):
+        raise ApplicationNotFound(f"You have no application {application_id}.")
+    if application.state not in (State.DRAFT, State.CORRECTION):
+        raise TransitionNotAllowed(
+            f"The application is {application.state}; materials change only in a draft or during correction.",
+            state=application.state,
+        )
+    return application
+
+
+def application_start(*, user: Any, service_code: str) -> Application:
+    """A draft application of this account for the service; the account must reach the service's assurance level."""
+    service = ServiceItem.objects.select_related("department").filter(code=service_code, active=True).first()
+    if service is None:
+        raise ServiceItemNotFound(f"No active service has the code {service_code!r}.")
+    if not is_applicant(user):
+        _denied(user, "hall.application.start", "", {"service": service_code, "why": "not an applicant"})
+        raise ApplicationDenied("Only residents and company representatives apply for services.")
+    if not assurance_sufficient(user, service.min_assurance):
+        _denied(user, "hall.application.start", "", {"service": service_code, "why": "assurance"})
+        raise AssuranceTooLow(
+            f"This service needs assurance level L{service.min_assurance}; the account has "
+            f"L{user.assurance_level}. Step up first.",
+            required_level=service.min_assurance,
+        )
+    with transaction.atomic():
+        application = Application.objects.create(service=service, department=service.department, applicant=user)
+        _event(application, "start", "", State.DRAFT, user, "")
+        audit_record(
+            action="hall.application.start", actor=actor_from_user(user), target_type="hall.application",
+            target_id=application.pk, source_address=_source(user), detail={"service": service.code},
+        )  # fmt: skip
+    return application
+
+
+def _registry_values(user: Any, application: Application, fields: list[str]) -> dict[str, dict[str, str]]:
+    try:
+        person = person_for_resident(user=user)
+    except PersonNotFound as exc:
+        raise MaterialInvalid(
+            "The account is not bound to a person of the population registry: the material cannot be prefilled.",
+            errors=[{"loc": ["materials"], "rule": "registry.unbound", "msg": "no person"}],
+        ) from exc
+    raw = {
+        "person.name": person.name,
+        "person.id_number": person.id_number_masked,
+        "person.sex": person.get_sex_display(),
+        "person.birth_date": person.birth_date.isoformat(),
+        "person.ethnicity": person.ethnicity,
+        "person.division_code": person.division_code,
+        "person.address": person.address.text if person.address_id and person.address else "",
+        "person.phone": person.phone_masked,
+    }
+    audit_record(
+        action="registries.person.read", actor=actor_from_user(user), target_type="registries.person",
+        target_id=person.pk, purpose="service_hall", source_address=_source(user),
+        detail={"via": "hall_prefill", "application": application.pk, "clear": [], "fields": fields},
+    )  # fmt: skip
+    return {field: {"value": str(raw[field]), "source": f"registries:{field}", "label": REGISTRY_FIELDS[field][0]}
+            for field in fields}  # fmt: skip
+
+
+def application_prefill(*, user: Any, application_id: int, authorize_licences: bool) -> Application:
+    """Fill every material the government already holds: registry fields from the population registry, licences
+    from the applicant's electronic licences when they authorize their use for this application.
+
+    Materials that cannot be found stay empty for the applicant to upload; the source of each value is stored.
+    """
+    with transaction.atomic():
+        application = _own_draft_or_correction(user, application_id, "hall.application.prefill")
+        if authorize_licences and not application.licence_authorized:
+            application.licence_authorized = True
+            application.save(update_fields=["licence_authorized", "updated_at"])
+            audit_record(
+                action="hall.application.licence_authorize", actor=actor_from_user(user),
+                target_type="hall.application", target_id=application.pk, source_address=_source(user),
+            )  # fmt: skip
+        filled: list[str] = []
+        for spec in application.service.materials:
+            if spec["source"] == "registry":
+                values = _registry_values(user, application, spec["fields"])
+                ApplicationMaterial.objects.update_or_create(
+                    application=application, code=spec["code"],
+                    defaults={"source": MaterialSource.REGISTRY, "values": values, "licence_identifier": ""},
+                )  # fmt: skip
+                filled.append(spec["code"])
+            elif spec["source"] == "licence" and application.licence_authorized:
+                found = licence_for_material(user=user, application=application, licence_type=spec["licence_type"])
+                if found is None:
+                    continue
+                values = {k: {"value": str(v), "source": f"licence:{found.identifier}", "label": k}
+                          for k, v in found.values.items()}  # fmt: skip
+                ApplicationMaterial.objects.update_or_create(
+                    application=application, code=spec["code"],
+                    defaults={"source": MaterialSource.LICENCE, "values": values,
+                              "licence_identifier": found.identifier},
+                )  # fmt: skip
+                filled.append(spec["code"])
+        audit_record(
+            action="hall.application.prefill", actor=actor_from_user(user), target_type="hall.application",
+            target_id=application.pk, source_address=_source(user), detail={"filled": filled},
+        )  # fmt: skip
+    return application
+
+
+def application_upload(
+    *, user: Any, application_id: int, material_code: str, file_name: str, content: bytes
+) -> ApplicationMaterial:
+    """Attach a file as one material: its type told by its content, its size within the limit, its SM3 digest kept."""
+    with transaction.atomic():
+        application = _own_draft_or_correction(user, application_id, "hall.application.upload")
+        spec = material_spec(application.service, material_code)
+        if spec is None:
+            raise MaterialInvalid(
+                f"The service has no material {material_code!r}.",
+                errors=[{"loc": ["material"], "rule": "material.known", "msg": "unknown material"}],
+            )
+        if spec["source"] != "upload":
+            raise MaterialInvalid(
+                "This material is filled from the government's own records, not uploaded.",
+                errors=[{"loc": ["material"], "rule": "material.not_upload", "msg": "prefilled material"}],
+            )
+        file_format = upload_check(spec, file_name, content)
+        digest = sm3_digest(content).hex()
+        stored = default_storage.save(
+            f"hall/{application.pk}/{material_code}-{digest[:16]}.{file_format}", ContentFile(content)
+        )
+        material, _ = ApplicationMaterial.objects.update_or_create(
+            application=application, code=material_code,
+            defaults={"source": MaterialSource.UPLOAD, "values": {}, "licence_identifier": "", "file": stored,
+                      "file_name": file_name[-200:], "file_format": file_format, "file_size": len(content),
+                      "sm3": digest},
+        )  # fmt: skip
+        audit_record(
+            action="hall.application.upload", actor=actor_from_user(user), target_type="hall.application",
+            target_id=application.pk, source_address=_source(user),
+            detail={"material": material_code, "format": file_format, "size": len(content), "sm3": digest},
+        )  # fmt: skip
+    return material
+
+
+def application_save(*, user: Any, application_id: int, statement: str) -> Application:
+    """Save the applicant's statement of a draft (or during correction); the draft can be resumed later."""
+    if len(statement) > 5000:
+        raise ValidationFailed(
+            "The statement is at most 5000 characters.",
+            errors=[{"loc": ["statement"], "rule": "max_length", "msg": "at most 5000 characters"}],
+        )
+    with transaction.atomic():
+        application = _own_draft_or_correction(user, application_id, "hall.application.save")
+        application.statement = statement
+        application.version = F("version") + 1
+        application.save(update_fields=["statement", "version", "updated_at"])
+        audit_record(
+            action="hall.application.save", actor=actor_from_user(user), target_type="hall.application",
+            target_id=application.pk, source_address=_source(user),
+        )  # fmt: skip
+    application.refresh_from_db()
+    return application
+
+
+def _missing_materials(application: Application) -> list[str]:
+    provided = set(ApplicationMaterial.objects.filter(application=application).values_list("code", flat=True))
+    return [m["code"] for m in application.service.materials if m.get("required", True) and m["code"] not in provided]
+
+
+def _licence_uses(user: Any, application: Application) -> None:
+    """Each licence used as a material is recorded as used for this application; a licence that is no longer
+    valid (revoked, suspended, expired) is refused here, at the moment of use."""
+    for material in ApplicationMaterial.objects.filter(application=application, source=MaterialSource.LICENCE):
+        licence_use_record(user=user, application=application, identifier=material.licence_identifier)
+
+
+def _next_number(department: Department, day: dt.date) -> str:
+    """Department code, date and a daily sequence: FZ-GSJ-20261129-000042. The counter row is incremented by one
+    guarded UPDATE whose row lock lasts until the caller commits, so two submissions never share a number."""
+    prefix = f"{department.code}-{day:%Y%m%d}"
+    if not NumberCounter.objects.filter(prefix=prefix).update(last=F("last") + 1):
+        try:
+            with transaction.atomic():
+                NumberCounter.objects.create(prefix=prefix, last=1)
+        except IntegrityError:
+            NumberCounter.objects.filter(prefix=prefix).update(last=F("last") + 1)
+    last = NumberCounter.objects.filter(prefix=prefix).values_list("last", flat=True).get()
+    return f"{prefix}-{last:06d}"
+
+
+# ── deciding ──────────────────────────────────────────────────────────────────────────────────────────────────────
+
+
+def _event(application: Application, name: str, source: str, target: str, user: Any, reason: str) -> None:
+    ApplicationEvent.objects.create(
+        application=application, transition=name, from_state=source, to_state=target,
+        actor_id=str(user.pk) if user is not None and user.is_authenticated else "",
+        actor_label=(getattr(user, "display_name", "") or user.get_username()) if user is not None else "系统",
+        department_id=getattr(user, "department_id", None) if user is not None else None, reason=reason,
+    )  # fmt: skip
+
+
+def _notify(application: Application, text: str) -> None:
+    Message.objects.create(recipient_id=application.applicant_id, application=application, text=text)
+    email = User.objects.filter(pk=application.applicant_id).values_list("email", flat=True).first()
+    if email:
+        subject = f"[榕城网上办事大厅] {application.number or ''} {application.service.name}"
+
+        def send() -> None:
+            send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=True)
+
+        transaction.on_commit(send)
+
+
+MESSAGES = {
+    "submit": "您的申请已提交，办件编号 {number}。",
+    "accept": "您的申请 {number} 已受理，法定办结期限 {deadline}，承诺办结期限 {promised}。",
+    "not_accept": "您的申请 {number} 不予受理。理由：{reason}",
+    "return_for_correction": "您的申请 {number} 需要补正材料：{reason}",
+    "resubmit": "您已提交补正材料，申请 {number} 继续审查。",
+    "suspend": "您的申请 {number} 已挂起：{reason}",
+    "resume": "您的申请 {number} 已恢复办理，期限顺延至 {deadline}。",
+    "approve": "您的申请 {number} 已准予许可。",
+    "refuse": "您的申请 {number} 不予许可。理由：{reason}。" + REMEDY,
+    "conclude": "您的申请 {number} 已办结，欢迎评价。",
+}
+
+
+def application_transition(
+    *,
+    user: Any,
+    application_id: int,
+    transition: str,
+    reason: str = "",
+    departments: Iterable[str] = (),
+    check: Callable[[Application], None] | None = None,
+) -> Application:
+    """Take one transition of the table. Officers need the decide permission and the service's department (any
+    window for acceptance of a 全城通办 service); applicants only their own application; `system` transitions are
+    taken by the services themselves. The row is locked and updated only if its version is unchanged."""
+    step = TRANSITIONS.get(transition)
+    if step is None:
+        raise TransitionUnknown(
+            f"{transition!r} is not a transition of an application.",
+            errors=[{"loc": ["transition"], "rule": "transition.known", "msg": "not in the table"}],
+        )
+    reason = reason.strip()
+    if step.needs_reason and not reason:
+        raise TransitionGuardFailed(
+            f"{step.label} needs a reason.", errors=[{"loc": ["reason"], "rule": "reason.required", "msg": "required"}]
+        )
+    if len(reason) > MAX_REASON:
+        raise ValidationFailed(
+            "The reason is too long.", errors=[{"loc": ["reason"], "rule": "max_length", "msg": f"<= {MAX_REASON}"}]
+        )
+    try:
+        with transaction.atomic():
+            application = (
+                Application.objects.select_for_update()
+                .select_related("service", "department")
+                .filter(pk=application_id)
+                .first()
+            )
+            if application is None:
+                raise ApplicationNotFound(f"No application {application_id}.")
+            _authorize(user, application, step)
+            if application.state not in step.sources:
+                raise TransitionNotAllowed(
+                    f"{step.label} is not possible: the application is {application.get_state_display()} "
+                    f"({application.state}).",
+                    state=application.state,
+                )
+            if check is not None:
+                check(application)
+            return _apply(user, application, step, reason, list(departments))
+    except ApplicationDenied as exc:
+        _denied(user, f"hall.application.{transition}", application_id, {"why": exc.detail})
+        raise
+
+
+def _authorize(user: Any, application: Application, step: Transition) -> None:
+    if step.role == "system":
+        if user is not None and user.is_authenticated:
+            raise ApplicationDenied(f"{step.label} happens by itself; nobody takes it by hand.")
+        return
+    if step.role == "applicant":
+        if not owns(user, application):
+            raise ApplicationNotFound(f"You have no application {application.pk}.")
+        return
+    if not may_act(user, application, any_window=step.any_window):
+        raise ApplicationDenied("This account may not decide applications of this service.")
+
+
+def _apply(user: Any, application: Application, step: Transition, reason: str, departments: list[str]) -> Application:
+    today = working.today()
+    source = application.state
+    changes: dict[str, Any] = {"state": step.target, "version": application.version + 1, "updated_at": timezone.now()}
+    if step.name == "submit":
+        missing = _missing_materials(application)
+        if missing:
+            raise TransitionGuardFailed(
+                f"Materials missing: {', '.join(missing)}.",
+                errors=[{"loc": ["materials", code], "rule": "material.required", "msg": "missing"} for code in missing],
+            )
+        if not assurance_sufficient(user, application.service.min_assurance):
+            raise AssuranceTooLow(
+                f"This service needs assurance level L{application.service.min_assurance}.",
+                required_level=application.service.min_assurance,
+            )
+        _licence_uses(user, application)
+        changes.update(number=_next_number(application.department, today), submitted_at=timezone.now())
+    elif step.name == "resubmit":
+        missing = _missing_materials(application)
+        if missing:
+            raise TransitionGuardFailed(
+                f"Materials missing: {', '.join(missing)}.",
+                errors=[{"loc": ["materials", code], "rule": "material.required", "msg": "missing"} for code in missing],
+            )
+        _licence_uses(user, application)
+    elif step.name == "accept":
+        if user.department_id != application.department_id:
+            changes["window_id"] = user.department_id
+        else:
+            changes["window_id"] = application.department_id
+    elif step.name == "request_countersign":
+        wanted = sorted(set(departments) - {application.department.code})
+        found = list(Department.objects.filter(code__in=wanted))
+        if not wanted or len(found) != len(wanted):
+            raise TransitionGuardFailed(
+                "Name one or more other departments (by code) to countersign.",
+                errors=[{"loc": ["departments"], "rule": "countersign.departments", "msg": "unknown or none"}],
+            )
+    elif step.name == "countersign_complete":
+        if Countersign.objects.filter(application=application, state=CountersignState.PENDING).exists():
+            raise TransitionGuardFailed("Countersigning departments have not all answered.")
+    elif step.name in ("approve", "refuse"):
+        changes["decision_reason"] = reason
+    if step.clock == "start":
+        calendar = working.calendar_around(today)
+        changes.update(
+            accepted_on=today,
+            deadline=calendar.add(today, application.service.statutory_days),
+            promised_deadline=calendar.add(today, application.service.promised_days),
+            flag=Flag.NONE,
+        )
+    elif step.clock == "stop":
+        changes.update(clock_stopped_on=today, flag=Flag.NONE)
+    elif step.clock == "resume" and application.clock_stopped_on is not None:
+        calendar = working.calendar_around(today)
+        stopped = calendar.between(application.clock_stopped_on, today)
+        changes.update(clock_stopped_on=None)
+        if application.deadline is not None:
+            changes["deadline"] = calendar.add(application.deadline, stopped)
+        if application.promised_deadline is not None:
+            changes["promised_deadline"] = calendar.add(application.promised_deadline, stopped)
+    updated = Application.objects.filter(pk=application.pk, version=application.version, state=source).update(
+        **changes
+    )
+    if updated != 1:
+        raise TransitionNotAllowed("Another officer changed this application first; reload it.", state=source)
+    application.refresh_from_db()
+    if step.name == "request_countersign":
+        Countersign.objects.bulk_create(Countersign(application=application, department=d) for d in found)
+    if step.name == "approve" and application.service.issues_licence_type:
+        identifier = licence_issue_for(application=application, officer=user)
+        if identifier:
+            Application.objects.filter(pk=application.pk).update(issued_licence=identifier)
+            application.issued_licence = identifier
+    actor_user = user if step.role != "system" else None
+    _event(application, step.name, source, step.target, actor_user, reason)
+    audit_record(
+        action=f"hall.application.{step.name}",
+        actor=actor_from_user(user) if actor_user is not None else Actor.system("hall"),
+        target_type="hall.application", target_id=application.pk, source_address=_source(user),
+        detail={"from": source, "to": step.target, "number": application.number or "", "reason": reason[:200]},
+    )  # fmt: skip
+    template = MESSAGES.get(step.name)
+    if template:
+        _notify(
+            application,
+            template.format(
+                number=application.number, reason=reason, deadline=application.deadline,
+                promised=application.promised_deadline,
+            ),
+        )  # fmt: skip
+    return application
+
+
+def application_submit(*, user: Any, application_id: int) -> Application:
+    return application_transition(user=user, application_id=application_id, transition="submit")
+
+
+def application_resubmit(*, user: Any, application_id: int, statement: str | None = None) -> Application:
+    """The applicant's corrected application goes back to review; the clock runs again."""
+    with transaction.atomic():
+        if statement is not None:
+            application_save(user=user, application_id=application_id, statement=statement)
+        return application_transition(user=user, application_id=application_id, transition="resubmit")
+
+
+def countersign_answer(*, user: Any, application_id: int, agree: bool, opinion: str) -> Countersign:
+    """A countersigning department's answer; the last answer returns the application to review."""
+    if not is_officer(user):
+        _denied(user, "hall.countersign.answer", application_id, {"why": "not an officer"})
+        raise ApplicationDenied("Only officers countersign.")
+    with transaction.atomic():
+        countersign = (
+            Countersign.objects.select_for_update()
+            .filter(application_id=application_id, department_id=user.department_id, state=CountersignState.PENDING)
+            .first()
+        )
+        if countersign is None:
+            raise TransitionNotAllowed("Your department has no pending countersign on this application.")
+        countersign.state = CountersignState.AGREED if agree else CountersignState.DISAGREED
+        countersign.opinion = opinion.strip()[:MAX_REASON]
+        countersign.officer_label = getattr(user, "display_name", "") or user.get_username()
+        countersign.answered_at = timezone.now()
+        countersign.save()
+        audit_record(
+            action="hall.countersign.answer", actor=actor_from_user(user), target_type="hall.application",
+            target_id=application_id, source_address=_source(user), detail={"agree": agree},
+        )  # fmt: skip
+        application = Application.objects.get(pk=application_id)
+        _event(application, "countersign", application.state, application.state, user, countersign.opinion)
+        if not Countersign.objects.filter(application_id=application_id, state=CountersignState.PENDING).exists():
+            application_transition(user=None, application_id=application_id, transition="countersign_complete")
+    return countersign
+
+
+# ── deadlines ─────────────────────────────────────────────────────────────────────────────────────────────────────
+
+
+def applications_escalate(*, today: dt.date | None = None) -> dict[str, int]:
+    """Flag running applications overdue or within NEAR_DEADLINE_WORKING_DAYS of their deadline, and escalate each
+    newly flagged one (an event on its timeline, an audit record). Run periodically (`rongcheng manage
+    hall_escalate`); each run changes only applications whose flag changes."""
+    today = today or working.today()
+    near_limit = working.working_days_add(today, NEAR_DEADLINE_WORKING_DAYS)
+    counts = {"overdue": 0, "near": 0}
+    running = Application.objects.filter(state__in=RUNNING, deadline__isnull=False)
+    for flag, qs in (
+        (Flag.OVERDUE, running.filter(deadline__lt=today).exclude(flag=Flag.OVERDUE)),
+        (Flag.NEAR, running.filter(deadline__gte=today, deadline__lte=near_limit, flag=Flag.NONE)),
+    ):
+        for application_id in list(qs.values_list("pk", flat=True)):
+            with transaction.atomic():
+                changed = (
+                    Application.objects.filter(pk=application_id, state__in=RUNNING)
+                    .exclude(flag=flag)
+                    .update(flag=flag, escalated_at=timezone.now())
+                )
+                if not changed:
+                    continue
+                application = Application.objects.get(pk=application_id)
+                _event(application, f"escalate_{flag}", application.state, application.state, None, "")
+                audit_record(
+                    action="hall.application.escalate", actor=Actor.system("hall"), target_type="hall.application",
+                    target_id=application_id, detail={"flag": str(flag), "deadline": str(application.deadline)},
+                )  # fmt: skip
+                counts[str(flag)] += 1
+    return counts
+
+
+# ── after conclusion ──────────────────────────────────────────────────────────────────────────────────────────────
+
+POOR_RATING = 2
+
+
+def application_rate(*, user: Any, application_id: int, level: int, comment: str = "") -> Rating:
+    """The applicant's rating (1 非常不满意 … 5 非常满意) of a concluded application; ≤ 2 opens a follow-up."""
+    if not 1 <= level <= 5:
+        raise ValidationFailed(
+            "A rating is 1 to 5.", errors=[{"loc": ["level"], "rule": "level.range", "msg": "1..5"}]
+        )
+    with transaction.atomic():
+        application = Application.objects.select_for_update().filter(pk=application_id).first()
+        if application is None or not owns(user, application):
+            raise ApplicationNotFound(f"You have no application {application_id}.")
+        if application.state != State.CONCLUDED:
+            raise RatingRefused("Rate an application once it is concluded.", state=application.state)
+        if Rating.objects.filter(application=application).exists():
+            raise RatingRefused("This application is already rated.")
+        rating = Rating.objects.create(application=application, level=level, comment=comment.strip()[:MAX_REASON])
+        if level <= POOR_RATING:
+            FollowUp.objects.create(rating=rating, department_id=application.department_id)
+        audit_record(
+            action="hall.application.rate", actor=actor_from_user(user), target_type="hall.application",
+            target_id=application.pk, source_address=_source(user), detail={"level": level},
+        )  # fmt: skip
+    return rating
+
+
+def follow_up_answer(*, user: Any, follow_up_id: int, answer: str) -> FollowUp:
+    """The department's answer to a poor rating; the applicant is told."""
+    answer = answer.strip()
+    if not answer:
+        raise ValidationFailed("Write an answer.", errors=[{"loc": ["answer"], "rule": "required", "msg": "required"}])
+    with transaction.atomic():
+        follow_up = (
+            FollowUp.objects.select_for_update().select_related("rating__application__service")
+            .filter(pk=follow_up_id).first()
+        )  # fmt: skip
+        if follow_up is None:
+            raise FollowUpNotFound(f"No follow-up {follow_up_id}.")
+        if not is_officer(user) or follow_up.department_id != user.department_id:
+            raise ApplicationDenied("Only the department's officers answer its follow-ups.")
+        if follow_up.answered_at is not None:
+            raise RatingRefused("This follow-up is already answered.")
+        follow_up.answer = answer[:MAX_REASON]
+        follow_up.answered_by = getattr(user, "display_name", "") or user.get_username()
+        follow_up.answered_at = timezone.now()
+        follow_up.save()
+        application = follow_up.rating.application
+        _notify(application, f"关于您对办件 {application.number} 的评价，{application.department} 回复：{answer[:500]}")
+        audit_record(
+            action="hall.follow_up.answer", actor=actor_from_user(user), target_type="hall.application",
+            target_id=application.pk, source_address=_source(user),
+        )  # fmt: skip
+    return follow_up
+
+
+def message_mark_read(*, user: Any, message_id: int) -> None:
+    Message.objects.filter(pk=message_id, recipient_id=user.pk, read_at__isnull=True).update(read_at=timezone.now())
+
