@@ -193,7 +193,9 @@ class ResubmitIn(Schema):
 
 
 class TransitionIn(Schema):
-    transition: str = Field(description="one of: " + ", ".join(n for n, t in TRANSITIONS.items() if t.role == "officer"))
+    transition: str = Field(
+        description="one of: " + ", ".join(n for n, t in TRANSITIONS.items() if t.role == "officer")
+    )
     reason: str = ""
     departments: list[str] = Field(default_factory=list, description="for request_countersign: department codes")
 
@@ -303,9 +305,7 @@ def calendar_list(request: HttpRequest, year: int) -> list[CalendarDay]:
     return list(CalendarDay.objects.filter(date__year=year).order_by("date"))
 
 
-@router.put(
-    "/calendar/{day}", response=CalendarDayOut, auth=_decide_auth("calendar_set"), summary="Set a calendar day"
-)
+@router.put("/calendar/{day}", response=CalendarDayOut, auth=_decide_auth("calendar_set"), summary="Set a calendar day")
 def calendar_set(request: HttpRequest, day: dt.date, payload: CalendarDayIn) -> CalendarDay:
     return services.calendar_day_set(user=_caller(request), date=day, kind=payload.kind, name=payload.name)
 

@@ -29,7 +29,8 @@ class WorkingCalendar:
     @classmethod
     def load(cls, start: dt.date, end: dt.date) -> WorkingCalendar:
         rows = CalendarDay.objects.filter(date__gte=start, date__lte=end).values_list("date", "kind")
-        holidays, workdays = [], []
+        holidays: list[dt.date] = []
+        workdays: list[dt.date] = []
         for date, kind in rows:
             (holidays if kind == DayKind.HOLIDAY else workdays).append(date)
         return cls(holidays, workdays)

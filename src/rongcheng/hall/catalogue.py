@@ -53,7 +53,12 @@ def materials_validate(materials: Sequence[Mapping[str, Any]]) -> list[dict[str,
         seen.add(code)
         if not name:
             raise _problem(index, "name", "material.name", "A material needs a name.")
-        entry: dict[str, Any] = {"code": code, "name": name, "source": source, "required": bool(item.get("required", True))}
+        entry: dict[str, Any] = {
+            "code": code,
+            "name": name,
+            "source": source,
+            "required": bool(item.get("required", True)),
+        }
         if source == "licence":
             licence_type = str(item.get("licence_type", "")).strip()
             if not licence_type:

@@ -22,7 +22,9 @@ Scope = Literal["department", "window", "intake", "countersign"]
 SCOPES = ("department", "window", "intake", "countersign")
 
 
-def service_items_search(*, query: str = "", department: str = "", kind: str = "", limit: int = 200) -> list[ServiceItem]:
+def service_items_search(
+    *, query: str = "", department: str = "", kind: str = "", limit: int = 200
+) -> list[ServiceItem]:
     qs = ServiceItem.objects.filter(active=True).select_related("department")
     if query:
         qs = qs.filter(Q(name__icontains=query) | Q(code__icontains=query) | Q(conditions__icontains=query))

@@ -189,9 +189,7 @@ def calendar_seed(days: Iterable[tuple[dt.date, str, str]], *, actor: Actor) -> 
 
 
 def _own_draft_or_correction(user: Any, application_id: int, action: str) -> Application:
-    application = (
-        Application.objects.select_for_update().select_related("service").filter(pk=application_id).first()
-    )
+    application = Application.objects.select_for_update().select_related("service").filter(pk=application_id).first()
     if application is None or not owns(user, application):
         raise ApplicationNotFound(f"You have no application {application_id}.")
     if application.state not in (State.DRAFT, State.CORRECTION):
@@ -491,7 +489,9 @@ def _apply(user: Any, application: Application, step: Transition, reason: str, d
         if missing:
             raise TransitionGuardFailed(
                 f"Materials missing: {', '.join(missing)}.",
-                errors=[{"loc": ["materials", code], "rule": "material.required", "msg": "missing"} for code in missing],
+                errors=[
+                    {"loc": ["materials", code], "rule": "material.required", "msg": "missing"} for code in missing
+                ],
             )
         if not assurance_sufficient(user, application.service.min_assurance):
             raise AssuranceTooLow(
@@ -505,7 +505,9 @@ def _apply(user: Any, application: Application, step: Transition, reason: str, d
         if missing:
             raise TransitionGuardFailed(
                 f"Materials missing: {', '.join(missing)}.",
-                errors=[{"loc": ["materials", code], "rule": "material.required", "msg": "missing"} for code in missing],
+                errors=[
+                    {"loc": ["materials", code], "rule": "material.required", "msg": "missing"} for code in missing
+                ],
             )
         _licence_uses(user, application)
     elif step.name == "accept":
@@ -544,9 +546,7 @@ def _apply(user: Any, application: Application, step: Transition, reason: str, d
             changes["deadline"] = calendar.add(application.deadline, stopped)
         if application.promised_deadline is not None:
             changes["promised_deadline"] = calendar.add(application.promised_deadline, stopped)
-    updated = Application.objects.filter(pk=application.pk, version=application.version, state=source).update(
-        **changes
-    )
+    updated = Application.objects.filter(pk=application.pk, version=application.version, state=source).update(**changes)
     if updated != 1:
         raise TransitionNotAllowed("Another officer changed this application first; reload it.", state=source)
     application.refresh_from_db()
@@ -660,9 +660,7 @@ POOR_RATING = 2
 def application_rate(*, user: Any, application_id: int, level: int, comment: str = "") -> Rating:
     """The applicant's rating (1 非常不满意 … 5 非常满意) of a concluded application; ≤ 2 opens a follow-up."""
     if not 1 <= level <= 5:
-        raise ValidationFailed(
-            "A rating is 1 to 5.", errors=[{"loc": ["level"], "rule": "level.range", "msg": "1..5"}]
-        )
+        raise ValidationFailed("A rating is 1 to 5.", errors=[{"loc": ["level"], "rule": "level.range", "msg": "1..5"}])
     with transaction.atomic():
         application = Application.objects.select_for_update().filter(pk=application_id).first()
         if application is None or not owns(user, application):
@@ -712,4 +710,3 @@ def follow_up_answer(*, user: Any, follow_up_id: int, answer: str) -> FollowUp:
 
 def message_mark_read(*, user: Any, message_id: int) -> None:
     Message.objects.filter(pk=message_id, recipient_id=user.pk, read_at__isnull=True).update(read_at=timezone.now())
-

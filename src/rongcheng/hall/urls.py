@@ -1,5 +1,5 @@
-from django.urls import URLPattern, URLResolver
+from rongcheng.hall import views
 
 app_name = "hall"
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = views.urlpatterns

@@ -59,12 +59,16 @@ def test_two_officers_at_once_exactly_one_wins(transitions):
     )
     winners = [r for r in results if isinstance(r, Application)]
     losers = [r for r in results if isinstance(r, DomainError)]
-    assert len(winners) == 1 and len(losers) == 1
+    assert len(winners) == 1
+    assert len(losers) == 1
     assert losers[0].status == 409
     stored = Application.objects.get(pk=application.pk)
     assert stored.state == winners[0].state
     assert stored.version == 3  # draft → submitted → one transition
-    assert ApplicationEvent.objects.filter(application=application).exclude(transition__in=["start", "submit"]).count() == 1
+    assert (
+        ApplicationEvent.objects.filter(application=application).exclude(transition__in=["start", "submit"]).count()
+        == 1
+    )
     decided = AuditRecord.objects.filter(action__in=[f"hall.application.{n}" for n in transitions], outcome="success")
     assert decided.count() == 1
 
@@ -80,9 +84,7 @@ def test_concurrent_submissions_get_distinct_consecutive_numbers():
             user=resident, application_id=application.pk, material_code="premises", file_name="p.pdf", content=f.PDF
         )
         drafts.append((resident, application.pk))
-    results = _race(
-        [lambda r=r, pk=pk: services.application_submit(user=r, application_id=pk) for r, pk in drafts]
-    )
+    results = _race([lambda r=r, pk=pk: services.application_submit(user=r, application_id=pk) for r, pk in drafts])
     assert all(isinstance(r, Application) for r in results), results
     numbers = sorted(int(r.number[-6:]) for r in results)
     assert numbers == [1, 2, 3, 4, 5, 6]

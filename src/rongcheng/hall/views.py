@@ -1,0 +1,385 @@
+"""Pages of the online service hall: the public catalogue, the applicant's applications, the officers' workbench and
+the holiday calendar. The same services and selectors as the API; a domain error comes back as a message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from rongcheng.hall import selectors, services
+from rongcheng.hall.catalogue import REGISTRY_FIELDS
+from rongcheng.hall.errors import AssuranceTooLow
+from rongcheng.hall.models import Application, CalendarDay, DayKind, ServiceKind, State
+from rongcheng.hall.permissions import CALENDAR_PERMISSION, is_applicant, is_officer
+from rongcheng.hall.workflow import TRANSITIONS, transitions_from
+from rongcheng.kernel.errors import DomainError, NotFound
+
+STATE_LABELS = dict(State.choices)
+KIND_LABELS = dict(ServiceKind.choices)
+SOURCE_LABELS = {
+    "licence": gettext_lazy("电子证照"),
+    "registry": gettext_lazy("基础数据库"),
+    "upload": gettext_lazy("上传材料"),
+}
+
+
+def _user(request: HttpRequest) -> Any:
+    user = request.user
+    user._source_address = request.META.get("REMOTE_ADDR")  # type: ignore[union-attr]
+    return user
+
+
+def _step_up_url(request: HttpRequest) -> str | None:
+    try:
+        return f"{reverse('identity:step-up')}?next={request.get_full_path()}"
+    except NoReverseMatch:
+        return None
+
+
+def _attempt(request: HttpRequest, action: Callable[[], Any], success: str, back: str) -> HttpResponse:
+    """Run a service; a domain error becomes a message on the page the form came from."""
+    try:
+        action()
+    except AssuranceTooLow as exc:
+        step_up = _step_up_url(request)
+        if step_up:
+            return HttpResponseRedirect(step_up)
+        messages.error(request, _("该事项要求更高的实名认证等级，请先提升认证等级。") + f" ({exc.detail})")
+        return HttpResponseRedirect(back)
+    except NotFound as exc:
+        raise Http404(exc.detail) from exc
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        return HttpResponseRedirect(back)
+    if success:
+        messages.success(request, success)
+    return HttpResponseRedirect(back)
+
+
+# ── public catalogue ──────────────────────────────────────────────────────────────────────────────────────────────
+
+
+@require_http_methods(["GET", "HEAD"])
+def catalogue(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:50]
+    items = selectors.service_items_search(query=query, department=request.GET.get("department", "")[:32])
+    rows = [{"item": item, "kind": KIND_LABELS.get(item.kind, item.kind)} for item in items]
+    return render(request, "hall/catalogue.html", {"rows": rows, "query": query})
+
+
+@require_http_methods(["GET", "HEAD"])
+def service_detail(request: HttpRequest, code: str) -> HttpResponse:
+    try:
+        item = selectors.service_item_get(code=code)
+    except NotFound as exc:
+        raise Http404(exc.detail) from exc
+    materials = [
+        {**spec, "source_label": SOURCE_LABELS.get(spec["source"], spec["source"]),
+         "field_labels": [REGISTRY_FIELDS[f][0] for f in spec.get("fields", [])]}
+        for spec in item.materials
+    ]  # fmt: skip
+    return render(
+        request, "hall/service_detail.html",
+        {"item": item, "kind": KIND_LABELS.get(item.kind, item.kind), "materials": materials,
+         "can_apply": is_applicant(request.user)},
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def apply(request: HttpRequest, code: str) -> HttpResponse:
+    started: list[Application] = []
+
+    def start() -> None:
+        started.append(services.application_start(user=_user(request), service_code=code))
+
+    response = _attempt(request, start, "", reverse("hall:service", args=[code]))
+    if started:
+        return HttpResponseRedirect(reverse("hall:application", args=[started[0].pk]))
+    return response
+
+
+# ── the applicant's applications ──────────────────────────────────────────────────────────────────────────────────
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def my_applications(request: HttpRequest) -> HttpResponse:
+    page = selectors.applications_of_applicant(user=request.user, cursor=request.GET.get("cursor") or None)
+    rows = [{"application": a, "state": STATE_LABELS.get(a.state, a.state)} for a in page.items]
+    inbox = selectors.messages_of(user=request.user, limit=10)
+    return render(request, "hall/my_applications.html", {"rows": rows, "next_cursor": page.next_cursor, "inbox": inbox})
+
+
+def _material_rows(application: Application) -> list[dict[str, Any]]:
+    provided = {m.code: m for m in application.provided.all()}
+    return [
+        {"spec": spec, "source_label": SOURCE_LABELS.get(spec["source"], spec["source"]),
+         "provided": provided.get(spec["code"]),
+         "values": list(provided[spec["code"]].values.values()) if spec["code"] in provided else []}
+        for spec in application.service.materials
+    ]  # fmt: skip
+
+
+def _timeline(application: Application) -> list[dict[str, Any]]:
+    labels = {name: t.label for name, t in TRANSITIONS.items()}
+    labels.update(start=_("创建草稿"), countersign=_("会签意见"), escalate_near=_("临近期限预警"),
+                  escalate_overdue=_("超期督办"))  # fmt: skip
+    return [{"event": e, "label": labels.get(e.transition, e.transition)} for e in application.events.all()]
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        application = selectors.application_for_applicant(user=request.user, application_id=pk)
+    except NotFound as exc:
+        raise Http404(exc.detail) from exc
+    editable = application.state in (State.DRAFT, State.CORRECTION)
+    rated = getattr(application, "rating", None) if application.state == State.CONCLUDED else None
+    return render(
+        request, "hall/application_detail.html",
+        {"application": application, "state": STATE_LABELS.get(application.state, application.state),
+         "materials": _material_rows(application), "timeline": _timeline(application), "editable": editable,
+         "remedy": services.REMEDY if application.state in (State.REFUSED, State.CONCLUDED)
+         and application.decision_reason and not application.issued_licence else "",
+         "can_rate": application.state == State.CONCLUDED and rated is None, "rating": rated,
+         "levels": [5, 4, 3, 2, 1]},
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def application_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    user = _user(request)
+    back = reverse("hall:application", args=[pk])
+    post = request.POST
+    statement = post.get("statement", "")
+
+    def prefill() -> Any:
+        return services.application_prefill(
+            user=user, application_id=pk, authorize_licences=post.get("authorize") == "on"
+        )
+
+    def save() -> Any:
+        return services.application_save(user=user, application_id=pk, statement=statement)
+
+    def submit() -> Any:
+        with transaction.atomic():
+            save()
+            return services.application_submit(user=user, application_id=pk)
+
+    def resubmit() -> Any:
+        return services.application_resubmit(user=user, application_id=pk, statement=statement)
+
+    def rate() -> Any:
+        level = int(post.get("level") or 0)
+        return services.application_rate(user=user, application_id=pk, level=level, comment=post.get("comment", ""))
+
+    actions: dict[str, tuple[Callable[[], Any], str]] = {
+        "prefill": (prefill, _("已从电子证照和基础数据库填入材料。")),
+        "save": (save, _("草稿已保存。")),
+        "submit": (submit, _("申请已提交。")),
+        "resubmit": (resubmit, _("补正材料已提交。")),
+        "rate": (rate, _("感谢您的评价。")),
+    }
+    if action == "upload":
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.error(request, _("请选择要上传的文件。"))
+            return HttpResponseRedirect(back)
+        if upload.size and upload.size > 20 * 1024 * 1024:
+            messages.error(request, _("文件过大。"))
+            return HttpResponseRedirect(back)
+        return _attempt(
+            request,
+            lambda: services.application_upload(
+                user=user,
+                application_id=pk,
+                material_code=post.get("material", ""),
+                file_name=upload.name or "",
+                content=upload.read(),
+            ),
+            _("材料已上传。"),
+            back,
+        )
+    if action not in actions:
+        raise Http404("unknown action")
+    if action == "rate" and not (post.get("level") or "").isdigit():
+        messages.error(request, _("请选择评价等级。"))
+        return HttpResponseRedirect(back)
+    call, success = actions[action]
+    return _attempt(request, call, success, back)
+
+
+# ── the officers' workbench ───────────────────────────────────────────────────────────────────────────────────────
+
+
+def _officer(request: HttpRequest) -> Any:
+    if not is_officer(request.user):
+        raise PermissionDenied
+    return _user(request)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def workbench(request: HttpRequest) -> HttpResponse:
+    user = _officer(request)
+    scope, state = request.GET.get("scope", "department"), request.GET.get("state", "")
+    service, overdue = request.GET.get("service", "")[:40], request.GET.get("overdue") == "1"
+    filters = {"scope": scope, "state": state, "service": service, "overdue": overdue}
+    try:
+        page = selectors.workbench_queue(
+            user=user, scope=scope, state=state, service=service, overdue=overdue,
+            cursor=request.GET.get("cursor") or None,
+        )  # fmt: skip
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        return HttpResponseRedirect(reverse("hall:workbench"))
+    rows = [{"application": a, "state": STATE_LABELS.get(a.state, a.state)} for a in page.items]
+    query = request.GET.copy()
+    if page.next_cursor:
+        query["cursor"] = page.next_cursor
+    return render(
+        request, "hall/workbench.html",
+        {"rows": rows, "filters": filters, "states": State.choices, "next_query": query.urlencode()
+         if page.next_cursor else "", "follow_ups": selectors.follow_ups_open(user=user),
+         "scopes": [("department", _("本部门办件")), ("intake", _("待受理（含全城通办）")), ("window", _("本窗口受理")),
+                    ("countersign", _("待会签"))]},
+    )  # fmt: skip
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def workbench_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _officer(request)
+    try:
+        application = selectors.application_for_officer(user=user, application_id=pk)
+    except NotFound as exc:
+        raise Http404(exc.detail) from exc
+    actions = list(transitions_from(application.state, "officer"))
+    pending = [c for c in selectors.countersigns_pending(application=application)
+               if c.department_id == user.department_id]  # fmt: skip
+    return render(
+        request, "hall/workbench_detail.html",
+        {"application": application, "state": STATE_LABELS.get(application.state, application.state),
+         "materials": _material_rows(application), "timeline": _timeline(application), "actions": actions,
+         "countersign_pending": bool(pending)},
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def workbench_transition(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _officer(request)
+    name = request.POST.get("transition", "")
+    back = reverse("hall:workbench-detail", args=[pk])
+    if name in TRANSITIONS and TRANSITIONS[name].role != "officer":
+        messages.error(request, _("该操作不能由工作人员执行。"))
+        return HttpResponseRedirect(back)
+    departments = [d.strip() for d in request.POST.get("departments", "").replace("，", ",").split(",") if d.strip()]
+    return _attempt(
+        request,
+        lambda: services.application_transition(
+            user=user,
+            application_id=pk,
+            transition=name,
+            reason=request.POST.get("reason", ""),
+            departments=departments,
+        ),
+        _("操作已完成。"),
+        back,
+    )
+
+
+@login_required
+@require_POST
+def workbench_countersign(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _officer(request)
+    return _attempt(
+        request,
+        lambda: services.countersign_answer(
+            user=user,
+            application_id=pk,
+            agree=request.POST.get("agree") == "1",
+            opinion=request.POST.get("opinion", ""),
+        ),
+        _("会签意见已提交。"),
+        reverse("hall:workbench"),
+    )
+
+
+@login_required
+@require_POST
+def follow_up_answer(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _officer(request)
+    return _attempt(
+        request,
+        lambda: services.follow_up_answer(user=user, follow_up_id=pk, answer=request.POST.get("answer", "")),
+        _("回复已发送。"),
+        reverse("hall:workbench"),
+    )
+
+
+# ── the holiday calendar ──────────────────────────────────────────────────────────────────────────────────────────
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def calendar(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm(CALENDAR_PERMISSION):
+        raise PermissionDenied
+    year_text = request.GET.get("year", "")
+    year = int(year_text) if year_text.isdigit() and 2000 <= int(year_text) <= 2100 else dt.date.today().year
+    back = f"{reverse('hall:calendar')}?year={year}"
+    if request.method == "POST":
+        try:
+            day = dt.date.fromisoformat(request.POST.get("date", ""))
+        except ValueError:
+            messages.error(request, _("日期格式应为 YYYY-MM-DD。"))
+            return HttpResponseRedirect(back)
+        user = _user(request)
+        if request.POST.get("remove"):
+            return _attempt(request, lambda: services.calendar_day_remove(user=user, date=day), _("已删除。"), back)
+        return _attempt(
+            request,
+            lambda: services.calendar_day_set(
+                user=user, date=day, kind=request.POST.get("kind", ""), name=request.POST.get("name", "")
+            ),
+            _("已保存。"),
+            back,
+        )
+    days = CalendarDay.objects.filter(date__year=year).order_by("date")
+    return render(
+        request, "hall/calendar.html",
+        {"days": days, "year": year, "kinds": DayKind.choices, "previous": year - 1, "next": year + 1},
+    )  # fmt: skip
+
+
+urlpatterns: list[URLPattern] = [
+    path("", catalogue, name="catalogue"),
+    path("services/<str:code>/", service_detail, name="service"),
+    path("services/<str:code>/apply/", apply, name="apply"),
+    path("applications/", my_applications, name="my-applications"),
+    path("applications/<int:pk>/", application_detail, name="application"),
+    path("applications/<int:pk>/<str:action>/", application_action, name="application-action"),
+    path("workbench/", workbench, name="workbench"),
+    path("workbench/<int:pk>/", workbench_detail, name="workbench-detail"),
+    path("workbench/<int:pk>/transition/", workbench_transition, name="workbench-transition"),
+    path("workbench/<int:pk>/countersign/", workbench_countersign, name="workbench-countersign"),
+    path("workbench/follow-ups/<int:pk>/answer/", follow_up_answer, name="follow-up-answer"),
+    path("calendar/", calendar, name="calendar"),
+]
