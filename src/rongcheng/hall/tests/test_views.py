@@ -1,0 +1,130 @@
+"""The hall's pages: who may open which page, and the applicant's and officer's forms through the same services."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from rongcheng.hall.models import Application, CalendarDay, State
+from rongcheng.hall.tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world():
+    item = f.service()
+    resident = f.applicant()
+    officer = f.officer()
+    application = f.walk(f.submitted(resident, item), officer, "accept")
+    clerk = f.officer()
+    clerk.user_permissions.add(Permission.objects.get(codename="change_calendarday"))
+    return {"item": item, "resident": resident, "stranger": f.applicant(), "officer": officer,
+            "powerless": f.officer(can_decide=False), "clerk": type(clerk).objects.get(pk=clerk.pk),
+            "application": application}  # fmt: skip
+
+
+CALLERS = ("anonymous", "resident", "stranger", "powerless", "officer", "clerk")
+PAGES: dict[str, tuple[int, ...]] = {
+    "catalogue":         (200, 200, 200, 200, 200, 200),
+    "service":           (200, 200, 200, 200, 200, 200),
+    "my-applications":   (302, 200, 200, 200, 200, 200),
+    "application":       (302, 200, 404, 404, 404, 404),
+    "workbench":         (302, 403, 403, 403, 200, 200),
+    "workbench-detail":  (302, 403, 403, 403, 200, 200),
+    "calendar":          (302, 403, 403, 403, 403, 200),
+}  # fmt: skip
+
+
+def _url(name: str, world) -> str:
+    if name == "service":
+        return reverse("hall:service", args=[world["item"].code])
+    if name in ("application", "workbench-detail"):
+        return reverse(f"hall:{name}", args=[world["application"].pk])
+    return reverse(f"hall:{name}")
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_page_authorization_matrix(world, page):
+    statuses = []
+    for name in CALLERS:
+        client = Client()
+        if name != "anonymous":
+            client.force_login(world[name])
+        statuses.append(client.get(_url(page, world)).status_code)
+    assert tuple(statuses) == PAGES[page], dict(zip(CALLERS, statuses, strict=True))
+
+
+def test_apply_through_the_pages(world):
+    client = Client()
+    resident = world["resident"]
+    client.force_login(resident)
+    response = client.post(reverse("hall:apply", args=["GSJ-001"]))
+    draft = Application.objects.filter(applicant=resident, state=State.DRAFT).get()
+    assert response.url == reverse("hall:application", args=[draft.pk])
+    client.post(reverse("hall:application-action", args=[draft.pk, "prefill"]), {"authorize": "on"})
+    page = client.get(response.url).content.decode()
+    assert "林则徐" in page
+    assert "registries:person.name" in page
+    upload = SimpleUploadedFile("lease.png", f.PNG)
+    client.post(reverse("hall:application-action", args=[draft.pk, "upload"]), {"material": "premises", "file": upload})
+    client.post(reverse("hall:application-action", args=[draft.pk, "submit"]), {"statement": "开茶铺"})
+    draft.refresh_from_db()
+    assert draft.state == State.SUBMITTED
+    assert draft.statement == "开茶铺"
+
+
+def test_a_refused_upload_is_a_message_and_changes_nothing(world):
+    client = Client()
+    client.force_login(world["resident"])
+    client.post(reverse("hall:apply", args=["GSJ-001"]))
+    draft = Application.objects.get(applicant=world["resident"], state=State.DRAFT)
+    response = client.post(
+        reverse("hall:application-action", args=[draft.pk, "upload"]),
+        {"material": "premises", "file": SimpleUploadedFile("x.pdf", b"not a pdf at all")},
+        follow=True,
+    )
+    assert "unrecognised" in response.content.decode()
+    assert not draft.provided.filter(code="premises").exists()
+
+
+def test_officer_takes_transitions_from_the_workbench(world):
+    client = Client()
+    client.force_login(world["officer"])
+    application = world["application"]
+    url = reverse("hall:workbench-transition", args=[application.pk])
+    client.post(url, {"transition": "review"})
+    client.post(url, {"transition": "return_for_correction", "reason": "补充租赁合同"})
+    application.refresh_from_db()
+    assert application.state == State.CORRECTION
+    response = client.post(url, {"transition": "approve"}, follow=True)
+    assert "不可能" in response.content.decode() or "not possible" in response.content.decode()
+    application.refresh_from_db()
+    assert application.state == State.CORRECTION
+
+
+def test_the_calendar_page_edits_days(world):
+    client = Client()
+    client.force_login(world["clerk"])
+    client.post(reverse("hall:calendar"), {"date": "2027-02-09", "kind": "holiday", "name": "春节"})
+    assert CalendarDay.objects.get().name == "春节"
+    client.post(reverse("hall:calendar"), {"date": "2027-02-09", "remove": "1"})
+    assert not CalendarDay.objects.exists()
+
+
+def test_workbench_page_queries_do_not_grow(world):
+    client = Client()
+    client.force_login(world["officer"])
+    client.get(reverse("hall:workbench"))
+    with CaptureQueriesContext(connection) as first:
+        client.get(reverse("hall:workbench"))
+    for _ in range(4):
+        f.submitted(world["resident"], world["item"])
+    with CaptureQueriesContext(connection) as second:
+        client.get(reverse("hall:workbench"))
+    assert len(first) == len(second)
