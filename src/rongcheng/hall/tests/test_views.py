@@ -66,9 +66,9 @@ def test_apply_through_the_pages(world):
     client.force_login(resident)
     response = client.post(reverse("hall:apply", args=["GSJ-001"]))
     draft = Application.objects.filter(applicant=resident, state=State.DRAFT).get()
-    assert response.url == reverse("hall:application", args=[draft.pk])
+    assert response["Location"] == reverse("hall:application", args=[draft.pk])
     client.post(reverse("hall:application-action", args=[draft.pk, "prefill"]), {"authorize": "on"})
-    page = client.get(response.url).content.decode()
+    page = client.get(response["Location"]).content.decode()
     assert "林则徐" in page
     assert "registries:person.name" in page
     upload = SimpleUploadedFile("lease.png", f.PNG)
