@@ -144,10 +144,27 @@ class Application(models.Model):
         permissions = [("decide_application", "Can accept, review and decide applications")]
         indexes = [
             models.Index(fields=["department", "state", "id"], name="hall_app_dept_state"),
-            models.Index(fields=["department", "id"], name="hall_app_dept"),
+            # The default queue (every open state, oldest first): one ordered range of a partial index.
+            models.Index(
+                fields=["department", "id"],
+                name="hall_app_dept_open",
+                condition=models.Q(
+                    state__in=[
+                        "submitted",
+                        "accepted",
+                        "under_review",
+                        "correction",
+                        "countersigning",
+                        "suspended",
+                        "approved",
+                        "refused",
+                    ]
+                ),
+            ),
             models.Index(fields=["window", "state", "id"], name="hall_app_window_state"),
             models.Index(fields=["applicant", "id"], name="hall_app_applicant"),
             models.Index(fields=["state", "deadline"], name="hall_app_state_deadline"),
+            models.Index(fields=["state", "id"], name="hall_app_state"),
         ]
         constraints = [
             models.CheckConstraint(
