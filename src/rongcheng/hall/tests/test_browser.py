@@ -1,0 +1,103 @@
+"""The service hall's main journey in a real browser (Debian's chromium): a resident applies for a service whose
+materials are all filled from the government's own records, an officer accepts it and returns it for correction,
+the resident corrects and resubmits, the officer approves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rongcheng.hall.models import Application, State
+from rongcheng.hall.tests import factories as f
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PASSWORD = "Rc-test-2017!"
+
+
+@pytest.fixture
+def world():
+    item = f.service(
+        "GSJ-GT-001", name="个体工商户设立登记", min_assurance=2,
+        materials=[{"code": "operator", "name": "经营者身份信息", "source": "registry",
+                    "fields": ["person.name", "person.id_number", "person.address"]}],
+    )  # fmt: skip
+    resident = f.applicant("lin", email="lin@example.cn")
+    resident.display_name = "林则徐"
+    resident.save()
+    officer = f.officer("gsj-officer")
+    officer.display_name = "市场监管窗口"
+    officer.save()
+    return {"item": item, "resident": resident, "officer": officer}
+
+
+def _sign_in(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_load_state()
+
+
+def test_apply_correct_and_approve_without_uploading_anything(browser, live_server, world):
+    base = live_server.url
+    resident_page = browser.new_context(locale="zh-CN").new_page()
+    officer_page = browser.new_context(locale="zh-CN").new_page()
+    errors: list[str] = []
+    for page in (resident_page, officer_page):
+        page.set_default_timeout(15_000)
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+
+    # The resident finds the service in the public catalogue and applies.
+    _sign_in(resident_page, base, "lin")
+    resident_page.goto(f"{base}/hall/?q=个体")
+    resident_page.get_by_role("link", name="个体工商户设立登记").click()
+    resident_page.get_by_role("button", name="在线申请").click()
+    resident_page.get_by_role("button", name="一键填入政府已有材料").click()
+    materials = resident_page.locator(".materials").inner_text()
+    assert "林则徐" in materials
+    assert "registries:person.name" in materials
+    assert "未提供" not in materials
+    resident_page.get_by_label("申请说明").fill("在三坊七巷开一家茶铺")
+    resident_page.get_by_role("button", name="提交申请").click()
+    assert resident_page.locator("#state").inner_text() == "已提交"
+    application = Application.objects.get()
+    assert application.number and application.number in resident_page.content()
+
+    # The officer accepts it from the queue, reviews it and returns it for correction.
+    _sign_in(officer_page, base, "gsj-officer")
+    officer_page.goto(f"{base}/hall/workbench/?scope=intake")
+    officer_page.get_by_role("link", name=application.number).click()
+    officer_page.locator("[data-transition=accept]").click()
+    assert officer_page.locator("#state").inner_text() == "已受理"
+    officer_page.locator("[data-transition=review]").click()
+    reason = officer_page.locator("form:has([data-transition=return_for_correction]) input[name=reason]")
+    reason.fill("请写明经营范围")
+    officer_page.locator("[data-transition=return_for_correction]").click()
+    assert officer_page.locator("#state").inner_text() == "待补正"
+
+    # The resident sees why, corrects and resubmits.
+    resident_page.goto(f"{base}/hall/applications/")
+    resident_page.get_by_role("link", name=application.number).click()
+    assert "请写明经营范围" in resident_page.locator(".timeline").inner_text()
+    resident_page.get_by_label("申请说明").fill("在三坊七巷开一家茶铺，经营范围：茶叶零售")
+    resident_page.get_by_role("button", name="提交补正").click()
+    assert resident_page.locator("#state").inner_text() == "审查中"
+
+    # The officer approves and concludes.
+    officer_page.reload()
+    assert "经营范围：茶叶零售" in officer_page.content()
+    officer_page.locator("[data-transition=approve]").click()
+    assert officer_page.locator("#state").inner_text() == "准予许可"
+    officer_page.locator("[data-transition=conclude]").click()
+    assert officer_page.locator("#state").inner_text() == "办结"
+
+    resident_page.reload()
+    assert resident_page.locator("#state").inner_text() == "办结"
+    timeline = resident_page.locator(".timeline").inner_text()
+    for step in ("提交申请", "受理", "退回补正", "补正后重新提交", "准予许可", "办结"):
+        assert step in timeline
+    application.refresh_from_db()
+    assert application.state == State.CONCLUDED
+    assert not application.provided.filter(source="upload").exists()
+    assert errors == []
