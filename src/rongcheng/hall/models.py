@@ -67,7 +67,7 @@ class ServiceItem(models.Model):
     min_assurance = models.PositiveSmallIntegerField(
         _("minimum assurance level"), choices=AssuranceLevel.choices, default=AssuranceLevel.L2
     )
-    any_window = models.BooleanField(_("accepted at any window (全城通办)"), default=False)
+    any_window = models.BooleanField(_("accepted at any window"), default=False)
     online_only = models.BooleanField(_("online-only path"), default=False)
     issues_licence_type = models.CharField(_("licence type issued on approval"), max_length=40, blank=True)
     active = models.BooleanField(_("active"), default=True)

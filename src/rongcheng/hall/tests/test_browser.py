@@ -62,7 +62,8 @@ def test_apply_correct_and_approve_without_uploading_anything(browser, live_serv
     resident_page.get_by_role("button", name="提交申请").click()
     assert resident_page.locator("#state").inner_text() == "已提交"
     application = Application.objects.get()
-    assert application.number and application.number in resident_page.content()
+    assert application.number
+    assert application.number in resident_page.content()
 
     # The officer accepts it from the queue, reviews it and returns it for correction.
     _sign_in(officer_page, base, "gsj-officer")
