@@ -39,10 +39,18 @@ def _sign_in(page: Any, base: str, username: str) -> None:
     page.wait_for_load_state()
 
 
-def test_apply_correct_and_approve_without_uploading_anything(browser, live_server, world):
+@pytest.fixture
+def two_pages(browser):
+    """The resident's and the officer's browsers, each with its own cookies."""
+    contexts = [browser.new_context(locale="zh-CN") for _ in range(2)]
+    yield [context.new_page() for context in contexts]
+    for context in contexts:
+        context.close()
+
+
+def test_apply_correct_and_approve_without_uploading_anything(two_pages, live_server, world):
     base = live_server.url
-    resident_page = browser.new_context(locale="zh-CN").new_page()
-    officer_page = browser.new_context(locale="zh-CN").new_page()
+    resident_page, officer_page = two_pages
     errors: list[str] = []
     for page in (resident_page, officer_page):
         page.set_default_timeout(15_000)
