@@ -128,3 +128,16 @@ def test_workbench_page_queries_do_not_grow(world):
     with CaptureQueriesContext(connection) as second:
         client.get(reverse("hall:workbench"))
     assert len(first) == len(second)
+
+
+def test_my_applications_page_queries_do_not_grow(world):
+    client = Client()
+    client.force_login(world["resident"])
+    client.get(reverse("hall:my-applications"))
+    with CaptureQueriesContext(connection) as first:
+        client.get(reverse("hall:my-applications"))
+    for _ in range(4):
+        f.submitted(world["resident"], world["item"])
+    with CaptureQueriesContext(connection) as second:
+        client.get(reverse("hall:my-applications"))
+    assert len(first) == len(second)
