@@ -12,7 +12,6 @@ from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from rongcheng.accounts.models import Department
-
 from rongcheng.hall import calendar as working
 from rongcheng.hall.errors import ApplicationDenied, ApplicationNotFound, ServiceItemNotFound
 from rongcheng.hall.models import Application, Countersign, CountersignState, FollowUp, Message, ServiceItem, State
