@@ -391,7 +391,7 @@ def _event(application: Application, name: str, source: str, target: str, user: 
 
 def _notify(application: Application, text: str) -> None:
     Message.objects.create(recipient_id=application.applicant_id, application=application, text=text)
-    email = User.objects.filter(pk=application.applicant_id).values_list("email", flat=True).first()
+    email = application.applicant.email
     if email:
         subject = f"[榕城网上办事大厅] {application.number or ''} {application.service.name}"
 
@@ -445,8 +445,8 @@ def application_transition(
     try:
         with transaction.atomic():
             application = (
-                Application.objects.select_for_update()
-                .select_related("service", "department")
+                Application.objects.select_for_update(of=("self",))
+                .select_related("service", "department", "applicant")
                 .filter(pk=application_id)
                 .first()
             )
@@ -549,7 +549,8 @@ def _apply(user: Any, application: Application, step: Transition, reason: str, d
     updated = Application.objects.filter(pk=application.pk, version=application.version, state=source).update(**changes)
     if updated != 1:
         raise TransitionNotAllowed("Another officer changed this application first; reload it.", state=source)
-    application.refresh_from_db()
+    for field, value in changes.items():
+        setattr(application, field, value)
     if step.name == "request_countersign":
         Countersign.objects.bulk_create(Countersign(application=application, department=d) for d in found)
     if step.name == "approve" and application.service.issues_licence_type:
