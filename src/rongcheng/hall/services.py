@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from rongcheng.accounts.models import Department, User
+from rongcheng.accounts.models import Department
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
 from rongcheng.hall import calendar as working
 from rongcheng.hall.catalogue import REGISTRY_FIELDS, materials_validate, upload_check
