@@ -421,6 +421,14 @@ def message_list(request: HttpRequest) -> list[Message]:
     return selectors.messages_of(user=_caller(request))
 
 
+@router.post(
+    "/messages/{message_id}/read", response={204: None}, auth=_apply_auth("message_read"), summary="Mark as read"
+)
+def message_read(request: HttpRequest, message_id: int) -> Status[None]:
+    services.message_mark_read(user=_caller(request), message_id=message_id)
+    return Status(204, None)
+
+
 # ── deciding ──────────────────────────────────────────────────────────────────────────────────────────────────────
 
 

@@ -81,6 +81,7 @@ MAX_REASON = 2000
 
 
 def _source(user: Any) -> str | None:
+    """The caller's address for the audit trail: the API and the pages note it on the request's user."""
     return getattr(user, "_source_address", None)
 
 

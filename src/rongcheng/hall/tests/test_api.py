@@ -134,8 +134,11 @@ def test_a_whole_application_through_the_api(world):
     answered = decider.post(f"{API}/follow-ups/{follow_ups[0]['id']}/answer", {"answer": "已改进"},
                             content_type="application/json")  # fmt: skip
     assert answered.status_code == 200
-    texts = [m["text"] for m in applicant.get(f"{API}/messages").json()]
-    assert any("已改进" in t for t in texts)
+    inbox = applicant.get(f"{API}/messages").json()
+    assert any("已改进" in m["text"] for m in inbox)
+    assert applicant.post(f"{API}/messages/{inbox[0]['id']}/read").status_code == 204
+    assert applicant.get(f"{API}/messages").json()[0]["read_at"] is not None
+    assert decider.post(f"{API}/messages/{inbox[1]['id']}/read").status_code == 403
 
 
 def _file(name: str, content: bytes) -> Any:
