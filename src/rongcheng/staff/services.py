@@ -102,7 +102,7 @@ def _department(department_id: int | None) -> Department | None:
 
 
 def _staff_account_locked(user_id: int) -> User:
-    user = User.objects.select_for_update().select_related("department").filter(pk=user_id).first()
+    user = User.objects.select_for_update(of=("self",)).select_related("department").filter(pk=user_id).first()
     if user is None or user.kind != AccountKind.STAFF:
         raise StaffAccountNotFound(f"No staff account with id {user_id}.")
     return user

@@ -114,7 +114,9 @@ class TestStaffAccounts:
         assert password not in str(record.detail)
 
     def test_two_accounts_get_different_passwords(self, sysadmin):
-        _, first = staff_account_create(username="aa1", display_name="甲", department_id=department().pk, actor=sysadmin)
+        _, first = staff_account_create(
+            username="aa1", display_name="甲", department_id=department().pk, actor=sysadmin
+        )
         _, second = staff_account_create(
             username="aa2", display_name="乙", department_id=department().pk, actor=sysadmin
         )
