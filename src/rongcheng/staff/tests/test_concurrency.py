@@ -55,12 +55,13 @@ def test_a_grant_waits_for_the_other_on_the_accounts_lock():
         granted.wait(5)
         return role_grant(user_id=target.pk, role_id=audit.pk, department_id=None, actor=second_admin)
 
-    threads = [_in_thread(slow_first, results), _in_thread(second, results)]
+    first_results: list[object] = []
+    threads = [_in_thread(slow_first, first_results), _in_thread(second, results)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(10)
-    assert [type(r).__name__ for r in results] == ["RoleAssignment", "DutyConflict"]
+    assert [type(r).__name__ for r in first_results + results] == ["RoleAssignment", "DutyConflict"]
     assert list(RoleAssignment.objects.filter(user=target).values_list("role__duty", flat=True)) == ["system"]
 
 
