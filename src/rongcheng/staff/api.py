@@ -24,6 +24,8 @@ from rongcheng.staff.permissions import ASSIGN_ROLE, MANAGE_STAFF_ACCOUNTS, VIEW
 router = Router(tags=["staff"])
 
 SCOPE = "staff:admin"
+# Database ids are 64-bit; a larger number is refused by the schema, not looked up.
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 def _actor(request: HttpRequest) -> User:
@@ -92,7 +94,7 @@ class StaffPage(Schema):
 
 
 class StaffFilter(Schema):
-    department_id: int | None = None
+    department_id: Id | None = None
     q: str = Field("", max_length=50, description="Part of the username or display name")
     cursor: str | None = None
     limit: int = Field(20, ge=1, le=MAX_LIMIT)
@@ -101,7 +103,7 @@ class StaffFilter(Schema):
 class StaffCreateIn(Schema):
     username: str = Field(max_length=150)
     display_name: str = Field(max_length=100)
-    department_id: int
+    department_id: Id
 
 
 class StaffPasswordOut(Schema):
@@ -123,9 +125,9 @@ class RoleOut(Schema):
 
 
 class GrantIn(Schema):
-    user_id: int
-    role_id: int
-    department_id: int | None = Field(None, description="null: the whole city (city-wide roles only)")
+    user_id: Id
+    role_id: Id
+    department_id: Id | None = Field(None, description="null: the whole city (city-wide roles only)")
 
 
 def _account(user: User, source: str | None, viewer: User) -> User:
