@@ -66,7 +66,7 @@ class Caller:
 def problem(response, status: int, slug: str) -> dict[str, Any]:
     assert response.status_code == status, response.content.decode()
     assert response["Content-Type"] == "application/problem+json"
-    document = response.json()
+    document: dict[str, Any] = response.json()
     assert document["type"].endswith(f"/problems/{slug}")
     return document
 
@@ -96,7 +96,7 @@ def assert_refused(before: tuple[Any, ...], *, action: str, actor: str) -> None:
     after = state()
     assert after[:2] == before[:2]
     assert after[2] == before[2] + 1
-    record = AuditRecord.objects.order_by("-id").first()
+    record = AuditRecord.objects.latest("id")
     assert (record.action, record.outcome, record.actor_label) == (action, "denied", actor)
 
 
@@ -136,7 +136,7 @@ def test_authorization_matrix(people, endpoint, caller):
         after = state()
         assert after[:2] == before[:2]
         if caller != "anonymous":  # every refusal of a signed-in caller is in the trail
-            record = AuditRecord.objects.order_by("-id").first()
+            record = AuditRecord.objects.latest("id")
             assert (record.outcome, record.actor_label) == ("denied", people[caller].username)
 
 
@@ -268,4 +268,5 @@ def test_revoke_and_reenable(people):
     assert sysadmin.post(f"/accounts/{officer.pk}/enable").json()["is_active"] is True
     reset = sysadmin.post(f"/accounts/{officer.pk}/password-reset").json()
     officer.refresh_from_db()
-    assert officer.check_password(reset["initial_password"]) and officer.must_change_password
+    assert officer.check_password(reset["initial_password"])
+    assert officer.must_change_password

@@ -80,8 +80,10 @@ def test_staff_admin_create_installs_one_duty():
     username, password, role = out.getvalue().strip().split("\t")
     user = User.objects.get(username="auditor")
     assert (username, role) == ("auditor", "审计管理员 (audit)")
-    assert user.check_password(password) and user.must_change_password and not user.is_superuser
-    assert list(user.role_assignments.values_list("role__duty", "department_id")) == [("audit", None)]
+    assert user.check_password(password)
+    assert user.must_change_password
+    assert not user.is_superuser
+    assert [(a.role.duty, a.department) for a in user.role_assignments.all()] == [("audit", None)]
     with pytest.raises(CommandError, match="taken"):
         call_command("staff_admin_create", "--username", "auditor", "--department", "FZ-SZB", "--duty", "audit")
     with pytest.raises(CommandError, match="No city-wide role of the system duty"):

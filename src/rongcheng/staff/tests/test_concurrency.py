@@ -73,7 +73,7 @@ def test_simultaneous_grants_leave_one_duty():
         barrier = threading.Barrier(2)
         results: list[object] = []
 
-        def grant(index: int) -> object:
+        def grant(index: int, target=target, roles=roles, barrier=barrier) -> object:
             barrier.wait(5)
             return role_grant(user_id=target.pk, role_id=roles[index].pk, department_id=None, actor=admins[index])
 

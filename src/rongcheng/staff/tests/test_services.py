@@ -58,7 +58,7 @@ def state() -> dict[str, Any]:
         "users": sorted(User.objects.values_list("pk", "username", "is_active", "password", "must_change_password")),
         "assignments": sorted(
             RoleAssignment.objects.values_list("pk", "user_id", "role_id", "department_id", "revoked_at")
-        ),  # fmt: skip
+        ),
         "memberships": sorted(User.groups.through.objects.values_list("user_id", "group_id")),
         "audit": AuditRecord.objects.count(),
     }
@@ -69,7 +69,7 @@ def assert_refused(before: dict[str, Any], *, action: str, problem: str, actor: 
     after = state()
     assert after["audit"] == before["audit"] + 1
     assert {k: v for k, v in after.items() if k != "audit"} == {k: v for k, v in before.items() if k != "audit"}
-    record = AuditRecord.objects.order_by("-id").first()
+    record = AuditRecord.objects.latest("id")
     assert record is not None
     assert (record.action, record.outcome, record.detail["problem"]) == (action, "denied", problem)
     if actor is not None:
@@ -106,7 +106,7 @@ class TestStaffAccounts:
         assert len(password) == 16
         assert user.check_password(password)
         assert not user.role_assignments.exists()
-        record = AuditRecord.objects.order_by("-id").first()
+        record = AuditRecord.objects.latest("id")
         assert (record.action, record.outcome, record.actor_label, record.target_id, record.source_address) == (
             "staff.account.create", "success", "sysadmin", str(user.pk), "10.0.0.8"
         )  # fmt: skip
@@ -232,7 +232,7 @@ class TestGrants:
             officer, role, department(), secadmin, "secadmin", None
         )  # fmt: skip
         assert list(officer.groups.values_list("name", flat=True)) == ["户籍民警"]
-        record = AuditRecord.objects.order_by("-id").first()
+        record = AuditRecord.objects.latest("id")
         assert (record.action, record.outcome, record.actor_label, record.target_id) == (
             "staff.assignment.grant", "success", "secadmin", str(officer.pk)
         )  # fmt: skip
@@ -360,7 +360,11 @@ class TestGrants:
     def test_unknown_ids_are_refused(self, secadmin, field, error, problem):
         officer = bare_staff("officer")
         department()
-        arguments = {"user_id": officer.pk, "role_id": police_role().pk, "department_id": department().pk}
+        arguments: dict[str, Any] = {
+            "user_id": officer.pk,
+            "role_id": police_role().pk,
+            "department_id": department().pk,
+        }
         arguments[field] = 2_000_000_000
         before = state()
         with pytest.raises(error):
@@ -405,8 +409,10 @@ class TestRoleDefinitions:
     def test_a_role_carries_only_its_own_duty_rights(self):
         before = state()
         with pytest.raises(RoleDefinitionInvalid) as caught:
-            role_define(name="万能管理员", duty=Duty.SYSTEM, description="", city_wide=True, actor=SYSTEM,
-                        permissions=("staff.manage_staff_accounts", "staff.assign_role", "audit.view_auditrecord"))  # fmt: skip
+            role_define(
+                name="万能管理员", duty=Duty.SYSTEM, description="", city_wide=True, actor=SYSTEM,
+                permissions=("staff.manage_staff_accounts", "staff.assign_role", "audit.view_auditrecord"),
+            )  # fmt: skip
         assert [e["msg"] for e in caught.value.errors] == ["audit.view_auditrecord", "staff.assign_role"]
         assert not Group.objects.filter(name="万能管理员").exists()
         assert state()["audit"] == before["audit"] + 1

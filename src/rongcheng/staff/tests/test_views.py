@@ -101,7 +101,7 @@ def test_action_authorization_matrix(people, action, caller):
     )
     if status == 403 or caller == "anonymous":
         assert after == before
-        denied = AuditRecord.objects.filter(pk__gt=0).order_by("-id").first()
+        denied = AuditRecord.objects.latest("id")
         if caller in ("sysadmin", "secadmin", "auditor"):  # the service saw the attempt and kept its trace
             assert AuditRecord.objects.count() == audit_before + 1
             assert (denied.outcome, denied.actor_label) == ("denied", caller)
@@ -111,6 +111,12 @@ def test_action_authorization_matrix(people, action, caller):
         assert after != before
 
 
+def initial_password(page: str) -> str:
+    found = re.search(r'id="initial-password">([^<]+)<', page)
+    assert found is not None
+    return found.group(1)
+
+
 def test_create_shows_the_initial_password_once(people):
     client = client_for(people["sysadmin"])
     response = client.post("/staff/new/", {"username": "lin.gong", "display_name": "林工",
@@ -118,7 +124,7 @@ def test_create_shows_the_initial_password_once(people):
     assert response.status_code == 200
     assert response["Cache-Control"].startswith("no-store") or "no-store" in response["Cache-Control"]
     page = response.content.decode()
-    password = re.search(r'id="initial-password">([^<]+)<', page).group(1)
+    password = initial_password(page)
     created = User.objects.get(username="lin.gong")
     assert created.check_password(password)
     assert created.must_change_password is True
@@ -141,9 +147,10 @@ def test_reset_password_forces_a_change_and_ends_sessions(people):
     officer_client = client_for(officer)
     assert officer_client.get("/").status_code == 200
     response = client_for(people["sysadmin"]).post(f"/staff/{officer.pk}/reset-password/")
-    password = re.search(r'id="initial-password">([^<]+)<', response.content.decode()).group(1)
+    password = initial_password(response.content.decode())
     officer.refresh_from_db()
-    assert officer.check_password(password) and officer.must_change_password
+    assert officer.check_password(password)
+    assert officer.must_change_password
     # the old session's password hash no longer matches: the officer is signed out
     assert officer_client.get("/staff/roles/").status_code == 302
 
@@ -169,7 +176,7 @@ def test_grant_duty_conflict_is_shown_and_changes_nothing(people):
     assert response.status_code == 200
     assert "The account holds the system duty; it cannot also hold the audit duty." in response.content.decode()
     assert sorted(RoleAssignment.objects.values_list("pk", "revoked_at")) == before
-    record = AuditRecord.objects.order_by("-id").exclude(action="staff.account.read").first()
+    record = AuditRecord.objects.exclude(action="staff.account.read").latest("id")
     assert (record.action, record.outcome, record.detail["problem"]) == ("staff.assignment.grant", "denied",
                                                                           "duty-conflict")  # fmt: skip
 
@@ -217,16 +224,19 @@ def test_duty_overview_lists_holders_and_breaches(people):
     assert "没有发现违反职责分离的情况。" in page
     bare_staff("root", is_superuser=True)
     page = client.get("/staff/duties/").content.decode()
-    assert "duties.superuser" in page and "root" in page
+    assert "duties.superuser" in page
+    assert "root" in page
 
 
 def test_list_filters_by_department_and_search(people):
     client = client_for(people["sysadmin"])
     bare_staff("fwzx.clerk", dept=other_department(), display_name="王窗口")
     page = client.get("/staff/", {"department": other_department().pk}).content.decode()
-    assert "fwzx.clerk" in page and "officer" not in page
+    assert "fwzx.clerk" in page
+    assert "officer" not in page
     page = client.get("/staff/", {"q": "王窗"}).content.decode()
-    assert "fwzx.clerk" in page and "secadmin" not in page
+    assert "fwzx.clerk" in page
+    assert "secadmin" not in page
 
 
 def test_list_pages_through_every_account(people):
