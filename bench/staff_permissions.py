@@ -101,6 +101,7 @@ def main() -> None:
         started = time.perf_counter()
         users, candidates, _ = _seed(args)
         seeded = time.perf_counter() - started
+        checks: int = args.checks
         rng = random.Random(7)
         plan = [(rng.choice(users), rng.choice(candidates)) for _ in range(args.checks)]
         fresh_rows = [(u.pk, u.department_id) for u, _ in plan]
@@ -121,19 +122,19 @@ def main() -> None:
                     cache.delete(_CACHE_KEY.format(user.pk))
                 hits += backend.has_perm(user, perms[i])
             granted[type(backend).__name__ + str(clear)] = hits
-            return args.checks
+            return checks
 
         def run_in_department() -> int:
             for i in range(args.checks):
                 user = fresh(i)
                 has_perm_in_department(user, perms[i], user.department_id)
-            return args.checks
+            return checks
 
         def run_memoised(backend: Any) -> int:
             user = User.objects.get(pk=plan[0][0].pk)
             for i in range(args.checks):
                 backend.has_perm(user, perms[i])
-            return args.checks
+            return checks
 
         def warm() -> None:
             for i in range(args.checks):
@@ -144,7 +145,7 @@ def main() -> None:
                 for i in range(args.checks):
                     cursor.execute("SELECT id, is_active FROM accounts_user WHERE id = %s", [fresh_rows[i][0]])
                     cursor.fetchone()
-            return args.checks
+            return checks
 
         floor_set = frozenset(candidates[: args.perms * args.grants])
 
@@ -152,7 +153,7 @@ def main() -> None:
             hits = 0
             for i in range(args.checks):
                 hits += perms[i] in floor_set
-            return args.checks
+            return checks
 
         rates = {
             "model": median_rate(lambda: run(model), args.repeats),
