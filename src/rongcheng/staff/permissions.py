@@ -13,14 +13,14 @@ lifetime in the others.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 
 from rongcheng.accounts.models import Department
 from rongcheng.staff.models import Duty, RoleAssignment
@@ -96,29 +96,70 @@ def _name(app_label: str, codename: str) -> str:
     return f"{app_label}.{codename}"
 
 
+_GRANTS_SQL = """
+SELECT 0, CAST(NULL AS BIGINT), ct.{app_label}, p.{codename} FROM {permission} p
+  JOIN {content_type} ct ON ct.id = p.{content_type_id}
+  JOIN {own} o ON o.{own_permission} = p.id WHERE o.{own_user} = %s
+UNION ALL
+SELECT 0, CAST(NULL AS BIGINT), ct.{app_label}, p.{codename} FROM {permission} p
+  JOIN {content_type} ct ON ct.id = p.{content_type_id}
+  JOIN {granted} g ON g.{granted_permission} = p.id JOIN {member} m ON m.{member_group} = g.{granted_group}
+  LEFT JOIN {role} r ON r.{role_group} = m.{member_group} WHERE m.{member_user} = %s AND r.id IS NULL
+UNION ALL
+SELECT 1, a.{department}, ct.{app_label}, p.{codename} FROM {permission} p
+  JOIN {content_type} ct ON ct.id = p.{content_type_id} JOIN {granted} g ON g.{granted_permission} = p.id
+  JOIN {role} r ON r.{role_group} = g.{granted_group} JOIN {assignment} a ON a.{assignment_role} = r.id
+  WHERE a.{assignment_user} = %s AND a.{revoked_at} IS NULL
+"""
+
+
+@functools.cache
+def _grants_sql() -> str:
+    """One statement for an account's three sources of permissions: its own, its groups that are not roles, and its
+    active assignments. Names come from the models, quoted; the only parameters are the account id, bound. The ORM
+    would compile three joined querysets on every cold check (bench/staff_permissions.py)."""
+    from django.contrib.auth.models import Group
+    from django.contrib.contenttypes.models import ContentType
+
+    from rongcheng.accounts.models import User
+    from rongcheng.staff.models import Role
+
+    own, member = User.user_permissions.through._meta, User.groups.through._meta
+    granted = Group.permissions.through._meta
+
+    def column(meta: Any, name: str) -> str:
+        return str(meta.get_field(name).column)
+
+    names = {
+        "permission": Permission._meta.db_table, "content_type": ContentType._meta.db_table,
+        "app_label": "app_label", "codename": "codename", "content_type_id": "content_type_id",
+        "own": own.db_table, "own_permission": column(own, "permission"), "own_user": column(own, "user"),
+        "member": member.db_table, "member_group": column(member, "group"), "member_user": column(member, "user"),
+        "granted": granted.db_table, "granted_group": column(granted, "group"),
+        "granted_permission": column(granted, "permission"),
+        "role": Role._meta.db_table, "role_group": column(Role._meta, "group"),
+        "assignment": RoleAssignment._meta.db_table, "department": column(RoleAssignment._meta, "department"),
+        "assignment_role": column(RoleAssignment._meta, "role"),
+        "assignment_user": column(RoleAssignment._meta, "user"),
+        "revoked_at": column(RoleAssignment._meta, "revoked_at"),
+    }  # fmt: skip
+    return _GRANTS_SQL.format(**{key: connection.ops.quote_name(value) for key, value in names.items()})
+
+
 def grants_load(user: Any) -> Grants:
-    """Two queries: the account's own and legacy-group permissions, then its active assignments' permissions."""
+    """One query: the account's own and legacy-group permissions (for its own department), and its active
+    assignments' permissions (for their department, or everywhere)."""
     if user.is_superuser:
         every = frozenset(_name(a, c) for a, c in Permission.objects.values_list("content_type__app_label", "codename"))
         return Grants(city=every)
-    legacy = frozenset(
-        _name(a, c)
-        for a, c in Permission.objects.filter(Q(user=user) | Q(group__user=user, group__staff_role__isnull=True))
-        .values_list("content_type__app_label", "codename")
-        .distinct()
-    )
     city: set[str] = set()
     departments: dict[int, set[str]] = {}
-    if user.department_id is None:
-        city |= legacy
-    else:
-        departments[user.department_id] = set(legacy)
-    rows = RoleAssignment.objects.filter(
-        user_id=user.pk, revoked_at__isnull=True, role__group__permissions__isnull=False
-    ).values_list(
-        "department_id", "role__group__permissions__content_type__app_label", "role__group__permissions__codename"
-    )
-    for department_id, app_label, codename in rows:
+    with connection.cursor() as cursor:
+        cursor.execute(_grants_sql(), [user.pk, user.pk, user.pk])
+        rows = cursor.fetchall()
+    for from_assignment, department_id, app_label, codename in rows:
+        if not from_assignment:
+            department_id = user.department_id
         target = city if department_id is None else departments.setdefault(department_id, set())
         target.add(_name(app_label, codename))
     return Grants(city=frozenset(city), departments={k: frozenset(v) for k, v in departments.items()})
