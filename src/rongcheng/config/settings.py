@@ -96,6 +96,8 @@ DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# ModelBackend's passwords, with permissions from department-scoped role assignments (rongcheng.staff.backends).
+AUTHENTICATION_BACKENDS = ["rongcheng.staff.backends.DepartmentRoleBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -186,6 +188,7 @@ OAUTH2_PROVIDER: dict[str, Any] = {
         "registries:write": "Register, correct and close records of the base registries; record indicators",
         "hall:apply": "Apply for services of the online service hall and follow one's applications",
         "hall:decide": "Work a department's queue of applications: accept, review, decide",
+        "staff:admin": "Administer staff accounts, roles and role assignments",
     },
     "DEFAULT_SCOPES": ["registries:read"],
     "SCOPES_BACKEND_CLASS": "rongcheng.accounts.api_auth.AccountScopes",
@@ -217,6 +220,7 @@ API_SCOPE_PERMISSIONS = {
     ),
     "hall:apply": ("hall.add_application",),
     "hall:decide": ("hall.decide_application",),
+    "staff:admin": ("staff.manage_staff_accounts", "staff.assign_role"),
 }
 
 LOGGING = {

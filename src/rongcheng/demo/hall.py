@@ -1,5 +1,5 @@
 """The demo city's service hall: real services of Fuzhou's departments, the 2026/2027 holiday calendar, and the
-hall's permissions for the demo officers. Idempotent: a service that exists is left as staff edited it.
+hall's permissions for the demo officers' roles. Idempotent: a service that exists is left as staff edited it.
 
 Licence types are named by the codes the licences app seeds (`LICENCE_TYPES`), so the catalogue resolves them once
 both are seeded.
@@ -9,18 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
-from rongcheng.accounts.models import Department, User
+from rongcheng.accounts.models import Department
 from rongcheng.audit.services import Actor
 from rongcheng.hall.holidays import china
 from rongcheng.hall.models import ServiceItem
 from rongcheng.hall.services import calendar_seed, service_item_upsert
+from rongcheng.staff.models import Role
+from rongcheng.staff.services import role_define
 
 SYSTEM = Actor.system("demo city generator")
-HALL_ROLE = "办事大厅审批人员"
-HALL_OFFICERS = ("officer", "police")
+# The demo officers' business roles (seeded by demo.staff) also decide applications of their department's services.
+HALL_ROLES = ("窗口工作人员", "户籍民警")
+HALL_PERMISSIONS = frozenset({"hall.decide_application", "hall.change_calendarday"})
 
 # Licence type codes (电子证照类型) as the licences app seeds them.
 LICENCE_TYPES = {
@@ -392,13 +394,13 @@ def hall_seed() -> dict[str, int]:
             service_item_upsert(data=data, actor=SYSTEM)
             added += 1
     days = calendar_seed(china(), actor=SYSTEM)
-    role, created = Group.objects.get_or_create(name=HALL_ROLE)
-    if created:
-        role.permissions.set(
-            Permission.objects.filter(
-                content_type__app_label="hall", codename__in=["decide_application", "change_calendarday"]
-            )
-        )
-    for user in User.objects.filter(username__in=HALL_OFFICERS):
-        user.groups.add(role)
+    for role in Role.objects.select_related("group").filter(group__name__in=HALL_ROLES):
+        current = {
+            f"{p.content_type.app_label}.{p.codename}" for p in role.group.permissions.select_related("content_type")
+        }
+        if not current >= HALL_PERMISSIONS:
+            role_define(
+                name=role.group.name, duty=role.duty, description=role.description,
+                permissions=sorted(current | HALL_PERMISSIONS), city_wide=role.city_wide, actor=SYSTEM,
+            )  # fmt: skip
     return {"services": added, "calendar_days": days}

@@ -10,6 +10,7 @@ from typing import Any
 
 from rongcheng.accounts.models import AccountKind, AssuranceLevel
 from rongcheng.hall.models import Application, ServiceItem
+from rongcheng.staff.permissions import has_perm_in_department
 
 DECIDE_PERMISSION = "hall.decide_application"
 CATALOGUE_PERMISSION = "hall.manage_catalogue"
@@ -27,11 +28,12 @@ def is_applicant(user: Any) -> bool:
 
 
 def is_officer(user: Any) -> bool:
+    """A staff account that may decide applications for its own department (its window)."""
     return (
         bool(user.is_authenticated)
         and getattr(user, "kind", "") == AccountKind.STAFF
         and getattr(user, "department_id", None) is not None
-        and bool(user.has_perm(DECIDE_PERMISSION))
+        and has_perm_in_department(user, DECIDE_PERMISSION, user.department_id)
     )
 
 
@@ -49,7 +51,10 @@ def may_act(user: Any, application: Application, *, any_window: bool) -> bool:
         return False
     if application.department_id == user.department_id:
         return True
-    return any_window and application.service.any_window
+    if any_window and application.service.any_window:
+        return True
+    # A role granted for the service's department (a city-level reviewer, say) also decides its applications.
+    return has_perm_in_department(user, DECIDE_PERMISSION, application.department_id)
 
 
 def may_view_as_officer(user: Any, application: Application, countersigning: bool = False) -> bool:
