@@ -17,7 +17,7 @@ from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
 from rongcheng.accounts.api_auth import api_auth
 from rongcheng.hall import selectors, services
 from rongcheng.hall.models import Application, ApplicationMaterial, CalendarDay, FollowUp, Message, Rating, ServiceItem
-from rongcheng.hall.permissions import DECIDE_PERMISSION
+from rongcheng.hall.permissions import CATALOGUE_PERMISSION, DECIDE_PERMISSION
 from rongcheng.hall.workflow import TRANSITIONS, transitions_from
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.kernel.pagination import MAX_LIMIT
@@ -298,6 +298,44 @@ def service_list(request: HttpRequest, q: str = "", department: str = "", kind: 
 @router.get("/services/{code}", response=ServiceOut, auth=None, summary="One service of the catalogue")
 def service_get(request: HttpRequest, code: str) -> ServiceItem:
     return selectors.service_item_get(code=code)
+
+
+class MaterialSpecIn(Schema):
+    code: str = Field(max_length=40)
+    name: str = Field(max_length=100)
+    source: str = Field(description="licence, registry or upload")
+    required: bool = True
+    licence_type: str | None = None
+    fields: list[str] | None = None
+    formats: list[str] | None = None
+    max_bytes: int | None = None
+
+
+class ServiceIn(Schema):
+    name: str = Field(max_length=120)
+    department: str = Field(description="department code")
+    kind: str = Field(description="licensing, public_service, confirmation, payment or other")
+    legal_basis: str = Field(max_length=2000)
+    conditions: str = Field("", max_length=2000)
+    materials: list[MaterialSpecIn]
+    statutory_days: int = Field(ge=1, le=365)
+    promised_days: int = Field(ge=1, le=365)
+    fees: str = Field("不收费", max_length=200)
+    min_assurance: int = Field(2, ge=1, le=3)
+    any_window: bool = False
+    online_only: bool = False
+    issues_licence_type: str = Field("", max_length=40)
+    active: bool = True
+
+
+@router.put(
+    "/services/{code}", response=ServiceOut, summary="Create or change a service of one's department's catalogue",
+    auth=api_auth("hall.service.save", scope=DECIDE, permission=CATALOGUE_PERMISSION),
+)  # fmt: skip
+def service_save(request: HttpRequest, code: str, payload: ServiceIn) -> ServiceItem:
+    data = payload.dict()
+    data["materials"] = [{k: v for k, v in m.items() if v is not None} for m in data["materials"]]
+    return services.service_item_save(user=_caller(request), data={**data, "code": code})
 
 
 @router.get("/calendar", response=list[CalendarDayOut], auth=None, summary="Holidays and worked weekend days of a year")

@@ -60,6 +60,7 @@ from rongcheng.hall.models import (
 )
 from rongcheng.hall.permissions import (
     CALENDAR_PERMISSION,
+    CATALOGUE_PERMISSION,
     assurance_sufficient,
     is_applicant,
     is_officer,
@@ -71,6 +72,7 @@ from rongcheng.kernel.crypto import sm3_digest
 from rongcheng.kernel.errors import PermissionDenied, ValidationFailed
 from rongcheng.registries.errors import PersonNotFound
 from rongcheng.registries.selectors import person_for_resident
+from rongcheng.staff.permissions import has_perm_in_department
 
 NEAR_DEADLINE_WORKING_DAYS = 2
 REMEDY = (
@@ -132,6 +134,22 @@ def service_item_upsert(*, data: Mapping[str, Any], actor: Actor) -> ServiceItem
             target_type="hall.service", target_id=item.pk, detail={"code": code},
         )  # fmt: skip
     return item
+
+
+def service_item_save(*, user: Any, data: Mapping[str, Any]) -> ServiceItem:
+    """A department's catalogue maintainer creates or changes one of its department's services."""
+    department = Department.objects.filter(code=data.get("department")).first()
+    allowed = department is not None and has_perm_in_department(user, CATALOGUE_PERMISSION, department)
+    if not allowed:
+        audit_record(
+            action="hall.service.save", actor=actor_from_user(user), outcome="denied", target_type="hall.service",
+            source_address=_source(user), detail={"code": str(data.get("code", ""))[:40]},
+        )  # fmt: skip
+        raise PermissionDenied("This account may not maintain the catalogue of that department.")
+    existing = ServiceItem.objects.select_related("department").filter(code=data.get("code")).first()
+    if existing is not None and not has_perm_in_department(user, CATALOGUE_PERMISSION, existing.department):
+        raise PermissionDenied("The service belongs to another department's catalogue.")
+    return service_item_upsert(data=data, actor=actor_from_user(user))
 
 
 def calendar_day_set(*, user: Any, date: dt.date, kind: str, name: str = "") -> CalendarDay:

@@ -17,7 +17,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 from rongcheng.audit.models import AuditRecord
 from rongcheng.hall import services
-from rongcheng.hall.models import Application, ApplicationMaterial, CalendarDay, State
+from rongcheng.hall.models import Application, ApplicationMaterial, CalendarDay, ServiceItem, State
 from rongcheng.hall.tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -306,3 +306,25 @@ def test_lists_take_a_constant_number_of_queries(world):
         counts.append((len(mine), len(queue)))
     assert counts[0] == counts[1]
     assert counts[0][0] <= 6  # session, account, page of applications with their services and departments
+
+
+def test_a_department_maintains_its_own_catalogue_only(world):
+    maintainer = f.officer(can_decide=False)
+    maintainer.user_permissions.add(Permission.objects.get(codename="manage_catalogue"))
+    client = client_for(type(maintainer).objects.get(pk=maintainer.pk))
+    operator = {"code": "operator", "name": "经营者", "source": "registry", "fields": ["person.name"]}
+    body = {"name": "食品小作坊登记", "department": "FZ-GSJ", "kind": "licensing", "statutory_days": 10,
+            "legal_basis": "《福建省食品小作坊监督管理规定》", "promised_days": 5, "materials": [operator]}  # fmt: skip
+    response = client.put(f"{API}/services/GSJ-XZF-001", body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert response.json()["materials"][0]["fields"] == ["person.name"]
+    elsewhere = client.put(
+        f"{API}/services/MZJ-X-001", {**body, "department": "FZ-MZJ"}, content_type="application/json"
+    )
+    problem(elsewhere, 403)
+    bad = client.put(f"{API}/services/GSJ-XZF-002", {**body, "materials": [{"code": "x", "name": "x", "source": "fax"}]},
+                     content_type="application/json")  # fmt: skip
+    assert problem(bad, 422)["errors"][0]["rule"] == "material.source"
+    decider = client_for(world["officer"])
+    problem(decider.put(f"{API}/services/GSJ-XZF-003", body, content_type="application/json"), 403)
+    assert not ServiceItem.objects.filter(code__in=["MZJ-X-001", "GSJ-XZF-002", "GSJ-XZF-003"]).exists()
