@@ -322,8 +322,8 @@ def test_a_department_maintains_its_own_catalogue_only(world):
         f"{API}/services/MZJ-X-001", {**body, "department": "FZ-MZJ"}, content_type="application/json"
     )
     problem(elsewhere, 403)
-    bad = client.put(f"{API}/services/GSJ-XZF-002", {**body, "materials": [{"code": "x", "name": "x", "source": "fax"}]},
-                     content_type="application/json")  # fmt: skip
+    fax = {**body, "materials": [{"code": "x", "name": "x", "source": "fax"}]}
+    bad = client.put(f"{API}/services/GSJ-XZF-002", fax, content_type="application/json")
     assert problem(bad, 422)["errors"][0]["rule"] == "material.source"
     decider = client_for(world["officer"])
     problem(decider.put(f"{API}/services/GSJ-XZF-003", body, content_type="application/json"), 403)
