@@ -179,6 +179,8 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     "SCOPES": {
         "registries:read": "Read the base registries (masked unless entitled)",
         "registries:write": "Register, correct and close records of the base registries; record indicators",
+        "licences:read": "Fetch holders' licences with their authorization; record their use in an application",
+        "licences:issue": "Issue electronic licences and change their status (issuing department)",
     },
     "DEFAULT_SCOPES": ["registries:read"],
     "SCOPES_BACKEND_CLASS": "rongcheng.accounts.api_auth.AccountScopes",
@@ -208,6 +210,8 @@ API_SCOPE_PERMISSIONS = {
         "registries.change_legalentity",
         "registries.add_indicator",
     ),
+    "licences:read": ("licences.view_licence",),
+    "licences:issue": ("licences.add_licence", "licences.change_licence"),
 }
 
 LOGGING = {
