@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Body, Field, Router, Schema, Status
 
 from rongcheng.accounts.api_auth import api_auth
 from rongcheng.accounts.models import User
@@ -204,7 +204,7 @@ def verify(request: HttpRequest, identifier: str) -> dict[str, Any]:
 @router.post(
     "/documents/verify", response=DocumentVerificationOut, auth=None, summary="Verify an exported licence (public)"
 )
-def document_verify(request: HttpRequest, document: dict[str, Any]) -> dict[str, Any]:
+def document_verify(request: HttpRequest, document: Body[dict[str, Any]]) -> dict[str, Any]:
     verification_admit(_address(request))
     authentic, reason = selectors.document_verify(document)
     identifier = document.get("content", {}).get("ZZBS") if isinstance(document.get("content"), dict) else None

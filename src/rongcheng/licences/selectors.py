@@ -14,7 +14,7 @@ from rongcheng.kernel.masking import mask_name
 from rongcheng.licences import documents
 from rongcheng.licences import metadata as md
 from rongcheng.licences.errors import LicenceNotFound
-from rongcheng.licences.identifiers import identifier_parse
+from rongcheng.licences.identifiers import LicenceIdentifierInvalid, identifier_parse
 from rongcheng.licences.keys import public_key_get
 from rongcheng.licences.models import HolderAuthorization, Licence, LicenceStatus, LicenceType, LicenceUse
 from rongcheng.licences.services import holder_indexes_of_user, today
@@ -126,7 +126,7 @@ def document_verify(document: Any) -> tuple[bool, str]:
     try:
         identifier_parse(str(content.get(md.IDENTIFIER, "")))
         raw = base64.b64decode(value, validate=True)
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, LicenceIdentifierInvalid):
         return False, "malformed identifier or signature"
     public_key = public_key_get(key_id) if len(key_id) == 16 else None
     if public_key is None:

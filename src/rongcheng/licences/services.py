@@ -363,11 +363,11 @@ def licence_transition(
         if locked.status not in transition.sources:
             raise LicenceTransitionNotAllowed(
                 f"A licence that is {locked.status} cannot be {action}d ({transition.label}).",
-                status=locked.status, action=action,
+                licence_status=locked.status, action=action,
             )  # fmt: skip
         refusal = transition.guard(locked, effective)
         if refusal:
-            raise LicenceTransitionNotAllowed(f"{action}: {refusal}.", status=locked.status, action=action)
+            raise LicenceTransitionNotAllowed(f"{action}: {refusal}.", licence_status=locked.status, action=action)
         now = timezone.now()
         StatusChange.objects.create(
             licence=locked, action=action, from_status=locked.status, to_status=transition.target, reason=reason,
@@ -556,7 +556,7 @@ def licence_use_record(
         ):
             raise LicenceNotUsable(
                 f"The licence is {locked.status} or outside its validity period and cannot be used.",
-                status=locked.status,
+                licence_status=locked.status,
             )
         use = LicenceUse.objects.create(
             licence=locked, kind=UseKind.USE, application_reference=reference, authorization=authorization,
