@@ -23,6 +23,7 @@ from django.utils import timezone
 from rongcheng.accounts.models import Department, User
 from rongcheng.audit.services import Actor, audit_record
 from rongcheng.demo import data
+from rongcheng.demo.licences import demo_licences_seed
 from rongcheng.demo.generator import entity_rows, person_rows, place_rows
 from rongcheng.demo.models import SeedChunk
 from rongcheng.divisions.models import Division, DivisionLevel, GridCell
@@ -71,6 +72,7 @@ def demo_city_seed(
         "registries_legalentity", ENTITY_COLUMNS,
     )  # fmt: skip
     report.accounts = _seed_accounts(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
+    demo_licences_seed()
     return report
 
 

@@ -8,10 +8,10 @@ Integers must be exact in an IEEE 754 double (|n| ≤ 2**53 − 1), as RFC 8785 
 
 from __future__ import annotations
 
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 MAX_SAFE_INTEGER = 2**53 - 1
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 class CanonicalJsonError(ValueError):
@@ -19,18 +19,10 @@ class CanonicalJsonError(ValueError):
 
 
 def _string(value: str, out: list[str]) -> None:
-    out.append('"')
-    for character in value:
-        escaped = _ESCAPES.get(character)
-        if escaped is not None:
-            out.append(escaped)
-        elif character < " ":
-            out.append(f"\\u{ord(character):04x}")
-        elif "\ud800" <= character <= "\udfff":
-            raise CanonicalJsonError("a string holds a lone surrogate, which is not Unicode text")
-        else:
-            out.append(character)
-    out.append('"')
+    # The standard library's C string encoder (ensure_ascii off) escapes exactly as RFC 8785 §3.2.2.2 asks: the
+    # two-character forms for \b \t \n \f \r " \\, \u00xx (lowercase) for other controls, everything else as is.
+    # A lone surrogate passes through here and is refused by the final UTF-8 encoding.
+    out.append(encode_basestring(value))
 
 
 def _utf16_key(key: str) -> bytes:
