@@ -32,7 +32,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -44,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from registries_lookup import _cli, _database_exists, _drop_database, _free_port, _psql, _stop, _wait_for  # noqa: E402
+from registries_lookup import _cli, _database_exists, _drop_database, _free_port, _psql, _stop, _wait_for
 
 PG_HOST = "postgres://postgres@127.0.0.1:5432"
 DATABASE = "rc_bench_licences"
@@ -75,7 +74,7 @@ def _setup(args: argparse.Namespace) -> dict[str, Any]:
     from rongcheng.licences.documents import protect_holder_code
     from rongcheng.licences.identifiers import check_character
     from rongcheng.licences.keys import department_key_rotate
-    from rongcheng.licences.models import Licence, LicenceType
+    from rongcheng.licences.models import Licence
     from rongcheng.licences.services import licence_type_define
     from rongcheng.registries.models import Person
     from rongcheng.registries.protection import index_of, protect_id_number
@@ -149,9 +148,9 @@ def _setup(args: argparse.Namespace) -> dict[str, Any]:
                 f"{department.pk}\t{department.name}\t{issuer}\t2017-06-01\t2017-06-01\t\\N\t{key_id}\t{signed_at}\t"
                 f"{signature_hex}\tvalid\tbench\t\n"
             )
-        with transaction.atomic(), connection.cursor() as cursor:
-            with cursor.copy(f"COPY licences_licence ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
-                copy.write(buffer.getvalue())
+        statement = f"COPY licences_licence ({', '.join(columns)}) FROM STDIN"
+        with transaction.atomic(), connection.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.write(buffer.getvalue())
         done = min(start + chunk, args.licences)
         print(f"  {done:,} licences copied ({done / (time.perf_counter() - began):,.0f}/s)", flush=True)
     with connection.cursor() as cursor:
@@ -163,7 +162,9 @@ def _sample(holders: int, count: int, rng: random.Random) -> list[str]:
     return [id_number(rng.randrange(holders)) for _ in range(count)]
 
 
-def _http(port: int, token: str, codes: Sequence[str], connections: int, expected: int) -> tuple[list[float], float, int]:
+def _http(
+    port: int, token: str, codes: Sequence[str], connections: int, expected: int
+) -> tuple[list[float], float, int]:
     shares = [codes[i::connections] for i in range(connections)]
     results: list[list[float]] = [[] for _ in shares]
     failures = [0] * connections
@@ -265,7 +266,8 @@ def main() -> None:
         began_one = time.perf_counter()
         rows = list(licences_by_holder_index(index))
         timings.append(time.perf_counter() - began_one)
-        assert len(rows) >= per_holder, (code, len(rows))
+        if len(rows) < per_holder:
+            raise SystemExit(f"holder {code} has {len(rows)} licences, expected {per_holder}")
     connections.close_all()
 
     port = _free_port()
@@ -291,7 +293,8 @@ def main() -> None:
     print(f"\nHolder lookup, {count:,} licences ({size}) of {args.holders:,} holders ({per_holder} each), PostgreSQL")
     print(f"{'level':<40} {'lookups':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'per s':>8} {'failed':>7}")
     print(f"{'selector (one indexed query, rows)':<40} {len(timings):>8,} {percentile(timings, 50):>8.2f} "
-          f"{percentile(timings, 99):>8.2f} {max(timings) * 1000:>8.2f} {len(timings) / sum(timings):>8.0f} {0:>7}")  # fmt: skip
+          f"{percentile(timings, 99):>8.2f} {max(timings) * 1000:>8.2f} "
+          f"{len(timings) / sum(timings):>8.0f} {0:>7}")  # fmt: skip
     for label, (latencies, seconds, failures) in (("HTTP, 1 connection (authorized fetch)", one),
                                                   (f"HTTP, {args.connections} connections", many)):  # fmt: skip
         print(f"{label:<40} {len(latencies):>8,} {percentile(latencies, 50):>8.2f} {percentile(latencies, 99):>8.2f} "

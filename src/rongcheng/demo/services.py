@@ -23,8 +23,8 @@ from django.utils import timezone
 from rongcheng.accounts.models import Department, User
 from rongcheng.audit.services import Actor, audit_record
 from rongcheng.demo import data
-from rongcheng.demo.licences import demo_licences_seed
 from rongcheng.demo.generator import entity_rows, person_rows, place_rows
+from rongcheng.demo.licences import demo_licences_seed
 from rongcheng.demo.models import SeedChunk
 from rongcheng.divisions.models import Division, DivisionLevel, GridCell
 from rongcheng.kernel.bulk import PreparedRows, bulk_insert_prepared, prepare_rows

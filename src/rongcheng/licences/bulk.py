@@ -51,7 +51,9 @@ def licences_issue_from_csv(
     *, licence_type: LicenceType, data: bytes, actor: User, source_address: str | None = None
 ) -> BulkReport:
     if not may_issue(actor, licence_type):
-        raise LicenceActionDenied("Only staff of the type's issuing department with the issuing permission may issue it.")
+        raise LicenceActionDenied(
+            "Only staff of the type's issuing department with the issuing permission may issue it."
+        )
     if len(data) > MAX_BYTES:
         raise LicenceInputInvalid(f"The file is larger than {MAX_BYTES // 1024 // 1024} MB.")
     try:
@@ -96,15 +98,18 @@ def licences_issue_from_csv(
         if len(report.errors) > before or holder is None:
             continue
         reference = values.get("reference", "")
-        reference = ("ref:" + reference) if reference else bulk_reference(licence_type.code, values["holder_code"], face)
+        reference = (
+            ("ref:" + reference) if reference else bulk_reference(licence_type.code, values["holder_code"], face)
+        )
         if len(reference) > 64 or reference in references:
             report.errors.append((line, "reference", "too long or repeated in the file"))
             continue
         references.add(reference)
         pending.append(IssueRequest(holder, face, valid_from, valid_until, values.get("number", ""), reference))
     existing = set(
-        Licence.objects.filter(department_id=licence_type.department_id, source_reference__in=references)
-        .values_list("source_reference", flat=True)
+        Licence.objects.filter(department_id=licence_type.department_id, source_reference__in=references).values_list(
+            "source_reference", flat=True
+        )
     )
     report.already_issued = len(existing)
     fresh = [request for request in pending if request.source_reference not in existing]

@@ -8,7 +8,7 @@ Integers must be exact in an IEEE 754 double (|n| ≤ 2**53 − 1), as RFC 8785 
 
 from __future__ import annotations
 
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
 
 MAX_SAFE_INTEGER = 2**53 - 1

@@ -62,7 +62,8 @@ def schema_check(schema: Any) -> list[dict[str, Any]]:
                 f"Face field {position + 1} needs a unique lowercase name and a type of {', '.join(FIELD_TYPES)}.",
                 errors=[{"loc": ["face_schema", position], "rule": "schema.field", "msg": "invalid field"}],
             )
-        assert isinstance(field, dict)
+        if not isinstance(field, dict):  # for the type checker: checked above
+            continue
         choices = field.get("choices", [])
         if kind == "enum" and not (isinstance(choices, list) and choices and all(isinstance(c, str) for c in choices)):
             raise LicenceInputInvalid(

@@ -13,7 +13,9 @@ from rongcheng.licences.models import LicenceType
 
 class IssueForm(forms.Form):
     holder_code = forms.CharField(label=_("持证主体代码（身份证号或统一社会信用代码）"), max_length=18, min_length=18)
-    valid_from = forms.DateField(label=_("有效期起始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    valid_from = forms.DateField(
+        label=_("有效期起始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     valid_until = forms.DateField(
         label=_("有效期截止日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -41,7 +43,9 @@ class IssueForm(forms.Form):
             self.fields[name] = field
 
     def face(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[f"face_{name}"] for name in self.face_names if self.cleaned_data.get(f"face_{name}")}
+        return {
+            name: self.cleaned_data[f"face_{name}"] for name in self.face_names if self.cleaned_data.get(f"face_{name}")
+        }
 
 
 class TransitionForm(forms.Form):
@@ -57,8 +61,8 @@ class BulkForm(forms.Form):
     def __init__(self, *args: Any, department_id: int | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["licence_type"]
-        assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = LicenceType.objects.filter(department_id=department_id, active=True)
+        if isinstance(field, forms.ModelChoiceField):
+            field.queryset = LicenceType.objects.filter(department_id=department_id or 0, active=True)
 
 
 class AuthorizationForm(forms.Form):

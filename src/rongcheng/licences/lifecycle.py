@@ -1,9 +1,9 @@
 """The status lifecycle of a licence, declared once: a transition not in `TRANSITIONS` cannot happen.
 
-    valid ──suspend──▶ suspended ──reinstate──▶ valid
-    valid, suspended ──revoke──▶ revoked            (撤销/吊销, final)
-    valid, suspended, expired ──cancel──▶ cancelled (注销, final)
-    valid, suspended ──expire──▶ expired            (only once the validity period has ended)
+valid ──suspend──▶ suspended ──reinstate──▶ valid
+valid, suspended ──revoke──▶ revoked            (撤销/吊销, final)
+valid, suspended, expired ──cancel──▶ cancelled (注销, final)
+valid, suspended ──expire──▶ expired            (only once the validity period has ended)
 """
 
 from __future__ import annotations

@@ -95,6 +95,9 @@ class SerialCounter(models.Model):
             models.UniqueConstraint(fields=["licence_type", "issuer_code", "year"], name="licences_serial_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.issuer_code} {self.year}: {self.next_value}"
+
 
 class Licence(models.Model):
     """One electronic licence. The columns named after GB/T 36903 elements are listed in `metadata.py`."""
@@ -181,6 +184,9 @@ class StatusChange(models.Model):
         verbose_name_plural = _("status changes")
         ordering = ["licence", "at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.action}: {self.from_status} -> {self.to_status}"
+
 
 class HolderAuthorization(models.Model):
     """A holder's consent that `grantee` (a department system or the service hall) may fetch and use their
@@ -206,6 +212,9 @@ class HolderAuthorization(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"authorization {self.pk} for {self.application_reference}"
+
 
 class UseKind(models.TextChoices):
     FETCH = "fetch", _("调取")
@@ -229,3 +238,6 @@ class LicenceUse(models.Model):
         verbose_name = _("licence use")
         verbose_name_plural = _("licence uses")
         ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.application_reference}"

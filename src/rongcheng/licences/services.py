@@ -98,7 +98,9 @@ def licence_type_define(
     fields = documents.schema_check(face_schema)
     errors = []
     if not (len(code) == 21 and code[:18].isalnum() and code[:18].upper() == code[:18] and code[18:].isdigit()):
-        errors.append({"loc": ["code"], "rule": "type_code.format", "msg": "18-character USCC of the definer + 3 digits"})
+        errors.append(
+            {"loc": ["code"], "rule": "type_code.format", "msg": "18-character USCC of the definer + 3 digits"}
+        )
     if holder_kind not in HolderKind.values:
         errors.append({"loc": ["holder_kind"], "rule": "holder_kind.choice", "msg": "person or entity"})
     if not name.strip() or len(name) > 60:
@@ -220,7 +222,9 @@ def _prepare(licence_type: LicenceType, request: IssueRequest, issued_on: dt.dat
         face = {}
     facts = _holder_facts(request.holder)
     if facts.kind != licence_type.holder_kind:
-        errors.append({"loc": ["holder_code"], "rule": "holder.kind", "msg": f"this type is held by a {licence_type.holder_kind}"})
+        errors.append(
+            {"loc": ["holder_code"], "rule": "holder.kind", "msg": f"this type is held by a {licence_type.holder_kind}"}
+        )
     valid_from = request.valid_from or issued_on
     valid_until = request.valid_until
     if valid_until is None and licence_type.validity_years:
@@ -264,7 +268,9 @@ def licences_issue_many(
     audit_actor = actor_from_user(actor)
     if not may_issue(actor, licence_type):
         _denied("licences.licence.issue", audit_actor, {"licence_type": licence_type.code}, source_address)
-        raise LicenceActionDenied("Only staff of the type's issuing department with the issuing permission may issue it.")
+        raise LicenceActionDenied(
+            "Only staff of the type's issuing department with the issuing permission may issue it."
+        )
     issued_on = today()
     prepared = [_prepare(licence_type, request, issued_on) for request in requests]
     issuer_code = _issuer_code(licence_type)
@@ -280,8 +286,8 @@ def licences_issue_many(
             licence = Licence(
                 identifier=identifier, licence_type=licence_type, title=licence_type.name,
                 number=item.request.number or serial, holder_kind=facts.kind,
-                holder_person=item.request.holder if facts.kind == HolderKind.PERSON else None,
-                holder_entity=item.request.holder if facts.kind == HolderKind.ENTITY else None,
+                holder_person=item.request.holder if isinstance(item.request.holder, Person) else None,
+                holder_entity=item.request.holder if isinstance(item.request.holder, LegalEntity) else None,
                 holder_index=facts.index, holder_name=facts.name,
                 holder_code_cipher=documents.protect_holder_code(facts.code), holder_code_masked=facts.masked,
                 face=item.face, department_id=licence_type.department_id, issuer_name=issuer_name,
@@ -315,9 +321,12 @@ def licence_issue(
             licence_type=licence_type, requests=[request], actor=actor, source=source, source_address=source_address
         )[0]
     except IntegrityError as exc:
-        if source_reference and Licence.objects.filter(
-            department_id=licence_type.department_id, source_reference=source_reference
-        ).exists():
+        if (
+            source_reference
+            and Licence.objects.filter(
+                department_id=licence_type.department_id, source_reference=source_reference
+            ).exists()
+        ):
             raise LicenceInputInvalid(
                 "A licence with this source reference was issued already.",
                 errors=[{"loc": ["source_reference"], "rule": "source_reference.unique", "msg": "already issued"}],
@@ -391,9 +400,9 @@ def licences_expire_due(*, on: dt.date | None = None, actor: Actor | None = None
     day = on or today()
     system = actor or Actor.system("licence expiry")
     done = 0
-    due = Licence.objects.filter(
-        status__in=TRANSITIONS["expire"].sources, valid_until__lt=day
-    ).values_list("pk", flat=True)[:limit]
+    due = Licence.objects.filter(status__in=TRANSITIONS["expire"].sources, valid_until__lt=day).values_list(
+        "pk", flat=True
+    )[:limit]
     for licence_id in list(due):
         with transaction.atomic():
             locked = _licence_for_update(licence_id)
@@ -495,9 +504,12 @@ def holder_authorization_withdraw(*, authorization: HolderAuthorization, holder_
 def _live_authorization(holder_index: str, reader: User, reference: str) -> HolderAuthorization | None:
     return (
         HolderAuthorization.objects.filter(
-            holder_index=holder_index, grantee=reader, application_reference=reference,
-            withdrawn_at__isnull=True, expires_at__gt=timezone.now(),
-        )  # fmt: skip
+            holder_index=holder_index,
+            grantee=reader,
+            application_reference=reference,
+            withdrawn_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
         .order_by("-granted_at")
         .first()
     )
@@ -551,8 +563,10 @@ def licence_use_record(
     with transaction.atomic():
         locked = _licence_for_update(licence.pk)
         day = today()
-        if locked.status != LicenceStatus.VALID or locked.valid_from > day or (
-            locked.valid_until is not None and locked.valid_until < day
+        if (
+            locked.status != LicenceStatus.VALID
+            or locked.valid_from > day
+            or (locked.valid_until is not None and locked.valid_until < day)
         ):
             raise LicenceNotUsable(
                 f"The licence is {locked.status} or outside its validity period and cannot be used.",

@@ -4,6 +4,7 @@ uses, and the issuing department's pages (issue, bulk issue, status changes). Th
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import segno
@@ -94,7 +95,9 @@ def _licence_for(request: HttpRequest, identifier: str) -> Licence:
 
 def _face_rows(licence: Licence) -> list[tuple[str, str]]:
     face = licence.face if isinstance(licence.face, dict) else {}
-    return [(item["label"], str(face[item["name"]])) for item in licence.licence_type.face_schema if item["name"] in face]
+    return [
+        (item["label"], str(face[item["name"]])) for item in licence.licence_type.face_schema if item["name"] in face
+    ]
 
 
 @login_required
@@ -174,7 +177,7 @@ def mine_view(request: HttpRequest) -> HttpResponse:
                 services.holder_authorization_grant(
                     holder_user=request.user, grantee=grantee,  # type: ignore[arg-type]
                     application_reference=form.cleaned_data["application_reference"],
-                    valid_for=services.dt.timedelta(days=form.cleaned_data["valid_days"]),
+                    valid_for=timedelta(days=form.cleaned_data["valid_days"]),
                 )  # fmt: skip
             except DomainError as exc:
                 form.add_error(None, exc.detail)

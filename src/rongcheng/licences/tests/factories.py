@@ -17,7 +17,13 @@ from rongcheng.registries.tests.factories import SYSTEM, make_entity, make_perso
 MARRIAGE_SCHEMA = [
     {"name": "spouse_name", "label": "配偶姓名", "type": "string", "required": True, "personal": True},
     {"name": "registered_on", "label": "登记日期", "type": "date", "required": True},
-    {"name": "certificate_kind", "label": "证书类别", "type": "enum", "required": True, "choices": ["结婚证", "离婚证"]},
+    {
+        "name": "certificate_kind",
+        "label": "证书类别",
+        "type": "enum",
+        "required": True,
+        "choices": ["结婚证", "离婚证"],
+    },
     {"name": "copies", "label": "份数", "type": "integer", "required": False},
     {"name": "reissued", "label": "补发", "type": "boolean", "required": False},
 ]

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import shutil
 import base64
+import json
+import shutil
+import subprocess
 
 import pytest
 from django.test import Client
 
 from rongcheng.audit.models import AuditRecord
 from rongcheng.licences.models import HolderAuthorization, Licence, LicenceUse, StatusChange
-from rongcheng.licences.services import holder_authorization_grant
 from rongcheng.licences.tests.factories import (
     MARRIAGE_FACE,
     MARRIAGE_TYPE_CODE,
@@ -74,8 +73,8 @@ def test_public_verification_needs_no_account(world):
     response = Client().get(f"{API}/verify/{licence.identifier}")
     assert response.status_code == 200
     body = response.json()
-    assert body["authentic"] is True and body["currently_valid"] is True and body["status"] == "valid"
-    assert body["holder_name"] == "林**" and body["holder_code"] == "350102********0018"
+    assert (body["authentic"], body["currently_valid"], body["status"]) == (True, True, "valid")
+    assert (body["holder_name"], body["holder_code"]) == ("林**", "350102********0018")
     assert body["face"]["配偶姓名"] == "***"
     assert body["issuer_name"] == "福州市民政局"
     assert ID_NUMBER not in response.content.decode()
@@ -84,7 +83,11 @@ def test_public_verification_needs_no_account(world):
 @pytest.mark.parametrize(
     ("identifier", "status", "rule"),
     [
-        ("1.2.156.3005.2.11100000000013338W050.11350100MB0H732997.3501002017000123.001.K", 422, "identifier.check_character"),
+        (
+            "1.2.156.3005.2.11100000000013338W050.11350100MB0H732997.3501002017000123.001.K",
+            422,
+            "identifier.check_character",
+        ),
         ("not-an-identifier", 422, "identifier.format"),
         ("1.2.156.3005.2.11100000000013338W050.11350100MB0H732997.3501002017000123.001.J", 404, None),
         ("%00%ff%fe", 422, "identifier.format"),
@@ -112,7 +115,8 @@ def test_exported_document_verifies_and_tampering_is_detected(world):
     export["content"]["KZ_spouse_name"] = "别人"
     assert post(Client(), "/documents/verify", export).json()["authentic"] is False
     for garbage in ({"format": "x"}, {"format": "rongcheng-licence/1", "content": [], "signature": 3},
-                    {"format": "rongcheng-licence/1", "content": {"ZZQZMC": "x"}, "signature": {"key_id": "x", "value": "!!"}}):  # fmt: skip
+                    {"format": "rongcheng-licence/1", "content": {"ZZQZMC": "x"},
+                     "signature": {"key_id": "x", "value": "!!"}}):  # fmt: skip
         response = post(Client(), "/documents/verify", garbage)
         assert response.status_code == 200
         assert response.json()["authentic"] is False
@@ -145,7 +149,11 @@ def test_issue_matrix(world):
         "resident": (signed_in(world["holder"]), {}, 403),
         "officer without permission": (signed_in(officer(dept, "viewer", perms=("view_licence",))), {}, 403),
         "officer of another department": (signed_in(officer(other, "gsj")), {}, 403),
-        "token without scope": (Client(), {"Authorization": f"Bearer {token_for(system_with, scope='licences:read')}"}, 403),
+        "token without scope": (
+            Client(),
+            {"Authorization": f"Bearer {token_for(system_with, scope='licences:read')}"},
+            403,
+        ),
     }
     for name, (client, headers, status) in callers.items():
         before = state()
@@ -220,7 +228,9 @@ def test_holder_query_and_use_matrix(world):
     assert used.json()["by"] == "hall-system"
     uses = signed_in(world["holder"]).get(f"{API}/mine/uses").json()
     assert [(u["kind"], u["application_reference"], u["by"]) for u in uses] == [
-        ("use", "BJ-2017-0001", "hall-system"), ("fetch", "BJ-2017-0001", "hall-system")]
+        ("use", "BJ-2017-0001", "hall-system"),
+        ("fetch", "BJ-2017-0001", "hall-system"),
+    ]
     post(signed_in(world["clerk"]), f"/{identifier}/transitions", {"action": "suspend", "reason": "暂扣"})
     problem(post(Client(), f"/{identifier}/uses", {"application_reference": "BJ-2017-0001"}, **auth), 409)
 
@@ -232,8 +242,12 @@ def test_mine_and_authorization_matrix(world):
     assert [m["identifier"] for m in mine] == [world["licence"].identifier]
     before = state()
     problem(post(Client(), "/authorizations", {"grantee": "clerk", "application_reference": "A"}), 401)
-    problem(post(signed_in(resident("unbound")), "/authorizations", {"grantee": "clerk", "application_reference": "A"}), 403)
-    problem(post(signed_in(world["holder"]), "/authorizations", {"grantee": "ghost", "application_reference": "A"}), 422)
+    problem(
+        post(signed_in(resident("unbound")), "/authorizations", {"grantee": "clerk", "application_reference": "A"}), 403
+    )
+    problem(
+        post(signed_in(world["holder"]), "/authorizations", {"grantee": "ghost", "application_reference": "A"}), 422
+    )
     problem(post(signed_in(world["holder"]), "/authorizations", {"grantee": "clerk", "application_reference": ""}), 422)
     assert state() == before
 
@@ -252,7 +266,7 @@ def test_openssl_verifies_the_exported_document(world, tmp_path):
 
     def verify():
         return subprocess.run(
-            [OPENSSL, "pkeyutl", "-verify", "-pubin", "-inkey", str(tmp_path / "key.pem"), "-rawin",
+            [str(OPENSSL), "pkeyutl", "-verify", "-pubin", "-inkey", str(tmp_path / "key.pem"), "-rawin",
              "-in", str(tmp_path / "content"), "-sigfile", str(tmp_path / "sig"), "-digest", "sm3",
              "-pkeyopt", f"distid:{export['signature']['signer_id']}"],
             capture_output=True, text=True, timeout=30, check=False,

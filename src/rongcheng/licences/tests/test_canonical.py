@@ -31,7 +31,9 @@ def test_rfc8785_section_3_2_3_sorting_by_utf16_code_units():
 def test_rfc8785_section_3_2_2_strings_and_literals():
     """The string and literal members of the §3.2.2 example (its numbers are floats, refused here)."""
     value = {"string": "\u20ac$\u000f\u000aA'\u0042\u0022\u005c\\\"/", "literals": [None, True, False]}
-    assert canonical_json(value) == b'{"literals":[null,true,false],"string":"\xe2\x82\xac$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
+    assert (
+        canonical_json(value) == b'{"literals":[null,true,false],"string":"\xe2\x82\xac$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
+    )
 
 
 def test_rfc8785_appendix_b_integers():

@@ -73,7 +73,10 @@ def person():
 
 
 def counts():
-    return (Licence.objects.count(), AuditRecord.objects.filter(action="licences.licence.issue", outcome="success").count())
+    return (
+        Licence.objects.count(),
+        AuditRecord.objects.filter(action="licences.licence.issue", outcome="success").count(),
+    )
 
 
 def test_issue_signs_the_canonical_content_and_verifies(clerk, person):
@@ -237,7 +240,13 @@ def _licence_in(state: str, clerk, person) -> Licence:
         clerk, person, **({"valid_from": today() - dt.timedelta(days=30), "valid_until": today() - dt.timedelta(days=1)}
                           if ended else {})
     )  # fmt: skip
-    path = {"valid": [], "suspended": ["suspend"], "revoked": ["revoke"], "cancelled": ["cancel"], "expired": ["expire"]}
+    path = {
+        "valid": [],
+        "suspended": ["suspend"],
+        "revoked": ["revoke"],
+        "cancelled": ["cancel"],
+        "expired": ["expire"],
+    }
     for action in path[state]:
         licence = licence_transition(licence=licence, action=action, reason="setup", actor=clerk)
     assert licence.status == state
@@ -256,8 +265,13 @@ def test_the_whole_transition_table(clerk, person, state, action):
                                      effective_on=today())  # fmt: skip
         assert changed.status == transition.target
         last = StatusChange.objects.order_by("-id").first()
+        assert last is not None
         assert (last.from_status, last.to_status, last.reason, last.actor_label) == (
-            state, transition.target, "walk", clerk.username)
+            state,
+            transition.target,
+            "walk",
+            clerk.username,
+        )
     else:
         with pytest.raises(LicenceTransitionNotAllowed):
             licence_transition(licence=licence, action=action, reason="walk", actor=clerk)
@@ -272,13 +286,17 @@ def test_transition_needs_a_reason_and_the_change_permission(dept, clerk, person
     with pytest.raises(LicenceInputInvalid):
         licence_transition(licence=licence, action="destroy", reason="x", actor=clerk)
     with pytest.raises(LicenceActionDenied):
-        licence_transition(licence=licence, action="revoke", reason="x", actor=officer(dept, "viewer", perms=("view_licence",)))
+        licence_transition(
+            licence=licence, action="revoke", reason="x", actor=officer(dept, "viewer", perms=("view_licence",))
+        )
     assert Licence.objects.get(pk=licence.pk).status == "valid"
     assert StatusChange.objects.count() == 0
 
 
 def test_expiry_job_expires_ended_licences_only(clerk, person):
-    ended = issue_marriage(clerk, person, valid_from=today() - dt.timedelta(days=9), valid_until=today() - dt.timedelta(days=1))
+    ended = issue_marriage(
+        clerk, person, valid_from=today() - dt.timedelta(days=9), valid_until=today() - dt.timedelta(days=1)
+    )
     running = issue_marriage(clerk, person, valid_until=today())
     assert selectors.effective_status(ended) == "expired"
     assert licences_expire_due() == 1
@@ -392,7 +410,8 @@ def test_licence_type_schema_is_checked(dept):
     from rongcheng.licences.services import licence_type_define
 
     for schema in ([], [{"name": "A", "type": "string"}], [{"name": "a", "type": "float"}],
-                   [{"name": "a", "type": "enum"}], [{"name": "a", "type": "string"}, {"name": "a", "type": "date"}]):  # fmt: skip
+                   [{"name": "a", "type": "enum"}],
+                   [{"name": "a", "type": "string"}, {"name": "a", "type": "date"}]):  # fmt: skip
         with pytest.raises(LicenceInputInvalid):
             licence_type_define(code="11100000000013338W099", name="x", department_id=dept.pk, holder_kind="person",
                                 face_schema=schema, validity_years=None, actor=SYSTEM)  # fmt: skip
