@@ -102,10 +102,10 @@ class SerialCounter(models.Model):
 class Licence(models.Model):
     """One electronic licence. The columns named after GB/T 36903 elements are listed in `metadata.py`."""
 
-    identifier = models.CharField(_("identifier (证照标识)"), max_length=120, unique=True)
+    identifier = models.CharField(_("identifier"), max_length=120, unique=True)
     licence_type = models.ForeignKey(LicenceType, verbose_name=_("licence type"), on_delete=models.PROTECT)
-    title = models.CharField(_("licence name (证照名称)"), max_length=60)
-    number = models.CharField(_("licence number (证照编号)"), max_length=40)
+    title = models.CharField(_("licence name"), max_length=60)
+    number = models.CharField(_("licence number"), max_length=40)
     holder_kind = models.CharField(_("holder kind"), max_length=6, choices=HolderKind.choices)
     holder_person = models.ForeignKey(
         "registries.Person", verbose_name=_("holder (person)"), null=True, blank=True, on_delete=models.PROTECT,
