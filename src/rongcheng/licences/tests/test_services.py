@@ -416,3 +416,31 @@ def test_licence_type_schema_is_checked(dept):
             licence_type_define(code="11100000000013338W099", name="x", department_id=dept.pk, holder_kind="person",
                                 face_schema=schema, validity_years=None, actor=SYSTEM)  # fmt: skip
     assert not LicenceType.objects.filter(code="11100000000013338W099").exists()
+
+
+def test_operator_commands(dept, clerk, person):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    issue_marriage(clerk, person, valid_from=today() - dt.timedelta(days=9), valid_until=today() - dt.timedelta(days=1))
+    out = StringIO()
+    call_command("licences", "expire", stdout=out)
+    assert out.getvalue().strip() == "1 licences expired"
+    out = StringIO()
+    call_command("licences", "rotate-key", dept.code, "--days", "30", stdout=out)
+    key = DepartmentKey.objects.get(department=dept, status="active")
+    assert out.getvalue().startswith(f"{dept.code}: new signing key {key.key_id}")
+    with pytest.raises(CommandError):
+        call_command("licences", "rotate-key", "NOPE")
+
+
+def test_mine_query_count_does_not_grow_with_licences(clerk, person, django_assert_max_num_queries):
+    holder = resident("holder-q", person=person)
+    for _ in range(5):
+        issue_marriage(clerk, person)
+    with django_assert_max_num_queries(5):
+        licences = selectors.licences_of_resident(holder)
+        assert len(licences) == 5
+        assert sum(len(x.uses.all()) + len(x.status_changes.all()) for x in licences) == 0
