@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - a table of sentences, one per line, like scripts/translations.py
 """Translations of the electronic-licence pages and labels (see scripts/translations.py)."""
 
 from __future__ import annotations
