@@ -16,6 +16,7 @@ issuance one licence per transaction (`licence_issue`), each against the same ra
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
@@ -108,7 +109,6 @@ def run(count: int, repeats: int, vendor: str) -> None:
             licence_issue(licence_type=licence_type, holder=holders[i % 50], face=face, actor=clerk)
         return count // 3
 
-    rates = {}
     measures = (
         ("raw SM2 verify (gmssl_pyx)", raw_verify),
         ("service verify (licence_authentic)", service_verify),
@@ -117,8 +117,12 @@ def run(count: int, repeats: int, vendor: str) -> None:
         ("service issue, batch (licences_issue_many)", issue_batch),
         ("service issue, one per transaction", issue_one_by_one),
     )
-    for label, work in measures:
-        rates[label] = median_rate(work, repeats)
+    # Interleaved: each repeat runs every measure once, so a load change on the shared machine hits all of them.
+    samples: dict[str, list[float]] = {label: [] for label, _ in measures}
+    for _ in range(repeats):
+        for label, work in measures:
+            samples[label].append(median_rate(work, 1))
+    rates = {label: statistics.median(values) for label, values in samples.items()}
     print(f"\nLicence signing and verification, {vendor}, {count} licences of {len(canonical[0])} canonical bytes, "
           f"median of {repeats} runs")  # fmt: skip
     for label, rate in rates.items():
