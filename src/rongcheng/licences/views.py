@@ -18,6 +18,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
+from rongcheng.accounts.models import User
 from rongcheng.audit.services import actor_from_user, audit_record
 from rongcheng.kernel.errors import DomainError
 from rongcheng.licences import selectors, services
@@ -167,8 +168,6 @@ def mine_view(request: HttpRequest) -> HttpResponse:
     indexes = services.holder_indexes_of_user(request.user)
     form = AuthorizationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        from rongcheng.accounts.models import User
-
         grantee = User.objects.filter(username=form.cleaned_data["grantee"], is_active=True).first()
         if grantee is None:
             form.add_error("grantee", "没有这个账户。")
