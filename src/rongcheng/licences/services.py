@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, Q
 from django.utils import timezone
 
 from rongcheng.accounts.models import User
@@ -528,10 +529,14 @@ def licences_for_holder(
         raise HolderAuthorizationMissing(
             "The holder has not authorized this account to fetch their licences for this application."
         )
-    licences = Licence.objects.filter(holder_index=index).select_related("licence_type").order_by("id")
-    allowed = set(authorization.licence_types.values_list("pk", flat=True))
-    if allowed:
-        licences = licences.filter(licence_type_id__in=allowed)
+    # One query: the holder's licences, limited to the authorized types when the authorization names any.
+    types = HolderAuthorization.licence_types.through.objects.filter(holderauthorization_id=authorization.pk)
+    licences = (
+        Licence.objects.filter(holder_index=index)
+        .filter(~Exists(types) | Q(licence_type_id__in=types.values("licencetype_id")))
+        .select_related("licence_type")
+        .order_by("id")
+    )
     result = list(licences)
     now = timezone.now()
     with transaction.atomic():

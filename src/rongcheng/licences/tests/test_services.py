@@ -444,3 +444,22 @@ def test_mine_query_count_does_not_grow_with_licences(clerk, person, django_asse
         licences = selectors.licences_of_resident(holder)
         assert len(licences) == 5
         assert sum(len(x.uses.all()) + len(x.status_changes.all()) for x in licences) == 0
+
+
+def test_an_authorization_limited_to_some_types_fetches_only_those(dept, clerk, person, hall):
+    gsj = with_key(department("FZ-GSJ", "福州市市场监督管理局", serial=2))
+    from rongcheng.licences.services import licence_type_define
+
+    residence = licence_type_define(code="11100000000013338W052", name="居住证", department_id=dept.pk,
+                                    holder_kind="person", face_schema=[{"name": "address", "type": "string"}],
+                                    validity_years=1, actor=SYSTEM)  # fmt: skip
+    del gsj
+    marriage = issue_marriage(clerk, person)
+    licence_issue(licence_type=residence, holder=person, face={"address": "福州市台江区"}, actor=clerk)
+    holder = resident("holder-t", person=person)
+    holder_authorization_grant(holder_user=holder, grantee=hall, application_reference="BJ-T",
+                               licence_types=[marriage.licence_type])  # fmt: skip
+    fetched = licences_for_holder(holder_code=ID_NUMBER, reader=hall, application_reference="BJ-T")
+    assert [f.identifier for f in fetched] == [marriage.identifier]
+    holder_authorization_grant(holder_user=holder, grantee=hall, application_reference="BJ-U")
+    assert len(licences_for_holder(holder_code=ID_NUMBER, reader=hall, application_reference="BJ-U")) == 2
