@@ -302,11 +302,17 @@ def licences_issue_many(
             licence.signature = private_key.sign(canonical)
             licences.append(licence)
         Licence.objects.bulk_create(licences)
-        for licence in licences:
+        detail = {"licence_type": licence_type.code, "key_id": key.key_id, "source": source[:40]}
+        if len(licences) == 1:
             audit_record(
                 action="licences.licence.issue", actor=audit_actor, target_type="licences.licence",
-                target_id=licence.identifier, source_address=source_address,
-                detail={"licence_type": licence_type.code, "key_id": key.key_id, "source": licence.source},
+                target_id=licences[0].identifier, source_address=source_address, detail=detail,
+            )  # fmt: skip
+        else:  # one record per batch, naming every licence: a file of 500 rows is one act of the officer
+            audit_record(
+                action="licences.licence.issue_batch", actor=audit_actor, target_type="licences.licence",
+                target_id=f"{len(licences)} licences", source_address=source_address,
+                detail={**detail, "identifiers": [licence.identifier for licence in licences]},
             )  # fmt: skip
     return licences
 

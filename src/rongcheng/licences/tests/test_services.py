@@ -463,3 +463,16 @@ def test_an_authorization_limited_to_some_types_fetches_only_those(dept, clerk, 
     assert [f.identifier for f in fetched] == [marriage.identifier]
     holder_authorization_grant(holder_user=holder, grantee=hall, application_reference="BJ-U")
     assert len(licences_for_holder(holder_code=ID_NUMBER, reader=hall, application_reference="BJ-U")) == 2
+
+
+def test_a_batch_is_one_audit_record_naming_every_licence(clerk, person):
+    from rongcheng.licences.services import IssueRequest, licences_issue_many
+
+    licence_type = LicenceType.objects.get()
+    issued = licences_issue_many(
+        licence_type=licence_type, requests=[IssueRequest(person, MARRIAGE_FACE) for _ in range(3)], actor=clerk
+    )
+    record = AuditRecord.objects.get(action="licences.licence.issue_batch")
+    assert record.detail["identifiers"] == [licence.identifier for licence in issued]
+    assert record.target_id == "3 licences"
+    assert all(selectors.licence_authentic(licence) for licence in Licence.objects.all())
