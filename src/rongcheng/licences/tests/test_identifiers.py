@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -99,13 +101,19 @@ def test_every_single_substitution_is_detected(body, data):
     assert not check_holds(altered)
 
 
-@given(bodies, st.data())
-def test_adjacent_transpositions_are_detected(body, data):
-    full = body + check_character(body)
-    if len(full) < 2:
-        return
-    position = data.draw(st.integers(0, len(full) - 2))
-    if full[position] == full[position + 1]:
-        return
-    swapped = full[:position] + full[position + 1] + full[position] + full[position + 2 :]
-    assert not check_holds(swapped)
+def test_adjacent_transpositions_are_nearly_always_detected():
+    """ISO/IEC 7064 hybrid systems catch nearly all adjacent transpositions, not all (e.g. IJ0 and JI0 both check):
+    over a fixed random sample the rate is 0.9989."""
+    rng = random.Random(7)
+    tried = detected = 0
+    for _ in range(20_000):
+        body = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(2, 40)))
+        full = body + check_character(body)
+        position = rng.randrange(len(full) - 1)
+        if full[position] == full[position + 1]:
+            continue
+        swapped = full[:position] + full[position + 1] + full[position] + full[position + 2 :]
+        tried += 1
+        detected += not check_holds(swapped)
+    assert round(detected / tried, 4) == 0.9989
+    assert check_character("IJ") == check_character("JI") == "0"  # the case hypothesis found
