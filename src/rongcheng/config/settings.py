@@ -182,6 +182,8 @@ OAUTH2_PROVIDER: dict[str, Any] = {
         "registries:read": "Read the base registries (masked unless entitled)",
         "registries:write": "Register, correct and close records of the base registries; record indicators",
         "staff:admin": "Administer staff accounts, roles and role assignments",
+        "licences:read": "Fetch holders' licences with their authorization; record their use in an application",
+        "licences:issue": "Issue electronic licences and change their status (issuing department)",
     },
     "DEFAULT_SCOPES": ["registries:read"],
     "SCOPES_BACKEND_CLASS": "rongcheng.accounts.api_auth.AccountScopes",
@@ -212,6 +214,8 @@ API_SCOPE_PERMISSIONS = {
         "registries.add_indicator",
     ),
     "staff:admin": ("staff.manage_staff_accounts", "staff.assign_role"),
+    "licences:read": ("licences.view_licence",),
+    "licences:issue": ("licences.add_licence", "licences.change_licence"),
 }
 
 LOGGING = {
