@@ -189,6 +189,8 @@ OAUTH2_PROVIDER: dict[str, Any] = {
         "hall:apply": "Apply for services of the online service hall and follow one's applications",
         "hall:decide": "Work a department's queue of applications: accept, review, decide",
         "staff:admin": "Administer staff accounts, roles and role assignments",
+        "licences:read": "Fetch holders' licences with their authorization; record their use in an application",
+        "licences:issue": "Issue electronic licences and change their status (issuing department)",
     },
     "DEFAULT_SCOPES": ["registries:read"],
     "SCOPES_BACKEND_CLASS": "rongcheng.accounts.api_auth.AccountScopes",
@@ -221,6 +223,8 @@ API_SCOPE_PERMISSIONS = {
     "hall:apply": ("hall.add_application",),
     "hall:decide": ("hall.decide_application",),
     "staff:admin": ("staff.manage_staff_accounts", "staff.assign_role"),
+    "licences:read": ("licences.view_licence",),
+    "licences:issue": ("licences.add_licence", "licences.change_licence"),
 }
 
 LOGGING = {

@@ -3,6 +3,7 @@ from django.urls import include, path
 from oauth2_provider import views as oauth2_views
 
 from rongcheng.config.api import api
+from rongcheng.licences.views import licence_keys_published
 
 # OAuth 2.0 for API clients: only the token, revocation and introspection endpoints so far (client credentials).
 oauth2_patterns = (
@@ -24,6 +25,7 @@ urlpatterns = [
     path("staff/", include("rongcheng.staff.urls")),
     path("oidc/", include("rongcheng.oidc.urls")),
     path("licences/", include("rongcheng.licences.urls")),
+    path(".well-known/licence-keys", licence_keys_published, name="licence-keys"),
     path("hall/", include("rongcheng.hall.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("rongcheng.portal.urls")),
