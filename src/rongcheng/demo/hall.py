@@ -13,6 +13,7 @@ from django.db import transaction
 
 from rongcheng.accounts.models import Department
 from rongcheng.audit.services import Actor
+from rongcheng.demo import licences as demo_licences
 from rongcheng.hall.holidays import china
 from rongcheng.hall.models import ServiceItem
 from rongcheng.hall.services import calendar_seed, service_item_upsert
@@ -22,20 +23,10 @@ from rongcheng.staff.services import role_define
 SYSTEM = Actor.system("demo city generator")
 # The demo officers' business roles (seeded by demo.staff) also decide applications of their department's services.
 HALL_ROLES = ("窗口工作人员", "户籍民警")
-HALL_PERMISSIONS = frozenset({"hall.decide_application", "hall.change_calendarday"})
+HALL_PERMISSIONS = frozenset({"hall.decide_application", "hall.change_calendarday", "licences.add_licence"})
 
-# Licence type codes (电子证照类型) as the licences app seeds them.
-LICENCE_TYPES = {
-    "营业执照": "营业执照",
-    "食品经营许可证": "食品经营许可证",
-    "居住证": "居住证",
-    "结婚证": "结婚证",
-    "机动车驾驶证": "机动车驾驶证",
-    "不动产权证书": "不动产权证书",
-    "职业资格证书": "职业资格证书",
-    "残疾人证": "残疾人证",
-    "出生医学证明": "出生医学证明",
-}
+# Licence type codes (电子证照类型) as the licences app seeds them, by name.
+LICENCE_TYPES = {name: code for code, name, *_ in demo_licences.LICENCE_TYPES}
 EXTRA_DEPARTMENTS = (
     ("FZ-GJJ", "福州住房公积金中心", "市公积金中心"),
     ("FZ-ZJJ", "福州市城乡建设委员会", "市建委"),
@@ -83,7 +74,6 @@ SERVICES: tuple[dict[str, Any], ...] = (
         conditions="有符合规定的名称、住所、章程和组织机构",
         any_window=True,
         online_only=True,
-        issues_licence_type=LICENCE_TYPES["营业执照"],
         min_assurance=2,
     ),
     _service(
@@ -98,7 +88,6 @@ SERVICES: tuple[dict[str, Any], ...] = (
         conditions="有经营能力的自然人",
         any_window=True,
         online_only=True,
-        issues_licence_type=LICENCE_TYPES["营业执照"],
         min_assurance=2,
     ),
     _service(
@@ -115,7 +104,6 @@ SERVICES: tuple[dict[str, Any], ...] = (
         ],
         conditions="具有与经营的食品品种、数量相适应的经营场所和食品安全管理制度",
         any_window=True,
-        issues_licence_type=LICENCE_TYPES["食品经营许可证"],
         min_assurance=2,
     ),
     _service(
@@ -129,7 +117,6 @@ SERVICES: tuple[dict[str, Any], ...] = (
         [_licence("business_licence", "营业执照", "营业执照"), _upload("resolution", "变更决议", ("pdf", "ofd"))],
         any_window=True,
         online_only=True,
-        issues_licence_type=LICENCE_TYPES["营业执照"],
     ),
     _service(
         "GSJ-ZX-001",
@@ -166,10 +153,14 @@ SERVICES: tuple[dict[str, Any], ...] = (
         "《居住证暂行条例》第二条、第九条",
         15,
         7,
-        [_registry("holder", "申领人身份信息", IDENTITY), _upload("residence", "居住证明（租赁合同等）")],
+        [
+            _registry("holder", "申领人身份信息", IDENTITY),
+            _licence("property", "合法稳定住所证明（不动产权证书）", "不动产权证书"),
+        ],
         conditions="离开常住户口所在地，到福州市居住半年以上，有合法稳定就业、合法稳定住所、连续就读条件之一",
         any_window=True,
         issues_licence_type=LICENCE_TYPES["居住证"],
+        result_face={"residence_address": "property:location", "original_residence": "holder:person.address"},
         min_assurance=2,
     ),
     _service(
@@ -211,6 +202,11 @@ SERVICES: tuple[dict[str, Any], ...] = (
         any_window=True,
         online_only=True,
         issues_licence_type=LICENCE_TYPES["机动车驾驶证"],
+        result_face={
+            "permitted_class": "driving_licence:permitted_class",
+            "first_issued_on": "driving_licence:first_issued_on",
+            "address": "driving_licence:address",
+        },
     ),
     _service(
         "MZJ-GL-001",
@@ -235,7 +231,6 @@ SERVICES: tuple[dict[str, Any], ...] = (
         1,
         1,
         [_registry("party", "当事人身份信息", IDENTITY), _upload("photo", "双方合影", ("jpg", "png"), 2)],
-        issues_licence_type=LICENCE_TYPES["结婚证"],
         min_assurance=3,
     ),
     _service(
@@ -326,7 +321,6 @@ SERVICES: tuple[dict[str, Any], ...] = (
         20,
         10,
         [_registry("holder", "申请人身份信息", IDENTITY), _upload("score", "考试合格证明", ("pdf",))],
-        issues_licence_type=LICENCE_TYPES["职业资格证书"],
         min_assurance=2,
     ),
     _service(
@@ -338,7 +332,6 @@ SERVICES: tuple[dict[str, Any], ...] = (
         5,
         1,
         [_registry("mother", "母亲身份信息", IDENTITY), _upload("delivery", "分娩记录", ("pdf",))],
-        issues_licence_type=LICENCE_TYPES["出生医学证明"],
         min_assurance=2,
     ),
     _service(

@@ -1,7 +1,9 @@
 """The service hall's use of electronic licences: prefilling materials, recording each use, issuing the result.
 
 This is the one place that talks to the licences app, so the flow that spans the hall and the licences (a licence
-used in an application, a licence issued on approval) stays in the hall's tier.
+used in an application, a licence issued on approval) stays in the hall's tier. The hall reads licences as its own
+account (`hall_account`, an API-client account named 网上办事大厅) under the holder's authorization for one
+application, whose reference is `application_reference(application)`: the holder sees each fetch and each use.
 """
 
 from __future__ import annotations
@@ -9,26 +11,132 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rongcheng.hall.models import Application
+from django.db import transaction
+
+from rongcheng.accounts.models import AccountKind, User
+from rongcheng.hall.errors import MaterialInvalid
+from rongcheng.hall.models import Application, ApplicationMaterial
+from rongcheng.licences.models import Licence, LicenceStatus, LicenceType
+from rongcheng.licences.services import (
+    holder_authorization_grant,
+    licence_issue,
+    licence_use_record,
+    licences_for_holder,
+)
+from rongcheng.registries.protection import reveal
+from rongcheng.registries.selectors import person_for_resident
+
+HALL_ACCOUNT = "hall"
 
 
 @dataclass(frozen=True)
 class LicenceMaterial:
     identifier: str
     values: dict[str, Any]
+    labels: dict[str, str]
 
 
-def licence_for_material(*, user: Any, application: Application, licence_type: str) -> LicenceMaterial | None:
-    """The applicant's currently valid licence of this type, with its face values, read with the applicant's
-    authorization for this application; None when the applicant holds none."""
-    return None
+def hall_account() -> User:
+    """The account the hall reads licences as; created on first use, it cannot sign in."""
+    account = User.objects.filter(username=HALL_ACCOUNT).first()
+    if account is None:
+        account = User(username=HALL_ACCOUNT, kind=AccountKind.API_CLIENT, display_name="网上办事大厅")
+        account.set_unusable_password()
+        account.save()
+    return account
 
 
-def licence_use_record(*, user: Any, application: Application, identifier: str) -> None:
-    """Record the use of a licence in this application; refuses a licence that is no longer valid."""
-    return None
+def application_reference(application: Application) -> str:
+    return f"hall-{application.pk}"
 
 
-def licence_issue_for(*, application: Application, officer: Any) -> str:
-    """Issue the service's licence type to the applicant, signed by the deciding department; its identifier."""
-    return ""
+def licences_authorize(*, user: Any, application: Application, licence_type_codes: list[str]) -> None:
+    """The applicant lets the hall fetch and use their licences of these types for this application."""
+    types = list(LicenceType.objects.filter(code__in=licence_type_codes))
+    holder_authorization_grant(
+        holder_user=user, grantee=hall_account(), application_reference=application_reference(application),
+        licence_types=types,
+    )  # fmt: skip
+
+
+def licences_fetch(*, user: Any, application: Application, source_address: str | None) -> list[Licence]:
+    """The applicant's licences of the authorized types, each fetch recorded for the holder to see."""
+    index = getattr(user, "id_number_index", "")
+    if not index:
+        return []
+    person = person_for_resident(user=user)
+    id_number = reveal("person.id_number", person.id_number_cipher)
+    return licences_for_holder(
+        holder_code=id_number, reader=hall_account(), application_reference=application_reference(application),
+        source_address=source_address,
+    )  # fmt: skip
+
+
+def licence_for_material(licences: list[Licence], licence_type: str) -> LicenceMaterial | None:
+    """The newest currently valid licence of this type among those fetched, with its face values and labels."""
+    candidates = [
+        licence for licence in licences
+        if licence.licence_type.code == licence_type and licence.status == LicenceStatus.VALID
+    ]  # fmt: skip
+    if not candidates:
+        return None
+    licence = max(candidates, key=lambda item: item.pk)
+    labels = {field["name"]: field.get("label", field["name"]) for field in licence.licence_type.face_schema}
+    values = {"number": licence.number, "holder": licence.holder_name, **licence.face}
+    labels.update(number="证照编号", holder="持证人")
+    return LicenceMaterial(licence.identifier, values, labels)
+
+
+def licence_uses_record(*, application: Application, source_address: str | None) -> None:
+    """Each licence the application relies on is recorded as used for it; a licence that is no longer valid
+    (revoked, suspended, expired) is refused here, under the licence's row lock."""
+    identifiers = list(
+        ApplicationMaterial.objects.filter(application=application, source="licence").values_list(
+            "licence_identifier", flat=True
+        )
+    )
+    account = hall_account()
+    for licence in Licence.objects.filter(identifier__in=identifiers):
+        licence_use_record(
+            licence=licence, application_reference=application_reference(application), actor=account,
+            source_address=source_address,
+        )  # fmt: skip
+
+
+def result_face(application: Application) -> dict[str, Any]:
+    """The face data of the licence issued on approval, from the application's materials as the service maps them
+    (`ServiceItem.result_face`: face field → "material:value key", or "=literal")."""
+    provided = {m.code: m.values for m in application.provided.all()}
+    face: dict[str, Any] = {}
+    for field, source in application.service.result_face.items():
+        if source.startswith("="):
+            face[field] = source[1:]
+            continue
+        material, _, key = source.partition(":")
+        value = provided.get(material, {}).get(key)
+        if value is None:
+            raise MaterialInvalid(
+                f"The licence's field {field} comes from {source}, which the application does not provide.",
+                errors=[{"loc": ["materials", material], "rule": "result_face.source", "msg": source}],
+            )
+        face[field] = value["value"] if isinstance(value, dict) else value
+    return face
+
+
+def licence_issue_for(*, application: Application, officer: Any, source_address: str | None = None) -> str:
+    """Issue the service's licence type to the applicant, signed with the deciding department's key; its
+    identifier. Runs inside the approval's transaction: if issuing fails, the approval does not happen."""
+    licence_type = LicenceType.objects.filter(code=application.service.issues_licence_type).first()
+    if licence_type is None:
+        raise MaterialInvalid(
+            f"The licence type {application.service.issues_licence_type} the service issues is not defined.",
+            errors=[{"loc": ["service", "issues_licence_type"], "rule": "licence_type.known", "msg": "unknown"}],
+        )
+    holder = person_for_resident(user=application.applicant)
+    with transaction.atomic():
+        licence = licence_issue(
+            licence_type=licence_type, holder=holder, face=result_face(application), actor=officer,
+            source="hall", source_reference=application.number or application_reference(application),
+            source_address=source_address,
+        )  # fmt: skip
+    return licence.identifier

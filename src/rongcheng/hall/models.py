@@ -70,6 +70,8 @@ class ServiceItem(models.Model):
     any_window = models.BooleanField(_("accepted at any window"), default=False)
     online_only = models.BooleanField(_("online-only path"), default=False)
     issues_licence_type = models.CharField(_("licence type issued on approval"), max_length=40, blank=True)
+    # The issued licence's face fields from the application's materials: {"field": "material:value key" or "=text"}.
+    result_face = models.JSONField(_("face of the issued licence"), default=dict, blank=True)
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:

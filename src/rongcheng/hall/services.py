@@ -38,7 +38,13 @@ from rongcheng.hall.errors import (
     TransitionNotAllowed,
     TransitionUnknown,
 )
-from rongcheng.hall.licensing import licence_for_material, licence_issue_for, licence_use_record
+from rongcheng.hall.licensing import (
+    licence_for_material,
+    licence_issue_for,
+    licence_uses_record,
+    licences_authorize,
+    licences_fetch,
+)
 from rongcheng.hall.models import (
     Application,
     ApplicationEvent,
@@ -99,8 +105,21 @@ def _denied(user: Any, action: str, application_id: int | str, detail: Mapping[s
 
 SERVICE_FIELDS = (
     "name", "kind", "legal_basis", "conditions", "statutory_days", "promised_days", "fees", "min_assurance",
-    "any_window", "online_only", "issues_licence_type", "active",
+    "any_window", "online_only", "issues_licence_type", "result_face", "active",
 )  # fmt: skip
+
+
+def _result_face_check(result_face: Any, materials: list[dict[str, Any]]) -> dict[str, str]:
+    codes = {m["code"] for m in materials}
+    if not isinstance(result_face, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and (v.startswith("=") or v.partition(":")[0] in codes)
+        for k, v in result_face.items()
+    ):
+        raise ServiceItemInvalid(
+            "result_face maps each face field to \"material:key\" of a declared material, or to \"=text\".",
+            errors=[{"loc": ["result_face"], "rule": "result_face.sources", "msg": "unknown material"}],
+        )
+    return dict(result_face)
 
 
 def service_item_upsert(*, data: Mapping[str, Any], actor: Actor) -> ServiceItem:
@@ -126,7 +145,8 @@ def service_item_upsert(*, data: Mapping[str, Any], actor: Actor) -> ServiceItem
         )
     materials = materials_validate(data.get("materials", []))
     values = {field: data[field] for field in SERVICE_FIELDS if field in data}
-    values.update(department=department, materials=materials)
+    values.update(department=department, materials=materials,
+                  result_face=_result_face_check(data.get("result_face", {}), materials))  # fmt: skip
     with transaction.atomic():
         item, created = ServiceItem.objects.update_or_create(code=code, defaults=values)
         audit_record(
@@ -279,13 +299,18 @@ def application_prefill(*, user: Any, application_id: int, authorize_licences: b
     """
     with transaction.atomic():
         application = _own_draft_or_correction(user, application_id, "hall.application.prefill")
-        if authorize_licences and not application.licence_authorized:
+        licence_specs = [spec for spec in application.service.materials if spec["source"] == "licence"]
+        if authorize_licences and licence_specs and not application.licence_authorized:
+            licences_authorize(
+                user=user, application=application, licence_type_codes=[s["licence_type"] for s in licence_specs]
+            )
             application.licence_authorized = True
             application.save(update_fields=["licence_authorized", "updated_at"])
-            audit_record(
-                action="hall.application.licence_authorize", actor=actor_from_user(user),
-                target_type="hall.application", target_id=application.pk, source_address=_source(user),
-            )  # fmt: skip
+        fetched = (
+            licences_fetch(user=user, application=application, source_address=_source(user))
+            if licence_specs and application.licence_authorized
+            else []
+        )
         filled: list[str] = []
         for spec in application.service.materials:
             if spec["source"] == "registry":
@@ -295,12 +320,13 @@ def application_prefill(*, user: Any, application_id: int, authorize_licences: b
                     defaults={"source": MaterialSource.REGISTRY, "values": values, "licence_identifier": ""},
                 )  # fmt: skip
                 filled.append(spec["code"])
-            elif spec["source"] == "licence" and application.licence_authorized:
-                found = licence_for_material(user=user, application=application, licence_type=spec["licence_type"])
+            elif spec["source"] == "licence":
+                found = licence_for_material(fetched, spec["licence_type"])
                 if found is None:
                     continue
-                values = {k: {"value": str(v), "source": f"licence:{found.identifier}", "label": k}
-                          for k, v in found.values.items()}  # fmt: skip
+                values = {key: {"value": str(value), "source": f"licence:{found.identifier}",
+                                "label": found.labels.get(key, key)}
+                          for key, value in found.values.items()}  # fmt: skip
                 ApplicationMaterial.objects.update_or_create(
                     application=application, code=spec["code"],
                     defaults={"source": MaterialSource.LICENCE, "values": values,
@@ -377,9 +403,8 @@ def _missing_materials(application: Application) -> list[str]:
 
 def _licence_uses(user: Any, application: Application) -> None:
     """Each licence used as a material is recorded as used for this application; a licence that is no longer
-    valid (revoked, suspended, expired) is refused here, at the moment of use."""
-    for material in ApplicationMaterial.objects.filter(application=application, source=MaterialSource.LICENCE):
-        licence_use_record(user=user, application=application, identifier=material.licence_identifier)
+    valid (revoked, suspended, expired) is refused here, at the moment of use, and the submission with it."""
+    licence_uses_record(application=application, source_address=_source(user))
 
 
 def _next_number(department: Department, day: dt.date) -> str:
@@ -573,7 +598,7 @@ def _apply(user: Any, application: Application, step: Transition, reason: str, d
     if step.name == "request_countersign":
         Countersign.objects.bulk_create(Countersign(application=application, department=d) for d in found)
     if step.name == "approve" and application.service.issues_licence_type:
-        identifier = licence_issue_for(application=application, officer=user)
+        identifier = licence_issue_for(application=application, officer=user, source_address=_source(user))
         if identifier:
             Application.objects.filter(pk=application.pk).update(issued_licence=identifier)
             application.issued_licence = identifier
