@@ -116,7 +116,7 @@ def _result_face_check(result_face: Any, materials: list[dict[str, Any]]) -> dic
         for k, v in result_face.items()
     ):
         raise ServiceItemInvalid(
-            "result_face maps each face field to \"material:key\" of a declared material, or to \"=text\".",
+            'result_face maps each face field to "material:key" of a declared material, or to "=text".',
             errors=[{"loc": ["result_face"], "rule": "result_face.sources", "msg": "unknown material"}],
         )
     return dict(result_face)

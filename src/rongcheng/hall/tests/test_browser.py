@@ -1,6 +1,7 @@
-"""The service hall's main journey in a real browser (Debian's chromium): a resident applies for a service whose
-materials are all filled from the government's own records, an officer accepts it and returns it for correction,
-the resident corrects and resubmits, the officer approves."""
+"""The service hall's main journey in a real browser (Debian's chromium): a resident applies for a residence permit
+whose materials are all filled from the government's own records (the population registry and their property
+certificate), an officer accepts it and returns it for correction, the resident corrects and resubmits, the officer
+approves, and the resident finds the new licence among theirs and verifies it on the public verification page."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from rongcheng.hall.models import Application, State
 from rongcheng.hall.tests import factories as f
+from rongcheng.hall.tests.licensed import police_officer, property_for, setup_licences
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "Rc-test-2017!"
@@ -17,18 +19,15 @@ PASSWORD = "Rc-test-2017!"
 
 @pytest.fixture
 def world():
-    item = f.service(
-        "GSJ-GT-001", name="个体工商户设立登记", min_assurance=2,
-        materials=[{"code": "operator", "name": "经营者身份信息", "source": "registry",
-                    "fields": ["person.name", "person.id_number", "person.address"]}],
-    )  # fmt: skip
+    setup = setup_licences()
     resident = f.applicant("lin", email="lin@example.cn")
     resident.display_name = "林则徐"
     resident.save()
-    officer = f.officer("gsj-officer")
-    officer.display_name = "市场监管窗口"
+    setup["property"] = property_for(resident, setup)
+    officer = police_officer("gaj-officer")
+    officer.display_name = "户政窗口"
     officer.save()
-    return {"item": item, "resident": resident, "officer": officer}
+    return {**setup, "resident": resident, "officer": officer}
 
 
 def _sign_in(page: Any, base: str, username: str) -> None:
@@ -58,15 +57,17 @@ def test_apply_correct_and_approve_without_uploading_anything(two_pages, live_se
 
     # The resident finds the service in the public catalogue and applies.
     _sign_in(resident_page, base, "lin")
-    resident_page.goto(f"{base}/hall/?q=个体")
-    resident_page.get_by_role("link", name="个体工商户设立登记").click()
+    resident_page.goto(f"{base}/hall/?q=居住证")
+    resident_page.get_by_role("link", name="居住证办理").click()
     resident_page.get_by_role("button", name="在线申请").click()
     resident_page.get_by_role("button", name="一键填入政府已有材料").click()
     materials = resident_page.locator(".materials").inner_text()
     assert "林则徐" in materials
     assert "registries:person.name" in materials
+    assert f"licence:{world['property'].identifier}" in materials
+    assert "福州市鼓楼区五四路100号1单元101" in materials
     assert "未提供" not in materials
-    resident_page.get_by_label("申请说明").fill("在三坊七巷开一家茶铺")
+    resident_page.get_by_label("申请说明").fill("在福州居住满半年")
     resident_page.get_by_role("button", name="提交申请").click()
     assert resident_page.locator("#state").inner_text() == "已提交"
     application = Application.objects.get()
@@ -74,28 +75,28 @@ def test_apply_correct_and_approve_without_uploading_anything(two_pages, live_se
     assert application.number in resident_page.content()
 
     # The officer accepts it from the queue, reviews it and returns it for correction.
-    _sign_in(officer_page, base, "gsj-officer")
+    _sign_in(officer_page, base, "gaj-officer")
     officer_page.goto(f"{base}/hall/workbench/?scope=intake")
     officer_page.get_by_role("link", name=application.number).click()
     officer_page.locator("[data-transition=accept]").click()
     assert officer_page.locator("#state").inner_text() == "已受理"
     officer_page.locator("[data-transition=review]").click()
     reason = officer_page.locator("form:has([data-transition=return_for_correction]) input[name=reason]")
-    reason.fill("请写明经营范围")
+    reason.fill("请写明居住事由")
     officer_page.locator("[data-transition=return_for_correction]").click()
     assert officer_page.locator("#state").inner_text() == "待补正"
 
     # The resident sees why, corrects and resubmits.
     resident_page.goto(f"{base}/hall/applications/")
     resident_page.get_by_role("link", name=application.number).click()
-    assert "请写明经营范围" in resident_page.locator(".timeline").inner_text()
-    resident_page.get_by_label("申请说明").fill("在三坊七巷开一家茶铺，经营范围：茶叶零售")
+    assert "请写明居住事由" in resident_page.locator(".timeline").inner_text()
+    resident_page.get_by_label("申请说明").fill("在福州居住满半年，居住事由：就业")
     resident_page.get_by_role("button", name="提交补正").click()
     assert resident_page.locator("#state").inner_text() == "审查中"
 
     # The officer approves and concludes.
     officer_page.reload()
-    assert "经营范围：茶叶零售" in officer_page.content()
+    assert "居住事由：就业" in officer_page.content()
     officer_page.locator("[data-transition=approve]").click()
     assert officer_page.locator("#state").inner_text() == "准予许可"
     officer_page.locator("[data-transition=conclude]").click()
@@ -109,4 +110,16 @@ def test_apply_correct_and_approve_without_uploading_anything(two_pages, live_se
     application.refresh_from_db()
     assert application.state == State.CONCLUDED
     assert not application.provided.filter(source="upload").exists()
+    issued = resident_page.locator("#issued-licence").inner_text()
+    assert issued == application.issued_licence
+
+    # The resident finds the residence permit among their licences and verifies it publicly.
+    resident_page.goto(f"{base}/licences/mine/")
+    resident_page.get_by_role("link", name="居住证").click()
+    assert issued in resident_page.content()
+    resident_page.get_by_role("link", name="公开核验页").click()
+    verdict = resident_page.locator(".verdict")
+    assert verdict.get_attribute("data-verdict") == "valid"
+    assert "真实有效" in verdict.inner_text()
+    assert "福州市公安局" in resident_page.locator(".licence-fields").inner_text()
     assert errors == []

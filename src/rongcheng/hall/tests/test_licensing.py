@@ -62,9 +62,11 @@ def test_submission_records_the_use_and_approval_issues_the_result(world):
     issued = Licence.objects.get(identifier=approved.issued_licence)
     assert issued.licence_type.code.endswith("061")
     assert issued.department.code == "FZ-GAJ"
-    assert issued.face == {"residence_address": PROPERTY_FACE["location"], "original_residence": "福州市鼓楼区三坊七巷1号"}
+    assert issued.face == {
+        "residence_address": PROPERTY_FACE["location"], "original_residence": "福州市鼓楼区三坊七巷1号"}  # fmt: skip
     verification = licence_verify(issued.identifier)
-    assert verification.authentic and verification.currently_valid
+    assert verification.authentic
+    assert verification.currently_valid
     assert issued in licences_of_resident(world["resident"])
 
 
