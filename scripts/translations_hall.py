@@ -159,6 +159,7 @@ CHINESE: dict[str, str | tuple[str, ...]] = {
     "minimum assurance level": "最低实名认证等级",
     "online-only path": "全程网办",
     "licence type issued on approval": "办结发放的电子证照类型",
+    "face of the issued licence": "发放证照的照面信息来源",
     "active": "有效",
     "service item": "事项",
     "service items": "事项",
