@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from rongcheng.accounts.models import AccountKind, User
 from rongcheng.hall.errors import MaterialInvalid
@@ -37,12 +37,18 @@ class LicenceMaterial:
 
 
 def hall_account() -> User:
-    """The account the hall reads licences as; created on first use, it cannot sign in."""
+    """The account the hall reads licences as; created on first use (two first uses at once: one creates it), it
+    cannot sign in."""
     account = User.objects.filter(username=HALL_ACCOUNT).first()
-    if account is None:
-        account = User(username=HALL_ACCOUNT, kind=AccountKind.API_CLIENT, display_name="网上办事大厅")
-        account.set_unusable_password()
-        account.save()
+    if account is not None:
+        return account
+    account = User(username=HALL_ACCOUNT, kind=AccountKind.API_CLIENT, display_name="网上办事大厅")
+    account.set_unusable_password()
+    try:
+        with transaction.atomic():
+            account.save()
+    except IntegrityError:
+        return User.objects.get(username=HALL_ACCOUNT)
     return account
 
 
@@ -95,6 +101,8 @@ def licence_uses_record(*, application: Application, source_address: str | None)
             "licence_identifier", flat=True
         )
     )
+    if not identifiers:
+        return
     account = hall_account()
     for licence in Licence.objects.filter(identifier__in=identifiers):
         licence_use_record(

@@ -137,7 +137,7 @@ class Application(models.Model):
     flag = models.CharField(_("flag"), max_length=10, choices=Flag.choices, default=Flag.NONE, blank=True)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
     decision_reason = models.TextField(_("decision reason"), blank=True)
-    issued_licence = models.CharField(_("issued licence identifier"), max_length=64, blank=True)
+    issued_licence = models.CharField(_("issued licence identifier"), max_length=120, blank=True)
     version = models.PositiveIntegerField(_("version"), default=1)
 
     class Meta:
@@ -193,7 +193,7 @@ class ApplicationMaterial(models.Model):
     code = models.CharField(_("material code"), max_length=40)
     source = models.CharField(_("source"), max_length=10, choices=MaterialSource.choices)
     values = models.JSONField(_("values"), default=dict)  # {field: {"value": ..., "source": ...}}
-    licence_identifier = models.CharField(_("licence identifier"), max_length=64, blank=True)
+    licence_identifier = models.CharField(_("licence identifier"), max_length=120, blank=True)
     file = models.CharField(_("stored file"), max_length=200, blank=True)
     file_name = models.CharField(_("file name"), max_length=200, blank=True)
     file_format = models.CharField(_("file format"), max_length=10, blank=True)
