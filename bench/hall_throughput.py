@@ -37,9 +37,8 @@ def _run(kind: str, count: int, repeats: int) -> tuple[float, float]:
 
         from rongcheng.accounts.models import AccountKind, AssuranceLevel, Department, User
         from rongcheng.audit.services import Actor
-        from rongcheng.demo.hall import hall_seed
         from rongcheng.hall import services
-        from rongcheng.hall.models import ServiceItem
+        from rongcheng.hall.services import service_item_upsert
         from rongcheng.kernel.identifiers import id_number_make
         from rongcheng.registries.services import person_register
 
@@ -47,8 +46,15 @@ def _run(kind: str, count: int, repeats: int) -> tuple[float, float]:
 
         for code, name in (("FZ-GSJ", "福州市市场监督管理局"), ("FZ-GAJ", "福州市公安局"), ("FZ-MZJ", "福州市民政局")):
             Department.objects.get_or_create(code=code, defaults={"name": name})
-        hall_seed()
-        item = ServiceItem.objects.get(code="GAJ-JZZ-001")  # registry fields and one upload
+        item = service_item_upsert(
+            data={"code": "BENCH-JZZ", "name": "居住证办理（基准）", "department": "FZ-GAJ", "kind": "licensing",
+                  "legal_basis": "《居住证暂行条例》", "statutory_days": 15, "promised_days": 7, "min_assurance": 2,
+                  "materials": [{"code": "holder", "name": "申领人身份信息", "source": "registry",
+                                 "fields": ["person.name", "person.id_number", "person.address"]},
+                                {"code": "residence", "name": "居住证明", "source": "upload", "formats": ["pdf"],
+                                 "max_bytes": 1024 * 1024}]},
+            actor=Actor.system("bench/hall_throughput.py"),
+        )  # fmt: skip
         officer = User.objects.create(
             username="bench-officer", kind=AccountKind.STAFF, department=item.department, is_staff=True
         )

@@ -70,6 +70,7 @@ class ServiceOut(Schema):
     any_window: bool
     online_only: bool
     issues_licence_type: str
+    result_face: dict[str, str] = Field(description="face field of the issued licence -> material:key or =text")
 
     @staticmethod
     def resolve_department(item: ServiceItem) -> str:
@@ -325,6 +326,7 @@ class ServiceIn(Schema):
     any_window: bool = False
     online_only: bool = False
     issues_licence_type: str = Field("", max_length=40)
+    result_face: dict[str, str] = Field(default_factory=dict)
     active: bool = True
 
 
