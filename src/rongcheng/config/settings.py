@@ -197,6 +197,7 @@ OAUTH2_PROVIDER: dict[str, Any] = {
         "profile": "The person's name",
         "id_number_masked": "The person's ID number, masked",
         "id_number": "The person's ID number in clear (clients entitled to it only)",
+        "oidc:clients": "Register clients, rotate their secrets, disable them",
     },
     "DEFAULT_SCOPES": ["registries:read"],
     "SCOPES_BACKEND_CLASS": "rongcheng.oidc.scopes.ClientScopes",
@@ -246,6 +247,7 @@ API_SCOPE_PERMISSIONS = {
         "registries.change_legalentity",
         "registries.add_indicator",
     ),
+    "oidc:clients": ("oidc.manage_client",),
 }
 
 LOGGING = {

@@ -13,6 +13,11 @@ oauth2_patterns = (
         path("revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="revoke-token"),
         path("introspect/", oauth2_views.IntrospectTokenView.as_view(), name="introspect"),
         path(".well-known/openid-configuration", oidc_views.DiscoveryView.as_view(), name="oidc-connect-discovery-info"),
+        path(
+            ".well-known/oauth-authorization-server",
+            oauth2_views.OAuthServerMetadataView.as_view(),
+            name="oauth-server-metadata",
+        ),
         path(".well-known/jwks.json", oidc_views.JwksView.as_view(), name="jwks-info"),
         path("userinfo/", oauth2_views.UserInfoView.as_view(), name="user-info"),
         path("logout/", oidc_views.LogoutView.as_view(), name="rp-initiated-logout"),
