@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from oauth2_provider import views as oauth2_views
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import Application
-from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
+from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidRequestError
 
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
 from rongcheng.kernel.errors import DomainError
@@ -79,6 +79,15 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
         except OAuthToolkitError as error:
             return self.error_response(error, application=None)
         application = Application.objects.select_related("registration").get(client_id=credentials["client_id"])
+        if request.GET.get("code_challenge_method") != "S256":  # oauthlib defaults a missing method to "plain"
+            return self.error_response(
+                OAuthToolkitError(
+                    error=InvalidRequestError(description="PKCE with code_challenge_method=S256 is required.",
+                                              state=credentials.get("state")),
+                    redirect_uri=credentials["redirect_uri"],
+                ),
+                application,
+            )  # fmt: skip
         user = request.user
         level = required_level(request.GET.get("acr_values", ""))
         if level is not None and user.assurance_level < level:  # type: ignore[union-attr]
@@ -111,6 +120,19 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
             return self.redirect(uri, application)
         return super().get(request, *args, **kwargs)  # type: ignore[no-any-return]
 
+    def error_response(self, error: Any, application: Any, **kwargs: Any) -> HttpResponse:
+        """Every refused authorization request is audited with its OAuth error (unknown client, unregistered
+        redirect URI, plain PKCE, unknown scope, ...)."""
+        oauth_error = getattr(error, "oauthlib_error", None)
+        code = str(getattr(oauth_error, "error", "") or "invalid_request")
+        if code != "unmet_authentication_requirements":  # audited where it is decided, with the level
+            audit_record(
+                action="oidc.authorize", actor=actor_from_user(self.request.user), outcome="denied",
+                target_type="oidc.client", target_id=str(self.request.GET.get("client_id") or self.request.POST.get("client_id", ""))[:100],
+                source_address=_client_ip(self.request), detail={"error": code},
+            )  # fmt: skip
+        return super().error_response(error, application, **kwargs)  # type: ignore[no-any-return]
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context: dict[str, Any] = super().get_context_data(**kwargs)
         scopes = context.get("scopes") or []
@@ -133,13 +155,7 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
         location = response.get("Location", "")
         if form.cleaned_data.get("allow") and "code=" in location:
             services.consent_grant(user=self.request.user, application=application, scopes=scopes)
-        else:
-            audit_record(
-                action="oidc.authorize", actor=actor_from_user(self.request.user), outcome="denied",
-                target_type="oidc.client", target_id=application.client_id, source_address=_client_ip(self.request),
-                detail={"error": "access_denied", "scopes": scopes},
-            )  # fmt: skip
-        return response
+        return response  # a refusal went through error_response, which audited it
 
 
 class TokenView(oauth2_views.TokenView):  # type: ignore[misc]  # django-oauth-toolkit has no type hints
