@@ -72,7 +72,7 @@ def client_list(request: HttpRequest) -> list[dict[str, object]]:
     summary="Register a client; its secret is returned once",
 )  # fmt: skip
 def client_register(request: HttpRequest, body: ClientIn) -> tuple[int, dict[str, object]]:
-    issued = services.client_register(actor=request.user, **body.dict())
+    issued = services.client_register(actor=request.user, **body.model_dump())
     return 201, {**_out(issued.registration), "client_secret": issued.client_secret}
 
 
