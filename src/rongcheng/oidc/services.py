@@ -20,6 +20,7 @@ from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.oidc.errors import ClientManagementDenied, ClientNotFound, ConsentNotFound
 from rongcheng.oidc.models import ClientRegistration, Consent
 from rongcheng.oidc.permissions import MANAGE_CLIENT, may_manage_clients
+from rongcheng.oidc.selectors import client_cache_forget
 
 GRANT_TYPES = (Application.GRANT_AUTHORIZATION_CODE, Application.GRANT_CLIENT_CREDENTIALS)
 
@@ -139,6 +140,8 @@ def client_secret_rotate(*, actor: Any, client_id: str) -> IssuedSecret:
         registration.save(update_fields=["secret_rotated_at"])
         audit_record(action="oidc.client.rotate_secret", actor=actor_from_user(actor), target_type="oidc.client",
                      target_id=client_id)  # fmt: skip
+        client_cache_forget(client_id)
+        transaction.on_commit(lambda: client_cache_forget(client_id))
     return IssuedSecret(registration, secret)
 
 
@@ -164,6 +167,8 @@ def client_disable(*, actor: Any, client_id: str) -> ClientRegistration:
         revoked = _revoke_tokens(registration.application)
         audit_record(action="oidc.client.disable", actor=actor_from_user(actor), target_type="oidc.client",
                      target_id=client_id, detail={"access_tokens_revoked": revoked})  # fmt: skip
+        client_cache_forget(client_id)
+        transaction.on_commit(lambda: client_cache_forget(client_id))
     return registration
 
 
