@@ -45,7 +45,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _django import setup_django, throwaway_database  # noqa: E402  # bench/ is not a package
+from _django import setup_django, throwaway_database  # bench/ is not a package
 
 
 def _free_port() -> int:
@@ -166,7 +166,8 @@ def main() -> None:
         application, secret = api_client_create(
             name="bench-tokens", department_code="FZ-TJJ", scopes=["registries:read"], actor=Actor.system("bench")
         )
-        assert application.client_secret.startswith("hmac_sm3$")
+        if not application.client_secret.startswith("hmac_sm3$"):
+            raise SystemExit("client secrets are not under the keyed hash")
         basic = base64.b64encode(f"{application.client_id}:{secret}".encode()).decode()
         from django.db import connections
 

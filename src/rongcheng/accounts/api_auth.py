@@ -36,7 +36,7 @@ from rongcheng.kernel.jwt import JwtInvalid, KeyRing, key_ring
 READ = "registries:read"
 WRITE = "registries:write"
 REALM = "rongcheng"
-ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105  # RFC 9068 §2.1 media type, not a secret
 
 
 def issuer_for(request: HttpRequest) -> str:
@@ -118,7 +118,8 @@ class ClientToken(HttpBearer):
                 raise TokenInvalid("The access token is unknown, expired or revoked.")
         except TokenInvalid as exc:
             audit_record(
-                action=self.action, actor=Actor.anonymous(), outcome="denied", target_type=self.action.rpartition(".")[0],
+                action=self.action, actor=Actor.anonymous(), outcome="denied",
+                target_type=self.action.rpartition(".")[0],
                 source_address=request.META.get("REMOTE_ADDR"), detail={"error": "invalid_token", "reason": exc.detail},
             )  # fmt: skip
             raise

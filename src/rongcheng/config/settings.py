@@ -36,7 +36,9 @@ BLIND_INDEX_KEY = secret_from_file("blind-index-key", "RONGCHENG_BLIND_INDEX_KEY
 # the HMAC-SM3 key of client secrets and the key of pairwise subject identifiers. The issuer and the audience of the
 # platform's own API default to this server's address as the request names it.
 OIDC_KEYS_DIR = Path(os.environ.get("RONGCHENG_OIDC_KEYS_DIR") or DATA_DIR / "oidc-keys")
-OIDC_CLIENT_SECRET_KEY = secret_from_file("oidc-client-secret-key", "RONGCHENG_OIDC_CLIENT_SECRET_KEY", 32, hex_format=True)
+OIDC_CLIENT_SECRET_KEY = secret_from_file(
+    "oidc-client-secret-key", "RONGCHENG_OIDC_CLIENT_SECRET_KEY", 32, hex_format=True
+)
 OIDC_PAIRWISE_KEY = secret_from_file("oidc-pairwise-key", "RONGCHENG_OIDC_PAIRWISE_KEY", 32, hex_format=True)
 OIDC_ISSUER = os.environ.get("RONGCHENG_OIDC_ISSUER", "")
 OIDC_API_AUDIENCE = os.environ.get("RONGCHENG_OIDC_API_AUDIENCE", "")

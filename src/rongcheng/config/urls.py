@@ -12,7 +12,9 @@ oauth2_patterns = (
         path("token/", oidc_views.TokenView.as_view(), name="token"),
         path("revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="revoke-token"),
         path("introspect/", oauth2_views.IntrospectTokenView.as_view(), name="introspect"),
-        path(".well-known/openid-configuration", oidc_views.DiscoveryView.as_view(), name="oidc-connect-discovery-info"),
+        path(
+            ".well-known/openid-configuration", oidc_views.DiscoveryView.as_view(), name="oidc-connect-discovery-info"
+        ),
         path(
             ".well-known/oauth-authorization-server",
             oauth2_views.OAuthServerMetadataView.as_view(),

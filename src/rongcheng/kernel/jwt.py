@@ -72,7 +72,9 @@ class SigningKey:
         public = private.public_key()
         numbers = public.public_numbers()
         # RFC 7638 thumbprint: members in lexicographic order, no whitespace.
-        canonical = json.dumps({"e": _int_b64(numbers.e), "kty": "RSA", "n": _int_b64(numbers.n)}, separators=(",", ":"))
+        canonical = json.dumps(
+            {"e": _int_b64(numbers.e), "kty": "RSA", "n": _int_b64(numbers.n)}, separators=(",", ":")
+        )
         kid = b64url_encode(hashlib.sha256(canonical.encode()).digest())
         return cls(kid=kid, created=created, private=private, public=public)
 
@@ -89,7 +91,9 @@ class SigningKey:
 
 def _new_pem() -> bytes:
     key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _write_exclusive(path: Path, data: bytes) -> bool:
@@ -124,11 +128,9 @@ class KeyRing:
         if stamp == self._stamp and active is not None:
             return self._keys, active
         with self._lock:
-            self._load()
-            assert self._active is not None
-            return self._keys, self._active
+            return self._load()
 
-    def _load(self) -> None:
+    def _load(self) -> tuple[dict[str, SigningKey], SigningKey]:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not any(self.directory.glob("key-*.pem")):
             _write_exclusive(self.directory / _INITIAL_NAME, _new_pem())  # first use; a racing process may win
@@ -144,8 +146,9 @@ class KeyRing:
             newest = key
         if newest is None:
             raise JwtInvalid(f"no usable signing key in {self.directory}")
-        self._keys, self._active, self._stamp = keys, newest, stamp
         self._headers = {}
+        self._keys, self._active, self._stamp = keys, newest, stamp
+        return keys, newest
 
     def keys(self) -> list[SigningKey]:
         keys, _ = self._current()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from rongcheng.accounts.api_auth import api_auth
 from rongcheng.oidc import selectors, services
@@ -71,9 +71,9 @@ def client_list(request: HttpRequest) -> list[dict[str, object]]:
     "/clients", response={201: ClientWithSecretOut}, auth=_auth("oidc.client.register"),
     summary="Register a client; its secret is returned once",
 )  # fmt: skip
-def client_register(request: HttpRequest, body: ClientIn) -> tuple[int, dict[str, object]]:
+def client_register(request: HttpRequest, body: ClientIn) -> Status[dict[str, object]]:
     issued = services.client_register(actor=request.user, **body.model_dump())
-    return 201, {**_out(issued.registration), "client_secret": issued.client_secret}
+    return Status(201, {**_out(issued.registration), "client_secret": issued.client_secret})
 
 
 def _get(client_id: str) -> ClientRegistration:

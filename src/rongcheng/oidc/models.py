@@ -35,7 +35,7 @@ class ClientRegistration(models.Model):
         permissions = [("manage_client", "Can register, rotate the secret of and disable OpenID Connect clients")]
 
     def __str__(self) -> str:
-        return self.application.name
+        return str(self.application.name)
 
 
 class Consent(models.Model):

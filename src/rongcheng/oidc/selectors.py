@@ -29,7 +29,9 @@ def client_entitled_to_id_number(application: Any) -> bool:
     if owner is None:
         return False
     reader = reader_for(owner)
-    return may_read(reader, "persons") and "id_number" in clear_fields(reader, "persons", settings.OIDC_ID_NUMBER_PURPOSE)
+    return may_read(reader, "persons") and "id_number" in clear_fields(
+        reader, "persons", settings.OIDC_ID_NUMBER_PURPOSE
+    )
 
 
 def id_number_masked_for(*, user: Any, client: Any) -> str | None:

@@ -153,7 +153,7 @@ def _revoke_tokens(application: Any, user: Any = None) -> int:
     now = timezone.now()
     refresh.update(revoked=now, updated=now)
     deleted, _ = access.delete()
-    return deleted
+    return int(deleted)
 
 
 def client_disable(*, actor: Any, client_id: str) -> ClientRegistration:

@@ -25,7 +25,12 @@ from oauthlib.oauth2.rfc6749.errors import InvalidClientError
 from rongcheng.audit.services import Actor, audit_record
 from rongcheng.kernel.jwt import JwtInvalid, b64url_decode
 from rongcheng.oidc.hashers import ALGORITHM, ClientSecretHasher
-from rongcheng.oidc.selectors import application_for_token_endpoint, client_cache_forget, id_number_clear_for, id_number_masked_for
+from rongcheng.oidc.selectors import (
+    application_for_token_endpoint,
+    client_cache_forget,
+    id_number_clear_for,
+    id_number_masked_for,
+)
 from rongcheng.oidc.subjects import subject_for
 from rongcheng.oidc.tokens import acr_of, signing_keys
 
@@ -151,7 +156,7 @@ class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-
         except (JwtInvalid, ValueError):
             return None
         kid = header.get("kid") if isinstance(header, dict) else None
-        for key in signing_keys().keys():
+        for key in signing_keys().keys():  # noqa: SIM118  # KeyRing.keys() is a method, not a dict view
             if key.kid == kid:
                 return jwk.JWK.from_pyca(key.public)
         return None

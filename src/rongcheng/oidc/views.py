@@ -30,6 +30,7 @@ from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidRequestErro
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
 from rongcheng.kernel.errors import DomainError
 from rongcheng.oidc import selectors, services
+from rongcheng.oidc.models import ClientRegistration
 from rongcheng.oidc.permissions import may_manage_clients
 from rongcheng.oidc.scopes import OIDC_SCOPES
 from rongcheng.oidc.tokens import ACR_PREFIX, signing_keys
@@ -99,7 +100,7 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
                 target_id=application.client_id, source_address=_client_ip(request),
                 detail={"error": "unmet_authentication_requirements", "required_level": level},
             )  # fmt: skip
-            error = OAuthToolkitError(
+            refusal = OAuthToolkitError(
                 error=CustomOAuth2Error(
                     error="unmet_authentication_requirements",
                     description=f"This client needs assurance level {level}; the account is at a lower level.",
@@ -107,7 +108,7 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
                 ),
                 redirect_uri=credentials["redirect_uri"],
             )
-            return self.error_response(error, application)
+            return self.error_response(refusal, application)
         consent = selectors.consent_get(user=user, application=application)
         prompt = set(request.GET.get("prompt", "").split())
         if consent is not None and set(scopes) <= consent.scopes and "consent" not in prompt and "login" not in prompt:
@@ -117,7 +118,7 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
                 )
             except OAuthToolkitError as error:
                 return self.error_response(error, application)
-            return self.redirect(uri, application)
+            return self.redirect(uri, application)  # type: ignore[no-any-return]  # the toolkit is untyped
         return super().get(request, *args, **kwargs)  # type: ignore[no-any-return]
 
     def error_response(self, error: Any, application: Any, **kwargs: Any) -> HttpResponse:
@@ -128,7 +129,7 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
         if code != "unmet_authentication_requirements":  # audited where it is decided, with the level
             audit_record(
                 action="oidc.authorize", actor=actor_from_user(self.request.user), outcome="denied",
-                target_type="oidc.client", target_id=str(self.request.GET.get("client_id") or self.request.POST.get("client_id", ""))[:100],
+                target_type="oidc.client", target_id=_requested_client_id(self.request),
                 source_address=_client_ip(self.request), detail={"error": code},
             )  # fmt: skip
         return super().error_response(error, application, **kwargs)  # type: ignore[no-any-return]
@@ -185,6 +186,10 @@ class TokenView(oauth2_views.TokenView):  # type: ignore[misc]  # django-oauth-t
                 detail={"grant_type": grant_type},
             )  # fmt: skip
         return response
+
+
+def _requested_client_id(request: HttpRequest) -> str:
+    return str(request.GET.get("client_id") or request.POST.get("client_id", ""))[:100]
 
 
 def _claimed_client_id(request: HttpRequest) -> str:
@@ -278,7 +283,9 @@ class ClientForm(forms.Form):
             (Application.GRANT_CLIENT_CREDENTIALS, gettext_lazy("系统间调用（客户端凭证）")),
         ],
     )
-    redirect_uris = forms.CharField(label=gettext_lazy("回调地址（每行一个，https）"), required=False, widget=forms.Textarea)
+    redirect_uris = forms.CharField(
+        label=gettext_lazy("回调地址（每行一个，https）"), required=False, widget=forms.Textarea
+    )
     post_logout_redirect_uris = forms.CharField(
         label=gettext_lazy("退出后回调地址（每行一个）"), required=False, widget=forms.Textarea
     )
@@ -286,10 +293,12 @@ class ClientForm(forms.Form):
         label=gettext_lazy("可申请的接口权限"), required=False, widget=forms.CheckboxSelectMultiple,
         choices=[("registries:read", "registries:read"), ("registries:write", "registries:write")],
     )  # fmt: skip
-    sector_identifier = forms.CharField(label=gettext_lazy("扇区标识（同一扇区的应用看到相同的用户标识）"), required=False)
+    sector_identifier = forms.CharField(
+        label=gettext_lazy("扇区标识（同一扇区的应用看到相同的用户标识）"), required=False
+    )
 
 
-SECRET_SESSION_KEY = "oidc.issued_secret"
+SECRET_SESSION_KEY = "oidc.issued_secret"  # noqa: S105  # a session key name, not a secret
 
 
 @login_required
@@ -330,11 +339,11 @@ def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
     _manager(request)
     try:
         registration = selectors.client_get(client_id=client_id)
-    except selectors.ClientRegistration.DoesNotExist:
+    except ClientRegistration.DoesNotExist:
         return render(request, "portal/error.html", {"status": 404}, status=404)
     secret = request.session.pop(SECRET_SESSION_KEY, None)
-    response = render(request, "oidc/client_detail.html", {"registration": registration, "secret": secret,
-                                                             "usable": client_usable(registration.application)})  # fmt: skip
+    context = {"registration": registration, "secret": secret, "usable": client_usable(registration.application)}
+    response = render(request, "oidc/client_detail.html", context)
     if secret:
         response["Cache-Control"] = "no-store"
     return response
@@ -363,4 +372,3 @@ def client_disable(request: HttpRequest, client_id: str) -> HttpResponse:
     else:
         messages.success(request, _("应用已停用，其令牌已全部失效。"))
     return redirect("oidc:client-detail", client_id=client_id)
-

@@ -3,6 +3,8 @@ services, a resident bound to a person of the population registry."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import Permission
 
@@ -45,7 +47,11 @@ def resident(person) -> User:
 
 
 def register(manager: User, name: str = "gaj-portal", **kwargs) -> IssuedSecret:
-    data = {"department_code": "FZ-GAJ", "grant_type": "authorization-code", "redirect_uris": [REDIRECT]}
+    data: dict[str, Any] = {
+        "department_code": "FZ-GAJ",
+        "grant_type": "authorization-code",
+        "redirect_uris": [REDIRECT],
+    }
     data.update(kwargs)
     return client_register(actor=manager, name=name, **data)
 

@@ -67,7 +67,9 @@ def authorize_params(client_id: str, redirect_uri: str, challenge: str, **extra:
             "code_challenge_method": "S256", **extra}  # fmt: skip
 
 
-def code_through_test_client(client: Any, user: Any, client_id: str, redirect_uri: str, **extra: str) -> tuple[str, str]:
+def code_through_test_client(
+    client: Any, user: Any, client_id: str, redirect_uri: str, **extra: str
+) -> tuple[str, str]:
     """(code, verifier) through Django's test client, the person signed in already and consenting."""
     verifier, challenge = pkce_pair()
     client.force_login(user)

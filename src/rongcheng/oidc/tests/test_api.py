@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -58,13 +60,14 @@ def test_a_manager_session_registers_a_client_and_sees_its_secret_once(manager):
 
 def test_a_system_with_the_clients_scope_rotates_and_disables(manager):
     token = admin_token(manager)
-    bearer = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    bearer: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     # The console's account needs the permission itself, not only the scope.
     created = Client().post("/api/v1/oidc/clients", BODY, content_type="application/json", **bearer)
     assert created.status_code == 201, created.content
     client_id, secret = created.json()["client_id"], created.json()["client_secret"]
     rotated = Client().post(f"/api/v1/oidc/clients/{client_id}/rotate-secret", **bearer).json()
-    assert rotated["client_secret"] != secret and rotated["secret_rotated_at"] is not None
+    assert rotated["client_secret"] != secret
+    assert rotated["secret_rotated_at"] is not None
     assert token_request(client_id, secret, grant_type="client_credentials").status_code == 401
     issued = token_request(client_id, rotated["client_secret"], grant_type="client_credentials").json()
     disabled = Client().post(f"/api/v1/oidc/clients/{client_id}/disable", **bearer).json()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -19,7 +21,7 @@ from rongcheng.oidc.tests.flows import authorize_params, code_through_test_clien
 pytestmark = pytest.mark.django_db
 
 
-def basic(client_id: str, secret: str) -> dict[str, str]:
+def basic(client_id: str, secret: str) -> dict[str, Any]:
     return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
@@ -134,7 +136,9 @@ def test_a_reused_refresh_token_revokes_the_whole_family(rp, resident):
     family = RefreshToken.objects.get(access_token__isnull=False).token_family
     assert RefreshToken.objects.filter(token_family=family).count() == 2
 
-    replay = token_request(client_id, rp.client_secret, grant_type="refresh_token", refresh_token=first["refresh_token"])
+    replay = token_request(
+        client_id, rp.client_secret, grant_type="refresh_token", refresh_token=first["refresh_token"]
+    )
     assert (replay.status_code, replay.json()["error"]) == (400, "invalid_grant")
     # The whole family is revoked: the current refresh token too, and its access token is gone.
     assert RefreshToken.objects.filter(token_family=family, revoked__isnull=True).count() == 0
@@ -192,7 +196,7 @@ def test_a_token_signed_by_another_key_is_refused(manager, person):
     import tempfile
 
     with tempfile.TemporaryDirectory() as other:
-        forged = KeyRing(other).sign(claims, typ="at+jwt")
+        forged = KeyRing(Path(other)).sign(claims, typ="at+jwt")
     api = Client().get(f"/api/v1/registries/persons/{person.pk}?purpose=public_security",
                        HTTP_AUTHORIZATION=f"Bearer {forged}")  # fmt: skip
     assert api.status_code == 401

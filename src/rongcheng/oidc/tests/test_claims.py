@@ -15,7 +15,7 @@ from rongcheng.audit.models import AuditRecord
 from rongcheng.kernel.jwt import b64url_decode
 from rongcheng.oidc.tests.conftest import OTHER_REDIRECT, REDIRECT, register
 from rongcheng.oidc.tests.flows import authorize_params, code_through_test_client, pkce_pair, query
-from rongcheng.oidc.tests.test_bad_input import exchange, token_request
+from rongcheng.oidc.tests.test_bad_input import exchange
 from rongcheng.registries.tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -52,9 +52,10 @@ def test_subjects_are_pairwise_per_client_and_stable(manager, rp, resident):
 def test_clients_of_one_sector_share_subjects(manager, resident):
     one = register(manager, "gaj-a", sector_identifier="https://gaj.fuzhou.gov.cn")
     two = register(manager, "gaj-b", redirect_uris=[OTHER_REDIRECT], sector_identifier="https://gaj.fuzhou.gov.cn")
-    assert payload(sign_in(one, resident)["id_token"])["sub"] == payload(
-        sign_in(two, resident, OTHER_REDIRECT)["id_token"]
-    )["sub"]
+    assert (
+        payload(sign_in(one, resident)["id_token"])["sub"]
+        == payload(sign_in(two, resident, OTHER_REDIRECT)["id_token"])["sub"]
+    )
 
 
 def test_the_access_token_is_an_rfc9068_jwt(rp, resident):
@@ -105,9 +106,11 @@ def test_the_id_number_is_released_masked_with_its_scope_and_audited(rp, residen
     before = AuditRecord.objects.filter(action="oidc.claim.release").count()
     claims = userinfo(tokens["access_token"])
     assert claims["id_number_masked"] == person.id_number_masked
-    assert "*" in claims["id_number_masked"] and "id_number" not in claims
+    assert "*" in claims["id_number_masked"]
+    assert "id_number" not in claims
     release = AuditRecord.objects.filter(action="oidc.claim.release").order_by("-id").first()
-    assert before == 0 and release is not None
+    assert before == 0
+    assert release is not None
     assert (release.target_id, release.detail["claim"]) == (str(person.pk), "id_number_masked")
 
 

@@ -42,7 +42,8 @@ def test_rotation_keeps_old_tokens_verifying_until_the_key_is_retired(fresh_keys
     assert kid_of(new) == new_kid != kid_of(old)
     jwks = Client().get("/oauth/.well-known/jwks.json").json()
     assert [k["kid"] for k in jwks["keys"]] == [new_kid, kid_of(old)]
-    assert {k["alg"] for k in jwks["keys"]} == {"RS256"} and "d" not in jwks["keys"][0]
+    assert {k["alg"] for k in jwks["keys"]} == {"RS256"}
+    assert "d" not in jwks["keys"][0]
     url = "/api/v1/registries/persons/1?purpose=statistics"
     assert Client().get(url, HTTP_AUTHORIZATION=f"Bearer {old}").status_code == 404  # still verifies
 
@@ -76,7 +77,8 @@ def test_key_ring_refuses_tampering(tmp_path):
 def test_client_secrets_use_the_keyed_hash(settings):
     hasher = ClientSecretHasher()
     encoded = hasher.encode("s" * 128, "salt")
-    assert encoded.startswith("hmac_sm3$salt$") and len(encoded.split("$")[2]) == 64
+    assert encoded.startswith("hmac_sm3$salt$")
+    assert len(encoded.split("$")[2]) == 64
     assert hasher.verify("s" * 128, encoded)
     assert not hasher.verify("t" * 128, encoded)
     settings.OIDC_CLIENT_SECRET_KEY = "00" * 32

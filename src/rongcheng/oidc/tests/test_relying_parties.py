@@ -55,7 +55,8 @@ def test_authlib_relying_party_signs_a_resident_in(live_server, rp, resident):
     })  # fmt: skip
     claims.validate()
     assert (claims["acr"], claims["amr"], claims["name"]) == ("urn:rongcheng:loa:2", ["pwd"], "林觉民")
-    assert claims["sub"] != str(resident.pk) and len(claims["sub"]) == 43
+    assert claims["sub"] != str(resident.pk)
+    assert len(claims["sub"]) == 43
 
     with OAuth2Session(client_id, rp.client_secret, token=token) as relying_party:
         userinfo = relying_party.get(config["userinfo_endpoint"], timeout=10).json()
@@ -110,7 +111,8 @@ def test_the_oic_package_does_discovery_and_the_code_flow(live_server, rp, resid
     response = client.parse_response(AuthorizationResponse, info=urlsplit(location).query, sformat="urlencoded")
     assert response["state"] == state
     token = client.do_access_token_request(
-        state=state, request_args={"code": response["code"], "code_verifier": verifier, "redirect_uri": REDIRECT},
+        state=state,
+        request_args={"code": response["code"], "code_verifier": verifier, "redirect_uri": REDIRECT},
         authn_method="client_secret_basic",
     )
     assert isinstance(token, AccessTokenResponse)

@@ -11,7 +11,7 @@ from oauth2_provider.models import AccessToken, Application, RefreshToken
 
 from rongcheng.audit.models import AuditRecord
 from rongcheng.oidc.models import ClientRegistration, Consent
-from rongcheng.oidc.tests.conftest import PASSWORD, REDIRECT, register
+from rongcheng.oidc.tests.conftest import PASSWORD, REDIRECT
 from rongcheng.oidc.tests.flows import authorize_params, code_through_test_client, hidden_fields, pkce_pair, query
 from rongcheng.oidc.tests.test_bad_input import exchange, token_request
 from rongcheng.registries.tests import factories
@@ -29,10 +29,12 @@ def test_the_consent_screen_lists_the_claims_in_chinese(rp, resident):
     browser = Client()
     browser.force_login(resident)
     page = authorize(browser, rp, scope="openid profile id_number_masked").content.decode()
-    assert "授权确认" in page and "gaj-portal" in page and "市公安局" in page
+    for text in ("授权确认", "gaj-portal", "市公安局"):
+        assert text in page
     for claim in ("登录标识", "姓名", "身份证号码（隐去出生日期等数字）"):
         assert claim in page
-    assert "<script" not in page and "style=" not in page
+    assert "<script" not in page
+    assert "style=" not in page
 
 
 def test_consent_is_remembered_until_more_is_asked(rp, resident):
@@ -41,7 +43,8 @@ def test_consent_is_remembered_until_more_is_asked(rp, resident):
     (consent,) = Consent.objects.all()
     assert consent.scopes == {"openid", "profile"}
     again = authorize(browser, rp)
-    assert again.status_code == 302 and "code" in query(again["Location"])
+    assert again.status_code == 302
+    assert "code" in query(again["Location"])
     assert authorize(browser, rp, scope="openid profile id_number_masked").status_code == 200  # asks again
     assert authorize(browser, rp, prompt="consent").status_code == 200
 
@@ -62,7 +65,8 @@ def test_a_person_sees_and_revokes_authorized_clients(rp, resident):
     code, verifier = code_through_test_client(browser, resident, rp.registration.application.client_id, REDIRECT)
     tokens = exchange(rp, code, verifier).json()
     page = browser.get("/oidc/authorized-clients/").content.decode()
-    assert "gaj-portal" in page and "市公安局" in page and "openid profile" in page
+    for text in ("gaj-portal", "市公安局", "openid profile"):
+        assert text in page
     consent = Consent.objects.get()
     intruder = factories.resident("intruder")
     other = Client()
@@ -85,7 +89,8 @@ def test_a_person_sees_and_revokes_authorized_clients(rp, resident):
 
 def test_the_authorized_clients_page_needs_sign_in():
     response = Client().get("/oidc/authorized-clients/")
-    assert response.status_code == 302 and "next=/oidc/authorized-clients/" in response["Location"]
+    assert response.status_code == 302
+    assert "next=/oidc/authorized-clients/" in response["Location"]
 
 
 @pytest.mark.parametrize("who", ["anonymous", "resident", "officer"])
@@ -138,4 +143,5 @@ def test_the_portal_sign_in_page_is_the_one_the_provider_uses(rp, resident):
     assert response["Location"].startswith(resolve_url(settings.LOGIN_URL) + "?next=")
     signed_in = browser.post(response["Location"], {"username": resident.username, "password": PASSWORD,
                                                     "next": query(response["Location"])["next"]})  # fmt: skip
-    assert signed_in.status_code == 302 and signed_in["Location"].startswith("/oauth/authorize/")
+    assert signed_in.status_code == 302
+    assert signed_in["Location"].startswith("/oauth/authorize/")
