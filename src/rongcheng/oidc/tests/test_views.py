@@ -145,3 +145,30 @@ def test_the_portal_sign_in_page_is_the_one_the_provider_uses(rp, resident):
                                                     "next": query(response["Location"])["next"]})  # fmt: skip
     assert signed_in.status_code == 302
     assert signed_in["Location"].startswith("/oauth/authorize/")
+
+
+def test_rp_initiated_logout_signs_the_person_out_and_returns_to_the_client(rp, resident):
+    browser = Client()
+    code, verifier = code_through_test_client(browser, resident, rp.registration.application.client_id, REDIRECT)
+    tokens = exchange(rp, code, verifier).json()
+    params = {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": "https://rp.gaj.example/bye",
+              "state": "s1"}  # fmt: skip
+    page = browser.get("/oauth/logout/?" + urlencode(params))
+    assert page.status_code == 200
+    assert "gaj-portal" in page.content.decode()
+    fields = hidden_fields(page.content.decode())
+    response = browser.post("/oauth/logout/", {**fields, "allow": "Logout"})
+    assert response.status_code == 302
+    assert response["Location"] == "https://rp.gaj.example/bye?state=s1"
+    assert "_auth_user_id" not in browser.session
+    assert not AccessToken.objects.filter(user=resident).exists()
+
+
+def test_logout_to_an_unregistered_uri_is_refused(rp, resident):
+    browser = Client()
+    code, verifier = code_through_test_client(browser, resident, rp.registration.application.client_id, REDIRECT)
+    tokens = exchange(rp, code, verifier).json()
+    params = {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": "https://evil.example/"}
+    response = browser.get("/oauth/logout/?" + urlencode(params))
+    assert response.status_code == 400
+    assert "_auth_user_id" in browser.session
