@@ -1,3 +1,4 @@
+# ruff: noqa: E501  # a table of sentences, one per line
 """Translations of the OpenID Connect provider (rongcheng.oidc); see scripts/translations.py."""
 
 from __future__ import annotations
