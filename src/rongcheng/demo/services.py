@@ -25,6 +25,7 @@ from rongcheng.audit.services import Actor, audit_record
 from rongcheng.demo import data
 from rongcheng.demo.generator import entity_rows, person_rows, place_rows
 from rongcheng.demo.models import SeedChunk
+from rongcheng.demo.oidc import oidc_demo_seed
 from rongcheng.divisions.models import Division, DivisionLevel, GridCell
 from rongcheng.kernel.bulk import PreparedRows, bulk_insert_prepared, prepare_rows
 from rongcheng.registries.models import FieldEntitlement, Person
@@ -71,6 +72,7 @@ def demo_city_seed(
         "registries_legalentity", ENTITY_COLUMNS,
     )  # fmt: skip
     report.accounts = _seed_accounts(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
+    oidc_demo_seed()
     return report
 
 
