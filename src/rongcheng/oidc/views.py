@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django import forms
 from django.contrib import messages
@@ -119,7 +119,8 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
             except OAuthToolkitError as error:
                 return self.error_response(error, application)
             return self.redirect(uri, application)  # type: ignore[no-any-return]  # the toolkit is untyped
-        return super().get(request, *args, **kwargs)  # type: ignore[no-any-return]
+        response: HttpResponse = super().get(request, *args, **kwargs)
+        return _allow_form_redirect(response, credentials["redirect_uri"])
 
     def error_response(self, error: Any, application: Any, **kwargs: Any) -> HttpResponse:
         """Every refused authorization request is audited with its OAuth error (unknown client, unregistered
@@ -241,6 +242,19 @@ class JwksView(oauth2_views.JwksInfoView):  # type: ignore[misc]
 
 class LogoutView(oauth2_views.RPInitiatedLogoutView):  # type: ignore[misc]
     template_name = "oidc/logout_confirm.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response: HttpResponse = super().get(request, *args, **kwargs)
+        return _allow_form_redirect(response, request.GET.get("post_logout_redirect_uri", ""))
+
+
+def _allow_form_redirect(response: HttpResponse, uri: str) -> HttpResponse:
+    """The confirmation form's POST ends in a redirect to the client, which the CSP `form-action 'self'` of the
+    page would block in the browser: allow the origin of that (already validated) URI on this page only."""
+    parts = urlsplit(uri)
+    if response.status_code == 200 and parts.scheme in {"https", "http"} and parts.netloc:
+        response._csp_update = {"form-action": [f"{parts.scheme}://{parts.netloc}"]}  # type: ignore[attr-defined]
+    return response
 
 
 # --- a person's authorized clients ----------------------------------------------------------------------------------

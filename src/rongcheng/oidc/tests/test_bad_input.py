@@ -201,3 +201,28 @@ def test_a_token_signed_by_another_key_is_refused(manager, person):
                        HTTP_AUTHORIZATION=f"Bearer {forged}")  # fmt: skip
     assert api.status_code == 401
     assert api.json()["type"] == "/problems/invalid-token"
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Basic !!!not-base64", "Basic " + base64.b64encode(b"no-colon").decode(),
+     "Basic " + base64.b64encode(b"nul\x00id:secret").decode(), "Basic " + base64.b64encode(b"x" * 5000 + b":s").decode(),
+     "Basic " + base64.b64encode("客户端:密钥".encode()).decode()],
+    ids=["base64", "colon", "nul", "long", "unicode"],
+)  # fmt: skip
+def test_hostile_client_credentials_are_invalid_client_never_a_crash(authorization, rp):
+    before = state()
+    response = Client().post("/oauth/token/", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=authorization)
+    assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
+    assert state() == before
+    assert [d["error"] for _, d in refusals()] == ["invalid_client"]
+
+
+def test_an_unknown_client_at_the_authorization_endpoint_is_refused_and_audited(resident):
+    browser = Client()
+    browser.force_login(resident)
+    _, challenge = pkce_pair()
+    response = browser.get("/oauth/authorize/?" + urlencode(authorize_params("no-such-client", REDIRECT, challenge)))
+    assert response.status_code == 400
+    assert not Grant.objects.exists()
+    assert refusals("oidc.authorize") == [("denied", {"error": "invalid_request"})]

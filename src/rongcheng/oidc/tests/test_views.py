@@ -28,7 +28,10 @@ def authorize(browser: Client, rp, **extra: str):
 def test_the_consent_screen_lists_the_claims_in_chinese(rp, resident):
     browser = Client()
     browser.force_login(resident)
-    page = authorize(browser, rp, scope="openid profile id_number_masked").content.decode()
+    response = authorize(browser, rp, scope="openid profile id_number_masked")
+    # The form's POST redirects to the client: its origin, and only it, joins the page's form-action.
+    assert "form-action 'self' https://rp.gaj.example;" in response["Content-Security-Policy"] + ";"
+    page = response.content.decode()
     for text in ("授权确认", "gaj-portal", "市公安局"):
         assert text in page
     for claim in ("登录标识", "姓名", "身份证号码（隐去出生日期等数字）"):
@@ -155,6 +158,7 @@ def test_rp_initiated_logout_signs_the_person_out_and_returns_to_the_client(rp, 
               "state": "s1"}  # fmt: skip
     page = browser.get("/oauth/logout/?" + urlencode(params))
     assert page.status_code == 200
+    assert "form-action 'self' https://rp.gaj.example;" in page["Content-Security-Policy"] + ";"
     assert "gaj-portal" in page.content.decode()
     fields = hidden_fields(page.content.decode())
     response = browser.post("/oauth/logout/", {**fields, "allow": "Logout"})
