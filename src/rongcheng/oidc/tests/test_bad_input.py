@@ -206,7 +206,8 @@ def test_a_token_signed_by_another_key_is_refused(manager, person):
 @pytest.mark.parametrize(
     "authorization",
     ["Basic !!!not-base64", "Basic " + base64.b64encode(b"no-colon").decode(),
-     "Basic " + base64.b64encode(b"nul\x00id:secret").decode(), "Basic " + base64.b64encode(b"x" * 5000 + b":s").decode(),
+     "Basic " + base64.b64encode(b"nul\x00id:secret").decode(),
+     "Basic " + base64.b64encode(b"x" * 5000 + b":s").decode(),
      "Basic " + base64.b64encode("客户端:密钥".encode()).decode()],
     ids=["base64", "colon", "nul", "long", "unicode"],
 )  # fmt: skip
