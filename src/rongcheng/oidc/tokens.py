@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -24,15 +23,31 @@ ACR_PREFIX = "urn:rongcheng:loa:"
 
 def signing_keys() -> KeyRing:
     """The provider's key ring (settings.OIDC_KEYS_DIR), one per process."""
-    return key_ring(Path(settings.OIDC_KEYS_DIR))
+    return key_ring(settings.OIDC_KEYS_DIR)
 
 
 def acr_of(user: Any) -> str:
     return f"{ACR_PREFIX}{int(user.assurance_level)}"
 
 
+_issuers: dict[tuple[str, str, bool], str] = {}
+
+
 def issuer_of(oauthlib_request: Any) -> str:
-    return str(oauth2_settings.oidc_issuer(oauthlib_request))
+    """The toolkit's issuer for this request, remembered per host (it builds a request and reverses a URL: a few
+    milliseconds, paid once). Hosts are those ALLOWED_HOSTS let through, so the memo stays small."""
+    headers = oauthlib_request.headers
+    key = (
+        str(headers.get("HTTP_HOST", "")),
+        f"{headers.get('SERVER_NAME', '')}:{headers.get('SERVER_PORT', '')}",
+        bool(headers.get("X_DJANGO_OAUTH_TOOLKIT_SECURE", False)),
+    )
+    issuer = _issuers.get(key)
+    if issuer is None:
+        issuer = str(oauth2_settings.oidc_issuer(oauthlib_request))
+        if len(_issuers) < 64:
+            _issuers[key] = issuer
+    return issuer
 
 
 def _audience(request: Any, issuer: str) -> str | list[str]:
