@@ -141,12 +141,13 @@ def _access_token(request: HttpRequest, token: str) -> AccessToken | None:
     issuer = issuer_for(request)
     access_token_verify(token, issuer=issuer, audience=api_audience_for(issuer))
     checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
-    access_token: AccessToken | None = (
-        AccessToken.objects.select_related("application__user", "application__registration", "user")
-        .filter(token_checksum=checksum)
-        .first()
-    )
-    if access_token is None or not access_token.is_valid() or _application_disabled(access_token.application):
+    try:  # get(), not first(): no ORDER BY to compile and run on a unique column
+        access_token: AccessToken = AccessToken.objects.select_related(
+            "application__user", "application__registration", "user"
+        ).get(token_checksum=checksum)
+    except AccessToken.DoesNotExist:
+        return None
+    if not access_token.is_valid() or _application_disabled(access_token.application):
         return None
     return access_token
 
