@@ -7,6 +7,9 @@ import io
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
@@ -84,3 +87,36 @@ def test_client_secrets_use_the_keyed_hash(settings):
     settings.OIDC_CLIENT_SECRET_KEY = "00" * 32
     assert not hasher.verify("s" * 128, encoded)  # the key is part of the hash
     assert settings.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")  # people's passwords stay argon2
+
+
+@settings_hypothesis(max_examples=300, deadline=None)
+@given(text=st.text(max_size=400) | st.from_regex(r"[A-Za-z0-9_-]{0,60}\.[A-Za-z0-9_-]{0,80}\.[A-Za-z0-9_-]{0,80}"))
+def test_any_string_is_refused_with_jwt_invalid_never_another_error(tmp_path_factory, text):
+    ring = _shared_ring(tmp_path_factory)
+    with pytest.raises(JwtInvalid):
+        ring.verify(text, audience="a", issuer="i", typ="at+jwt")
+
+
+@settings_hypothesis(max_examples=200, deadline=None)
+@given(position=st.integers(min_value=0), replacement=st.sampled_from("AQgw_-9z"))
+def test_a_changed_character_never_yields_other_claims(tmp_path_factory, position, replacement):
+    ring = _shared_ring(tmp_path_factory)
+    claims = {"exp": 2_000_000_000, "aud": "a", "iss": "i", "sub": "s"}
+    token = ring.sign(claims, typ="at+jwt")
+    index = position % len(token)
+    if token[index] == ".":
+        return
+    tampered = token[:index] + replacement + token[index + 1 :]
+    try:
+        assert ring.verify(tampered, audience="a", issuer="i", typ="at+jwt") == claims  # only padding bits changed
+    except JwtInvalid:
+        pass
+
+
+_RINGS: dict[str, KeyRing] = {}
+
+
+def _shared_ring(tmp_path_factory) -> KeyRing:
+    if "ring" not in _RINGS:
+        _RINGS["ring"] = KeyRing(tmp_path_factory.mktemp("ring"))
+    return _RINGS["ring"]

@@ -11,7 +11,7 @@ from oauth2_provider.models import AccessToken, Application, RefreshToken
 
 from rongcheng.audit.models import AuditRecord
 from rongcheng.oidc.models import ClientRegistration, Consent
-from rongcheng.oidc.tests.conftest import PASSWORD, REDIRECT
+from rongcheng.oidc.tests.conftest import PASSWORD, REDIRECT, register
 from rongcheng.oidc.tests.flows import authorize_params, code_through_test_client, hidden_fields, pkce_pair, query
 from rongcheng.oidc.tests.test_bad_input import exchange, token_request
 from rongcheng.registries.tests import factories
@@ -176,3 +176,20 @@ def test_logout_to_an_unregistered_uri_is_refused(rp, resident):
     response = browser.get("/oauth/logout/?" + urlencode(params))
     assert response.status_code == 400
     assert "_auth_user_id" in browser.session
+
+
+def test_the_list_pages_take_a_bounded_number_of_queries(manager, resident, django_assert_max_num_queries):
+    for number in range(5):
+        issued = register(manager, f"portal-{number}", redirect_uris=[f"https://p{number}.example/cb"])
+        code_through_test_client(Client(), resident, issued.registration.application.client_id,
+                                 f"https://p{number}.example/cb")  # fmt: skip
+    person_browser = Client()
+    person_browser.force_login(resident)
+    with django_assert_max_num_queries(8):
+        page = person_browser.get("/oidc/authorized-clients/").content.decode()
+    assert page.count("撤销授权</button>") == 5
+    manager_browser = Client()
+    manager_browser.force_login(manager)
+    with django_assert_max_num_queries(8):
+        page = manager_browser.get("/oidc/clients/").content.decode()
+    assert page.count("/oidc/clients/") >= 6
