@@ -21,7 +21,7 @@ API call runs before its one token-row query) on a token from the server, agains
 account, permission cache) for reference.
 
     uv run python bench/oidc_tokens.py
-    uv run python bench/oidc_tokens.py --seconds 5 --processes 2 --threads 8
+    uv run python bench/oidc_tokens.py --seconds 5 --processes 2 --threads 8   # 16 connections
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of one load run")
     parser.add_argument("--repeats", type=int, default=3, help="load runs; the median is reported")
     parser.add_argument("--processes", type=int, default=2, help="client processes")
-    parser.add_argument("--threads", type=int, default=8, help="connections (threads) per client process")
+    parser.add_argument("--threads", type=int, default=4, help="connections (threads) per client process")
     parser.add_argument("--workers", type=int, default=2, help="granian worker processes")
     args = parser.parse_args()
 
