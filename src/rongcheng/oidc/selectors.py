@@ -109,6 +109,8 @@ def client_list() -> QuerySet[ClientRegistration]:
 
 
 def client_get(*, client_id: str) -> ClientRegistration:
+    if "\x00" in client_id:
+        raise ClientRegistration.DoesNotExist
     return ClientRegistration.objects.select_related("application__user", "department").get(
         application__client_id=client_id
     )
@@ -121,7 +123,9 @@ CLIENT_CACHE_SECONDS = 5.0
 _clients: dict[str, tuple[float, Application | None]] = {}
 
 
-def application_for_token_endpoint(client_id: str) -> Application | None:
+def application_for_token_endpoint(client_id: str | None) -> Application | None:
+    if not client_id or "\x00" in client_id:
+        return None  # none given, or a NUL byte PostgreSQL cannot even compare: no client has it
     now = time.monotonic()
     cached = _clients.get(client_id)
     if cached is not None and cached[0] > now:
@@ -130,7 +134,7 @@ def application_for_token_endpoint(client_id: str) -> Application | None:
         application: Application | None = Application.objects.select_related("user", "registration").get(
             client_id=client_id
         )
-    except (Application.DoesNotExist, ValueError):  # ValueError: a NUL byte PostgreSQL cannot take
+    except Application.DoesNotExist:
         application = None
     if application is not None and application.user is not None:
         with_cached_permissions(application.user)  # the scopes backend asks has_perm of the owner

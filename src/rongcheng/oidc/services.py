@@ -116,6 +116,8 @@ def client_register(
 
 
 def _registration_for_update(client_id: str) -> ClientRegistration:
+    if "\x00" in client_id:
+        raise ClientNotFound("No registered client has this id.")
     registration = (
         ClientRegistration.objects.select_for_update()
         .select_related("application")

@@ -177,20 +177,25 @@ class TokenView(oauth2_views.TokenView):  # type: ignore[misc]  # django-oauth-t
                 error = ""
             audit_record(
                 action="oidc.token.issue", actor=Actor.anonymous(), outcome="denied", target_type="oidc.client",
-                target_id=_claimed_client_id(request)[:100], source_address=_client_ip(request),
-                detail={"error": error, "grant_type": grant_type[:60]},
+                target_id=_printable(_claimed_client_id(request)), source_address=_client_ip(request),
+                detail={"error": error, "grant_type": _printable(grant_type)[:60]},
             )  # fmt: skip
         elif grant_type != "client_credentials":
             audit_record(
                 action="oidc.token.issue", actor=Actor.anonymous(), target_type="oidc.client",
-                target_id=_claimed_client_id(request)[:100], source_address=_client_ip(request),
+                target_id=_printable(_claimed_client_id(request)), source_address=_client_ip(request),
                 detail={"grant_type": grant_type},
             )  # fmt: skip
         return response
 
 
+def _printable(text: str) -> str:
+    """A client-supplied identifier as the audit trail may keep it: printable characters, bounded length."""
+    return "".join(character for character in text if character.isprintable())[:100]
+
+
 def _requested_client_id(request: HttpRequest) -> str:
-    return str(request.GET.get("client_id") or request.POST.get("client_id", ""))[:100]
+    return _printable(str(request.GET.get("client_id") or request.POST.get("client_id", "")))
 
 
 def _claimed_client_id(request: HttpRequest) -> str:

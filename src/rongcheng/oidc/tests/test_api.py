@@ -102,3 +102,16 @@ def test_an_unknown_client_is_a_404_problem(manager):
     browser.force_login(manager)
     response = browser.post("/api/v1/oidc/clients/nope/rotate-secret")
     assert (response.status_code, response.json()["type"]) == (404, "/problems/not-found")
+
+
+@pytest.mark.parametrize("client_id", ["nope", "nul%00id", "%E5%AE%A2"])
+def test_an_unknown_or_hostile_client_id_is_a_404_problem_everywhere(manager, client_id):
+    browser = Client()
+    browser.force_login(manager)
+    for response in (
+        browser.get(f"/api/v1/oidc/clients/{client_id}"),
+        browser.post(f"/api/v1/oidc/clients/{client_id}/rotate-secret"),
+        browser.post(f"/api/v1/oidc/clients/{client_id}/disable"),
+    ):
+        assert (response.status_code, response.json()["type"]) == (404, "/problems/not-found")
+    assert browser.get(f"/oidc/clients/{client_id}/").status_code == 404
