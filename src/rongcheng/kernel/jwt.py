@@ -19,6 +19,7 @@ import functools
 import hashlib
 import json
 import os
+import secrets
 import threading
 import time
 from collections.abc import Mapping
@@ -97,13 +98,21 @@ def _new_pem() -> bytes:
 
 
 def _write_exclusive(path: Path, data: bytes) -> bool:
+    """Publish a key file whole or not at all: written aside (0600), then linked into place unless one is there."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    return True
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        temporary.unlink()
 
 
 class KeyRing:
@@ -137,10 +146,8 @@ class KeyRing:
         stamp = self.directory.stat().st_mtime_ns
         keys: dict[str, SigningKey] = {}
         newest: SigningKey | None = None
-        for path in sorted(self.directory.glob("key-*.pem")):
+        for path in sorted(self.directory.glob("key-*.pem")):  # whole files only: see _write_exclusive
             data = path.read_bytes()
-            if not data:
-                continue  # another process is writing it; the next change of the directory reloads
             key = SigningKey.from_pem(data, path.stem.removeprefix("key-"))
             keys[key.kid] = key
             newest = key

@@ -119,3 +119,23 @@ def _shared_ring(tmp_path_factory) -> KeyRing:
     if "ring" not in _RINGS:
         _RINGS["ring"] = KeyRing(tmp_path_factory.mktemp("ring"))
     return _RINGS["ring"]
+
+
+def test_processes_starting_together_agree_on_one_first_key(tmp_path):
+    import threading
+
+    rings = [KeyRing(tmp_path / "keys") for _ in range(6)]
+    kids: list[str] = []
+    barrier = threading.Barrier(len(rings))
+
+    def start(ring: KeyRing) -> None:
+        barrier.wait()
+        kids.append(ring.active().kid)
+
+    threads = [threading.Thread(target=start, args=(ring,)) for ring in rings]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(kids)) == 1
+    assert [p.name for p in (tmp_path / "keys").iterdir()] == ["key-00000000000000000000.pem"]
