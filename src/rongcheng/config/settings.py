@@ -109,6 +109,8 @@ DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# ModelBackend's passwords, with permissions from department-scoped role assignments (rongcheng.staff.backends).
+AUTHENTICATION_BACKENDS = ["rongcheng.staff.backends.DepartmentRoleBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -200,6 +202,7 @@ OAUTH2_PROVIDER: dict[str, Any] = {
         "id_number_masked": "The person's ID number, masked",
         "id_number": "The person's ID number in clear (clients entitled to it only)",
         "oidc:clients": "Register clients, rotate their secrets, disable them",
+        "staff:admin": "Administer staff accounts, roles and role assignments",
     },
     "DEFAULT_SCOPES": ["registries:read"],
     "SCOPES_BACKEND_CLASS": "rongcheng.oidc.scopes.ClientScopes",
@@ -250,6 +253,7 @@ API_SCOPE_PERMISSIONS = {
         "registries.add_indicator",
     ),
     "oidc:clients": ("oidc.manage_client",),
+    "staff:admin": ("staff.manage_staff_accounts", "staff.assign_role"),
 }
 
 LOGGING = {
