@@ -139,7 +139,10 @@ class ClientToken(HttpBearer):
 def _access_token(request: HttpRequest, token: str) -> AccessToken | None:
     """The token's row with its application and owner in one query, once the JWT itself has passed."""
     issuer = issuer_for(request)
-    access_token_verify(token, issuer=issuer, audience=api_audience_for(issuer))
+    audience = api_audience_for(issuer)
+    opaque = "." not in token
+    if not opaque:
+        access_token_verify(token, issuer=issuer, audience=audience)
     checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
     try:  # get(), not first(): no ORDER BY to compile and run on a unique column
         access_token: AccessToken = AccessToken.objects.select_related(
@@ -149,6 +152,10 @@ def _access_token(request: HttpRequest, token: str) -> AccessToken | None:
         return None
     if not access_token.is_valid() or _application_disabled(access_token.application):
         return None
+    if opaque and not access_token.allows_audience(audience):
+        # An opaque token (issued before access tokens became JWTs, or written directly by a tool) is known only by
+        # its row: its RFC 8707 resource stands in for the audience.
+        raise TokenInvalid("The access token is invalid: issued for another audience.")
     return access_token
 
 

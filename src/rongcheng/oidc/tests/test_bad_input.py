@@ -227,3 +227,24 @@ def test_an_unknown_client_at_the_authorization_endpoint_is_refused_and_audited(
     assert response.status_code == 400
     assert not Grant.objects.exists()
     assert refusals("oidc.authorize") == [("denied", {"error": "invalid_request"})]
+
+
+def test_an_opaque_token_row_for_another_resource_is_refused(manager, person):
+    import secrets as random_secrets
+
+    from oauth2_provider.models import set_token_value
+
+    system = register(manager, "gaj-check", grant_type="client-credentials", redirect_uris=[],
+                      api_scopes=["registries:read"])  # fmt: skip
+    url = f"/api/v1/registries/persons/{person.pk}?purpose=public_security"
+    tokens = {}
+    for resource in ([], ["https://mzj.example/api/"]):
+        raw = random_secrets.token_urlsafe(32)
+        row = AccessToken(application=system.registration.application, scope="registries:read", resource=resource,
+                          expires=timezone.now() + dt.timedelta(minutes=10))  # fmt: skip
+        set_token_value(row, raw)
+        row.save()
+        tokens[bool(resource)] = raw
+    assert Client().get(url, HTTP_AUTHORIZATION=f"Bearer {tokens[False]}").status_code == 200
+    refused = Client().get(url, HTTP_AUTHORIZATION=f"Bearer {tokens[True]}")
+    assert (refused.status_code, refused.json()["type"]) == (401, "/problems/invalid-token")
