@@ -141,3 +141,13 @@ def test_my_applications_page_queries_do_not_grow(world):
     with CaptureQueriesContext(connection) as second:
         client.get(reverse("hall:my-applications"))
     assert len(first) == len(second)
+
+
+def test_below_the_assurance_level_the_page_asks_to_step_up(world):
+    weak = f.applicant(level=1)
+    client = Client()
+    client.force_login(weak)
+    response = client.post(reverse("hall:apply", args=["GSJ-001"]))
+    assert response.status_code == 302
+    assert "step-up" in response["Location"] or response["Location"] == reverse("hall:service", args=["GSJ-001"])
+    assert not Application.objects.filter(applicant=weak).exists()
