@@ -215,13 +215,12 @@ def _totp_associated_data(user_id: int) -> bytes:
 
 
 def totp_secret(device: TotpDevice) -> bytes:
-    return data_keyring().decrypt(
-        device.secret_cipher.encode("ascii"), associated_data=_totp_associated_data(device.user_id)
-    )
+    text = data_keyring().decrypt_text(device.secret_cipher, associated_data=_totp_associated_data(device.user_id))
+    return totp.secret_from_base32(text)
 
 
 def _totp_cipher(user: User, secret: bytes) -> str:
-    return data_keyring().encrypt(secret, associated_data=_totp_associated_data(user.pk)).decode("ascii")
+    return data_keyring().encrypt_text(totp.secret_base32(secret), associated_data=_totp_associated_data(user.pk))
 
 
 def totp_uri(user: User, secret: bytes) -> str:
