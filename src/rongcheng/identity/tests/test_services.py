@@ -222,7 +222,8 @@ def test_sms_sign_in_with_a_code_sent_to_the_verified_phone():
     assert message["phone"] == "13812345678"
     code = last_code()
     row = OneTimeCode.objects.latest("pk")
-    assert code not in row.digest and len(row.digest) == 64
+    assert code not in row.digest
+    assert len(row.digest) == 64
     assert sms_sign_in(phone="13812345678", code=code, context=HERE) == user
     with pytest.raises(CodeInvalid) as replay:
         sms_sign_in(phone="13812345678", code=code, context=HERE)
@@ -382,7 +383,7 @@ def test_step_up_refuses_details_that_do_not_match_the_registry(field):
 
 
 def test_one_person_binds_one_account():
-    first, person = verified_resident("first")
+    _first, person = verified_resident("first")
     second = resident("second")
     with pytest.raises(PersonAlreadyBound):
         step_up_start(user=second, name=person.name, id_number=_clear_id_number(person), phone="13812345678",
