@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from rongcheng.accounts.api_auth import SignedInSession
 from rongcheng.accounts.models import User
 from rongcheng.identity.selectors import account_summary, session_list_for_user
-from rongcheng.identity.services import SESSION_RECORD, context_from, session_end
+from rongcheng.identity.services import SESSION_RECORD, context_from, session_end, sign_out
 
 router = Router(tags=["identity"])
 
@@ -74,6 +74,10 @@ def sessions(request: HttpRequest) -> list[SessionOut]:
     "/sessions/{session_id}/end", response={204: None}, auth=[SignedInSession("identity.session.end")],
     summary="End one of the account's sessions",
 )  # fmt: skip
-def end_session(request: HttpRequest, session_id: int) -> tuple[int, None]:
-    session_end(user=_user(request), session_id=session_id, context=context_from(request))
-    return 204, None
+def end_session(request: HttpRequest, session_id: int) -> Status[None]:
+    """Ending the current session signs it out; any other of the account's sessions is deleted at once."""
+    if session_id == request.session.get(SESSION_RECORD):
+        sign_out(request)
+    else:
+        session_end(user=_user(request), session_id=session_id, context=context_from(request))
+    return Status(204, None)

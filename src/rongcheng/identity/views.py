@@ -14,6 +14,7 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -227,7 +228,7 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
     elif pending is not None:
         user = pending[0]
     else:
-        return HttpResponseRedirect(f"{reverse('identity:sign-in')}?{urlencode({'next': request.get_full_path()})}")
+        return redirect_to_login(request.get_full_path())
     try:
         _device, secret = totp_enrol_start(user=user)
     except TotpAlreadyEnrolled:
@@ -293,6 +294,9 @@ def account(request: HttpRequest) -> HttpResponse:
 @require_POST
 def session_end_view(request: HttpRequest, session_id: int) -> HttpResponse:
     assert isinstance(request.user, User)  # noqa: S101  # login_required
+    if session_id == request.session.get(SESSION_RECORD):
+        sign_out(request)
+        return HttpResponseRedirect(reverse(settings.LOGOUT_REDIRECT_URL))
     try:
         session_end(user=request.user, session_id=session_id, context=context_from(request))
     except DomainError:

@@ -29,13 +29,13 @@ def department() -> Department:
 
 def staff(
     username: str = "officer", *, with_totp: bool = True, perms: tuple[str, ...] = (), **fields: Any
-) -> tuple[User, bytes | None]:
+) -> tuple[User, bytes]:
     user = User.objects.create_user(
         username=username, password=PASSWORD, kind=AccountKind.STAFF, department=department(), is_staff=True, **fields
     )
     if perms:
         user.user_permissions.add(*Permission.objects.filter(codename__in=perms))
-    secret = totp_provision(user=user, actor=SYSTEM) if with_totp else None
+    secret = totp_provision(user=user, actor=SYSTEM) if with_totp else b""
     return user, secret
 
 
