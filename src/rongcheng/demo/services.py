@@ -24,6 +24,7 @@ from rongcheng.accounts.models import Department, User
 from rongcheng.audit.services import Actor, audit_record
 from rongcheng.demo import data
 from rongcheng.demo.generator import entity_rows, person_rows, place_rows
+from rongcheng.demo.identity import demo_identity_seed
 from rongcheng.demo.models import SeedChunk
 from rongcheng.divisions.models import Division, DivisionLevel, GridCell
 from rongcheng.kernel.bulk import PreparedRows, bulk_insert_prepared, prepare_rows
@@ -71,6 +72,7 @@ def demo_city_seed(
         "registries_legalentity", ENTITY_COLUMNS,
     )  # fmt: skip
     report.accounts = _seed_accounts(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
+    demo_identity_seed(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
     return report
 
 
@@ -292,8 +294,10 @@ def _seed_accounts(accounts_file: Path) -> list[tuple[str, str, str]]:
     known: dict[str, str] = {}
     if accounts_file.exists():
         for line in accounts_file.read_text(encoding="utf-8").splitlines():
-            username, _, password = line.partition("\t")
-            known[username] = password
+            if not line.strip() or line.startswith("#"):
+                continue  # the note on TOTP secrets (demo.identity)
+            username, _, columns = line.partition("\t")
+            known[username] = columns.partition("\t")[0]
     roles = _seed_roles()
     first_person = Person.objects.order_by("id").first()
     result: list[tuple[str, str, str]] = []

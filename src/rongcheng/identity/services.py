@@ -802,3 +802,32 @@ def representation_revoke(*, user: User, representation_id: int, context: Contex
                target_type="registries.legalentity", target_id=representation.legal_entity_id,
                detail={"representation": representation.pk})  # fmt: skip
     return representation
+
+
+def assurance_set_by_system(*, user: User, person: Person, level: int, actor: Actor, reason: str) -> User:
+    """Bind an account to a person at a level without the resident's own proof: only for trusted setup (the demo
+    city, data migrations), never reachable from a page or the API. The phone the registry holds becomes the
+    account's verified sign-in number."""
+    with transaction.atomic():
+        account = User.objects.select_for_update().get(pk=user.pk)
+        if _bound_elsewhere(account, person.id_number_index):
+            raise PersonAlreadyBound("This person is bound to another account.")
+        previous = account.assurance_level
+        account.id_number_index = person.id_number_index
+        account.assurance_level = max(previous, level)
+        account.save(update_fields=["id_number_index", "assurance_level"])
+        if person.phone_index:
+            ResidentProfile.objects.filter(phone_index=person.phone_index, phone_verified_at__isnull=False).exclude(
+                user=account
+            ).update(phone_verified_at=None)
+        ResidentProfile.objects.update_or_create(
+            user=account,
+            defaults={"name": person.name, "id_number_index": person.id_number_index,
+                      "id_number_masked": person.id_number_masked, "phone_index": person.phone_index,
+                      "phone_masked": person.phone_masked,
+                      "phone_verified_at": clock.now() if person.phone_index else None},
+        )  # fmt: skip
+        audit_record(action="identity.step_up", actor=actor, target_type="accounts.user", target_id=account.pk,
+                     detail={"level": level, "from": previous, "to": account.assurance_level, "via": "system",
+                             "reason": reason})  # fmt: skip
+    return account
