@@ -432,3 +432,20 @@ def test_session_end_of_a_missing_id_changes_nothing(client):
     before = _state()
     client.post("/account/sessions/999999/end/")
     assert _state() == before
+
+
+def test_the_admin_login_sends_people_to_this_sign_in(client):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    follow = client.get(response["Location"])
+    assert follow["Location"] == f"{SIGN_IN}?next=%2Fadmin%2F"
+    assert client.get("/admin/login/?next=https://evil.example/")["Location"] == f"{SIGN_IN}?next=%2F"
+
+
+def test_the_admin_logout_ends_the_session_record(client):
+    _user, secret = staff(is_superuser=True)
+    sign_in(client, "officer")
+    client.post(reverse("identity:sign-in-totp"), {"code": current_code(secret)})
+    client.post("/admin/logout/")
+    assert not signed_in(client)
+    assert AccountSession.objects.get().end_reason == "signed_out"
