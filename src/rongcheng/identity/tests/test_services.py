@@ -7,6 +7,9 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import Permission
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from rongcheng.accounts.models import AccountKind, AssuranceLevel, User
 from rongcheng.audit.models import AuditRecord
@@ -35,6 +38,7 @@ from rongcheng.identity.models import (
     SignInGuard,
     TotpDevice,
 )
+from rongcheng.identity.passwords import password_problems
 from rongcheng.identity.services import (
     in_person_verify,
     password_change,
@@ -486,3 +490,22 @@ def test_delegation_to_an_l1_account_is_refused():
 
 def test_verify_in_person_permission_exists():
     assert Permission.objects.filter(codename="verify_in_person", content_type__app_label="identity").exists()
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_a_password_without_problems_has_every_character_class(password):
+    if not password_problems(password):
+        assert len(password) >= 8
+        assert any(c.isupper() for c in password)
+        assert any(c.islower() for c in password)
+        assert any(c.isdigit() for c in password)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.text(max_size=12))
+def test_totp_match_accepts_only_the_right_six_digits(code):
+    secret = b"12345678901234567890"
+    matched = totp.totp_match(secret, code, clock.now())
+    if matched is not None:
+        assert code == totp.hotp(secret, matched)

@@ -449,3 +449,28 @@ def test_the_admin_logout_ends_the_session_record(client):
     client.post("/admin/logout/")
     assert not signed_in(client)
     assert AccountSession.objects.get().end_reason == "signed_out"
+
+
+def test_admin_lists_identity_state_and_lifts_a_lock_through_the_service(client):
+    admin_user, _ = staff("root", is_superuser=True)
+    locked, _ = staff("locked")
+    from rongcheng.identity.models import SignInGuard
+
+    guard = SignInGuard.objects.create(user=locked, failures=5, locked_until=clock.now() + dt.timedelta(minutes=30))
+    client.force_login(admin_user)
+    for model in ("signinguard", "accountsession", "inpersonverification", "representation"):
+        assert client.get(f"/admin/identity/{model}/").status_code == 200
+    response = client.post("/admin/identity/signinguard/", {"action": "release", "_selected_action": [guard.pk]})
+    assert response.status_code == 302
+    guard.refresh_from_db()
+    assert (guard.failures, guard.locked_until) == (0, None)
+    assert AuditRecord.objects.filter(action="identity.lockout.release").count() == 1
+
+
+def test_account_page_query_count(client, django_assert_max_num_queries):
+    user, _ = verified_resident()
+    for _ in range(5):
+        sign_in(Client(), "resident")
+    sign_in(client, "resident")
+    with django_assert_max_num_queries(12):
+        assert client.get("/account/").status_code == 200
