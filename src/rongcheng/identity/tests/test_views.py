@@ -468,7 +468,7 @@ def test_admin_lists_identity_state_and_lifts_a_lock_through_the_service(client)
 
 
 def test_account_page_query_count(client, django_assert_max_num_queries):
-    user, _ = verified_resident()
+    verified_resident()
     for _ in range(5):
         sign_in(Client(), "resident")
     sign_in(client, "resident")
