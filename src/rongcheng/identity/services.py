@@ -783,7 +783,7 @@ def representation_revoke(*, user: User, representation_id: int, context: Contex
     """Revoked by its holder, by whoever delegated it, or by the entity's current legal representative."""
     with transaction.atomic():
         representation = (
-            Representation.objects.select_for_update()
+            Representation.objects.select_for_update(of=("self",))
             .select_related("legal_entity__legal_representative")
             .filter(pk=representation_id, revoked_at__isnull=True)
             .first()
