@@ -26,6 +26,7 @@ from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.http import HttpRequest
 
 from rongcheng.accounts.models import AccountKind, AssuranceLevel, User
+from rongcheng.audit.models import AuditRecord
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
 from rongcheng.identity import policy, totp
 from rongcheng.identity.clock import clock
@@ -80,6 +81,7 @@ MOBILE = re.compile(r"1[3-9]\d{9}")
 CODE_DIGITS = 6
 # How often the session record's "last seen" is written: the idle timeout itself is checked on every request.
 LAST_SEEN_RESOLUTION = dt.timedelta(seconds=60)
+STEP_UP_MISMATCHES_PER_HOUR = 5
 
 
 @dataclass(frozen=True)
@@ -600,6 +602,12 @@ def step_up_start(*, user: User, name: str, id_number: str, phone: str, context:
     number = id_number_validate(id_number.strip().upper()).value
     mobile = phone_validate(phone)
     clean_name = _name_validate(name)
+    recent_mismatches = AuditRecord.objects.filter(
+        action="identity.step_up", actor_kind="user", actor_id=str(user.pk), outcome="failure",
+        occurred_at__gte=clock.now() - dt.timedelta(hours=1),
+    ).count()  # fmt: skip
+    if recent_mismatches >= STEP_UP_MISMATCHES_PER_HOUR:  # the registry must not become an oracle for guesses
+        raise CodeRateLimited("Too many mismatched verifications in the last hour.", retry_after=3600)
     index = person_index_for(number)
     person = Person.objects.filter(id_number_index=index).first()
     if (

@@ -386,6 +386,19 @@ def test_step_up_refuses_details_that_do_not_match_the_registry(field):
     assert (user.assurance_level, user.id_number_index, OneTimeCode.objects.count(), outbox_read()) == (1, "", 0, [])
 
 
+def test_step_up_mismatches_are_limited_per_hour():
+    person = make_person(id_number=make_id_number(), name="林则徐", phone="13812345678")
+    user = resident()
+    for _ in range(5):
+        with pytest.raises(RealNameMismatch):
+            step_up_start(user=user, name="林徐", id_number=_clear_id_number(person), phone="13812345678",
+                          context=HERE)  # fmt: skip
+    with pytest.raises(CodeRateLimited):  # even the right details, until the hour has passed
+        step_up_start(user=user, name="林则徐", id_number=_clear_id_number(person), phone="13812345678",
+                      context=HERE)  # fmt: skip
+    assert outbox_read() == []
+
+
 def test_one_person_binds_one_account():
     _first, person = verified_resident("first")
     second = resident("second")
