@@ -15,6 +15,7 @@ from typing import Any
 
 EXIT_CONFIGURATION = 2
 CHECK_DATABASE, CHECK_MIGRATIONS, CHECK_CRYPTO, CHECK_AUDIT = 1 << 2, 1 << 3, 1 << 4, 1 << 5
+CHECK_DUTIES = 1 << 6
 
 
 class CommandFailed(Exception):
@@ -143,7 +144,8 @@ def command_seed(args: argparse.Namespace) -> int:
 
 
 def command_check(args: argparse.Namespace) -> int:
-    """Each failed check sets its own bit of the exit status: 4 database, 8 migrations, 16 crypto, 32 audit."""
+    """Each failed check sets its own bit of the exit status: 4 database, 8 migrations, 16 crypto, 32 audit,
+    64 separation of administrator duties."""
     _setup()
     status = 0
     try:
@@ -178,6 +180,14 @@ def command_check(args: argparse.Namespace) -> int:
         else:
             print(f"FAIL {result.message}")
             status |= CHECK_AUDIT
+        from rongcheng.staff.selectors import duty_violations
+
+        violations = duty_violations()
+        for violation in violations:
+            print(f"FAIL {violation.code} {violation.subject}: {violation.message}")
+            status |= CHECK_DUTIES
+        if not violations:
+            print("ok   separation of administrator duties")
     return status
 
 

@@ -97,6 +97,8 @@ DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# ModelBackend's passwords, with permissions from department-scoped role assignments (rongcheng.staff.backends).
+AUTHENTICATION_BACKENDS = ["rongcheng.staff.backends.DepartmentRoleBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -181,6 +183,7 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     "SCOPES": {
         "registries:read": "Read the base registries (masked unless entitled)",
         "registries:write": "Register, correct and close records of the base registries; record indicators",
+        "staff:admin": "Administer staff accounts, roles and role assignments",
     },
     "DEFAULT_SCOPES": ["registries:read"],
     "SCOPES_BACKEND_CLASS": "rongcheng.accounts.api_auth.AccountScopes",
@@ -210,6 +213,7 @@ API_SCOPE_PERMISSIONS = {
         "registries.change_legalentity",
         "registries.add_indicator",
     ),
+    "staff:admin": ("staff.manage_staff_accounts", "staff.assign_role"),
 }
 
 # Identity (GB/T 22239 level 3, rongcheng.identity.policy): lockout after failed sign-ins, idle timeout enforced on the

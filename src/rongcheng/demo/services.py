@@ -26,6 +26,7 @@ from rongcheng.demo import data
 from rongcheng.demo.generator import entity_rows, person_rows, place_rows
 from rongcheng.demo.identity import demo_identity_seed
 from rongcheng.demo.models import SeedChunk
+from rongcheng.demo.staff import demo_staff_seed
 from rongcheng.divisions.models import Division, DivisionLevel, GridCell
 from rongcheng.kernel.bulk import PreparedRows, bulk_insert_prepared, prepare_rows
 from rongcheng.registries.models import FieldEntitlement, Person
@@ -72,6 +73,7 @@ def demo_city_seed(
         "registries_legalentity", ENTITY_COLUMNS,
     )  # fmt: skip
     report.accounts = _seed_accounts(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
+    demo_staff_seed(business_roles={name: spec[0] for name, spec in DEMO_ROLES.items()})
     demo_identity_seed(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
     return report
 
@@ -247,7 +249,8 @@ def prepare_entities(
 
 DEMO_ACCOUNTS: tuple[tuple[str, str, str, str, str, bool, str], ...] = (
     # username, display name, kind, department code, role, superuser, what it shows
-    ("admin", "系统管理员", "staff", "FZ-SZB", "", True, "system administrator (all permissions)"),
+    ("sysadmin", "系统管理员", "staff", "FZ-SZB", "", False, "system administrator: staff accounts, departments"),
+    ("secadmin", "安全管理员", "staff", "FZ-SZB", "", False, "security administrator: roles and role assignments"),
     (
         "officer",
         "窗口工作人员",

@@ -1,0 +1,62 @@
+"""The administrators' journey in a real browser: the system administrator creates an account and reads its initial
+password once; the security administrator grants it a role in its department and is refused a second duty."""
+
+from __future__ import annotations
+
+import pytest
+
+from rongcheng.accounts.models import User
+from rongcheng.staff.models import Duty, RoleAssignment
+from rongcheng.staff.tests.factories import PASSWORD, administrator, audit_role, department, police_role
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page, base: str, username: str) -> None:
+    page.goto(base + "/accounts/login/")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(base + "/")
+
+
+def test_create_an_account_then_grant_it_a_role(page, live_server):
+    console_errors: list[str] = []
+    page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
+    administrator(Duty.SYSTEM, "sysadmin")
+    secadmin = administrator(Duty.SECURITY, "secadmin")
+    police_role(), audit_role(), department()
+    base = live_server.url
+
+    sign_in(page, base, "sysadmin")
+    page.get_by_role("link", name="工作人员管理").click()
+    page.get_by_role("link", name="新建工作人员账号").click()
+    page.get_by_label("用户名").fill("lin.gong")
+    page.get_by_label("姓名").fill("林工")
+    page.get_by_label("部门").select_option(label="福州市公安局")
+    page.get_by_role("button", name="创建账号").click()
+    assert page.locator("h1").inner_text() == "账号已创建"
+    password = page.locator("#initial-password").inner_text()
+    created = User.objects.get(username="lin.gong")
+    assert created.check_password(password)
+    assert created.must_change_password is True
+    page.get_by_role("button", name="退出").click()
+
+    sign_in(page, base, "secadmin")
+    page.goto(base + f"/staff/{created.pk}/")
+    page.get_by_label("角色").select_option(label="户籍民警")
+    page.get_by_label("部门").select_option(label="福州市公安局")
+    page.get_by_role("button", name="授予").click()
+    assert page.get_by_text("已授予角色。").is_visible()
+    assignment = RoleAssignment.objects.get(user=created)
+    assert (assignment.role.name, assignment.department, assignment.granted_by) == ("户籍民警", department(), secadmin)
+
+    sysadmin = User.objects.get(username="sysadmin")
+    page.goto(base + f"/staff/{sysadmin.pk}/")
+    page.get_by_label("角色").select_option(label="审计管理员")
+    page.get_by_role("button", name="授予").click()
+    assert page.get_by_text("The account holds the system duty; it cannot also hold the audit duty.").is_visible()
+    assert RoleAssignment.objects.filter(user=sysadmin).count() == 1
+    page.get_by_role("link", name="三员分立").first.click()
+    assert page.locator("#violations").inner_text() == "没有发现违反职责分离的情况。"
+    assert console_errors == []
