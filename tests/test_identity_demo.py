@@ -1,6 +1,9 @@
-"""The demo's identity seeding and `rongcheng totp`: staff secrets beside the passwords, codes only for them."""
+"""The demo's identity seeding and `rongcheng totp`: staff secrets beside the passwords, codes only for them.
+Here rather than in an app's tests because it spans the command line, the demo and identity."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import pytest
 
@@ -20,13 +23,15 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def demo(settings, tmp_path):
     settings.DATA_DIR = tmp_path
+    clock.set(dt.datetime(2026, 11, 29, 8, 0, tzinfo=dt.UTC))  # the code must not roll over mid-test
     officer, _ = staff("officer", with_totp=False)
     person = make_person(id_number=make_id_number(), phone="13812345678")
     User.objects.create_user(username="resident", password="x", id_number_index=person.id_number_index)
     accounts = tmp_path / "demo-accounts.txt"
     accounts.write_text("officer\tpw-officer\nresident\tpw-resident\n", encoding="utf-8")
     demo_identity_seed(accounts)
-    return accounts, officer, person
+    yield accounts, officer, person
+    clock.reset()
 
 
 def test_demo_staff_get_an_authenticator_written_beside_the_password(demo):
