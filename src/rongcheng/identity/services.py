@@ -70,7 +70,6 @@ from rongcheng.registries.models import EntityStatus, LegalEntity, Person, Perso
 from rongcheng.registries.protection import index_of
 from rongcheng.registries.services import person_index_for
 
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 # Keys of the identity platform's values in Django's session.
 SESSION_RECORD = "identity.session"
 SESSION_SEEN = "identity.seen"
@@ -294,7 +293,7 @@ def totp_sign_in(*, user: User, code: str, context: Context) -> None:
 def session_open(request: HttpRequest, *, user: User, method: str) -> AccountSession:
     """Complete a sign-in: Django's login (a new session key), the session record, the failure counter reset."""
     context = context_from(request)
-    login(request, user, backend=MODEL_BACKEND)
+    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])  # identity checked the factors itself
     now = clock.now()
     with transaction.atomic():
         record = AccountSession.objects.create(
