@@ -14,6 +14,7 @@ from typing import Any
 import django_stubs_ext
 
 from rongcheng.config.environment import data_dir, database_from_url, flag, secret_from_file
+from rongcheng.oidc.hashers import ClientSecretHasher
 
 django_stubs_ext.monkeypatch()
 
@@ -31,6 +32,18 @@ DATA_KEYS = (
 # HMAC-SM3 key of the blind indexes (exact lookup of encrypted ID numbers and phones). It does not rotate with the
 # data keys, or every index would have to be rebuilt.
 BLIND_INDEX_KEY = secret_from_file("blind-index-key", "RONGCHENG_BLIND_INDEX_KEY", 32, hex_format=True)
+# OpenID Connect provider (rongcheng.oidc, ADR 0008): RS256 signing keys (rotated with `rongcheng manage oidc_keys`),
+# the HMAC-SM3 key of client secrets and the key of pairwise subject identifiers. The issuer and the audience of the
+# platform's own API default to this server's address as the request names it.
+OIDC_KEYS_DIR = Path(os.environ.get("RONGCHENG_OIDC_KEYS_DIR") or DATA_DIR / "oidc-keys")
+OIDC_CLIENT_SECRET_KEY = secret_from_file(
+    "oidc-client-secret-key", "RONGCHENG_OIDC_CLIENT_SECRET_KEY", 32, hex_format=True
+)
+OIDC_PAIRWISE_KEY = secret_from_file("oidc-pairwise-key", "RONGCHENG_OIDC_PAIRWISE_KEY", 32, hex_format=True)
+OIDC_ISSUER = os.environ.get("RONGCHENG_OIDC_ISSUER", "")
+OIDC_API_AUDIENCE = os.environ.get("RONGCHENG_OIDC_API_AUDIENCE", "")
+# The purpose under which a client's entitlement to the clear ID number is looked up (registries.FieldEntitlement).
+OIDC_ID_NUMBER_PURPOSE = "service_hall"
 
 DEBUG = flag("RONGCHENG_DEBUG")
 HTTPS = flag("RONGCHENG_HTTPS")
@@ -102,6 +115,8 @@ AUTHENTICATION_BACKENDS = ["rongcheng.staff.backends.DepartmentRoleBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    # Client secrets only (long random values): keyed HMAC-SM3, fast on purpose. People's passwords stay argon2.
+    "rongcheng.oidc.hashers.ClientSecretHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -177,17 +192,43 @@ AUDIT_SEAL_MODE = os.environ.get("RONGCHENG_AUDIT_SEAL_MODE") or None
 # OAuth 2.0 (django-oauth-toolkit): department systems take client-credentials tokens at /oauth/token/ and call the
 # API with them. A token acts as the application's owner, an account of kind api_client; the scopes a client may ask
 # for follow the permissions of that account (API_SCOPE_PERMISSIONS), so `registries:write` needs a write permission.
-# Client secrets are hashed with Django's first password hasher (argon2): slow on purpose for people, too slow for
-# machines fetching a token every few minutes; the identity platform replaces it with a keyed hash.
+# It is also the OpenID Connect provider of the department systems (rongcheng.oidc, ADR 0008): authorization code
+# with PKCE (S256), refresh tokens rotated with reuse detection, access tokens as RS256 JWTs (RFC 9068), pairwise
+# subjects. Client secrets are long random values hashed with a keyed HMAC-SM3, not argon2 (ClientSecretHasher).
 OAUTH2_PROVIDER: dict[str, Any] = {
     "SCOPES": {
         "registries:read": "Read the base registries (masked unless entitled)",
         "registries:write": "Register, correct and close records of the base registries; record indicators",
+        "openid": "Sign the person in (OpenID Connect)",
+        "profile": "The person's name",
+        "id_number_masked": "The person's ID number, masked",
+        "id_number": "The person's ID number in clear (clients entitled to it only)",
+        "oidc:clients": "Register clients, rotate their secrets, disable them",
         "staff:admin": "Administer staff accounts, roles and role assignments",
+        "licences:read": "Fetch holders' licences with their authorization; record their use in an application",
+        "licences:issue": "Issue electronic licences and change their status (issuing department)",
     },
     "DEFAULT_SCOPES": ["registries:read"],
-    "SCOPES_BACKEND_CLASS": "rongcheng.accounts.api_auth.AccountScopes",
+    "SCOPES_BACKEND_CLASS": "rongcheng.oidc.scopes.ClientScopes",
+    "OAUTH2_VALIDATOR_CLASS": "rongcheng.oidc.validators.ProviderValidator",
+    "ACCESS_TOKEN_GENERATOR": "rongcheng.oidc.tokens.access_token_generate",
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
+    # The hasher itself, not its name, so a test that narrows PASSWORD_HASHERS still hashes client secrets with it.
+    "CLIENT_SECRET_HASHER": ClientSecretHasher(),
     "ACCESS_TOKEN_EXPIRE_SECONDS": int(os.environ.get("RONGCHENG_ACCESS_TOKEN_SECONDS", "600")),
+    "ID_TOKEN_EXPIRE_SECONDS": 600,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": int(os.environ.get("RONGCHENG_REFRESH_TOKEN_SECONDS", "28800")),
+    "ROTATE_REFRESH_TOKEN": True,
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": OIDC_ISSUER,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_SUBJECT_TYPES_SUPPORTED": ["pairwise"],
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": True,
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"],
+    "REQUEST_APPROVAL_PROMPT": "force",
     "PKCE_REQUIRED": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
@@ -203,6 +244,8 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
 }
+# Named so that migrations of apps pointing at the toolkit's applications can resolve the (unswapped) model.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 # A scope is available to a client whose account holds at least one of these permissions (rongcheng.accounts.api_auth).
 API_SCOPE_PERMISSIONS = {
     "registries:read": ("registries.view_person", "registries.view_legalentity"),
@@ -213,7 +256,10 @@ API_SCOPE_PERMISSIONS = {
         "registries.change_legalentity",
         "registries.add_indicator",
     ),
+    "oidc:clients": ("oidc.manage_client",),
     "staff:admin": ("staff.manage_staff_accounts", "staff.assign_role"),
+    "licences:read": ("licences.view_licence",),
+    "licences:issue": ("licences.add_licence", "licences.change_licence"),
 }
 
 # Identity (GB/T 22239 level 3, rongcheng.identity.policy): lockout after failed sign-ins, idle timeout enforced on the

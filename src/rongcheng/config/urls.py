@@ -4,13 +4,27 @@ from oauth2_provider import views as oauth2_views
 
 from rongcheng.config.api import api
 from rongcheng.identity import views as identity_views
+from rongcheng.licences.views import licence_keys_published
+from rongcheng.oidc import views as oidc_views
 
-# OAuth 2.0 for API clients: only the token, revocation and introspection endpoints so far (client credentials).
+# OAuth 2.0 and OpenID Connect (rongcheng.oidc, extending django-oauth-toolkit); the issuer is <server>/oauth.
 oauth2_patterns = (
     [
-        path("token/", oauth2_views.TokenView.as_view(), name="token"),
+        path("authorize/", oidc_views.ConsentView.as_view(), name="authorize"),
+        path("token/", oidc_views.TokenView.as_view(), name="token"),
         path("revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="revoke-token"),
         path("introspect/", oauth2_views.IntrospectTokenView.as_view(), name="introspect"),
+        path(
+            ".well-known/openid-configuration", oidc_views.DiscoveryView.as_view(), name="oidc-connect-discovery-info"
+        ),
+        path(
+            ".well-known/oauth-authorization-server",
+            oauth2_views.OAuthServerMetadataView.as_view(),
+            name="oauth-server-metadata",
+        ),
+        path(".well-known/jwks.json", oidc_views.JwksView.as_view(), name="jwks-info"),
+        path("userinfo/", oauth2_views.UserInfoView.as_view(), name="user-info"),
+        path("logout/", oidc_views.LogoutView.as_view(), name="rp-initiated-logout"),
     ],
     "oauth2_provider",
 )
@@ -28,6 +42,7 @@ urlpatterns = [
     path("staff/", include("rongcheng.staff.urls")),
     path("oidc/", include("rongcheng.oidc.urls")),
     path("licences/", include("rongcheng.licences.urls")),
+    path(".well-known/licence-keys", licence_keys_published, name="licence-keys"),
     path("hall/", include("rongcheng.hall.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("rongcheng.portal.urls")),

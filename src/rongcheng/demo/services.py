@@ -25,7 +25,9 @@ from rongcheng.audit.services import Actor, audit_record
 from rongcheng.demo import data
 from rongcheng.demo.generator import entity_rows, person_rows, place_rows
 from rongcheng.demo.identity import demo_identity_seed
+from rongcheng.demo.licences import demo_licences_seed
 from rongcheng.demo.models import SeedChunk
+from rongcheng.demo.oidc import oidc_demo_seed
 from rongcheng.demo.staff import demo_staff_seed
 from rongcheng.divisions.models import Division, DivisionLevel, GridCell
 from rongcheng.kernel.bulk import PreparedRows, bulk_insert_prepared, prepare_rows
@@ -73,8 +75,10 @@ def demo_city_seed(
         "registries_legalentity", ENTITY_COLUMNS,
     )  # fmt: skip
     report.accounts = _seed_accounts(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
+    oidc_demo_seed()
     demo_staff_seed(business_roles={name: spec[0] for name, spec in DEMO_ROLES.items()})
     demo_identity_seed(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
+    demo_licences_seed()
     return report
 
 

@@ -1,0 +1,171 @@
+"""Read use-cases of electronic licences: verification for anyone, a holder's own licences and their uses."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from rongcheng.kernel.masking import mask_name
+from rongcheng.licences import documents
+from rongcheng.licences import metadata as md
+from rongcheng.licences.errors import LicenceNotFound
+from rongcheng.licences.identifiers import LicenceIdentifierInvalid, identifier_parse
+from rongcheng.licences.keys import public_key_get
+from rongcheng.licences.models import HolderAuthorization, Licence, LicenceStatus, LicenceType, LicenceUse
+from rongcheng.licences.services import holder_indexes_of_user, today
+
+MASK = "***"
+
+
+def licence_get(identifier: str) -> Licence:
+    """By identifier; a malformed one or a wrong check character is refused before any query (422)."""
+    parsed = identifier_parse(identifier)
+    licence = Licence.objects.select_related("licence_type").filter(identifier=str(parsed)).first()
+    if licence is None:
+        raise LicenceNotFound("No licence has this identifier.")
+    return licence
+
+
+def licence_authentic(licence: Licence) -> bool:
+    """Does the signature over the content rebuilt from the row verify under the key the licence names?"""
+    public_key = public_key_get(licence.key_id)
+    if public_key is None:
+        return False
+    try:
+        content = documents.licence_content(licence)
+    except Exception:  # an altered cipher or face column: not authentic, whatever broke
+        return False
+    canonical = documents.content_bytes(content)
+    return canonical is not None and public_key.verify(canonical, bytes(licence.signature))
+
+
+def currently_valid(licence: Licence, *, on: dt.date | None = None) -> bool:
+    day = on or today()
+    return (
+        licence.status == LicenceStatus.VALID
+        and licence.valid_from <= day
+        and (licence.valid_until is None or licence.valid_until >= day)
+    )
+
+
+def effective_status(licence: Licence, *, on: dt.date | None = None) -> str:
+    """The status, or expired when the period ended and the nightly expiry has not run yet."""
+    day = on or today()
+    if licence.status == LicenceStatus.VALID and licence.valid_until is not None and licence.valid_until < day:
+        return LicenceStatus.EXPIRED
+    return licence.status
+
+
+@dataclass(frozen=True)
+class Verification:
+    identifier: str
+    authentic: bool
+    currently_valid: bool
+    status: str
+    status_label: str
+    title: str
+    issuer_name: str
+    issuer_code: str
+    issued_on: dt.date
+    valid_from: dt.date
+    valid_until: dt.date | None
+    key_id: str
+    holder_name: str
+    holder_code: str
+    face: list[tuple[str, str]] = field(default_factory=list)  # (label, value), personal fields masked
+
+
+def _shown(value: Any) -> str:
+    if value is True:
+        return "是"
+    if value is False:
+        return "否"
+    return str(value)
+
+
+def licence_verify(identifier: str) -> Verification:
+    """What the public sees of a licence: authentic?, valid now?, issuer; personal fields masked."""
+    licence = licence_get(identifier)
+    authentic = licence_authentic(licence)
+    status = effective_status(licence)
+    schema = licence.licence_type.face_schema
+    face = licence.face if isinstance(licence.face, dict) else {}
+    shown = [
+        (item["label"], MASK if item.get("personal") else _shown(face[item["name"]]))
+        for item in schema
+        if item["name"] in face
+    ]
+    return Verification(
+        identifier=licence.identifier, authentic=authentic,
+        currently_valid=authentic and currently_valid(licence), status=status,
+        status_label=str(LicenceStatus(status).label), title=licence.title, issuer_name=licence.issuer_name,
+        issuer_code=licence.issuer_code, issued_on=licence.issued_on, valid_from=licence.valid_from,
+        valid_until=licence.valid_until, key_id=licence.key_id,
+        holder_name=mask_name(licence.holder_name) if licence.holder_kind == "person" else licence.holder_name,
+        holder_code=licence.holder_code_masked, face=shown,
+    )  # fmt: skip
+
+
+def document_verify(document: Any) -> tuple[bool, str]:
+    """Check an exported document on its own (content, signature, key id); (authentic, reason)."""
+    if not isinstance(document, dict) or document.get("format") != documents.EXPORT_FORMAT:
+        return False, "not a rongcheng-licence/1 document"
+    content, signature = document.get("content"), document.get("signature")
+    if not isinstance(content, dict) or not isinstance(signature, dict):
+        return False, "content or signature missing"
+    key_id, value = signature.get("key_id"), signature.get("value")
+    if not isinstance(key_id, str) or not isinstance(value, str) or len(value) > 200:
+        return False, "signature key id or value missing"
+    if content.get(md.SEAL_NAME) != key_id:
+        return False, "the content names another signing key"
+    try:
+        identifier_parse(str(content.get(md.IDENTIFIER, "")))
+        raw = base64.b64decode(value, validate=True)
+    except (ValueError, binascii.Error, LicenceIdentifierInvalid):
+        return False, "malformed identifier or signature"
+    public_key = public_key_get(key_id) if len(key_id) == 16 else None
+    if public_key is None:
+        return False, "unknown signing key"
+    canonical = documents.content_bytes(content)
+    if canonical is None or not public_key.verify(canonical, raw):
+        return False, "the signature does not match the content"
+    return True, "authentic"
+
+
+def licences_of_resident(user: Any) -> list[Licence]:
+    """All licences of the signed-in resident's person and of the entities they represent, with their uses."""
+    indexes = holder_indexes_of_user(user)
+    if not indexes:
+        return []
+    uses = LicenceUse.objects.order_by("-at", "-id")
+    return list(
+        Licence.objects.filter(holder_index__in=indexes)
+        .select_related("licence_type")
+        .prefetch_related(Prefetch("uses", queryset=uses), "status_changes")
+        .order_by("-issued_on", "-id")
+    )
+
+
+def licences_by_holder_index(index: str) -> QuerySet[Licence]:
+    """The "一号" lookup: one indexed query on holder_index."""
+    return Licence.objects.filter(holder_index=index).order_by("id")
+
+
+def authorizations_of_resident(user: Any) -> list[HolderAuthorization]:
+    indexes = holder_indexes_of_user(user)
+    return list(
+        HolderAuthorization.objects.filter(holder_index__in=indexes)
+        .select_related("grantee")
+        .order_by("-granted_at", "-id")
+    )
+
+
+def licence_types_issuable(department_id: int | None) -> list[LicenceType]:
+    if department_id is None:
+        return []
+    return list(LicenceType.objects.filter(department_id=department_id, active=True).order_by("code"))

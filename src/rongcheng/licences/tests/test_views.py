@@ -1,0 +1,176 @@
+"""Licence pages: who may open each, what they show, and the verification page's answers."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from rongcheng.audit.models import AuditRecord
+from rongcheng.licences.models import HolderAuthorization, Licence
+from rongcheng.licences.services import licence_transition
+from rongcheng.licences.tests.factories import (
+    MARRIAGE_TYPE_CODE,
+    department,
+    issue_marriage,
+    make_person,
+    marriage_type,
+    officer,
+    resident,
+    with_key,
+)
+
+pytestmark = pytest.mark.django_db
+ID_NUMBER = "350102198503120018"
+
+
+@pytest.fixture
+def world():
+    dept = with_key(department())
+    marriage_type(dept)
+    clerk = officer(dept)
+    person = make_person(id_number=ID_NUMBER, name="林则徐")
+    licence = issue_marriage(clerk, person)
+    return {"dept": dept, "clerk": clerk, "licence": licence, "holder": resident("holder", person=person)}
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_verification_page_for_anyone(world):
+    identifier = world["licence"].identifier
+    response = Client().get(f"/licences/verify/{identifier}/")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-verdict="valid"' in page
+    assert "林**" in page
+    assert "350102********0018" in page
+    assert ID_NUMBER not in page
+    assert "沈葆桢" not in page
+
+
+def test_verification_page_says_tampered_after_a_raw_sql_edit(world):
+    licence = world["licence"]
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE licences_licence SET issuer_name = %s WHERE id = %s", ["福州市某局", licence.pk])
+    page = Client().get(f"/licences/verify/{licence.identifier}/").content.decode()
+    assert 'data-verdict="tampered"' in page
+    assert 'data-verdict="valid"' not in page
+
+
+def test_verification_page_after_revocation_and_bad_identifiers(world):
+    licence = world["licence"]
+    licence_transition(licence=licence, action="revoke", reason="吊销", actor=world["clerk"])
+    page = Client().get(f"/licences/verify/{licence.identifier}/").content.decode()
+    assert 'data-verdict="revoked"' in page
+    wrong = licence.identifier[:-1] + ("A" if licence.identifier[-1] != "A" else "B")
+    assert Client().get(f"/licences/verify/{wrong}/").status_code == 400
+    assert Client().get("/licences/verify/garbage/").status_code == 400
+
+
+@pytest.mark.parametrize("page", ["", "print/", "document/"])
+def test_licence_pages_matrix(world, page):
+    url = f"/licences/{world['licence'].identifier}/{page}"
+    assert Client().get(url).status_code == 302  # to sign-in
+    assert signed_in(resident("stranger", person=make_person())).get(url).status_code == 403
+    other = officer(department("FZ-GSJ", "福州市市场监督管理局", serial=2), "gsj")
+    assert signed_in(other).get(url).status_code == 403
+    for user in (world["holder"], world["clerk"]):
+        assert signed_in(user).get(url).status_code == 200
+
+
+def test_print_page_has_qr_watermark_and_full_code(world):
+    identifier = world["licence"].identifier
+    page = signed_in(world["holder"]).get(f"/licences/{identifier}/print/", {"purpose": "公积金提取"}).content.decode()
+    assert "仅供办理公积金提取使用" in page
+    assert "<svg" in page
+    assert 'class="qr"' in page
+    assert f"/licences/verify/{identifier}/" in page
+    assert ID_NUMBER in page
+    assert AuditRecord.objects.filter(action="licences.licence.print", detail__purpose="公积金提取").count() == 1
+
+
+def test_transition_from_the_detail_page(world):
+    url = f"/licences/{world['licence'].identifier}/"
+    body = {"action": "suspend", "reason": "暂扣"}
+    assert signed_in(world["holder"]).post(url, body).status_code == 403
+    viewer = officer(world["dept"], "viewer", perms=("view_licence",))
+    assert signed_in(viewer).post(url, body).status_code == 403
+    assert Licence.objects.get().status == "valid"
+    assert signed_in(world["clerk"]).post(url, body).status_code == 302
+    assert Licence.objects.get().status == "suspended"
+    response = signed_in(world["clerk"]).post(url, {"action": "suspend", "reason": "again"})
+    assert response.status_code == 400
+
+
+def test_mine_page_lists_licences_and_records_authorizations(world):
+    assert Client().get("/licences/mine/").status_code == 302
+    page = signed_in(world["holder"]).get("/licences/mine/").content.decode()
+    assert world["licence"].identifier in page
+    response = signed_in(world["holder"]).post("/licences/mine/", {"grantee": "clerk", "application_reference": "BJ-1",
+                                                                    "valid_days": 30})  # fmt: skip
+    assert response.status_code == 302
+    authorization = HolderAuthorization.objects.get()
+    assert signed_in(resident("other", person=make_person())).post(
+        f"/licences/authorizations/{authorization.pk}/withdraw/").status_code == 403  # fmt: skip
+    assert signed_in(world["holder"]).post(f"/licences/authorizations/{authorization.pk}/withdraw/").status_code == 302
+    assert HolderAuthorization.objects.get().withdrawn_at is not None
+    assert "尚未与人口库" in signed_in(resident("unbound")).get("/licences/mine/").content.decode()
+
+
+def test_issue_page(world):
+    assert signed_in(world["holder"]).get("/licences/issue/").status_code == 403
+    client = signed_in(world["clerk"])
+    assert MARRIAGE_TYPE_CODE in client.get("/licences/issue/").content.decode()
+    body = {"type": MARRIAGE_TYPE_CODE, "holder_code": ID_NUMBER, "face_spouse_name": "沈葆桢",
+            "face_registered_on": "2016-10-01", "face_certificate_kind": "结婚证"}  # fmt: skip
+    bad = client.post(f"/licences/issue/?type={MARRIAGE_TYPE_CODE}", {**body, "face_registered_on": "2016-02-30"})
+    assert bad.status_code == 400
+    assert Licence.objects.count() == 1
+    ok = client.post(f"/licences/issue/?type={MARRIAGE_TYPE_CODE}", body)
+    assert ok.status_code == 302
+    assert Licence.objects.count() == 2
+
+
+def test_bulk_issue_is_validated_per_row_and_idempotent(world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    other = make_person()
+    from rongcheng.licences.documents import holder_code_of
+
+    lines = [
+        "holder_code,reference,spouse_name,registered_on,certificate_kind",
+        f"{ID_NUMBER},P-1,沈葆桢,2016-10-01,结婚证",
+        f"{holder_code_of(world['licence'])[:-1]}X,P-2,某某,2016-10-01,结婚证",  # wrong check digit
+        "350102198001010011,P-3,某某,2016-13-01,离婚证",
+    ]
+    from rongcheng.licences.models import LicenceType
+
+    licence_type = LicenceType.objects.get()
+    client = signed_in(world["clerk"])
+
+    def upload():
+        data = ("\n".join(lines) + "\n").encode()
+        return client.post("/licences/bulk/", {"licence_type": licence_type.pk,
+                                               "file": SimpleUploadedFile("x.csv", data, "text/csv")})  # fmt: skip
+
+    first = upload()
+    assert first.status_code == 200
+    assert 'data-issued="1"' in first.content.decode()
+    assert Licence.objects.count() == 2
+    lines.append(f"{'350102198503120018'},P-4,林某,2016-10-01,结婚证")
+    del other
+    second = upload()
+    assert 'data-issued="1"' in second.content.decode()
+    assert Licence.objects.count() == 3
+    assert 'data-issued="0"' in upload().content.decode()
+    assert Licence.objects.count() == 3
+    assert signed_in(world["holder"]).get("/licences/bulk/").status_code == 403
+
+
+def test_well_known_keys(world):
+    body = Client().get("/.well-known/licence-keys").json()
+    assert [k["key_id"] for k in body["keys"]] == [world["licence"].key_id]

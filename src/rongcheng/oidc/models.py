@@ -1,0 +1,59 @@
+"""The OpenID Connect provider's own records, beside django-oauth-toolkit's applications and tokens.
+
+`ClientRegistration` adds what the platform needs to know about a department system's client: its department, the
+sector its pairwise subjects are computed for, who registered it, whether it is disabled. `Consent` remembers that a
+person allowed a client the listed scopes, so the consent screen is not shown again until they revoke it.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from oauth2_provider.models import Application
+
+
+class ClientRegistration(models.Model):
+    application = models.OneToOneField(
+        Application, verbose_name=_("application"), on_delete=models.CASCADE, related_name="registration"
+    )
+    department = models.ForeignKey(
+        "accounts.Department", verbose_name=_("department"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )  # fmt: skip
+    # Clients of one sector (e.g. the systems of one department) see the same `sub` for a person; empty: the client
+    # is its own sector.
+    sector_identifier = models.CharField(_("sector identifier"), max_length=200, blank=True)
+    registered_by = models.CharField(_("registered by"), max_length=150)
+    registered_at = models.DateTimeField(_("registered at"), auto_now_add=True)
+    secret_rotated_at = models.DateTimeField(_("secret rotated at"), null=True, blank=True)
+    disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("client registration")
+        verbose_name_plural = _("client registrations")
+        permissions = [("manage_client", "Can register, rotate the secret of and disable OpenID Connect clients")]
+
+    def __str__(self) -> str:
+        return str(self.application.name)
+
+
+class Consent(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("account"), on_delete=models.CASCADE,
+                             related_name="+")  # fmt: skip
+    application = models.ForeignKey(Application, verbose_name=_("application"), on_delete=models.CASCADE,
+                                    related_name="+")  # fmt: skip
+    scope = models.TextField(_("scope"))
+    granted_at = models.DateTimeField(_("granted at"))
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        constraints = [models.UniqueConstraint(fields=["user", "application"], name="oidc_consent_one_per_client")]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.application}"
+
+    @property
+    def scopes(self) -> set[str]:
+        return set(self.scope.split())

@@ -1,0 +1,148 @@
+"""Read use-cases of the OpenID Connect provider: clients, consents, and the ID-number claims.
+
+The ID number is read through the population registry's selectors, so the registry's rules decide what a client
+sees: masked for the `id_number_masked` scope (the stored masked form, release audited here), in clear only when the
+client's account holds the registry's field entitlement for `id_number` (the registry's own read, audited there).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import QuerySet
+from oauth2_provider.models import Application
+
+from rongcheng.accounts.api_auth import with_cached_permissions
+from rongcheng.audit.services import actor_from_user, audit_record
+from rongcheng.kernel.errors import DomainError
+from rongcheng.oidc.models import ClientRegistration, Consent
+from rongcheng.registries.permissions import clear_fields, may_read, reader_for
+from rongcheng.registries.selectors import person_for_resident, person_read
+
+
+def client_entitled_to_id_number(application: Any) -> bool:
+    owner = getattr(application, "user", None)
+    if owner is None:
+        return False
+    reader = reader_for(owner)
+    return may_read(reader, "persons") and "id_number" in clear_fields(
+        reader, "persons", settings.OIDC_ID_NUMBER_PURPOSE
+    )
+
+
+def id_number_masked_for(*, user: Any, client: Any) -> str | None:
+    try:
+        person = person_for_resident(user=user)
+    except DomainError:
+        return None
+    audit_record(
+        action="oidc.claim.release", actor=actor_from_user(user), target_type="registries.person", target_id=person.pk,
+        purpose=settings.OIDC_ID_NUMBER_PURPOSE, detail={"client_id": client.client_id, "claim": "id_number_masked"},
+    )  # fmt: skip
+    return str(person.id_number_masked)
+
+
+def id_number_clear_for(*, user: Any, client: Any) -> str | None:
+    """The clear number through the registry's audited read by the client's account; None unless it sees it clear."""
+    owner = getattr(client, "user", None)
+    if owner is None:
+        return None
+    try:
+        person = person_for_resident(user=user)
+        view = person_read(reader=reader_for(owner), person_id=person.pk, purpose=settings.OIDC_ID_NUMBER_PURPOSE)
+    except DomainError:
+        return None
+    return view.id_number if "id_number" in view.clear else None
+
+
+def consent_get(*, user: Any, application: Any) -> Consent | None:
+    return Consent.objects.filter(user=user, application=application).first()
+
+
+@dataclass(frozen=True)
+class AuthorizedClient:
+    consent_id: int
+    client_id: str
+    name: str
+    department: str
+    scopes: tuple[str, ...]
+    granted_at: Any
+
+
+def authorized_clients_for(*, user: Any) -> list[AuthorizedClient]:
+    consents = (
+        Consent.objects.filter(user=user)
+        .select_related("application__registration__department", "application__user__department")
+        .order_by("-granted_at")
+    )
+    result = []
+    for consent in consents:
+        application = consent.application
+        registration = _registration(application)
+        department = registration.department if registration is not None else None
+        if department is None and application.user is not None:
+            department = application.user.department
+        result.append(
+            AuthorizedClient(
+                consent_id=consent.pk, client_id=application.client_id, name=application.name,
+                department=str(department) if department else "", scopes=tuple(sorted(consent.scopes)),
+                granted_at=consent.granted_at,
+            )
+        )  # fmt: skip
+    return result
+
+
+def _registration(application: Any) -> ClientRegistration | None:
+    try:
+        registration: ClientRegistration = application.registration
+    except ObjectDoesNotExist:
+        return None
+    return registration
+
+
+def client_list() -> QuerySet[ClientRegistration]:
+    return ClientRegistration.objects.select_related("application", "department").order_by("-registered_at")
+
+
+def client_get(*, client_id: str) -> ClientRegistration:
+    if "\x00" in client_id:
+        raise ClientRegistration.DoesNotExist
+    return ClientRegistration.objects.select_related("application__user", "department").get(
+        application__client_id=client_id
+    )
+
+
+# The token endpoint reads each client once per CLIENT_CACHE_SECONDS per process instead of on every grant: a
+# rotated secret or a disabled client takes effect at once in the process that changed it and within this delay in
+# the others (tokens a disabled client gets meanwhile are refused by the API, which checks the registration).
+CLIENT_CACHE_SECONDS = 5.0
+_clients: dict[str, tuple[float, Application | None]] = {}
+
+
+def application_for_token_endpoint(client_id: str | None) -> Application | None:
+    if not client_id or "\x00" in client_id:
+        return None  # none given, or a NUL byte PostgreSQL cannot even compare: no client has it
+    now = time.monotonic()
+    cached = _clients.get(client_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    try:
+        application: Application | None = Application.objects.select_related("user", "registration").get(
+            client_id=client_id
+        )
+    except Application.DoesNotExist:
+        application = None
+    if application is not None and application.user is not None:
+        with_cached_permissions(application.user)  # the scopes backend asks has_perm of the owner
+    if len(_clients) > 10_000:
+        _clients.clear()  # unknown ids cannot grow the cache without bound
+    _clients[client_id] = (now + CLIENT_CACHE_SECONDS, application)
+    return application
+
+
+def client_cache_forget(client_id: str) -> None:
+    _clients.pop(client_id, None)

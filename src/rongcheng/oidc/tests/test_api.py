@@ -1,0 +1,117 @@
+"""The clients registry API (/api/v1/oidc/clients): authorization matrix, secret shown once, rotation, disabling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from rongcheng.audit.models import AuditRecord
+from rongcheng.oidc.models import ClientRegistration
+from rongcheng.oidc.tests.conftest import register
+from rongcheng.oidc.tests.test_bad_input import token_request
+from rongcheng.registries.tests import factories
+
+pytestmark = pytest.mark.django_db
+
+BODY = {"name": "tjj-stats", "department_code": "FZ-GAJ", "grant_type": "client-credentials",
+        "api_scopes": ["registries:read"]}  # fmt: skip
+
+
+def admin_token(manager) -> str:
+    system = register(manager, "secadmin-console", grant_type="client-credentials", redirect_uris=[],
+                      api_scopes=["oidc:clients"])  # fmt: skip
+    response = token_request(system.registration.application.client_id, system.client_secret,
+                             grant_type="client_credentials", scope="oidc:clients")  # fmt: skip
+    assert response.status_code == 200, response.content
+    return str(response.json()["access_token"])
+
+
+@pytest.mark.parametrize("who", ["anonymous", "resident", "officer"])
+def test_who_may_not_register_clients(who, manager):
+    browser = Client()
+    if who == "resident":
+        browser.force_login(factories.resident())
+    elif who == "officer":
+        browser.force_login(factories.staff())
+    before = (ClientRegistration.objects.count(), AuditRecord.objects.filter(outcome="success").count())
+    response = browser.post("/api/v1/oidc/clients", BODY, content_type="application/json")
+    assert response.status_code == (401 if who == "anonymous" else 403)
+    assert response["Content-Type"] == "application/problem+json"
+    assert (ClientRegistration.objects.count(), AuditRecord.objects.filter(outcome="success").count()) == before
+
+
+def test_a_manager_session_registers_a_client_and_sees_its_secret_once(manager):
+    browser = Client()
+    browser.force_login(manager)
+    response = browser.post("/api/v1/oidc/clients", BODY, content_type="application/json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["name"], body["grant_type"], body["department_code"], body["enabled"]) == (
+        "tjj-stats", "client-credentials", "FZ-GAJ", True,
+    )  # fmt: skip
+    assert len(body["client_secret"]) == 128
+    detail = browser.get(f"/api/v1/oidc/clients/{body['client_id']}").json()
+    assert "client_secret" not in detail
+    token = token_request(body["client_id"], body["client_secret"], grant_type="client_credentials")
+    assert token.json()["scope"] == "registries:read"
+
+
+def test_a_system_with_the_clients_scope_rotates_and_disables(manager):
+    token = admin_token(manager)
+    bearer: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    # The console's account needs the permission itself, not only the scope.
+    created = Client().post("/api/v1/oidc/clients", BODY, content_type="application/json", **bearer)
+    assert created.status_code == 201, created.content
+    client_id, secret = created.json()["client_id"], created.json()["client_secret"]
+    rotated = Client().post(f"/api/v1/oidc/clients/{client_id}/rotate-secret", **bearer).json()
+    assert rotated["client_secret"] != secret
+    assert rotated["secret_rotated_at"] is not None
+    assert token_request(client_id, secret, grant_type="client_credentials").status_code == 401
+    issued = token_request(client_id, rotated["client_secret"], grant_type="client_credentials").json()
+    disabled = Client().post(f"/api/v1/oidc/clients/{client_id}/disable", **bearer).json()
+    assert (disabled["enabled"], disabled["disabled_at"] is not None) == (False, True)
+    api = Client().get("/api/v1/registries/persons/1?purpose=statistics",
+                       HTTP_AUTHORIZATION=f"Bearer {issued['access_token']}")  # fmt: skip
+    assert api.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        ({"grant_type": "password"}, "grant_type.choice"),
+        ({"department_code": "FZ-NONE"}, "department.known"),
+        ({"api_scopes": ["everything"]}, "scope.known"),
+        ({"grant_type": "authorization-code"}, "redirect_uri.required"),
+        ({"grant_type": "authorization-code", "redirect_uris": ["http://insecure.example/cb"]}, "invalid"),
+    ],
+)
+def test_invalid_registrations_change_nothing(manager, change, rule):
+    browser = Client()
+    browser.force_login(manager)
+    before = (ClientRegistration.objects.count(), AuditRecord.objects.count())
+    response = browser.post("/api/v1/oidc/clients", {**BODY, **change}, content_type="application/json")
+    assert response.status_code == 422, response.content
+    assert [e["rule"] for e in response.json()["errors"]] == [rule]
+    assert (ClientRegistration.objects.count(), AuditRecord.objects.count()) == before
+
+
+def test_an_unknown_client_is_a_404_problem(manager):
+    browser = Client()
+    browser.force_login(manager)
+    response = browser.post("/api/v1/oidc/clients/nope/rotate-secret")
+    assert (response.status_code, response.json()["type"]) == (404, "/problems/not-found")
+
+
+@pytest.mark.parametrize("client_id", ["nope", "nul%00id", "%E5%AE%A2"])
+def test_an_unknown_or_hostile_client_id_is_a_404_problem_everywhere(manager, client_id):
+    browser = Client()
+    browser.force_login(manager)
+    for response in (
+        browser.get(f"/api/v1/oidc/clients/{client_id}"),
+        browser.post(f"/api/v1/oidc/clients/{client_id}/rotate-secret"),
+        browser.post(f"/api/v1/oidc/clients/{client_id}/disable"),
+    ):
+        assert (response.status_code, response.json()["type"]) == (404, "/problems/not-found")
+    assert browser.get(f"/oidc/clients/{client_id}/").status_code == 404

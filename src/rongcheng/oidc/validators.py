@@ -1,0 +1,169 @@
+"""django-oauth-toolkit's request validator, extended for the platform (settings OAUTH2_VALIDATOR_CLASS).
+
+What changes from the toolkit: clients are loaded with their owner and registration in one query and a disabled
+client is unknown; client secrets are checked with the keyed hash directly; ID tokens are signed with the rotating key
+ring and carry pairwise `sub`, `acr` (assurance level) and `amr`; the ID number is released masked or, to a client
+entitled to it, in clear through the population registry's audited read; a replayed refresh token is audited (the
+toolkit revokes its whole family).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.contrib.auth.hashers import check_password
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import IntegrityError, connection, transaction
+from django.utils.crypto import constant_time_compare
+from jwcrypto import jwk
+from oauth2_provider.models import Application, RefreshToken
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749.errors import InvalidClientError
+
+from rongcheng.audit.services import Actor, audit_record
+from rongcheng.kernel.jwt import JwtInvalid, b64url_decode
+from rongcheng.oidc.hashers import ALGORITHM, ClientSecretHasher
+from rongcheng.oidc.selectors import (
+    application_for_token_endpoint,
+    client_cache_forget,
+    id_number_clear_for,
+    id_number_masked_for,
+)
+from rongcheng.oidc.subjects import subject_for
+from rongcheng.oidc.tokens import acr_of, signing_keys
+
+_HASHER = ClientSecretHasher()
+ID_NUMBER_CLAIMS = ("id_number", "id_number_masked")
+
+
+def _source_address(request: Any) -> str | None:
+    headers = getattr(request, "headers", None) or {}
+    address = headers.get("REMOTE_ADDR")
+    return str(address) if address else None
+
+
+class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-toolkit has no type hints
+    oidc_claim_scope = {
+        "sub": "openid",
+        "acr": "openid",
+        "amr": "openid",
+        "name": "profile",
+        "id_number_masked": "id_number_masked",
+        "id_number": "id_number",
+    }
+
+    # --- clients --------------------------------------------------------------------------------------------------
+
+    def _load_application(self, client_id: str, request: Any) -> Any:
+        client = request.client
+        if isinstance(client, Application) and client.client_id == client_id:
+            return client
+        client = application_for_token_endpoint(client_id)
+        if client is None or not client_usable(client):
+            return None
+        request.client = client
+        return client
+
+    def _check_secret(self, provided_secret: str, stored_secret: str) -> bool:
+        if stored_secret.startswith(f"{ALGORITHM}$"):
+            return bool(_HASHER.verify(provided_secret, stored_secret))
+        if "$" in stored_secret:
+            return bool(check_password(provided_secret, stored_secret))
+        return bool(constant_time_compare(provided_secret, stored_secret))
+
+    # --- tokens ---------------------------------------------------------------------------------------------------
+
+    def save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """As the toolkit's, but a client-credentials token row commits without waiting for the WAL flush: losing the
+        last milliseconds of such rows in a database crash only makes those systems ask again, and the flush is
+        most of a grant's cost (ADR 0008). Rows of people's grants keep the full guarantee."""
+        try:
+            with transaction.atomic():
+                if request.grant_type == "client_credentials" and connection.vendor == "postgresql":
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                return self._save_bearer_token(token, request, *args, **kwargs)
+        except IntegrityError:  # the application was deleted after this process cached it
+            client_cache_forget(request.client.client_id)
+            raise InvalidClientError(request=request) from None
+
+    # --- refresh tokens -------------------------------------------------------------------------------------------
+
+    def validate_refresh_token(self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
+        valid = bool(super().validate_refresh_token(refresh_token, client, request, *args, **kwargs))
+        if not valid:
+            checksum = hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
+            replayed = RefreshToken.objects.filter(token_checksum=checksum, revoked__isnull=False).first()
+            if replayed is not None:
+                # The toolkit has revoked the family (REFRESH_TOKEN_REUSE_PROTECTION): keep the trace.
+                audit_record(
+                    action="oidc.refresh_token.reuse", actor=Actor("api_client", str(client.user_id or ""),
+                    client.client_id), outcome="denied", target_type="oidc.token_family",
+                    target_id=str(replayed.token_family or ""), source_address=_source_address(request),
+                    detail={"client_id": client.client_id, "family_revoked": True},
+                )  # fmt: skip
+        return valid
+
+    # --- claims ---------------------------------------------------------------------------------------------------
+
+    def get_claim_dict(self, request: Any) -> dict[str, Any]:
+        user, client = request.user, request.client
+        return {
+            "sub": subject_for(user, client),
+            "acr": acr_of(user),
+            "amr": ["pwd"],
+            "name": user.display_name or user.get_full_name() or "",
+            "id_number_masked": lambda r: id_number_masked_for(user=r.user, client=r.client),
+            "id_number": lambda r: id_number_clear_for(user=r.user, client=r.client),
+        }
+
+    def get_discovery_claims(self, request: Any) -> list[str]:
+        return ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", *self.oidc_claim_scope]
+
+    def get_oidc_claims(self, token: Any, token_handler: Any, request: Any) -> dict[str, Any]:
+        """The ID number goes to the userinfo endpoint only (token_handler None): one audited read per request."""
+        data = self.get_claim_dict(request)
+        claims: dict[str, Any] = {}
+        for name, value in data.items():
+            if token_handler is not None and name in ID_NUMBER_CLAIMS:
+                continue
+            if self.oidc_claim_scope.get(name) in request.scopes:
+                resolved = value(request) if callable(value) else value
+                if resolved is not None:
+                    claims[name] = resolved
+        return claims
+
+    # --- signing --------------------------------------------------------------------------------------------------
+
+    def finalize_id_token(self, id_token: dict[str, Any], token: Any, token_handler: Any, request: Any) -> str:
+        claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**claims)
+        if "nonce" not in id_token and request.nonce:
+            id_token["nonce"] = request.nonce
+        serialized = signing_keys().sign(json.loads(json.dumps(id_token, default=str)), typ="JWT")
+        with transaction.atomic():
+            saved = self._save_id_token(id_token["jti"], request, expiration_time)
+        request.access_token = saved
+        request.id_token = saved
+        return serialized
+
+    def _get_key_for_token(self, token: str) -> Any:
+        """The public key named by the token's `kid` (RP-initiated logout's id_token_hint)."""
+        try:
+            header = json.loads(b64url_decode(token.partition(".")[0]))
+        except (JwtInvalid, ValueError):
+            return None
+        kid = header.get("kid") if isinstance(header, dict) else None
+        for key in signing_keys().keys():  # noqa: SIM118  # KeyRing.keys() is a method, not a dict view
+            if key.kid == kid:
+                return jwk.JWK.from_pyca(key.public)
+        return None
+
+
+def client_usable(application: Any) -> bool:
+    try:
+        return bool(application.registration.disabled_at is None)
+    except ObjectDoesNotExist:
+        return True
