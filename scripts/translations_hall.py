@@ -138,13 +138,6 @@ ENGLISH: dict[str, str | tuple[str, ...]] = {
 }
 
 CHINESE: dict[str, str | tuple[str, ...]] = {
-    # accounts (the assurance level and password fields added with the identity skeleton)
-    "L1 self-declared": "L1 自行声明",
-    "L2 verified against the population registry": "L2 经人口库核验",
-    "L3 verified in person or by certificate": "L3 现场或数字证书核验",
-    "assurance level": "实名认证等级",
-    "must change password": "须修改密码",
-    "password changed at": "密码修改时间",
     # hall
     "date": "日期",
     "calendar day": "日历日",

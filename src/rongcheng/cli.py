@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 EXIT_CONFIGURATION = 2
@@ -119,6 +120,7 @@ def command_demo(args: argparse.Namespace) -> int:
     print("Demo sign-in accounts (also in the data directory, file demo-accounts.txt):")
     for username, password, role in report.accounts:
         print(f"  {username:<10} {password:<20} {role}")
+    print("Staff accounts also need a TOTP code: `rongcheng totp <username>` prints the current one (demo only).")
     print("Press Ctrl+C to stop.\n", flush=True)
     _serve(args.host, args.port, args.workers, args.threads)
     return 0
@@ -314,6 +316,28 @@ def _write_error_report(path: os.PathLike[str], rows: Iterable[Sequence[str]]) -
         csv.writer(handle).writerows(rows)
 
 
+def command_totp(args: argparse.Namespace) -> int:
+    """The current TOTP code of a demo staff account; refused for any account whose secret the demo did not write
+    into this data directory's demo-accounts.txt."""
+    _setup()
+    from django.conf import settings
+
+    from rongcheng.demo.identity import demo_totp_secret
+    from rongcheng.identity import totp
+    from rongcheng.identity.clock import clock
+
+    secret = demo_totp_secret(Path(settings.DATA_DIR) / "demo-accounts.txt", args.username)
+    if secret is None:
+        raise CommandFailed(
+            f"{args.username} is not a demo staff account of this data directory ({settings.DATA_DIR})."
+        )
+    now = clock.now()
+    remaining = totp.STEP_SECONDS - int(now.timestamp()) % totp.STEP_SECONDS
+    print(totp.totp(secret, now))
+    print(f"(demo only; valid for {remaining} more seconds)", file=sys.stderr)
+    return 0
+
+
 def _server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=os.environ.get("RONGCHENG_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("RONGCHENG_PORT", "8000")))
@@ -356,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--check", metavar="FILE", help="fail if FILE differs from the API")
     group.add_argument("--write", metavar="FILE", help="write the document to FILE")
     openapi.set_defaults(handler=command_openapi)
+    totp_command = sub.add_parser("totp", help="print the current TOTP code of a demo staff account (demo only)")
+    totp_command.add_argument("username")
+    totp_command.set_defaults(handler=command_totp)
     manage = sub.add_parser("manage", help="Django's manage.py commands")
     manage.add_argument("rest", nargs=argparse.REMAINDER)
     manage.set_defaults(handler=command_manage)

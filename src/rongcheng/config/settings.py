@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "rongcheng.identity.middleware.SessionPolicyMiddleware",  # idle timeout, forced password change
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
 ]
@@ -122,8 +123,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "rongcheng.identity.passwords.ComplexityValidator"},
 ]
-LOGIN_URL = "portal:login"
+LOGIN_URL = "identity:sign-in"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:home"
 
@@ -268,6 +270,21 @@ API_SCOPE_PERMISSIONS = {
     "licences:read": ("licences.view_licence",),
     "licences:issue": ("licences.add_licence", "licences.change_licence"),
 }
+
+# Identity (GB/T 22239 level 3, rongcheng.identity.policy): lockout after failed sign-ins, idle timeout enforced on the
+# server, password rules and age, SMS-style one-time codes through a pluggable sender (a dotted path).
+IDENTITY_LOCKOUT_THRESHOLD = int(os.environ.get("RONGCHENG_LOCKOUT_THRESHOLD", "5"))
+IDENTITY_LOCKOUT_SECONDS = int(os.environ.get("RONGCHENG_LOCKOUT_SECONDS", "1800"))
+IDENTITY_IDLE_TIMEOUT_SECONDS = SESSION_COOKIE_AGE
+IDENTITY_PASSWORD_MIN_LENGTH = int(os.environ.get("RONGCHENG_PASSWORD_MIN_LENGTH", "8"))
+IDENTITY_PASSWORD_CLASSES = ("upper", "lower", "digit", "special")
+IDENTITY_STAFF_PASSWORD_MAX_AGE_DAYS = int(os.environ.get("RONGCHENG_STAFF_PASSWORD_MAX_AGE_DAYS", "90"))
+IDENTITY_CODE_SECONDS = 300
+IDENTITY_CODE_MAX_ATTEMPTS = 5
+IDENTITY_CODE_SEND_INTERVAL_SECONDS = 60
+IDENTITY_CODE_SENDS_PER_HOUR = 5
+IDENTITY_SMS_SENDER = os.environ.get("RONGCHENG_SMS_SENDER", "rongcheng.identity.sms.FileSender")
+IDENTITY_SMS_OUTBOX = DATA_DIR / "sms-outbox.jsonl"
 
 LOGGING = {
     "version": 1,

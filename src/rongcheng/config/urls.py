@@ -3,6 +3,7 @@ from django.urls import include, path
 from oauth2_provider import views as oauth2_views
 
 from rongcheng.config.api import api
+from rongcheng.identity import views as identity_views
 from rongcheng.licences.views import licence_keys_published
 from rongcheng.oidc import views as oidc_views
 
@@ -31,6 +32,9 @@ oauth2_patterns = (
 urlpatterns = [
     path("api/v1/", api.urls),
     path("oauth/", include(oauth2_patterns)),
+    # The admin's own login and logout would bypass the second factor and the session records.
+    path("admin/login/", identity_views.admin_sign_in),
+    path("admin/logout/", identity_views.sign_out_view),
     path("admin/", admin.site.urls),
     path("audit/", include("rongcheng.audit.urls")),
     path("registries/", include("rongcheng.registries.urls")),

@@ -25,6 +25,7 @@ from rongcheng.audit.services import Actor, audit_record
 from rongcheng.demo import data
 from rongcheng.demo.generator import entity_rows, person_rows, place_rows
 from rongcheng.demo.hall import hall_seed
+from rongcheng.demo.identity import demo_identity_seed
 from rongcheng.demo.licences import demo_licences_seed
 from rongcheng.demo.models import SeedChunk
 from rongcheng.demo.oidc import oidc_demo_seed
@@ -77,6 +78,7 @@ def demo_city_seed(
     report.accounts = _seed_accounts(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
     oidc_demo_seed()
     demo_staff_seed(business_roles={name: spec[0] for name, spec in DEMO_ROLES.items()})
+    demo_identity_seed(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
     demo_licences_seed()
     hall_seed()
     return report
@@ -301,8 +303,10 @@ def _seed_accounts(accounts_file: Path) -> list[tuple[str, str, str]]:
     known: dict[str, str] = {}
     if accounts_file.exists():
         for line in accounts_file.read_text(encoding="utf-8").splitlines():
-            username, _, password = line.partition("\t")
-            known[username] = password
+            if not line.strip() or line.startswith("#"):
+                continue  # the note on TOTP secrets (demo.identity)
+            username, _, columns = line.partition("\t")
+            known[username] = columns.partition("\t")[0]
     roles = _seed_roles()
     first_person = Person.objects.order_by("id").first()
     result: list[tuple[str, str, str]] = []

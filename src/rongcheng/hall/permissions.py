@@ -1,15 +1,15 @@
 """Who may do what in the service hall: predicates the services enforce and the pages use to hide buttons.
 
-The assurance comparison lives here alone, so the identity platform's `assurance_required` helper replaces one
-function when it lands.
+The assurance comparison is the identity platform's (`identity.permissions.has_assurance`), used here alone.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from rongcheng.accounts.models import AccountKind, AssuranceLevel
+from rongcheng.accounts.models import AccountKind
 from rongcheng.hall.models import Application, ServiceItem
+from rongcheng.identity.permissions import has_assurance, step_up_url
 from rongcheng.staff.permissions import has_perm_in_department
 
 DECIDE_PERMISSION = "hall.decide_application"
@@ -20,7 +20,12 @@ APPLICANT_KINDS = frozenset({AccountKind.RESIDENT.value, AccountKind.COMPANY_REP
 
 def assurance_sufficient(user: Any, level: int) -> bool:
     """Whether the account's real-name assurance (accounts.AssuranceLevel) reaches `level`."""
-    return bool(user.is_authenticated) and int(getattr(user, "assurance_level", AssuranceLevel.L1)) >= int(level)
+    return has_assurance(user, int(level))
+
+
+def assurance_step_up(level: int, next_url: str) -> str:
+    """The identity platform's step-up page for `level`, coming back to `next_url`."""
+    return step_up_url(int(level), next_url)
 
 
 def is_applicant(user: Any) -> bool:

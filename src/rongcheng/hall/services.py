@@ -67,6 +67,7 @@ from rongcheng.hall.models import (
 from rongcheng.hall.permissions import (
     CALENDAR_PERMISSION,
     CATALOGUE_PERMISSION,
+    assurance_step_up,
     assurance_sufficient,
     is_applicant,
     is_officer,
@@ -253,6 +254,8 @@ def application_start(*, user: Any, service_code: str) -> Application:
             f"This service needs assurance level L{service.min_assurance}; the account has "
             f"L{user.assurance_level}. Step up first.",
             required_level=service.min_assurance,
+            current_level=int(user.assurance_level),
+            step_up=assurance_step_up(service.min_assurance, f"/hall/services/{service.code}/"),
         )
     with transaction.atomic():
         application = Application.objects.create(service=service, department=service.department, applicant=user)

@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -23,7 +23,7 @@ from rongcheng.hall import selectors, services
 from rongcheng.hall.catalogue import REGISTRY_FIELDS
 from rongcheng.hall.errors import AssuranceTooLow
 from rongcheng.hall.models import Application, CalendarDay, DayKind, ServiceKind, State
-from rongcheng.hall.permissions import CALENDAR_PERMISSION, is_applicant, is_officer
+from rongcheng.hall.permissions import CALENDAR_PERMISSION, assurance_step_up, is_applicant, is_officer
 from rongcheng.hall.workflow import TRANSITIONS, transitions_from
 from rongcheng.kernel.errors import DomainError, NotFound
 
@@ -42,23 +42,13 @@ def _user(request: HttpRequest) -> Any:
     return user
 
 
-def _step_up_url(request: HttpRequest) -> str | None:
-    try:
-        return f"{reverse('identity:step-up')}?next={request.get_full_path()}"
-    except NoReverseMatch:
-        return None
-
-
 def _attempt(request: HttpRequest, action: Callable[[], Any], success: str, back: str) -> HttpResponse:
     """Run a service; a domain error becomes a message on the page the form came from."""
     try:
         action()
     except AssuranceTooLow as exc:
-        step_up = _step_up_url(request)
-        if step_up:
-            return HttpResponseRedirect(step_up)
-        messages.error(request, _("该事项要求更高的实名认证等级，请先提升认证等级。") + f" ({exc.detail})")
-        return HttpResponseRedirect(back)
+        messages.info(request, _("该事项要求更高的实名认证等级，请先提升认证等级。"))
+        return HttpResponseRedirect(assurance_step_up(int(exc.extra["required_level"]), back))
     except NotFound as exc:
         raise Http404(exc.detail) from exc
     except DomainError as exc:

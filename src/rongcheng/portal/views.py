@@ -1,4 +1,4 @@
-"""Portal pages: home, sign-in, problem-type descriptions and error pages (HTML, or problem+json under /api/)."""
+"""Portal pages: home, problem-type descriptions and error pages (HTML, or problem+json under /api/)."""
 
 from __future__ import annotations
 

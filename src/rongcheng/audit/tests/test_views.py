@@ -33,7 +33,7 @@ def test_anonymous_is_sent_to_sign_in(client):
     append(1)
     response = client.get("/audit/")
     assert response.status_code == 302
-    assert response["Location"] == f"{reverse('portal:login')}?next=/audit/"
+    assert response["Location"] == f"{reverse('identity:sign-in')}?next=/audit/"
     assert AuditRecord.objects.count() == 1
 
 

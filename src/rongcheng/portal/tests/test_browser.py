@@ -1,14 +1,20 @@
-"""Main journey of the web shell in a real browser: open the portal, sign in as staff, reach the admin."""
+"""Main journey of the web shell in a real browser: open the portal, sign in as staff (password and TOTP), reach the
+admin."""
 
 import pytest
 
 from rongcheng.accounts.models import AccountKind, Department, User
+from rongcheng.audit.services import Actor
+from rongcheng.identity import totp
+from rongcheng.identity.clock import clock
+from rongcheng.identity.services import totp_provision
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def officer():
+def officer() -> bytes:
+    """A staff account with an authenticator; the fixture's value is its TOTP secret."""
     department = Department.objects.create(
         code="FZ-SZB", name="福州市数字福州建设领导小组办公室", short_name="市数字办"
     )
@@ -21,7 +27,7 @@ def officer():
         is_superuser=True,
         display_name="林工",
     )
-    return user
+    return totp_provision(user=user, actor=Actor.system("tests"))
 
 
 def test_staff_signs_in_from_the_portal_and_reaches_the_admin(page, live_server, officer):
@@ -39,11 +45,13 @@ def test_staff_signs_in_from_the_portal_and_reaches_the_admin(page, live_server,
     page.get_by_label("密码").fill("wrong password")
     page.get_by_role("button", name="登录").click()
     assert page.get_by_role("alert").is_visible()
-    assert "/accounts/login/" in page.url
+    assert "/account/sign-in/" in page.url
 
     page.get_by_label("用户名").fill("officer")
     page.get_by_label("密码").fill("Rc-browser-2017!")
     page.get_by_role("button", name="登录").click()
+    page.get_by_label("动态口令").fill(totp.totp(officer, clock.now()))
+    page.get_by_role("button", name="验证").click()
     page.wait_for_url(live_server.url + "/")
     assert page.locator(".who").inner_text() == "林工"
 

@@ -45,7 +45,7 @@ def test_url():
 def test_anonymous_is_sent_to_sign_in(client):
     response = client.get(URL)
     assert response.status_code == 302
-    assert response["Location"] == f"{reverse('portal:login')}?next={URL}"
+    assert response["Location"] == f"{reverse('identity:sign-in')}?next={URL}"
     response = client.post(URL, {"kind": "persons", "file": SimpleUploadedFile("p.csv", csv_bytes([person_row(1)]))})
     assert response.status_code == 302
     assert Person.objects.count() == 0

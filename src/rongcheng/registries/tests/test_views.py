@@ -117,7 +117,7 @@ def test_anonymous_is_sent_to_sign_in_everywhere(client, person, entity):
     for _name, method, url, data in pages:
         response = getattr(client, method)(url, data)
         assert response.status_code == 302, url
-        assert response["Location"].startswith(f"{reverse('portal:login')}?next={url}")
+        assert response["Location"].startswith(f"{reverse('identity:sign-in')}?next={url}")
     assert _state() == before
 
 

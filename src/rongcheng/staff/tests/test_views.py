@@ -64,7 +64,7 @@ def test_page_authorization_matrix(people, path):
     url = path.format(officer=people["officer"].pk, role=police_role().pk)
     got = [client_for(people[name]).get(url).status_code for name in CALLERS]
     assert got == GET_MATRIX[path]
-    assert client_for(None).get(url)["Location"].startswith("/accounts/login/?next=")
+    assert client_for(None).get(url)["Location"].startswith("/account/sign-in/?next=")
 
 
 POST_MATRIX = {

@@ -1,0 +1,121 @@
+"""Signed-in sessions: opening one after the factors, signing out, ending one from elsewhere, the idle timeout."""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth import login, logout
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpRequest
+
+from rongcheng.accounts.models import User
+from rongcheng.audit.services import actor_from_user
+from rongcheng.identity import policy
+from rongcheng.identity.clock import clock
+from rongcheng.identity.errors import (
+    SessionNotFound,
+)
+from rongcheng.identity.models import (
+    AccountSession,
+    SessionEnd,
+    SignInGuard,
+)
+from rongcheng.identity.services.context import (
+    SESSION_RECORD,
+    SESSION_RECORDED,
+    SESSION_SEEN,
+    Context,
+    _audit,
+    context_from,
+)
+
+# How often the session record's "last seen" is written: the idle timeout itself is checked on every request.
+LAST_SEEN_RESOLUTION = dt.timedelta(seconds=60)
+
+
+def session_open(request: HttpRequest, *, user: User, method: str) -> AccountSession:
+    """Complete a sign-in: Django's login (a new session key), the session record, the failure counter reset."""
+    context = context_from(request)
+    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])  # identity checked the factors itself
+    now = clock.now()
+    with transaction.atomic():
+        record = AccountSession.objects.create(
+            user=user, session_key=request.session.session_key or "", method=method, created_at=now,
+            last_seen_at=now, source_address=context.source_address, user_agent=context.user_agent,
+        )  # fmt: skip
+        SignInGuard.objects.filter(user=user).update(failures=0, locked_until=None)
+        _audit("identity.sign_in", actor=actor_from_user(user), context=context, target=user,
+               detail={"method": method, "session": record.pk})  # fmt: skip
+    request.session[SESSION_RECORD] = record.pk
+    request.session[SESSION_SEEN] = now.timestamp()
+    request.session[SESSION_RECORDED] = now.timestamp()
+    return record
+
+
+def _session_store_delete(session_key: str) -> None:
+    if session_key:
+        import_module(settings.SESSION_ENGINE).SessionStore().delete(session_key)
+
+
+def sign_out(request: HttpRequest, *, reason: str = SessionEnd.SIGNED_OUT) -> None:
+    """End the current session (the person signed out, or it sat idle too long) and record why."""
+    user = request.user
+    context = context_from(request)
+    record_id = request.session.get(SESSION_RECORD)
+    now = clock.now()
+    if isinstance(user, User):
+        with transaction.atomic():
+            if record_id:
+                AccountSession.objects.filter(pk=record_id, user=user, ended_at__isnull=True).update(
+                    ended_at=now, end_reason=reason
+                )
+            action = "identity.sign_out" if reason == SessionEnd.SIGNED_OUT else "identity.session.end"
+            _audit(action, actor=actor_from_user(user), context=context, target=user,
+                   detail={"session": record_id or "", "reason": str(reason)})  # fmt: skip
+    logout(request)
+
+
+def session_end(*, user: User, session_id: int, context: Context) -> AccountSession:
+    """The account holder ends one of their sessions: Django's session is deleted, so that browser is signed out."""
+    with transaction.atomic():
+        record = (
+            AccountSession.objects.select_for_update().filter(pk=session_id, user=user, ended_at__isnull=True).first()
+        )
+        if record is None:
+            raise SessionNotFound("No such active session of this account.")
+        _session_store_delete(record.session_key)
+        record.ended_at = clock.now()
+        record.end_reason = SessionEnd.ENDED_BY_USER
+        record.save(update_fields=["ended_at", "end_reason"])
+        _audit("identity.session.end", actor=actor_from_user(user), context=context, target=user,
+               detail={"session": record.pk, "reason": SessionEnd.ENDED_BY_USER})  # fmt: skip
+    return record
+
+
+def session_touch(request: HttpRequest) -> bool:
+    """Called by the middleware on each request of a signed-in account. False when the session has been idle longer
+    than the timeout (it is then ended and signed out); otherwise notes the activity."""
+    now = clock.now()
+    seen = request.session.get(SESSION_SEEN)
+    if isinstance(seen, (int, float)) and now.timestamp() - seen > policy.idle_timeout().total_seconds():
+        sign_out(request, reason=SessionEnd.IDLE)
+        return False
+    request.session[SESSION_SEEN] = now.timestamp()
+    record_id = request.session.get(SESSION_RECORD)
+    recorded = request.session.get(SESSION_RECORDED, 0)
+    if record_id and now.timestamp() - float(recorded) >= LAST_SEEN_RESOLUTION.total_seconds():
+        AccountSession.objects.filter(pk=record_id, ended_at__isnull=True).update(
+            last_seen_at=now, session_key=request.session.session_key or F("session_key")
+        )
+        request.session[SESSION_RECORDED] = now.timestamp()
+    return True
+
+
+def session_rekey(request: HttpRequest) -> None:
+    """After Django cycled the session key (password change), point the record at the new key."""
+    record_id = request.session.get(SESSION_RECORD)
+    if record_id and request.session.session_key:
+        AccountSession.objects.filter(pk=record_id).update(session_key=request.session.session_key)
