@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from rongcheng.audit.models import AuditRecord
@@ -14,6 +15,14 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("rongcheng.audit.tests.url
 @pytest.fixture
 def staff(client):
     user = get_user_model().objects.create_user(username="auditor", password="x-Audit-2024!", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_auditrecord", content_type__app_label="audit"))
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
+def other_administrator(client):
+    user = get_user_model().objects.create_user(username="sysadmin", password="x-System-2024!", is_staff=True)
     client.force_login(user)
     return user
 
@@ -40,6 +49,13 @@ def test_anonymous_is_sent_to_sign_in(client):
 def test_non_staff_is_refused(client, resident):
     append(1)
     response = client.get("/audit/")
+    assert response.status_code == 403
+    assert AuditRecord.objects.count() == 1
+
+
+def test_staff_without_the_audit_right_is_refused_and_nothing_is_recorded(client, other_administrator):
+    append(1)
+    response = client.get("/audit/", {"action": "registries"})
     assert response.status_code == 403
     assert AuditRecord.objects.count() == 1
 
