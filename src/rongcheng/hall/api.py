@@ -95,6 +95,11 @@ class ApplicationOut(Schema):
     clock_stopped_on: dt.date | None
     flag: str
     issued_licence: str
+    legal_entity: str = Field(description="credit code of the applicant legal entity; empty when a person applies")
+
+    @staticmethod
+    def resolve_legal_entity(application: Application) -> str:
+        return application.legal_entity.credit_code if application.legal_entity_id and application.legal_entity else ""
 
     @staticmethod
     def resolve_service(application: Application) -> str:
@@ -177,6 +182,9 @@ class ApplicationDetailOut(ApplicationOut):
 
 class StartIn(Schema):
     service: str = Field(description="service code")
+    legal_entity: str = Field(
+        "", description="credit code of a legal entity the caller represents (apply on its behalf); empty: as yourself"
+    )
 
 
 class PrefillIn(Schema):
@@ -364,7 +372,7 @@ def calendar_remove(request: HttpRequest, day: dt.date) -> Status[None]:
 @router.post("/applications", response={201: ApplicationDetailOut}, auth=_apply_auth("start"), summary="Start")
 def application_start(request: HttpRequest, payload: StartIn) -> Status[Application]:
     user = _caller(request)
-    application = services.application_start(user=user, service_code=payload.service)
+    application = services.application_start(user=user, service_code=payload.service, credit_code=payload.legal_entity)
     return Status(201, selectors.application_for_applicant(user=user, application_id=application.pk))
 
 

@@ -72,3 +72,17 @@ class FollowUpNotFound(NotFound):
 class CalendarInvalid(ValidationFailed):
     type_slug = "hall-calendar-invalid"
     title = "Invalid calendar day"
+
+
+class RepresentationInactive(ApplicationDenied):
+    """The account does not (or no longer) represent the legal entity it applies for: no active Representation."""
+
+    type_slug = "hall-representation-inactive"
+    title = "Not an active representative of the legal entity"
+
+
+class ApplicantKindRefused(ValidationFailed):
+    """The service is for companies only and no entity was chosen, or for persons only and one was."""
+
+    type_slug = "hall-applicant-kind"
+    title = "This service is not for this kind of applicant"

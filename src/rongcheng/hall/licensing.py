@@ -4,6 +4,11 @@ This is the one place that talks to the licences app, so the flow that spans the
 used in an application, a licence issued on approval) stays in the hall's tier. The hall reads licences as its own
 account (`hall_account`, an API-client account named 网上办事大厅) under the holder's authorization for one
 application, whose reference is `application_reference(application)`: the holder sees each fetch and each use.
+
+When the applicant party is a legal entity (`Application.legal_entity`), the licences are the entity's, fetched by
+its credit code; its representative grants the authorization on the entity's behalf, which the hall allows only
+while the representation is active (checked by the services before they call in here), and the licence issued on
+approval is held by the entity.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from rongcheng.licences.services import (
     licence_use_record,
     licences_for_holder,
 )
+from rongcheng.registries.models import LegalEntity, Person
 from rongcheng.registries.protection import reveal
 from rongcheng.registries.selectors import person_for_resident
 
@@ -59,21 +65,25 @@ def application_reference(application: Application) -> str:
 def licences_authorize(*, user: Any, application: Application, licence_type_codes: list[str]) -> None:
     """The applicant lets the hall fetch and use their licences of these types for this application."""
     types = list(LicenceType.objects.filter(code__in=licence_type_codes))
+    entity = application.legal_entity
     holder_authorization_grant(
         holder_user=user, grantee=hall_account(), application_reference=application_reference(application),
-        licence_types=types,
+        licence_types=types, holder_index=entity.credit_code if entity is not None else None,
     )  # fmt: skip
 
 
 def licences_fetch(*, user: Any, application: Application, source_address: str | None) -> list[Licence]:
-    """The applicant's licences of the authorized types, each fetch recorded for the holder to see."""
-    index = getattr(user, "id_number_index", "")
-    if not index:
-        return []
-    person = person_for_resident(user=user)
-    id_number = reveal("person.id_number", person.id_number_cipher)
+    """The applicant party's licences of the authorized types (the person's by ID number, the entity's by credit
+    code), each fetch recorded for the holder to see."""
+    if application.legal_entity is not None:
+        holder_code = application.legal_entity.credit_code
+    else:
+        if not getattr(user, "id_number_index", ""):
+            return []
+        person = person_for_resident(user=user)
+        holder_code = reveal("person.id_number", person.id_number_cipher)
     return licences_for_holder(
-        holder_code=id_number, reader=hall_account(), application_reference=application_reference(application),
+        holder_code=holder_code, reader=hall_account(), application_reference=application_reference(application),
         source_address=source_address,
     )  # fmt: skip
 
@@ -132,15 +142,19 @@ def result_face(application: Application) -> dict[str, Any]:
 
 
 def licence_issue_for(*, application: Application, officer: Any, source_address: str | None = None) -> str:
-    """Issue the service's licence type to the applicant, signed with the deciding department's key; its
-    identifier. Runs inside the approval's transaction: if issuing fails, the approval does not happen."""
+    """Issue the service's licence type to the applicant party (the person, or the legal entity), signed with the
+    deciding department's key; its identifier. Runs inside the approval's transaction: if issuing fails, the approval does not happen."""
     licence_type = LicenceType.objects.filter(code=application.service.issues_licence_type).first()
     if licence_type is None:
         raise MaterialInvalid(
             f"The licence type {application.service.issues_licence_type} the service issues is not defined.",
             errors=[{"loc": ["service", "issues_licence_type"], "rule": "licence_type.known", "msg": "unknown"}],
         )
-    holder = person_for_resident(user=application.applicant)
+    holder: Person | LegalEntity = (
+        application.legal_entity
+        if application.legal_entity is not None
+        else person_for_resident(user=application.applicant)
+    )
     with transaction.atomic():
         licence = licence_issue(
             licence_type=licence_type, holder=holder, face=result_face(application), actor=officer,

@@ -45,6 +45,12 @@ class ServiceKind(models.TextChoices):
     OTHER = "other", _("其他行政权力")
 
 
+class ApplicantKind(models.TextChoices):
+    PERSON = "person", _("自然人")
+    ENTITY = "entity", _("法人")
+    ANY = "any", _("自然人或法人")
+
+
 class ServiceItem(models.Model):
     """A government service that can be applied for (事项), as listed in the catalogue.
 
@@ -58,6 +64,10 @@ class ServiceItem(models.Model):
         Department, verbose_name=_("department"), on_delete=models.PROTECT, related_name="service_items"
     )
     kind = models.CharField(_("kind"), max_length=20, choices=ServiceKind.choices)
+    # Who applies: a person for themself, a legal entity through its representative (法人代表 or 经办人), or either.
+    applicant_kind = models.CharField(
+        _("applicant kind"), max_length=10, choices=ApplicantKind.choices, default=ApplicantKind.PERSON
+    )
     legal_basis = models.TextField(_("legal basis"))
     conditions = models.TextField(_("conditions"), blank=True)
     materials = models.JSONField(_("materials"), default=list)
@@ -124,6 +134,11 @@ class Application(models.Model):
     applicant = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("applicant"), on_delete=models.PROTECT, related_name="+"
     )
+    # The applicant party when the account applies on behalf of a legal entity it represents (null: the person).
+    legal_entity = models.ForeignKey(
+        "registries.LegalEntity", verbose_name=_("applicant legal entity"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="+",
+    )  # fmt: skip
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.DRAFT)
     statement = models.TextField(_("statement"), blank=True)
     licence_authorized = models.BooleanField(_("licence use authorized by the applicant"), default=False)

@@ -10,6 +10,7 @@ from typing import Any
 from rongcheng.accounts.models import AccountKind
 from rongcheng.hall.models import Application, ServiceItem
 from rongcheng.identity.permissions import has_assurance, step_up_url
+from rongcheng.identity.selectors import representation_active_for
 from rongcheng.staff.permissions import has_perm_in_department
 
 DECIDE_PERMISSION = "hall.decide_application"
@@ -48,6 +49,16 @@ def may_apply(user: Any, service: ServiceItem) -> bool:
 
 def owns(user: Any, application: Application) -> bool:
     return bool(user.is_authenticated) and application.applicant_id == user.pk
+
+
+def represents(user: Any, legal_entity_id: int) -> bool:
+    """Whether the account acts for the legal entity now: an active Representation (法人代表 or 经办人 in validity)."""
+    return bool(user.is_authenticated) and representation_active_for(user=user, legal_entity_id=legal_entity_id)
+
+
+def acts_for_party(user: Any, application: Application) -> bool:
+    """The applicant account, and for an entity's application only while it still represents the entity."""
+    return application.legal_entity_id is None or represents(user, application.legal_entity_id)
 
 
 def may_act(user: Any, application: Application, *, any_window: bool) -> bool:

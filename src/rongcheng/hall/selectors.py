@@ -19,6 +19,7 @@ from rongcheng.hall.permissions import is_applicant, is_officer, may_view_as_off
 from rongcheng.hall.workflow import OPEN, RUNNING
 from rongcheng.kernel.errors import NotAuthenticated, ValidationFailed
 from rongcheng.kernel.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
+from rongcheng.registries.models import LegalEntity
 
 Scope = Literal["department", "window", "intake", "countersign"]
 SCOPES = ("department", "window", "intake", "countersign")
@@ -87,6 +88,13 @@ def _attach_references(rows: list[Application]) -> list[Application]:
     for application in rows:
         application.service = services[application.service_id]
         application.department = departments[application.department_id]
+    # The applicant legal entities (few rows have one): one query for the page, none when no row has one.
+    entity_ids = {a.legal_entity_id for a in rows if a.legal_entity_id is not None}
+    if entity_ids:
+        entities = LegalEntity.objects.in_bulk(entity_ids)
+        for application in rows:
+            if application.legal_entity_id is not None:
+                application.legal_entity = entities[application.legal_entity_id]
     return rows
 
 
@@ -100,7 +108,7 @@ def applications_of_applicant(*, user: Any, cursor: str | None = None, limit: in
 
 def application_for_applicant(*, user: Any, application_id: int) -> Application:
     application = (
-        Application.objects.select_related("service", "department", "window")
+        Application.objects.select_related("service", "department", "window", "legal_entity")
         .prefetch_related("provided", "events", "messages", "countersigns__department")
         .filter(pk=application_id)
         .first()
@@ -114,7 +122,7 @@ def application_for_officer(*, user: Any, application_id: int) -> Application:
     if not is_officer(user):
         raise ApplicationDenied("Only officers of the service hall see the workbench.")
     application = (
-        Application.objects.select_related("service", "department", "window", "applicant")
+        Application.objects.select_related("service", "department", "window", "applicant", "legal_entity")
         .prefetch_related("provided", "events", "countersigns__department")
         .filter(pk=application_id)
         .first()

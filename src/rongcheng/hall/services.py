@@ -25,6 +25,7 @@ from rongcheng.audit.services import Actor, actor_from_user, audit_record
 from rongcheng.hall import calendar as working
 from rongcheng.hall.catalogue import REGISTRY_FIELDS, materials_validate, upload_check
 from rongcheng.hall.errors import (
+    ApplicantKindRefused,
     ApplicationDenied,
     ApplicationNotFound,
     AssuranceTooLow,
@@ -32,6 +33,7 @@ from rongcheng.hall.errors import (
     FollowUpNotFound,
     MaterialInvalid,
     RatingRefused,
+    RepresentationInactive,
     ServiceItemInvalid,
     ServiceItemNotFound,
     TransitionGuardFailed,
@@ -46,6 +48,7 @@ from rongcheng.hall.licensing import (
     licences_fetch,
 )
 from rongcheng.hall.models import (
+    ApplicantKind,
     Application,
     ApplicationEvent,
     ApplicationMaterial,
@@ -67,17 +70,20 @@ from rongcheng.hall.models import (
 from rongcheng.hall.permissions import (
     CALENDAR_PERMISSION,
     CATALOGUE_PERMISSION,
+    acts_for_party,
     assurance_step_up,
     assurance_sufficient,
     is_applicant,
     is_officer,
     may_act,
     owns,
+    represents,
 )
 from rongcheng.hall.workflow import RUNNING, TRANSITIONS, Transition
 from rongcheng.kernel.crypto import sm3_digest
 from rongcheng.kernel.errors import PermissionDenied, ValidationFailed
 from rongcheng.registries.errors import PersonNotFound
+from rongcheng.registries.models import EntityStatus, LegalEntity
 from rongcheng.registries.selectors import person_for_resident
 from rongcheng.staff.permissions import has_perm_in_department
 
@@ -105,8 +111,8 @@ def _denied(user: Any, action: str, application_id: int | str, detail: Mapping[s
 # ── the catalogue ─────────────────────────────────────────────────────────────────────────────────────────────────
 
 SERVICE_FIELDS = (
-    "name", "kind", "legal_basis", "conditions", "statutory_days", "promised_days", "fees", "min_assurance",
-    "any_window", "online_only", "issues_licence_type", "result_face", "active",
+    "name", "kind", "applicant_kind", "legal_basis", "conditions", "statutory_days", "promised_days", "fees",
+    "min_assurance", "any_window", "online_only", "issues_licence_type", "result_face", "active",
 )  # fmt: skip
 
 
@@ -143,6 +149,11 @@ def service_item_upsert(*, data: Mapping[str, Any], actor: Actor) -> ServiceItem
         raise ServiceItemInvalid(
             "The promised time limit is 1..statutory working days, the statutory at most 365.",
             errors=[{"loc": ["promised_days"], "rule": "days.range", "msg": "1 <= promised <= statutory <= 365"}],
+        )
+    if data.get("applicant_kind", ApplicantKind.PERSON) not in ApplicantKind.values:
+        raise ServiceItemInvalid(
+            "applicant_kind is person, entity or any.",
+            errors=[{"loc": ["applicant_kind"], "rule": "applicant_kind.choice", "msg": "person, entity or any"}],
         )
     materials = materials_validate(data.get("materials", []))
     values = {field: data[field] for field in SERVICE_FIELDS if field in data}
@@ -229,9 +240,16 @@ def calendar_seed(days: Iterable[tuple[dt.date, str, str]], *, actor: Actor) -> 
 
 
 def _own_draft_or_correction(user: Any, application_id: int, action: str) -> Application:
-    application = Application.objects.select_for_update().select_related("service").filter(pk=application_id).first()
+    application = (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("service", "legal_entity")
+        .filter(pk=application_id)
+        .first()
+    )
     if application is None or not owns(user, application):
         raise ApplicationNotFound(f"You have no application {application_id}.")
+    if not acts_for_party(user, application):
+        raise RepresentationInactive("The account no longer represents the legal entity this application is for.")
     if application.state not in (State.DRAFT, State.CORRECTION):
         raise TransitionNotAllowed(
             f"The application is {application.state}; materials change only in a draft or during correction.",
@@ -240,14 +258,53 @@ def _own_draft_or_correction(user: Any, application_id: int, action: str) -> App
     return application
 
 
-def application_start(*, user: Any, service_code: str) -> Application:
-    """A draft application of this account for the service; the account must reach the service's assurance level."""
+def _party_check(user: Any, application_id: int, action: str) -> None:
+    """Refuse (and audit the refusal, outside the transaction that fails) an entity's application to an account that
+    no longer represents the entity; the check is repeated under the row lock."""
+    application = Application.objects.filter(pk=application_id).first()
+    if application is not None and owns(user, application) and not acts_for_party(user, application):
+        _denied(user, action, application_id, {"why": "representation inactive",
+                                               "legal_entity": application.legal_entity_id})  # fmt: skip
+        raise RepresentationInactive("The account no longer represents the legal entity this application is for.")
+
+
+def _applicant_party(user: Any, service: ServiceItem, credit_code: str) -> LegalEntity | None:
+    """The legal entity the account applies for (by its credit code), or None for the person themself; checked
+    against the service's applicant kind and the account's active representation of the entity."""
+    credit_code = credit_code.strip().upper()
+    if not credit_code:
+        if service.applicant_kind == ApplicantKind.ENTITY:
+            raise ApplicantKindRefused(
+                "This service is for legal entities: apply on behalf of a company you represent.",
+                errors=[{"loc": ["legal_entity"], "rule": "applicant_kind.entity", "msg": "required"}],
+            )
+        return None
+    if service.applicant_kind == ApplicantKind.PERSON:
+        raise ApplicantKindRefused(
+            "This service is for natural persons only: apply as yourself.",
+            errors=[{"loc": ["legal_entity"], "rule": "applicant_kind.person", "msg": "not allowed"}],
+        )
+    entity = LegalEntity.objects.filter(credit_code=credit_code, status=EntityStatus.ACTIVE).first()
+    if entity is None or not represents(user, entity.pk):
+        _denied(user, "hall.application.start", "", {"service": service.code, "why": "representation inactive",
+                                                     "legal_entity": entity.pk if entity else None})  # fmt: skip
+        raise RepresentationInactive(
+            "The account does not represent this legal entity (no active representation): the legal representative "
+            "claims it, or delegates the account, in the identity platform first."
+        )
+    return entity
+
+
+def application_start(*, user: Any, service_code: str, credit_code: str = "") -> Application:
+    """A draft application of this account for the service, for the person themself or, with `credit_code`, for a
+    legal entity the account represents; the account must reach the service's assurance level."""
     service = ServiceItem.objects.select_related("department").filter(code=service_code, active=True).first()
     if service is None:
         raise ServiceItemNotFound(f"No active service has the code {service_code!r}.")
     if not is_applicant(user):
         _denied(user, "hall.application.start", "", {"service": service_code, "why": "not an applicant"})
         raise ApplicationDenied("Only residents and company representatives apply for services.")
+    entity = _applicant_party(user, service, credit_code)
     if not assurance_sufficient(user, service.min_assurance):
         _denied(user, "hall.application.start", "", {"service": service_code, "why": "assurance"})
         raise AssuranceTooLow(
@@ -258,11 +315,14 @@ def application_start(*, user: Any, service_code: str) -> Application:
             step_up=assurance_step_up(service.min_assurance, f"/hall/services/{service.code}/"),
         )
     with transaction.atomic():
-        application = Application.objects.create(service=service, department=service.department, applicant=user)
+        application = Application.objects.create(
+            service=service, department=service.department, applicant=user, legal_entity=entity
+        )
         _event(application, "start", "", State.DRAFT, user, "")
         audit_record(
             action="hall.application.start", actor=actor_from_user(user), target_type="hall.application",
-            target_id=application.pk, source_address=_source(user), detail={"service": service.code},
+            target_id=application.pk, source_address=_source(user),
+            detail={"service": service.code, "legal_entity": entity.pk if entity else None},
         )  # fmt: skip
     return application
 
@@ -300,6 +360,7 @@ def application_prefill(*, user: Any, application_id: int, authorize_licences: b
 
     Materials that cannot be found stay empty for the applicant to upload; the source of each value is stored.
     """
+    _party_check(user, application_id, "hall.application.prefill")
     with transaction.atomic():
         application = _own_draft_or_correction(user, application_id, "hall.application.prefill")
         licence_specs = [spec for spec in application.service.materials if spec["source"] == "licence"]
@@ -347,6 +408,7 @@ def application_upload(
     *, user: Any, application_id: int, material_code: str, file_name: str, content: bytes
 ) -> ApplicationMaterial:
     """Attach a file as one material: its type told by its content, its size within the limit, its SM3 digest kept."""
+    _party_check(user, application_id, "hall.application.upload")
     with transaction.atomic():
         application = _own_draft_or_correction(user, application_id, "hall.application.upload")
         spec = material_spec(application.service, material_code)
@@ -386,6 +448,7 @@ def application_save(*, user: Any, application_id: int, statement: str) -> Appli
             "The statement is at most 5000 characters.",
             errors=[{"loc": ["statement"], "rule": "max_length", "msg": "at most 5000 characters"}],
         )
+    _party_check(user, application_id, "hall.application.save")
     with transaction.atomic():
         application = _own_draft_or_correction(user, application_id, "hall.application.save")
         application.statement = statement
@@ -493,7 +556,7 @@ def application_transition(
         with transaction.atomic():
             application = (
                 Application.objects.select_for_update(of=("self",))
-                .select_related("service", "department", "applicant")
+                .select_related("service", "department", "applicant", "legal_entity")
                 .filter(pk=application_id)
                 .first()
             )
@@ -522,6 +585,8 @@ def _authorize(user: Any, application: Application, step: Transition) -> None:
     if step.role == "applicant":
         if not owns(user, application):
             raise ApplicationNotFound(f"You have no application {application.pk}.")
+        if not acts_for_party(user, application):
+            raise RepresentationInactive("The account no longer represents the legal entity this application is for.")
         return
     if not may_act(user, application, any_window=step.any_window):
         raise ApplicationDenied("This account may not decide applications of this service.")
@@ -631,6 +696,7 @@ def application_submit(*, user: Any, application_id: int) -> Application:
 
 def application_resubmit(*, user: Any, application_id: int, statement: str | None = None) -> Application:
     """The applicant's corrected application goes back to review; the clock runs again."""
+    _party_check(user, application_id, "hall.application.resubmit")
     with transaction.atomic():
         if statement is not None:
             application_save(user=user, application_id=application_id, statement=statement)

@@ -22,10 +22,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rongcheng.hall import selectors, services
 from rongcheng.hall.catalogue import REGISTRY_FIELDS
 from rongcheng.hall.errors import AssuranceTooLow
-from rongcheng.hall.models import Application, CalendarDay, DayKind, ServiceKind, State
+from rongcheng.hall.models import ApplicantKind, Application, CalendarDay, DayKind, ServiceItem, ServiceKind, State
 from rongcheng.hall.permissions import CALENDAR_PERMISSION, assurance_step_up, is_applicant, is_officer
 from rongcheng.hall.workflow import TRANSITIONS, transitions_from
+from rongcheng.identity.selectors import representation_list_for_user
 from rongcheng.kernel.errors import DomainError, NotFound
+from rongcheng.registries.models import LegalEntity
 
 STATE_LABELS = dict(State.choices)
 KIND_LABELS = dict(ServiceKind.choices)
@@ -84,8 +86,15 @@ def service_detail(request: HttpRequest, code: str) -> HttpResponse:
     return render(
         request, "hall/service_detail.html",
         {"item": item, "kind": KIND_LABELS.get(item.kind, item.kind), "materials": materials,
-         "can_apply": is_applicant(request.user)},
+         "can_apply": is_applicant(request.user), "entities": _represented(request.user, item)},
     )  # fmt: skip
+
+
+def _represented(user: Any, item: ServiceItem) -> list[LegalEntity]:
+    """The legal entities the account may apply for (active representations), for a service open to entities."""
+    if item.applicant_kind == ApplicantKind.PERSON or not is_applicant(user):
+        return []
+    return [r.legal_entity for r in representation_list_for_user(user=user) if r.user_id == user.pk]
 
 
 @login_required
@@ -94,7 +103,8 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
     started: list[Application] = []
 
     def start() -> None:
-        started.append(services.application_start(user=_user(request), service_code=code))
+        credit_code = str(request.POST.get("legal_entity", ""))[:40]
+        started.append(services.application_start(user=_user(request), service_code=code, credit_code=credit_code))
 
     response = _attempt(request, start, "", reverse("hall:service", args=[code]))
     if started:

@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from rongcheng.accounts.models import User
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
+from rongcheng.identity.selectors import representation_list_for_user
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.kernel.identifiers import credit_code_validate, id_number_validate
 from rongcheng.kernel.masking import mask_id_number
@@ -443,12 +444,16 @@ def _reference_check(application_reference: str) -> str:
 
 
 def holder_indexes_of_user(user: Any) -> list[str]:
-    """The holder indexes a signed-in resident may act for: their own person and entities they represent."""
+    """The holder indexes a signed-in resident may act for: their own person and entities they represent (as the
+    registry's legal representative, or through an active identity Representation: 法人代表 or 经办人 in validity)."""
     index = getattr(user, "id_number_index", "") if user is not None and user.is_authenticated else ""
     if not index:
         return []
-    entities = LegalEntity.objects.filter(legal_representative__id_number_index=index)
-    return [index, *entities.values_list("credit_code", flat=True)]
+    entities = LegalEntity.objects.filter(legal_representative__id_number_index=index).values_list(
+        "credit_code", flat=True
+    )
+    represented = [r.legal_entity.credit_code for r in representation_list_for_user(user=user) if r.user_id == user.pk]
+    return [index, *dict.fromkeys([*entities, *represented])]
 
 
 def holder_authorization_grant(
