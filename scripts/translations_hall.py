@@ -5,6 +5,18 @@
 from __future__ import annotations
 
 ENGLISH: dict[str, str | tuple[str, ...]] = {
+    "受理": "Accept",
+    "开始审查": "Start review",
+    "退回补正": "Return for correction",
+    "补正后重新提交": "Resubmit after correction",
+    "发起会签": "Request countersigning",
+    "会签完成": "Countersigning complete",
+    "恢复办理": "Resume",
+    "申请人": "Applicant",
+    "自然人或法人": "Natural person or legal entity",
+    "服务对象": "Who may apply",
+    "申请人（法人）": "Applicant (legal entity)",
+    "该事项由法人申请：请先在统一身份认证中认领企业或接受法定代表人的授权。": "This service is for legal entities: first claim your company, or accept its legal representative's delegation, in the unified identity platform.",
     "法定节假日": "Public holiday",
     "调休上班": "Weekend day worked (exchange)",
     "行政许可": "Administrative licensing",
@@ -160,6 +172,8 @@ CHINESE: dict[str, str | tuple[str, ...]] = {
     "service": "事项",
     "accepting window": "受理窗口",
     "applicant": "申请人",
+    "applicant kind": "服务对象",
+    "applicant legal entity": "申请法人",
     "state": "状态",
     "statement": "申请说明",
     "licence use authorized by the applicant": "申请人已授权调取电子证照",

@@ -143,7 +143,8 @@ def result_face(application: Application) -> dict[str, Any]:
 
 def licence_issue_for(*, application: Application, officer: Any, source_address: str | None = None) -> str:
     """Issue the service's licence type to the applicant party (the person, or the legal entity), signed with the
-    deciding department's key; its identifier. Runs inside the approval's transaction: if issuing fails, the approval does not happen."""
+    deciding department's key; its identifier. Runs inside the approval's transaction: if issuing fails, the approval
+    does not happen."""
     licence_type = LicenceType.objects.filter(code=application.service.issues_licence_type).first()
     if licence_type is None:
         raise MaterialInvalid(

@@ -18,6 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
+
 from rongcheng.hall.models import State
 
 Role = Literal["applicant", "officer", "system"]
@@ -30,7 +33,7 @@ class Transition:
     sources: frozenset[str]
     target: str
     role: Role
-    label: str
+    label: StrOrPromise  # shown on the pages in the reader's language
     needs_reason: bool = False
     clock: Clock = ""
     # Acceptance may be done by any window for a service accepted anywhere (全城通办); every other officer
@@ -38,7 +41,9 @@ class Transition:
     any_window: bool = False
 
 
-def _t(name: str, sources: tuple[State, ...], target: State, role: Role, label: str, **options: object) -> Transition:
+def _t(
+    name: str, sources: tuple[State, ...], target: State, role: Role, label: StrOrPromise, **options: object
+) -> Transition:
     return Transition(name, frozenset(s.value for s in sources), target.value, role, label, **options)  # type: ignore[arg-type]
 
 
@@ -46,20 +51,20 @@ S = State
 TRANSITIONS: dict[str, Transition] = {
     t.name: t
     for t in (
-        _t("submit", (S.DRAFT,), S.SUBMITTED, "applicant", "提交申请"),
-        _t("accept", (S.SUBMITTED,), S.ACCEPTED, "officer", "受理", clock="start", any_window=True),
-        _t("not_accept", (S.SUBMITTED,), S.NOT_ACCEPTED, "officer", "不予受理", needs_reason=True, any_window=True),
-        _t("review", (S.ACCEPTED,), S.UNDER_REVIEW, "officer", "开始审查"),
-        _t("return_for_correction", (S.UNDER_REVIEW,), S.CORRECTION, "officer", "退回补正", needs_reason=True,
+        _t("submit", (S.DRAFT,), S.SUBMITTED, "applicant", _("提交申请")),
+        _t("accept", (S.SUBMITTED,), S.ACCEPTED, "officer", _("受理"), clock="start", any_window=True),
+        _t("not_accept", (S.SUBMITTED,), S.NOT_ACCEPTED, "officer", _("不予受理"), needs_reason=True, any_window=True),
+        _t("review", (S.ACCEPTED,), S.UNDER_REVIEW, "officer", _("开始审查")),
+        _t("return_for_correction", (S.UNDER_REVIEW,), S.CORRECTION, "officer", _("退回补正"), needs_reason=True,
            clock="stop"),
-        _t("resubmit", (S.CORRECTION,), S.UNDER_REVIEW, "applicant", "补正后重新提交", clock="resume"),
-        _t("request_countersign", (S.UNDER_REVIEW,), S.COUNTERSIGNING, "officer", "发起会签"),
-        _t("countersign_complete", (S.COUNTERSIGNING,), S.UNDER_REVIEW, "system", "会签完成"),
-        _t("suspend", (S.UNDER_REVIEW,), S.SUSPENDED, "officer", "挂起", needs_reason=True, clock="stop"),
-        _t("resume", (S.SUSPENDED,), S.UNDER_REVIEW, "officer", "恢复办理", clock="resume"),
-        _t("approve", (S.UNDER_REVIEW,), S.APPROVED, "officer", "准予许可"),
-        _t("refuse", (S.UNDER_REVIEW,), S.REFUSED, "officer", "不予许可", needs_reason=True),
-        _t("conclude", (S.APPROVED, S.REFUSED), S.CONCLUDED, "officer", "办结"),
+        _t("resubmit", (S.CORRECTION,), S.UNDER_REVIEW, "applicant", _("补正后重新提交"), clock="resume"),
+        _t("request_countersign", (S.UNDER_REVIEW,), S.COUNTERSIGNING, "officer", _("发起会签")),
+        _t("countersign_complete", (S.COUNTERSIGNING,), S.UNDER_REVIEW, "system", _("会签完成")),
+        _t("suspend", (S.UNDER_REVIEW,), S.SUSPENDED, "officer", _("挂起"), needs_reason=True, clock="stop"),
+        _t("resume", (S.SUSPENDED,), S.UNDER_REVIEW, "officer", _("恢复办理"), clock="resume"),
+        _t("approve", (S.UNDER_REVIEW,), S.APPROVED, "officer", _("准予许可")),
+        _t("refuse", (S.UNDER_REVIEW,), S.REFUSED, "officer", _("不予许可"), needs_reason=True),
+        _t("conclude", (S.APPROVED, S.REFUSED), S.CONCLUDED, "officer", _("办结")),
     )
 }  # fmt: skip
 
