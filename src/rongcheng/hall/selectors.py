@@ -15,7 +15,7 @@ from rongcheng.accounts.models import Department
 from rongcheng.hall import calendar as working
 from rongcheng.hall.errors import ApplicationDenied, ApplicationNotFound, ServiceItemNotFound
 from rongcheng.hall.models import Application, Countersign, CountersignState, FollowUp, Message, ServiceItem, State
-from rongcheng.hall.permissions import is_applicant, is_officer, may_view_as_officer, owns
+from rongcheng.hall.permissions import acts_for_party, is_applicant, is_officer, may_view_as_officer, owns
 from rongcheng.hall.workflow import OPEN, RUNNING
 from rongcheng.kernel.errors import NotAuthenticated, ValidationFailed
 from rongcheng.kernel.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
@@ -113,7 +113,8 @@ def application_for_applicant(*, user: Any, application_id: int) -> Application:
         .filter(pk=application_id)
         .first()
     )
-    if application is None or not owns(user, application):
+    # An entity's application is the entity's: seen by the account that made it while it still represents the entity.
+    if application is None or not owns(user, application) or not acts_for_party(user, application):
         raise ApplicationNotFound(f"You have no application {application_id}.")
     return application
 
