@@ -11,12 +11,17 @@ from typing import Any
 
 from django.db import transaction
 
-from rongcheng.accounts.models import Department
+from rongcheng.accounts.models import AccountKind, AssuranceLevel, Department, User
 from rongcheng.audit.services import Actor
 from rongcheng.demo import licences as demo_licences
 from rongcheng.hall.holidays import china
 from rongcheng.hall.models import ServiceItem
 from rongcheng.hall.services import calendar_seed, service_item_upsert
+from rongcheng.identity.selectors import representation_list_for_user
+from rongcheng.identity.services import assurance_set_by_system, representation_claim
+from rongcheng.identity.services.context import Context
+from rongcheng.licences.models import Licence, LicenceStatus
+from rongcheng.registries.models import EntityStatus, LegalEntity
 from rongcheng.staff.models import Role
 from rongcheng.staff.services import role_define
 
@@ -75,6 +80,7 @@ SERVICES: tuple[dict[str, Any], ...] = (
         any_window=True,
         online_only=True,
         min_assurance=2,
+        applicant_kind="any",  # founders apply as themselves, or an existing company founds another
     ),
     _service(
         "GSJ-GT-001",
@@ -105,6 +111,14 @@ SERVICES: tuple[dict[str, Any], ...] = (
         conditions="具有与经营的食品品种、数量相适应的经营场所和食品安全管理制度",
         any_window=True,
         min_assurance=2,
+        # The permit is issued to the company, its premises from the business licence the application reused.
+        issues_licence_type=LICENCE_TYPES["食品经营许可证"],
+        result_face={
+            "operator_kind": "=餐饮服务经营者",
+            "business_items": "=热食类食品制售",
+            "premises": "business_licence:address",
+        },
+        applicant_kind="entity",
     ),
     _service(
         "GSJ-BG-001",
@@ -117,6 +131,7 @@ SERVICES: tuple[dict[str, Any], ...] = (
         [_licence("business_licence", "营业执照", "营业执照"), _upload("resolution", "变更决议", ("pdf", "ofd"))],
         any_window=True,
         online_only=True,
+        applicant_kind="entity",
     ),
     _service(
         "GSJ-ZX-001",
@@ -128,6 +143,7 @@ SERVICES: tuple[dict[str, Any], ...] = (
         3,
         [_licence("business_licence", "营业执照", "营业执照"), _upload("liquidation", "清算报告", ("pdf", "ofd"))],
         any_window=True,
+        applicant_kind="entity",
     ),
     _service(
         "GAJ-CS-001",
@@ -359,6 +375,7 @@ SERVICES: tuple[dict[str, Any], ...] = (
         5,
         [_licence("business_licence", "营业执照", "营业执照"), _upload("plan", "施工方案", ("pdf", "ofd"), 20)],
         min_assurance=2,
+        applicant_kind="entity",
     ),
     _service(
         "LYJ-LXS-001",
@@ -371,6 +388,7 @@ SERVICES: tuple[dict[str, Any], ...] = (
         [_licence("business_licence", "营业执照", "营业执照"), _upload("premises", "经营场所证明")],
         any_window=True,
         min_assurance=2,
+        applicant_kind="entity",
     ),
 )
 
@@ -396,4 +414,41 @@ def hall_seed() -> dict[str, int]:
                 name=role.group.name, duty=role.duty, description=role.description,
                 permissions=sorted(current | HALL_PERMISSIONS), city_wide=role.city_wide, actor=SYSTEM,
             )  # fmt: skip
+    hall_company_seed()
     return {"services": added, "calendar_days": days}
+
+
+COMPANY_ACCOUNT = "company"
+
+
+def hall_company_seed() -> LegalEntity | None:
+    """The demo company representative (account `company`): bound at L2 to the registered legal representative of
+    the first active company holding a valid business licence (营业执照) whose representative no other account is
+    bound to, and holding the identity platform's representation of it (claimed as the legal representative), so it
+    applies for the company's food-business permit with the business licence prefilled. Idempotent."""
+    account = User.objects.filter(username=COMPANY_ACCOUNT, kind=AccountKind.COMPANY_REPRESENTATIVE).first()
+    if account is None:
+        return None
+    held = [r.legal_entity for r in representation_list_for_user(user=account) if r.user_id == account.pk]
+    if held:
+        return held[0]
+    bound = User.objects.exclude(pk=account.pk).exclude(id_number_index="").values("id_number_index")
+    licensed = Licence.objects.filter(licence_type__code=LICENCE_TYPES["营业执照"], status=LicenceStatus.VALID).values(
+        "holder_index"
+    )
+    entities = (
+        LegalEntity.objects.select_related("legal_representative")
+        .filter(status=EntityStatus.ACTIVE, legal_representative__isnull=False, credit_code__in=licensed)
+        .exclude(legal_representative__id_number_index__in=bound)
+        .order_by("id")
+    )
+    if account.id_number_index:
+        entities = entities.filter(legal_representative__id_number_index=account.id_number_index)
+    entity = entities.first()
+    if entity is None or entity.legal_representative is None:
+        return None
+    if account.id_number_index != entity.legal_representative.id_number_index:
+        account = assurance_set_by_system(user=account, person=entity.legal_representative, level=AssuranceLevel.L2,
+                                          actor=SYSTEM, reason="demo company representative")  # fmt: skip
+    representation_claim(user=account, credit_code=entity.credit_code, context=Context(None, "demo city generator"))
+    return entity

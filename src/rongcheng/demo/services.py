@@ -269,6 +269,15 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str, str, str, bool, str], ...] = (
     ("police", "户籍民警", "staff", "FZ-GAJ", "户籍民警", False, "registry officer: clear reads for public security"),
     ("auditor", "审计管理员", "staff", "FZ-SZB", "审计管理员", False, "audit administrator: the audit trail"),
     ("resident", "市民", "resident", "", "", False, "resident bound to the first demo person: who read my data"),
+    (
+        "company",
+        "企业法定代表人",
+        "company_representative",
+        "",
+        "",
+        False,
+        "company representative: applies for its company's food-business permit, business licence prefilled",
+    ),
 )
 
 # role: (permissions, registry fields in clear, purpose of those fields)
@@ -315,7 +324,7 @@ def _seed_accounts(accounts_file: Path) -> list[tuple[str, str, str]]:
         if User.objects.filter(username=username).exists():
             result.append((username, known.get(username, "(set before; unchanged)"), description))
             continue
-        if kind == "resident" and first_person is None:
+        if kind in ("resident", "company_representative") and first_person is None:
             continue
         password = secrets.token_urlsafe(12)
         user = User(

@@ -32,3 +32,34 @@ def test_hall_seed_is_idempotent_and_covers_departments():
         "高龄津贴申领",
         "购房提取住房公积金",
     } <= names
+
+
+def test_the_demo_company_representative_applies_with_its_business_licence_prefilled(tmp_path):
+    from rongcheng.accounts.models import User
+    from rongcheng.audit.models import AuditRecord
+    from rongcheng.demo.hall import LICENCE_TYPES, hall_company_seed
+    from rongcheng.demo.services import demo_city_seed
+    from rongcheng.hall import services
+    from rongcheng.hall.models import ApplicationMaterial
+    from rongcheng.licences.models import Licence
+    from rongcheng.registries.models import LegalEntity
+
+    demo_city_seed(persons=60, entities=20, accounts_file=tmp_path / "accounts.txt")
+    company = User.objects.get(username="company")
+    assert company.kind == "company_representative"
+    assert "company\t" in (tmp_path / "accounts.txt").read_text(encoding="utf-8")
+    audits = AuditRecord.objects.count()
+    entity = hall_company_seed()  # seeded already: nothing more happens
+    assert AuditRecord.objects.count() == audits
+    assert isinstance(entity, LegalEntity)
+    assert entity.legal_representative is not None
+    assert entity.legal_representative.id_number_index == company.id_number_index
+    application = services.application_start(user=company, service_code="GSJ-SP-001", credit_code=entity.credit_code)
+    services.application_prefill(user=company, application_id=application.pk, authorize_licences=True)
+    business = Licence.objects.get(licence_type__code=LICENCE_TYPES["营业执照"], holder_index=entity.credit_code)
+    material = ApplicationMaterial.objects.get(application=application, code="business_licence")
+    assert material.licence_identifier == business.identifier
+    assert material.values["address"]["value"] == "福州市鼓楼区东街1号"
+    submitted = services.application_submit(user=company, application_id=application.pk)
+    assert submitted.number is not None
+    assert submitted.number.startswith("FZ-GSJ-")

@@ -213,3 +213,15 @@ def test_a_good_rating_opens_nothing_and_rating_before_conclusion_is_refused(set
     assert not FollowUp.objects.exists()
     with pytest.raises(RatingRefused):
         services.application_rate(user=resident, application_id=application.pk, level=1)
+
+
+def test_transition_labels_are_translated():
+    from django.utils import translation
+
+    with translation.override("en"):
+        english = {name: str(t.label) for name, t in TRANSITIONS.items()}
+    with translation.override("zh-hans"):
+        chinese = {name: str(t.label) for name, t in TRANSITIONS.items()}
+    assert (english["accept"], chinese["accept"]) == ("Accept", "受理")
+    assert english["return_for_correction"] == "Return for correction"
+    assert all(english[name] != chinese[name] for name in TRANSITIONS)
