@@ -52,8 +52,8 @@ def test_rotation_keeps_old_tokens_verifying_until_the_key_is_retired(fresh_keys
     assert Client().get(url, HTTP_AUTHORIZATION=f"Bearer {old}").status_code == 404  # still verifies
 
     with pytest.raises(CommandError, match="active key cannot be retired"):
-        call_command("oidc_keys", "retire", new_kid, stdout=io.StringIO())
-    call_command("oidc_keys", "retire", kid_of(old), stdout=io.StringIO())
+        call_command("oidc_keys", "retire", "--", new_kid, stdout=io.StringIO())
+    call_command("oidc_keys", "retire", "--", kid_of(old), stdout=io.StringIO())
     assert [k["kid"] for k in Client().get("/oauth/.well-known/jwks.json").json()["keys"]] == [new_kid]
     assert Client().get(url, HTTP_AUTHORIZATION=f"Bearer {old}").status_code == 401
     assert Client().get(url, HTTP_AUTHORIZATION=f"Bearer {new}").status_code == 404

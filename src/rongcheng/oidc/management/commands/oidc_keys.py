@@ -33,7 +33,8 @@ class Command(BaseCommand):
         sub.add_parser("list", help="the keys, newest (signing) first")
         sub.add_parser("rotate", help="a new key signs from now on; older ones keep verifying")
         retire = sub.add_parser("retire", help="remove a key that no longer signs")
-        retire.add_argument("kid")
+        # Key ids are RFC 7638 thumbprints in base64url: one may begin with "-", given after "--".
+        retire.add_argument("kid", help='the key id (one beginning with "-" goes after "--")')
 
     def handle(self, *args: Any, **options: Any) -> None:
         ring = signing_keys()
