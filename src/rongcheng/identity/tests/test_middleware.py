@@ -15,7 +15,12 @@ def _answer(request: HttpRequest) -> HttpResponse:
 
 def _request_with_lazy_user(loaded: list[int], **headers: str) -> HttpRequest:
     request = RequestFactory().get("/api/v1/health", headers={"Authorization": "Bearer x", **headers})
-    request.user = SimpleLazyObject(lambda: loaded.append(1) or AnonymousUser())  # type: ignore[assignment]
+
+    def load() -> AnonymousUser:
+        loaded.append(1)
+        return AnonymousUser()
+
+    request.user = SimpleLazyObject(load)  # type: ignore[assignment]  # as AuthenticationMiddleware sets it
     return request
 
 
