@@ -66,7 +66,7 @@ def database_from_url(url: str | None) -> dict[str, Any]:
             raise ConfigurationError(f"DATABASE_URL {_redact(url)} has an invalid port.") from exc
         options = dict(parse_qsl(parts.query))
         return {
-            "ENGINE": "django.db.backends.postgresql",
+            "ENGINE": "rongcheng.config.postgresql",  # Django's, with a health check free of round trips
             "NAME": name,
             "USER": unquote(parts.username or ""),
             "PASSWORD": unquote(parts.password or ""),

@@ -25,6 +25,10 @@ class SessionPolicyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            # No session cookie, no signed-in session: request.user could only be anonymous, so it is not loaded.
+            # An API call with an access token (checked per call by accounts.api_auth) pays nothing here.
+            return self.get_response(request)
         user = request.user
         if isinstance(user, User) and user.is_authenticated:
             if not session_touch(request):

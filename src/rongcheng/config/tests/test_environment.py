@@ -8,7 +8,7 @@ from rongcheng.config.environment import ConfigurationError, database_from_url, 
 
 def test_postgres_url_is_parsed_with_escapes():
     db = database_from_url("postgres://city%40ops:p%3Ass@db.example:6432/rongcheng?sslmode=require")
-    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert db["ENGINE"] == "rongcheng.config.postgresql"
     assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
         "city@ops",
         "p:ss",
