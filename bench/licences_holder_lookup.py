@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from registries_lookup import _cli, _database_exists, _drop_database, _free_port, _psql, _stop, _wait_for
+from _server import _cli, _database_exists, _drop_database, _free_port, _psql, _stop, _wait_for
 
 PG_HOST = "postgres://postgres@127.0.0.1:5432"
 DATABASE = "rc_bench_licences"

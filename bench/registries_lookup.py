@@ -38,11 +38,8 @@ import logging
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -51,39 +48,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _server import _cli, _database_exists, _drop_database, _free_port, _psql, _stop, _wait_for
+
 PG_HOST = "postgres://postgres@127.0.0.1:5432"
 DATABASE = "rc_bench_lookup"
 PURPOSE = "public_security"
 SEED = 2017
 DATA_DIR = Path(tempfile.gettempdir()) / "rc_bench_lookup"  # its keys must outlive the run when the database does
-
-
-def _psql(sql: str, *, database: str = "postgres") -> str:
-    done = subprocess.run(
-        ["psql", "-q", "-tA", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-c", sql],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
-
-
-def _database_exists(name: str) -> bool:
-    return _psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") == "1"  # noqa: S608 - a constant name
-
-
-def _drop_database(name: str) -> None:
-    _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "rongcheng.cli", *args]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _id_numbers(persons: int, count: int, rng: random.Random) -> list[str]:
@@ -154,33 +125,6 @@ def _token(port: int, client_id: str, secret: str) -> str:
     if response.status != 200:
         raise SystemExit(f"no token: {response.status} {document}")
     return str(document["access_token"])
-
-
-def _wait_for(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"the server stopped (exit {server.returncode}); see {log}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/api/v1/health")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"the server did not answer within 120 s; see {log}")
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is not None:
-        return
-    os.killpg(server.pid, signal.SIGINT)
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
 
 
 def _rate(work: Callable[[Sequence[str]], None], id_numbers: Sequence[str], repeats: int) -> float:
