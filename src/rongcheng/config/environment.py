@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -40,9 +41,17 @@ def secret_from_file(name: str, env_var: str, nbytes: int = 48, *, hex_format: b
     if path.exists():
         return path.read_text(encoding="ascii").strip()
     value = secrets.token_hex(nbytes) if hex_format else secrets.token_urlsafe(nbytes)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(value + "\n")
+    # Written whole to a private file, then linked into place: a process starting at the same moment (several
+    # server or test workers) either wins the link or reads the winner's complete secret, never an empty file.
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(value + "\n")
+        os.link(temporary, path)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    finally:
+        os.unlink(temporary)
     return value
 
 
