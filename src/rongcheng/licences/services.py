@@ -56,7 +56,7 @@ from rongcheng.licences.errors import (
 )
 from rongcheng.licences.identifiers import identifier_make
 from rongcheng.licences.keys import signing_key_for
-from rongcheng.licences.lifecycle import TRANSITIONS
+from rongcheng.licences.lifecycle import TRANSITIONS, StatusChangeRequest
 from rongcheng.licences.models import (
     HolderAuthorization,
     HolderKind,
@@ -383,9 +383,7 @@ def licence_transition(
                 f"A licence that is {locked.status} cannot be {action}d ({transition.label}).",
                 licence_status=locked.status, action=action,
             )  # fmt: skip
-        refusal = transition.guard(locked, effective)
-        if refusal:
-            raise LicenceTransitionNotAllowed(f"{action}: {refusal}.", licence_status=locked.status, action=action)
+        transition.check(StatusChangeRequest(locked, action, effective))
         now = timezone.now()
         StatusChange.objects.create(
             licence=locked, action=action, from_status=locked.status, to_status=transition.target, reason=reason,
@@ -409,13 +407,16 @@ def licences_expire_due(*, on: dt.date | None = None, actor: Actor | None = None
     day = on or today()
     system = actor or Actor.system("licence expiry")
     done = 0
-    due = Licence.objects.filter(status__in=TRANSITIONS["expire"].sources, valid_until__lt=day).values_list(
-        "pk", flat=True
-    )[:limit]
+    expire = TRANSITIONS["expire"]
+    due = Licence.objects.filter(status__in=expire.sources, valid_until__lt=day).values_list("pk", flat=True)[:limit]
     for licence_id in list(due):
         with transaction.atomic():
             locked = _licence_for_update(licence_id)
-            if locked.status not in TRANSITIONS["expire"].sources or TRANSITIONS["expire"].guard(locked, day):
+            if not expire.allows_from(locked.status):
+                continue
+            try:
+                expire.check(StatusChangeRequest(locked, "expire", day))
+            except LicenceTransitionNotAllowed:
                 continue
             now = timezone.now()
             StatusChange.objects.create(
