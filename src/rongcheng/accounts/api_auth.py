@@ -33,8 +33,6 @@ from rongcheng.audit.services import Actor, actor_from_user, audit_record
 from rongcheng.kernel.errors import NotAuthenticated, PermissionDenied
 from rongcheng.kernel.jwt import JwtInvalid, KeyRing, key_ring
 
-READ = "registries:read"
-WRITE = "registries:write"
 REALM = "rongcheng"
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105  # RFC 9068 §2.1 media type, not a secret
 

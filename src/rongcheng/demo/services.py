@@ -33,8 +33,7 @@ from rongcheng.demo.staff import demo_staff_seed
 from rongcheng.divisions.models import Division, DivisionLevel, GridCell
 from rongcheng.kernel.bulk import PreparedRows, bulk_insert_prepared, prepare_rows
 from rongcheng.registries.models import FieldEntitlement, Person
-from rongcheng.registries.protection import protect_id_number, protect_phone
-from rongcheng.registries.services import ENTITY_TYPES
+from rongcheng.registries.services import ENTITY_TYPES, person_identifiers_protect
 
 CHUNK = 10_000
 DEFAULT_SEED = 2017
@@ -227,8 +226,7 @@ def person_registry_rows(seed: int, start: int, count: int) -> Iterator[tuple[An
     """Generated persons as registry rows: ID number and phone encrypted, indexed and masked."""
     now = timezone.now()
     for p in person_rows(seed, start, count):
-        id_number = protect_id_number(p.id_number)
-        phone = protect_phone(p.phone)
+        id_number, phone = person_identifiers_protect(id_number=p.id_number, phone=p.phone)
         yield (
             *id_number, p.name, p.sex, p.birth_date, p.ethnicity, p.division_code, *phone, "living", 1, now,
         )  # fmt: skip

@@ -29,7 +29,6 @@ from rongcheng.licences.services import (
     licences_for_holder,
 )
 from rongcheng.registries.models import LegalEntity, Person
-from rongcheng.registries.protection import reveal
 from rongcheng.registries.selectors import person_for_resident
 
 HALL_ACCOUNT = "hall"
@@ -76,14 +75,13 @@ def licences_fetch(*, user: Any, application: Application, source_address: str |
     """The applicant party's licences of the authorized types (the person's by ID number, the entity's by credit
     code), each fetch recorded for the holder to see."""
     if application.legal_entity is not None:
-        holder_code = application.legal_entity.credit_code
+        holder_index = application.legal_entity.credit_code
     else:
         if not getattr(user, "id_number_index", ""):
             return []
-        person = person_for_resident(user=user)
-        holder_code = reveal("person.id_number", person.id_number_cipher)
+        holder_index = person_for_resident(user=user).id_number_index
     return licences_for_holder(
-        holder_code=holder_code, reader=hall_account(), application_reference=application_reference(application),
+        holder_index=holder_index, reader=hall_account(), application_reference=application_reference(application),
         source_address=source_address,
     )  # fmt: skip
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -42,8 +42,6 @@ from rongcheng.hall.errors import (
 )
 from rongcheng.hall.licensing import (
     licence_for_material,
-    licence_issue_for,
-    licence_uses_record,
     licences_authorize,
     licences_fetch,
 )
@@ -60,7 +58,6 @@ from rongcheng.hall.models import (
     FollowUp,
     MaterialSource,
     Message,
-    NumberCounter,
     Rating,
     ServiceItem,
     ServiceKind,
@@ -79,7 +76,7 @@ from rongcheng.hall.permissions import (
     owns,
     represents,
 )
-from rongcheng.hall.workflow import RUNNING, TRANSITIONS, Transition
+from rongcheng.hall.workflow import RUNNING, TRANSITIONS, ApplicationTransition, Step
 from rongcheng.kernel.crypto import sm3_digest
 from rongcheng.kernel.errors import PermissionDenied, ValidationFailed
 from rongcheng.registries.errors import PersonNotFound
@@ -462,31 +459,6 @@ def application_save(*, user: Any, application_id: int, statement: str) -> Appli
     return application
 
 
-def _missing_materials(application: Application) -> list[str]:
-    provided = set(ApplicationMaterial.objects.filter(application=application).values_list("code", flat=True))
-    return [m["code"] for m in application.service.materials if m.get("required", True) and m["code"] not in provided]
-
-
-def _licence_uses(user: Any, application: Application) -> None:
-    """Each licence used as a material is recorded as used for this application; a licence that is no longer
-    valid (revoked, suspended, expired) is refused here, at the moment of use, and the submission with it."""
-    licence_uses_record(application=application, source_address=_source(user))
-
-
-def _next_number(department: Department, day: dt.date) -> str:
-    """Department code, date and a daily sequence: FZ-GSJ-20261129-000042. The counter row is incremented by one
-    guarded UPDATE whose row lock lasts until the caller commits, so two submissions never share a number."""
-    prefix = f"{department.code}-{day:%Y%m%d}"
-    if not NumberCounter.objects.filter(prefix=prefix).update(last=F("last") + 1):
-        try:
-            with transaction.atomic():
-                NumberCounter.objects.create(prefix=prefix, last=1)
-        except IntegrityError:
-            NumberCounter.objects.filter(prefix=prefix).update(last=F("last") + 1)
-    last = NumberCounter.objects.filter(prefix=prefix).values_list("last", flat=True).get()
-    return f"{prefix}-{last:06d}"
-
-
 # ── deciding ──────────────────────────────────────────────────────────────────────────────────────────────────────
 
 
@@ -577,7 +549,7 @@ def application_transition(
         raise
 
 
-def _authorize(user: Any, application: Application, step: Transition) -> None:
+def _authorize(user: Any, application: Application, step: ApplicationTransition) -> None:
     if step.role == "system":
         if user is not None and user.is_authenticated:
             raise ApplicationDenied(f"{step.label} happens by itself; nobody takes it by hand.")
@@ -592,84 +564,19 @@ def _authorize(user: Any, application: Application, step: Transition) -> None:
         raise ApplicationDenied("This account may not decide applications of this service.")
 
 
-def _apply(user: Any, application: Application, step: Transition, reason: str, departments: list[str]) -> Application:
-    today = working.today()
+def _apply(
+    user: Any, application: Application, step: ApplicationTransition, reason: str, departments: list[str]
+) -> Application:
+    """The row's guards, then its effects (the guarded write among them), as `hall.workflow` declares them; then
+    what every transition does: the timeline event, the audit record and the applicant's message."""
     source = application.state
-    changes: dict[str, Any] = {"state": step.target, "version": application.version + 1, "updated_at": timezone.now()}
-    if step.name == "submit":
-        missing = _missing_materials(application)
-        if missing:
-            raise TransitionGuardFailed(
-                f"Materials missing: {', '.join(missing)}.",
-                errors=[
-                    {"loc": ["materials", code], "rule": "material.required", "msg": "missing"} for code in missing
-                ],
-            )
-        if not assurance_sufficient(user, application.service.min_assurance):
-            raise AssuranceTooLow(
-                f"This service needs assurance level L{application.service.min_assurance}.",
-                required_level=application.service.min_assurance,
-            )
-        _licence_uses(user, application)
-        changes.update(number=_next_number(application.department, today), submitted_at=timezone.now())
-    elif step.name == "resubmit":
-        missing = _missing_materials(application)
-        if missing:
-            raise TransitionGuardFailed(
-                f"Materials missing: {', '.join(missing)}.",
-                errors=[
-                    {"loc": ["materials", code], "rule": "material.required", "msg": "missing"} for code in missing
-                ],
-            )
-        _licence_uses(user, application)
-    elif step.name == "accept":
-        if user.department_id != application.department_id:
-            changes["window_id"] = user.department_id
-        else:
-            changes["window_id"] = application.department_id
-    elif step.name == "request_countersign":
-        wanted = sorted(set(departments) - {application.department.code})
-        found = list(Department.objects.filter(code__in=wanted))
-        if not wanted or len(found) != len(wanted):
-            raise TransitionGuardFailed(
-                "Name one or more other departments (by code) to countersign.",
-                errors=[{"loc": ["departments"], "rule": "countersign.departments", "msg": "unknown or none"}],
-            )
-    elif step.name == "countersign_complete":
-        if Countersign.objects.filter(application=application, state=CountersignState.PENDING).exists():
-            raise TransitionGuardFailed("Countersigning departments have not all answered.")
-    elif step.name in ("approve", "refuse"):
-        changes["decision_reason"] = reason
-    if step.clock == "start":
-        calendar = working.calendar_around(today)
-        changes.update(
-            accepted_on=today,
-            deadline=calendar.add(today, application.service.statutory_days),
-            promised_deadline=calendar.add(today, application.service.promised_days),
-            flag=Flag.NONE,
-        )
-    elif step.clock == "stop":
-        changes.update(clock_stopped_on=today, flag=Flag.NONE)
-    elif step.clock == "resume" and application.clock_stopped_on is not None:
-        calendar = working.calendar_around(today)
-        stopped = calendar.between(application.clock_stopped_on, today)
-        changes.update(clock_stopped_on=None)
-        if application.deadline is not None:
-            changes["deadline"] = calendar.add(application.deadline, stopped)
-        if application.promised_deadline is not None:
-            changes["promised_deadline"] = calendar.add(application.promised_deadline, stopped)
-    updated = Application.objects.filter(pk=application.pk, version=application.version, state=source).update(**changes)
-    if updated != 1:
-        raise TransitionNotAllowed("Another officer changed this application first; reload it.", state=source)
-    for field, value in changes.items():
-        setattr(application, field, value)
-    if step.name == "request_countersign":
-        Countersign.objects.bulk_create(Countersign(application=application, department=d) for d in found)
-    if step.name == "approve" and application.service.issues_licence_type:
-        identifier = licence_issue_for(application=application, officer=user, source_address=_source(user))
-        if identifier:
-            Application.objects.filter(pk=application.pk).update(issued_licence=identifier)
-            application.issued_licence = identifier
+    context = Step(
+        user=user, application=application, reason=reason, departments=departments, source_address=_source(user),
+        source=source, today=working.today(),
+        changes={"state": step.target, "version": application.version + 1, "updated_at": timezone.now()},
+    )  # fmt: skip
+    step.check(context)
+    step.carry_out(context)
     actor_user = user if step.role != "system" else None
     _event(application, step.name, source, step.target, actor_user, reason)
     audit_record(

@@ -2,7 +2,10 @@
 may take it (the applicant or an officer), whether it needs a reason, and what it does to the clock.
 
 A transition that is not in this table cannot happen: `hall.services.application_transition` looks it up here and
-refuses anything else, and `tests/test_workflow.py` walks every row.
+refuses anything else, and `tests/test_workflow.py` walks every row. Each row also declares its guards (checks that
+refuse it, all run before anything is written) and its effects (what it does, in order: fill in the row's changes,
+write them with a guarded UPDATE, then what must follow the write). The service adds what every transition does:
+the timeline event, the audit record and the message to the applicant.
 
     draft ─submit→ submitted ─accept→ accepted ─review→ under_review ─approve→ approved ─conclude→ concluded
                            └─not_accept→ not_accepted                 ├─refuse→ refused ─conclude→ concluded
@@ -15,23 +18,54 @@ refuses anything else, and `tests/test_workflow.py` walks every row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
-from rongcheng.hall.models import State
+from rongcheng.accounts.models import Department
+from rongcheng.hall import calendar as working
+from rongcheng.hall.errors import AssuranceTooLow, TransitionGuardFailed, TransitionNotAllowed
+from rongcheng.hall.licensing import licence_issue_for, licence_uses_record
+from rongcheng.hall.models import (
+    Application,
+    ApplicationMaterial,
+    Countersign,
+    CountersignState,
+    Flag,
+    NumberCounter,
+    State,
+)
+from rongcheng.hall.permissions import assurance_sufficient
+from rongcheng.kernel.transitions import Table, Transition
 
 Role = Literal["applicant", "officer", "system"]
 Clock = Literal["", "start", "stop", "resume"]
 
 
-@dataclass(frozen=True)
-class Transition:
-    name: str
-    sources: frozenset[str]
-    target: str
+@dataclass
+class Step:
+    """One transition being taken: what its guards and effects see, and the changes they prepare for the row."""
+
+    user: Any
+    application: Application
+    reason: str
+    departments: list[str]
+    source_address: str | None
+    source: str = ""
+    today: dt.date = field(default_factory=lambda: working.today())
+    changes: dict[str, Any] = field(default_factory=dict)
+    countersigners: list[Department] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplicationTransition(Transition[Step]):
     role: Role
     label: StrOrPromise  # shown on the pages in the reader's language
     needs_reason: bool = False
@@ -41,32 +75,195 @@ class Transition:
     any_window: bool = False
 
 
+# ── guards: each refuses by raising, before anything is written ─────────────────────────────────────────────────
+
+
+def missing_materials(application: Application) -> list[str]:
+    provided = set(ApplicationMaterial.objects.filter(application=application).values_list("code", flat=True))
+    return [m["code"] for m in application.service.materials if m.get("required", True) and m["code"] not in provided]
+
+
+def materials_complete(step: Step) -> None:
+    missing = missing_materials(step.application)
+    if missing:
+        raise TransitionGuardFailed(
+            f"Materials missing: {', '.join(missing)}.",
+            errors=[{"loc": ["materials", code], "rule": "material.required", "msg": "missing"} for code in missing],
+        )
+
+
+def assurance_enough(step: Step) -> None:
+    level = step.application.service.min_assurance
+    if not assurance_sufficient(step.user, level):
+        raise AssuranceTooLow(f"This service needs assurance level L{level}.", required_level=level)
+
+
+def countersigners_known(step: Step) -> None:
+    wanted = sorted(set(step.departments) - {step.application.department.code})
+    found = list(Department.objects.filter(code__in=wanted))
+    if not wanted or len(found) != len(wanted):
+        raise TransitionGuardFailed(
+            "Name one or more other departments (by code) to countersign.",
+            errors=[{"loc": ["departments"], "rule": "countersign.departments", "msg": "unknown or none"}],
+        )
+    step.countersigners = found
+
+
+def countersigns_answered(step: Step) -> None:
+    if Countersign.objects.filter(application=step.application, state=CountersignState.PENDING).exists():
+        raise TransitionGuardFailed("Countersigning departments have not all answered.")
+
+
+# ── effects, in the order a row declares them ───────────────────────────────────────────────────────────────────
+
+
+def licences_used(step: Step) -> None:
+    """Each licence used as a material is recorded as used for this application; a licence that is no longer
+    valid (revoked, suspended, expired) is refused here, at the moment of use, and the submission with it."""
+    licence_uses_record(application=step.application, source_address=step.source_address)
+
+
+def next_number(department: Department, day: dt.date) -> str:
+    """Department code, date and a daily sequence: FZ-GSJ-20261129-000042. The counter row is incremented by one
+    guarded UPDATE whose row lock lasts until the caller commits, so two submissions never share a number."""
+    prefix = f"{department.code}-{day:%Y%m%d}"
+    if not NumberCounter.objects.filter(prefix=prefix).update(last=F("last") + 1):
+        try:
+            with transaction.atomic():
+                NumberCounter.objects.create(prefix=prefix, last=1)
+        except IntegrityError:
+            NumberCounter.objects.filter(prefix=prefix).update(last=F("last") + 1)
+    last = NumberCounter.objects.filter(prefix=prefix).values_list("last", flat=True).get()
+    return f"{prefix}-{last:06d}"
+
+
+def numbered(step: Step) -> None:
+    step.changes.update(number=next_number(step.application.department, step.today), submitted_at=timezone.now())
+
+
+def window_noted(step: Step) -> None:
+    user, application = step.user, step.application
+    same = user.department_id == application.department_id
+    step.changes["window_id"] = application.department_id if same else user.department_id
+
+
+def decision_reasoned(step: Step) -> None:
+    step.changes["decision_reason"] = step.reason
+
+
+def clock_started(step: Step) -> None:
+    calendar = working.calendar_around(step.today)
+    service = step.application.service
+    step.changes.update(
+        accepted_on=step.today,
+        deadline=calendar.add(step.today, service.statutory_days),
+        promised_deadline=calendar.add(step.today, service.promised_days),
+        flag=Flag.NONE,
+    )
+
+
+def clock_stopped(step: Step) -> None:
+    step.changes.update(clock_stopped_on=step.today, flag=Flag.NONE)
+
+
+def clock_resumed(step: Step) -> None:
+    application = step.application
+    if application.clock_stopped_on is None:
+        return
+    calendar = working.calendar_around(step.today)
+    stopped = calendar.between(application.clock_stopped_on, step.today)
+    step.changes.update(clock_stopped_on=None)
+    if application.deadline is not None:
+        step.changes["deadline"] = calendar.add(application.deadline, stopped)
+    if application.promised_deadline is not None:
+        step.changes["promised_deadline"] = calendar.add(application.promised_deadline, stopped)
+
+
+def state_written(step: Step) -> None:
+    """The row moves only if nobody changed it since it was read: one guarded UPDATE of the prepared changes."""
+    application = step.application
+    updated = Application.objects.filter(pk=application.pk, version=application.version, state=step.source).update(
+        **step.changes
+    )
+    if updated != 1:
+        raise TransitionNotAllowed("Another officer changed this application first; reload it.", state=step.source)
+    for name, value in step.changes.items():
+        setattr(application, name, value)
+
+
+def countersigns_requested(step: Step) -> None:
+    Countersign.objects.bulk_create(
+        Countersign(application=step.application, department=d) for d in step.countersigners
+    )
+
+
+def result_licence_issued(step: Step) -> None:
+    """On approval of a service that issues a licence, the result is issued as a licence to the applicant party."""
+    application = step.application
+    if not application.service.issues_licence_type:
+        return
+    identifier = licence_issue_for(application=application, officer=step.user, source_address=step.source_address)
+    if identifier:
+        Application.objects.filter(pk=application.pk).update(issued_licence=identifier)
+        application.issued_licence = identifier
+
+
+CLOCK_EFFECTS: dict[Clock, tuple[Callable[[Step], None], ...]] = {
+    "": (),
+    "start": (clock_started,),
+    "stop": (clock_stopped,),
+    "resume": (clock_resumed,),
+}
+
+
 def _t(
-    name: str, sources: tuple[State, ...], target: State, role: Role, label: StrOrPromise, **options: object
-) -> Transition:
-    return Transition(name, frozenset(s.value for s in sources), target.value, role, label, **options)  # type: ignore[arg-type]
+    name: str,
+    sources: tuple[State, ...],
+    target: State,
+    role: Role,
+    label: StrOrPromise,
+    *,
+    guards: tuple[Callable[[Step], None], ...] = (),
+    before: tuple[Callable[[Step], None], ...] = (),
+    after: tuple[Callable[[Step], None], ...] = (),
+    needs_reason: bool = False,
+    clock: Clock = "",
+    any_window: bool = False,
+) -> ApplicationTransition:
+    """A row: its effects are `before` (preparing the changes), the clock's, the guarded write, then `after`."""
+    return ApplicationTransition(
+        name, frozenset(s.value for s in sources), target.value, role=role, label=label, guards=guards,
+        effects=(*before, *CLOCK_EFFECTS[clock], state_written, *after), needs_reason=needs_reason, clock=clock,
+        any_window=any_window,
+    )  # fmt: skip
 
 
 S = State
-TRANSITIONS: dict[str, Transition] = {
-    t.name: t
-    for t in (
-        _t("submit", (S.DRAFT,), S.SUBMITTED, "applicant", _("提交申请")),
-        _t("accept", (S.SUBMITTED,), S.ACCEPTED, "officer", _("受理"), clock="start", any_window=True),
+TRANSITIONS: Table[ApplicationTransition] = Table(
+    (
+        _t("submit", (S.DRAFT,), S.SUBMITTED, "applicant", _("提交申请"),
+           guards=(materials_complete, assurance_enough), before=(licences_used, numbered)),
+        _t("accept", (S.SUBMITTED,), S.ACCEPTED, "officer", _("受理"), before=(window_noted,), clock="start",
+           any_window=True),
         _t("not_accept", (S.SUBMITTED,), S.NOT_ACCEPTED, "officer", _("不予受理"), needs_reason=True, any_window=True),
         _t("review", (S.ACCEPTED,), S.UNDER_REVIEW, "officer", _("开始审查")),
         _t("return_for_correction", (S.UNDER_REVIEW,), S.CORRECTION, "officer", _("退回补正"), needs_reason=True,
            clock="stop"),
-        _t("resubmit", (S.CORRECTION,), S.UNDER_REVIEW, "applicant", _("补正后重新提交"), clock="resume"),
-        _t("request_countersign", (S.UNDER_REVIEW,), S.COUNTERSIGNING, "officer", _("发起会签")),
-        _t("countersign_complete", (S.COUNTERSIGNING,), S.UNDER_REVIEW, "system", _("会签完成")),
+        _t("resubmit", (S.CORRECTION,), S.UNDER_REVIEW, "applicant", _("补正后重新提交"),
+           guards=(materials_complete,), before=(licences_used,), clock="resume"),
+        _t("request_countersign", (S.UNDER_REVIEW,), S.COUNTERSIGNING, "officer", _("发起会签"),
+           guards=(countersigners_known,), after=(countersigns_requested,)),
+        _t("countersign_complete", (S.COUNTERSIGNING,), S.UNDER_REVIEW, "system", _("会签完成"),
+           guards=(countersigns_answered,)),
         _t("suspend", (S.UNDER_REVIEW,), S.SUSPENDED, "officer", _("挂起"), needs_reason=True, clock="stop"),
         _t("resume", (S.SUSPENDED,), S.UNDER_REVIEW, "officer", _("恢复办理"), clock="resume"),
-        _t("approve", (S.UNDER_REVIEW,), S.APPROVED, "officer", _("准予许可")),
-        _t("refuse", (S.UNDER_REVIEW,), S.REFUSED, "officer", _("不予许可"), needs_reason=True),
+        _t("approve", (S.UNDER_REVIEW,), S.APPROVED, "officer", _("准予许可"), before=(decision_reasoned,),
+           after=(result_licence_issued,)),
+        _t("refuse", (S.UNDER_REVIEW,), S.REFUSED, "officer", _("不予许可"), needs_reason=True,
+           before=(decision_reasoned,)),
         _t("conclude", (S.APPROVED, S.REFUSED), S.CONCLUDED, "officer", _("办结")),
     )
-}  # fmt: skip
+)  # fmt: skip
 
 # States in which the clock runs: these can become overdue.
 RUNNING = frozenset({S.ACCEPTED.value, S.UNDER_REVIEW.value, S.COUNTERSIGNING.value})
@@ -75,6 +272,6 @@ OPEN = frozenset({S.SUBMITTED.value, *RUNNING, S.SUSPENDED.value, S.APPROVED.val
 FINAL = frozenset({S.NOT_ACCEPTED.value, S.CONCLUDED.value})
 
 
-def transitions_from(state: str, role: Role | None = None) -> list[Transition]:
+def transitions_from(state: str, role: Role | None = None) -> list[ApplicationTransition]:
     """The transitions the table allows from `state` (for one role), in table order: the buttons a page shows."""
-    return [t for t in TRANSITIONS.values() if state in t.sources and (role is None or t.role == role)]
+    return [t for t in TRANSITIONS.allowed_from(state) if role is None or t.role == role]

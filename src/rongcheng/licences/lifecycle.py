@@ -9,46 +9,47 @@ valid, suspended ──expire──▶ expired            (only once the validit
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from rongcheng.kernel.transitions import Table, Transition
+from rongcheng.licences.errors import LicenceTransitionNotAllowed
 from rongcheng.licences.models import Licence, LicenceStatus
 
 V, S, R, C, E = (LicenceStatus.VALID, LicenceStatus.SUSPENDED, LicenceStatus.REVOKED, LicenceStatus.CANCELLED,
                  LicenceStatus.EXPIRED)  # fmt: skip
 
 
-def _always(licence: Licence, effective_on: dt.date) -> str | None:
-    return None
-
-
-def _validity_ended(licence: Licence, effective_on: dt.date) -> str | None:
-    if licence.valid_until is None or licence.valid_until >= effective_on:
-        return "the licence's validity period has not ended"
-    return None
-
-
 @dataclass(frozen=True)
-class Transition:
+class StatusChangeRequest:
+    """What a guard of the licence lifecycle sees: the locked licence, the action and the day it takes effect."""
+
+    licence: Licence
     action: str
-    sources: frozenset[str]
-    target: str
-    label: str
-    guard: Callable[[Licence, dt.date], str | None] = _always  # returns why it is refused, or None
+    effective_on: dt.date
 
 
-TRANSITIONS: dict[str, Transition] = {
-    t.action: t
-    for t in (
-        Transition("suspend", frozenset({V}), S, "暂扣"),
-        Transition("reinstate", frozenset({S}), V, "发还"),
-        Transition("revoke", frozenset({V, S}), R, "撤销/吊销"),
-        Transition("cancel", frozenset({V, S, E}), C, "注销"),
-        Transition("expire", frozenset({V, S}), E, "失效", _validity_ended),
+def _validity_ended(change: StatusChangeRequest) -> None:
+    licence = change.licence
+    if licence.valid_until is None or licence.valid_until >= change.effective_on:
+        raise LicenceTransitionNotAllowed(
+            f"{change.action}: the licence's validity period has not ended.",
+            licence_status=licence.status, action=change.action,
+        )  # fmt: skip
+
+
+LicenceTransition = Transition[StatusChangeRequest]
+
+TRANSITIONS: Table[LicenceTransition] = Table(
+    (
+        Transition("suspend", frozenset({V}), S, label="暂扣"),
+        Transition("reinstate", frozenset({S}), V, label="发还"),
+        Transition("revoke", frozenset({V, S}), R, label="撤销/吊销"),
+        Transition("cancel", frozenset({V, S, E}), C, label="注销"),
+        Transition("expire", frozenset({V, S}), E, label="失效", guards=(_validity_ended,)),
     )
-}
+)
 FINAL_STATES = frozenset({R, C})
 
 
-def transitions_from(status: str) -> list[Transition]:
-    return [t for t in TRANSITIONS.values() if status in t.sources]
+def transitions_from(status: str) -> list[LicenceTransition]:
+    return TRANSITIONS.allowed_from(status)

@@ -15,7 +15,7 @@ valid_for=AUTHORIZATION_LIFETIME) -> HolderAuthorization``
     The signed-in holder lets `grantee` (the hall's or a department system's account) fetch and use their licences
     for one application. Without it nothing below works.
 
-``licences_for_holder(*, holder_code, reader, application_reference, source_address=None) -> list[Licence]``
+``licences_for_holder(*, holder_code | holder_index, reader, application_reference, source_address=None)``
     The holder's licences (by ID number or credit code, one indexed query) for `reader`, only under a live
     authorization for that application; each licence returned is recorded as fetched (LicenceUse) and audited.
     Raises HolderAuthorizationMissing.
@@ -56,7 +56,7 @@ from rongcheng.licences.errors import (
 )
 from rongcheng.licences.identifiers import identifier_make
 from rongcheng.licences.keys import signing_key_for
-from rongcheng.licences.lifecycle import TRANSITIONS
+from rongcheng.licences.lifecycle import TRANSITIONS, StatusChangeRequest
 from rongcheng.licences.models import (
     HolderAuthorization,
     HolderKind,
@@ -70,7 +70,8 @@ from rongcheng.licences.models import (
 )
 from rongcheng.licences.permissions import may_change, may_issue
 from rongcheng.registries.models import EntityStatus, LegalEntity, Person, PersonStatus
-from rongcheng.registries.protection import index_of, reveal
+from rongcheng.registries.selectors import person_id_number_for_licence
+from rongcheng.registries.services import person_index_for
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 AUTHORIZATION_LIFETIME = dt.timedelta(days=30)
@@ -135,7 +136,7 @@ def holder_index_for_code(code: str) -> tuple[str, str]:
         )
     try:
         parsed = id_number_validate(text, field="holder_code")
-        return HolderKind.PERSON, index_of("person.id_number", parsed.value)
+        return HolderKind.PERSON, person_index_for(parsed.value)
     except ValidationFailed as person_error:
         try:
             return HolderKind.ENTITY, credit_code_validate(text, field="holder_code").value
@@ -176,7 +177,7 @@ def _holder_facts(holder: Holder) -> _HolderFacts:
                 "The holder's registry record is closed.",
                 errors=[{"loc": ["holder_code"], "rule": "holder.open", "msg": "record closed"}],
             )
-        code = reveal("person.id_number", holder.id_number_cipher)
+        code = person_id_number_for_licence(holder)
         return _HolderFacts(HolderKind.PERSON, holder.id_number_index, holder.name, code, mask_id_number(code))
     if holder.status != EntityStatus.ACTIVE:
         raise LicenceInputInvalid(
@@ -382,9 +383,7 @@ def licence_transition(
                 f"A licence that is {locked.status} cannot be {action}d ({transition.label}).",
                 licence_status=locked.status, action=action,
             )  # fmt: skip
-        refusal = transition.guard(locked, effective)
-        if refusal:
-            raise LicenceTransitionNotAllowed(f"{action}: {refusal}.", licence_status=locked.status, action=action)
+        transition.check(StatusChangeRequest(locked, action, effective))
         now = timezone.now()
         StatusChange.objects.create(
             licence=locked, action=action, from_status=locked.status, to_status=transition.target, reason=reason,
@@ -408,13 +407,16 @@ def licences_expire_due(*, on: dt.date | None = None, actor: Actor | None = None
     day = on or today()
     system = actor or Actor.system("licence expiry")
     done = 0
-    due = Licence.objects.filter(status__in=TRANSITIONS["expire"].sources, valid_until__lt=day).values_list(
-        "pk", flat=True
-    )[:limit]
+    expire = TRANSITIONS["expire"]
+    due = Licence.objects.filter(status__in=expire.sources, valid_until__lt=day).values_list("pk", flat=True)[:limit]
     for licence_id in list(due):
         with transaction.atomic():
             locked = _licence_for_update(licence_id)
-            if locked.status not in TRANSITIONS["expire"].sources or TRANSITIONS["expire"].guard(locked, day):
+            if not expire.allows_from(locked.status):
+                continue
+            try:
+                expire.check(StatusChangeRequest(locked, "expire", day))
+            except LicenceTransitionNotAllowed:
                 continue
             now = timezone.now()
             StatusChange.objects.create(
@@ -528,11 +530,19 @@ def _live_authorization(holder_index: str, reader: User, reference: str) -> Hold
 
 
 def licences_for_holder(
-    *, holder_code: str, reader: User, application_reference: str, source_address: str | None = None
+    *,
+    holder_code: str = "",
+    holder_index: str = "",
+    reader: User,
+    application_reference: str,
+    source_address: str | None = None,
 ) -> list[Licence]:
-    """Fetch a holder's licences for an application, under the holder's authorization; each fetch is recorded."""
+    """Fetch a holder's licences for an application, under the holder's authorization; each fetch is recorded.
+
+    The holder is named by its code (ID number or credit code) or, for a caller that never holds the clear ID
+    number (the hall, for a resident), by its holder index (the blind index of the ID number, or the credit code)."""
     reference = _reference_check(application_reference)
-    _, index = holder_index_for_code(holder_code)
+    index = holder_index or holder_index_for_code(holder_code)[1]
     audit_actor = actor_from_user(reader)
     authorization = _live_authorization(index, reader, reference)
     if authorization is None:

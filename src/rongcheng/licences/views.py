@@ -28,7 +28,7 @@ from rongcheng.licences.errors import LicenceNotFound
 from rongcheng.licences.forms import AuthorizationForm, BulkForm, IssueForm, PurposeForm, TransitionForm
 from rongcheng.licences.identifiers import LicenceIdentifierInvalid
 from rongcheng.licences.keys import published_keys
-from rongcheng.licences.lifecycle import TRANSITIONS, transitions_from
+from rongcheng.licences.lifecycle import transitions_from
 from rongcheng.licences.models import HolderAuthorization, Licence, LicenceStatus, LicenceType
 from rongcheng.licences.permissions import ISSUE_PERMISSION, is_holder, may_change, may_view_as_issuer
 from rongcheng.licences.ratelimit import verification_admit
@@ -127,7 +127,7 @@ def detail_view(request: HttpRequest, identifier: str) -> HttpResponse:
         "licence": licence, "face": _face_rows(licence), "status": STATUS_LABELS[selectors.effective_status(licence)],
         "authentic": selectors.licence_authentic(licence), "changes": licence.status_changes.all(),
         "uses": licence.uses.all()[:200], "can_change": may_change(request.user, licence),
-        "allowed": [TRANSITIONS[t.action].label for t in transitions_from(licence.status)],
+        "allowed": [t.label for t in transitions_from(licence.status)],
         "form": form, "print_form": PurposeForm(),
     }  # fmt: skip
     return render(request, "licences/detail.html", context, status=400 if form.errors else 200)

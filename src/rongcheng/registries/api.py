@@ -18,11 +18,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
-from rongcheng.accounts.api_auth import READ, WRITE, api_auth
+from rongcheng.accounts.api_auth import api_auth
 from rongcheng.kernel.pagination import MAX_LIMIT
 from rongcheng.registries import indicators, selectors, services
 from rongcheng.registries.models import Indicator, LegalEntity, Person
-from rongcheng.registries.permissions import Reader, reader_for
+from rongcheng.registries.permissions import READ_SCOPE, WRITE_SCOPE, Reader, reader_for
 from rongcheng.registries.purposes import PURPOSES
 from rongcheng.registries.selectors import PersonView, VersionInfo
 
@@ -34,8 +34,8 @@ AS_OF_HELP = "Read the record as it was at this moment (ISO 8601; without an off
 Purpose = Annotated[str, Query(description=PURPOSE_HELP)]
 AsOf = Annotated[dt.datetime | None, Query(description=AS_OF_HELP)]
 
-PERSON_READ = api_auth("registries.person.read", scope=READ)
-ENTITY_READ = api_auth("registries.entity.read", scope=READ)
+PERSON_READ = api_auth("registries.person.read", scope=READ_SCOPE)
+ENTITY_READ = api_auth("registries.entity.read", scope=READ_SCOPE)
 
 
 def _reader(request: HttpRequest) -> Reader:
@@ -226,7 +226,7 @@ def person_get(
 @router.get(
     "/persons/{record_id}/history",
     response=list[PersonVersionOut],
-    auth=api_auth("registries.person.history", scope=READ),
+    auth=api_auth("registries.person.history", scope=READ_SCOPE),
     summary="Every version of a person's record, oldest first",
 )
 def person_history(request: HttpRequest, record_id: int, purpose: Purpose) -> list[dict[str, Any]]:
@@ -244,7 +244,7 @@ def _version_out(info: VersionInfo, view: PersonView) -> dict[str, Any]:
 @router.post(
     "/persons",
     response={201: RecordOut},
-    auth=api_auth("registries.person.register", scope=WRITE, permission="registries.add_person"),
+    auth=api_auth("registries.person.register", scope=WRITE_SCOPE, permission="registries.add_person"),
     summary="Register a person",
 )
 def person_register(request: HttpRequest, payload: PersonRegisterIn) -> Status[Person]:
@@ -255,7 +255,7 @@ def person_register(request: HttpRequest, payload: PersonRegisterIn) -> Status[P
 @router.patch(
     "/persons/{record_id}",
     response=RecordOut,
-    auth=api_auth("registries.person.correct", scope=WRITE, permission="registries.change_person"),
+    auth=api_auth("registries.person.correct", scope=WRITE_SCOPE, permission="registries.change_person"),
     summary="Correct a person's record",
 )
 def person_correct(request: HttpRequest, record_id: int, payload: PersonCorrectIn) -> Person:
@@ -269,7 +269,7 @@ def person_correct(request: HttpRequest, record_id: int, payload: PersonCorrectI
 @router.post(
     "/persons/{record_id}/close",
     response=RecordOut,
-    auth=api_auth("registries.person.close", scope=WRITE, permission="registries.change_person"),
+    auth=api_auth("registries.person.close", scope=WRITE_SCOPE, permission="registries.change_person"),
     summary="Close a person's record (death, deregistration)",
 )
 def person_close(request: HttpRequest, record_id: int, payload: PersonCloseIn) -> Person:
@@ -323,7 +323,7 @@ def indicator_series(request: HttpRequest, code: str, division_code: str = "3501
 @router.post(
     "/indicators/{code}",
     response={201: IndicatorRecordedOut, 200: IndicatorRecordedOut},
-    auth=api_auth("registries.indicator.record", scope=WRITE, permission="registries.add_indicator"),
+    auth=api_auth("registries.indicator.record", scope=WRITE_SCOPE, permission="registries.add_indicator"),
     summary="Record one period's value of an indicator (201 new, 200 revised or unchanged)",
 )
 def indicator_record(request: HttpRequest, code: str, payload: IndicatorIn) -> Status[dict[str, Any]]:

@@ -15,6 +15,9 @@ from django.core.cache import cache
 from rongcheng.audit.services import Actor, actor_from_user
 from rongcheng.registries.models import FieldEntitlement
 
+# OAuth 2.0 scopes of the registries' API: a department system's token names one to read, or to change records.
+READ_SCOPE = "registries:read"
+WRITE_SCOPE = "registries:write"
 PERSON_PERMISSION = "registries.view_person"
 ENTITY_PERMISSION = "registries.view_legalentity"
 # Fields that are personal data: masked unless entitled.

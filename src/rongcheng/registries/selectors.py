@@ -358,6 +358,16 @@ def person_for_resident(*, user: Any) -> Person:
     return person
 
 
+def person_id_number_for_licence(person: Person) -> str:
+    """The clear ID number of a living person, to be written on the face of a licence issued to that person.
+
+    The only decryption of an ID number for another app: the number goes to its own holder, on a document whose
+    issuing is itself an audit record (`licences.licence.issue`) naming the holder, so no separate read record is
+    written. Readers who see a person's number (officers, department systems) go through `person_read*`, audited.
+    """
+    return reveal("person.id_number", person.id_number_cipher)
+
+
 def person_reads_for_resident(*, user: Any, before: int | None = None, limit: int = 50) -> list[PersonReadEntry]:
     """Who read the resident's own record, newest first; `before` is the `audit_id` the previous page ended at.
 

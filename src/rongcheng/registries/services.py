@@ -28,7 +28,7 @@ from rongcheng.registries.errors import (
 )
 from rongcheng.registries.ethnicities import ETHNICITIES
 from rongcheng.registries.models import Address, EntityStatus, LegalEntity, Person, PersonStatus, RecordVersion
-from rongcheng.registries.protection import index_of, protect_id_number, protect_phone, reveal
+from rongcheng.registries.protection import Protected, index_of, protect_id_number, protect_phone, reveal
 
 _SNAPSHOT_AD = b"registries.version"
 PHONE_PATTERN_DIGITS = frozenset("0123456789-+ ")
@@ -372,6 +372,17 @@ def legal_entity_register(*, data: Mapping[str, Any], actor: Actor, reason: str 
 def person_index_for(id_number: str) -> str:
     """The blind index of an ID number, for lookups and for accounts bound to a person."""
     return index_of("person.id_number", id_number)
+
+
+def phone_index_for(phone: str) -> str:
+    """The blind index of a phone number, the same the population registry keeps for a person's phone."""
+    return index_of("person.phone", phone)
+
+
+def person_identifiers_protect(*, id_number: str, phone: str) -> tuple[Protected, Protected]:
+    """(ciphertext, blind index, masked form) of an ID number and a phone, for bulk loaders writing Person rows
+    directly (the demo city): the same protection `person_register` applies."""
+    return protect_id_number(id_number), protect_phone(phone)
 
 
 CORRECTABLE_ENTITY_FIELDS = ("name", "legal_representative_id", "address", "registration_authority", "established_on")

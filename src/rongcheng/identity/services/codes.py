@@ -29,7 +29,7 @@ from rongcheng.identity.sms import sender
 from rongcheng.kernel.crypto import constant_time_equal, hmac_sm3
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.kernel.masking import mask_phone
-from rongcheng.registries.protection import index_of
+from rongcheng.registries.services import phone_index_for
 
 MOBILE = re.compile(r"1[3-9]\d{9}")
 CODE_DIGITS = 6
@@ -47,7 +47,7 @@ def phone_validate(phone: str, *, field: str = "phone") -> str:
 
 def phone_index(phone: str) -> str:
     """The same keyed blind index the population registry keeps for a person's phone."""
-    return index_of("person.phone", phone)
+    return phone_index_for(phone)
 
 
 def _code_digest(code_id: int, code: str) -> str:
