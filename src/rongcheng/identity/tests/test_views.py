@@ -18,6 +18,7 @@ from rongcheng.identity import totp
 from rongcheng.identity.clock import clock
 from rongcheng.identity.models import AccountSession, InPersonVerification, Representation, TotpDevice
 from rongcheng.identity.permissions import assurance_required
+from rongcheng.identity.sms import outbox_read
 from rongcheng.identity.tests.factories import (
     PASSWORD,
     _clear_id_number,
@@ -168,6 +169,27 @@ def test_sms_sign_in_page(client):
     )
     assert response["Location"] == "/account/"
     assert client.session[SESSION_KEY] == str(user.pk)
+
+
+def test_sms_sign_in_answers_do_not_tell_which_numbers_have_accounts(client):
+    """Wrong codes, too many of them, then an expired one: a number with an account and one without hear the same."""
+    verified_resident()  # 13812345678 has an account; 13900000000 has none
+
+    def answers(phone: str) -> list[dict[str, list[str]]]:
+        sent = client.post(reverse("identity:sign-in-sms"), {"action": "send", "phone": phone})
+        heard = [dict(sent.context["phone_form"].errors)]
+        codes = [m["text"] for m in outbox_read() if m["phone"] == phone]
+        wrong = "000000" if not codes or "000000" not in codes[-1] else "111111"
+        for _ in range(6):
+            verify = client.post(reverse("identity:sign-in-sms"), {"action": "verify", "phone": phone, "code": wrong})
+            heard.append(dict(verify.context["form"].errors))
+        return heard
+
+    known, unknown = answers("13812345678"), answers("13900000000")
+    assert unknown == known
+    assert known[1] == {"code": ["验证码不正确。"]}
+    assert known[-1] == {"code": ["验证码错误次数过多，请重新获取。"]}
+    assert [m["phone"] for m in outbox_read() if m["phone"] == "13900000000"] == []
 
 
 # --- session policy ----------------------------------------------------------------------------------------------
