@@ -4,6 +4,7 @@ idle timeout, sessions, step-up, counter verification, representations; an autho
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Any
 
 import pytest
@@ -226,6 +227,33 @@ def test_an_idle_session_ends_on_the_server(client):
     record = AccountSession.objects.get()
     assert (record.end_reason, record.ended_at) == ("idle", clock.now())
     assert AuditRecord.objects.filter(action="identity.session.end").get().detail["reason"] == "idle"
+
+
+def test_a_session_whose_browser_never_returns_is_ended_with_its_record(client):
+    """The cookie's max-age is the idle timeout: the browser drops it and never sends the request that would end
+    the session. The periodic sweep ends it, as of its last activity plus the timeout, and records the end."""
+    from django.core.management import call_command
+
+    resident()
+    sign_in(client, "resident")
+    quiet = AccountSession.objects.get()
+    active = Client()
+    sign_in(active, "resident")
+    clock.advance(dt.timedelta(minutes=20))
+    assert active.get("/account/").status_code == 200
+    clock.advance(dt.timedelta(minutes=12))
+    out = io.StringIO()
+    call_command("identity_sessions_sweep", stdout=out)
+    assert out.getvalue() == "ended 1\n"
+    quiet.refresh_from_db()
+    assert (quiet.end_reason, quiet.ended_at) == ("idle", quiet.last_seen_at + dt.timedelta(minutes=30))
+    (end,) = AuditRecord.objects.filter(action="identity.session.end")
+    assert (end.actor_kind, end.target_id, end.detail) == ("system", str(quiet.user_id),
+                                                           {"session": quiet.pk, "reason": "idle"})  # fmt: skip
+    assert not signed_in(client)
+    assert signed_in(active)
+    call_command("identity_sessions_sweep", stdout=io.StringIO())
+    assert AuditRecord.objects.filter(action="identity.session.end").count() == 1
 
 
 def test_idle_timeout_comes_from_settings_and_applies_to_the_api(client, settings):
