@@ -75,7 +75,8 @@ class NoStoreMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if "public" in response.get("Cache-Control", ""):
+        declared = response.get("Cache-Control", "")
+        if "public" in declared or "no-store" in declared:  # the view decided
             return response
         if (
             request.path.startswith(_PRIVATE_PREFIXES)
