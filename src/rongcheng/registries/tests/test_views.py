@@ -53,9 +53,10 @@ def police_role() -> Group:
 
 
 def _state() -> tuple[int, int, list[tuple[int, str, int]], list[tuple[int, str, int]]]:
-    """Everything a page could change: audit records, versions, the persons' and entities' rows."""
+    """Everything a page could change: audit records (but the refusals, counted by the tests), versions, the persons'
+    and entities' rows."""
     return (
-        AuditRecord.objects.count(),
+        AuditRecord.objects.exclude(outcome="denied").count(),
         RecordVersion.objects.count(),
         list(Person.objects.order_by("pk").values_list("pk", "status", "version")),
         list(LegalEntity.objects.order_by("pk").values_list("pk", "status", "version")),
@@ -126,19 +127,24 @@ def test_residents_and_staff_without_permission_are_refused_every_staff_page(cli
     user = resident() if who == "resident" else staff("clerk", can_read=False)
     client.force_login(user)
     before = _state()
-    for _name, method, url, data in _pages(person, entity):
+    pages = _pages(person, entity)
+    for _name, method, url, data in pages:
         response = getattr(client, method)(url, data)
         assert response.status_code == 403, (method, url)
     assert _state() == before
+    assert AuditRecord.objects.filter(outcome="denied").count() == len(pages)  # each refusal recorded once
 
 
 def test_staff_who_may_only_read_cannot_correct_or_close(client, person, entity):
     client.force_login(staff("officer"))
     before = _state()
+    refused = 0
     for name, method, url, data in _pages(person, entity):
         if name in {"person-correct", "person-close", "entity-correct", "entity-close"}:
             assert getattr(client, method)(url, data).status_code == 403, (method, url)
+            refused += 1
     assert _state() == before
+    assert AuditRecord.objects.filter(outcome="denied").count() == refused
 
 
 def test_staff_who_may_correct_but_not_read_cannot_see_the_record(client, person):
