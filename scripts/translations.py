@@ -59,6 +59,8 @@ ENGLISH: Table = {
     "登录": "Sign in",
     "榕城数字政府平台 · 开源软件": "Rongcheng digital government platform · open-source software",
     "页面不存在。": "This page does not exist.",
+    "您无权访问此页面，本次访问已记录。": "You may not open this page; the attempt has been recorded.",
+    "请求无效，请检查输入的内容后重试。": "The request is not valid; check what you entered and try again.",
     "服务器出错，运维人员已收到通知。": "The server failed; the operators have been told.",
     "返回首页": "Back to the home page",
     "平台能力": "Capabilities",

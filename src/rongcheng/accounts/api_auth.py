@@ -29,7 +29,7 @@ from oauth2_provider.models import AccessToken
 from oauth2_provider.scopes import SettingsScopes
 
 from rongcheng.accounts.models import AccountKind, User
-from rongcheng.audit.services import Actor, actor_from_user, audit_record
+from rongcheng.audit.services import Actor, actor_from_user, refusal_record
 from rongcheng.kernel.errors import NotAuthenticated, PermissionDenied
 from rongcheng.kernel.jwt import JwtInvalid, KeyRing, key_ring
 
@@ -84,8 +84,8 @@ class OperationDenied(PermissionDenied):
 
 def _refuse(request: HttpRequest, user: User, action: str, detail: dict[str, str]) -> None:
     """Keep a trace of the refusal; ninja views run outside any transaction, so nothing rolls it back."""
-    audit_record(
-        action=action, actor=actor_from_user(user), outcome="denied", target_type=action.rpartition(".")[0],
+    refusal_record(
+        action=action, actor=actor_from_user(user), target_type=action.rpartition(".")[0],
         source_address=request.META.get("REMOTE_ADDR"), detail=detail,
     )  # fmt: skip
 
@@ -115,9 +115,8 @@ class ClientToken(HttpBearer):
             if access_token is None:
                 raise TokenInvalid("The access token is unknown, expired or revoked.")
         except TokenInvalid as exc:
-            audit_record(
-                action=self.action, actor=Actor.anonymous(), outcome="denied",
-                target_type=self.action.rpartition(".")[0],
+            refusal_record(
+                action=self.action, actor=Actor.anonymous(), target_type=self.action.rpartition(".")[0],
                 source_address=request.META.get("REMOTE_ADDR"), detail={"error": "invalid_token", "reason": exc.detail},
             )  # fmt: skip
             raise

@@ -21,6 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, cast
@@ -167,7 +168,40 @@ def audit_record(
     )
     if mode != "manual":
         transaction.on_commit(audit_seal_soon, robust=True)
+    if outcome == "denied":
+        _refusals.set(_refusals.get() + 1)
     return record
+
+
+# Refusals recorded in the current request (reset per request by config.middleware.RefusalAuditMiddleware), so a
+# refusal a service or the API authentication already recorded is not recorded a second time.
+_refusals: ContextVar[int] = ContextVar("audit_refusals", default=0)
+
+
+def refusals_reset() -> None:
+    _refusals.set(0)
+
+
+def refusals_recorded() -> int:
+    return _refusals.get()
+
+
+def refusal_record(
+    *,
+    action: str,
+    actor: Actor,
+    source_address: str | None,
+    target_type: str = "",
+    target_id: str | int = "",
+    purpose: str = "",
+    detail: Mapping[str, Any] | None = None,
+) -> AuditRecord:
+    """The one way a refused request is recorded, for pages and API alike: outcome "denied". Callers run outside any
+    transaction that could roll the record back (the middleware after the view; API authentication before it)."""
+    return audit_record(
+        action=action, actor=actor, outcome="denied", target_type=target_type, target_id=target_id, purpose=purpose,
+        source_address=source_address, detail=detail,
+    )  # fmt: skip
 
 
 SealMode = Literal["background", "inline", "manual"]

@@ -40,6 +40,8 @@ api = NinjaAPI(
 
 @api.exception_handler(DomainError)
 def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    if exc.status in (403, 404):  # a service's refusal: RefusalAuditMiddleware records it unless the service did
+        request._rongcheng_refused = exc  # type: ignore[attr-defined]
     response = problem_response(
         request,
         status=exc.status,

@@ -1,17 +1,29 @@
-"""Turn every error response under /api/ into an RFC 9457 problem document.
+"""Policies applied once to every request and response of the site.
 
-Django-ninja answers some errors itself (405 on a wrong method, 400 on an unreadable body) and Django answers
-others (400 on a bad Host, 403 on CSRF) with HTML; API clients must get the same problem documents everywhere.
+- ApiProblemMiddleware: every error response under /api/ is an RFC 9457 problem document. Django-ninja answers some
+  errors itself (405 on a wrong method, 400 on an unreadable body) and Django answers others (400 on a bad Host, 403
+  on CSRF) with HTML; API clients must get the same problem documents everywhere.
+- NoStoreMiddleware: answers that may carry personal data are `Cache-Control: no-store`.
+- ControlCharacterMiddleware: control characters in a path, query string or form field are refused with a 400.
+- RefusalAuditMiddleware: every refusal (403, and a 404 that hides a record from a reader) leaves exactly one
+  "denied" audit record, for pages and API alike.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from http import HTTPStatus
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
 
+from rongcheng.audit.services import actor_from_user, refusal_record, refusals_recorded, refusals_reset
+from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.problems import PROBLEM_CONTENT_TYPE, problem_response
+from rongcheng.portal.views import error_page
 
 _SLUGS = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
           409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type", 422: "validation-failed",
@@ -44,3 +56,126 @@ class ApiProblemMiddleware:
             if response.has_header(header):
                 problem[header] = response[header]
         return problem
+
+
+# --- caching ----------------------------------------------------------------------------------------------------------
+
+_PRIVATE_PREFIXES = ("/api/", "/oauth/", "/admin/")
+
+
+class NoStoreMiddleware:
+    """No browser or proxy keeps an answer that may carry personal data: every answer under /api/, /oauth/ and
+    /admin/, every answer to a request carrying credentials (a session cookie, an Authorization header) or changing
+    something (not GET/HEAD), and every answer that sets the session cookie, is `Cache-Control: no-store`. A view
+    that declares itself public (`Cache-Control: public, ...`: published keys, discovery) keeps its header; anonymous
+    reads of public pages (home, catalogue, licence verification, static files) stay cacheable."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        declared = response.get("Cache-Control", "")
+        if "public" in declared or "no-store" in declared:  # the view decided
+            return response
+        if (
+            request.path.startswith(_PRIVATE_PREFIXES)
+            or request.method not in ("GET", "HEAD")
+            or settings.SESSION_COOKIE_NAME in request.COOKIES
+            or "HTTP_AUTHORIZATION" in request.META
+            or settings.SESSION_COOKIE_NAME in response.cookies
+        ):
+            add_never_cache_headers(response)  # no-store, no-cache, must-revalidate, private, max-age=0
+        return response
+
+
+# --- control characters -----------------------------------------------------------------------------------------------
+
+# C0 and C1 controls and DEL. A query string never needs one; a form field may hold tab and line breaks (a textarea).
+_QUERY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_FORM_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class ControlCharacterMiddleware:
+    """Refuse, once and for every route, a path, query string or form field carrying control characters (a NUL
+    makes some databases' LIKE match everything): 400, a problem document under /api/, the error page elsewhere.
+    Nothing downstream runs, so nothing changes."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        where = self._offending(request)
+        if where is None:
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            return problem_response(
+                request, status=400, type_slug="bad-request", title="Bad request",
+                detail="Control characters are not allowed in the path, query or form fields.",
+                errors=[{"loc": where, "rule": "text.control_characters", "msg": "control character"}],
+            )  # fmt: skip
+        return error_page(request, 400)
+
+    @staticmethod
+    def _offending(request: HttpRequest) -> list[str] | None:
+        if _QUERY_CONTROL.search(request.path):
+            return ["path"]
+        for key, values in request.GET.lists():
+            if _QUERY_CONTROL.search(key) or any(_QUERY_CONTROL.search(v) for v in values):
+                return ["query", _QUERY_CONTROL.sub("", key)]
+        content_type = request.content_type or ""
+        if request.method == "POST" and content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            try:  # a body too large or malformed raises here as it would in the CSRF check: Django's 400
+                form = request.POST
+            except OSError:  # the client went away mid-body, as CsrfViewMiddleware allows
+                return None
+            for key, values in form.lists():
+                if _FORM_CONTROL.search(key) or any(_FORM_CONTROL.search(v) for v in values):
+                    return ["form", _FORM_CONTROL.sub("", key)]
+        return None
+
+
+# --- refusals ---------------------------------------------------------------------------------------------------------
+
+
+class RefusalAuditMiddleware:
+    """Every refusal leaves exactly one "denied" audit record, pages and API alike: a 403, and a 404 that stands for
+    a service's refusal (a record the reader may not see is answered as absent). A service or the API authentication
+    that recorded the refusal itself (`audit_record(outcome="denied")` in this request) is not recorded twice; any
+    other refusal is recorded here, after the view, so no rolled-back transaction takes the record with it.
+
+    A kernel PermissionDenied or NotFound that a page view leaves uncaught is answered here with the translated page
+    (the API maps them itself, in config.api)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        refusals_reset()
+        response = self.get_response(request)
+        status = response.status_code
+        refused: DomainError | None = getattr(request, "_rongcheng_refused", None)
+        if (status == 403 or (status == 404 and refused is not None)) and refusals_recorded() == 0:
+            self._record(request, status, refused)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        cause = exception if isinstance(exception, DomainError) else exception.__cause__
+        if isinstance(exception, (Http404, DjangoPermissionDenied, DomainError)) and isinstance(cause, DomainError):
+            request._rongcheng_refused = cause  # type: ignore[attr-defined]
+        if isinstance(exception, DomainError) and exception.status in (403, 404):
+            return error_page(request, exception.status)
+        return None
+
+    @staticmethod
+    def _record(request: HttpRequest, status: int, refused: DomainError | None) -> None:
+        match = request.resolver_match
+        # The route, never the path: a path may carry an identifier that has no place in the trail.
+        refusal_record(
+            action="api.refused" if request.path.startswith("/api/") else "page.refused",
+            actor=actor_from_user(getattr(request, "user", None)),
+            source_address=request.META.get("REMOTE_ADDR") or None,
+            target_type=(match.view_name if match else "")[:100],
+            detail={"method": request.method, "route": match.route if match else "", "status": status,
+                    "reason": refused.type_slug if refused is not None else "forbidden"},
+        )  # fmt: skip

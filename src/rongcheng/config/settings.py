@@ -51,7 +51,7 @@ ALLOWED_HOSTS = [h.strip() for h in os.environ.get("RONGCHENG_ALLOWED_HOSTS", "1
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("RONGCHENG_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "rongcheng.config.adminsite.RongchengAdminConfig",  # django.contrib.admin with the platform's rules
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -74,13 +74,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "rongcheng.config.middleware.ApiProblemMiddleware",  # outermost: sees every error response under /api/
+    "rongcheng.config.middleware.NoStoreMiddleware",  # outermost: sees every response, problem documents included
+    "rongcheng.config.middleware.ApiProblemMiddleware",  # sees every error response under /api/
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "rongcheng.config.middleware.ControlCharacterMiddleware",  # after locale: its error page is translated
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "rongcheng.config.middleware.RefusalAuditMiddleware",  # after authentication: it names who was refused
     "django.contrib.messages.middleware.MessageMiddleware",
     "rongcheng.identity.middleware.SessionPolicyMiddleware",  # idle timeout, forced password change
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from rongcheng.accounts.models import User
 from rongcheng.audit.services import Actor
+from rongcheng.oidc.permissions import MANAGE_CLIENT
 from rongcheng.staff.models import Duty, Role, RoleAssignment
 from rongcheng.staff.permissions import (
     ASSIGN_ROLE,
@@ -32,8 +33,8 @@ ADMINISTRATOR_ROLES: dict[str, tuple[str, bool, str, tuple[str, ...]]] = {
          "accounts.change_department", "accounts.view_department"),
     ),
     "安全管理员": (
-        Duty.SECURITY, True, "管理角色、授权和安全策略；不能创建账号，不能查看审计日志。",
-        (ASSIGN_ROLE, VIEW_STAFF, VIEW_ROLE, VIEW_DUTY_OVERVIEW, "registries.view_fieldentitlement"),
+        Duty.SECURITY, True, "管理角色、授权、安全策略和 OpenID Connect 客户端；不能创建账号，不能查看审计日志。",
+        (ASSIGN_ROLE, VIEW_STAFF, VIEW_ROLE, VIEW_DUTY_OVERVIEW, "registries.view_fieldentitlement", MANAGE_CLIENT),
     ),
     "审计管理员": (
         Duty.AUDIT, True, "查阅和导出审计日志；不能管理账号，不能授予角色。",

@@ -74,7 +74,7 @@ def may_act(user: Any, application: Application, *, any_window: bool) -> bool:
 
 
 def may_view_as_officer(user: Any, application: Application, countersigning: bool = False) -> bool:
-    if not is_officer(user):
+    if not is_officer(user) or application.state == "draft":  # a draft is its applicant's until submitted
         return False
     return (
         application.department_id == user.department_id

@@ -168,7 +168,8 @@ def workbench_queue(
             "Unknown state.", errors=[{"loc": ["query", "state"], "rule": "state.choice", "msg": "unknown state"}]
         )
     department = user.department_id
-    qs = Application.objects.all()
+    # A draft is its applicant's until submitted: no scope, no state filter shows an officer one (nor its prefill).
+    qs = Application.objects.exclude(state=State.DRAFT)
     if scope == "department":
         qs = qs.filter(department_id=department)
         qs = qs.filter(state=state) if state else qs.filter(state__in=OPEN | {State.CORRECTION.value})

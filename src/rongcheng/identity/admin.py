@@ -1,4 +1,6 @@
-"""Read-only admin views of the identity state; the one write, lifting a lock early, goes through the service."""
+"""Read-only admin views of the identity state; the one write, lifting a lock early, goes through the service.
+
+Personal data (resident profiles, counter verifications, representations) is not here: see config.adminsite."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from django.http import HttpRequest
 
 from rongcheng.accounts.models import User
 from rongcheng.audit.services import actor_from_user
-from rongcheng.identity.models import AccountSession, InPersonVerification, Representation, SignInGuard
+from rongcheng.identity.models import AccountSession, SignInGuard
 from rongcheng.identity.services import context_from, sign_in_guard_release
 
 
@@ -44,13 +46,3 @@ class AccountSessionAdmin(ReadOnlyAdmin):
     list_display = ("user", "method", "created_at", "last_seen_at", "source_address", "ended_at", "end_reason")
     list_filter = ("end_reason", "method")
     exclude = ("session_key",)
-
-
-@admin.register(InPersonVerification)
-class InPersonVerificationAdmin(ReadOnlyAdmin):
-    list_display = ("user", "verified_by", "department", "window", "verified_at")
-
-
-@admin.register(Representation)
-class RepresentationAdmin(ReadOnlyAdmin):
-    list_display = ("user", "legal_entity", "basis", "delegated_by", "valid_from", "valid_until", "revoked_at")

@@ -43,10 +43,29 @@ def problem_type(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "portal/problem_type.html", {"slug": slug, "text": PROBLEM_TYPES.get(slug, "")})
 
 
+def error_page(request: HttpRequest, status: int) -> HttpResponse:
+    """The translated page of an error status (400, 403, 404, 500)."""
+    return render(request, "portal/error.html", {"status": status}, status=status)
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if request.path.startswith("/api/"):
         return problem_response(request, status=404, type_slug="not-found", title="Not found", detail="No such path.")
-    return render(request, "portal/error.html", {"status": 404}, status=404)
+    return error_page(request, 404)
+
+
+def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return problem_response(request, status=403, type_slug="forbidden", title="Forbidden", detail="Forbidden.")
+    return error_page(request, 403)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return problem_response(
+            request, status=400, type_slug="bad-request", title="Bad request", detail="Bad request."
+        )
+    return error_page(request, 400)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -54,4 +73,4 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return problem_response(
             request, status=500, type_slug="internal-error", title="Internal server error", detail="Server error."
         )
-    return render(request, "portal/error.html", {"status": 500}, status=500)
+    return error_page(request, 500)

@@ -3,6 +3,10 @@
 Reading at all (masked) needs the Django permission `registries.view_person` / `registries.view_legalentity`,
 held by staff roles and by API clients. Seeing a field in clear needs a `FieldEntitlement` for that registry, field
 and purpose, granted to one of the reader's roles or to the API client itself.
+
+The purposes a reader may state follow from the same grants: a reader whose roles (or whose client) hold
+entitlements in a registry works for those purposes only there (`purposes_allowed`); `self_service` is only ever the
+subject's own (checked against the record in the selectors).
 """
 
 from __future__ import annotations
@@ -51,6 +55,21 @@ def may_read(reader: Reader, registry: str) -> bool:
 
 
 ENTITLEMENT_CACHE_SECONDS = 30
+
+
+def purposes_allowed(reader: Reader, registry: str) -> frozenset[str] | None:
+    """The purposes for which this reader's roles or client hold entitlements in `registry`; None when they hold
+    none there (a masked-only reader, whose purpose is then not tied to a grant). Cached like `clear_fields`."""
+    if not reader.authenticated:
+        return frozenset()
+    key = f"registries.purposes.{reader.user.pk}.{registry}"
+    cached: frozenset[str] | None = cache.get(key)
+    if cached is None:
+        grants = FieldEntitlement.objects.filter(registry=registry)
+        grants = grants.filter(client=reader.user) if reader.is_api_client else grants.filter(role__user=reader.user)
+        cached = frozenset(grants.values_list("purpose", flat=True).distinct())
+        cache.set(key, cached, ENTITLEMENT_CACHE_SECONDS)
+    return cached or None
 
 
 def clear_fields(reader: Reader, registry: str, purpose: str) -> frozenset[str]:

@@ -15,6 +15,8 @@ PURPOSES: dict[str, str] = {
     "data_quality": "数据治理 (data-quality correction)",
     "self_service": "本人查询 (the person reading their own record)",
 }
+# The purpose only the subject of a record may state: nobody else reads "as the person themself".
+SELF_SERVICE = "self_service"
 
 
 def purpose_check(purpose: str | None) -> str:

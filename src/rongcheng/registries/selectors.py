@@ -20,9 +20,15 @@ from rongcheng.kernel.masking import mask_name
 from rongcheng.kernel.pagination import Page, paginate
 from rongcheng.registries.errors import LegalEntityNotFound, PersonNotFound, RegistryReadDenied
 from rongcheng.registries.models import LegalEntity, Person, RecordVersion
-from rongcheng.registries.permissions import PERSON_PROTECTED_FIELDS, Reader, clear_fields, may_read
+from rongcheng.registries.permissions import (
+    PERSON_PROTECTED_FIELDS,
+    Reader,
+    clear_fields,
+    may_read,
+    purposes_allowed,
+)
 from rongcheng.registries.protection import index_of, reveal
-from rongcheng.registries.purposes import purpose_check
+from rongcheng.registries.purposes import SELF_SERVICE, purpose_check
 from rongcheng.registries.services import entity_snapshot, version_snapshot
 
 
@@ -119,7 +125,30 @@ def _admit(reader: Reader, registry: str, purpose: str | None, action: str) -> t
             source_address=reader.source_address, target_type=target_type,
         )  # fmt: skip
         raise RegistryReadDenied(f"This account may not read the {registry} registry.")
+    allowed = purposes_allowed(reader, registry)
+    if checked == SELF_SERVICE:
+        # Only a signed-in person reading their own record (checked against it by _subject_check) reads for it.
+        own = registry == "persons" and action != "registries.person.search" and not reader.is_api_client
+        if not own or not getattr(reader.user, "id_number_index", ""):
+            _refuse_purpose(reader, registry, checked, action, "self_service is the subject's own")
+    elif allowed is not None and checked not in allowed:
+        _refuse_purpose(reader, registry, checked, action, "purpose not granted to the reader's roles or client")
     return checked, clear_fields(reader, registry, checked)
+
+
+def _refuse_purpose(reader: Reader, registry: str, purpose: str, action: str, why: str, target_id: Any = "") -> None:
+    target_type = "registries.person" if registry == "persons" else "registries.entity"
+    audit_record(
+        action=action, actor=reader.actor, outcome="denied", purpose=purpose, source_address=reader.source_address,
+        target_type=target_type, target_id=target_id, detail={"why": why},
+    )  # fmt: skip
+    raise RegistryReadDenied(f"This account may not read the {registry} registry for the purpose {purpose}.")
+
+
+def _subject_check(reader: Reader, person: Person, purpose: str, action: str) -> None:
+    """A self-service read is of the reader's own record (the account bound to it by the ID number's blind index)."""
+    if purpose == SELF_SERVICE and getattr(reader.user, "id_number_index", "") != person.id_number_index:
+        _refuse_purpose(reader, "persons", purpose, action, "self_service is the subject's own", person.pk)
 
 
 def _audit_person_read(reader: Reader, person_id: int, purpose: str, clear: frozenset[str], how: str) -> None:
@@ -137,6 +166,7 @@ def person_read_by_id_number(*, reader: Reader, id_number: str, purpose: str | N
     person = Person.objects.select_related("address").filter(id_number_index=index).first()
     if person is None:
         raise PersonNotFound("No person is registered with this ID number.")
+    _subject_check(reader, person, checked, "registries.person.read")
     _audit_person_read(reader, person.pk, checked, clear, "id_number")
     return _person_view(person, clear)
 
@@ -146,6 +176,7 @@ def person_read(*, reader: Reader, person_id: int, purpose: str | None) -> Perso
     person = Person.objects.select_related("address").filter(pk=person_id).first()
     if person is None:
         raise PersonNotFound(f"No person has the record number {person_id}.")
+    _subject_check(reader, person, checked, "registries.person.read")
     _audit_person_read(reader, person.pk, checked, clear, "record")
     return _person_view(person, clear)
 
@@ -176,6 +207,7 @@ def person_history(*, reader: Reader, person_id: int, purpose: str | None) -> li
     person = Person.objects.select_related("address").filter(pk=person_id).first()
     if person is None:
         raise PersonNotFound(f"No person has the record number {person_id}.")
+    _subject_check(reader, person, checked, "registries.person.history")
     _audit_person_read(reader, person_id, checked, clear, "history")
     history = [
         (
@@ -193,6 +225,7 @@ def person_as_of(*, reader: Reader, person_id: int, at: dt.datetime, purpose: st
     person = Person.objects.select_related("address").filter(pk=person_id).first()
     if person is None:
         raise PersonNotFound(f"No person has the record number {person_id}.")
+    _subject_check(reader, person, checked, "registries.person.read")
     if person.valid_from <= at:
         view = _person_view(person, clear)
     else:

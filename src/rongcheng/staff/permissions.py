@@ -69,6 +69,7 @@ DUTY_PERMISSIONS: dict[str, frozenset[str]] = {
             "registries.add_fieldentitlement",
             "registries.change_fieldentitlement",
             "registries.delete_fieldentitlement",
+            "oidc.manage_client",  # which systems may sign people in is a security decision (README, ADR 0008)
         }
     ),
     Duty.AUDIT: frozenset({VIEW_AUDIT_TRAIL}),

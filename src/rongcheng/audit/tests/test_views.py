@@ -46,18 +46,22 @@ def test_anonymous_is_sent_to_sign_in(client):
     assert AuditRecord.objects.count() == 1
 
 
+def _only_the_refusal(response) -> None:
+    """Refused: no search ran or was recorded; the refusal itself is the one new record (issue 20, item 3)."""
+    assert response.status_code == 403
+    assert AuditRecord.objects.count() == 2
+    refusal = AuditRecord.objects.latest("id")
+    assert (refusal.action, refusal.outcome, refusal.target_type) == ("page.refused", "denied", "audit:search")
+
+
 def test_non_staff_is_refused(client, resident):
     append(1)
-    response = client.get("/audit/")
-    assert response.status_code == 403
-    assert AuditRecord.objects.count() == 1
+    _only_the_refusal(client.get("/audit/"))
 
 
-def test_staff_without_the_audit_right_is_refused_and_nothing_is_recorded(client, other_administrator):
+def test_staff_without_the_audit_right_is_refused_and_only_the_refusal_is_recorded(client, other_administrator):
     append(1)
-    response = client.get("/audit/", {"action": "registries"})
-    assert response.status_code == 403
-    assert AuditRecord.objects.count() == 1
+    _only_the_refusal(client.get("/audit/", {"action": "registries"}))
 
 
 def test_staff_sees_results_and_the_search_is_audited(client, staff):

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from rongcheng.accounts.models import User
 from rongcheng.audit.models import AuditRecord
 from rongcheng.demo.services import DEMO_ACCOUNTS, demo_city_seed
+from rongcheng.oidc.permissions import may_manage_clients
 from rongcheng.staff.models import RoleAssignment
 from rongcheng.staff.permissions import has_perm_in_department
 
@@ -39,6 +40,8 @@ def test_three_administrators_with_separate_duties(tmp_path):
     assert not auditor.has_perm("staff.assign_role")
     assert not sysadmin.has_perm("audit.view_auditrecord")
     assert not secadmin.has_perm("audit.view_auditrecord")
+    # The README's security administrator registers the OpenID Connect clients; nobody else in the demo does.
+    assert [u.username for u in (sysadmin, secadmin, auditor, police) if may_manage_clients(u)] == ["secadmin"]
     assert has_perm_in_department(police, "registries.change_person", police.department)
     assert not has_perm_in_department(
         police, "registries.change_person", User.objects.get(username="officer").department

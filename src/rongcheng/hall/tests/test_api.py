@@ -154,6 +154,26 @@ def draft(world):
     return application
 
 
+def test_officers_do_not_see_drafts_through_any_scope_or_state(world, draft):
+    """A draft (and the registry data prefilled into it) is its applicant's until it is submitted."""
+    officer = world["officer"]
+    draft.window_id = officer.department_id
+    draft.save(update_fields=["window"])
+    for as_officer in (client_for(officer), client_for(officer, token_scope="hall:decide")):
+        for scope in ("department", "window", "intake", "countersign"):
+            for state in ("", "draft"):
+                listed = as_officer.get(f"{API}/workbench", {"scope": scope, "state": state} if state else
+                                        {"scope": scope})  # fmt: skip
+                assert listed.status_code == 200, listed.content.decode()
+                assert [row["id"] for row in listed.json()["items"]] == []
+        problem(as_officer.get(f"{API}/workbench/applications/{draft.pk}"), 404)
+    applicant = client_for(world["resident"])
+    applicant.post(f"{API}/applications/{draft.pk}/materials/premises", {"file": _file("lease.pdf", f.PDF)})
+    services.application_submit(user=world["resident"], application_id=draft.pk)
+    listed = client_for(officer).get(f"{API}/workbench", {"scope": "department", "state": "submitted"}).json()
+    assert [row["id"] for row in listed["items"]] == [draft.pk]
+
+
 @pytest.mark.parametrize(
     ("name", "content", "rule"),
     [

@@ -129,6 +129,9 @@ from rongcheng.identity.services.sessions import (
     session_touch as session_touch,
 )
 from rongcheng.identity.services.sessions import (
+    sessions_idle_end as sessions_idle_end,
+)
+from rongcheng.identity.services.sessions import (
     sign_out as sign_out,
 )
 from rongcheng.identity.services.sign_in import (

@@ -91,7 +91,7 @@ def _code_consume(*, purpose: str, index: str, code: str, user: User | None, con
     row = OneTimeCode.objects.filter(filters).order_by("-created_at", "-pk").first()
     actor = actor_from_user(user) if user is not None else Actor.anonymous()
     reason = None
-    if row is None or row.user_id is None:
+    if row is None:
         reason = "no_code"
     elif row.used_at is not None:
         reason = "used"
@@ -99,7 +99,11 @@ def _code_consume(*, purpose: str, index: str, code: str, user: User | None, con
         reason = "expired"
     elif row.attempts >= policy.code_max_attempts():
         reason = "attempts_exhausted"
-    elif not constant_time_equal(row.digest.encode(), _code_digest(row.pk, code.strip()).encode()):
+    elif row.user_id is None or not constant_time_equal(
+        row.digest.encode(), _code_digest(row.pk, code.strip()).encode()
+    ):
+        # A code "sent" to a number without an account was never delivered and never matches, but it ages, counts
+        # attempts and is refused exactly like a wrong code to a known number: the answers do not tell them apart.
         OneTimeCode.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
         reason = "wrong"
     elif not OneTimeCode.objects.filter(

@@ -12,7 +12,7 @@ from django.db.models import F
 from django.http import HttpRequest
 
 from rongcheng.accounts.models import User
-from rongcheng.audit.services import actor_from_user
+from rongcheng.audit.services import Actor, actor_from_user
 from rongcheng.identity import policy
 from rongcheng.identity.clock import clock
 from rongcheng.identity.errors import (
@@ -76,6 +76,30 @@ def sign_out(request: HttpRequest, *, reason: str = SessionEnd.SIGNED_OUT) -> No
             _audit(action, actor=actor_from_user(user), context=context, target=user,
                    detail={"session": record_id or "", "reason": str(reason)})  # fmt: skip
     logout(request)
+
+
+SWEEPER = Actor(kind="system", id="identity-sessions-sweep", label="idle session sweep")
+
+
+def sessions_idle_end() -> int:
+    """End, with their record, the sessions nobody came back to: a browser whose cookie expired (its max-age is the
+    idle timeout) never sends the request on which `session_touch` would end the session. Run periodically
+    (`rongcheng manage identity_sessions_sweep`). Each ends as of its last activity plus the idle timeout."""
+    timeout = policy.idle_timeout()
+    cutoff = clock.now() - timeout - LAST_SEEN_RESOLUTION  # "last seen" is written at most once a resolution
+    ended = 0
+    stale = AccountSession.objects.filter(ended_at__isnull=True, last_seen_at__lt=cutoff).select_related("user")
+    for record in stale.iterator():
+        with transaction.atomic():
+            if not AccountSession.objects.filter(pk=record.pk, ended_at__isnull=True).update(
+                ended_at=record.last_seen_at + timeout, end_reason=SessionEnd.IDLE
+            ):
+                continue  # ended meanwhile by its holder
+            _session_store_delete(record.session_key)
+            _audit("identity.session.end", actor=SWEEPER, context=Context(), target=record.user,
+                   detail={"session": record.pk, "reason": str(SessionEnd.IDLE)})  # fmt: skip
+        ended += 1
+    return ended
 
 
 def session_end(*, user: User, session_id: int, context: Context) -> AccountSession:

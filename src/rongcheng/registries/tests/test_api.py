@@ -140,10 +140,16 @@ def make_caller(kind: str) -> Caller:
         return signed_in(kind, staff("officer", role=entitled_role()))
     if kind == "staff_entitled_other_purpose":
         return signed_in(kind, staff("officer", role=entitled_role()), purpose=OTHER_PURPOSE)
+    if kind == "staff_entitled_self_service":
+        return signed_in(kind, staff("officer", role=entitled_role()), purpose="self_service")
+    if kind == "staff_masked_self_service":
+        return signed_in(kind, staff("officer"), purpose="self_service")
     client = api_client()
-    if kind == "client_entitled":
+    if kind.startswith("client_entitled"):
         entitle(client=client, fields=PERSON_PROTECTED_FIELDS, purpose=ENTITLED_PURPOSE)
-    return Caller(kind, user=client, token=token_for(client, scope="registries:read"))
+    purpose = {"client_entitled_other_purpose": OTHER_PURPOSE, "client_self_service": "self_service"}
+    return Caller(kind, user=client, token=token_for(client, scope="registries:read"),
+                  purpose=purpose.get(kind, ENTITLED_PURPOSE))  # fmt: skip
 
 
 # Who gets what: status, and for a 200 whether the protected fields come in clear.
@@ -153,9 +159,14 @@ READ_MATRIX = [
     ("staff_without_permission", 403, None),
     ("staff_masked", 200, MASKED),
     ("staff_entitled", 200, CLEAR),
-    ("staff_entitled_other_purpose", 200, MASKED),
+    # A purpose is the reader's only if its roles or client are entitled for it; self-service only the subject's.
+    ("staff_entitled_other_purpose", 403, None),
+    ("staff_entitled_self_service", 403, None),
+    ("staff_masked_self_service", 403, None),
     ("client_masked", 200, MASKED),
     ("client_entitled", 200, CLEAR),
+    ("client_entitled_other_purpose", 403, None),
+    ("client_self_service", 403, None),
 ]
 
 

@@ -53,9 +53,10 @@ def police_role() -> Group:
 
 
 def _state() -> tuple[int, int, list[tuple[int, str, int]], list[tuple[int, str, int]]]:
-    """Everything a page could change: audit records, versions, the persons' and entities' rows."""
+    """Everything a page could change: audit records (but the refusals, counted by the tests), versions, the persons'
+    and entities' rows."""
     return (
-        AuditRecord.objects.count(),
+        AuditRecord.objects.exclude(outcome="denied").count(),
         RecordVersion.objects.count(),
         list(Person.objects.order_by("pk").values_list("pk", "status", "version")),
         list(LegalEntity.objects.order_by("pk").values_list("pk", "status", "version")),
@@ -126,19 +127,24 @@ def test_residents_and_staff_without_permission_are_refused_every_staff_page(cli
     user = resident() if who == "resident" else staff("clerk", can_read=False)
     client.force_login(user)
     before = _state()
-    for _name, method, url, data in _pages(person, entity):
+    pages = _pages(person, entity)
+    for _name, method, url, data in pages:
         response = getattr(client, method)(url, data)
         assert response.status_code == 403, (method, url)
     assert _state() == before
+    assert AuditRecord.objects.filter(outcome="denied").count() == len(pages)  # each refusal recorded once
 
 
 def test_staff_who_may_only_read_cannot_correct_or_close(client, person, entity):
     client.force_login(staff("officer"))
     before = _state()
+    refused = 0
     for name, method, url, data in _pages(person, entity):
         if name in {"person-correct", "person-close", "entity-correct", "entity-close"}:
             assert getattr(client, method)(url, data).status_code == 403, (method, url)
+            refused += 1
     assert _state() == before
+    assert AuditRecord.objects.filter(outcome="denied").count() == refused
 
 
 def test_staff_who_may_correct_but_not_read_cannot_see_the_record(client, person):
@@ -192,9 +198,15 @@ def test_search_shows_clear_values_to_a_role_entitled_for_the_purpose(client, pe
         ID_NUMBER, "林则徐", "13812345678", "1985-03-12", "福州市鼓楼区三坊七巷1号",
     )  # fmt: skip
     assert ID_NUMBER in response.content.decode()
-    # The same role, for a purpose it holds no entitlement for, sees masked values.
+    # The same role states only the purposes it is entitled for: another is refused, and the refusal recorded.
+    before = AuditRecord.objects.count()
     other = client.get(reverse("registries:person-search"), {"purpose": "statistics", "name": "林则徐"})
-    assert other.context["rows"][0]["view"].id_number == "350102********0018"
+    assert other.status_code == 403
+    assert "350102" not in other.content.decode()
+    (refusal,) = AuditRecord.objects.filter(outcome="denied")
+    assert (refusal.action, refusal.purpose, AuditRecord.objects.count()) == (
+        "registries.person.search", "statistics", before + 1,
+    )  # fmt: skip
 
 
 def test_search_by_id_number(client, person):
@@ -604,7 +616,7 @@ def test_my_reads_lists_staff_and_api_client_reads_of_my_record_only(client, per
     entitle(client=gateway, fields=("name",), purpose="service_hall")
     person_read(reader=reader_for(gateway, source_address="192.0.2.44"), person_id=person.pk, purpose="service_hall")
     neighbour = make_person(name="沈葆桢", id_number="350103199001010020")
-    person_read(reader=reader_for(officer), person_id=neighbour.pk, purpose="statistics")
+    person_read(reader=reader_for(officer), person_id=neighbour.pk, purpose="public_security")
 
     me = resident("linzexu", person=person)
     client.force_login(me)
