@@ -18,12 +18,18 @@ def _audit_seal_inline(settings):
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
-    """Each test starts with an empty process cache: cached permissions of one test's user id must not leak into the
-    next test, whose database reuses the id."""
-    from django.core.cache import cache
+def _empty_cache(request):
+    """Each test starts with empty caches: cached permissions of one test's user id must not leak into the next test,
+    whose database reuses the id, nor rate-limit counters into the next test (the limits stay on). The shared cache
+    is a table in the database, emptied for the tests that use one."""
+    from django.core.cache import cache, caches
 
     cache.clear()
+    wanted = next((name for name in ("transactional_db", "db") if name in request.fixturenames), None)
+    if wanted is not None:
+        request.getfixturevalue(wanted)
+    if wanted is not None or request.node.get_closest_marker("django_db"):
+        caches["shared"].clear()
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -119,3 +119,14 @@ def session_rekey(request: HttpRequest) -> None:
     record_id = request.session.get(SESSION_RECORD)
     if record_id and request.session.session_key:
         AccountSession.objects.filter(pk=record_id).update(session_key=request.session.session_key)
+
+
+def sessions_expired_close() -> int:
+    """Close the records of sessions idle past the timeout (the browser was closed, nobody signed out) and delete
+    Django's expired sessions; the records stay, ended, in the account's history."""
+    now = clock.now()
+    timeout = policy.idle_timeout()
+    stale = AccountSession.objects.filter(ended_at__isnull=True, last_seen_at__lt=now - timeout - LAST_SEEN_RESOLUTION)
+    closed = stale.update(ended_at=F("last_seen_at") + timeout, end_reason=SessionEnd.IDLE)
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
+    return int(closed)
