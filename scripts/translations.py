@@ -304,7 +304,10 @@ ENGLISH: Table = {
     "您无权查询人口库，不能更换法定代表人。": "You may not search the persons registry, so you cannot change the legal representative.",
     "请在查询表单中输入身份证号，不要放在网址中。": "Enter the ID number in the search form, not in the address.",
     # rate limits (portal error page)
-    "请求过于频繁，请 %(seconds)s 秒后再试。": ("Too many requests; try again in %(seconds)s second.", "Too many requests; try again in %(seconds)s seconds."),
+    "请求过于频繁，请 %(seconds)s 秒后再试。": (
+        "Too many requests; try again in %(seconds)s second.",
+        "Too many requests; try again in %(seconds)s seconds.",
+    ),
 }
 
 CHINESE: Table = {
