@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.log_scanning import PersonalIdentifiersInLogs
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +32,26 @@ def _empty_cache(request):
         request.getfixturevalue(wanted)
     if wanted is not None or request.node.get_closest_marker("django_db"):
         caches["shared"].clear()
+
+
+_log_scanner = PersonalIdentifiersInLogs()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scan_logs_for_personal_identifiers() -> Iterator[None]:
+    logging.getLogger().addHandler(_log_scanner)
+    yield
+    logging.getLogger().removeHandler(_log_scanner)
+
+
+@pytest.fixture(autouse=True)
+def _no_personal_identifier_logged() -> Iterator[None]:
+    """Fails the test during which the platform logged an ID number, a phone number or a person's credit code."""
+    start = len(_log_scanner.findings)
+    yield
+    logged = _log_scanner.findings[start:]
+    if logged:
+        pytest.fail(f"personal identifiers were logged: {logged}")
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
