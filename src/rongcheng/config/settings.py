@@ -326,6 +326,8 @@ RATE_LIMIT_SUMMARY_SECONDS = int(os.environ.get("RONGCHENG_RATE_LIMIT_SUMMARY_SE
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # ID numbers and phone numbers a client put in a URL are masked in the written line (rongcheng.kernel.logmask).
+    "formatters": {"masked": {"()": "rongcheng.kernel.logmask.MaskingFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "masked"}},
     "root": {"handlers": ["console"], "level": os.environ.get("RONGCHENG_LOG_LEVEL", "WARNING")},
 }
