@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.log_scanning import PersonalIdentifiersInLogs
 
 
 @pytest.fixture(autouse=True)
@@ -18,12 +20,38 @@ def _audit_seal_inline(settings):
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
-    """Each test starts with an empty process cache: cached permissions of one test's user id must not leak into the
-    next test, whose database reuses the id."""
-    from django.core.cache import cache
+def _empty_cache(request):
+    """Each test starts with empty caches: cached permissions of one test's user id must not leak into the next test,
+    whose database reuses the id, nor rate-limit counters into the next test (the limits stay on). The shared cache
+    is a table in the database, emptied for the tests that use one."""
+    from django.core.cache import cache, caches
 
     cache.clear()
+    wanted = next((name for name in ("transactional_db", "db") if name in request.fixturenames), None)
+    if wanted is not None:
+        request.getfixturevalue(wanted)
+    if wanted is not None or request.node.get_closest_marker("django_db"):
+        caches["shared"].clear()
+
+
+_log_scanner = PersonalIdentifiersInLogs()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scan_logs_for_personal_identifiers() -> Iterator[None]:
+    logging.getLogger().addHandler(_log_scanner)
+    yield
+    logging.getLogger().removeHandler(_log_scanner)
+
+
+@pytest.fixture(autouse=True)
+def _no_personal_identifier_logged() -> Iterator[None]:
+    """Fails the test during which the platform logged an ID number, a phone number or a person's credit code."""
+    start = len(_log_scanner.findings)
+    yield
+    logged = _log_scanner.findings[start:]
+    if logged:
+        pytest.fail(f"personal identifiers were logged: {logged}")
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

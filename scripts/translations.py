@@ -304,6 +304,12 @@ ENGLISH: Table = {
     "已更正，原记录已保存为历史版本。": "Corrected; the record as it was has been kept as a previous version.",
     "记录已关闭，原记录已保存为历史版本。": "The record is closed; the record as it was has been kept as a previous version.",
     "您无权查询人口库，不能更换法定代表人。": "You may not search the persons registry, so you cannot change the legal representative.",
+    "请在查询表单中输入身份证号，不要放在网址中。": "Enter the ID number in the search form, not in the address.",
+    # rate limits (portal error page)
+    "请求过于频繁，请 %(seconds)s 秒后再试。": (
+        "Too many requests; try again in %(seconds)s second.",
+        "Too many requests; try again in %(seconds)s seconds.",
+    ),
 }
 
 CHINESE: Table = {

@@ -147,6 +147,8 @@ ENGLISH: dict[str, str | tuple[str, ...]] = {
     "日期格式应为 YYYY-MM-DD。": "Dates are written YYYY-MM-DD.",
     "已删除。": "Removed.",
     "已保存。": "Saved.",
+    "您已有%(quota)s份该事项未提交的草稿，请在“我的办件”中继续办理。": "You already have %(quota)s unsubmitted drafts of this service; continue one of them under My applications.",
+    "本申请上传的材料合计不能超过 %(megabytes)s MB。": "The uploads of one application may not exceed %(megabytes)s MB in all.",
 }
 
 CHINESE: dict[str, str | tuple[str, ...]] = {

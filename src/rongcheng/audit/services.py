@@ -56,6 +56,7 @@ from rongcheng.audit.selectors import VerifyResult as VerifyResult  # re-exporte
 from rongcheng.audit.selectors import audit_verify as audit_verify
 from rongcheng.kernel.crypto import constant_time_equal
 from rongcheng.kernel.pagination import Page
+from rongcheng.kernel.ratelimit import RefusalSummary
 
 logger = logging.getLogger(__name__)
 
@@ -634,3 +635,15 @@ def audit_trail_search(
             detail={**search.as_detail(), "page": "next" if cursor else "first", "shown": len(page.items)},
         )
     return page
+
+
+def refusals_summary_record(summary: RefusalSummary) -> AuditRecord:
+    """One record for a window of requests refused by a rate limit, instead of one per refused request."""
+    start = dt.datetime.fromtimestamp(summary.window_start, tz=dt.UTC)
+    with transaction.atomic():
+        return audit_record(
+            action="kernel.rate_limit.refusals", actor=Actor.system("rate-limit"), target_type="rate_limit",
+            target_id=summary.scope, outcome="denied",
+            detail={"scope": summary.scope, "window_start": start.isoformat(), "window_seconds": summary.seconds,
+                    "refused": summary.refused},
+        )  # fmt: skip

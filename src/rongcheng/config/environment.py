@@ -126,3 +126,27 @@ def flag(name: str, default: bool = False) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def rate_limits(defaults: dict[str, dict[str, str]], override: str) -> dict[str, dict[str, str]]:
+    """The rate limits: the defaults, changed by `scope.kind=count/seconds` items (comma-separated; `off` removes
+    one), e.g. RONGCHENG_RATE_LIMITS="identity.register.address=5/3600,hall.draft.account=off"."""
+    limits = {scope: dict(rates) for scope, rates in defaults.items()}
+    for item in (part.strip() for part in override.split(",")):
+        if not item:
+            continue
+        name, _, value = item.partition("=")
+        scope, _, kind = name.strip().rpartition(".")
+        value = value.strip()
+        count, slash, seconds = value.partition("/")
+        well_formed = value == "off" or (slash and count.isdigit() and seconds.isdigit() and int(seconds) > 0)
+        if scope not in limits or kind not in ("address", "account") or not well_formed:
+            raise ConfigurationError(
+                f"RONGCHENG_RATE_LIMITS item {item!r} is not scope.address=count/seconds or scope.account=…/off "
+                f"with a scope among {', '.join(sorted(limits))}."
+            )
+        if value == "off":
+            limits[scope].pop(kind, None)
+        else:
+            limits[scope][kind] = value
+    return limits

@@ -13,7 +13,7 @@ from typing import Any
 
 import django_stubs_ext
 
-from rongcheng.config.environment import data_dir, database_from_url, flag, secret_from_file
+from rongcheng.config.environment import data_dir, database_from_url, flag, rate_limits, secret_from_file
 from rongcheng.oidc.hashers import ClientSecretHasher
 
 django_stubs_ext.monkeypatch()
@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "rongcheng.config.middleware.RefusalAuditMiddleware",  # after authentication: it names who was refused
     "django.contrib.messages.middleware.MessageMiddleware",
     "rongcheng.identity.middleware.SessionPolicyMiddleware",  # idle timeout, forced password change
+    "rongcheng.portal.middleware.RateLimitedMiddleware",  # a rate-limited page: 429 page with Retry-After
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
 ]
@@ -111,6 +112,21 @@ TEMPLATES = [
 
 DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Two caches: `default` is each process's own (short-lived copies of small tables, permissions); `shared` is seen by
+# every worker process (rate-limit counters): a table in the database (created by the kernel's migration), with an
+# atomic increment (rongcheng.kernel.cache).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": {
+        "BACKEND": "rongcheng.kernel.cache.SharedDatabaseCache",
+        "LOCATION": "rongcheng_shared_cache",
+        "TIMEOUT": 3600,
+        # Django culls when the table holds more rows than this; counters expire within their window, and
+        # `rongcheng manage cleanup` deletes expired rows.
+        "OPTIONS": {"MAX_ENTRIES": 50_000, "CULL_FREQUENCY": 4},
+    },
+}
 
 AUTH_USER_MODEL = "accounts.User"
 # ModelBackend's passwords, with permissions from department-scoped role assignments (rongcheng.staff.backends).
@@ -289,9 +305,32 @@ IDENTITY_CODE_SENDS_PER_HOUR = 5
 IDENTITY_SMS_SENDER = os.environ.get("RONGCHENG_SMS_SENDER", "rongcheng.identity.sms.FileSender")
 IDENTITY_SMS_OUTBOX = DATA_DIR / "sms-outbox.jsonl"
 
+# Rate limits (rongcheng.kernel.ratelimit): per scope, at most `count` requests in each window of `seconds`, counted
+# per source address and per signed-in account. docs/operations.md lists the endpoints of each scope.
+RATE_LIMITS = rate_limits(
+    {
+        "identity.sign_in": {"address": "30/600"},
+        "identity.register": {"address": "10/3600"},
+        "identity.sms": {"address": "10/3600", "account": "10/3600"},
+        "oauth.token": {"address": "120/60"},
+        "oauth.authorize": {"address": "60/600", "account": "30/600"},
+        "hall.draft": {"address": "60/3600", "account": "20/3600"},
+        "hall.upload": {"address": "200/3600", "account": "100/3600"},
+        "licences.verify": {"address": "60/60"},
+    },
+    os.environ.get("RONGCHENG_RATE_LIMITS", ""),
+)
+# Quotas of the service hall: open drafts one account may hold per service, bytes of uploads kept per application.
+HALL_OPEN_DRAFTS_PER_SERVICE = int(os.environ.get("RONGCHENG_HALL_OPEN_DRAFTS_PER_SERVICE", "3"))
+HALL_UPLOAD_BYTES_PER_APPLICATION = int(os.environ.get("RONGCHENG_HALL_UPLOAD_BYTES_PER_APPLICATION", str(50 * 2**20)))
+# Refused requests are counted, not audited one by one: one audit record per scope and window of this many seconds.
+RATE_LIMIT_SUMMARY_SECONDS = int(os.environ.get("RONGCHENG_RATE_LIMIT_SUMMARY_SECONDS", "600"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # ID numbers and phone numbers a client put in a URL are masked in the written line (rongcheng.kernel.logmask).
+    "formatters": {"masked": {"()": "rongcheng.kernel.logmask.MaskingFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "masked"}},
     "root": {"handlers": ["console"], "level": os.environ.get("RONGCHENG_LOG_LEVEL", "WARNING")},
 }

@@ -4,14 +4,20 @@ from oauth2_provider import views as oauth2_views
 
 from rongcheng.config.api import api
 from rongcheng.identity import views as identity_views
+from rongcheng.kernel.ratelimit import rate_limited
 from rongcheng.licences.views import licence_keys_published
 from rongcheng.oidc import views as oidc_views
 
 # OAuth 2.0 and OpenID Connect (rongcheng.oidc, extending django-oauth-toolkit); the issuer is <server>/oauth.
 oauth2_patterns = (
     [
-        path("authorize/", oidc_views.ConsentView.as_view(), name="authorize"),
-        path("token/", oidc_views.TokenView.as_view(), name="token"),
+        # Rate-limited per address (and account): each request may write a grant row or an audit record.
+        path(
+            "authorize/",
+            rate_limited("oauth.authorize", methods=("GET", "POST"))(oidc_views.ConsentView.as_view()),
+            name="authorize",
+        ),
+        path("token/", rate_limited("oauth.token")(oidc_views.TokenView.as_view()), name="token"),
         path("revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="revoke-token"),
         path("introspect/", oauth2_views.IntrospectTokenView.as_view(), name="introspect"),
         path(

@@ -21,6 +21,7 @@ from rongcheng.hall.permissions import CATALOGUE_PERMISSION, DECIDE_PERMISSION
 from rongcheng.hall.workflow import TRANSITIONS, transitions_from
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.kernel.pagination import MAX_LIMIT
+from rongcheng.kernel.ratelimit import OPENAPI_RATE_LIMITED, rate_limit_request
 
 router = Router(tags=["hall"])
 
@@ -369,8 +370,13 @@ def calendar_remove(request: HttpRequest, day: dt.date) -> Status[None]:
 # ── applying ──────────────────────────────────────────────────────────────────────────────────────────────────────
 
 
-@router.post("/applications", response={201: ApplicationDetailOut}, auth=_apply_auth("start"), summary="Start")
+@router.post(
+    "/applications", response={201: ApplicationDetailOut}, auth=_apply_auth("start"), summary="Start",
+    openapi_extra=OPENAPI_RATE_LIMITED,
+)  # fmt: skip
 def application_start(request: HttpRequest, payload: StartIn) -> Status[Application]:
+    """A draft; an account holds at most HALL_OPEN_DRAFTS_PER_SERVICE open drafts of one service (409)."""
+    rate_limit_request("hall.draft", request)
     user = _caller(request)
     application = services.application_start(user=user, service_code=payload.service, credit_code=payload.legal_entity)
     return Status(201, selectors.application_for_applicant(user=user, application_id=application.pk))
@@ -409,10 +415,13 @@ def application_prefill(request: HttpRequest, application_id: int, payload: Pref
     response=ProvidedOut,
     auth=_apply_auth("upload"),
     summary="Upload one material (multipart, field `file`)",
+    openapi_extra=OPENAPI_RATE_LIMITED,
 )
 def application_upload(
     request: HttpRequest, application_id: int, material: str, file: File[UploadedFile]
 ) -> ApplicationMaterial:
+    """The uploads of one application total at most HALL_UPLOAD_BYTES_PER_APPLICATION (422, rule upload.quota)."""
+    rate_limit_request("hall.upload", request)
     if file.size is not None and file.size > UPLOAD_CEILING:
         raise ValidationFailed(
             "The file is larger than any material allows.",

@@ -59,6 +59,20 @@ class UploadRefused(ValidationFailed):
     title = "Upload refused"
 
 
+class DraftQuotaReached(Conflict):
+    """The applicant already holds as many open drafts of this service as one may (HALL_OPEN_DRAFTS_PER_SERVICE)."""
+
+    type_slug = "hall-draft-quota-reached"
+    title = "Too many open drafts of this service"
+
+
+class UploadQuotaExceeded(UploadRefused):
+    """The application's uploads would together exceed HALL_UPLOAD_BYTES_PER_APPLICATION."""
+
+    type_slug = "hall-upload-quota-exceeded"
+    title = "Upload quota of the application exceeded"
+
+
 class RatingRefused(Conflict):
     type_slug = "hall-rating-refused"
     title = "Rating refused"

@@ -17,10 +17,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
-from rongcheng.accounts.models import Department
+from rongcheng.accounts.models import Department, User
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
 from rongcheng.hall import calendar as working
 from rongcheng.hall.catalogue import REGISTRY_FIELDS, materials_validate, upload_check
@@ -30,6 +30,7 @@ from rongcheng.hall.errors import (
     ApplicationNotFound,
     AssuranceTooLow,
     CalendarInvalid,
+    DraftQuotaReached,
     FollowUpNotFound,
     MaterialInvalid,
     RatingRefused,
@@ -39,6 +40,7 @@ from rongcheng.hall.errors import (
     TransitionGuardFailed,
     TransitionNotAllowed,
     TransitionUnknown,
+    UploadQuotaExceeded,
 )
 from rongcheng.hall.licensing import (
     licence_for_material,
@@ -292,6 +294,20 @@ def _applicant_party(user: Any, service: ServiceItem, credit_code: str) -> Legal
     return entity
 
 
+def _draft_quota_check(user: Any, service: ServiceItem) -> None:
+    """At most HALL_OPEN_DRAFTS_PER_SERVICE drafts of one service per account, counted under a lock on the account
+    so that two starts at once cannot both pass."""
+    quota = int(settings.HALL_OPEN_DRAFTS_PER_SERVICE)
+    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+    open_drafts = Application.objects.filter(applicant=user, service=service, state=State.DRAFT).count()
+    if open_drafts >= quota:
+        raise DraftQuotaReached(
+            f"The account already has {open_drafts} open drafts of this service (at most {quota}); continue one of "
+            "them instead.",
+            quota=quota,
+        )
+
+
 def application_start(*, user: Any, service_code: str, credit_code: str = "") -> Application:
     """A draft application of this account for the service, for the person themself or, with `credit_code`, for a
     legal entity the account represents; the account must reach the service's assurance level."""
@@ -312,6 +328,7 @@ def application_start(*, user: Any, service_code: str, credit_code: str = "") ->
             step_up=assurance_step_up(service.min_assurance, f"/hall/services/{service.code}/"),
         )
     with transaction.atomic():
+        _draft_quota_check(user, service)
         application = Application.objects.create(
             service=service, department=service.department, applicant=user, legal_entity=entity
         )
@@ -401,6 +418,24 @@ def application_prefill(*, user: Any, application_id: int, authorize_licences: b
     return application
 
 
+def _upload_quota_check(application: Application, material_code: str, size: int) -> None:
+    """The uploads of one application together stay within HALL_UPLOAD_BYTES_PER_APPLICATION (the file a new upload
+    replaces does not count). The caller holds the application's row lock."""
+    quota = int(settings.HALL_UPLOAD_BYTES_PER_APPLICATION)
+    kept = (
+        ApplicationMaterial.objects.filter(application=application, source=MaterialSource.UPLOAD)
+        .exclude(code=material_code)
+        .aggregate(total=Sum("file_size"))["total"]
+        or 0
+    )
+    if kept + size > quota:
+        raise UploadQuotaExceeded(
+            f"The application's uploads would total {kept + size} bytes; at most {quota} are kept per application.",
+            errors=[{"loc": ["file"], "rule": "upload.quota", "msg": f"at most {quota} bytes per application"}],
+            quota=quota,
+        )
+
+
 def application_upload(
     *, user: Any, application_id: int, material_code: str, file_name: str, content: bytes
 ) -> ApplicationMaterial:
@@ -420,6 +455,7 @@ def application_upload(
                 errors=[{"loc": ["material"], "rule": "material.not_upload", "msg": "prefilled material"}],
             )
         file_format = upload_check(spec, file_name, content)
+        _upload_quota_check(application, material_code, len(content))
         digest = sm3_digest(content).hex()
         stored = default_storage.save(
             f"hall/{application.pk}/{material_code}-{digest[:16]}.{file_format}", ContentFile(content)

@@ -21,12 +21,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from rongcheng.hall import selectors, services
 from rongcheng.hall.catalogue import REGISTRY_FIELDS
-from rongcheng.hall.errors import AssuranceTooLow
+from rongcheng.hall.errors import AssuranceTooLow, DraftQuotaReached, UploadQuotaExceeded
 from rongcheng.hall.models import ApplicantKind, Application, CalendarDay, DayKind, ServiceItem, ServiceKind, State
 from rongcheng.hall.permissions import CALENDAR_PERMISSION, assurance_step_up, is_applicant, is_officer
 from rongcheng.hall.workflow import TRANSITIONS, transitions_from
 from rongcheng.identity.selectors import representation_list_for_user
 from rongcheng.kernel.errors import DomainError, NotFound
+from rongcheng.kernel.ratelimit import rate_limit_request, rate_limited
 from rongcheng.registries.models import LegalEntity
 
 STATE_LABELS = dict(State.choices)
@@ -53,6 +54,13 @@ def _attempt(request: HttpRequest, action: Callable[[], Any], success: str, back
         return HttpResponseRedirect(assurance_step_up(int(exc.extra["required_level"]), back))
     except NotFound as exc:
         raise Http404(exc.detail) from exc
+    except DraftQuotaReached as exc:
+        messages.error(request, _("您已有%(quota)s份该事项未提交的草稿，请在“我的办件”中继续办理。") % exc.extra)
+        return HttpResponseRedirect(back)
+    except UploadQuotaExceeded as exc:
+        quota = {"megabytes": int(exc.extra["quota"]) // 2**20}
+        messages.error(request, _("本申请上传的材料合计不能超过 %(megabytes)s MB。") % quota)
+        return HttpResponseRedirect(back)
     except DomainError as exc:
         messages.error(request, exc.detail)
         return HttpResponseRedirect(back)
@@ -99,6 +107,7 @@ def _represented(user: Any, item: ServiceItem) -> list[LegalEntity]:
 
 @login_required
 @require_POST
+@rate_limited("hall.draft")
 def apply(request: HttpRequest, code: str) -> HttpResponse:
     started: list[Application] = []
 
@@ -197,6 +206,7 @@ def application_action(request: HttpRequest, pk: int, action: str) -> HttpRespon
         "rate": (rate, _("感谢您的评价。")),
     }
     if action == "upload":
+        rate_limit_request("hall.upload", request)
         upload = request.FILES.get("file")
         if upload is None:
             messages.error(request, _("请选择要上传的文件。"))

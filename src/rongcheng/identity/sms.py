@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from rongcheng.identity import policy
+from rongcheng.kernel.masking import mask_phone
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +38,11 @@ class FileSender:
 
 
 class ConsoleSender:
-    """Logs each message at WARNING, which the default logging configuration prints."""
+    """Logs each message at WARNING, which the default logging configuration prints; the number masked (no phone
+    number in a log line)."""
 
     def send(self, *, phone: str, text: str) -> None:
-        logger.warning("SMS to %s: %s", phone, text)
+        logger.warning("SMS to %s: %s", mask_phone(phone), text)
 
 
 def outbox_read() -> list[dict[str, Any]]:

@@ -65,6 +65,7 @@ from rongcheng.identity.services import (
     totp_uri,
 )
 from rongcheng.kernel.errors import DomainError
+from rongcheng.kernel.ratelimit import rate_limit_request, rate_limited
 
 RULE_MESSAGES = {
     "code.wrong": gettext_lazy("验证码不正确。"),
@@ -151,6 +152,7 @@ def _after_first_factor(request: HttpRequest, user: User, method: str, next_url:
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limited("identity.sign_in")
 def sign_in(request: HttpRequest) -> HttpResponse:
     next_url = _next_of(request)
     form = forms.SignInForm(request.POST or None)
@@ -175,6 +177,8 @@ def admin_sign_in(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def sign_in_sms(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        rate_limit_request("identity.sms" if request.POST.get("action") == "send" else "identity.sign_in", request)
     next_url = _next_of(request)
     phone_form = forms.PhoneForm(request.POST if request.POST.get("action") == "send" else None)
     form = forms.SmsSignInForm(request.POST if request.POST.get("action") == "verify" else None)
@@ -201,6 +205,7 @@ def sign_in_sms(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limited("identity.sign_in")
 def sign_in_totp(request: HttpRequest) -> HttpResponse:
     pending = _pending_user(request)
     if pending is None:
@@ -265,6 +270,7 @@ def sign_out_view(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limited("identity.register")
 def register(request: HttpRequest) -> HttpResponse:
     form = forms.RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -350,6 +356,7 @@ def _requested_level(request: HttpRequest) -> int:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@rate_limited("identity.sms")
 def step_up(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)  # noqa: S101  # login_required

@@ -19,6 +19,7 @@ from ninja import Body, Field, Router, Schema, Status
 from rongcheng.accounts.api_auth import api_auth
 from rongcheng.accounts.models import User
 from rongcheng.audit.services import actor_from_user, audit_record
+from rongcheng.kernel.ratelimit import OPENAPI_RATE_LIMITED, rate_limit_request
 from rongcheng.licences import selectors, services
 from rongcheng.licences.documents import licence_export
 from rongcheng.licences.errors import LicenceActionDenied, LicenceInputInvalid, LicenceTypeNotFound
@@ -26,7 +27,6 @@ from rongcheng.licences.keys import published_keys
 from rongcheng.licences.lifecycle import TRANSITIONS
 from rongcheng.licences.models import Licence, LicenceType, LicenceUse
 from rongcheng.licences.permissions import is_holder, may_view_as_issuer
-from rongcheng.licences.ratelimit import verification_admit
 
 router = Router(tags=["licences"])
 
@@ -194,18 +194,22 @@ class AuthorizationOut(Schema):
     expires_at: dt.datetime
 
 
-@router.get("/verify/{identifier}", response=VerificationOut, auth=None, summary="Verify a licence (public)")
+@router.get(
+    "/verify/{identifier}", response=VerificationOut, auth=None, summary="Verify a licence (public)",
+    openapi_extra=OPENAPI_RATE_LIMITED,
+)  # fmt: skip
 def verify(request: HttpRequest, identifier: str) -> dict[str, Any]:
-    verification_admit(_address(request))
+    rate_limit_request("licences.verify", request)
     result = selectors.licence_verify(identifier)
     return {**result.__dict__, "face": dict(result.face)}
 
 
 @router.post(
-    "/documents/verify", response=DocumentVerificationOut, auth=None, summary="Verify an exported licence (public)"
-)
+    "/documents/verify", response=DocumentVerificationOut, auth=None, summary="Verify an exported licence (public)",
+    openapi_extra=OPENAPI_RATE_LIMITED,
+)  # fmt: skip
 def document_verify(request: HttpRequest, document: Body[dict[str, Any]]) -> dict[str, Any]:
-    verification_admit(_address(request))
+    rate_limit_request("licences.verify", request)
     authentic, reason = selectors.document_verify(document)
     identifier = document.get("content", {}).get("ZZBS") if isinstance(document.get("content"), dict) else None
     valid: bool | None = None

@@ -1,4 +1,4 @@
-from rongcheng.kernel.errors import Conflict, NotFound, PermissionDenied, RateLimited, ValidationFailed
+from rongcheng.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 
 class LicenceNotFound(NotFound):
@@ -49,7 +49,3 @@ class LicenceActionDenied(PermissionDenied):
 class HolderAuthorizationMissing(PermissionDenied):
     type_slug = "holder-authorization-missing"
     title = "No authorization from the holder"
-
-
-class VerificationRateLimited(RateLimited):
-    pass

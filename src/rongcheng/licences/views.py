@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rongcheng.accounts.models import User
 from rongcheng.audit.services import actor_from_user, audit_record
 from rongcheng.kernel.errors import DomainError
+from rongcheng.kernel.ratelimit import rate_limited
 from rongcheng.licences import selectors, services
 from rongcheng.licences.bulk import licences_issue_from_csv
 from rongcheng.licences.documents import holder_code_of, licence_export
@@ -31,7 +32,6 @@ from rongcheng.licences.keys import published_keys
 from rongcheng.licences.lifecycle import transitions_from
 from rongcheng.licences.models import HolderAuthorization, Licence, LicenceStatus, LicenceType
 from rongcheng.licences.permissions import ISSUE_PERMISSION, is_holder, may_change, may_view_as_issuer
-from rongcheng.licences.ratelimit import verification_admit
 
 STATUS_LABELS = dict(LicenceStatus.choices)
 
@@ -66,18 +66,14 @@ def licence_keys_published(request: HttpRequest) -> JsonResponse:
 
 
 @require_http_methods(["GET", "HEAD"])
+@rate_limited("licences.verify", methods=("GET", "HEAD"))
 def verify_view(request: HttpRequest, identifier: str) -> HttpResponse:
     try:
-        verification_admit(_address(request))
         result = selectors.licence_verify(identifier)
     except LicenceIdentifierInvalid as exc:
         return render(request, "licences/verify.html", {"error": exc.detail, "identifier": identifier}, status=400)
     except LicenceNotFound as exc:
         return render(request, "licences/verify.html", {"error": exc.detail, "identifier": identifier}, status=404)
-    except DomainError as exc:  # rate limited
-        response = render(request, "licences/verify.html", {"error": exc.detail, "identifier": identifier},
-                          status=exc.status)  # fmt: skip
-        return response
     return render(request, "licences/verify.html", {"result": result, "identifier": result.identifier})
 
 

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
-from oauth2_provider.models import AccessToken, Application, RefreshToken
+from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken, clear_expired
 
 from rongcheng.accounts.models import AccountKind, Department, User
 from rongcheng.audit.services import actor_from_user, audit_record
@@ -202,3 +202,11 @@ def consent_revoke(*, user: Any, consent_id: int) -> None:
         consent.delete()
         audit_record(action="oidc.consent.revoke", actor=actor_from_user(user), target_type="oidc.client",
                      target_id=application.client_id, detail={"access_tokens_revoked": revoked})  # fmt: skip
+
+
+def grants_and_tokens_expired_delete() -> int:
+    """Delete expired authorization codes (grants), then let the toolkit clear expired tokens (it keeps revoked
+    refresh tokens until they expire, for reuse detection). Returns the number of grants deleted."""
+    deleted, _ = Grant.objects.filter(expires__lt=timezone.now()).delete()
+    clear_expired()
+    return int(deleted)

@@ -6,6 +6,9 @@ entitlements for that purpose and audited by the selectors. Callers are departme
 
 A past state is read with `as_of` (an ISO 8601 date-time; without a UTC offset it is Beijing time) on the record's
 own path: `GET /persons/{record_id}?as_of=...`, `GET /entities/{record_id}?as_of=...`.
+
+ID numbers and credit codes travel in request bodies (`POST /persons/by-id-number`, `POST /entities/by-credit-code`),
+never in URLs, where proxies, browsers and the server's own log would keep them; the old GET routes answer 410.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
 from rongcheng.accounts.api_auth import api_auth
 from rongcheng.kernel.pagination import MAX_LIMIT
+from rongcheng.kernel.problems import problem_response
 from rongcheng.registries import indicators, selectors, services
 from rongcheng.registries.models import Indicator, LegalEntity, Person
 from rongcheng.registries.permissions import READ_SCOPE, WRITE_SCOPE, Reader, reader_for
@@ -186,14 +190,45 @@ def _entity_out(record_id: int, snapshot: dict[str, Any]) -> dict[str, Any]:
     return {"record_id": record_id, **snapshot}
 
 
+class PersonLookupIn(Schema):
+    id_number: str = Field(description="the citizen ID number (GB 11643), 18 characters")
+    purpose: str = Field(description=PURPOSE_HELP)
+
+
+class EntityLookupIn(Schema):
+    credit_code: str = Field(description="the unified social credit code (GB 32100), 18 characters")
+    purpose: str = Field(description=PURPOSE_HELP)
+
+
+def _moved(request: HttpRequest, *, template: str, new_route: str, fields: str) -> HttpResponse:
+    """410 for a lookup that put a personal identifier in the path: names the new route, never echoes the value
+    (not in `instance`), and keeps Django from logging the path."""
+    response = problem_response(
+        request, status=410, type_slug="identifier-in-path", title="Identifier in the path",
+        detail=f"Personal identifiers are not taken in URLs: POST {new_route} with a JSON body {{{fields}}}.",
+        instance=template, new_route=new_route,
+    )  # fmt: skip
+    response._has_been_logged = True  # type: ignore[attr-defined]  # django.utils.log.log_response skips it
+    return response
+
+
+@router.post("/persons/by-id-number", response=PersonOut, auth=PERSON_READ, summary="A person by citizen ID number")
+def person_by_id_number(request: HttpRequest, payload: PersonLookupIn) -> PersonView:
+    """The ID number travels in the body, never in the URL."""
+    return selectors.person_read_by_id_number(
+        reader=_reader(request), id_number=payload.id_number, purpose=payload.purpose
+    )
+
+
 @router.get(
-    "/persons/by-id-number/{id_number}",
-    response=PersonOut,
-    auth=PERSON_READ,
-    summary="A person by citizen ID number",
-)
-def person_by_id_number(request: HttpRequest, id_number: str, purpose: Purpose) -> PersonView:
-    return selectors.person_read_by_id_number(reader=_reader(request), id_number=id_number, purpose=purpose)
+    "/persons/by-id-number/{id_number}", response={410: dict[str, Any]}, auth=None, deprecated=True,
+    summary="Withdrawn: the ID number in the path; POST /persons/by-id-number instead",
+)  # fmt: skip
+def person_by_id_number_in_path(request: HttpRequest, id_number: str) -> HttpResponse:
+    return _moved(
+        request, template="/api/v1/registries/persons/by-id-number/{id_number}",
+        new_route="/api/v1/registries/persons/by-id-number", fields='"id_number", "purpose"',
+    )  # fmt: skip
 
 
 @router.get("/persons", response=PersonPage, auth=PERSON_READ, summary="Persons by name and/or division")
@@ -278,17 +313,27 @@ def person_close(request: HttpRequest, record_id: int, payload: PersonCloseIn) -
     )
 
 
-@router.get(
-    "/entities/by-credit-code/{credit_code}",
-    response=LegalEntityOut,
-    auth=ENTITY_READ,
+@router.post(
+    "/entities/by-credit-code", response=LegalEntityOut, auth=ENTITY_READ,
     summary="A legal entity by unified social credit code",
-)
-def entity_by_credit_code(request: HttpRequest, credit_code: str, purpose: Purpose) -> dict[str, Any]:
+)  # fmt: skip
+def entity_by_credit_code(request: HttpRequest, payload: EntityLookupIn) -> dict[str, Any]:
+    """The code travels in the body: the credit code of an individual business (个体工商户) identifies a person."""
     entity: LegalEntity = selectors.legal_entity_read_by_credit_code(
-        reader=_reader(request), credit_code=credit_code, purpose=purpose
+        reader=_reader(request), credit_code=payload.credit_code, purpose=payload.purpose
     )
     return _entity_out(entity.pk, services.entity_snapshot(entity))
+
+
+@router.get(
+    "/entities/by-credit-code/{credit_code}", response={410: dict[str, Any]}, auth=None, deprecated=True,
+    summary="Withdrawn: the credit code in the path; POST /entities/by-credit-code instead",
+)  # fmt: skip
+def entity_by_credit_code_in_path(request: HttpRequest, credit_code: str) -> HttpResponse:
+    return _moved(
+        request, template="/api/v1/registries/entities/by-credit-code/{credit_code}",
+        new_route="/api/v1/registries/entities/by-credit-code", fields='"credit_code", "purpose"',
+    )  # fmt: skip
 
 
 @router.get(

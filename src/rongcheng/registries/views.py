@@ -98,23 +98,32 @@ def _with_query(url: str, **query: str) -> str:
     return f"{url}?{urlencode(query)}"
 
 
-def _next_query(request: HttpRequest, cursor: str | None) -> str | None:
-    if not cursor:
+def _next_search_query(form: PersonSearchForm, cursor: str | None) -> str | None:
+    """The next page of a search by name or division (never one by ID number: it has one result)."""
+    if not cursor or not form.is_valid():
         return None
-    query = request.GET.copy()
-    query["cursor"] = cursor
-    return query.urlencode()
+    data = form.cleaned_data
+    return urlencode({"purpose": data["purpose"], "name": data["name"], "division_code": data["division_code"],
+                      "cursor": cursor})  # fmt: skip
 
 
 @login_required
-@require_http_methods(["GET", "HEAD"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def person_search_view(request: HttpRequest) -> HttpResponse:
+    """The search form posts (an ID number never travels in a URL); the next page of a search by name or division
+    is a GET with the cursor. A GET carrying an ID number is refused without a read."""
     _require(request, PERSON_PERMISSION)
-    form = PersonSearchForm(request.GET or None)
+    data_in = request.POST if request.method == "POST" else request.GET
+    form = PersonSearchForm(data_in or None)
     page: Page[PersonView] | None = None
     not_found = False
     status = 200
-    if form.is_bound:
+    if request.method != "POST" and request.GET.get("id_number"):
+        form = PersonSearchForm({key: value for key, value in request.GET.items() if key != "id_number"})
+        form.is_valid()
+        form.add_error("id_number", _("请在查询表单中输入身份证号，不要放在网址中。"))
+        status = 400
+    elif form.is_bound:
         status = 400
         if form.is_valid():
             data = form.cleaned_data
@@ -131,7 +140,7 @@ def person_search_view(request: HttpRequest) -> HttpResponse:
                 else:
                     page = person_search(
                         reader=_reader(request), purpose=data["purpose"], name=data["name"],
-                        division_code=data["division_code"], cursor=request.GET.get("cursor") or None,
+                        division_code=data["division_code"], cursor=data_in.get("cursor") or None,
                         limit=PAGE_SIZE,
                     )  # fmt: skip
                 status = 200
@@ -146,7 +155,7 @@ def person_search_view(request: HttpRequest) -> HttpResponse:
         "page": page,
         "rows": [_person_row(view) for view in page.items] if page is not None else [],
         "not_found": not_found,
-        "next_query": _next_query(request, page.next_cursor if page is not None else None),
+        "next_query": _next_search_query(form, page.next_cursor if page is not None else None),
         "purpose": form.cleaned_data.get("purpose", "") if page is not None else "",
     }
     return render(request, "registries/person_search.html", context, status=status)

@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from rongcheng.config.environment import ConfigurationError, database_from_url, secret_from_file
+from rongcheng.config.environment import ConfigurationError, database_from_url, rate_limits, secret_from_file
 
 
 def test_postgres_url_is_parsed_with_escapes():
@@ -57,3 +57,15 @@ def test_generated_secret_is_kept_private_and_stable(tmp_path, monkeypatch):
     assert stat.S_IMODE(os.stat(tmp_path / "test-secret").st_mode) == 0o600
     monkeypatch.setenv("TEST_SECRET_ENV", "from-environment")
     assert secret_from_file("test-secret", "TEST_SECRET_ENV") == "from-environment"
+
+
+def test_rate_limits_are_changed_by_the_environment_and_nonsense_is_refused():
+    defaults = {"identity.register": {"address": "10/3600"}, "hall.draft": {"address": "60/3600", "account": "20/3600"}}
+    assert rate_limits(defaults, "identity.register.address=5/600, hall.draft.account=off") == {
+        "identity.register": {"address": "5/600"},
+        "hall.draft": {"address": "60/3600"},
+    }
+    assert rate_limits(defaults, "") == defaults
+    for nonsense in ("nowhere.address=1/60", "hall.draft.user=1/60", "hall.draft.address=1", "hall.draft.address=1/0"):
+        with pytest.raises(ConfigurationError, match="RONGCHENG_RATE_LIMITS"):
+            rate_limits(defaults, nonsense)

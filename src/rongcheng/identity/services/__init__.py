@@ -48,6 +48,9 @@ from rongcheng.identity.services.codes import (
     _code_send as _code_send,
 )
 from rongcheng.identity.services.codes import (
+    codes_expired_delete as codes_expired_delete,
+)
+from rongcheng.identity.services.codes import (
     phone_index as phone_index,
 )
 from rongcheng.identity.services.codes import (
@@ -127,6 +130,9 @@ from rongcheng.identity.services.sessions import (
 )
 from rongcheng.identity.services.sessions import (
     session_touch as session_touch,
+)
+from rongcheng.identity.services.sessions import (
+    sessions_expired_close as sessions_expired_close,
 )
 from rongcheng.identity.services.sessions import (
     sessions_idle_end as sessions_idle_end,

@@ -142,3 +142,11 @@ def sms_sign_in(*, phone: str, code: str, context: Context) -> User:
     if until is not None:
         _refuse_locked(user, until, method="sms", context=context)
     return user
+
+
+def codes_expired_delete() -> int:
+    """Delete one-time codes that expired over an hour ago (the hourly sending limit per number counts younger
+    ones); a code is useless once expired."""
+    horizon = clock.now() - dt.timedelta(hours=1) - policy.code_lifetime()
+    deleted, _ = OneTimeCode.objects.filter(expires_at__lt=horizon).delete()
+    return int(deleted)

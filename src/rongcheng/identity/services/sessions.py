@@ -143,3 +143,11 @@ def session_rekey(request: HttpRequest) -> None:
     record_id = request.session.get(SESSION_RECORD)
     if record_id and request.session.session_key:
         AccountSession.objects.filter(pk=record_id).update(session_key=request.session.session_key)
+
+
+def sessions_expired_close() -> int:
+    """The clean-up job's part for sessions: end (with their record) the sessions idle past the timeout, then delete
+    Django's expired sessions; the records stay, ended, in the account's history."""
+    closed = sessions_idle_end()
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
+    return closed

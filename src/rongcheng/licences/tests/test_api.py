@@ -100,7 +100,7 @@ def test_verification_of_bad_identifiers(world, identifier, status, rule):
 
 
 def test_verification_is_rate_limited_per_address(world, settings):
-    settings.LICENCE_VERIFY_PER_MINUTE = 3
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "licences.verify": {"address": "3/60"}}
     url = f"{API}/verify/{world['licence'].identifier}"
     assert [Client(REMOTE_ADDR="10.0.0.1").get(url).status_code for _ in range(4)] == [200, 200, 200, 429]
     assert Client(REMOTE_ADDR="10.0.0.2").get(url).status_code == 200

@@ -23,7 +23,7 @@ json_values = st.recursive(
 
 @pytest.fixture
 def clerk_client(settings):
-    settings.LICENCE_VERIFY_PER_MINUTE = 100_000
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "licences.verify": {"address": "100000/60"}}
     dept = with_key(department())
     marriage_type(dept)
     client = Client()

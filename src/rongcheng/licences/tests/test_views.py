@@ -52,6 +52,19 @@ def test_verification_page_for_anyone(world):
     assert "沈葆桢" not in page
 
 
+def test_verification_page_over_the_limit_is_a_429_page_with_retry_after(world, settings):
+    """Issue 10: the page answered 429 without Retry-After; it is now the site's 429 page, with the header."""
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "licences.verify": {"address": "2/60"}}
+    url = f"/licences/verify/{world['licence'].identifier}/"
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    assert [client.get(url).status_code for _ in range(2)] == [200, 200]
+    refused = client.get(url)
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 60
+    assert "请求过于频繁" in refused.content.decode()
+    assert client.head(url).status_code == 429
+
+
 def test_verification_page_says_tampered_after_a_raw_sql_edit(world):
     licence = world["licence"]
     with connection.cursor() as cursor:

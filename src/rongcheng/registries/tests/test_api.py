@@ -171,7 +171,7 @@ READ_MATRIX = [
 
 
 def _by_id_number(caller: Caller, person) -> tuple[Any, Any]:
-    response = caller.get(f"/persons/by-id-number/{ID_NUMBER}", purpose=caller.purpose)
+    response = caller.send("post", "/persons/by-id-number", {"id_number": ID_NUMBER, "purpose": caller.purpose})
     return response, lambda body: body
 
 
@@ -259,7 +259,9 @@ def test_entity_read_matrix(entity, by, kind, status):
     caller = make_caller(kind)
     last = AuditRecord.objects.order_by("-id").values_list("id", flat=True).first() or 0
     if by == "credit_code":
-        response = caller.get(f"/entities/by-credit-code/{entity.credit_code}", purpose=caller.purpose)
+        response = caller.send(
+            "post", "/entities/by-credit-code", {"credit_code": entity.credit_code, "purpose": caller.purpose}
+        )
     elif by == "record":
         response = caller.get(f"/entities/{entity.pk}", purpose=caller.purpose)
     else:
@@ -421,22 +423,28 @@ def _reads_audited() -> int:
 @pytest.mark.parametrize(
     ("path", "params", "rule"),
     [
-        (f"/persons/by-id-number/{ID_NUMBER[:-1]}9", {"purpose": ENTITLED_PURPOSE}, "id_number.checksum"),
-        ("/persons/by-id-number/350102198502300017", {"purpose": ENTITLED_PURPOSE}, "id_number.birth_date"),
-        (f"/persons/by-id-number/{ID_NUMBER}", {"purpose": "curiosity"}, "purpose.known"),
-        (f"/persons/by-id-number/{ID_NUMBER}", {}, "missing"),
+        ("/persons/by-id-number", {"id_number": f"{ID_NUMBER[:-1]}9", "purpose": ENTITLED_PURPOSE},
+         "id_number.checksum"),
+        ("/persons/by-id-number", {"id_number": "350102198502300017", "purpose": ENTITLED_PURPOSE},
+         "id_number.birth_date"),
+        ("/persons/by-id-number", {"id_number": ID_NUMBER, "purpose": "curiosity"}, "purpose.known"),
+        ("/persons/by-id-number", {"id_number": ID_NUMBER}, "missing"),
         ("/persons", {"purpose": ENTITLED_PURPOSE, "name": "林则徐", "cursor": "forged"}, "cursor.signature"),
         ("/persons", {"purpose": ENTITLED_PURPOSE, "name": "林则徐", "limit": 0}, "greater_than_equal"),
         ("/persons", {"purpose": ENTITLED_PURPOSE}, "search.criteria"),
         ("/persons/{pk}", {"purpose": ENTITLED_PURPOSE, "as_of": "yesterday"}, "datetime_from_date_parsing"),
         ("/persons/{pk}", {"purpose": ENTITLED_PURPOSE, "as_of": "2024-02-30T10:00:00"}, "datetime_from_date_parsing"),
         ("/persons/{pk}/history", {"purpose": ""}, "purpose.required"),
-        ("/entities/by-credit-code/91350102MA0000001X", {"purpose": ENTITLED_PURPOSE}, "credit_code.check"),
+        ("/entities/by-credit-code", {"credit_code": "91350102MA0000001X", "purpose": ENTITLED_PURPOSE},
+         "credit_code.check"),
     ],
-)
+)  # fmt: skip
 def test_bad_read_input_is_refused_without_a_read(officer, person, path, params, rule):
     before = _reads_audited()
-    response = officer.get(path.format(pk=person.pk), **params)
+    if path.startswith(("/persons/by-id-number", "/entities/by-credit-code")):
+        response = officer.send("post", path, params)
+    else:
+        response = officer.get(path.format(pk=person.pk), **params)
     problem(response, 422)
     assert rule in rules(response), response.json()
     assert _reads_audited() == before
@@ -491,8 +499,28 @@ def problem_or(response, status):
 def test_unknown_records_are_404_problems(officer):
     for path in ("/persons/999999", "/persons/999999/history", "/entities/999999"):
         assert problem(officer.get(path, purpose=ENTITLED_PURPOSE), 404)["type"] == "/problems/not-found"
-    missing = officer.get("/persons/by-id-number/350103199001010020", purpose=ENTITLED_PURPOSE)
+    missing = officer.send("post", "/persons/by-id-number", {"id_number": "350103199001010020",
+                                                             "purpose": ENTITLED_PURPOSE})  # fmt: skip
     problem(missing, 404)
+    assert "350103199001010020" not in missing.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (f"/persons/by-id-number/{ID_NUMBER}", "/api/v1/registries/persons/by-id-number"),
+        ("/entities/by-credit-code/91350102MA2YXL3E4N", "/api/v1/registries/entities/by-credit-code"),
+    ],
+)
+def test_identifiers_in_paths_are_gone_and_never_echoed(officer, person, old, new, caplog):
+    before = AuditRecord.objects.count()
+    response = officer.get(old, purpose=ENTITLED_PURPOSE)
+    document = problem(response, 410)
+    assert document["type"] == "/problems/identifier-in-path"
+    assert document["new_route"] == new
+    assert old.rsplit("/", 1)[1] not in response.content.decode()
+    assert old.rsplit("/", 1)[1] not in caplog.text  # Django's request log does not get the path either
+    assert AuditRecord.objects.count() == before
 
 
 def test_search_pages_with_a_signed_cursor(officer, person):

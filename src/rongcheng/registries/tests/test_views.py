@@ -211,7 +211,7 @@ def test_search_shows_clear_values_to_a_role_entitled_for_the_purpose(client, pe
 
 def test_search_by_id_number(client, person):
     client.force_login(staff("officer"))
-    response = client.get(reverse("registries:person-search"), {"purpose": "service_hall", "id_number": ID_NUMBER})
+    response = client.post(reverse("registries:person-search"), {"purpose": "service_hall", "id_number": ID_NUMBER})
     assert response.status_code == 200
     assert [row["view"].record_id for row in response.context["rows"]] == [person.pk]
     read = AuditRecord.objects.get(action="registries.person.read")
@@ -224,7 +224,7 @@ def test_search_by_id_number(client, person):
 
 def test_search_by_unknown_id_number_says_so(client, person):
     client.force_login(staff("officer"))
-    response = client.get(
+    response = client.post(
         reverse("registries:person-search"), {"purpose": "service_hall", "id_number": "350103199001010020"}
     )
     assert response.status_code == 200
@@ -236,12 +236,25 @@ def test_search_by_unknown_id_number_says_so(client, person):
 def test_search_by_invalid_id_number_is_a_form_error(client, person):
     client.force_login(staff("officer"))
     before = _state()
-    response = client.get(
+    response = client.post(
         reverse("registries:person-search"), {"purpose": "service_hall", "id_number": "350102198503120010"}
     )
     assert response.status_code == 400
     assert response.context["form"].errors == {"id_number": ["身份证号校验位不符。"]}
     assert _state() == before
+
+
+def test_an_id_number_in_the_query_string_is_refused_without_a_read(client, person):
+    """The form posts; a bookmarked or typed URL carrying an ID number reads nothing (and says why)."""
+    client.force_login(staff("officer"))
+    before = _state()
+    response = client.get(reverse("registries:person-search"), {"purpose": "service_hall", "id_number": ID_NUMBER})
+    assert response.status_code == 400
+    assert response.context["form"].errors["id_number"] == ["请在查询表单中输入身份证号，不要放在网址中。"]
+    assert response.context["rows"] == []
+    assert _state() == before
+    page = client.get(reverse("registries:person-search")).content.decode()
+    assert '<form method="post" class="form" novalidate>' in page
 
 
 def test_search_without_purpose_or_criteria_reads_nothing(client, person):
