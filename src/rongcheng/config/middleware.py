@@ -11,6 +11,7 @@ from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse
 
+from rongcheng.kernel.context import from_request, running
 from rongcheng.kernel.problems import PROBLEM_CONTENT_TYPE, problem_response
 
 _SLUGS = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
@@ -44,3 +45,18 @@ class ApiProblemMiddleware:
             if response.has_header(header):
                 problem[header] = response[header]
         return problem
+
+
+class RequestContextMiddleware:
+    """Build the request context once (kernel.context: request id, source address) and make it current while the
+    request runs; the id goes back in X-Request-ID so a caller can quote it and an operator find it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        context = from_request(request)
+        with running(context):
+            response = self.get_response(request)
+        response["X-Request-ID"] = context.request_id
+        return response

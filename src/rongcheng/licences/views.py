@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from rongcheng.accounts.models import User
 from rongcheng.audit.services import actor_from_user, audit_record
+from rongcheng.kernel.context import request_address
 from rongcheng.kernel.errors import DomainError
 from rongcheng.licences import selectors, services
 from rongcheng.licences.bulk import licences_issue_from_csv
@@ -34,10 +35,6 @@ from rongcheng.licences.permissions import ISSUE_PERMISSION, is_holder, may_chan
 from rongcheng.licences.ratelimit import verification_admit
 
 STATUS_LABELS = dict(LicenceStatus.choices)
-
-
-def _address(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _verification_url(request: HttpRequest, identifier: str) -> str:
@@ -68,7 +65,7 @@ def licence_keys_published(request: HttpRequest) -> JsonResponse:
 @require_http_methods(["GET", "HEAD"])
 def verify_view(request: HttpRequest, identifier: str) -> HttpResponse:
     try:
-        verification_admit(_address(request))
+        verification_admit(request_address(request))
         result = selectors.licence_verify(identifier)
     except LicenceIdentifierInvalid as exc:
         return render(request, "licences/verify.html", {"error": exc.detail, "identifier": identifier}, status=400)
@@ -89,7 +86,7 @@ def _licence_for(request: HttpRequest, identifier: str) -> Licence:
     if not (may_view_as_issuer(request.user, licence) or is_holder(request.user, licence)):
         audit_record(action="licences.licence.read", actor=actor_from_user(request.user), outcome="denied",
                      target_type="licences.licence", target_id=licence.identifier,
-                     source_address=_address(request))  # fmt: skip
+                     source_address=request_address(request))  # fmt: skip
         raise PermissionDenied
     return licence
 
@@ -114,7 +111,7 @@ def detail_view(request: HttpRequest, identifier: str) -> HttpResponse:
                 services.licence_transition(
                     licence=licence, action=form.cleaned_data["action"], reason=form.cleaned_data["reason"],
                     actor=request.user, effective_on=form.cleaned_data["effective_on"],  # type: ignore[arg-type]
-                    source_address=_address(request),
+                    source_address=request_address(request),
                 )  # fmt: skip
             except DomainError as exc:
                 form.add_error(None, exc.detail)
@@ -122,7 +119,7 @@ def detail_view(request: HttpRequest, identifier: str) -> HttpResponse:
                 messages.success(request, "状态已变更。")
                 return HttpResponseRedirect(reverse("licences:detail", args=[licence.identifier]))
     audit_record(action="licences.licence.read", actor=actor_from_user(request.user), target_type="licences.licence",
-                 target_id=licence.identifier, source_address=_address(request))  # fmt: skip
+                 target_id=licence.identifier, source_address=request_address(request))  # fmt: skip
     context = {
         "licence": licence, "face": _face_rows(licence), "status": STATUS_LABELS[selectors.effective_status(licence)],
         "authentic": selectors.licence_authentic(licence), "changes": licence.status_changes.all(),
@@ -140,7 +137,7 @@ def print_view(request: HttpRequest, identifier: str) -> HttpResponse:
     form = PurposeForm(request.GET)
     purpose = form.cleaned_data["purpose"].strip() if form.is_valid() else ""
     audit_record(action="licences.licence.print", actor=actor_from_user(request.user), target_type="licences.licence",
-                 target_id=licence.identifier, source_address=_address(request),
+                 target_id=licence.identifier, source_address=request_address(request),
                  detail={"purpose": purpose})  # fmt: skip
     url = _verification_url(request, licence.identifier)
     context = {"licence": licence, "face": _face_rows(licence), "holder_code": holder_code_of(licence),
@@ -155,7 +152,7 @@ def document_view(request: HttpRequest, identifier: str) -> HttpResponse:
     licence = _licence_for(request, identifier)
     audit_record(action="licences.licence.export", actor=actor_from_user(request.user),
                  target_type="licences.licence", target_id=licence.identifier,
-                 source_address=_address(request))  # fmt: skip
+                 source_address=request_address(request))  # fmt: skip
     body = json.dumps(licence_export(licence), ensure_ascii=False, indent=2)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="licence-{licence.identifier}.json"'
@@ -228,7 +225,7 @@ def issue_view(request: HttpRequest) -> HttpResponse:
                 licence = services.licence_issue(
                     licence_type=licence_type, holder=holder, face=form.face(), actor=request.user,  # type: ignore[arg-type]
                     valid_from=form.cleaned_data["valid_from"], valid_until=form.cleaned_data["valid_until"],
-                    number=form.cleaned_data["number"], source="page", source_address=_address(request),
+                    number=form.cleaned_data["number"], source="page", source_address=request_address(request),
                 )  # fmt: skip
             except DomainError as exc:
                 form.add_error(None, exc.detail)
@@ -257,7 +254,7 @@ def bulk_view(request: HttpRequest) -> HttpResponse:
         try:
             report = licences_issue_from_csv(
                 licence_type=licence_type, data=form.cleaned_data["file"].read(), actor=request.user,  # type: ignore[arg-type]
-                source_address=_address(request),
+                source_address=request_address(request),
             )  # fmt: skip
         except DomainError as exc:
             error = exc.detail

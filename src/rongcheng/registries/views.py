@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rongcheng.audit.services import actor_from_user
+from rongcheng.kernel.context import request_address
 from rongcheng.kernel.errors import Conflict, DomainError, ValidationFailed
 from rongcheng.kernel.pagination import Page, decode_cursor, encode_cursor
 from rongcheng.registries.errors import LegalEntityNotFound, PersonNotFound, RegistryReadDenied
@@ -76,7 +77,7 @@ SEX_LABELS = dict(Sex.choices)
 
 
 def _reader(request: HttpRequest) -> Reader:
-    return reader_for(request.user, source_address=request.META.get("REMOTE_ADDR") or None)
+    return reader_for(request.user, source_address=request_address(request))
 
 
 def _require(request: HttpRequest, permission: str) -> None:
