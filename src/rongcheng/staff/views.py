@@ -20,8 +20,9 @@ from rongcheng.accounts.models import User
 from rongcheng.kernel.context import request_address
 from rongcheng.kernel.errors import DomainError, NotFound
 from rongcheng.kernel.errors import PermissionDenied as DomainPermissionDenied
+from rongcheng.kernel.form_errors import add_domain_errors
 from rongcheng.staff import selectors, services
-from rongcheng.staff.forms import GrantForm, StaffCreateForm, StaffSearchForm, add_domain_errors
+from rongcheng.staff.forms import GrantForm, StaffCreateForm, StaffSearchForm
 from rongcheng.staff.models import Duty
 from rongcheng.staff.permissions import (
     VIEW_DUTY_OVERVIEW,
@@ -113,7 +114,7 @@ def staff_create_view(request: HttpRequest) -> HttpResponse:
         except DomainPermissionDenied as exc:
             raise PermissionDenied from exc
         except DomainError as exc:
-            add_domain_errors(form, exc)
+            add_domain_errors(form, exc, fields={"department_id": "department"})
         else:
             return _password_page(request, account, password, created=True)
     status = 400 if form.is_bound else 200
