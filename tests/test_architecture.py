@@ -147,3 +147,32 @@ def test_every_app_sits_in_a_tier_and_in_the_architecture_document() -> None:
             assert app in inside, f"{app} is not a container of the `inside-apps` contract"
             assert f"private-{app}" in CONTRACTS, f"{app} has no `private-{app}` contract"
         assert f"**{app}**" in document, f"docs/architecture.md has no paragraph on {app}"
+
+
+def test_every_app_is_wired_into_the_composition_root():
+    urls = (PACKAGE / "config" / "urls.py").read_text(encoding="utf-8")
+    api = (PACKAGE / "config" / "api.py").read_text(encoding="utf-8")
+    for app in _apps():
+        if (PACKAGE / app / "urls.py").exists():
+            assert f'include("rongcheng.{app}.urls")' in urls, f"config/urls.py does not include {app}'s pages"
+        if (PACKAGE / app / "api.py").exists():
+            assert f"from rongcheng.{app}.api import router" in api, f"config/api.py does not add {app}'s router"
+
+
+ADR_HEAD = re.compile(r"# \d{4} .+\n\nDate: \d{4}-\d{2}-\d{2}\nStatus: (Proposed|Accepted|Superseded by \d{4})\n")
+CITED_PATH = re.compile(r"(?<![\w/.-])((?:[\w-]+/)*[\w-]+\.(?:py|md|toml|json|txt))\b")
+SOURCES = ("src", "docs", "bench", "tests", "scripts")
+
+
+def _exists(cited: str) -> bool:
+    if "/" in cited:
+        return any((base / cited).exists() for base in (ROOT, ROOT / "src" / "rongcheng", ROOT / "docs"))
+    return (ROOT / cited).exists() or any(next((ROOT / d).rglob(cited), None) for d in SOURCES)
+
+
+@pytest.mark.parametrize("adr", sorted((ROOT / "docs" / "adr").glob("*.md")), ids=lambda path: path.stem)
+def test_each_decision_record_has_a_date_a_status_and_cites_only_files_that_exist(adr: Path) -> None:
+    text = adr.read_text(encoding="utf-8")
+    assert ADR_HEAD.match(text), "an ADR starts with its title, then Date: and Status: lines"
+    for cited in CITED_PATH.findall(text):
+        assert _exists(cited), f"{adr.name} cites {cited}, which is not in the repository"

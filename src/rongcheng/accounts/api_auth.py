@@ -30,6 +30,7 @@ from oauth2_provider.scopes import SettingsScopes
 
 from rongcheng.accounts.models import AccountKind, User
 from rongcheng.audit.services import Actor, actor_from_user, refusal_record
+from rongcheng.kernel.context import request_address
 from rongcheng.kernel.errors import NotAuthenticated, PermissionDenied
 from rongcheng.kernel.jwt import JwtInvalid, KeyRing, key_ring
 
@@ -86,7 +87,7 @@ def _refuse(request: HttpRequest, user: User, action: str, detail: dict[str, str
     """Keep a trace of the refusal; ninja views run outside any transaction, so nothing rolls it back."""
     refusal_record(
         action=action, actor=actor_from_user(user), target_type=action.rpartition(".")[0],
-        source_address=request.META.get("REMOTE_ADDR"), detail=detail,
+        source_address=request_address(request), detail=detail,
     )  # fmt: skip
 
 
@@ -117,7 +118,7 @@ class ClientToken(HttpBearer):
         except TokenInvalid as exc:
             refusal_record(
                 action=self.action, actor=Actor.anonymous(), target_type=self.action.rpartition(".")[0],
-                source_address=request.META.get("REMOTE_ADDR"), detail={"error": "invalid_token", "reason": exc.detail},
+                source_address=request_address(request), detail={"error": "invalid_token", "reason": exc.detail},
             )  # fmt: skip
             raise
         user = access_token.user if access_token.user_id else getattr(access_token.application, "user", None)

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 
 from rongcheng.audit.models import AuditAnchor, AuditRecord
 from rongcheng.audit.services import actor_from_user, audit_record
+from rongcheng.kernel.context import request_address
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -54,7 +55,7 @@ class AuditRecordAdmin(ReadOnlyAdmin):
             actor=actor_from_user(request.user),
             target_type="audit.trail",
             target_id=target_id,
-            source_address=request.META.get("REMOTE_ADDR") or None,
+            source_address=request_address(request),
             detail={"via": "admin", **({"query": query} if query else {})},
         )
 

@@ -21,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
 from rongcheng.audit.services import actor_from_user, refusal_record, refusals_recorded, refusals_reset
+from rongcheng.kernel.context import from_request, request_address, running
 from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.problems import PROBLEM_CONTENT_TYPE, problem_response
 from rongcheng.portal.views import error_page
@@ -174,8 +175,23 @@ class RefusalAuditMiddleware:
         refusal_record(
             action="api.refused" if request.path.startswith("/api/") else "page.refused",
             actor=actor_from_user(getattr(request, "user", None)),
-            source_address=request.META.get("REMOTE_ADDR") or None,
+            source_address=request_address(request),
             target_type=(match.view_name if match else "")[:100],
             detail={"method": request.method, "route": match.route if match else "", "status": status,
                     "reason": refused.type_slug if refused is not None else "forbidden"},
         )  # fmt: skip
+
+
+class RequestContextMiddleware:
+    """Build the request context once (kernel.context: request id, source address) and make it current while the
+    request runs; the id goes back in X-Request-ID so a caller can quote it and an operator find it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        context = from_request(request)
+        with running(context):
+            response = self.get_response(request)
+        response["X-Request-ID"] = context.request_id
+        return response

@@ -74,7 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "rongcheng.config.middleware.NoStoreMiddleware",  # outermost: sees every response, problem documents included
+    "rongcheng.config.middleware.RequestContextMiddleware",  # outermost: request id and address, X-Request-ID
+    "rongcheng.config.middleware.NoStoreMiddleware",  # sees every response, problem documents included
     "rongcheng.config.middleware.ApiProblemMiddleware",  # sees every error response under /api/
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -19,6 +19,7 @@ from rongcheng.hall import selectors, services
 from rongcheng.hall.models import Application, ApplicationMaterial, CalendarDay, FollowUp, Message, Rating, ServiceItem
 from rongcheng.hall.permissions import CATALOGUE_PERMISSION, DECIDE_PERMISSION
 from rongcheng.hall.workflow import TRANSITIONS, transitions_from
+from rongcheng.kernel.context import note_actor
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.kernel.pagination import MAX_LIMIT
 from rongcheng.kernel.ratelimit import OPENAPI_RATE_LIMITED, rate_limit_request
@@ -32,7 +33,7 @@ UPLOAD_CEILING = 20 * 1024 * 1024
 
 def _caller(request: HttpRequest) -> Any:
     user = request.auth  # type: ignore[attr-defined]
-    user._source_address = request.META.get("REMOTE_ADDR")
+    note_actor(user)
     return user
 
 

@@ -79,6 +79,7 @@ from rongcheng.hall.permissions import (
     represents,
 )
 from rongcheng.hall.workflow import RUNNING, TRANSITIONS, ApplicationTransition, Step
+from rongcheng.kernel.context import current
 from rongcheng.kernel.crypto import sm3_digest
 from rongcheng.kernel.errors import PermissionDenied, ValidationFailed
 from rongcheng.registries.errors import PersonNotFound
@@ -95,8 +96,10 @@ MAX_REASON = 2000
 
 
 def _source(user: Any) -> str | None:
-    """The caller's address for the audit trail: the API and the pages note it on the request's user."""
-    return getattr(user, "_source_address", None)
+    """The caller's address for the audit trail, from the request context (kernel.context) the request runs in;
+    None for a job or a test calling the service directly."""
+    context = current()
+    return context.source_address if context is not None else None
 
 
 def _denied(user: Any, action: str, application_id: int | str, detail: Mapping[str, Any]) -> None:

@@ -26,6 +26,7 @@ from rongcheng.hall.models import ApplicantKind, Application, CalendarDay, DayKi
 from rongcheng.hall.permissions import CALENDAR_PERMISSION, assurance_step_up, is_applicant, is_officer
 from rongcheng.hall.workflow import TRANSITIONS, transitions_from
 from rongcheng.identity.selectors import representation_list_for_user
+from rongcheng.kernel.context import note_actor
 from rongcheng.kernel.errors import DomainError, NotFound
 from rongcheng.kernel.ratelimit import rate_limit_request, rate_limited
 from rongcheng.registries.models import LegalEntity
@@ -41,7 +42,7 @@ SOURCE_LABELS = {
 
 def _user(request: HttpRequest) -> Any:
     user = request.user
-    user._source_address = request.META.get("REMOTE_ADDR")  # type: ignore[union-attr]
+    note_actor(user)
     return user
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from rongcheng.kernel.errors import DomainError
-
 
 class SignInForm(forms.Form):
     username = forms.CharField(label=_("用户名"), max_length=150)
@@ -67,13 +65,3 @@ class DelegateForm(forms.Form):
     credit_code = forms.CharField(label=_("统一社会信用代码"), max_length=18)
     delegate_username = forms.CharField(label=_("经办人用户名"), max_length=150)
     valid_until = forms.DateField(label=_("有效期至"), widget=forms.DateInput(attrs={"type": "date"}))
-
-
-def add_domain_errors(form: forms.Form, exc: DomainError) -> None:
-    """A service's error on the field its `loc` names, else on the form."""
-    if not exc.errors:
-        form.add_error(None, exc.detail)
-    for error in exc.errors:
-        loc = [str(part) for part in error.get("loc", [])]
-        name = loc[-1] if loc and loc[-1] in form.fields else None
-        form.add_error(name, str(error.get("msg", exc.detail)))

@@ -25,6 +25,7 @@ from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
+from rongcheng.kernel.context import request_address
 from rongcheng.kernel.crypto import sm3_digest
 from rongcheng.kernel.errors import RateLimited
 
@@ -157,7 +158,7 @@ def request_account(request: HttpRequest) -> str | None:
 def rate_limit_request(scope: str, request: HttpRequest) -> None:
     """`rate_limit_admit` for a request: its source address and its signed-in account, if any. API operations call
     it first thing (a decorator would hide their signature from django-ninja)."""
-    rate_limit_admit(scope, address=request.META.get("REMOTE_ADDR"), account=request_account(request))
+    rate_limit_admit(scope, address=request_address(request), account=request_account(request))
 
 
 def rate_limited(scope: str, *, methods: Iterable[str] = ("POST",)) -> Callable[[View], View]:

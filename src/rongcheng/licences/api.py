@@ -19,6 +19,7 @@ from ninja import Body, Field, Router, Schema, Status
 from rongcheng.accounts.api_auth import api_auth
 from rongcheng.accounts.models import User
 from rongcheng.audit.services import actor_from_user, audit_record
+from rongcheng.kernel.context import request_address
 from rongcheng.kernel.ratelimit import OPENAPI_RATE_LIMITED, rate_limit_request
 from rongcheng.licences import selectors, services
 from rongcheng.licences.documents import licence_export
@@ -39,10 +40,6 @@ FETCH_AUTH = api_auth("licences.holder.fetch", scope=READ)
 USE_AUTH = api_auth("licences.licence.use", scope=READ)
 MINE_AUTH = api_auth("licences.mine.read", scope=READ)
 GRANT_AUTH = api_auth("licences.authorization.grant", scope=READ)
-
-
-def _address(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _user(request: HttpRequest) -> User:
@@ -252,7 +249,7 @@ def issue(request: HttpRequest, payload: IssueIn) -> Status[Licence]:
     licence = services.licence_issue(
         licence_type=licence_type, holder=holder, face=payload.face, actor=_user(request),
         valid_from=payload.valid_from, valid_until=payload.valid_until, number=payload.number, source="api",
-        source_reference=payload.source_reference, source_address=_address(request),
+        source_reference=payload.source_reference, source_address=request_address(request),
     )  # fmt: skip
     return Status(201, licence)
 
@@ -271,7 +268,7 @@ def my_uses(request: HttpRequest) -> list[LicenceUse]:
 def holder_query(request: HttpRequest, payload: HolderQueryIn) -> list[Licence]:
     return services.licences_for_holder(
         holder_code=payload.holder_code, reader=_user(request),
-        application_reference=payload.application_reference, source_address=_address(request),
+        application_reference=payload.application_reference, source_address=request_address(request),
     )  # fmt: skip
 
 
@@ -304,7 +301,7 @@ def _readable(request: HttpRequest, identifier: str, action: str) -> Licence:
     user = _user(request)
     if not (may_view_as_issuer(user, licence) or is_holder(user, licence)):
         audit_record(action=action, actor=actor_from_user(user), outcome="denied", target_type="licences.licence",
-                     target_id=licence.identifier, source_address=_address(request))  # fmt: skip
+                     target_id=licence.identifier, source_address=request_address(request))  # fmt: skip
         raise LicenceActionDenied("Only the holder and the issuing department may read this licence.")
     return licence
 
@@ -313,7 +310,7 @@ def _readable(request: HttpRequest, identifier: str, action: str) -> Licence:
 def licence_read(request: HttpRequest, identifier: str) -> Licence:
     licence = _readable(request, identifier, "licences.licence.read")
     audit_record(action="licences.licence.read", actor=actor_from_user(_user(request)), target_type="licences.licence",
-                 target_id=licence.identifier, source_address=_address(request))  # fmt: skip
+                 target_id=licence.identifier, source_address=request_address(request))  # fmt: skip
     return licence
 
 
@@ -322,7 +319,7 @@ def licence_document(request: HttpRequest, identifier: str) -> dict[str, Any]:
     licence = _readable(request, identifier, "licences.licence.export")
     audit_record(action="licences.licence.export", actor=actor_from_user(_user(request)),
                  target_type="licences.licence", target_id=licence.identifier,
-                 source_address=_address(request))  # fmt: skip
+                 source_address=request_address(request))  # fmt: skip
     return licence_export(licence)
 
 
@@ -331,7 +328,7 @@ def transition(request: HttpRequest, identifier: str, payload: TransitionIn) -> 
     licence = selectors.licence_get(identifier)
     return services.licence_transition(
         licence=licence, action=payload.action, reason=payload.reason, actor=_user(request),
-        effective_on=payload.effective_on, source_address=_address(request),
+        effective_on=payload.effective_on, source_address=request_address(request),
     )  # fmt: skip
 
 
@@ -342,7 +339,7 @@ def use(request: HttpRequest, identifier: str, payload: UseIn) -> Status[Licence
         201,
         services.licence_use_record(
             licence=licence, application_reference=payload.application_reference, actor=_user(request),
-            source_address=_address(request),
+            source_address=request_address(request),
         ),
     )  # fmt: skip
 

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from rongcheng.accounts.models import User
 from rongcheng.audit.services import actor_from_user, audit_record
+from rongcheng.kernel.context import request_address
 from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.ratelimit import rate_limited
 from rongcheng.licences import selectors, services
@@ -34,10 +35,6 @@ from rongcheng.licences.models import HolderAuthorization, Licence, LicenceStatu
 from rongcheng.licences.permissions import ISSUE_PERMISSION, is_holder, may_change, may_view_as_issuer
 
 STATUS_LABELS = dict(LicenceStatus.choices)
-
-
-def _address(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _verification_url(request: HttpRequest, identifier: str) -> str:
@@ -85,7 +82,7 @@ def _licence_for(request: HttpRequest, identifier: str) -> Licence:
     if not (may_view_as_issuer(request.user, licence) or is_holder(request.user, licence)):
         audit_record(action="licences.licence.read", actor=actor_from_user(request.user), outcome="denied",
                      target_type="licences.licence", target_id=licence.identifier,
-                     source_address=_address(request))  # fmt: skip
+                     source_address=request_address(request))  # fmt: skip
         raise PermissionDenied
     return licence
 
@@ -110,7 +107,7 @@ def detail_view(request: HttpRequest, identifier: str) -> HttpResponse:
                 services.licence_transition(
                     licence=licence, action=form.cleaned_data["action"], reason=form.cleaned_data["reason"],
                     actor=request.user, effective_on=form.cleaned_data["effective_on"],  # type: ignore[arg-type]
-                    source_address=_address(request),
+                    source_address=request_address(request),
                 )  # fmt: skip
             except DomainError as exc:
                 form.add_error(None, exc.detail)
@@ -118,7 +115,7 @@ def detail_view(request: HttpRequest, identifier: str) -> HttpResponse:
                 messages.success(request, "状态已变更。")
                 return HttpResponseRedirect(reverse("licences:detail", args=[licence.identifier]))
     audit_record(action="licences.licence.read", actor=actor_from_user(request.user), target_type="licences.licence",
-                 target_id=licence.identifier, source_address=_address(request))  # fmt: skip
+                 target_id=licence.identifier, source_address=request_address(request))  # fmt: skip
     context = {
         "licence": licence, "face": _face_rows(licence), "status": STATUS_LABELS[selectors.effective_status(licence)],
         "authentic": selectors.licence_authentic(licence), "changes": licence.status_changes.all(),
@@ -136,7 +133,7 @@ def print_view(request: HttpRequest, identifier: str) -> HttpResponse:
     form = PurposeForm(request.GET)
     purpose = form.cleaned_data["purpose"].strip() if form.is_valid() else ""
     audit_record(action="licences.licence.print", actor=actor_from_user(request.user), target_type="licences.licence",
-                 target_id=licence.identifier, source_address=_address(request),
+                 target_id=licence.identifier, source_address=request_address(request),
                  detail={"purpose": purpose})  # fmt: skip
     url = _verification_url(request, licence.identifier)
     context = {"licence": licence, "face": _face_rows(licence), "holder_code": holder_code_of(licence),
@@ -151,7 +148,7 @@ def document_view(request: HttpRequest, identifier: str) -> HttpResponse:
     licence = _licence_for(request, identifier)
     audit_record(action="licences.licence.export", actor=actor_from_user(request.user),
                  target_type="licences.licence", target_id=licence.identifier,
-                 source_address=_address(request))  # fmt: skip
+                 source_address=request_address(request))  # fmt: skip
     body = json.dumps(licence_export(licence), ensure_ascii=False, indent=2)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="licence-{licence.identifier}.json"'
@@ -224,7 +221,7 @@ def issue_view(request: HttpRequest) -> HttpResponse:
                 licence = services.licence_issue(
                     licence_type=licence_type, holder=holder, face=form.face(), actor=request.user,  # type: ignore[arg-type]
                     valid_from=form.cleaned_data["valid_from"], valid_until=form.cleaned_data["valid_until"],
-                    number=form.cleaned_data["number"], source="page", source_address=_address(request),
+                    number=form.cleaned_data["number"], source="page", source_address=request_address(request),
                 )  # fmt: skip
             except DomainError as exc:
                 form.add_error(None, exc.detail)
@@ -253,7 +250,7 @@ def bulk_view(request: HttpRequest) -> HttpResponse:
         try:
             report = licences_issue_from_csv(
                 licence_type=licence_type, data=form.cleaned_data["file"].read(), actor=request.user,  # type: ignore[arg-type]
-                source_address=_address(request),
+                source_address=request_address(request),
             )  # fmt: skip
         except DomainError as exc:
             error = exc.detail

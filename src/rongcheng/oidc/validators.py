@@ -23,6 +23,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749.errors import InvalidClientError
 
 from rongcheng.audit.services import Actor, audit_record
+from rongcheng.kernel.context import current
 from rongcheng.kernel.jwt import JwtInvalid, b64url_decode
 from rongcheng.oidc.hashers import ALGORITHM, ClientSecretHasher
 from rongcheng.oidc.selectors import (
@@ -39,9 +40,9 @@ ID_NUMBER_CLAIMS = ("id_number", "id_number_masked")
 
 
 def _source_address(request: Any) -> str | None:
-    headers = getattr(request, "headers", None) or {}
-    address = headers.get("REMOTE_ADDR")
-    return str(address) if address else None
+    """The address of the HTTP request oauthlib is validating: the request context's (kernel.context)."""
+    context = current()
+    return context.source_address if context is not None else None
 
 
 class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-toolkit has no type hints

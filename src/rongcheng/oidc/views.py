@@ -28,6 +28,7 @@ from oauth2_provider.models import Application
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidRequestError
 
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
+from rongcheng.kernel.context import request_address
 from rongcheng.kernel.errors import DomainError
 from rongcheng.oidc import selectors, services
 from rongcheng.oidc.models import ClientRegistration
@@ -45,10 +46,6 @@ SCOPE_CLAIMS = {
     "registries:read": gettext_lazy("以您的身份查询基础信息库（按授权脱敏）"),
     "registries:write": gettext_lazy("以您的身份登记或更正基础信息库"),
 }
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def required_level(acr_values: str) -> int | None:
@@ -97,7 +94,7 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
                 return HttpResponseRedirect(target)
             audit_record(
                 action="oidc.authorize", actor=actor_from_user(user), outcome="denied", target_type="oidc.client",
-                target_id=application.client_id, source_address=_client_ip(request),
+                target_id=application.client_id, source_address=request_address(request),
                 detail={"error": "unmet_authentication_requirements", "required_level": level},
             )  # fmt: skip
             refusal = OAuthToolkitError(
@@ -131,7 +128,7 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
             audit_record(
                 action="oidc.authorize", actor=actor_from_user(self.request.user), outcome="denied",
                 target_type="oidc.client", target_id=_requested_client_id(self.request),
-                source_address=_client_ip(self.request), detail={"error": code},
+                source_address=request_address(self.request), detail={"error": code},
             )  # fmt: skip
         return super().error_response(error, application, **kwargs)  # type: ignore[no-any-return]
 
@@ -177,13 +174,13 @@ class TokenView(oauth2_views.TokenView):  # type: ignore[misc]  # django-oauth-t
                 error = ""
             audit_record(
                 action="oidc.token.issue", actor=Actor.anonymous(), outcome="denied", target_type="oidc.client",
-                target_id=_printable(_claimed_client_id(request)), source_address=_client_ip(request),
+                target_id=_printable(_claimed_client_id(request)), source_address=request_address(request),
                 detail={"error": error, "grant_type": _printable(grant_type)[:60]},
             )  # fmt: skip
         elif grant_type != "client_credentials":
             audit_record(
                 action="oidc.token.issue", actor=Actor.anonymous(), target_type="oidc.client",
-                target_id=_printable(_claimed_client_id(request)), source_address=_client_ip(request),
+                target_id=_printable(_claimed_client_id(request)), source_address=request_address(request),
                 detail={"grant_type": grant_type},
             )  # fmt: skip
         return response

@@ -22,6 +22,7 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
 from rongcheng.accounts.api_auth import api_auth
+from rongcheng.kernel.context import request_address
 from rongcheng.kernel.pagination import MAX_LIMIT
 from rongcheng.kernel.problems import problem_response
 from rongcheng.registries import indicators, selectors, services
@@ -43,7 +44,7 @@ ENTITY_READ = api_auth("registries.entity.read", scope=READ_SCOPE)
 
 
 def _reader(request: HttpRequest) -> Reader:
-    return reader_for(request.auth, source_address=request.META.get("REMOTE_ADDR"))  # type: ignore[attr-defined]
+    return reader_for(request.auth, source_address=request_address(request))  # type: ignore[attr-defined]
 
 
 def _moment(value: dt.datetime | None) -> dt.datetime:

@@ -1,5 +1,5 @@
 """Forms of the registries' pages: they parse input; the services and selectors decide. A domain error coming back
-is shown on the form by `add_domain_errors`, field by field where it names one."""
+is shown on the form by `kernel.form_errors.add_domain_errors` with the sentences of `PAGE_MESSAGES`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrPromise
 
-from rongcheng.kernel.errors import DomainError
 from rongcheng.registries.errors import RecordClosed, StaleVersion
 from rongcheng.registries.ethnicities import ETHNICITIES
 from rongcheng.registries.models import EntityStatus, PersonStatus
@@ -46,22 +45,12 @@ RULE_MESSAGES: dict[str, StrPromise] = {
 }
 
 
-def add_domain_errors(form: forms.Form, exc: DomainError, *, fields: dict[str, str] | None = None) -> None:
-    """Put a service's error on the form: on the field its `loc` names (mapped through `fields`), else on the form."""
-    if isinstance(exc, StaleVersion):
-        form.add_error(None, _("记录已被他人修改，请查看最新内容后重新提交。"))
-        return
-    if isinstance(exc, RecordClosed):
-        form.add_error(None, _("记录已关闭，不能再修改。"))
-        return
-    fields = fields or {}
-    if not exc.errors:
-        form.add_error(None, exc.detail)
-    for error in exc.errors:
-        loc = [str(part) for part in error.get("loc", [])]
-        name = fields.get(loc[-1], loc[-1]) if loc else ""
-        message = RULE_MESSAGES.get(str(error.get("rule", "")), str(error.get("msg", exc.detail)))
-        form.add_error(name if name in form.fields else None, message)
+# Whole refusals with their own sentence on the pages, by problem type.
+PAGE_MESSAGES: dict[str, StrPromise] = {
+    **RULE_MESSAGES,
+    StaleVersion.type_slug: _("记录已被他人修改，请查看最新内容后重新提交。"),
+    RecordClosed.type_slug: _("记录已关闭，不能再修改。"),
+}
 
 
 class PurposeForm(forms.Form):

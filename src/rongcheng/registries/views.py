@@ -20,17 +20,19 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rongcheng.audit.services import actor_from_user
+from rongcheng.kernel.context import request_address
 from rongcheng.kernel.errors import Conflict, DomainError, ValidationFailed
+from rongcheng.kernel.form_errors import add_domain_errors
 from rongcheng.kernel.pagination import Page, decode_cursor, encode_cursor
 from rongcheng.registries.errors import LegalEntityNotFound, PersonNotFound, RegistryReadDenied
 from rongcheng.registries.forms import (
+    PAGE_MESSAGES,
     EntityCloseForm,
     EntityCorrectForm,
     PersonCloseForm,
     PersonCorrectForm,
     PersonSearchForm,
     PurposeForm,
-    add_domain_errors,
 )
 from rongcheng.registries.models import EntityStatus, Person, PersonStatus, Sex
 from rongcheng.registries.permissions import ENTITY_PERMISSION, PERSON_PERMISSION, Reader, reader_for
@@ -76,7 +78,7 @@ SEX_LABELS = dict(Sex.choices)
 
 
 def _reader(request: HttpRequest) -> Reader:
-    return reader_for(request.user, source_address=request.META.get("REMOTE_ADDR") or None)
+    return reader_for(request.user, source_address=request_address(request))
 
 
 def _require(request: HttpRequest, permission: str) -> None:
@@ -149,7 +151,7 @@ def person_search_view(request: HttpRequest) -> HttpResponse:
             except RegistryReadDenied as exc:
                 raise PermissionDenied from exc
             except DomainError as exc:
-                add_domain_errors(form, exc)
+                add_domain_errors(form, exc, messages=PAGE_MESSAGES)
     context = {
         "form": form,
         "page": page,
@@ -246,7 +248,7 @@ def person_correct_view(request: HttpRequest, pk: int) -> HttpResponse:
     except Person.DoesNotExist as exc:
         raise Http404 from exc
     except DomainError as exc:
-        add_domain_errors(form, exc)
+        add_domain_errors(form, exc, messages=PAGE_MESSAGES)
         return _render_person_correct(request, pk, correct_form=form, status=_error_status(exc))
     messages.success(request, _("已更正，原记录已保存为历史版本。"))
     return HttpResponseRedirect(_with_query(reverse("registries:person-detail", args=[pk]), purpose=CORRECTION_PURPOSE))
@@ -267,7 +269,7 @@ def person_close_view(request: HttpRequest, pk: int) -> HttpResponse:
     except Person.DoesNotExist as exc:
         raise Http404 from exc
     except DomainError as exc:
-        add_domain_errors(form, exc)
+        add_domain_errors(form, exc, messages=PAGE_MESSAGES)
         return _render_person_correct(request, pk, close_form=form, status=_error_status(exc))
     messages.success(request, _("记录已关闭，原记录已保存为历史版本。"))
     return HttpResponseRedirect(_with_query(reverse("registries:person-detail", args=[pk]), purpose=CORRECTION_PURPOSE))
@@ -350,7 +352,7 @@ def _entity_changes(request: HttpRequest, form: EntityCorrectForm) -> dict[str, 
         form.add_error("representative_id_number", _("您无权查询人口库，不能更换法定代表人。"))
         return None
     except ValidationFailed as exc:
-        add_domain_errors(form, exc, fields={"id_number": "representative_id_number"})
+        add_domain_errors(form, exc, fields={"id_number": "representative_id_number"}, messages=PAGE_MESSAGES)
         return None
     changes["legal_representative_id"] = person.record_id
     return changes
@@ -376,7 +378,9 @@ def entity_correct_view(request: HttpRequest, pk: int) -> HttpResponse:
     except LegalEntityNotFound as exc:
         raise Http404 from exc
     except DomainError as exc:
-        add_domain_errors(form, exc, fields={"legal_representative_id": "representative_id_number"})
+        add_domain_errors(
+            form, exc, fields={"legal_representative_id": "representative_id_number"}, messages=PAGE_MESSAGES
+        )
         return _render_entity_correct(request, pk, correct_form=form, status=_error_status(exc))
     messages.success(request, _("已更正，原记录已保存为历史版本。"))
     return HttpResponseRedirect(_with_query(reverse("registries:entity-detail", args=[pk]), purpose=CORRECTION_PURPOSE))
@@ -397,7 +401,7 @@ def entity_close_view(request: HttpRequest, pk: int) -> HttpResponse:
     except LegalEntityNotFound as exc:
         raise Http404 from exc
     except DomainError as exc:
-        add_domain_errors(form, exc)
+        add_domain_errors(form, exc, messages=PAGE_MESSAGES)
         return _render_entity_correct(request, pk, close_form=form, status=_error_status(exc))
     messages.success(request, _("记录已关闭，原记录已保存为历史版本。"))
     return HttpResponseRedirect(_with_query(reverse("registries:entity-detail", args=[pk]), purpose=CORRECTION_PURPOSE))

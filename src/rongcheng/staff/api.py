@@ -16,6 +16,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from rongcheng.accounts.api_auth import api_auth
 from rongcheng.accounts.models import User
+from rongcheng.kernel.context import request_address
 from rongcheng.kernel.pagination import MAX_LIMIT
 from rongcheng.staff import selectors, services
 from rongcheng.staff.models import Role, RoleAssignment
@@ -31,10 +32,6 @@ Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 def _actor(request: HttpRequest) -> User:
     user: User = request.auth  # type: ignore[attr-defined]
     return user
-
-
-def _address(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 class AssignmentOut(Schema):
@@ -147,7 +144,7 @@ def staff_list(request: HttpRequest, filters: Annotated[StaffFilter, Query()]) -
         query=filters.q,
         cursor=filters.cursor,
         limit=filters.limit,
-        source_address=_address(request),
+        source_address=request_address(request),
     )
     return {"items": page.items, "next_cursor": page.next_cursor}
 
@@ -159,7 +156,7 @@ def staff_list(request: HttpRequest, filters: Annotated[StaffFilter, Query()]) -
     auth=api_auth("staff.account.read", scope=SCOPE, permission=VIEW_STAFF),
 )
 def staff_get(request: HttpRequest, user_id: int) -> User:
-    return selectors.staff_get(viewer=_actor(request), user_id=user_id, source_address=_address(request))
+    return selectors.staff_get(viewer=_actor(request), user_id=user_id, source_address=request_address(request))
 
 
 @router.post(
@@ -174,7 +171,7 @@ def staff_create(request: HttpRequest, payload: StaffCreateIn) -> Status[dict[st
         display_name=payload.display_name,
         department_id=payload.department_id,
         actor=_actor(request),
-        source_address=_address(request),
+        source_address=request_address(request),
     )
     user.active_assignments = []  # type: ignore[attr-defined]  # a new account holds no role
     return Status(201, {"account": user, "initial_password": password})
@@ -188,8 +185,8 @@ def staff_create(request: HttpRequest, payload: StaffCreateIn) -> Status[dict[st
 )
 def staff_disable(request: HttpRequest, user_id: int) -> User:
     actor = _actor(request)
-    user = services.staff_account_disable(user_id=user_id, actor=actor, source_address=_address(request))
-    return _account(user, _address(request), actor)
+    user = services.staff_account_disable(user_id=user_id, actor=actor, source_address=request_address(request))
+    return _account(user, request_address(request), actor)
 
 
 @router.post(
@@ -200,8 +197,8 @@ def staff_disable(request: HttpRequest, user_id: int) -> User:
 )
 def staff_enable(request: HttpRequest, user_id: int) -> User:
     actor = _actor(request)
-    user = services.staff_account_enable(user_id=user_id, actor=actor, source_address=_address(request))
-    return _account(user, _address(request), actor)
+    user = services.staff_account_enable(user_id=user_id, actor=actor, source_address=request_address(request))
+    return _account(user, request_address(request), actor)
 
 
 @router.post(
@@ -212,8 +209,10 @@ def staff_enable(request: HttpRequest, user_id: int) -> User:
 )
 def staff_password_reset(request: HttpRequest, user_id: int) -> dict[str, Any]:
     actor = _actor(request)
-    user, password = services.staff_password_reset(user_id=user_id, actor=actor, source_address=_address(request))
-    return {"account": _account(user, _address(request), actor), "initial_password": password}
+    user, password = services.staff_password_reset(
+        user_id=user_id, actor=actor, source_address=request_address(request)
+    )
+    return {"account": _account(user, request_address(request), actor), "initial_password": password}
 
 
 @router.get(
@@ -238,7 +237,7 @@ def assignment_grant(request: HttpRequest, payload: GrantIn) -> Status[RoleAssig
         role_id=payload.role_id,
         department_id=payload.department_id,
         actor=_actor(request),
-        source_address=_address(request),
+        source_address=request_address(request),
     )
     return Status(201, assignment)
 
@@ -250,4 +249,6 @@ def assignment_grant(request: HttpRequest, payload: GrantIn) -> Status[RoleAssig
     auth=api_auth("staff.assignment.revoke", scope=SCOPE, permission=ASSIGN_ROLE),
 )
 def assignment_revoke(request: HttpRequest, assignment_id: int) -> RoleAssignment:
-    return services.role_revoke(assignment_id=assignment_id, actor=_actor(request), source_address=_address(request))
+    return services.role_revoke(
+        assignment_id=assignment_id, actor=_actor(request), source_address=request_address(request)
+    )

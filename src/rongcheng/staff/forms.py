@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from rongcheng.accounts.models import Department
-from rongcheng.kernel.errors import DomainError
 from rongcheng.staff.models import Role
 
 
@@ -35,16 +32,3 @@ class GrantForm(forms.Form):
     department = forms.ModelChoiceField(
         label=_("部门"), queryset=Department.objects.all(), required=False, empty_label=_("全市（仅限全市性角色）")
     )
-
-
-def add_domain_errors(form: forms.Form, exc: DomainError) -> None:
-    """Put a service's refusal on the form: on its fields when the error names them, else on the form."""
-    fields: list[Any] = [e.get("loc", [None])[-1] for e in exc.errors]
-    placed = False
-    for field, error in zip(fields, exc.errors, strict=True):
-        name = {"department_id": "department"}.get(str(field), str(field))
-        if name in form.fields:
-            form.add_error(name, str(error.get("msg", exc.detail)))
-            placed = True
-    if not placed:
-        form.add_error(None, exc.detail)

@@ -128,47 +128,67 @@ def staff_account_create(
         detail={"username": username[:150], "department_id": department_id},
     ):
         _require_anywhere(actor, MANAGE_STAFF_ACCOUNTS)
-        username = username.strip()
-        display_name = display_name.strip()
-        errors = []
-        try:
-            User.username_validator(username)
-        except ValidationError:
-            errors.append({"loc": ["username"], "rule": "username.format", "msg": "letters, digits and @.+-_ only"})
-        if not 3 <= len(username) <= 150:
-            errors.append({"loc": ["username"], "rule": "username.length", "msg": "3 to 150 characters"})
-        if not 1 <= len(display_name) <= 100:
-            errors.append({"loc": ["display_name"], "rule": "display_name.length", "msg": "1 to 100 characters"})
-        if errors:
-            raise StaffInputInvalid("The account details are invalid.", errors=errors)
+        username, display_name = _account_input_validate(username, display_name)
         department = _department(department_id)
         _require_in(actor, MANAGE_STAFF_ACCOUNTS, department)
-        password = _initial_password()
-        try:
-            with transaction.atomic():
-                if User.objects.filter(username__iexact=username).exists():
-                    raise StaffAccountExists(f"The username {username} is taken.")
-                user = User(
-                    username=username,
-                    display_name=display_name,
-                    kind=AccountKind.STAFF,
-                    department=department,
-                    is_staff=True,
-                    must_change_password=True,
-                    password_changed_at=timezone.now(),
-                )
-                user.set_password(password)
-                user.save()
-                audit_record(
-                    action="staff.account.create",
-                    actor=actor_from_user(actor),
-                    target_type="accounts.user",
-                    target_id=user.pk,
-                    source_address=source_address,
-                    detail={"username": username, "department": department.code if department else ""},
-                )
-        except IntegrityError as exc:  # the same username created concurrently
-            raise StaffAccountExists(f"The username {username} is taken.") from exc
+        return _account_insert(username, display_name, department, actor_from_user(actor), source_address)
+
+
+def staff_account_create_by_system(
+    *, username: str, display_name: str, department: Department, actor: Actor
+) -> tuple[User, str]:
+    """The same account made by the platform itself, which holds no permission to check: the installation of the
+    three administrators (`manage staff_admin_create`). The caller owns the transaction."""
+    username, display_name = _account_input_validate(username, display_name)
+    return _account_insert(username, display_name, department, actor, None)
+
+
+def _account_input_validate(username: str, display_name: str) -> tuple[str, str]:
+    username = username.strip()
+    display_name = display_name.strip()
+    errors = []
+    try:
+        User.username_validator(username)
+    except ValidationError:
+        errors.append({"loc": ["username"], "rule": "username.format", "msg": "letters, digits and @.+-_ only"})
+    if not 3 <= len(username) <= 150:
+        errors.append({"loc": ["username"], "rule": "username.length", "msg": "3 to 150 characters"})
+    if not 1 <= len(display_name) <= 100:
+        errors.append({"loc": ["display_name"], "rule": "display_name.length", "msg": "1 to 100 characters"})
+    if errors:
+        raise StaffInputInvalid("The account details are invalid.", errors=errors)
+    return username, display_name
+
+
+def _account_insert(
+    username: str, display_name: str, department: Department | None, actor: Actor, source_address: str | None
+) -> tuple[User, str]:
+    password = _initial_password()
+    try:
+        with transaction.atomic():
+            if User.objects.filter(username__iexact=username).exists():
+                raise StaffAccountExists(f"The username {username} is taken.")
+            user = User(
+                username=username,
+                display_name=display_name,
+                kind=AccountKind.STAFF,
+                department=department,
+                is_staff=True,
+                must_change_password=True,
+                password_changed_at=timezone.now(),
+            )
+            user.set_password(password)
+            user.save()
+            audit_record(
+                action="staff.account.create",
+                actor=actor,
+                target_type="accounts.user",
+                target_id=user.pk,
+                source_address=source_address,
+                detail={"username": username, "department": department.code if department else ""},
+            )
+    except IntegrityError as exc:  # the same username created concurrently
+        raise StaffAccountExists(f"The username {username} is taken.") from exc
     return user, password
 
 

@@ -17,10 +17,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rongcheng.accounts.models import User
+from rongcheng.kernel.context import request_address
 from rongcheng.kernel.errors import DomainError, NotFound
 from rongcheng.kernel.errors import PermissionDenied as DomainPermissionDenied
+from rongcheng.kernel.form_errors import add_domain_errors
 from rongcheng.staff import selectors, services
-from rongcheng.staff.forms import GrantForm, StaffCreateForm, StaffSearchForm, add_domain_errors
+from rongcheng.staff.forms import GrantForm, StaffCreateForm, StaffSearchForm
 from rongcheng.staff.models import Duty
 from rongcheng.staff.permissions import (
     VIEW_DUTY_OVERVIEW,
@@ -41,10 +43,6 @@ def _user(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)  # noqa: S101  # login_required guarantees a signed-in account
     return user
-
-
-def _address(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _require(request: HttpRequest, permission: str) -> None:
@@ -73,7 +71,7 @@ def staff_list_view(request: HttpRequest) -> HttpResponse:
     try:
         page = selectors.staff_list(
             viewer=_user(request), department_id=department.pk if department else None, query=data.get("q") or "",
-            cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE, source_address=_address(request),
+            cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE, source_address=request_address(request),
         )  # fmt: skip
     except DomainPermissionDenied as exc:
         raise PermissionDenied from exc
@@ -111,12 +109,12 @@ def staff_create_view(request: HttpRequest) -> HttpResponse:
             account, password = services.staff_account_create(
                 username=form.cleaned_data["username"], display_name=form.cleaned_data["display_name"],
                 department_id=form.cleaned_data["department"].pk, actor=_user(request),
-                source_address=_address(request),
+                source_address=request_address(request),
             )  # fmt: skip
         except DomainPermissionDenied as exc:
             raise PermissionDenied from exc
         except DomainError as exc:
-            add_domain_errors(form, exc)
+            add_domain_errors(form, exc, fields={"department_id": "department"})
         else:
             return _password_page(request, account, password, created=True)
     status = 400 if form.is_bound else 200
@@ -129,7 +127,7 @@ def staff_detail_view(request: HttpRequest, user_id: int) -> HttpResponse:
     if not may_view_staff(request.user):
         raise PermissionDenied
     try:
-        account = selectors.staff_get(viewer=_user(request), user_id=user_id, source_address=_address(request))
+        account = selectors.staff_get(viewer=_user(request), user_id=user_id, source_address=request_address(request))
     except NotFound as exc:
         raise PermissionDenied from exc  # outside the viewer's departments, or no such account: the same answer
     assignments = [_assignment_row(a) for a in account.all_assignments]  # type: ignore[attr-defined]
@@ -147,7 +145,7 @@ def staff_detail_view(request: HttpRequest, user_id: int) -> HttpResponse:
 
 def _account_action(request: HttpRequest, user_id: int, action: Any, done: str) -> HttpResponse:
     try:
-        action(user_id=user_id, actor=_user(request), source_address=_address(request))
+        action(user_id=user_id, actor=_user(request), source_address=request_address(request))
     except DomainPermissionDenied as exc:
         raise PermissionDenied from exc
     except NotFound as exc:
@@ -177,7 +175,7 @@ def staff_enable_view(request: HttpRequest, user_id: int) -> HttpResponse:
 def staff_password_reset_view(request: HttpRequest, user_id: int) -> HttpResponse:
     try:
         account, password = services.staff_password_reset(
-            user_id=user_id, actor=_user(request), source_address=_address(request)
+            user_id=user_id, actor=_user(request), source_address=request_address(request)
         )
     except (DomainPermissionDenied, NotFound) as exc:
         raise PermissionDenied from exc
@@ -198,7 +196,7 @@ def assignment_grant_view(request: HttpRequest, user_id: int) -> HttpResponse:
     try:
         services.role_grant(
             user_id=user_id, role_id=form.cleaned_data["role"].pk, department_id=department.pk if department else None,
-            actor=_user(request), source_address=_address(request),
+            actor=_user(request), source_address=request_address(request),
         )  # fmt: skip
     except (DomainPermissionDenied, NotFound) as exc:
         raise PermissionDenied from exc
@@ -214,7 +212,7 @@ def assignment_grant_view(request: HttpRequest, user_id: int) -> HttpResponse:
 def assignment_revoke_view(request: HttpRequest, assignment_id: int) -> HttpResponse:
     try:
         assignment = services.role_revoke(
-            assignment_id=assignment_id, actor=_user(request), source_address=_address(request)
+            assignment_id=assignment_id, actor=_user(request), source_address=request_address(request)
         )
     except (DomainPermissionDenied, NotFound) as exc:
         raise PermissionDenied from exc

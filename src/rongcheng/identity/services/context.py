@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from rongcheng.accounts.models import User
 from rongcheng.audit.services import Actor, audit_record
+from rongcheng.kernel.context import request_address
 
 # Keys of the identity platform's values in Django's session.
 SESSION_RECORD = "identity.session"
@@ -26,7 +27,7 @@ class Context:
 
 
 def context_from(request: HttpRequest) -> Context:
-    return Context(request.META.get("REMOTE_ADDR") or None, str(request.META.get("HTTP_USER_AGENT", ""))[:300])
+    return Context(request_address(request), str(request.META.get("HTTP_USER_AGENT", ""))[:300])
 
 
 def _audit(

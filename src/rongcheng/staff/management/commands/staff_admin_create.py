@@ -8,18 +8,16 @@ the pages.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from django.utils import timezone
 
-from rongcheng.accounts.models import AccountKind, Department, User
-from rongcheng.audit.services import Actor, audit_record
+from rongcheng.accounts.models import Department
+from rongcheng.audit.services import Actor
 from rongcheng.kernel.errors import DomainError
 from rongcheng.staff.models import ADMINISTRATOR_DUTIES, Role
-from rongcheng.staff.services import role_grant_by_system
+from rongcheng.staff.services import role_grant_by_system, staff_account_create_by_system
 
 INSTALLER = Actor(kind="system", id="staff_admin_create", label="installation")
 
@@ -40,25 +38,11 @@ class Command(BaseCommand):
         role = Role.objects.filter(duty=options["duty"], city_wide=True).order_by("id").first()
         if role is None:
             raise CommandError(f"No city-wide role of the {options['duty']} duty; run the demo seeding or define one.")
-        if User.objects.filter(username__iexact=options["username"]).exists():
-            raise CommandError(f"The username {options['username']} is taken.")
-        password = secrets.token_urlsafe(12)
         try:
             with transaction.atomic():
-                user = User(
-                    username=options["username"],
-                    display_name=options["display_name"] or options["username"],
-                    kind=AccountKind.STAFF,
-                    department=department,
-                    is_staff=True,
-                    must_change_password=True,
-                    password_changed_at=timezone.now(),
-                )
-                user.set_password(password)
-                user.save()
-                audit_record(
-                    action="staff.account.create", actor=INSTALLER, target_type="accounts.user", target_id=user.pk,
-                    detail={"username": user.username, "department": department.code},
+                user, password = staff_account_create_by_system(
+                    username=options["username"], display_name=options["display_name"] or options["username"],
+                    department=department, actor=INSTALLER,
                 )  # fmt: skip
                 role_grant_by_system(user=user, role=role, department=None, actor=INSTALLER)
         except DomainError as exc:

@@ -1,0 +1,107 @@
+"""One request context: who acts (a person or officer, a department system, or a job of the platform), from which
+address, for what purpose, under which request id.
+
+`config.middleware.RequestContextMiddleware` builds it once per request (and returns the id in `X-Request-ID`) and
+makes it current for the code the request runs; a background job or a command runs under `system(...)`. Services
+read `current()` instead of being handed the request, so no web type crosses into the domain layers, and
+`request_address` is the one place that decides which address a request came from.
+
+Migration (issue 11): today most services still take `source_address=` (and some a `purpose=`) as arguments,
+filled by their views from `request_address(request)`; the hall reads `current()`. Services move to `current()` one
+app at a time, dropping those arguments, so that the audit record of every write and read carries the same request
+id, address and actor kind (docs/architecture.md, "Request context").
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class ActorKind(StrEnum):
+    ANONYMOUS = "anonymous"
+    USER = "user"  # a resident, a company representative or an officer, signed in to the pages or the API
+    API_CLIENT = "api_client"  # a department system with a client-credentials token
+    SYSTEM = "system"  # a job or command of the platform itself
+
+
+class _Request(Protocol):
+    @property
+    def META(self) -> Mapping[str, Any]: ...  # Django's name
+
+
+# A request id a proxy or client may hand us: short and free of anything a log line could be confused by.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+
+def request_address(request: _Request) -> str | None:
+    """The address a request came from, for rate limits and the audit trail. The server's REMOTE_ADDR: a reverse
+    proxy in front must set it from the client's address (granian and nginx do), so a client cannot forge it in a
+    header."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def request_id_for(request: _Request) -> str:
+    """The caller's X-Request-ID when it is well formed (to follow one call across systems), else a new one."""
+    offered = str(request.META.get("HTTP_X_REQUEST_ID", ""))
+    return offered if _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    request_id: str
+    actor_kind: ActorKind = ActorKind.ANONYMOUS
+    user: Any = None  # the account acting (an API client acts as its owner account), None for anonymous and jobs
+    source_address: str | None = None
+    purpose: str = ""  # why personal data is read, when the caller states it (registries.purposes)
+    job: str = ""  # the job or command acting, for ActorKind.SYSTEM
+
+    def acting(self, user: Any) -> RequestContext:
+        """The same request, now known to act as `user` (resolved by the session or by the API's authentication)."""
+        if user is None or not getattr(user, "is_authenticated", False):
+            return replace(self, actor_kind=ActorKind.ANONYMOUS, user=None)
+        kind = ActorKind.API_CLIENT if getattr(user, "kind", "") == "api_client" else ActorKind.USER
+        return replace(self, actor_kind=kind, user=user)
+
+    def for_purpose(self, purpose: str) -> RequestContext:
+        return replace(self, purpose=purpose)
+
+
+def system(job: str) -> RequestContext:
+    """The context of a platform job or command: no address, no user."""
+    return RequestContext(request_id=uuid.uuid4().hex, actor_kind=ActorKind.SYSTEM, job=job)
+
+
+def from_request(request: _Request) -> RequestContext:
+    return RequestContext(request_id=request_id_for(request), source_address=request_address(request))
+
+
+_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("rongcheng_context", default=None)
+
+
+def current() -> RequestContext | None:
+    """The context of the request or job running now, if any."""
+    return _current.get()
+
+
+@contextmanager
+def running(context: RequestContext) -> Iterator[RequestContext]:
+    """Make `context` current for the code inside the block (a request, a job)."""
+    token = _current.set(context)
+    try:
+        yield context
+    finally:
+        _current.reset(token)
+
+
+def note_actor(user: Any) -> None:
+    """Record in the current context who the request acts as, once authentication has decided."""
+    context = _current.get()
+    if context is not None:
+        _current.set(context.acting(user))
