@@ -55,6 +55,16 @@ DEMO_GRANTS: dict[str, tuple[str, str | None]] = {
 }
 
 
+def _rights(role_name: str) -> set[str]:
+    return {
+        f"{app_label}.{codename}"
+        for app_label, codename in Role.objects.filter(group__name=role_name).values_list(
+            "group__permissions__content_type__app_label", "group__permissions__codename"
+        )
+        if codename
+    }
+
+
 def demo_staff_seed(*, business_roles: dict[str, tuple[str, ...]]) -> int:
     """Define the roles that are missing and make the grants that are missing; returns the grants made.
     `business_roles` maps the demo's business roles to their registry permission codenames."""
@@ -65,7 +75,9 @@ def demo_staff_seed(*, business_roles: dict[str, tuple[str, ...]]) -> int:
             specs[name] = (Duty.BUSINESS, False, BUSINESS_DESCRIPTIONS.get(name, ""), permissions)
     defined = set(Role.objects.values_list("group__name", flat=True))
     for name, (duty, city_wide, description, permissions) in specs.items():
-        if name not in defined:
+        # A role an older demo defined with other rights (the security administrator once lacked the OpenID Connect
+        # clients) is redefined; one that matches is left alone, so seeding twice writes nothing.
+        if name not in defined or (name in ADMINISTRATOR_ROLES and _rights(name) != set(permissions)):
             role_define(
                 name=name, duty=duty, description=description, permissions=permissions, city_wide=city_wide,
                 actor=SYSTEM,

@@ -5,13 +5,15 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.core.cache import cache
 from django.core.management import call_command
 
 from rongcheng.accounts.models import User
 from rongcheng.audit.models import AuditRecord
 from rongcheng.demo.services import DEMO_ACCOUNTS, demo_city_seed
 from rongcheng.oidc.permissions import may_manage_clients
-from rongcheng.staff.models import RoleAssignment
+from rongcheng.staff.models import Role, RoleAssignment
 from rongcheng.staff.permissions import has_perm_in_department
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +56,16 @@ def test_three_administrators_with_separate_duties(tmp_path):
     assignments = RoleAssignment.objects.count()
     demo_city_seed(persons=5, entities=0, accounts_file=tmp_path / "a.txt")
     assert (AuditRecord.objects.count(), RoleAssignment.objects.count()) == (records, assignments)
+
+
+def test_an_older_demos_security_administrator_gains_the_clients(tmp_path):
+    demo_city_seed(persons=0, entities=0, accounts_file=tmp_path / "a.txt")
+    role = Role.objects.get(group__name="安全管理员")
+    role.group.permissions.remove(Permission.objects.get(content_type__app_label="oidc", codename="manage_client"))
+    assert not may_manage_clients(User.objects.get(pk=User.objects.get(username="secadmin").pk))
+    demo_city_seed(persons=0, entities=0, accounts_file=tmp_path / "a.txt")
+    cache.clear()
+    assert may_manage_clients(User.objects.get(username="secadmin"))
 
 
 def test_an_older_demos_superuser_is_retired(tmp_path):
