@@ -622,7 +622,7 @@ def test_a_deceased_person_cannot_become_representative(client, entity, correcto
 def test_my_reads_lists_staff_and_api_client_reads_of_my_record_only(client, person, police_role):
     officer = staff("police", role=police_role)
     client.force_login(officer)
-    client.get(reverse("registries:person-search"), {"purpose": "public_security", "id_number": ID_NUMBER})
+    client.post(reverse("registries:person-search"), {"purpose": "public_security", "id_number": ID_NUMBER})
     gateway = api_client("gjj-system")
     gateway.display_name = "市住房公积金中心业务系统"
     gateway.save(update_fields=["display_name"])
