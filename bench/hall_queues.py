@@ -250,9 +250,11 @@ def main() -> None:
         )
         officer.user_permissions.add(decide)
         officers.append((officer, _token(officer, "hall:decide")))
-    for _, token in officers:
+    for (_, token), department_id in zip(officers, busiest, strict=True):
+        under_review = Application.objects.filter(department_id=department_id, state="under_review").count()
         queue_requests.append(("/api/v1/hall/workbench?limit=20", token, 20))
-        state_requests.append(("/api/v1/hall/workbench?state=under_review&limit=20", token, 20))
+        # A full page, unless the department has fewer under review (a smoke run's few thousand applications)
+        state_requests.append(("/api/v1/hall/workbench?state=under_review&limit=20", token, min(20, under_review)))
     applicants = list(
         Application.objects.values_list("applicant_id", flat=True).order_by("applicant_id").distinct()[:100_000]
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -95,9 +96,12 @@ def _run(kind: str, count: int, repeats: int) -> tuple[float, float, Statements,
 
         states = ("submitted", "accepted", "under_review", "approved", "concluded", "concluded", "concluded")
 
+        serial = itertools.count()  # application numbers, unique over every pass
+
         def bare_sql(batch: list[User]) -> int:
             now = timezone.now()
-            for number, resident in enumerate(batch):
+            for resident in batch:
+                number = next(serial)
                 with transaction.atomic(), connection.cursor() as cursor:
                     cursor.execute(
                         "INSERT INTO hall_application (number, service_id, department_id, applicant_id, state, "
