@@ -503,7 +503,12 @@ def test_a_search_page_audits_each_person_read_and_commits_once(officer, person,
     others = [make_person(id_number=make_id_number(sequence=sequence), name="林则徐") for sequence in (2, 3)]
     commits = []
     commit = connection.commit
-    monkeypatch.setattr(connection, "commit", lambda: (commits.append(traceback.format_stack(limit=12)), commit())[1])
+
+    def counted_commit() -> None:
+        commits.append(traceback.format_stack(limit=12))
+        commit()
+
+    monkeypatch.setattr(connection, "commit", counted_commit)
     before = AuditRecord.objects.count()
     found = officer.get("/persons", purpose=ENTITLED_PURPOSE, name="林则徐", limit=10)
     assert found.status_code == 200
