@@ -37,6 +37,7 @@ from _smoke import goal, parse_arguments
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/rc_bench_audit"
 MODES = ("plain", "background", "sidecar", "inline")
 SIDECAR_INTERVAL = 0.1
+WRITER_GRACE = 120  # seconds a writer may take beyond its run before the bench gives up
 PLAIN_TABLE = "bench_plain_record"
 GOAL = 0.7  # ADR 0004: appends run at 0.7-0.85 of plain INSERTs
 
@@ -153,8 +154,13 @@ def _bench_appends(args: argparse.Namespace) -> tuple[dict[tuple[str, int], list
             if mode == "sidecar" and time.time() >= start_at:  # this process plays `audit seal --follow`
                 audit_seal_all()
             try:
-                counts.append(results.get(timeout=SIDECAR_INTERVAL if mode == "sidecar" else 60))
+                counts.append(results.get(timeout=SIDECAR_INTERVAL if mode == "sidecar" else 5))
             except queue.Empty:
+                # A writer that died or hangs would otherwise keep this loop waiting for ever.
+                if not all(worker.is_alive() for worker in workers[:writers]):
+                    raise SystemExit(f"a writer process died during the {mode} run") from None
+                if time.time() > start_at + seconds + WRITER_GRACE:
+                    raise SystemExit(f"the writers did not finish the {mode} run within {WRITER_GRACE} s") from None
                 continue
         if mode in lags:  # how long after the last append until the sealer has caught up
             ended = time.monotonic()
