@@ -4,13 +4,19 @@ free port, waiting for the server to answer and stopping its process group."""
 from __future__ import annotations
 
 import http.client
+import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def _psql(sql: str, *, database: str = "postgres") -> str:
@@ -29,6 +35,24 @@ def _database_exists(name: str) -> bool:
 
 def _drop_database(name: str) -> None:
     _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+TEMPLATE_DATABASE = "BENCH_TEMPLATE_DATABASE"  # a migrated PostgreSQL database to copy (the smoke runner makes one)
+TEMPLATE_DIR = "BENCH_TEMPLATE_DIR"  # the data directory it was migrated with: its keys, and the SQLite file
+
+
+def create_database(name: str) -> None:
+    """CREATE DATABASE `name`: a copy of the smoke runner's migrated template when there is one, else empty."""
+    template = os.environ.get(TEMPLATE_DATABASE)
+    _psql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+
+
+def fill_data_dir(path: Path) -> None:
+    """Copy the template's keys (and SQLite file) into a new data directory, so the template database reads right."""
+    template = os.environ.get(TEMPLATE_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    if template:
+        shutil.copytree(template, path, dirs_exist_ok=True)
 
 
 def _cli(*args: str) -> list[str]:
@@ -66,3 +90,68 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait()
+
+
+@dataclass
+class Load:
+    """What a load run measured: each request's latency (send to last byte), the run's length, wrong answers."""
+
+    latencies: list[float]
+    seconds: float
+    failures: int
+
+    def percentile(self, p: int) -> float:
+        """Latency percentile in milliseconds."""
+        if len(self.latencies) < 2:
+            return (self.latencies or [0.0])[0] * 1000
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+
+def _load_process(port: int, threads: int, seconds: float, path: str, expect: bytes, queue: Any) -> None:
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    failures = [0] * threads
+    barrier = threading.Barrier(threads)
+
+    def run(number: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        out = latencies[number]
+        barrier.wait()
+        deadline = time.perf_counter() + seconds
+        while (began := time.perf_counter()) < deadline:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            body = response.read()
+            out.append(time.perf_counter() - began)
+            if response.status != 200 or expect not in body:
+                failures[number] += 1
+        connection.close()
+
+    workers = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    queue.put(([t for each in latencies for t in each], sum(failures)))
+
+
+def http_load(port: int, path: str, *, expect: bytes, processes: int, threads: int, seconds: float) -> Load:
+    """GET `path` over processes x threads keep-alive connections for `seconds`; each answer must be 200 and
+    contain `expect`. Client processes, so that the client's own GIL does not cap the figure."""
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    procs = [
+        context.Process(target=_load_process, args=(port, threads, seconds, path, expect, queue))
+        for _ in range(processes)
+    ]
+    began = time.perf_counter()
+    for proc in procs:
+        proc.start()
+    results = [queue.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    elapsed = time.perf_counter() - began
+    return Load([t for r in results for t in r[0]], max(elapsed, seconds), sum(r[1] for r in results))

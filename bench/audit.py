@@ -11,7 +11,7 @@ Then records sealed per second (audit_seal_all over a queue of fresh records) an
     uv run python bench/audit.py                      # PostgreSQL at postgres://postgres@127.0.0.1:5432/rc_bench_audit
     uv run python bench/audit.py --database-url sqlite:////tmp/rc_bench_audit.sqlite3
 
-The database is created, migrated and dropped by the script.
+The database is created, migrated and dropped by the script. --smoke: tiny runs, figures meaningless.
 """
 
 from __future__ import annotations
@@ -23,16 +23,23 @@ import queue
 import random
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _smoke import goal, parse_arguments
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/rc_bench_audit"
 MODES = ("plain", "background", "sidecar", "inline")
 SIDECAR_INTERVAL = 0.1
+WRITER_GRACE = 120  # seconds a writer may take beyond its run before the bench gives up
 PLAIN_TABLE = "bench_plain_record"
+GOAL = 0.7  # ADR 0004: appends run at 0.7-0.85 of plain INSERTs
 
 
 def _row(rng: random.Random) -> dict[str, Any]:
@@ -147,8 +154,13 @@ def _bench_appends(args: argparse.Namespace) -> tuple[dict[tuple[str, int], list
             if mode == "sidecar" and time.time() >= start_at:  # this process plays `audit seal --follow`
                 audit_seal_all()
             try:
-                counts.append(results.get(timeout=SIDECAR_INTERVAL if mode == "sidecar" else 60))
+                counts.append(results.get(timeout=SIDECAR_INTERVAL if mode == "sidecar" else 5))
             except queue.Empty:
+                # A writer that died or hangs would otherwise keep this loop waiting for ever.
+                if not all(worker.is_alive() for worker in workers[:writers]):
+                    raise SystemExit(f"a writer process died during the {mode} run") from None
+                if time.time() > start_at + seconds + WRITER_GRACE:
+                    raise SystemExit(f"the writers did not finish the {mode} run within {WRITER_GRACE} s") from None
                 continue
         if mode in lags:  # how long after the last append until the sealer has caught up
             ended = time.monotonic()
@@ -214,7 +226,9 @@ def main() -> None:
     parser.add_argument("--writers", type=lambda s: [int(n) for n in s.split(",")], default=[1, 2, 4])
     parser.add_argument("--seal-batch", type=int, default=10_000, help="records queued for each sealing run")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    args = parser.parse_args()
+    args = parse_arguments(parser, seconds=0.15, repeats=1, writers=[1, 2], seal_batch=200)
+    if args.smoke and args.database_url == DEFAULT_URL:
+        args.database_url = f"{DEFAULT_URL}_smoke_{os.getpid()}"  # never the database of a full run beside it
 
     began = time.perf_counter()
     os.environ["DJANGO_SETTINGS_MODULE"] = "rongcheng.config.settings"
@@ -270,6 +284,11 @@ def main() -> None:
     print(f"sealing:      {statistics.median(seal_rates):>9.0f} records/s ({args.seal_batch} queued per run)")
     print(f"verification: {statistics.median(verify_rates):>9.0f} records/s (whole chain, {checked} records)")
     print(f"total time {time.perf_counter() - began:.0f} s")
+    for writers in args.writers:
+        ratio = statistics.median(rates[("background", writers)]) / statistics.median(rates[("plain", writers)])
+        goal(
+            f"chained appends >= {GOAL} of plain INSERTs, {writers} writer(s) (ADR 0004)", f"{ratio:.2f}", ratio >= GOAL
+        )
 
 
 if __name__ == "__main__":

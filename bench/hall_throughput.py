@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _django import setup_django, throwaway_database
+from _django import Statements, counting_statements, setup_django, throwaway_database
+from _smoke import goal, parse_arguments
 
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-def _run(kind: str, count: int, repeats: int) -> tuple[float, float]:
+def _run(kind: str, count: int, repeats: int) -> tuple[float, float, Statements, Statements]:
     with throwaway_database(kind) as env:
         setup_django(env)
         from django.contrib.auth.models import Permission
@@ -94,9 +96,12 @@ def _run(kind: str, count: int, repeats: int) -> tuple[float, float]:
 
         states = ("submitted", "accepted", "under_review", "approved", "concluded", "concluded", "concluded")
 
+        serial = itertools.count()  # application numbers, unique over every pass
+
         def bare_sql(batch: list[User]) -> int:
             now = timezone.now()
-            for number, resident in enumerate(batch):
+            for resident in batch:
+                number = next(serial)
                 with transaction.atomic(), connection.cursor() as cursor:
                     cursor.execute(
                         "INSERT INTO hall_application (number, service_id, department_id, applicant_id, state, "
@@ -125,10 +130,19 @@ def _run(kind: str, count: int, repeats: int) -> tuple[float, float]:
             began = time.perf_counter()
             bare_sql(batch)
             bare_rates.append(len(batch) / (time.perf_counter() - began))
+        with counting_statements() as service_statements:
+            through_services(residents[:1])
+        with counting_statements() as bare_statements:
+            bare_sql(residents[:1])
         service_rates.sort()
         bare_rates.sort()
         connection.close()
-        return service_rates[len(service_rates) // 2], bare_rates[len(bare_rates) // 2]
+        return (
+            service_rates[len(service_rates) // 2],
+            bare_rates[len(bare_rates) // 2],
+            service_statements,
+            bare_statements,
+        )
 
 
 def main() -> None:
@@ -136,7 +150,7 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--applications", type=int, default=300, help="applications per pass")
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    args = parse_arguments(parser, applications=4, repeats=1)
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     import subprocess
 
@@ -144,15 +158,18 @@ def main() -> None:
         for kind in kinds:
             subprocess.run(
                 [sys.executable, __file__, "--database", kind, "--applications", str(args.applications),
-                 "--repeats", str(args.repeats)],
+                 "--repeats", str(args.repeats), *(["--smoke"] if args.smoke else [])],
                 check=True,
             )  # fmt: skip
         return
-    services_rate, bare_rate = _run(kinds[0], args.applications, args.repeats)
+    services_rate, bare_rate, service_statements, bare_statements = _run(kinds[0], args.applications, args.repeats)
     print(f"{kinds[0]}: {args.applications} applications a pass, median of {args.repeats}")
     print(f"  through the services (start … conclude, 8 transactions): {services_rate:8.1f} applications/s")
     print(f"  bare SQL of the same rows (INSERT + 7 UPDATEs, 8 commits): {bare_rate:8.1f} applications/s")
-    print(f"  services / bare SQL: {services_rate / bare_rate:.2f}")
+    print(f"  one application through the services: {service_statements}; bare SQL: {bare_statements}")
+    ratio = services_rate / bare_rate
+    print(f"  services / bare SQL: {ratio:.2f}")
+    goal(f"a whole application through the services >= 0.5 of bare SQL ({kinds[0]})", f"{ratio:.2f}", ratio >= 0.5)
 
 
 if __name__ == "__main__":

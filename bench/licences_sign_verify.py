@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _django import median_rate, setup_django, throwaway_database
+from _smoke import goal, parse_arguments
 
 
 def _check(ok: bool) -> None:
@@ -34,7 +35,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
-    args = parser.parse_args()
+    args = parse_arguments(parser, count=6, repeats=1)
     with throwaway_database("postgresql" if args.postgres else "sqlite") as env:
         env["RONGCHENG_AUDIT_SEAL_MODE"] = "background"
         setup_django(env)
@@ -135,6 +136,8 @@ def run(count: int, repeats: int, vendor: str) -> None:
           f"by identifier / raw {by_id_ratio:.2f}")  # fmt: skip
     print(f"  issue:  batch / raw sign {issue_ratio:.2f} (target ≥ 0.7: {'yes' if issue_ratio >= 0.7 else 'NO'}); "
           f"one per transaction / raw sign {single_ratio:.2f}")  # fmt: skip
+    goal("verification through the service >= 0.7 of raw SM2 verify", f"{verify_ratio:.2f}", verify_ratio >= 0.7)
+    goal("batch issuance through the service >= 0.7 of raw SM2 sign", f"{issue_ratio:.2f}", issue_ratio >= 0.7)
 
 
 if __name__ == "__main__":

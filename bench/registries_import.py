@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _django import median_rate, setup_django, throwaway_database
+from _smoke import goal, parse_arguments
 
 TARGET = 30_000
 CHUNK = 10_000
@@ -125,8 +126,7 @@ def run(persons: int, repeats: int, addresses: bool) -> None:
     print(f"  import (one process)                   {single_rate:>10,.0f} rows/s   ratio {single_rate / raw_rate:.2f}")
     print(f"  import, strict (one transaction)       {strict_rate:>10,.0f} rows/s   ratio {strict_rate / raw_rate:.2f}")
     print(f"  same file again (all unchanged)        {again_rate:>10,.0f} rows/s")
-    verdict = "meets" if import_rate >= TARGET else "MISSES"
-    print(f"  target {TARGET:,} rows/s: {verdict}")
+    goal(f"persons import >= {TARGET:,} rows/s", f"{import_rate:,.0f} rows/s", import_rate >= TARGET)
 
 
 def main() -> None:
@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--addresses", action="store_true", help="add an address column (four persons per address)")
-    args = parser.parse_args()
+    args = parse_arguments(parser, persons=300, repeats=1)
     run(args.persons, args.repeats, args.addresses)
 
 

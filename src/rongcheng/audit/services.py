@@ -20,7 +20,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,6 +204,25 @@ def refusal_record(
         action=action, actor=actor, outcome="denied", target_type=target_type, target_id=target_id, purpose=purpose,
         source_address=source_address, detail=detail,
     )  # fmt: skip
+
+
+@contextmanager
+def read_record_transaction() -> Iterator[None]:
+    """A transaction whose only writes record a read of personal data (its audit record, a licence fetch record).
+
+    With settings.AUDIT_READ_COMMIT == "async" on PostgreSQL, its commit does not wait for the WAL flush
+    (`SET LOCAL synchronous_commit TO OFF`, this transaction only): ADR 0011 says what that trades and why it is not
+    the default. Inside a caller's transaction it opens a savepoint only: the caller's transaction decides.
+    """
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+        return
+    with transaction.atomic():
+        if settings.AUDIT_READ_COMMIT == "async" and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
 
 
 SealMode = Literal["background", "inline", "manual"]

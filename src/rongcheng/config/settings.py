@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 
 from rongcheng.config.environment import data_dir, database_from_url, flag, rate_limits, secret_from_file
 from rongcheng.oidc.hashers import ClientSecretHasher
@@ -213,6 +214,11 @@ DEFAULT_FROM_EMAIL = os.environ.get("RONGCHENG_FROM_EMAIL", "hall@rongcheng.inva
 AUDIT_RETENTION_DAYS = int(os.environ.get("RONGCHENG_AUDIT_RETENTION_DAYS", "180"))
 # background (default): a sealer thread per process; manual: run `rongcheng audit seal --follow` as its own process.
 AUDIT_SEAL_MODE = os.environ.get("RONGCHENG_AUDIT_SEAL_MODE") or None
+# "durable" (the default): a read of personal data is answered only after its audit record is flushed to disk.
+# "async": that commit does not wait for the flush (PostgreSQL only); ADR 0011 says what a crash can then lose.
+AUDIT_READ_COMMIT = os.environ.get("RONGCHENG_AUDIT_READ_COMMIT", "durable")
+if AUDIT_READ_COMMIT not in ("durable", "async"):
+    raise ImproperlyConfigured("RONGCHENG_AUDIT_READ_COMMIT is durable or async.")
 
 # OAuth 2.0 (django-oauth-toolkit): department systems take client-credentials tokens at /oauth/token/ and call the
 # API with them. A token acts as the application's owner, an account of kind api_client; the scopes a client may ask

@@ -6,6 +6,7 @@ applications there are (the composite indexes are declared on `Application`).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Literal
 
 from django.core.cache import cache
@@ -36,6 +37,19 @@ def service_items_search(
     if kind:
         qs = qs.filter(kind=kind)
     return list(qs.order_by("code")[:limit])
+
+
+def service_catalogue_stamp() -> str:
+    """A digest of everything the public catalogue's cards show, read in one narrow query (no model built): the
+    cached cards are keyed on it, so any change of a service or of its department's name shows at once."""
+    shown = (
+        ServiceItem.objects.filter(active=True)
+        .order_by("code")
+        .values_list(
+            "code", "name", "kind", "promised_days", "any_window", "department__name", "department__short_name"
+        )
+    )
+    return hashlib.sha256(repr(list(shown)).encode()).hexdigest()[:32]
 
 
 def service_item_get(*, code: str) -> ServiceItem:

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -33,6 +34,9 @@ from rongcheng.registries.models import LegalEntity
 
 STATE_LABELS = dict(State.choices)
 KIND_LABELS = dict(ServiceKind.choices)
+# The cached catalogue cards are keyed on a digest of what they show, so they never outlive a change; this only bounds
+# how long an old version occupies the cache.
+CATALOGUE_CACHE_SECONDS = 3600
 SOURCE_LABELS = {
     "licence": gettext_lazy("电子证照"),
     "registry": gettext_lazy("基础数据库"),
@@ -75,10 +79,21 @@ def _attempt(request: HttpRequest, action: Callable[[], Any], success: str, back
 
 @require_http_methods(["GET", "HEAD"])
 def catalogue(request: HttpRequest) -> HttpResponse:
+    """The public catalogue. Unfiltered, its cards are a cached fragment keyed on the catalogue's stamp (one aggregate
+    query), so a view loads and renders the services only after one of them changed; a search renders afresh."""
     query = request.GET.get("q", "").strip()[:50]
-    items = selectors.service_items_search(query=query, department=request.GET.get("department", "")[:32])
-    rows = [{"item": item, "kind": KIND_LABELS.get(item.kind, item.kind)} for item in items]
-    return render(request, "hall/catalogue.html", {"rows": rows, "query": query})
+    department = request.GET.get("department", "")[:32]
+
+    def rows() -> list[dict[str, Any]]:
+        items = selectors.service_items_search(query=query, department=department)
+        return [{"item": item, "kind": KIND_LABELS.get(item.kind, item.kind)} for item in items]
+
+    stamp = "" if query or department else selectors.service_catalogue_stamp()
+    return render(
+        request,
+        "hall/catalogue.html",
+        {"rows": SimpleLazyObject(rows), "query": query, "stamp": stamp, "cache_seconds": CATALOGUE_CACHE_SECONDS},
+    )
 
 
 @require_http_methods(["GET", "HEAD"])

@@ -39,7 +39,7 @@ from django.db.models import Exists, Q
 from django.utils import timezone
 
 from rongcheng.accounts.models import User
-from rongcheng.audit.services import Actor, actor_from_user, audit_record
+from rongcheng.audit.services import Actor, actor_from_user, audit_record, read_record_transaction
 from rongcheng.identity.selectors import representation_list_for_user
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.kernel.identifiers import credit_code_validate, id_number_validate
@@ -560,7 +560,7 @@ def licences_for_holder(
     )
     result = list(licences)
     now = timezone.now()
-    with transaction.atomic():
+    with read_record_transaction():  # its only writes record this read
         LicenceUse.objects.bulk_create(
             LicenceUse(licence=licence, kind=UseKind.FETCH, application_reference=reference,
                        authorization=authorization, actor_id=audit_actor.id, actor_label=audit_actor.label[:150],

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import SimpleLazyObject
 
 from rongcheng.kernel.problems import problem_response
 from rongcheng.portal.capabilities import CAPABILITIES
@@ -24,7 +27,7 @@ PROBLEM_TYPES = {
 }
 
 
-def home(request: HttpRequest) -> HttpResponse:
+def _capability_items() -> list[dict[str, Any]]:
     items = []
     for capability in CAPABILITIES:
         href = None
@@ -34,7 +37,13 @@ def home(request: HttpRequest) -> HttpResponse:
             except NoReverseMatch:
                 href = None
         items.append({"capability": capability, "href": href})
-    return render(request, "portal/home.html", {"items": items})
+    return items
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """The portal's home page; its list of capabilities, fixed in the code, is a fragment cached per language for the
+    life of the process, so it is built and rendered once."""
+    return render(request, "portal/home.html", {"items": SimpleLazyObject(_capability_items)})
 
 
 def problem_type(request: HttpRequest, slug: str) -> HttpResponse:

@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 
 from rongcheng.accounts.models import User
 from rongcheng.audit.models import AuditRecord
-from rongcheng.audit.services import actor_from_user, audit_record
+from rongcheng.audit.services import actor_from_user, audit_record, read_record_transaction
 from rongcheng.kernel.errors import NotAuthenticated, ValidationFailed
 from rongcheng.kernel.identifiers import credit_code_validate, id_number_validate
 from rongcheng.kernel.masking import mask_name
@@ -152,6 +152,13 @@ def _subject_check(reader: Reader, person: Person, purpose: str, action: str) ->
 
 
 def _audit_person_read(reader: Reader, person_id: int, purpose: str, clear: frozenset[str], how: str) -> None:
+    with read_record_transaction():
+        _audit_person_read_in_transaction(reader, person_id, purpose, clear, how)
+
+
+def _audit_person_read_in_transaction(
+    reader: Reader, person_id: int, purpose: str, clear: frozenset[str], how: str
+) -> None:
     audit_record(
         action="registries.person.read", actor=reader.actor, target_type="registries.person", target_id=person_id,
         purpose=purpose, source_address=reader.source_address,
@@ -196,8 +203,9 @@ def person_search(
     if division_code:
         qs = qs.filter(division_code=division_code)
     page = paginate(qs, cursor=cursor, limit=limit, key="id")
-    for person in page.items:
-        _audit_person_read(reader, person.pk, checked, clear, "search")
+    with read_record_transaction():  # one commit for the page's records, not one per person
+        for person in page.items:
+            _audit_person_read_in_transaction(reader, person.pk, checked, clear, "search")
     return Page(items=[_person_view(p, clear) for p in page.items], next_cursor=page.next_cursor)
 
 

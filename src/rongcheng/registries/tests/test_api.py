@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import traceback
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
@@ -532,6 +534,32 @@ def test_search_pages_with_a_signed_cursor(officer, person):
     second = officer.get("/persons", purpose=ENTITLED_PURPOSE, name="林则徐", limit=2, cursor=page["next_cursor"])
     assert [item["record_id"] for item in second.json()["items"]] == [others[1].pk]
     assert second.json()["next_cursor"] is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_search_page_audits_each_person_read_and_commits_once(officer, person, monkeypatch, settings):
+    settings.AUDIT_SEAL_MODE = "manual"  # the sealer's own transactions are not the request's
+    others = [make_person(id_number=make_id_number(sequence=sequence), name="林则徐") for sequence in (2, 3)]
+    commits = []
+    commit = connection.commit
+
+    def counted_commit() -> None:
+        commits.append(traceback.format_stack(limit=12))
+        commit()
+
+    monkeypatch.setattr(connection, "commit", counted_commit)
+    before = AuditRecord.objects.count()
+    found = officer.get("/persons", purpose=ENTITLED_PURPOSE, name="林则徐", limit=10)
+    assert found.status_code == 200
+    assert [item["record_id"] for item in found.json()["items"]] == [person.pk, *(p.pk for p in others)]
+    records = AuditRecord.objects.order_by("id")[before:]
+    assert [(r.action, r.target_id, r.detail["via"]) for r in records] == [
+        ("registries.person.read", str(pk), "search") for pk in (person.pk, *(p.pk for p in others))
+    ]
+    # The page's three records in one transaction, not one flush per person; the signed-in caller's session is saved
+    # on every request as well (SESSION_SAVE_EVERY_REQUEST, the idle timeout).
+    reads = [stack for stack in commits if not any("sessions/backends" in frame for frame in stack)]
+    assert (len(reads), len(commits)) == (1, 2)
 
 
 def test_as_of_reads_the_version_in_force_and_history_lists_both(officer, person):
