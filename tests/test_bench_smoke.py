@@ -46,6 +46,8 @@ SCRIPTS: dict[str, tuple[list[str] | None, list[str]]] = {
     "licences_holder_lookup.py": (None, []),
     "registries_lookup.py": (None, []),
 }
+# Under pytest-xdist (`--dist loadgroup`) every test of this module runs in one worker, so the scripts run once.
+pytestmark = pytest.mark.xdist_group("bench-smoke")
 GOAL_LINE = re.compile(r"^goal: .+: .+ -> (met|NOT MET)$", re.MULTILINE)
 
 
