@@ -31,6 +31,7 @@ from rongcheng.oidc.selectors import (
     id_number_clear_for,
     id_number_masked_for,
 )
+from rongcheng.oidc.server import OFFERED_GRANT_TYPES
 from rongcheng.oidc.subjects import subject_for
 from rongcheng.oidc.tokens import acr_of, signing_keys
 
@@ -72,6 +73,19 @@ class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-
         if "$" in stored_secret:
             return bool(check_password(provided_secret, stored_secret))
         return bool(constant_time_compare(provided_secret, stored_secret))
+
+    def validate_grant_type(
+        self, client_id: str, grant_type: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        """Only the offered grants (the server does not even dispatch the others; this holds if it ever did)."""
+        return grant_type in OFFERED_GRANT_TYPES and bool(
+            super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs)
+        )
+
+    def validate_user(self, username: str, password: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
+        """The password grant is not offered: a person's password is checked by the identity service alone, under
+        its lockout and audit, never here."""
+        return False
 
     # --- tokens ---------------------------------------------------------------------------------------------------
 

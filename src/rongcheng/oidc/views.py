@@ -33,6 +33,7 @@ from rongcheng.oidc import selectors, services
 from rongcheng.oidc.models import ClientRegistration
 from rongcheng.oidc.permissions import may_manage_clients
 from rongcheng.oidc.scopes import OIDC_SCOPES
+from rongcheng.oidc.server import OFFERED_GRANT_TYPES
 from rongcheng.oidc.tokens import ACR_PREFIX, signing_keys
 from rongcheng.oidc.validators import client_usable
 
@@ -162,7 +163,13 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
 
 class TokenView(oauth2_views.TokenView):  # type: ignore[misc]  # django-oauth-toolkit has no type hints
     """The token endpoint; a refusal is audited with its OAuth error. Successful user grants are audited too; a
-    client-credentials grant is not (one per few minutes per system, and the API calls it makes are)."""
+    client-credentials grant is not (one per few minutes per system, and the API calls it makes are).
+
+    Every grant goes through oauthlib's dispatch (rongcheng.oidc.server): the toolkit's own shortcut for the device
+    grant, which bypasses it (and answered 500 without a `device_code`), is not taken."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.authorization_flow_token_response(request)
 
     def authorization_flow_token_response(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         _url, headers, body, status = self.create_token_response(request)
@@ -222,7 +229,7 @@ class DiscoveryView(oauth2_views.ConnectDiscoveryInfoView):  # type: ignore[misc
             {
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "subject_types_supported": ["pairwise"],
-                "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+                "grant_types_supported": list(OFFERED_GRANT_TYPES),
                 "acr_values_supported": [f"{ACR_PREFIX}{level}" for level in (1, 2, 3)],
                 "claims_parameter_supported": False,
                 "scopes_supported": sorted(set(data.get("scopes_supported", [])) | set(OIDC_SCOPES)),
