@@ -19,12 +19,16 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from oauth2_provider import views as oauth2_views
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import Application
+from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidRequestError
 
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
@@ -217,6 +221,32 @@ def _claimed_client_id(request: HttpRequest) -> str:
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return ""
     return str(request.POST.get("client_id", ""))
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class IntrospectView(View):
+    """RFC 7662 token introspection (POST, client authentication required): only a client's own tokens are
+    described, with their pairwise `sub` (oidc.selectors.token_introspect)."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        core = oauth2_views.IntrospectTokenView.get_oauthlib_core()
+        uri, http_method, body, headers = core._extract_params(request)
+        oauthlib_request = OauthlibRequest(uri, http_method, body, headers)
+        if not core.server.request_validator.authenticate_client(oauthlib_request):
+            response = JsonResponse({"error": "invalid_client"}, status=401)
+            response["WWW-Authenticate"] = 'Basic realm="rongcheng"'
+            return response
+        token_value = request.POST.get("token")
+        if not token_value:
+            return JsonResponse(
+                {"error": "invalid_request", "error_description": "The token parameter is missing."}, status=400
+            )
+        answer = selectors.token_introspect(
+            caller=oauthlib_request.client, token_value=token_value, source_address=_client_ip(request)
+        )
+        response = JsonResponse(answer)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class DiscoveryView(oauth2_views.ConnectDiscoveryInfoView):  # type: ignore[misc]
