@@ -26,7 +26,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from oauth2_provider import views as oauth2_views
-from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.models import Application
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidRequestError
@@ -39,7 +39,7 @@ from rongcheng.oidc.permissions import may_manage_clients
 from rongcheng.oidc.scopes import OIDC_SCOPES
 from rongcheng.oidc.server import OFFERED_GRANT_TYPES
 from rongcheng.oidc.tokens import ACR_PREFIX, signing_keys
-from rongcheng.oidc.validators import client_usable
+from rongcheng.oidc.validators import client_usable, resource_unparseable
 
 # What each scope releases, as the consent screen lists it.
 SCOPE_CLAIMS = {
@@ -94,6 +94,10 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
                 ),
                 application,
             )  # fmt: skip
+        if any(resource_unparseable(value) for value in request.GET.getlist("resource")):
+            return self.error_response(
+                _invalid_target(credentials.get("state"), credentials["redirect_uri"]), application
+            )
         user = request.user
         level = required_level(request.GET.get("acr_values", ""))
         if level is not None and user.assurance_level < level:  # type: ignore[union-attr]
@@ -154,8 +158,16 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
         return context
 
     def form_valid(self, form: Any) -> HttpResponse:
-        response: HttpResponse = super().form_valid(form)
         application = Application.objects.filter(client_id=form.cleaned_data.get("client_id")).first()
+        if any(resource_unparseable(value) for value in str(form.cleaned_data.get("resource") or "").split()):
+            # The hidden field was tampered with: redirect the error only to a URI registered for the client.
+            redirect_uri = str(form.cleaned_data.get("redirect_uri") or "")
+            if application is None or not application.redirect_uri_allowed(redirect_uri):
+                fatal = FatalClientError(error=CustomOAuth2Error(error="invalid_target", status_code=400,
+                                         description="A resource indicator is not a valid absolute URI."))  # fmt: skip
+                return self.error_response(fatal, application)  # the 400 page, no redirect
+            return self.error_response(_invalid_target(form.cleaned_data.get("state"), redirect_uri), application)
+        response: HttpResponse = super().form_valid(form)
         if application is None:
             return response
         scopes = str(form.cleaned_data.get("scope") or "").split()
@@ -163,6 +175,14 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
         if form.cleaned_data.get("allow") and "code=" in location:
             services.consent_grant(user=self.request.user, application=application, scopes=scopes)
         return response  # a refusal went through error_response, which audited it
+
+
+def _invalid_target(state: Any, redirect_uri: str) -> OAuthToolkitError:
+    return OAuthToolkitError(
+        error=CustomOAuth2Error(error="invalid_target", state=state,
+                                description="A resource indicator is not a valid absolute URI."),
+        redirect_uri=redirect_uri,
+    )  # fmt: skip
 
 
 class TokenView(oauth2_views.TokenView):  # type: ignore[misc]  # django-oauth-toolkit has no type hints
@@ -177,7 +197,8 @@ class TokenView(oauth2_views.TokenView):  # type: ignore[misc]  # django-oauth-t
 
     def authorization_flow_token_response(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         _url, headers, body, status = self.create_token_response(request)
-        response = HttpResponse(content=body, status=status)
+        # oauthlib leaves out the media type of an error raised while the token is saved (invalid_target): JSON.
+        response = HttpResponse(content=body, status=status, content_type="application/json")
         for key, value in headers.items():
             response[key] = value
         grant_type = request.POST.get("grant_type", "")
