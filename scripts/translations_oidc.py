@@ -11,6 +11,7 @@ ENGLISH: dict[str, str | tuple[str, ...]] = {
     "可获取的信息": "Information it may receive",
     "同意后，再次登录该应用时不再询问；您可以随时在“已授权的应用”中撤销。": "Once you agree, you will not be asked again when you sign in to this client; you can revoke it at any time under “Authorized clients”.",
     "同意授权": "Allow",
+    "拒绝授权": "Deny",
     "启用": "Enabled",
     "回调地址": "Redirect URIs",
     "回调地址（每行一个，https）": "Redirect URIs (one per line, https)",
@@ -69,4 +70,10 @@ CHINESE: dict[str, str | tuple[str, ...]] = {
     "scope": "授权范围",
     "secret rotated at": "密钥轮换时间",
     "sector identifier": "扇区标识",
+    "code checksum": "授权码摘要",
+    "access token checksum": "访问令牌摘要",
+    "token family": "令牌族",
+    "redeemed at": "兑换时间",
+    "redeemed authorization code": "已兑换的授权码",
+    "redeemed authorization codes": "已兑换的授权码",
 }

@@ -38,6 +38,25 @@ REALM = "rongcheng"
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105  # RFC 9068 §2.1 media type, not a secret
 
 
+# What each kind of client may hold, by the toolkit's grant type of its application: an allow-list, checked when a
+# client is registered, when a token is issued and when a token is used, so a row edited behind the services' back
+# still cannot act beyond it. A client-credentials client acts as itself (a machine account): it never holds the
+# administrators' and security administrators' scopes (三员分立) nor those that act for a person. A client that
+# signs people in acts for the person, whose own permissions still decide every call.
+ADMINISTRATOR_SCOPES = frozenset({"staff:admin", "oidc:clients"})
+MACHINE_SCOPES = frozenset({"registries:read", "registries:write", "hall:decide", "licences:read", "licences:issue"})
+PERSON_SCOPES = frozenset({"openid", "profile", "id_number_masked", "id_number", "hall:apply"})
+SCOPES_BY_CLIENT_KIND: dict[str, frozenset[str]] = {
+    "client-credentials": MACHINE_SCOPES,
+    "authorization-code": MACHINE_SCOPES | PERSON_SCOPES | ADMINISTRATOR_SCOPES,
+}
+
+
+def scopes_allowed_for(grant_type: str) -> frozenset[str]:
+    """The scopes a client of this kind (its application's grant type) may ever hold; none for another kind."""
+    return SCOPES_BY_CLIENT_KIND.get(grant_type, frozenset())
+
+
 def issuer_for(request: HttpRequest) -> str:
     """The provider's issuer: settings.OIDC_ISSUER, else this server's /oauth as the request names it."""
     return str(settings.OIDC_ISSUER or request.build_absolute_uri("/oauth"))
@@ -129,6 +148,13 @@ class ClientToken(HttpBearer):
         if self.scope not in access_token.scope.split():
             _refuse(request, user, self.action, {"scope": self.scope})
             raise TokenScopeInsufficient(self.scope)
+        kind = "authorization-code" if access_token.user_id else "client-credentials"
+        if self.scope not in scopes_allowed_for(kind) or (
+            kind == "client-credentials" and access_token.application.authorization_grant_type != kind
+        ):
+            # A token row (or a client's account) edited behind the services' back: not a scope this kind holds.
+            _refuse(request, user, self.action, {"scope": self.scope, "client_kind": kind})
+            raise TokenScopeInsufficient(self.scope)
         request.user = user
         with_cached_permissions(user)
         return _admit(request, user, self.permission, self.action)
@@ -214,18 +240,24 @@ def api_auth(action: str, *, scope: str, permission: str | None = None) -> list[
 
 
 class AccountScopes(SettingsScopes):  # type: ignore[misc]  # django-oauth-toolkit has no type hints
-    """The scopes an application may ask for: those whose permissions its owning account holds
-    (settings.API_SCOPE_PERMISSIONS); scopes not listed there stay open to every application."""
+    """The scopes an application may ask for: those its kind of client may hold (SCOPES_BY_CLIENT_KIND) and whose
+    permissions its owning account holds (settings.API_SCOPE_PERMISSIONS)."""
 
     def get_available_scopes(
         self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any
     ) -> list[str]:
         owner = getattr(application, "user", None)
         required: dict[str, tuple[str, ...]] = settings.API_SCOPE_PERMISSIONS
+        allowed = (
+            frozenset().union(*SCOPES_BY_CLIENT_KIND.values())
+            if application is None
+            else scopes_allowed_for(application.authorization_grant_type)
+        )
         return [
             scope
             for scope in super().get_available_scopes(application, request, *args, **kwargs)
-            if scope not in required or (owner is not None and any(owner.has_perm(p) for p in required[scope]))
+            if scope in allowed
+            and (scope not in required or (owner is not None and any(owner.has_perm(p) for p in required[scope])))
         ]
 
     def get_default_scopes(self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any) -> list[str]:

@@ -244,6 +244,8 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     "DEFAULT_SCOPES": ["registries:read"],
     "SCOPES_BACKEND_CLASS": "rongcheng.oidc.scopes.ClientScopes",
     "OAUTH2_VALIDATOR_CLASS": "rongcheng.oidc.validators.ProviderValidator",
+    # Only the offered grants are dispatched: no password grant, no device grant (rongcheng.oidc.server).
+    "OAUTH2_SERVER_CLASS": "rongcheng.oidc.server.ProviderServer",
     "ACCESS_TOKEN_GENERATOR": "rongcheng.oidc.tokens.access_token_generate",
     "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
     # The hasher itself, not its name, so a test that narrows PASSWORD_HASHERS still hashes client secrets with it.

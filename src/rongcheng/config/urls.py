@@ -19,7 +19,7 @@ oauth2_patterns = (
         ),
         path("token/", rate_limited("oauth.token")(oidc_views.TokenView.as_view()), name="token"),
         path("revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="revoke-token"),
-        path("introspect/", oauth2_views.IntrospectTokenView.as_view(), name="introspect"),
+        path("introspect/", oidc_views.IntrospectView.as_view(), name="introspect"),
         path(
             ".well-known/openid-configuration", oidc_views.DiscoveryView.as_view(), name="oidc-connect-discovery-info"
         ),

@@ -89,10 +89,9 @@ RULE_MESSAGES = {
 
 
 def _form_error(form: Any, exc: DomainError) -> None:
-    if isinstance(exc, SignInRefused):
+    if isinstance(exc, SignInRefused | AccountLocked):
+        # A lock is not told apart from a wrong password: otherwise the answer shows which usernames exist.
         form.add_error(None, _("用户名、密码或验证码不正确。"))
-    elif isinstance(exc, AccountLocked):
-        form.add_error(None, _("登录失败次数过多，账户已暂时锁定，请稍后再试。"))
     elif isinstance(exc, CodeRateLimited):
         form.add_error(None, _("验证码发送过于频繁，请稍后再试。"))
     elif isinstance(exc, RealNameMismatch):
@@ -216,9 +215,11 @@ def sign_in_totp(request: HttpRequest) -> HttpResponse:
         try:
             totp_sign_in(user=user, code=form.cleaned_data["code"], context=context_from(request))
         except DomainError as exc:
-            if isinstance(exc, AccountLocked):
+            if isinstance(exc, AccountLocked):  # the password was right: telling the lock reveals nothing new
                 request.session.pop(PENDING, None)
-            _form_error(form, exc)
+                form.add_error(None, _("登录失败次数过多，账户已暂时锁定，请稍后再试。"))
+            else:
+                _form_error(form, exc)
         else:
             request.session.pop(PENDING, None)
             session_open(request, user=user, method=f"{state.get('method', 'password')}+totp")

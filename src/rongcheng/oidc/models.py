@@ -57,3 +57,22 @@ class Consent(models.Model):
     @property
     def scopes(self) -> set[str]:
         return set(self.scope.split())
+
+
+class RedeemedCode(models.Model):
+    """An authorization code once exchanged (its SHA-256, never the code) and what the exchange issued: a second
+    presentation of the code revokes those tokens (RFC 6749 §4.1.2). Kept as long as a refresh token lives."""
+
+    code_checksum = models.CharField(_("code checksum"), max_length=64, unique=True)
+    application = models.ForeignKey(Application, verbose_name=_("application"), on_delete=models.CASCADE,
+                                    related_name="+")  # fmt: skip
+    access_token_checksum = models.CharField(_("access token checksum"), max_length=64)
+    token_family = models.UUIDField(_("token family"), null=True, blank=True)
+    redeemed_at = models.DateTimeField(_("redeemed at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("redeemed authorization code")
+        verbose_name_plural = _("redeemed authorization codes")
+
+    def __str__(self) -> str:
+        return f"{self.application_id}:{self.code_checksum[:12]}"

@@ -7,6 +7,8 @@ client's account holds the registry's field entitlement for `id_number` (the reg
 
 from __future__ import annotations
 
+import calendar
+import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -14,12 +16,13 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
-from oauth2_provider.models import Application
+from oauth2_provider.models import AccessToken, Application
 
 from rongcheng.accounts.api_auth import with_cached_permissions
-from rongcheng.audit.services import actor_from_user, audit_record
+from rongcheng.audit.services import Actor, actor_from_user, audit_record
 from rongcheng.kernel.errors import DomainError
 from rongcheng.oidc.models import ClientRegistration, Consent
+from rongcheng.oidc.subjects import subject_for
 from rongcheng.registries.permissions import clear_fields, may_read, reader_for
 from rongcheng.registries.selectors import person_for_resident, person_read
 
@@ -146,3 +149,42 @@ def application_for_token_endpoint(client_id: str | None) -> Application | None:
 
 def client_cache_forget(client_id: str) -> None:
     _clients.pop(client_id, None)
+
+
+INACTIVE: dict[str, Any] = {"active": False}
+
+
+def token_introspect(*, caller: Any, token_value: str, source_address: str | None = None) -> dict[str, Any]:
+    """RFC 7662 introspection for an authenticated client: only of a token issued to that same client. A token of
+    another client is answered `{"active": false}` (as for an unknown one) and the attempt audited: otherwise any
+    client could learn who holds another relying party's token and undo its pairwise subjects. The answer carries
+    the pairwise `sub` the client already knows, never the username."""
+    checksum = hashlib.sha256(token_value.encode("utf-8")).hexdigest()
+    token = (
+        AccessToken.objects.select_related("user", "application", "application__registration")
+        .filter(token_checksum=checksum)
+        .first()
+    )
+    if token is None or token.application is None or not token.is_valid():
+        return INACTIVE
+    if token.application_id != caller.pk:
+        audit_record(
+            action="oidc.token.introspect", actor=Actor("api_client", str(caller.user_id or ""), caller.client_id),
+            outcome="denied", target_type="oidc.client", target_id=token.application.client_id,
+            source_address=source_address, detail={"reason": "foreign_token"},
+        )  # fmt: skip
+        return INACTIVE
+    registration = getattr(token.application, "registration", None)
+    if registration is not None and registration.disabled_at is not None:
+        return INACTIVE
+    answer: dict[str, Any] = {
+        "active": True,
+        "scope": token.scope,
+        "client_id": token.application.client_id,
+        "exp": int(calendar.timegm(token.expires.timetuple())),
+        "token_type": "Bearer",
+        "sub": subject_for(token.user, token.application) if token.user_id else token.application.client_id,
+    }
+    if token.resource:
+        answer["aud"] = token.resource
+    return answer

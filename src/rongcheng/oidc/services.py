@@ -14,6 +14,7 @@ from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken, clear_expired
 
+from rongcheng.accounts.api_auth import scopes_allowed_for
 from rongcheng.accounts.models import AccountKind, Department, User
 from rongcheng.audit.services import actor_from_user, audit_record
 from rongcheng.kernel.errors import ValidationFailed
@@ -73,6 +74,13 @@ def client_register(
     unknown = sorted(set(api_scopes or ()) - set(settings.API_SCOPE_PERMISSIONS))
     if unknown:
         raise _invalid("api_scopes", f"Unknown API scopes: {', '.join(unknown)}.", "scope.known")
+    forbidden = sorted(set(api_scopes or ()) - scopes_allowed_for(grant_type))
+    if forbidden:
+        audit_record(action="oidc.client.register", actor=actor_from_user(actor), outcome="denied",
+                     target_type="oidc.client", detail={**detail, "scopes_refused": forbidden})  # fmt: skip
+        raise _invalid(
+            "api_scopes", f"A client of this kind may not hold the scopes: {', '.join(forbidden)}.", "scope.client_kind"
+        )
     if grant_type == Application.GRANT_AUTHORIZATION_CODE and not redirect_uris:
         raise _invalid("redirect_uris", "A client that signs people in needs a redirect URI.", "redirect_uri.required")
     department = Department.objects.filter(code=department_code).first()

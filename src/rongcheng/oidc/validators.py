@@ -9,33 +9,41 @@ toolkit revokes its whole family).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from jwcrypto import jwk
-from oauth2_provider.models import Application, RefreshToken
+from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
 from oauth2_provider.oauth2_validators import OAuth2Validator
-from oauthlib.oauth2.rfc6749.errors import InvalidClientError
+from oauth2_provider.settings import oauth2_settings
+from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidClientError
 
 from rongcheng.audit.services import Actor, audit_record
 from rongcheng.kernel.context import current
 from rongcheng.kernel.jwt import JwtInvalid, b64url_decode
 from rongcheng.oidc.hashers import ALGORITHM, ClientSecretHasher
+from rongcheng.oidc.models import RedeemedCode
 from rongcheng.oidc.selectors import (
     application_for_token_endpoint,
     client_cache_forget,
     id_number_clear_for,
     id_number_masked_for,
 )
+from rongcheng.oidc.server import OFFERED_GRANT_TYPES
 from rongcheng.oidc.subjects import subject_for
 from rongcheng.oidc.tokens import acr_of, signing_keys
 
 _HASHER = ClientSecretHasher()
+# The expiry a claimed authorization code is given (validate_code): in the past, so it never validates again.
+CODE_CLAIMED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 ID_NUMBER_CLAIMS = ("id_number", "id_number_masked")
 
 
@@ -74,6 +82,48 @@ class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-
             return bool(check_password(provided_secret, stored_secret))
         return bool(constant_time_compare(provided_secret, stored_secret))
 
+    def validate_grant_type(
+        self, client_id: str, grant_type: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        """Only the offered grants (the server does not even dispatch the others; this holds if it ever did)."""
+        return grant_type in OFFERED_GRANT_TYPES and bool(
+            super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs)
+        )
+
+    def validate_user(self, username: str, password: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
+        """The password grant is not offered: a person's password is checked by the identity service alone, under
+        its lockout and audit, never here."""
+        return False
+
+    def _validate_resource_uris(self, request: Any, resources: Any) -> None:
+        for resource in resources or ():
+            if resource_unparseable(resource):
+                raise CustomOAuth2Error(error="invalid_target", request=request,
+                                        description="A resource indicator is not a valid absolute URI.")  # fmt: skip
+        super()._validate_resource_uris(request, resources)
+
+    # --- authorization codes ----------------------------------------------------------------------------------
+
+    def validate_code(self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
+        """A code is good for one presentation by its (authenticated) client: it is claimed here, in one conditional
+        UPDATE that moves its expiry to the past, before PKCE and the redirect URI are checked, so a failed exchange
+        (a wrong code_verifier) burns it too and two racing exchanges cannot both pass. A code already exchanged
+        revokes what its exchange issued (RFC 6749 §4.1.2)."""
+        grant = Grant.objects.filter(code=code, application=client).first()
+        if grant is None:
+            _code_replay_revoke(code, client, request)
+            return False
+        now = timezone.now()
+        if grant.is_expired() or not Grant.objects.filter(pk=grant.pk, expires__gt=now).update(expires=CODE_CLAIMED):
+            return False
+        request.scopes = grant.scope.split(" ")
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
+        return True
+
     # --- tokens ---------------------------------------------------------------------------------------------------
 
     def save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
@@ -85,7 +135,10 @@ class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-
                 if request.grant_type == "client_credentials" and connection.vendor == "postgresql":
                     with connection.cursor() as cursor:
                         cursor.execute("SET LOCAL synchronous_commit TO OFF")
-                return self._save_bearer_token(token, request, *args, **kwargs)
+                saved = self._save_bearer_token(token, request, *args, **kwargs)
+                if request.grant_type == "authorization_code":
+                    _code_redeemed(request.code, request.client, token)
+                return saved
         except IntegrityError:  # the application was deleted after this process cached it
             client_cache_forget(request.client.client_id)
             raise InvalidClientError(request=request) from None
@@ -161,6 +214,58 @@ class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-
             if key.kid == kid:
                 return jwk.JWK.from_pyca(key.public)
         return None
+
+
+def _checksum(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def _code_redeemed(code: str, client: Any, token: dict[str, Any]) -> None:
+    """Remember what the exchange of `code` issued; forget codes redeemed longer ago than a refresh token lives."""
+    now = timezone.now()
+    access_checksum = _checksum(str(token["access_token"]))
+    family = (
+        RefreshToken.objects.filter(access_token__token_checksum=access_checksum)
+        .values_list("token_family", flat=True)
+        .first()
+    )
+    RedeemedCode.objects.filter(
+        redeemed_at__lt=now - dt.timedelta(seconds=oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS)
+    ).delete()
+    RedeemedCode.objects.create(
+        code_checksum=_checksum(code), application=client, access_token_checksum=access_checksum,
+        token_family=family, redeemed_at=now,
+    )  # fmt: skip
+
+
+def _code_replay_revoke(code: str, client: Any, request: Any) -> None:
+    """A code presented again after its exchange: revoke the access token and the refresh-token family it gave,
+    since whoever replays it may be the one who stole it (RFC 6749 §4.1.2), and audit it."""
+    redeemed = RedeemedCode.objects.filter(code_checksum=_checksum(code), application=client).first()
+    if redeemed is None:
+        return
+    with transaction.atomic():
+        revoked, _ = AccessToken.objects.filter(token_checksum=redeemed.access_token_checksum).delete()
+        if redeemed.token_family is not None:
+            RefreshToken.revoke_family(redeemed.token_family)
+        audit_record(
+            action="oidc.code.replay", actor=Actor("api_client", str(client.user_id or ""), client.client_id),
+            outcome="denied", target_type="oidc.client", target_id=client.client_id,
+            source_address=_source_address(request),
+            detail={"access_token_revoked": bool(revoked), "family_revoked": redeemed.token_family is not None},
+        )  # fmt: skip
+
+
+def resource_unparseable(value: Any) -> bool:
+    """An RFC 8707 resource indicator that the toolkit's check cannot even parse (urlsplit raises ValueError on an
+    unclosed IPv6 bracket, the port on a non-number): the toolkit would answer 500 instead of invalid_target."""
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is not None:
+            _ = (parts.hostname, parts.port)
+    except ValueError:
+        return True
+    return False
 
 
 def client_usable(application: Any) -> bool:

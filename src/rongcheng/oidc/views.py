@@ -19,12 +19,16 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from oauth2_provider import views as oauth2_views
-from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.models import Application
+from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidRequestError
 
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
@@ -34,8 +38,9 @@ from rongcheng.oidc import selectors, services
 from rongcheng.oidc.models import ClientRegistration
 from rongcheng.oidc.permissions import may_manage_clients
 from rongcheng.oidc.scopes import OIDC_SCOPES
+from rongcheng.oidc.server import OFFERED_GRANT_TYPES
 from rongcheng.oidc.tokens import ACR_PREFIX, signing_keys
-from rongcheng.oidc.validators import client_usable
+from rongcheng.oidc.validators import client_usable, resource_unparseable
 
 # What each scope releases, as the consent screen lists it.
 SCOPE_CLAIMS = {
@@ -86,6 +91,10 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
                 ),
                 application,
             )  # fmt: skip
+        if any(resource_unparseable(value) for value in request.GET.getlist("resource")):
+            return self.error_response(
+                _invalid_target(credentials.get("state"), credentials["redirect_uri"]), application
+            )
         user = request.user
         level = required_level(request.GET.get("acr_values", ""))
         if level is not None and user.assurance_level < level:  # type: ignore[union-attr]
@@ -146,8 +155,16 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
         return context
 
     def form_valid(self, form: Any) -> HttpResponse:
-        response: HttpResponse = super().form_valid(form)
         application = Application.objects.filter(client_id=form.cleaned_data.get("client_id")).first()
+        if any(resource_unparseable(value) for value in str(form.cleaned_data.get("resource") or "").split()):
+            # The hidden field was tampered with: redirect the error only to a URI registered for the client.
+            redirect_uri = str(form.cleaned_data.get("redirect_uri") or "")
+            if application is None or not application.redirect_uri_allowed(redirect_uri):
+                fatal = FatalClientError(error=CustomOAuth2Error(error="invalid_target", status_code=400,
+                                         description="A resource indicator is not a valid absolute URI."))  # fmt: skip
+                return self.error_response(fatal, application)  # the 400 page, no redirect
+            return self.error_response(_invalid_target(form.cleaned_data.get("state"), redirect_uri), application)
+        response: HttpResponse = super().form_valid(form)
         if application is None:
             return response
         scopes = str(form.cleaned_data.get("scope") or "").split()
@@ -157,13 +174,28 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
         return response  # a refusal went through error_response, which audited it
 
 
+def _invalid_target(state: Any, redirect_uri: str) -> OAuthToolkitError:
+    return OAuthToolkitError(
+        error=CustomOAuth2Error(error="invalid_target", state=state,
+                                description="A resource indicator is not a valid absolute URI."),
+        redirect_uri=redirect_uri,
+    )  # fmt: skip
+
+
 class TokenView(oauth2_views.TokenView):  # type: ignore[misc]  # django-oauth-toolkit has no type hints
     """The token endpoint; a refusal is audited with its OAuth error. Successful user grants are audited too; a
-    client-credentials grant is not (one per few minutes per system, and the API calls it makes are)."""
+    client-credentials grant is not (one per few minutes per system, and the API calls it makes are).
+
+    Every grant goes through oauthlib's dispatch (rongcheng.oidc.server): the toolkit's own shortcut for the device
+    grant, which bypasses it (and answered 500 without a `device_code`), is not taken."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.authorization_flow_token_response(request)
 
     def authorization_flow_token_response(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         _url, headers, body, status = self.create_token_response(request)
-        response = HttpResponse(content=body, status=status)
+        # oauthlib leaves out the media type of an error raised while the token is saved (invalid_target): JSON.
+        response = HttpResponse(content=body, status=status, content_type="application/json")
         for key, value in headers.items():
             response[key] = value
         grant_type = request.POST.get("grant_type", "")
@@ -209,6 +241,32 @@ def _claimed_client_id(request: HttpRequest) -> str:
     return str(request.POST.get("client_id", ""))
 
 
+@method_decorator(csrf_exempt, name="dispatch")
+class IntrospectView(View):
+    """RFC 7662 token introspection (POST, client authentication required): only a client's own tokens are
+    described, with their pairwise `sub` (oidc.selectors.token_introspect)."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        core = oauth2_views.IntrospectTokenView.get_oauthlib_core()
+        uri, http_method, body, headers = core._extract_params(request)
+        oauthlib_request = OauthlibRequest(uri, http_method, body, headers)
+        if not core.server.request_validator.authenticate_client(oauthlib_request):
+            response = JsonResponse({"error": "invalid_client"}, status=401)
+            response["WWW-Authenticate"] = 'Basic realm="rongcheng"'
+            return response
+        token_value = request.POST.get("token")
+        if not token_value:
+            return JsonResponse(
+                {"error": "invalid_request", "error_description": "The token parameter is missing."}, status=400
+            )
+        answer = selectors.token_introspect(
+            caller=oauthlib_request.client, token_value=token_value, source_address=request_address(request)
+        )
+        response = JsonResponse(answer)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
 class DiscoveryView(oauth2_views.ConnectDiscoveryInfoView):  # type: ignore[misc]
     """/.well-known/openid-configuration under the issuer, with what this provider adds to the toolkit's."""
 
@@ -219,7 +277,7 @@ class DiscoveryView(oauth2_views.ConnectDiscoveryInfoView):  # type: ignore[misc
             {
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "subject_types_supported": ["pairwise"],
-                "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+                "grant_types_supported": list(OFFERED_GRANT_TYPES),
                 "acr_values_supported": [f"{ACR_PREFIX}{level}" for level in (1, 2, 3)],
                 "claims_parameter_supported": False,
                 "scopes_supported": sorted(set(data.get("scopes_supported", [])) | set(OIDC_SCOPES)),

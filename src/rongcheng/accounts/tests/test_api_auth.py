@@ -205,10 +205,17 @@ def test_signed_in_people_use_their_session(gaj):
     assert problem(browser.get(READ_PATH), 403)["type"] == "/problems/forbidden"
 
 
-def test_api_client_create_prints_a_working_secret_once(gaj):
+@pytest.fixture
+def secadmin(gaj) -> User:
+    user = User.objects.create_user(username="secadmin", kind=AccountKind.STAFF, department=gaj)
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="oidc", codename="manage_client"))
+    return user
+
+
+def test_api_client_create_prints_a_working_secret_once(gaj, secadmin):
     out = io.StringIO()
     call_command(
-        "api_client_create", "--name", "gaj-population-check", "--department", "FZ-GAJ",
+        "api_client_create", "--name", "gaj-population-check", "--department", "FZ-GAJ", "--granted-by", "secadmin",
         "--scope", "registries:read", "--scope", "registries:write", stdout=out,
     )  # fmt: skip
     lines = dict(line.split(": ", 1) for line in out.getvalue().splitlines() if ": " in line)
@@ -222,15 +229,17 @@ def test_api_client_create_prints_a_working_secret_once(gaj):
     assert user.has_perm("registries.add_person")
     assert app.authorization_grant_type == "client-credentials"
     record = AuditRecord.objects.get(action="accounts.api_client.create")
+    assert (record.actor_kind, record.actor_id) == ("user", str(secadmin.pk))
     assert record.detail == {
         "client_id": app.client_id, "department": "FZ-GAJ", "scopes": ["registries:read", "registries:write"],
     }  # fmt: skip
     assert request_token(app, secret=lines["client_secret"], scope="registries:write").status_code == 200
 
 
-def test_api_client_create_defaults_to_reading(gaj):
+def test_api_client_create_defaults_to_reading(gaj, secadmin):
     out = io.StringIO()
-    call_command("api_client_create", "--name", "gaj-reader", "--department", "FZ-GAJ", stdout=out)
+    call_command("api_client_create", "--name", "gaj-reader", "--department", "FZ-GAJ", "--granted-by", "secadmin",
+                 stdout=out)  # fmt: skip
     user = User.objects.get(username="gaj-reader")
     assert user.has_perm("registries.view_person")
     assert not user.has_perm("registries.add_person")
@@ -245,12 +254,67 @@ def test_api_client_create_defaults_to_reading(gaj):
         ("has space", "FZ-GAJ", "username:"),
     ],
 )
-def test_api_client_create_refuses_bad_input(gaj, name, department, message):
+def test_api_client_create_refuses_bad_input(gaj, secadmin, name, department, message):
     User.objects.create_user(username="taken")
     with pytest.raises(CommandError, match=message):
-        call_command("api_client_create", "--name", name, "--department", department, stdout=io.StringIO())
+        call_command("api_client_create", "--name", name, "--department", department, "--granted-by", "secadmin",
+                     stdout=io.StringIO())  # fmt: skip
     assert not get_application_model().objects.exists()
-    assert User.objects.count() == 1
+    assert User.objects.count() == 2
+
+
+@pytest.mark.parametrize("scope", ["staff:admin", "oidc:clients", "openid", "id_number", "hall:apply"])
+def test_api_client_create_refuses_scopes_a_machine_account_may_not_hold(gaj, secadmin, scope):
+    """三员分立: no client-credentials client holds an administrator's or security administrator's scope, nor one
+    that acts for a person; the command refuses it before anything is written."""
+    with pytest.raises(CommandError):
+        call_command("api_client_create", "--name", "gaj-admin-bot", "--department", "FZ-GAJ", "--granted-by",
+                     "secadmin", "--scope", scope, stdout=io.StringIO())  # fmt: skip
+    assert not get_application_model().objects.exists()
+    assert not User.objects.filter(username="gaj-admin-bot").exists()
+    from rongcheng.accounts.management.commands.api_client_create import api_client_create
+    from rongcheng.audit.services import Actor
+
+    with pytest.raises(CommandError, match="may not hold"):  # the function itself, as scripts call it
+        api_client_create(name="gaj-admin-bot", department_code="FZ-GAJ", scopes=[scope], actor=Actor.system("t"))
+    assert not get_application_model().objects.exists()
+    refused = AuditRecord.objects.get(action="accounts.api_client.create")
+    assert (refused.outcome, refused.detail["scopes_refused"]) == ("denied", [scope])
+
+
+@pytest.mark.parametrize("granted_by", ["nobody", "officer"])
+def test_api_client_create_is_an_act_of_a_security_administrator(gaj, granted_by):
+    User.objects.create_user(username="officer", kind=AccountKind.STAFF, department=gaj)
+    with pytest.raises(CommandError, match="security administrator"):
+        call_command("api_client_create", "--name", "gaj-reader", "--department", "FZ-GAJ", "--granted-by",
+                     granted_by, stdout=io.StringIO())  # fmt: skip
+    assert not get_application_model().objects.exists()
+    refused = AuditRecord.objects.get(action="accounts.api_client.create")
+    assert (refused.outcome, refused.detail) == ("denied", {"granted_by": granted_by,
+                                                            "permission": "oidc.manage_client"})  # fmt: skip
+
+
+@pytest.mark.parametrize("scope", ["staff:admin", "oidc:clients"])
+def test_a_client_credentials_client_edited_to_hold_administrator_rights_cannot_use_them(scope):
+    """The allow-list holds at token issuance and at the API even when the rows were edited directly: a machine
+    account given the administrators' permissions gets no token for their scopes, and a token row written with
+    such a scope is refused by the API."""
+    system = account("rogue-system")
+    system.user_permissions.add(*Permission.objects.filter(codename__in=["manage_staff_accounts", "assign_role",
+                                                                         "manage_client"]))  # fmt: skip
+    app = application(system)
+    refused = request_token(app, scope=scope)
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_scope")
+    token = "rogue-opaque-token-0123456789"
+    get_access_token_model().objects.create(
+        application=app, token=token, scope=scope, expires=timezone.now() + dt.timedelta(minutes=5)
+    )
+    path = "/api/v1/staff/accounts" if scope == "staff:admin" else "/api/v1/oidc/clients"
+    response = Client().get(path, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 403
+    assert response.json()["type"].endswith("insufficient-scope")
+    denied = AuditRecord.objects.filter(outcome="denied").latest("pk")
+    assert denied.detail == {"scope": scope, "client_kind": "client-credentials"}
 
 
 @pytest.mark.django_db(transaction=True)

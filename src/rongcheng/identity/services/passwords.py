@@ -15,6 +15,7 @@ from rongcheng.identity.errors import (
 )
 from rongcheng.identity.passwords import password_problems
 from rongcheng.identity.services.context import Context, _audit, _field_error
+from rongcheng.identity.services.sign_in import _count_failure, _locked_until
 
 
 def password_rules_check(password: str, user: User | None = None, *, field: str = "new_password") -> None:
@@ -29,9 +30,22 @@ def password_rules_check(password: str, user: User | None = None, *, field: str 
 
 
 def password_change(*, user: User, current_password: str, new_password: str, context: Context) -> User:
-    if not user.check_password(current_password):
-        _audit("identity.password.change", actor=actor_from_user(user), context=context, outcome="failure",
-               target=user, detail={"reason": "wrong_current_password"})  # fmt: skip
+    """A wrong current password counts towards the sign-in lockout, as a wrong sign-in does (a session left open
+    must not become a way to guess the password); while the account is locked every current password is wrong."""
+    now = clock.now()
+    locked = _locked_until(user, now) is not None
+    right = user.check_password(current_password)  # checked even when locked: the timing does not tell
+    if locked or not right:
+        actor = actor_from_user(user)
+        detail: dict[str, object] = {"reason": "locked" if locked else "wrong_current_password"}
+        if not locked:
+            guard = _count_failure(user, now)
+            detail["failures"] = guard.failures
+        _audit("identity.password.change", actor=actor, context=context, outcome="failure", target=user,
+               detail=detail)  # fmt: skip
+        if not locked and guard.locked_until is not None and guard.locked_until > now:
+            _audit("identity.lockout", actor=actor, context=context, outcome="denied", target=user,
+                   detail={"failures": guard.failures, "locked_until": guard.locked_until.isoformat()})  # fmt: skip
         raise PasswordRejected(
             "The current password is wrong.",
             errors=[_field_error("current_password", "password.current", "wrong current password")],

@@ -47,12 +47,12 @@ def _locked_until(user: User, now: dt.datetime) -> dt.datetime | None:
     return None
 
 
-def _refuse_sign_in(user: User, *, method: str, reason: str, context: Context) -> None:
-    """Count one failure in a single UPDATE (the lock is set in the same statement at the threshold), audit it, and
-    raise: AccountLocked if this failure locked the account, else SignInRefused."""
-    now = clock.now()
+def _count_failure(user: User, now: dt.datetime) -> SignInGuard:
+    """Count one failed check of a credential in a single UPDATE (the lock is set in the same statement at the
+    threshold); the guard as it is now."""
     threshold = policy.lockout_threshold()
     until = now + policy.lockout_duration()
+    _guard(user)
     SignInGuard.objects.filter(user=user).update(
         failures=F("failures") + 1,
         last_failure_at=now,
@@ -61,7 +61,14 @@ def _refuse_sign_in(user: User, *, method: str, reason: str, context: Context) -
             default=F("locked_until"),
         ),
     )
-    guard = SignInGuard.objects.get(user=user)
+    return SignInGuard.objects.get(user=user)
+
+
+def _refuse_sign_in(user: User, *, method: str, reason: str, context: Context) -> None:
+    """Count one failure, audit it, and raise: AccountLocked if this failure locked the account, else
+    SignInRefused."""
+    now = clock.now()
+    guard = _count_failure(user, now)
     actor = actor_from_user(user)
     _audit("identity.sign_in", actor=actor, context=context, outcome="failure", target=user,
            detail={"method": method, "reason": reason, "failures": guard.failures})  # fmt: skip

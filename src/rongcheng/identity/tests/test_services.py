@@ -326,6 +326,25 @@ def test_a_wrong_current_password_changes_nothing():
     user.refresh_from_db()
     assert (user.password, user.must_change_password) == (before, True)
     assert _audits("identity.password.change", "success") == 0
+    assert SignInGuard.objects.get(user=user).failures == 1
+
+
+def test_wrong_current_passwords_count_towards_the_lock_and_a_locked_account_changes_nothing():
+    user, _ = staff()
+    for _ in range(5):
+        with pytest.raises(PasswordRejected):
+            password_change(user=user, current_password="wrong", new_password="Fz-Gulou-2017", context=HERE)
+    guard = SignInGuard.objects.get(user=user)
+    assert (guard.failures, guard.locked_until) == (5, clock.now() + dt.timedelta(minutes=30))
+    assert _audits("identity.lockout", "denied") == 1
+    before = user.password
+    with pytest.raises(PasswordRejected):  # the right password while locked: refused the same way
+        password_change(user=user, current_password=PASSWORD, new_password="Fz-Gulou-2017", context=HERE)
+    user.refresh_from_db()
+    assert user.password == before
+    assert SignInGuard.objects.get(user=user).failures == 5
+    with pytest.raises(AccountLocked):
+        password_sign_in(username=user.username, password=PASSWORD, context=HERE)
 
 
 def test_staff_passwords_expire_after_ninety_days_but_residents_do_not():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from typing import Any
 
 import pytest
@@ -93,6 +94,26 @@ def test_a_wrong_password_is_refused_on_the_form(client):
     assert "用户名、密码或验证码不正确" in response.content.decode()
     assert not signed_in(client)
     assert AccountSession.objects.count() == 0
+
+
+def test_a_locked_account_is_answered_as_an_unknown_username(client, settings):
+    """The lock is still counted and audited, but the page does not tell it from a username that does not exist."""
+    settings.IDENTITY_LOCKOUT_THRESHOLD = 2
+    resident()
+    unknown = sign_in(client, "nobody-of-that-name", password="wrong")
+    for _ in range(2):
+        sign_in(client, "resident", password="wrong")
+    locked = sign_in(client, "resident", password=PASSWORD)
+    refusal = re.compile(r'<div class="[^"]*error[^"]*"[^>]*>.*?</div>', re.S)
+    assert (locked.status_code, refusal.findall(locked.content.decode())) == (
+        unknown.status_code, refusal.findall(unknown.content.decode()),
+    )  # fmt: skip
+    assert "锁定" not in locked.content.decode()
+    assert not signed_in(client)
+    assert AuditRecord.objects.filter(action="identity.lockout", outcome="denied").count() == 1
+    assert [r.detail["reason"] for r in AuditRecord.objects.filter(action="identity.sign_in").order_by("pk")] == [
+        "unknown_account", "wrong_password", "wrong_password", "locked",
+    ]  # fmt: skip
 
 
 def test_staff_must_give_a_totp_code_after_the_password(client):

@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from rongcheng.accounts.models import User
 from rongcheng.audit.models import AuditRecord
 from rongcheng.oidc.models import ClientRegistration
-from rongcheng.oidc.tests.conftest import register
+from rongcheng.oidc.tests.conftest import REDIRECT, register
+from rongcheng.oidc.tests.flows import code_through_test_client
 from rongcheng.oidc.tests.test_bad_input import token_request
 from rongcheng.registries.tests import factories
 
@@ -20,11 +22,15 @@ BODY = {"name": "tjj-stats", "department_code": "FZ-GAJ", "grant_type": "client-
 
 
 def admin_token(manager) -> str:
-    system = register(manager, "secadmin-console", grant_type="client-credentials", redirect_uris=[],
-                      api_scopes=["oidc:clients"])  # fmt: skip
-    response = token_request(system.registration.application.client_id, system.client_secret,
-                             grant_type="client_credentials", scope="oidc:clients")  # fmt: skip
+    """A security administrator's console: a client that signs the administrator in (authorization code), whose
+    token acts for them. A client-credentials client may not hold `oidc:clients` at all."""
+    console = register(manager, "secadmin-console", api_scopes=["oidc:clients"])
+    client_id = console.registration.application.client_id
+    code, verifier = code_through_test_client(Client(), manager, client_id, REDIRECT, scope="oidc:clients")
+    response = token_request(client_id, console.client_secret, grant_type="authorization_code", code=code,
+                             code_verifier=verifier, redirect_uri=REDIRECT)  # fmt: skip
     assert response.status_code == 200, response.content
+    assert response.json()["scope"] == "oidc:clients"
     return str(response.json()["access_token"])
 
 
@@ -58,10 +64,9 @@ def test_a_manager_session_registers_a_client_and_sees_its_secret_once(manager):
     assert token.json()["scope"] == "registries:read"
 
 
-def test_a_system_with_the_clients_scope_rotates_and_disables(manager):
+def test_an_administrators_console_with_the_clients_scope_rotates_and_disables(manager):
     token = admin_token(manager)
     bearer: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-    # The console's account needs the permission itself, not only the scope.
     created = Client().post("/api/v1/oidc/clients", BODY, content_type="application/json", **bearer)
     assert created.status_code == 201, created.content
     client_id, secret = created.json()["client_id"], created.json()["client_secret"]
@@ -95,6 +100,22 @@ def test_invalid_registrations_change_nothing(manager, change, rule):
     assert response.status_code == 422, response.content
     assert [e["rule"] for e in response.json()["errors"]] == [rule]
     assert (ClientRegistration.objects.count(), AuditRecord.objects.count()) == before
+
+
+@pytest.mark.parametrize("scope", ["oidc:clients", "staff:admin", "hall:apply"])
+def test_a_client_credentials_client_may_not_be_given_administrator_or_personal_scopes(manager, scope):
+    """三员分立: a machine account never holds an administrator's or security administrator's scope; the API and
+    the service refuse it, audit the refusal and write nothing else."""
+    browser = Client()
+    browser.force_login(manager)
+    before = (ClientRegistration.objects.count(), User.objects.count())
+    response = browser.post("/api/v1/oidc/clients", {**BODY, "api_scopes": [scope]}, content_type="application/json")
+    assert response.status_code == 422, response.content
+    assert [e["rule"] for e in response.json()["errors"]] == ["scope.client_kind"]
+    assert (ClientRegistration.objects.count(), User.objects.count()) == before
+    refused = AuditRecord.objects.get(action="oidc.client.register")
+    assert (refused.outcome, refused.actor_id, refused.detail["scopes_refused"]) == ("denied", str(manager.pk),
+                                                                                     [scope])  # fmt: skip
 
 
 def test_an_unknown_client_is_a_404_problem(manager):

@@ -54,14 +54,38 @@ def test_a_wrong_client_secret_is_invalid_client(rp, resident):
     assert exchange(rp, code, verifier).status_code == 200
 
 
-def test_a_replayed_code_is_invalid_grant(rp, resident):
+def api_status(access_token: str) -> int:
+    return int(Client().get("/oauth/userinfo/", HTTP_AUTHORIZATION=f"Bearer {access_token}").status_code)
+
+
+def test_a_replayed_code_is_invalid_grant_and_revokes_what_the_first_exchange_issued(rp, resident):
+    """RFC 6749 §4.1.2: the replay may be the thief's, or the first exchange was: both lose the tokens."""
     code, verifier = code_through_test_client(Client(), resident, rp.registration.application.client_id, REDIRECT)
-    assert exchange(rp, code, verifier).status_code == 200
-    before = state()
+    first = exchange(rp, code, verifier).json()
+    refreshed = token_request(rp.registration.application.client_id, rp.client_secret, grant_type="refresh_token",
+                              refresh_token=first["refresh_token"]).json()  # fmt: skip
+    assert (api_status(first["access_token"]), api_status(refreshed["access_token"])) == (401, 200)
     response = exchange(rp, code, verifier)
     assert (response.status_code, response.json()["error"]) == (400, "invalid_grant")
-    assert state() == before
-    assert refusals() == [("denied", {"error": "invalid_grant", "grant_type": "authorization_code"})]
+    assert (AccessToken.objects.count(), RefreshToken.objects.filter(revoked__isnull=True).count()) == (0, 0)
+    assert api_status(refreshed["access_token"]) == 401
+    again = token_request(rp.registration.application.client_id, rp.client_secret, grant_type="refresh_token",
+                          refresh_token=refreshed["refresh_token"])  # fmt: skip
+    assert again.status_code == 400
+    replay = AuditRecord.objects.get(action="oidc.code.replay")
+    assert (replay.outcome, replay.detail) == ("denied", {"access_token_revoked": False, "family_revoked": True})
+    assert refusals()[0] == ("denied", {"error": "invalid_grant", "grant_type": "authorization_code"})
+
+
+def test_a_code_replayed_at_once_revokes_its_access_token(rp, resident):
+    code, verifier = code_through_test_client(Client(), resident, rp.registration.application.client_id, REDIRECT)
+    first = exchange(rp, code, verifier).json()
+    assert api_status(first["access_token"]) == 200
+    assert exchange(rp, code, verifier).status_code == 400
+    assert api_status(first["access_token"]) == 401
+    assert AuditRecord.objects.get(action="oidc.code.replay").detail == {
+        "access_token_revoked": True, "family_revoked": True,
+    }  # fmt: skip
 
 
 def test_an_expired_code_is_invalid_grant(rp, resident):
@@ -82,6 +106,10 @@ def test_a_pkce_verifier_that_does_not_match_is_invalid_grant(rp, resident):
     assert (response.status_code, response.json()["error"]) == (400, "invalid_grant")
     assert state() == before
     assert refusals() == [("denied", {"error": "invalid_grant", "grant_type": "authorization_code"})]
+    # The failed exchange burnt the code: the right verifier comes too late (an attacker cannot keep guessing).
+    late = exchange(rp, code, _verifier)
+    assert (late.status_code, late.json()["error"]) == (400, "invalid_grant")
+    assert state() == before
 
 
 def test_a_code_for_another_redirect_uri_is_invalid_grant(rp, resident):
@@ -248,3 +276,40 @@ def test_an_opaque_token_row_for_another_resource_is_refused(manager, person):
     assert Client().get(url, HTTP_AUTHORIZATION=f"Bearer {tokens[False]}").status_code == 200
     refused = Client().get(url, HTTP_AUTHORIZATION=f"Bearer {tokens[True]}")
     assert (refused.status_code, refused.json()["type"]) == (401, "/problems/invalid-token")
+
+
+UNPARSEABLE_RESOURCES = ["https://[::1", "https://[", "http://api.example:port/"]
+
+
+@pytest.mark.parametrize("resource", UNPARSEABLE_RESOURCES)
+def test_an_unparseable_resource_is_invalid_target_everywhere_never_500(rp, resident, resource):
+    """RFC 8707 resource indicators the toolkit's own check cannot parse: the authorization request, the consent
+    form (its hidden field tampered with) and the token request each answer invalid_target, and nothing is issued."""
+    from rongcheng.oidc.tests.flows import hidden_fields
+
+    browser = Client()
+    browser.force_login(resident)
+    client_id = rp.registration.application.client_id
+    _, challenge = pkce_pair()
+    params = authorize_params(client_id, REDIRECT, challenge)
+    before = state()
+    asked = browser.get("/oauth/authorize/?" + urlencode({**params, "resource": resource}))
+    assert asked.status_code == 302
+    assert query(asked["Location"])["error"] == "invalid_target"
+    page = browser.get("/oauth/authorize/?" + urlencode(params))
+    fields = hidden_fields(page.content.decode())
+    posted = browser.post("/oauth/authorize/", {**fields, "resource": resource, "allow": "Authorize"})
+    assert posted.status_code == 302
+    assert (query(posted["Location"])["error"], query(posted["Location"])["state"]) == ("invalid_target",
+                                                                                       params["state"])  # fmt: skip
+    tampered = browser.post("/oauth/authorize/", {**fields, "resource": resource, "allow": "Authorize",
+                                                  "redirect_uri": "https://evil.example/steal"})  # fmt: skip
+    assert tampered.status_code == 400
+    assert "evil.example" not in tampered.get("Location", "")
+    assert state() == before
+    code, verifier = code_through_test_client(Client(), resident, client_id, REDIRECT)
+    token = token_request(client_id, rp.client_secret, grant_type="authorization_code", code=code,
+                          code_verifier=verifier, redirect_uri=REDIRECT, resource=resource)  # fmt: skip
+    assert (token.status_code, token["Content-Type"], token.json()["error"]) == (400, "application/json",
+                                                                                  "invalid_target")  # fmt: skip
+    assert not AccessToken.objects.filter(user=resident).exists()

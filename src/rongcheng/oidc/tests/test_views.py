@@ -40,6 +40,19 @@ def test_the_consent_screen_lists_the_claims_in_chinese(rp, resident):
     assert "style=" not in page
 
 
+def test_the_consent_buttons_read_allow_and_deny_in_each_language(rp, resident):
+    def buttons(response) -> list[str]:
+        form = response.content.decode().split('id="authorizationForm"')[1].split("</form>")[0]
+        return re.findall(r"<button[^>]*>([^<]*)</button>", form)
+
+    browser = Client()
+    browser.force_login(resident)
+    assert buttons(authorize(browser, rp)) == ["同意授权", "拒绝授权"]
+    english = Client(headers={"Accept-Language": "en"})
+    english.force_login(resident)
+    assert buttons(authorize(english, rp)) == ["Allow", "Deny"]
+
+
 def test_consent_is_remembered_until_more_is_asked(rp, resident):
     browser = Client()
     code_through_test_client(browser, resident, rp.registration.application.client_id, REDIRECT)
