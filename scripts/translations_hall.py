@@ -5,6 +5,10 @@
 from __future__ import annotations
 
 ENGLISH: dict[str, str | tuple[str, ...]] = {
+    "材料“%(material)s”的“%(field)s”为空或不符合要求，签发%(licence)s需要它。": "The “%(field)s” of the material “%(material)s” is empty or not acceptable; the %(licence)s is issued from it.",
+    "%(licence)s无法签发：请核对“%(fields)s”。": "The %(licence)s cannot be issued: check “%(fields)s”.",
+    "证照内容": "the licence's content",
+    "待我处理": "Waiting for me",
     "受理": "Accept",
     "开始审查": "Start review",
     "退回补正": "Return for correction",

@@ -46,6 +46,7 @@ from rongcheng.hall.licensing import (
     licence_uses_record,
     licences_authorize,
     licences_fetch,
+    result_check,
 )
 from rongcheng.hall.models import (
     ApplicantKind,
@@ -610,6 +611,7 @@ def _apply(user: Any, application: Application, step: Transition, reason: str, d
                 f"This service needs assurance level L{application.service.min_assurance}.",
                 required_level=application.service.min_assurance,
             )
+        result_check(application)
         _licence_uses(user, application)
         changes.update(number=_next_number(application.department, today), submitted_at=timezone.now())
     elif step.name == "resubmit":
@@ -621,6 +623,7 @@ def _apply(user: Any, application: Application, step: Transition, reason: str, d
                     {"loc": ["materials", code], "rule": "material.required", "msg": "missing"} for code in missing
                 ],
             )
+        result_check(application)
         _licence_uses(user, application)
     elif step.name == "accept":
         if user.department_id != application.department_id:
