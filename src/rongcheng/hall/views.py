@@ -23,7 +23,7 @@ from rongcheng.hall import selectors, services
 from rongcheng.hall.catalogue import REGISTRY_FIELDS
 from rongcheng.hall.errors import AssuranceTooLow
 from rongcheng.hall.models import ApplicantKind, Application, CalendarDay, DayKind, ServiceItem, ServiceKind, State
-from rongcheng.hall.permissions import CALENDAR_PERMISSION, assurance_step_up, is_applicant, is_officer
+from rongcheng.hall.permissions import CALENDAR_PERMISSION, assurance_step_up, is_applicant, is_officer, may_act
 from rongcheng.hall.workflow import TRANSITIONS, transitions_from
 from rongcheng.identity.selectors import representation_list_for_user
 from rongcheng.kernel.errors import DomainError, NotFound
@@ -238,7 +238,7 @@ def _officer(request: HttpRequest) -> Any:
 @require_http_methods(["GET", "HEAD"])
 def workbench(request: HttpRequest) -> HttpResponse:
     user = _officer(request)
-    scope, state = request.GET.get("scope", "department"), request.GET.get("state", "")
+    scope, state = request.GET.get("scope", "todo"), request.GET.get("state", "")
     service, overdue = request.GET.get("service", "")[:40], request.GET.get("overdue") == "1"
     filters = {"scope": scope, "state": state, "service": service, "overdue": overdue}
     try:
@@ -257,7 +257,8 @@ def workbench(request: HttpRequest) -> HttpResponse:
         request, "hall/workbench.html",
         {"rows": rows, "filters": filters, "states": State.choices, "next_query": query.urlencode()
          if page.next_cursor else "", "follow_ups": selectors.follow_ups_open(user=user),
-         "scopes": [("department", _("本部门办件")), ("intake", _("待受理（含全城通办）")), ("window", _("本窗口受理")),
+         "scopes": [("todo", _("待我处理")),
+                    ("department", _("本部门办件")), ("intake", _("待受理（含全城通办）")), ("window", _("本窗口受理")),
                     ("countersign", _("待会签"))]},
     )  # fmt: skip
 
@@ -270,7 +271,9 @@ def workbench_detail(request: HttpRequest, pk: int) -> HttpResponse:
         application = selectors.application_for_officer(user=user, application_id=pk)
     except NotFound as exc:
         raise Http404(exc.detail) from exc
-    actions = list(transitions_from(application.state, "officer"))
+    # Only the buttons this officer may press now: the predicate the transition service enforces.
+    actions = [t for t in transitions_from(application.state, "officer")
+               if may_act(user, application, any_window=t.any_window)]  # fmt: skip
     pending = [c for c in selectors.countersigns_pending(application=application)
                if c.department_id == user.department_id]  # fmt: skip
     return render(

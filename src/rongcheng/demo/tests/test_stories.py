@@ -153,3 +153,31 @@ def test_a_residence_permit_without_an_address_is_stopped_at_submission_naming_t
     assert AuditRecord.objects.count() == audits
     assert ApplicationMaterial.objects.filter(application=application).count() == 2
 
+
+def test_the_window_officer_lands_on_the_waiting_city_wide_application_and_sees_only_their_buttons(city):
+    from django.test import Client
+    from django.urls import reverse
+
+    company = city["company"]
+    from rongcheng.identity.selectors import representation_list_for_user
+
+    credit_code = representation_list_for_user(user=company)[0].legal_entity.credit_code
+    application = services.application_start(user=company, service_code="GSJ-SP-001", credit_code=credit_code)
+    services.application_prefill(user=company, application_id=application.pk, authorize_licences=True)
+    application = services.application_submit(user=company, application_id=application.pk)
+    window, market = Client(), Client()
+    window.force_login(city["officer"])
+    market.force_login(city["market"])
+    assert str(application.number) in window.get(reverse("hall:workbench")).content.decode()
+    detail = reverse("hall:workbench-detail", args=[application.pk])
+
+    def buttons(client: Client) -> set[str]:
+        import re
+
+        return set(re.findall(r'name="transition" value="([a-z_]+)"', client.get(detail).content.decode()))
+
+    assert buttons(window) == {"accept", "not_accept"}
+    services.application_transition(user=city["officer"], application_id=application.pk, transition="accept")
+    assert buttons(window) == set()  # accepted at the window, decided by the market-regulation bureau
+    assert buttons(market) == {"review"}
+    assert str(application.number) in market.get(reverse("hall:workbench")).content.decode()
