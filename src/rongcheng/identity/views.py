@@ -176,7 +176,11 @@ def admin_sign_in(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def sign_in_sms(request: HttpRequest) -> HttpResponse:
     next_url = _next_of(request)
-    phone_form = forms.PhoneForm(request.POST if request.POST.get("action") == "send" else None)
+    # One phone field serves both buttons: "send" checks it alone, "verify" with the code.
+    phone_form = forms.PhoneForm(
+        request.POST if request.POST.get("action") == "send" else None,
+        initial={"phone": str(request.POST.get("phone", ""))[:20]},
+    )
     form = forms.SmsSignInForm(request.POST if request.POST.get("action") == "verify" else None)
     sent = False
     if request.method == "POST" and request.POST.get("action") == "send" and phone_form.is_valid():

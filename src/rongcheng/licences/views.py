@@ -66,6 +66,16 @@ def licence_keys_published(request: HttpRequest) -> JsonResponse:
 
 
 @require_http_methods(["GET", "HEAD"])
+def verify_form_view(request: HttpRequest) -> HttpResponse:
+    """The public form to type (or paste) a licence identifier; no sign-in. It leads to the verification page."""
+    typed = str(request.GET.get("identifier", ""))[:200]
+    identifier = "".join(c for c in typed if c.isascii() and (c.isalnum() or c == "."))
+    if identifier:
+        return HttpResponseRedirect(reverse("licences:verify", args=[identifier]))
+    return render(request, "licences/verify_form.html")
+
+
+@require_http_methods(["GET", "HEAD"])
 def verify_view(request: HttpRequest, identifier: str) -> HttpResponse:
     try:
         verification_admit(_address(request))
@@ -275,6 +285,7 @@ app_urlpatterns: list[URLPattern] = [
     path("authorizations/<int:authorization_id>/withdraw/", authorization_withdraw_view, name="authorization-withdraw"),
     path("issue/", issue_view, name="issue"),
     path("bulk/", bulk_view, name="bulk"),
+    path("verify/", verify_form_view, name="verify-form"),
     path("verify/<str:identifier>/", verify_view, name="verify"),
     path("<str:identifier>/print/", print_view, name="print"),
     path("<str:identifier>/document/", document_view, name="document"),
