@@ -328,6 +328,7 @@ ENGLISH: Table = {
     "按身份证号查找": "Lookup by ID number",
     "查看记录及历史": "Record and history view",
     "查看历史时点": "View as of a past time",
+    "网上办事大厅为您的申请预填材料": "The online service hall prefilled your application",
     "查看法人（法定代表人）": "Legal entity view (legal representative)",
     "关闭": "Closure",
     "已更正，原记录已保存为历史版本。": "Corrected; the record as it was has been kept as a previous version.",

@@ -62,8 +62,23 @@ def hall_account() -> User:
     return account
 
 
+REFERENCE_PREFIX = "hall-"
+
+
 def application_reference(application: Application) -> str:
-    return f"hall-{application.pk}"
+    return f"{REFERENCE_PREFIX}{application.pk}"
+
+
+def references_describe(references: list[str]) -> dict[str, str]:
+    """The hall's references named for people: the application's number (or "draft") and its service."""
+    ids = {int(r.removeprefix(REFERENCE_PREFIX)): r for r in references if r.removeprefix(REFERENCE_PREFIX).isdigit()}
+    rows = Application.objects.filter(pk__in=ids).values_list("pk", "number", "service__name")
+    return {
+        ids[pk]: _("办件 %(number)s（%(service)s）") % {"number": number, "service": service}
+        if number
+        else _("%(service)s 申请草稿") % {"service": service}
+        for pk, number, service in rows
+    }
 
 
 def licences_authorize(*, user: Any, application: Application, licence_type_codes: list[str]) -> None:

@@ -468,6 +468,12 @@ def _missing_materials(application: Application) -> list[str]:
     return [m["code"] for m in application.service.materials if m.get("required", True) and m["code"] not in provided]
 
 
+def _material_name(application: Application, code: str) -> str:
+    """The material's name as the catalogue gives it (公司章程), to name a missing material to the applicant."""
+    spec = material_spec(application.service, code)
+    return str(spec["name"]) if spec else code
+
+
 def _licence_uses(user: Any, application: Application) -> None:
     """Each licence used as a material is recorded as used for this application; a licence that is no longer
     valid (revoked, suspended, expired) is refused here, at the moment of use, and the submission with it."""
@@ -603,7 +609,8 @@ def _apply(user: Any, application: Application, step: Transition, reason: str, d
             raise TransitionGuardFailed(
                 f"Materials missing: {', '.join(missing)}.",
                 errors=[
-                    {"loc": ["materials", code], "rule": "material.required", "msg": "missing"} for code in missing
+                    {"loc": ["materials", code], "rule": "material.required", "msg": _material_name(application, code)}
+                    for code in missing
                 ],
             )
         if not assurance_sufficient(user, application.service.min_assurance):
@@ -620,7 +627,8 @@ def _apply(user: Any, application: Application, step: Transition, reason: str, d
             raise TransitionGuardFailed(
                 f"Materials missing: {', '.join(missing)}.",
                 errors=[
-                    {"loc": ["materials", code], "rule": "material.required", "msg": "missing"} for code in missing
+                    {"loc": ["materials", code], "rule": "material.required", "msg": _material_name(application, code)}
+                    for code in missing
                 ],
             )
         result_check(application)

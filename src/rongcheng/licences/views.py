@@ -32,6 +32,7 @@ from rongcheng.licences.lifecycle import TRANSITIONS, transitions_from
 from rongcheng.licences.models import HolderAuthorization, Licence, LicenceStatus, LicenceType
 from rongcheng.licences.permissions import ISSUE_PERMISSION, is_holder, may_change, may_view_as_issuer
 from rongcheng.licences.ratelimit import verification_admit
+from rongcheng.licences.references import references_describe
 
 STATUS_LABELS = dict(LicenceStatus.choices)
 
@@ -63,6 +64,14 @@ def licence_keys_published(request: HttpRequest) -> JsonResponse:
     response["Cache-Control"] = "public, max-age=300"
     response["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+def _described(rows: list[Any]) -> list[Any]:
+    """Each row's application reference named for people (`reference_label`): an application's number, not hall-42."""
+    labels = references_describe(row.application_reference for row in rows)
+    for row in rows:
+        row.reference_label = labels.get(row.application_reference, row.application_reference)
+    return rows
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -136,7 +145,7 @@ def detail_view(request: HttpRequest, identifier: str) -> HttpResponse:
     context = {
         "licence": licence, "face": _face_rows(licence), "status": STATUS_LABELS[selectors.effective_status(licence)],
         "authentic": selectors.licence_authentic(licence), "changes": licence.status_changes.all(),
-        "uses": licence.uses.all()[:200], "can_change": may_change(request.user, licence),
+        "uses": _described(list(licence.uses.all()[:200])), "can_change": may_change(request.user, licence),
         "allowed": [TRANSITIONS[t.action].label for t in transitions_from(licence.status)],
         "form": form, "print_form": PurposeForm(),
     }  # fmt: skip
@@ -195,7 +204,7 @@ def mine_view(request: HttpRequest) -> HttpResponse:
                 return HttpResponseRedirect(reverse("licences:mine"))
     context = {
         "unbound": not indexes, "licences": selectors.licences_of_resident(request.user),
-        "authorizations": selectors.authorizations_of_resident(request.user), "form": form,
+        "authorizations": _described(list(selectors.authorizations_of_resident(request.user))), "form": form,
         "status_labels": STATUS_LABELS,
     }  # fmt: skip
     return render(request, "licences/mine.html", context, status=400 if form.errors else 200)
