@@ -29,6 +29,7 @@ from rongcheng.licences.services import (
     holder_authorization_grant,
     licence_face_problems,
     licence_issue,
+    licence_transition,
     licence_use_record,
     licences_for_holder,
 )
@@ -208,6 +209,22 @@ def result_check(application: Application) -> None:
     raise TransitionGuardFailed(" ".join(messages), errors=errors)
 
 
+def _replace_predecessors(application: Application, licence: Licence, officer: Any, source_address: str | None) -> None:
+    """A renewal or replacement supersedes the licence it was made from: a licence of the same type and holder used as
+    a material of the application is marked replaced (verification then says so), in the approval's transaction."""
+    used = ApplicationMaterial.objects.filter(application=application, source="licence").values_list(
+        "licence_identifier", flat=True
+    )
+    replaceable = (LicenceStatus.VALID, LicenceStatus.SUSPENDED, LicenceStatus.EXPIRED)
+    for old in Licence.objects.filter(identifier__in=list(used), licence_type_id=licence.licence_type_id,
+                                      holder_index=licence.holder_index, status__in=replaceable
+                                      ).exclude(pk=licence.pk):  # fmt: skip
+        licence_transition(
+            licence=old, action="replace", reason=f"换发：{licence.number}"[:200], actor=officer,
+            source_address=source_address,
+        )  # fmt: skip
+
+
 def licence_issue_for(*, application: Application, officer: Any, source_address: str | None = None) -> str:
     """Issue the service's licence type to the applicant party (the person, or the legal entity), signed with the
     deciding department's key; its identifier. Runs inside the approval's transaction: if issuing fails, the approval
@@ -230,6 +247,7 @@ def licence_issue_for(*, application: Application, officer: Any, source_address:
                 source="hall", source_reference=application.number or application_reference(application),
                 source_address=source_address,
             )  # fmt: skip
+        _replace_predecessors(application, licence, officer, source_address)
     except LicenceInputInvalid as exc:
         labels = {f["name"]: f.get("label", f["name"]) for f in licence_type.face_schema}
         fields = [labels.get(str(e["loc"][-1]), str(e["loc"][-1])) for e in exc.errors if e.get("loc")]

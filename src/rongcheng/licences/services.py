@@ -368,7 +368,8 @@ def licence_transition(
 ) -> Licence:  # fmt: skip
     """Apply one transition of the declared table under the licence's row lock."""
     audit_actor = actor_from_user(actor)
-    if not may_change(actor, licence):
+    # Replacing is part of issuing the successor: the issuing permission of the type's department suffices.
+    if not (may_change(actor, licence) or (action == "replace" and may_issue(actor, licence.licence_type))):
         _denied("licences.licence.transition", audit_actor, {"identifier": licence.identifier, "action": action},
                 source_address)  # fmt: skip
         raise LicenceActionDenied("Only staff of the issuing department with the change permission may do this.")

@@ -18,6 +18,7 @@ from rongcheng.hall.permissions import is_officer, may_act
 from rongcheng.identity.services import in_person_verify
 from rongcheng.identity.services.context import Context
 from rongcheng.licences.models import Licence, LicenceStatus
+from rongcheng.licences.selectors import licence_verify
 from rongcheng.registries.models import Person
 from rongcheng.registries.protection import reveal
 
@@ -91,6 +92,8 @@ def test_every_demo_service_is_concluded_with_the_demo_accounts(city):
         except Exception as exc:  # every service's failure is reported, not only the first
             failures.append((code, type(exc).__name__, str(exc)))
     assert failures == []
+    renewed = Licence.objects.filter(status=LicenceStatus.REPLACED)
+    assert renewed.count() == 1  # the driving licence renewed by GAJ-JSZ-001
 
 
 def _conclude(city: dict[str, User], code: str) -> None:
@@ -132,6 +135,19 @@ def _conclude(city: dict[str, User], code: str) -> None:
         assert licence.status == LicenceStatus.VALID
         assert licence.licence_type.code == service.issues_licence_type
         assert all(value not in ("", None) for value in licence.face.values())
+        # A renewal supersedes the licence it was made from: one valid licence of the type remains.
+        used = ApplicationMaterial.objects.filter(application=application, source="licence").values_list(
+            "licence_identifier", flat=True
+        )
+        predecessors = Licence.objects.filter(identifier__in=list(used), licence_type=licence.licence_type)
+        for old in predecessors:
+            assert old.status == LicenceStatus.REPLACED
+            assert licence_verify(old.identifier).status == LicenceStatus.REPLACED
+        if predecessors:
+            valid = Licence.objects.filter(
+                licence_type=licence.licence_type, holder_index=licence.holder_index, status=LicenceStatus.VALID
+            )
+            assert list(valid) == [licence]
 
 
 def test_a_residence_permit_without_an_address_is_stopped_at_submission_naming_the_field(city):
