@@ -68,7 +68,7 @@ def run(persons: int, repeats: int, addresses: bool) -> None:
         now = timezone.now()
         protected = [
             (*protect_id_number(p.id_number), p.name, p.sex, p.birth_date, p.ethnicity, p.division_code,
-             *protect_phone(p.phone), "living", 1, now)
+             *protect_phone(p.phone), "living", 1, now, None)
             for p in person_rows(2017, 0, persons)
         ]  # fmt: skip
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 ENGLISH: dict[str, str | tuple[str, ...]] = {
+    "已换发": "Replaced",
     "CSV 文件（UTF-8）": "CSV file (UTF-8)",
     "下载签名文件（JSON）": "Download the signed document (JSON)",
     "为保护个人信息，姓名、证件号码等字段已脱敏。签发部门公钥见": "Names, ID numbers and other personal fields are masked. The issuing departments' public keys are at",

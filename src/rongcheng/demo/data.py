@@ -43,6 +43,7 @@ COUNTIES: tuple[tuple[str, str, date | None, date | None, str | None], ...] = (
     ("350112", "长乐区", date(2017, 10, 1), None, None),
 )
 CHANGLE_CHANGE = date(2017, 10, 1)
+SUCCESSORS = {code: successor for code, _n, _f, _t, successor in COUNTIES if successor}
 
 # Synthetic bounding boxes (lon_min, lat_min, lon_max, lat_max), roughly where each district lies.
 COUNTY_BOXES: dict[str, tuple[float, float, float, float]] = {
@@ -74,5 +75,11 @@ STREET_WORDS = (
     "东街南街温泉鼓东鼓西华大安泰洪山五凤水部茶亭瀛洲宁化上海新港后洲义洲苍霞仓前建新城门盖山螺洲下渡对湖临江"
 )
 COMMUNITY_WORDS = "榕荫三坊七巷乌山于山屏山西湖左海金牛闽江白马五一五四东街鼓楼茶园朱紫冶山光禄"
+# Roads of the synthetic addresses (each grid cell has a few buildings on one of them).
+ROAD_WORDS = (
+    "五四路", "八一七路", "湖东路", "东街", "杨桥路", "工业路",
+    "福飞路", "华林路", "古田路", "白马路", "六一路", "江滨路",
+)  # fmt: skip
+ADDRESSES_PER_CELL = 6
 ENTITY_WORDS = ("闽都", "榕城", "海峡", "三山", "鼓山", "闽江", "东南", "海西", "左海", "乌山", "马尾", "琅岐")
 ENTITY_TRADES = ("科技", "贸易", "建设", "餐饮", "物流", "信息技术", "食品", "医药", "文化传媒", "茶业", "电子", "旅游")

@@ -140,6 +140,44 @@ class PlaceRow:
     box: tuple[float, float, float, float] | None = None
 
 
+class AddressRow(NamedTuple):
+    text: str
+    division_code: str  # the current county of the grid cell the address lies in
+    longitude: float
+    latitude: float
+
+
+def address_rows(seed: int) -> Iterator[AddressRow]:
+    """A few standard addresses in every grid cell: county, street, community, road and number, the point inside
+    the cell's box; the same seed gives the same addresses."""
+    names = {code: name for code, name, *_ in data.COUNTIES}
+    street_name = community_name = ""
+    rng = random.Random(seed * 3_000_017)
+    for row in place_rows(seed):
+        if row.level == "street":
+            street_name = row.name
+        elif row.level == "community":
+            community_name = row.name
+        elif row.box is not None:
+            county = row.code[:6]
+            x0, y0, x1, y1 = row.box
+            road = data.ROAD_WORDS[rng.randrange(len(data.ROAD_WORDS))]
+            for n in range(data.ADDRESSES_PER_CELL):
+                number = int(row.code[-2:]) * 100 + n * 2 + 1  # unique in the community: cell and building
+                yield AddressRow(
+                    f"福州市{names[county]}{street_name}{community_name}{road}{number}号",
+                    county,
+                    round(x0 + (x1 - x0) * (n + 0.5) / data.ADDRESSES_PER_CELL, 6),
+                    round((y0 + y1) / 2, 6),
+                )
+
+
+def address_for(index: int, county: str, pool: dict[str, tuple[int, ...]]) -> int | None:
+    """The address (id) of person or entity `index` among its county's addresses (长乐市's old code: 长乐区's)."""
+    choices = pool.get(county) or pool.get(data.SUCCESSORS.get(county, ""), ())
+    return choices[(index * 40_503) % len(choices)] if choices else None
+
+
 def place_rows(seed: int, streets: int = 4, communities: int = 3, cells: int = 4) -> Iterator[PlaceRow]:
     """Streets, communities and grid cells under each current county, tiling the county's box."""
     rng = random.Random(seed)

@@ -27,7 +27,7 @@ from rongcheng.staff.services import role_define
 
 SYSTEM = Actor.system("demo city generator")
 # The demo officers' business roles (seeded by demo.staff) also decide applications of their department's services.
-HALL_ROLES = ("窗口工作人员", "户籍民警")
+HALL_ROLES = ("窗口工作人员", "户籍民警", "审批人员")
 HALL_PERMISSIONS = frozenset({"hall.decide_application", "hall.change_calendarday", "licences.add_licence"})
 
 # Licence type codes (电子证照类型) as the licences app seeds them, by name.

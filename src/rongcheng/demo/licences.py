@@ -266,6 +266,31 @@ def _issuing_system(department: Department) -> User:
     return User.objects.get(pk=user.pk)
 
 
+def face_from_registry(type_name: str, sample: dict[str, Any], holder: Person | LegalEntity) -> dict[str, Any]:
+    """A licence's face as the registries know its holder: the sample's fields that the registry also holds (sex,
+    birth date, address, legal representative, date of establishment) are the registry's, so a licence never
+    contradicts the registry it was issued from; the rest (a permitted class, a floor area) stays the sample."""
+    face = dict(sample)
+    address = holder.address.text if holder.address_id and holder.address else None
+    if isinstance(holder, Person):
+        registry: dict[str, Any] = {"sex": "男" if holder.sex == "male" else "女",
+                                    "birth_date": holder.birth_date.isoformat()}  # fmt: skip
+        if address:
+            registry.update(address=address, location=address)
+        fields = {"居民身份证": ("sex", "birth_date", "address"), "机动车驾驶证": ("address",),
+                  "不动产权证书": ("location",)}.get(type_name, ())  # fmt: skip
+    else:
+        representative = holder.legal_representative
+        registry = {"established_on": holder.established_on.isoformat() if holder.established_on else None,
+                    "legal_representative": representative.name if representative else None,
+                    "entity_type": holder.entity_type or None,
+                    "address": address, "premises": address, "location": address}  # fmt: skip
+        fields = {"营业执照": ("established_on", "legal_representative", "entity_type", "address"),
+                  "食品经营许可证": ("premises",)}.get(type_name, ())  # fmt: skip
+    face.update({name: registry[name] for name in fields if registry.get(name)})
+    return face
+
+
 def demo_licences_seed() -> int:
     """Types, keys and licences of the demo city; returns the number of licences added."""
     departments = _ensure_departments()
@@ -278,8 +303,14 @@ def demo_licences_seed() -> int:
         types.append((licence_type, face))
     if Licence.objects.filter(source="demo").exists():
         return 0
-    persons = list(Person.objects.filter(status=PersonStatus.LIVING).order_by("id")[:PERSON_HOLDERS])
-    entities = list(LegalEntity.objects.filter(status=EntityStatus.ACTIVE).order_by("id")[:ENTITY_HOLDERS])
+    persons = list(
+        Person.objects.select_related("address").filter(status=PersonStatus.LIVING).order_by("id")[:PERSON_HOLDERS]
+    )
+    entities = list(
+        LegalEntity.objects.select_related("address", "legal_representative")
+        .filter(status=EntityStatus.ACTIVE)
+        .order_by("id")[:ENTITY_HOLDERS]
+    )
     added = 0
     with transaction.atomic():
         for position, (licence_type, face) in enumerate(types):
@@ -288,6 +319,9 @@ def demo_licences_seed() -> int:
             # Everyone gets an ID card record; other types go to a rotating share, the first person gets all.
             chosen = holders if position == 2 else [h for i, h in enumerate(holders) if i == 0 or i % 3 == position % 3]
             for holder in chosen:
-                licence_issue(licence_type=licence_type, holder=holder, face=face, actor=issuer, source="demo")
+                licence_issue(
+                    licence_type=licence_type, holder=holder, face=face_from_registry(licence_type.name, face, holder),
+                    actor=issuer, source="demo",
+                )  # fmt: skip
                 added += 1
     return added

@@ -23,16 +23,18 @@ from django.utils import timezone
 from rongcheng.accounts.models import Department, User
 from rongcheng.audit.services import Actor, audit_record
 from rongcheng.demo import data
-from rongcheng.demo.generator import entity_rows, person_rows, place_rows
+from rongcheng.demo.generator import address_for, address_rows, entity_rows, person_rows, place_rows
+from rongcheng.demo.hall import EXTRA_DEPARTMENTS as HALL_DEPARTMENTS
 from rongcheng.demo.hall import hall_seed
 from rongcheng.demo.identity import demo_identity_seed
+from rongcheng.demo.licences import EXTRA_DEPARTMENTS as LICENCE_DEPARTMENTS
 from rongcheng.demo.licences import demo_licences_seed
 from rongcheng.demo.models import SeedChunk
 from rongcheng.demo.oidc import oidc_demo_seed
 from rongcheng.demo.staff import demo_staff_seed
 from rongcheng.divisions.models import Division, DivisionLevel, GridCell
 from rongcheng.kernel.bulk import PreparedRows, bulk_insert_prepared, prepare_rows
-from rongcheng.registries.models import FieldEntitlement, Person
+from rongcheng.registries.models import Address, FieldEntitlement, LegalEntity, Person
 from rongcheng.registries.services import ENTITY_TYPES, person_identifiers_protect
 
 CHUNK = 10_000
@@ -66,14 +68,18 @@ def demo_city_seed(
     report = SeedReport()
     report.departments_added = _seed_departments()
     report.places_added = _seed_places(seed)
+    pool = _seed_addresses(seed)
     report.persons_added = _seed_chunks(
-        "persons", seed, persons, progress, prepare_persons, "registries_person", PERSON_COLUMNS
-    )
+        "persons", seed, persons, progress, functools.partial(prepare_persons, addresses=pool), "registries_person",
+        PERSON_COLUMNS,
+    )  # fmt: skip
     representatives = tuple(Person.objects.order_by("id").values_list("id", flat=True)[:CHUNK])
     report.entities_added = _seed_chunks(
-        "entities", seed, entities, progress, functools.partial(prepare_entities, person_ids=representatives),
+        "entities", seed, entities, progress,
+        functools.partial(prepare_entities, person_ids=representatives, addresses=pool),
         "registries_legalentity", ENTITY_COLUMNS,
     )  # fmt: skip
+    _addresses_backfill(pool)
     report.accounts = _seed_accounts(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
     oidc_demo_seed()
     demo_staff_seed(business_roles={name: spec[0] for name, spec in DEMO_ROLES.items()})
@@ -84,9 +90,11 @@ def demo_city_seed(
 
 
 def _seed_departments() -> int:
+    """The departments of the 2017 plan and those the hall's services and the licence types need (their officers'
+    accounts are made next)."""
     added = 0
     with transaction.atomic():
-        for code, name, short in data.DEPARTMENTS:
+        for code, name, short in (*data.DEPARTMENTS, *HALL_DEPARTMENTS, *LICENCE_DEPARTMENTS):
             _, created = Department.objects.get_or_create(code=code, defaults={"name": name, "short_name": short})
             added += created
     return added
@@ -141,6 +149,40 @@ def _seed_places(seed: int) -> int:
         SeedChunk.objects.create(kind="places", seed=seed, index=0, size=count + len(cells))
         audit_record(action="demo.places.seed", actor=SYSTEM, detail={"divisions": count, "grid_cells": len(cells)})
     return count + len(cells)
+
+
+def _seed_addresses(seed: int) -> dict[str, tuple[int, ...]]:
+    """Standard addresses in every grid cell (once per seed); the ids of each county's addresses."""
+    if not SeedChunk.objects.filter(kind="addresses", seed=seed).exists():
+        with transaction.atomic():
+            rows = [Address(text=r.text, division_code=r.division_code, longitude=r.longitude, latitude=r.latitude)
+                    for r in address_rows(seed)]  # fmt: skip
+            Address.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+            SeedChunk.objects.create(kind="addresses", seed=seed, index=0, size=len(rows))
+            audit_record(action="demo.addresses.seed", actor=SYSTEM, detail={"addresses": len(rows)})
+    texts = {(r.text, r.division_code) for r in address_rows(seed)}
+    pool: dict[str, list[int]] = {}
+    for pk, text, county in Address.objects.order_by("id").values_list("id", "text", "division_code"):
+        if (text, county) in texts:
+            pool.setdefault(county, []).append(pk)
+    return {county: tuple(ids) for county, ids in pool.items()}
+
+
+def _addresses_backfill(pool: dict[str, tuple[int, ...]]) -> int:
+    """Persons and entities a seed of an older version left without an address get one in their county."""
+    changed = 0
+    for queryset in (Person.objects.all(), LegalEntity.objects.all()):
+        while True:
+            batch: list[Any] = list(queryset.filter(address__isnull=True).order_by("id")[:CHUNK])
+            for row in batch:
+                row.address_id = address_for(row.pk, row.division_code, pool)
+            batch = [row for row in batch if row.address_id is not None]
+            if not batch:
+                break
+            with transaction.atomic():
+                queryset.model.objects.bulk_update(batch, ["address_id"], batch_size=1000)
+            changed += len(batch)
+    return changed
 
 
 Prepare = Callable[[str, int, int, int], PreparedRows]
@@ -214,39 +256,49 @@ def _write_chunk(
 
 PERSON_COLUMNS = (
     "id_number_cipher", "id_number_index", "id_number_masked", "name", "sex", "birth_date", "ethnicity",
-    "division_code", "phone_cipher", "phone_index", "phone_masked", "status", "version", "valid_from",
+    "division_code", "phone_cipher", "phone_index", "phone_masked", "status", "version", "valid_from", "address_id",
 )  # fmt: skip
 ENTITY_COLUMNS = (
     "credit_code", "name", "registration_department", "category", "entity_type", "division_code", "established_on",
-    "status", "legal_representative_id", "registration_authority", "version", "valid_from",
+    "status", "legal_representative_id", "registration_authority", "version", "valid_from", "address_id",
 )  # fmt: skip
 
 
-def person_registry_rows(seed: int, start: int, count: int) -> Iterator[tuple[Any, ...]]:
-    """Generated persons as registry rows: ID number and phone encrypted, indexed and masked."""
+def person_registry_rows(
+    seed: int, start: int, count: int, addresses: dict[str, tuple[int, ...]] | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """Generated persons as registry rows: ID number and phone encrypted, indexed and masked; each lives at one of
+    its county's `addresses` (no address without them)."""
     now = timezone.now()
-    for p in person_rows(seed, start, count):
+    pool = addresses or {}
+    for index, p in enumerate(person_rows(seed, start, count), start=start):
         id_number, phone = person_identifiers_protect(id_number=p.id_number, phone=p.phone)
         yield (
             *id_number, p.name, p.sex, p.birth_date, p.ethnicity, p.division_code, *phone, "living", 1, now,
+            address_for(index, p.division_code, pool),
         )  # fmt: skip
 
 
-def prepare_persons(vendor: str, seed: int, start: int, count: int) -> PreparedRows:
-    return prepare_rows(vendor, person_registry_rows(seed, start, count))
+def prepare_persons(
+    vendor: str, seed: int, start: int, count: int, *, addresses: dict[str, tuple[int, ...]] | None = None
+) -> PreparedRows:
+    return prepare_rows(vendor, person_registry_rows(seed, start, count, addresses))
 
 
 def prepare_entities(
-    vendor: str, seed: int, start: int, count: int, *, person_ids: tuple[int, ...] = ()
-) -> PreparedRows:
+    vendor: str, seed: int, start: int, count: int, *, person_ids: tuple[int, ...] = (),
+    addresses: dict[str, tuple[int, ...]] | None = None,
+) -> PreparedRows:  # fmt: skip
     now = timezone.now()
+    pool = addresses or {}
     rows = (
         (
             e.credit_code, e.name, e.registration_department, e.category,
             ENTITY_TYPES.get((e.registration_department, e.category), ""), e.division_code, e.established_on,
             "active", person_ids[e.representative_index] if person_ids else None, "福州市市场监督管理局", 1, now,
+            address_for(index, e.division_code, pool),
         )
-        for e in entity_rows(seed, start, count, len(person_ids))
+        for index, e in enumerate(entity_rows(seed, start, count, len(person_ids)), start=start)
     )  # fmt: skip
     return prepare_rows(vendor, rows)
 
@@ -266,6 +318,28 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str, str, str, bool, str], ...] = (
     ),
     ("police", "户籍民警", "staff", "FZ-GAJ", "户籍民警", False, "registry officer: clear reads for public security"),
     ("auditor", "审计管理员", "staff", "FZ-SZB", "审计管理员", False, "audit administrator: the audit trail"),
+    # One officer who decides the applications of each department with services in the hall's catalogue (the
+    # public-security services: `police`); demo.tests.test_stories takes every service to its conclusion with them.
+    *(
+        (
+            username,
+            display,
+            "staff",
+            code,
+            "审批人员",
+            False,
+            f"{what} officer: accepts, reviews and decides {code}'s applications, issues its licences",
+        )
+        for username, display, code, what in (
+            ("market", "市场监管审批人员", "FZ-GSJ", "market-regulation"),
+            ("civil", "民政审批人员", "FZ-MZJ", "civil-affairs"),
+            ("labour", "人社审批人员", "FZ-RSJ", "human-resources and social-security"),
+            ("fund", "公积金审批人员", "FZ-GJJ", "housing-fund"),
+            ("health", "卫健审批人员", "FZ-WJW", "health"),
+            ("urban", "城管审批人员", "FZ-CGW", "urban-management"),
+            ("tourism", "旅游审批人员", "FZ-LYJ", "tourism"),
+        )
+    ),
     ("resident", "市民", "resident", "", "", False, "resident bound to the first demo person: who read my data"),
     (
         "company",
@@ -287,6 +361,7 @@ DEMO_ROLES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
         "public_security",
     ),
     "审计管理员": ((), (), ""),
+    "审批人员": (("view_person", "view_legalentity"), ("name",), "service_hall"),
 }
 
 

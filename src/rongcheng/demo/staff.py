@@ -44,7 +44,13 @@ ADMINISTRATOR_ROLES: dict[str, tuple[str, bool, str, tuple[str, ...]]] = {
 BUSINESS_DESCRIPTIONS = {
     "窗口工作人员": "政务服务中心窗口：查看人口和法人信息（脱敏）。",
     "户籍民警": "公安户籍：查看、登记和更正人口信息，为公安用途查看明文。",
+    "审批人员": "部门审批：受理、审查和决定本部门事项的申请，签发本部门的电子证照。",
 }
+# The officer who decides each department's applications in the hall (username, department code).
+DEPARTMENT_OFFICERS = (
+    ("market", "FZ-GSJ"), ("civil", "FZ-MZJ"), ("labour", "FZ-RSJ"), ("fund", "FZ-GJJ"), ("health", "FZ-WJW"),
+    ("urban", "FZ-CGW"), ("tourism", "FZ-LYJ"),
+)  # fmt: skip
 # username: (role, department code of the grant; None for the whole city)
 DEMO_GRANTS: dict[str, tuple[str, str | None]] = {
     "sysadmin": ("系统管理员", None),
@@ -52,6 +58,7 @@ DEMO_GRANTS: dict[str, tuple[str, str | None]] = {
     "auditor": ("审计管理员", None),
     "officer": ("窗口工作人员", "FZ-FWZX"),
     "police": ("户籍民警", "FZ-GAJ"),
+    **{username: ("审批人员", code) for username, code in DEPARTMENT_OFFICERS},
 }
 
 

@@ -17,14 +17,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from rongcheng.accounts.models import AccountKind, User
-from rongcheng.hall.errors import MaterialInvalid
-from rongcheng.hall.models import Application, ApplicationMaterial
+from rongcheng.hall.catalogue import REGISTRY_FIELDS
+from rongcheng.hall.errors import MaterialInvalid, TransitionGuardFailed
+from rongcheng.hall.models import Application, ApplicationMaterial, material_spec
+from rongcheng.licences.errors import LicenceInputInvalid
 from rongcheng.licences.models import Licence, LicenceStatus, LicenceType
 from rongcheng.licences.services import (
     holder_authorization_grant,
+    licence_face_problems,
     licence_issue,
+    licence_transition,
     licence_use_record,
     licences_for_holder,
 )
@@ -57,8 +62,23 @@ def hall_account() -> User:
     return account
 
 
+REFERENCE_PREFIX = "hall-"
+
+
 def application_reference(application: Application) -> str:
-    return f"hall-{application.pk}"
+    return f"{REFERENCE_PREFIX}{application.pk}"
+
+
+def references_describe(references: list[str]) -> dict[str, str]:
+    """The hall's references named for people: the application's number (or "draft") and its service."""
+    ids = {int(r.removeprefix(REFERENCE_PREFIX)): r for r in references if r.removeprefix(REFERENCE_PREFIX).isdigit()}
+    rows = Application.objects.filter(pk__in=ids).values_list("pk", "number", "service__name")
+    return {
+        ids[pk]: _("办件 %(number)s（%(service)s）") % {"number": number, "service": service}
+        if number
+        else _("%(service)s 申请草稿") % {"service": service}
+        for pk, number, service in rows
+    }
 
 
 def licences_authorize(*, user: Any, application: Application, licence_type_codes: list[str]) -> None:
@@ -119,24 +139,88 @@ def licence_uses_record(*, application: Application, source_address: str | None)
         )  # fmt: skip
 
 
-def result_face(application: Application) -> dict[str, Any]:
+def _result_face(application: Application) -> tuple[dict[str, Any], dict[str, str]]:
     """The face data of the licence issued on approval, from the application's materials as the service maps them
-    (`ServiceItem.result_face`: face field → "material:value key", or "=literal")."""
+    (`ServiceItem.result_face`: face field → "material:value key", or "=literal"), and the source of each face field
+    that the application leaves empty."""
     provided = {m.code: m.values for m in application.provided.all()}
     face: dict[str, Any] = {}
+    empty: dict[str, str] = {}
     for field, source in application.service.result_face.items():
         if source.startswith("="):
             face[field] = source[1:]
             continue
-        material, _, key = source.partition(":")
+        material, _sep, key = source.partition(":")
         value = provided.get(material, {}).get(key)
-        if value is None:
-            raise MaterialInvalid(
-                f"The licence's field {field} comes from {source}, which the application does not provide.",
-                errors=[{"loc": ["materials", material], "rule": "result_face.source", "msg": source}],
-            )
-        face[field] = value["value"] if isinstance(value, dict) else value
+        value = value["value"] if isinstance(value, dict) else value
+        if value is None or value == "":
+            empty[field] = source
+            continue
+        face[field] = value
+    return face, empty
+
+
+def _source_label(application: Application, source: str) -> tuple[str, str]:
+    """The material's name and the value's name, as the applicant saw them, of a "material:key" source."""
+    material, _sep, key = source.partition(":")
+    spec = material_spec(application.service, material) or {"name": material}
+    provided: dict[str, Any] = next((m.values for m in application.provided.all() if m.code == material), {})
+    label = provided.get(key, {}).get("label") if isinstance(provided.get(key), dict) else None
+    return str(spec["name"]), str(label or REGISTRY_FIELDS.get(key, (key,))[0])
+
+
+def result_face(application: Application) -> dict[str, Any]:
+    face, empty = _result_face(application)
+    if empty:
+        field, source = next(iter(empty.items()))
+        raise MaterialInvalid(
+            f"The licence's field {field} comes from {source}, which the application does not provide.",
+            errors=[{"loc": ["materials", source.partition(":")[0]], "rule": "result_face.source", "msg": source}],
+        )
     return face
+
+
+def result_check(application: Application) -> None:
+    """At submission, before an officer sees it: the licence the approval would issue can be issued from what the
+    application provides. A value it needs that is missing (an address the registry does not hold, say), or one the
+    licence type would refuse, stops the submission with the material and the value named in the reader's
+    language; nothing is written."""
+    code = application.service.issues_licence_type
+    licence_type = LicenceType.objects.filter(code=code).first() if code else None
+    if licence_type is None:
+        return
+    face, empty = _result_face(application)
+    sources = dict(application.service.result_face)
+    required = {f["name"] for f in licence_type.face_schema if f.get("required")}
+    problems = [field for field in empty if field in required]
+    problems += [str(e["loc"][-1]) for e in licence_face_problems(licence_type=licence_type, face=face)
+                 if e["loc"][-1] in sources and e["loc"][-1] not in empty]  # fmt: skip
+    if not problems:
+        return
+    messages, errors = [], []
+    for field in problems:
+        material, label = _source_label(application, sources[field])
+        messages.append(_("材料“%(material)s”的“%(field)s”为空或不符合要求，签发%(licence)s需要它。")
+                        % {"material": material, "field": label, "licence": licence_type.name})  # fmt: skip
+        errors.append({"loc": ["materials", sources[field].partition(":")[0]], "rule": "result_face.value",
+                       "msg": messages[-1]})  # fmt: skip
+    raise TransitionGuardFailed(" ".join(messages), errors=errors)
+
+
+def _replace_predecessors(application: Application, licence: Licence, officer: Any, source_address: str | None) -> None:
+    """A renewal or replacement supersedes the licence it was made from: a licence of the same type and holder used as
+    a material of the application is marked replaced (verification then says so), in the approval's transaction."""
+    used = ApplicationMaterial.objects.filter(application=application, source="licence").values_list(
+        "licence_identifier", flat=True
+    )
+    replaceable = (LicenceStatus.VALID, LicenceStatus.SUSPENDED, LicenceStatus.EXPIRED)
+    for old in Licence.objects.filter(identifier__in=list(used), licence_type_id=licence.licence_type_id,
+                                      holder_index=licence.holder_index, status__in=replaceable
+                                      ).exclude(pk=licence.pk):  # fmt: skip
+        licence_transition(
+            licence=old, action="replace", reason=f"换发：{licence.number}"[:200], actor=officer,
+            source_address=source_address,
+        )  # fmt: skip
 
 
 def licence_issue_for(*, application: Application, officer: Any, source_address: str | None = None) -> str:
@@ -154,10 +238,20 @@ def licence_issue_for(*, application: Application, officer: Any, source_address:
         if application.legal_entity is not None
         else person_for_resident(user=application.applicant)
     )
-    with transaction.atomic():
-        licence = licence_issue(
-            licence_type=licence_type, holder=holder, face=result_face(application), actor=officer,
-            source="hall", source_reference=application.number or application_reference(application),
-            source_address=source_address,
-        )  # fmt: skip
+    try:
+        with transaction.atomic():
+            licence = licence_issue(
+                licence_type=licence_type, holder=holder, face=result_face(application), actor=officer,
+                source="hall", source_reference=application.number or application_reference(application),
+                source_address=source_address,
+            )  # fmt: skip
+        _replace_predecessors(application, licence, officer, source_address)
+    except LicenceInputInvalid as exc:
+        labels = {f["name"]: f.get("label", f["name"]) for f in licence_type.face_schema}
+        fields = [labels.get(str(e["loc"][-1]), str(e["loc"][-1])) for e in exc.errors if e.get("loc")]
+        raise MaterialInvalid(
+            _("%(licence)s无法签发：请核对“%(fields)s”。")
+            % {"licence": licence_type.name, "fields": "”“".join(fields) or _("证照内容")},
+            errors=exc.errors,
+        ) from exc
     return licence.identifier

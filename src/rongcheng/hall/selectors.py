@@ -23,7 +23,7 @@ from rongcheng.kernel.pagination import MAX_LIMIT, Page, decode_cursor, encode_c
 from rongcheng.registries.models import LegalEntity
 
 Scope = Literal["department", "window", "intake", "countersign"]
-SCOPES = ("department", "window", "intake", "countersign")
+SCOPES = ("todo", "department", "window", "intake", "countersign")
 
 
 def service_items_search(
@@ -184,7 +184,19 @@ def workbench_queue(
     department = user.department_id
     # A draft is its applicant's until submitted: no scope, no state filter shows an officer one (nor its prefill).
     qs = Application.objects.exclude(state=State.DRAFT)
-    if scope == "department":
+    if scope == "todo":
+        # What waits for this officer: the department's open applications, every application their window may
+        # accept (their own services' and every 全城通办 one), and those their department is asked to countersign.
+        waiting = (
+            Q(department_id=department, state__in=OPEN)
+            | Q(state=State.SUBMITTED, service__any_window=True)
+            | Q(state=State.COUNTERSIGNING, pk__in=Countersign.objects.filter(
+                department_id=department, state=CountersignState.PENDING).values("application_id"))
+        )  # fmt: skip
+        qs = qs.filter(waiting)
+        if state:
+            qs = qs.filter(state=state)
+    elif scope == "department":
         qs = qs.filter(department_id=department)
         qs = qs.filter(state=state) if state else qs.filter(state__in=OPEN | {State.CORRECTION.value})
     elif scope == "window":

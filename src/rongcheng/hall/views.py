@@ -5,6 +5,7 @@ the holiday calendar. The same services and selectors as the API; a domain error
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,20 +17,28 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rongcheng.hall import selectors, services
 from rongcheng.hall.catalogue import REGISTRY_FIELDS
-from rongcheng.hall.errors import AssuranceTooLow, DraftQuotaReached, UploadQuotaExceeded
+from rongcheng.hall.errors import (
+    AssuranceTooLow,
+    DraftQuotaReached,
+    RepresentationInactive,
+    TransitionGuardFailed,
+    UploadQuotaExceeded,
+)
 from rongcheng.hall.models import ApplicantKind, Application, CalendarDay, DayKind, ServiceItem, ServiceKind, State
-from rongcheng.hall.permissions import CALENDAR_PERMISSION, assurance_step_up, is_applicant, is_officer
+from rongcheng.hall.permissions import CALENDAR_PERMISSION, assurance_step_up, is_applicant, is_officer, may_act
 from rongcheng.hall.workflow import TRANSITIONS, transitions_from
 from rongcheng.identity.selectors import representation_list_for_user
 from rongcheng.kernel.context import note_actor
-from rongcheng.kernel.errors import DomainError, NotFound
+from rongcheng.kernel.errors import Conflict, DomainError, NotFound, ValidationFailed
+from rongcheng.kernel.errors import PermissionDenied as DomainPermissionDenied
 from rongcheng.kernel.ratelimit import rate_limit_request, rate_limited
+from rongcheng.licences.models import LicenceType
 from rongcheng.registries.models import LegalEntity
 
 STATE_LABELS = dict(State.choices)
@@ -42,12 +51,52 @@ SOURCE_LABELS = {
     "registry": gettext_lazy("基础数据库"),
     "upload": gettext_lazy("上传材料"),
 }
+REGISTRY_LABEL = gettext_lazy("人口基础信息库")
 
 
 def _user(request: HttpRequest) -> Any:
     user = request.user
     note_actor(user)
     return user
+
+
+CJK = re.compile(r"[\u3400-\u9fff]")
+RULE_MESSAGES = {
+    "material.required": gettext_lazy("请先提供所有必需的材料。"),
+    "upload.empty": gettext_lazy("文件为空，请重新选择。"),
+    "upload.size": gettext_lazy("文件过大，超过了本材料允许的大小。"),
+    "upload.format": gettext_lazy("文件格式不符合本材料的要求。"),
+    "upload.extension": gettext_lazy("文件扩展名与文件内容不符。"),
+    "reason.required": gettext_lazy("请填写理由。"),
+    "countersign.departments": gettext_lazy("请填写一个或多个其他部门的编码。"),
+    "applicant_kind.entity": gettext_lazy("该事项由企业申请：请选择您代表的企业。"),
+    "applicant_kind.person": gettext_lazy("该事项只能由个人申请。"),
+}
+
+
+def page_message(exc: DomainError) -> str:
+    """A domain error as a sentence in the reader's language: the service's own message when it is already one
+    (written with gettext), else the sentence for the broken rule or for the kind of error, never the English detail
+    meant for API callers."""
+    if CJK.search(exc.detail) and get_language() != "en":
+        return exc.detail
+    if get_language() == "en" and not CJK.search(exc.detail):
+        return exc.detail
+    names = [e.get("msg") or e["loc"][-1] for e in exc.errors if e.get("rule") == "material.required" and e.get("loc")]
+    if names and isinstance(exc, TransitionGuardFailed):
+        return _("请先提供以下材料：%(materials)s。") % {"materials": "、".join(str(n) for n in names)}
+    for error in exc.errors:
+        if error.get("rule") in RULE_MESSAGES:
+            return str(RULE_MESSAGES[error["rule"]])
+    if isinstance(exc, RepresentationInactive):
+        return _("您的账户已不再代表该企业，无法办理该企业的申请。")
+    if isinstance(exc, DomainPermissionDenied):
+        return _("您的账户不能执行这个操作。")
+    if isinstance(exc, Conflict):
+        return _("办件的状态已经变化，这个操作现在不能进行。请刷新页面后再试。")
+    if isinstance(exc, ValidationFailed):
+        return _("输入不符合要求，请检查后再试。")
+    return _("操作没有完成，请稍后再试。")
 
 
 def _attempt(request: HttpRequest, action: Callable[[], Any], success: str, back: str) -> HttpResponse:
@@ -67,7 +116,7 @@ def _attempt(request: HttpRequest, action: Callable[[], Any], success: str, back
         messages.error(request, _("本申请上传的材料合计不能超过 %(megabytes)s MB。") % quota)
         return HttpResponseRedirect(back)
     except DomainError as exc:
-        messages.error(request, exc.detail)
+        messages.error(request, page_message(exc))
         return HttpResponseRedirect(back)
     if success:
         messages.success(request, success)
@@ -102,14 +151,17 @@ def service_detail(request: HttpRequest, code: str) -> HttpResponse:
         item = selectors.service_item_get(code=code)
     except NotFound as exc:
         raise Http404(exc.detail) from exc
+    names = licence_type_names([item.issues_licence_type, *[m.get("licence_type", "") for m in item.materials]])
     materials = [
         {**spec, "source_label": SOURCE_LABELS.get(spec["source"], spec["source"]),
-         "field_labels": [REGISTRY_FIELDS[f][0] for f in spec.get("fields", [])]}
+         "field_labels": [REGISTRY_FIELDS[f][0] for f in spec.get("fields", [])],
+         "licence_type_name": names.get(spec.get("licence_type", ""), "")}
         for spec in item.materials
     ]  # fmt: skip
     return render(
         request, "hall/service_detail.html",
         {"item": item, "kind": KIND_LABELS.get(item.kind, item.kind), "materials": materials,
+         "result_name": names.get(item.issues_licence_type, ""),
          "can_apply": is_applicant(request.user), "entities": _represented(request.user, item)},
     )  # fmt: skip
 
@@ -149,14 +201,36 @@ def my_applications(request: HttpRequest) -> HttpResponse:
     return render(request, "hall/my_applications.html", {"rows": rows, "next_cursor": page.next_cursor, "inbox": inbox})
 
 
+def licence_type_names(codes: list[str]) -> dict[str, str]:
+    """The names of licence types by code, to show a person the name (居住证), never the code."""
+    return dict(LicenceType.objects.filter(code__in=[c for c in codes if c]).values_list("code", "name"))
+
+
+def display_value(value: Any) -> str:
+    """A material's value as a person reads it: 是/否 for a truth value, nothing shown as "—"."""
+    if isinstance(value, bool) or value in ("True", "False"):
+        return str(_("是") if value in (True, "True") else _("否"))
+    if value is None or value in ("", "None"):
+        return "—"
+    return str(value)
+
+
 def _material_rows(application: Application) -> list[dict[str, Any]]:
+    """Each material with its values for people: the value's name and value, and where it came from by name (the
+    population registry, an electronic licence), never the internal source key."""
     provided = {m.code: m for m in application.provided.all()}
-    return [
-        {"spec": spec, "source_label": SOURCE_LABELS.get(spec["source"], spec["source"]),
-         "provided": provided.get(spec["code"]),
-         "values": list(provided[spec["code"]].values.values()) if spec["code"] in provided else []}
-        for spec in application.service.materials
-    ]  # fmt: skip
+    rows = []
+    for spec in application.service.materials:
+        material = provided.get(spec["code"])
+        values = [
+            {"label": v.get("label", key), "value": display_value(v.get("value")),
+             "source": REGISTRY_LABEL if str(v.get("source", "")).startswith("registries:") else ""}
+            for key, v in (material.values.items() if material else ())
+            if isinstance(v, dict)
+        ]  # fmt: skip
+        rows.append({"spec": spec, "source_label": SOURCE_LABELS.get(spec["source"], spec["source"]),
+                     "provided": material, "values": values})  # fmt: skip
+    return rows
 
 
 def _timeline(application: Application) -> list[dict[str, Any]]:
@@ -264,7 +338,7 @@ def _officer(request: HttpRequest) -> Any:
 @require_http_methods(["GET", "HEAD"])
 def workbench(request: HttpRequest) -> HttpResponse:
     user = _officer(request)
-    scope, state = request.GET.get("scope", "department"), request.GET.get("state", "")
+    scope, state = request.GET.get("scope", "todo"), request.GET.get("state", "")
     service, overdue = request.GET.get("service", "")[:40], request.GET.get("overdue") == "1"
     filters = {"scope": scope, "state": state, "service": service, "overdue": overdue}
     try:
@@ -273,7 +347,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
             cursor=request.GET.get("cursor") or None,
         )  # fmt: skip
     except DomainError as exc:
-        messages.error(request, exc.detail)
+        messages.error(request, page_message(exc))
         return HttpResponseRedirect(reverse("hall:workbench"))
     rows = [{"application": a, "state": STATE_LABELS.get(a.state, a.state)} for a in page.items]
     query = request.GET.copy()
@@ -283,7 +357,8 @@ def workbench(request: HttpRequest) -> HttpResponse:
         request, "hall/workbench.html",
         {"rows": rows, "filters": filters, "states": State.choices, "next_query": query.urlencode()
          if page.next_cursor else "", "follow_ups": selectors.follow_ups_open(user=user),
-         "scopes": [("department", _("本部门办件")), ("intake", _("待受理（含全城通办）")), ("window", _("本窗口受理")),
+         "scopes": [("todo", _("待我处理")),
+                    ("department", _("本部门办件")), ("intake", _("待受理（含全城通办）")), ("window", _("本窗口受理")),
                     ("countersign", _("待会签"))]},
     )  # fmt: skip
 
@@ -296,7 +371,9 @@ def workbench_detail(request: HttpRequest, pk: int) -> HttpResponse:
         application = selectors.application_for_officer(user=user, application_id=pk)
     except NotFound as exc:
         raise Http404(exc.detail) from exc
-    actions = list(transitions_from(application.state, "officer"))
+    # Only the buttons this officer may press now: the predicate the transition service enforces.
+    actions = [t for t in transitions_from(application.state, "officer")
+               if may_act(user, application, any_window=t.any_window)]  # fmt: skip
     pending = [c for c in selectors.countersigns_pending(application=application)
                if c.department_id == user.department_id]  # fmt: skip
     return render(

@@ -32,7 +32,7 @@ from django_stubs_ext import StrOrPromise
 from rongcheng.accounts.models import Department
 from rongcheng.hall import calendar as working
 from rongcheng.hall.errors import AssuranceTooLow, TransitionGuardFailed, TransitionNotAllowed
-from rongcheng.hall.licensing import licence_issue_for, licence_uses_record
+from rongcheng.hall.licensing import licence_issue_for, licence_uses_record, result_check
 from rongcheng.hall.models import (
     Application,
     ApplicationMaterial,
@@ -41,6 +41,7 @@ from rongcheng.hall.models import (
     Flag,
     NumberCounter,
     State,
+    material_spec,
 )
 from rongcheng.hall.permissions import assurance_sufficient
 from rongcheng.kernel.transitions import Table, Transition
@@ -83,13 +84,27 @@ def missing_materials(application: Application) -> list[str]:
     return [m["code"] for m in application.service.materials if m.get("required", True) and m["code"] not in provided]
 
 
+def _material_name(application: Application, code: str) -> str:
+    """The material's name as the catalogue gives it (公司章程), to name a missing material to the applicant."""
+    spec = material_spec(application.service, code)
+    return str(spec["name"]) if spec else code
+
+
 def materials_complete(step: Step) -> None:
     missing = missing_materials(step.application)
     if missing:
         raise TransitionGuardFailed(
             f"Materials missing: {', '.join(missing)}.",
-            errors=[{"loc": ["materials", code], "rule": "material.required", "msg": "missing"} for code in missing],
+            errors=[
+                {"loc": ["materials", code], "rule": "material.required", "msg": _material_name(step.application, code)}
+                for code in missing
+            ],
         )
+
+
+def result_issuable(step: Step) -> None:
+    """The licence an approval would issue can be issued from the materials (hall.licensing.result_check)."""
+    result_check(step.application)
 
 
 def assurance_enough(step: Step) -> None:
@@ -242,7 +257,7 @@ S = State
 TRANSITIONS: Table[ApplicationTransition] = Table(
     (
         _t("submit", (S.DRAFT,), S.SUBMITTED, "applicant", _("提交申请"),
-           guards=(materials_complete, assurance_enough), before=(licences_used, numbered)),
+           guards=(materials_complete, assurance_enough, result_issuable), before=(licences_used, numbered)),
         _t("accept", (S.SUBMITTED,), S.ACCEPTED, "officer", _("受理"), before=(window_noted,), clock="start",
            any_window=True),
         _t("not_accept", (S.SUBMITTED,), S.NOT_ACCEPTED, "officer", _("不予受理"), needs_reason=True, any_window=True),
@@ -250,7 +265,7 @@ TRANSITIONS: Table[ApplicationTransition] = Table(
         _t("return_for_correction", (S.UNDER_REVIEW,), S.CORRECTION, "officer", _("退回补正"), needs_reason=True,
            clock="stop"),
         _t("resubmit", (S.CORRECTION,), S.UNDER_REVIEW, "applicant", _("补正后重新提交"),
-           guards=(materials_complete,), before=(licences_used,), clock="resume"),
+           guards=(materials_complete, result_issuable), before=(licences_used,), clock="resume"),
         _t("request_countersign", (S.UNDER_REVIEW,), S.COUNTERSIGNING, "officer", _("发起会签"),
            guards=(countersigners_known,), after=(countersigns_requested,)),
         _t("countersign_complete", (S.COUNTERSIGNING,), S.UNDER_REVIEW, "system", _("会签完成"),

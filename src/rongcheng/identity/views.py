@@ -179,7 +179,11 @@ def sign_in_sms(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         rate_limit_request("identity.sms" if request.POST.get("action") == "send" else "identity.sign_in", request)
     next_url = _next_of(request)
-    phone_form = forms.PhoneForm(request.POST if request.POST.get("action") == "send" else None)
+    # One phone field serves both buttons: "send" checks it alone, "verify" with the code.
+    phone_form = forms.PhoneForm(
+        request.POST if request.POST.get("action") == "send" else None,
+        initial={"phone": str(request.POST.get("phone", ""))[:20]},
+    )
     form = forms.SmsSignInForm(request.POST if request.POST.get("action") == "verify" else None)
     sent = False
     if request.method == "POST" and request.POST.get("action") == "send" and phone_form.is_valid():

@@ -4,6 +4,7 @@ valid ──suspend──▶ suspended ──reinstate──▶ valid
 valid, suspended ──revoke──▶ revoked            (撤销/吊销, final)
 valid, suspended, expired ──cancel──▶ cancelled (注销, final)
 valid, suspended ──expire──▶ expired            (only once the validity period has ended)
+valid, suspended, expired ──replace──▶ replaced (换发/补发: a renewal or replacement was issued, final)
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from rongcheng.kernel.transitions import Table, Transition
 from rongcheng.licences.errors import LicenceTransitionNotAllowed
 from rongcheng.licences.models import Licence, LicenceStatus
 
-V, S, R, C, E = (LicenceStatus.VALID, LicenceStatus.SUSPENDED, LicenceStatus.REVOKED, LicenceStatus.CANCELLED,
-                 LicenceStatus.EXPIRED)  # fmt: skip
+V, S, R, C, E, P = (LicenceStatus.VALID, LicenceStatus.SUSPENDED, LicenceStatus.REVOKED, LicenceStatus.CANCELLED,
+                    LicenceStatus.EXPIRED, LicenceStatus.REPLACED)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,10 @@ TRANSITIONS: Table[LicenceTransition] = Table(
         Transition("revoke", frozenset({V, S}), R, label="撤销/吊销"),
         Transition("cancel", frozenset({V, S, E}), C, label="注销"),
         Transition("expire", frozenset({V, S}), E, label="失效", guards=(_validity_ended,)),
+        Transition("replace", frozenset({V, S, E}), P, label="换发"),
     )
 )
-FINAL_STATES = frozenset({R, C})
+FINAL_STATES = frozenset({R, C, P})
 
 
 def transitions_from(status: str) -> list[LicenceTransition]:

@@ -23,6 +23,7 @@ class LicenceStatus(models.TextChoices):
     REVOKED = "revoked", _("撤销")
     CANCELLED = "cancelled", _("注销")
     EXPIRED = "expired", _("失效")
+    REPLACED = "replaced", _("已换发")  # a renewal or replacement was issued: the new licence is the valid one
 
 
 class LicenceType(models.Model):

@@ -241,6 +241,16 @@ def _prepare(licence_type: LicenceType, request: IssueRequest, issued_on: dt.dat
     return _Prepared(request, facts, face, valid_from, valid_until)
 
 
+def licence_face_problems(*, licence_type: LicenceType, face: dict[str, Any]) -> list[dict[str, Any]]:
+    """What in `face` would stop an issue of this type (each error's loc is ["face", field]), issuing nothing: a
+    caller that will issue later (the hall, on approval) checks the face when the request is made."""
+    try:
+        documents.face_validate(licence_type.face_schema, face)
+    except LicenceInputInvalid as exc:
+        return list(exc.errors)
+    return []
+
+
 def _serials(licence_type: LicenceType, issuer_code: str, year: int, count: int) -> list[str]:
     """`count` consecutive serials, taken under the counter's row lock (call inside a transaction)."""
     SerialCounter.objects.get_or_create(licence_type=licence_type, issuer_code=issuer_code, year=year)
@@ -359,7 +369,8 @@ def licence_transition(
 ) -> Licence:  # fmt: skip
     """Apply one transition of the declared table under the licence's row lock."""
     audit_actor = actor_from_user(actor)
-    if not may_change(actor, licence):
+    # Replacing is part of issuing the successor: the issuing permission of the type's department suffices.
+    if not (may_change(actor, licence) or (action == "replace" and may_issue(actor, licence.licence_type))):
         _denied("licences.licence.transition", audit_actor, {"identifier": licence.identifier, "action": action},
                 source_address)  # fmt: skip
         raise LicenceActionDenied("Only staff of the issuing department with the change permission may do this.")

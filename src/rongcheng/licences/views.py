@@ -33,6 +33,7 @@ from rongcheng.licences.keys import published_keys
 from rongcheng.licences.lifecycle import transitions_from
 from rongcheng.licences.models import HolderAuthorization, Licence, LicenceStatus, LicenceType
 from rongcheng.licences.permissions import ISSUE_PERMISSION, is_holder, may_change, may_view_as_issuer
+from rongcheng.licences.references import references_describe
 
 STATUS_LABELS = dict(LicenceStatus.choices)
 
@@ -60,6 +61,24 @@ def licence_keys_published(request: HttpRequest) -> JsonResponse:
     response["Cache-Control"] = "public, max-age=300"
     response["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+def _described(rows: list[Any]) -> list[Any]:
+    """Each row's application reference named for people (`reference_label`): an application's number, not hall-42."""
+    labels = references_describe(row.application_reference for row in rows)
+    for row in rows:
+        row.reference_label = labels.get(row.application_reference, row.application_reference)
+    return rows
+
+
+@require_http_methods(["GET", "HEAD"])
+def verify_form_view(request: HttpRequest) -> HttpResponse:
+    """The public form to type (or paste) a licence identifier; no sign-in. It leads to the verification page."""
+    typed = str(request.GET.get("identifier", ""))[:200]
+    identifier = "".join(c for c in typed if c.isascii() and (c.isalnum() or c == "."))
+    if identifier:
+        return HttpResponseRedirect(reverse("licences:verify", args=[identifier]))
+    return render(request, "licences/verify_form.html")
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -119,7 +138,7 @@ def detail_view(request: HttpRequest, identifier: str) -> HttpResponse:
     context = {
         "licence": licence, "face": _face_rows(licence), "status": STATUS_LABELS[selectors.effective_status(licence)],
         "authentic": selectors.licence_authentic(licence), "changes": licence.status_changes.all(),
-        "uses": licence.uses.all()[:200], "can_change": may_change(request.user, licence),
+        "uses": _described(list(licence.uses.all()[:200])), "can_change": may_change(request.user, licence),
         "allowed": [t.label for t in transitions_from(licence.status)],
         "form": form, "print_form": PurposeForm(),
     }  # fmt: skip
@@ -178,7 +197,7 @@ def mine_view(request: HttpRequest) -> HttpResponse:
                 return HttpResponseRedirect(reverse("licences:mine"))
     context = {
         "unbound": not indexes, "licences": selectors.licences_of_resident(request.user),
-        "authorizations": selectors.authorizations_of_resident(request.user), "form": form,
+        "authorizations": _described(list(selectors.authorizations_of_resident(request.user))), "form": form,
         "status_labels": STATUS_LABELS,
     }  # fmt: skip
     return render(request, "licences/mine.html", context, status=400 if form.errors else 200)
@@ -268,6 +287,7 @@ app_urlpatterns: list[URLPattern] = [
     path("authorizations/<int:authorization_id>/withdraw/", authorization_withdraw_view, name="authorization-withdraw"),
     path("issue/", issue_view, name="issue"),
     path("bulk/", bulk_view, name="bulk"),
+    path("verify/", verify_form_view, name="verify-form"),
     path("verify/<str:identifier>/", verify_view, name="verify"),
     path("<str:identifier>/print/", print_view, name="print"),
     path("<str:identifier>/document/", document_view, name="document"),

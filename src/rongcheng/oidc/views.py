@@ -414,7 +414,7 @@ def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
     try:
         registration = selectors.client_get(client_id=client_id)
     except ClientRegistration.DoesNotExist:
-        return render(request, "portal/error.html", {"status": 404}, status=404)
+        return render(request, "errors/404.html", {"status": 404}, status=404)
     secret = request.session.pop(SECRET_SESSION_KEY, None)
     context = {"registration": registration, "secret": secret, "usable": client_usable(registration.application)}
     response = render(request, "oidc/client_detail.html", context)

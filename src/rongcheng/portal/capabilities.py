@@ -1,6 +1,7 @@
 """The platform's capabilities as listed on the portal home, by task of the 2017 Digital Fuzhou plan.
 
-`url_name` is set once a capability has pages; the home page links only to those that exist.
+`url_name` is set once a capability has pages people can open; `permission`, when set, is needed to open them (the
+home page links to them only for those who hold it). A capability without pages yet is listed as coming.
 """
 
 from __future__ import annotations
@@ -18,19 +19,45 @@ class Capability:
     summary: str | Promise
     plan_tasks: str
     url_name: str | None = None
+    permission: str = ""
+    available: bool = False  # it exists, though it may have no page of its own for this viewer
 
 
 CAPABILITIES: tuple[Capability, ...] = (
-    Capability("identity", _("统一身份认证"), _("一次登录，实名认证，各部门系统通过 OpenID Connect 接入。"), "2"),
+    Capability(
+        "hall",
+        _("网上办事大厅"),
+        _("全流程网上办事，材料免提交，全城通办。"),
+        "9, 10, 12",
+        "hall:catalogue",
+        available=True,
+    ),
+    Capability(
+        "licences",
+        _("电子证照"),
+        _("SM2 签名的电子证照，任何人可验证，凭身份证号复用。"),
+        "12",
+        "licences:verify-form",
+        available=True,
+    ),
+    Capability(
+        "identity",
+        _("统一身份认证"),
+        _("一次登录，实名认证，各部门系统通过 OpenID Connect 接入。"),
+        "2",
+        "identity:account",
+        available=True,
+    ),
     Capability(
         "registries",
         _("基础数据资源库"),
         _("人口、法人、地址和空间基础数据的唯一权威来源。"),
         "7",
         "registries:person-search",
+        permission="registries.view_person",
+        available=True,
     ),
-    Capability("licences", _("电子证照"), _("SM2 签名的电子证照，任何人可验证，凭身份证号复用。"), "12"),
-    Capability("hall", _("网上办事大厅"), _("全流程网上办事，材料免提交，全城通办。"), "9, 10, 12"),
+    # Coming: planned, no pages yet.
     Capability("grid", _("网格化管理"), _("城市问题按位置派遣到网格和部门，限时办结。"), "4, 10"),
     Capability("card", _("市民卡"), _("公交、停车、水电、缴费，一卡通付，账目分毫不差。"), "11"),
     Capability("credit", _("公共信用"), _("双公示、红黑名单、信用报告和信用修复。"), "8"),
@@ -38,5 +65,13 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("spatial", _("时空信息"), _("OGC API - Features 提供行政区划、网格和兴趣点。"), "6"),
     Capability("office", _("协同办公"), _("公文起草、会签、收文、归档，手机可用。"), "5"),
     Capability("sensors", _("城市物联网"), _("设备登记、MQTT 遥测接入、超限自动立案。"), "1"),
-    Capability("security", _("监控与安全"), _("7×24 监控、防篡改审计日志、国密算法。"), "14, 15", "audit:search"),
+    Capability(
+        "security",
+        _("监控与安全"),
+        _("防篡改审计日志和国密算法；7×24 监控建设中。"),
+        "14, 15",
+        "audit:search",
+        permission="audit.view_auditrecord",
+        available=True,
+    ),
 )

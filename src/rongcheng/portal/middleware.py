@@ -31,6 +31,6 @@ class RateLimitedMiddleware:
                 request, status=429, type_slug=exception.type_slug, title=exception.title, detail=exception.detail,
                 retry_after=retry_after,
             )  # fmt: skip
-        response = render(request, "portal/error.html", {"status": 429, "retry_after": retry_after}, status=429)
+        response = render(request, "errors/429.html", {"status": 429, "retry_after": retry_after}, status=429)
         response["Retry-After"] = str(retry_after)
         return response

@@ -7,8 +7,9 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
-from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext_lazy as _
 
+from rongcheng.hall.models import ServiceItem
 from rongcheng.kernel.problems import problem_response
 from rongcheng.portal.capabilities import CAPABILITIES
 
@@ -27,23 +28,40 @@ PROBLEM_TYPES = {
 }
 
 
-def _capability_items() -> list[dict[str, Any]]:
-    items = []
+# Life events (人生事件) and the catalogue search that finds their services.
+LIFE_EVENTS = (
+    (_("生育"), "出生"),
+    (_("结婚"), "结婚"),
+    (_("住房"), "公积金"),
+    (_("社会保障"), "保"),
+    (_("养老和助残"), "贴"),
+    (_("开办企业"), "企业"),
+    (_("出行"), "驾驶证"),
+)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Tasks first (apply, follow my applications, my licences, verify a licence), then the platform's capabilities:
+    those that exist linked (when the viewer may open them), the coming ones said to be coming."""
+    user = request.user
+    available: list[dict[str, Any]] = []
+    coming: list[dict[str, Any]] = []
     for capability in CAPABILITIES:
         href = None
-        if capability.url_name:
+        if capability.url_name and (not capability.permission or user.has_perm(capability.permission)):
             try:
                 href = reverse(capability.url_name)
             except NoReverseMatch:
                 href = None
-        items.append({"capability": capability, "href": href})
-    return items
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    """The portal's home page; its list of capabilities, fixed in the code, is a fragment cached per language for the
-    life of the process, so it is built and rendered once."""
-    return render(request, "portal/home.html", {"items": SimpleLazyObject(_capability_items)})
+        (available if capability.available else coming).append({"capability": capability, "href": href})
+    departments = (
+        ServiceItem.objects.filter(active=True).order_by("department__code")
+        .values_list("department__code", "department__short_name").distinct()
+    )  # fmt: skip
+    return render(
+        request, "portal/home.html",
+        {"available": available, "coming": coming, "life_events": LIFE_EVENTS, "departments": list(departments)},
+    )  # fmt: skip
 
 
 def problem_type(request: HttpRequest, slug: str) -> HttpResponse:
@@ -53,20 +71,21 @@ def problem_type(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def error_page(request: HttpRequest, status: int) -> HttpResponse:
-    """The translated page of an error status (400, 403, 404, 500)."""
-    return render(request, "portal/error.html", {"status": status}, status=status)
+    """The page of an HTTP error in the site's layout (templates/errors/<status>.html, extending errors/base.html),
+    with the ways back; other apps render their own statuses (413, 429) the same way."""
+    return render(request, f"errors/{status}.html", {"status": status}, status=status)
+
+
+def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return problem_response(request, status=403, type_slug="forbidden", title="Forbidden", detail="Not allowed.")
+    return error_page(request, 403)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if request.path.startswith("/api/"):
         return problem_response(request, status=404, type_slug="not-found", title="Not found", detail="No such path.")
     return error_page(request, 404)
-
-
-def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    if request.path.startswith("/api/"):
-        return problem_response(request, status=403, type_slug="forbidden", title="Forbidden", detail="Forbidden.")
-    return error_page(request, 403)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -70,6 +70,7 @@ FIELD_LABELS = {
 VIA_LABELS = {
     "search": _("查询结果"), "record": _("查看记录"), "id_number": _("按身份证号查找"), "history": _("查看记录及历史"),
     "as_of": _("查看历史时点"), "legal_representative": _("查看法人（法定代表人）"), "quality": _("数据质量检查"),
+    "hall_prefill": _("网上办事大厅为您的申请预填材料"),
 }  # fmt: skip
 CHANGE_LABELS = {"correct": _("更正"), "close": _("关闭")}
 PERSON_STATUS_LABELS = dict(PersonStatus.choices)

@@ -59,7 +59,9 @@ def test_the_demo_company_representative_applies_with_its_business_licence_prefi
     business = Licence.objects.get(licence_type__code=LICENCE_TYPES["营业执照"], holder_index=entity.credit_code)
     material = ApplicationMaterial.objects.get(application=application, code="business_licence")
     assert material.licence_identifier == business.identifier
-    assert material.values["address"]["value"] == "福州市鼓楼区东街1号"
+    entity.refresh_from_db()
+    assert entity.address is not None
+    assert material.values["address"]["value"] == entity.address.text
     submitted = services.application_submit(user=company, application_id=application.pk)
     assert submitted.number is not None
     assert submitted.number.startswith("FZ-GSJ-")

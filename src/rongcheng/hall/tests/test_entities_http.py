@@ -92,5 +92,5 @@ def test_pages_refuse_an_outsider_with_a_form_error(company):
         reverse("hall:apply", args=[SERVICE]), {"legal_entity": company["entity"].credit_code}, follow=True
     )
     assert response.redirect_chain[-1][0] == reverse("hall:service", args=[SERVICE])
-    assert "does not represent this legal entity" in response.content.decode()
+    assert "您的账户已不再代表该企业，无法办理该企业的申请。" in response.content.decode()  # in the reader's words
     assert not Application.objects.exists()

@@ -70,7 +70,8 @@ def test_apply_through_the_pages(world):
     client.post(reverse("hall:application-action", args=[draft.pk, "prefill"]), {"authorize": "on"})
     page = client.get(response["Location"]).content.decode()
     assert "林则徐" in page
-    assert "registries:person.name" in page
+    assert "registries:person.name" not in page  # the source named for people
+    assert "人口基础信息库" in page
     upload = SimpleUploadedFile("lease.png", f.PNG)
     client.post(reverse("hall:application-action", args=[draft.pk, "upload"]), {"material": "premises", "file": upload})
     client.post(reverse("hall:application-action", args=[draft.pk, "submit"]), {"statement": "开茶铺"})
@@ -89,7 +90,7 @@ def test_a_refused_upload_is_a_message_and_changes_nothing(world):
         {"material": "premises", "file": SimpleUploadedFile("x.pdf", b"not a pdf at all")},
         follow=True,
     )
-    assert "unrecognised" in response.content.decode()
+    assert "文件格式不符合本材料的要求。" in response.content.decode()  # in the reader's words, not the API's
     assert not draft.provided.filter(code="premises").exists()
 
 

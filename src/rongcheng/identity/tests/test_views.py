@@ -184,7 +184,11 @@ def test_sign_out_ends_the_session_and_is_post_only(client):
 def test_sms_sign_in_page(client):
     user, _ = verified_resident()
     response = client.post(reverse("identity:sign-in-sms"), {"action": "send", "phone": "13812345678"})
-    assert "如该号码已绑定账户，验证码已发送" in response.content.decode()
+    page = response.content.decode()
+    assert "如该号码已绑定账户，验证码已发送" in page
+    assert page.count('name="phone"') == 1  # asked once, for both buttons
+    assert 'value="13812345678"' in page
+    assert client.get(reverse("identity:sign-in-sms")).content.decode().count('name="phone"') == 1
     response = client.post(
         reverse("identity:sign-in-sms"),
         {"action": "verify", "phone": "13812345678", "code": last_code(), "next": "/account/"},

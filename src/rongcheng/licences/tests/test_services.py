@@ -246,6 +246,7 @@ def _licence_in(state: str, clerk, person) -> Licence:
         "revoked": ["revoke"],
         "cancelled": ["cancel"],
         "expired": ["expire"],
+        "replaced": ["replace"],
     }
     for action in path[state]:
         licence = licence_transition(licence=licence, action=action, reason="setup", actor=clerk)
