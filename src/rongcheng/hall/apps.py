@@ -7,6 +7,6 @@ class HallConfig(AppConfig):
 
     def ready(self) -> None:
         from rongcheng.hall.licensing import REFERENCE_PREFIX, references_describe
-        from rongcheng.licences.references import reference_describer_register
+        from rongcheng.licences.selectors import reference_describer_register
 
         reference_describer_register(REFERENCE_PREFIX, references_describe)

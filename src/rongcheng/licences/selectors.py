@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,3 +170,27 @@ def licence_types_issuable(department_id: int | None) -> list[LicenceType]:
     if department_id is None:
         return []
     return list(LicenceType.objects.filter(department_id=department_id, active=True).order_by("code"))
+
+
+# ── application references named for people ──────────────────────────────────────────────────────────────────────
+# The `application_reference` of a licence's use or of a holder's authorization is made by a higher tier (the service
+# hall: "hall-42"), which the licences app does not know: that app registers a describer at start-up naming its
+# references for people (the application's number and service). A reference nobody describes is shown as given.
+
+Describer = Callable[[list[str]], dict[str, str]]
+_DESCRIBERS: dict[str, Describer] = {}
+
+
+def reference_describer_register(prefix: str, describer: Describer) -> None:
+    """`describer` names the references that begin with `prefix` (a mapping reference → words)."""
+    _DESCRIBERS[prefix] = describer
+
+
+def references_describe(references: Iterable[str]) -> dict[str, str]:
+    wanted = sorted(set(references))
+    described = {reference: reference for reference in wanted}
+    for prefix, describer in _DESCRIBERS.items():
+        mine = [reference for reference in wanted if reference.startswith(prefix)]
+        if mine:
+            described.update(describer(mine))
+    return described

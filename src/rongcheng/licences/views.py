@@ -33,7 +33,6 @@ from rongcheng.licences.keys import published_keys
 from rongcheng.licences.lifecycle import transitions_from
 from rongcheng.licences.models import HolderAuthorization, Licence, LicenceStatus, LicenceType
 from rongcheng.licences.permissions import ISSUE_PERMISSION, is_holder, may_change, may_view_as_issuer
-from rongcheng.licences.references import references_describe
 
 STATUS_LABELS = dict(LicenceStatus.choices)
 
@@ -65,7 +64,7 @@ def licence_keys_published(request: HttpRequest) -> JsonResponse:
 
 def _described(rows: list[Any]) -> list[Any]:
     """Each row's application reference named for people (`reference_label`): an application's number, not hall-42."""
-    labels = references_describe(row.application_reference for row in rows)
+    labels = selectors.references_describe(row.application_reference for row in rows)
     for row in rows:
         row.reference_label = labels.get(row.application_reference, row.application_reference)
     return rows
