@@ -60,6 +60,8 @@ ENGLISH: Table = {
     "榕城数字政府平台 · 开源软件": "Rongcheng digital government platform · open-source software",
     "页面不存在。": "This page does not exist.",
     "服务器出错，运维人员已收到通知。": "The server failed; the operators have been told.",
+    "提交的内容太大，服务器无法接收。请缩小文件或分次提交。": "What you sent is too large for the server. Make the file smaller or send it in parts.",
+    "请求无法识别，请返回重试。": "The request could not be understood. Go back and try again.",
     "返回首页": "Back to the home page",
     "平台能力": "Capabilities",
     "一次登录，一网通办：身份、证照、办事、网格、市民卡、信用与数据，一个平台。": "Sign in once, do everything online: identity, licences, services, grid, card, credit and data on one platform.",

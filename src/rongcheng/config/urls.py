@@ -48,5 +48,6 @@ urlpatterns = [
     path("", include("rongcheng.portal.urls")),
 ]
 
+handler400 = "rongcheng.portal.views.bad_request"
 handler404 = "rongcheng.portal.views.not_found"
 handler500 = "rongcheng.portal.views.server_error"

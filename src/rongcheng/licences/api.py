@@ -141,7 +141,7 @@ class IssueIn(Schema):
     source_reference: str = Field("", description="your record's id: issuing it twice is refused")
 
 
-class TransitionIn(Schema):
+class LicenceTransitionIn(Schema):
     action: Literal["suspend", "reinstate", "revoke", "cancel", "expire"]
     reason: str
     effective_on: dt.date | None = None
@@ -323,7 +323,7 @@ def licence_document(request: HttpRequest, identifier: str) -> dict[str, Any]:
 
 
 @router.post("/{identifier}/transitions", response=StatusOut, auth=CHANGE_AUTH, summary="Change a licence's status")
-def transition(request: HttpRequest, identifier: str, payload: TransitionIn) -> Licence:
+def transition(request: HttpRequest, identifier: str, payload: LicenceTransitionIn) -> Licence:
     licence = selectors.licence_get(identifier)
     return services.licence_transition(
         licence=licence, action=payload.action, reason=payload.reason, actor=_user(request),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -47,6 +48,25 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     if request.path.startswith("/api/"):
         return problem_response(request, status=404, type_slug="not-found", title="Not found", detail="No such path.")
     return render(request, "portal/error.html", {"status": 404}, status=404)
+
+
+# Django reports a body over DATA_UPLOAD_MAX_MEMORY_SIZE (or over the field and file counts) as a suspicious
+# operation, a 400; the caller needs to hear that the body is too large, and that a smaller one would be heard.
+_TOO_LARGE = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    status = 413 if isinstance(exception, _TOO_LARGE) else 400
+    if request.path.startswith("/api/"):
+        if status == 413:
+            return problem_response(
+                request, status=413, type_slug="payload-too-large", title="Payload too large",
+                detail="The request body is larger than the server accepts.",
+            )  # fmt: skip
+        return problem_response(
+            request, status=400, type_slug="bad-request", title="Bad request", detail="The request is malformed."
+        )
+    return render(request, "portal/error.html", {"status": status}, status=status)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

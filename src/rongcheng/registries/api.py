@@ -20,6 +20,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from rongcheng.accounts.api_auth import READ, WRITE, api_auth
 from rongcheng.kernel.pagination import MAX_LIMIT
+from rongcheng.kernel.schema_types import RecordId
 from rongcheng.registries import indicators, selectors, services
 from rongcheng.registries.models import Indicator, LegalEntity, Person
 from rongcheng.registries.permissions import Reader, reader_for
@@ -51,7 +52,7 @@ def _moment(value: dt.datetime | None) -> dt.datetime:
 class PersonOut(Schema):
     """A person as this reader may see them: the fields not listed in `clear` are masked."""
 
-    record_id: int
+    record_id: RecordId
     id_number: str
     name: str
     sex: str
@@ -122,7 +123,7 @@ class PersonCloseIn(Schema):
 class RecordOut(Schema):
     """The state of a record after a change; read it with a purpose to see its fields."""
 
-    record_id: int
+    record_id: RecordId
     id_number: str = Field(description="masked")
     status: str
     version: int
@@ -138,7 +139,7 @@ class RecordOut(Schema):
 
 
 class LegalEntityOut(Schema):
-    record_id: int
+    record_id: RecordId
     credit_code: str
     name: str
     entity_type: str
@@ -213,7 +214,7 @@ def person_search(request: HttpRequest, filters: Query[PersonSearch]) -> dict[st
 )
 def person_get(
     request: HttpRequest,
-    record_id: int,
+    record_id: RecordId,
     purpose: Purpose,
     as_of: AsOf = None,
 ) -> PersonView:
@@ -229,7 +230,7 @@ def person_get(
     auth=api_auth("registries.person.history", scope=READ),
     summary="Every version of a person's record, oldest first",
 )
-def person_history(request: HttpRequest, record_id: int, purpose: Purpose) -> list[dict[str, Any]]:
+def person_history(request: HttpRequest, record_id: RecordId, purpose: Purpose) -> list[dict[str, Any]]:
     history = selectors.person_history(reader=_reader(request), person_id=record_id, purpose=purpose)
     return [_version_out(info, view) for info, view in history]
 
@@ -258,7 +259,7 @@ def person_register(request: HttpRequest, payload: PersonRegisterIn) -> Status[P
     auth=api_auth("registries.person.correct", scope=WRITE, permission="registries.change_person"),
     summary="Correct a person's record",
 )
-def person_correct(request: HttpRequest, record_id: int, payload: PersonCorrectIn) -> Person:
+def person_correct(request: HttpRequest, record_id: RecordId, payload: PersonCorrectIn) -> Person:
     changes = payload.dict(exclude_unset=True, exclude={"reason", "expected_version"})
     return services.person_correct(
         person_id=record_id, changes=changes, actor=_reader(request).actor, reason=payload.reason,
@@ -272,7 +273,7 @@ def person_correct(request: HttpRequest, record_id: int, payload: PersonCorrectI
     auth=api_auth("registries.person.close", scope=WRITE, permission="registries.change_person"),
     summary="Close a person's record (death, deregistration)",
 )
-def person_close(request: HttpRequest, record_id: int, payload: PersonCloseIn) -> Person:
+def person_close(request: HttpRequest, record_id: RecordId, payload: PersonCloseIn) -> Person:
     return services.person_close(
         person_id=record_id, status=payload.status, on=payload.on, actor=_reader(request).actor, reason=payload.reason
     )
@@ -299,7 +300,7 @@ def entity_by_credit_code(request: HttpRequest, credit_code: str, purpose: Purpo
 )
 def entity_get(
     request: HttpRequest,
-    record_id: int,
+    record_id: RecordId,
     purpose: Purpose,
     as_of: AsOf = None,
 ) -> dict[str, Any]:
