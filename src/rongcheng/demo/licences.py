@@ -266,6 +266,21 @@ def _issuing_system(department: Department) -> User:
     return User.objects.get(pk=user.pk)
 
 
+_SEX = {"male": "男", "female": "女"}
+
+
+def face_of(sample: dict[str, Any], holder: Person | LegalEntity) -> dict[str, Any]:
+    """The sample face with the holder's own facts: a birth date or sex on a licence is the one their ID number says."""
+    face = dict(sample)
+    if isinstance(holder, Person):
+        for field in ("birth_date", "born_at"):
+            if field in face:
+                face[field] = holder.birth_date.isoformat()
+        if "sex" in face and holder.sex in _SEX:
+            face["sex"] = _SEX[holder.sex]
+    return face
+
+
 def demo_licences_seed() -> int:
     """Types, keys and licences of the demo city; returns the number of licences added."""
     departments = _ensure_departments()
@@ -288,6 +303,8 @@ def demo_licences_seed() -> int:
             # Everyone gets an ID card record; other types go to a rotating share, the first person gets all.
             chosen = holders if position == 2 else [h for i, h in enumerate(holders) if i == 0 or i % 3 == position % 3]
             for holder in chosen:
-                licence_issue(licence_type=licence_type, holder=holder, face=face, actor=issuer, source="demo")
+                licence_issue(
+                    licence_type=licence_type, holder=holder, face=face_of(face, holder), actor=issuer, source="demo"
+                )
                 added += 1
     return added
