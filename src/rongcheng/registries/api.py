@@ -17,10 +17,11 @@ from typing import Annotated, Any, Literal
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import WithJsonSchema
 
 from rongcheng.accounts.api_auth import READ, WRITE, api_auth
 from rongcheng.kernel.pagination import MAX_LIMIT
-from rongcheng.kernel.schema_types import RecordId
+from rongcheng.kernel.schema_types import NOT_BLANK, CreditCodeText, IdNumberText, RecordId
 from rongcheng.registries import indicators, selectors, services
 from rongcheng.registries.models import Indicator, LegalEntity, Person
 from rongcheng.registries.permissions import Reader, reader_for
@@ -32,7 +33,7 @@ router = Router(tags=["registries"])
 PURPOSE_HELP = "Why the record is read, one of: " + "; ".join(f"{code} = {text}" for code, text in PURPOSES.items())
 AS_OF_HELP = "Read the record as it was at this moment (ISO 8601; without an offset, Beijing time)."
 
-Purpose = Annotated[str, Query(description=PURPOSE_HELP)]
+Purpose = Annotated[str, Field(description=PURPOSE_HELP, json_schema_extra={"enum": list(PURPOSES)})]
 AsOf = Annotated[dt.datetime | None, Query(description=AS_OF_HELP)]
 
 PERSON_READ = api_auth("registries.person.read", scope=READ)
@@ -83,7 +84,7 @@ class PersonVersionOut(Schema):
 
 
 class PersonSearch(Schema):
-    purpose: str = Field(description=PURPOSE_HELP)
+    purpose: str = Field(description=PURPOSE_HELP, json_schema_extra={"enum": list(PURPOSES)})
     name: str = ""
     division_code: str = ""
     cursor: str | None = None
@@ -91,8 +92,8 @@ class PersonSearch(Schema):
 
 
 class PersonRegisterIn(Schema):
-    id_number: str = Field(description="GB 11643 citizen ID number, 18 characters")
-    name: str
+    id_number: IdNumberText
+    name: str = Field(json_schema_extra=NOT_BLANK)
     sex: Literal["male", "female"] | None = Field(None, description="checked against the ID number if given")
     birth_date: dt.date | None = Field(None, description="checked against the ID number if given")
     ethnicity: str = Field("", description="GB/T 3304 code, e.g. 01")
@@ -110,14 +111,14 @@ class PersonCorrectIn(Schema):
     division_code: str | None = None
     phone: str | None = None
     address: str | None = None
-    reason: str = Field(description="why the record is corrected")
+    reason: str = Field(json_schema_extra=NOT_BLANK, description="why the record is corrected")
     expected_version: int = Field(description="the version the correction is based on; 409 if it changed since")
 
 
 class PersonCloseIn(Schema):
     status: Literal["deceased", "deregistered"]
     on: dt.date
-    reason: str
+    reason: str = Field(json_schema_extra=NOT_BLANK)
 
 
 class RecordOut(Schema):
@@ -168,7 +169,12 @@ class IndicatorSeriesOut(Schema):
 
 class IndicatorIn(Schema):
     period: str = Field(description="YYYY, YYYY-Qn or YYYY-MM")
-    value: Decimal = Field(description="at most 16 digits before the point and 4 after")
+    value: Annotated[
+        Decimal,
+        WithJsonSchema(
+            {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^-?[0-9]{1,16}(\.[0-9]{1,4})?$"}]}
+        ),
+    ] = Field(description="at most 16 digits before the point and 4 after")
     name: str
     unit: str
     division_code: str = "350100"
@@ -193,7 +199,7 @@ def _entity_out(record_id: int, snapshot: dict[str, Any]) -> dict[str, Any]:
     auth=PERSON_READ,
     summary="A person by citizen ID number",
 )
-def person_by_id_number(request: HttpRequest, id_number: str, purpose: Purpose) -> PersonView:
+def person_by_id_number(request: HttpRequest, id_number: IdNumberText, purpose: Purpose) -> PersonView:
     return selectors.person_read_by_id_number(reader=_reader(request), id_number=id_number, purpose=purpose)
 
 
@@ -285,7 +291,7 @@ def person_close(request: HttpRequest, record_id: RecordId, payload: PersonClose
     auth=ENTITY_READ,
     summary="A legal entity by unified social credit code",
 )
-def entity_by_credit_code(request: HttpRequest, credit_code: str, purpose: Purpose) -> dict[str, Any]:
+def entity_by_credit_code(request: HttpRequest, credit_code: CreditCodeText, purpose: Purpose) -> dict[str, Any]:
     entity: LegalEntity = selectors.legal_entity_read_by_credit_code(
         reader=_reader(request), credit_code=credit_code, purpose=purpose
     )
