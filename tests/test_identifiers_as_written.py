@@ -29,6 +29,11 @@ pytestmark = pytest.mark.django_db
 SYSTEM = Actor(kind="system", id="tests", label="test setup")
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # accounts are set-up, not the point
+
+
 def _id_number_ending_in_x() -> str:
     return next(
         number
