@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
@@ -84,9 +87,17 @@ def schema_valid_requests_break_only_named_rules(ctx: Any, response: Any, case: 
 
 
 @pytest.fixture
-def world(settings) -> list[Caller]:
+def world(settings) -> Iterator[list[Caller]]:
+    """The callers; and, as Django's test client does, the test's database connection kept open across requests
+    (the WSGI handler would close it at the end of each, and with it the test's transaction on PostgreSQL)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # setup speed only
-    return callers()
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield callers()
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
 
 
 @schema.parametrize()
