@@ -97,6 +97,8 @@ ENGLISH: Table = {
     "请求无效，请检查输入的内容后重试。": "The request is not valid; check what you entered and try again.",
     "本次访问已记录。": "This attempt has been recorded.",
     "请求过于频繁": "Too many requests",
+    "提交的内容太大，服务器无法接收。请缩小文件或分次提交。": "What you sent is too large for the server. Make the file smaller or send it in parts.",
+    "提交的内容太大": "Too large",
     "返回首页": "Back to the home page",
     "平台能力": "Capabilities",
     "规划任务 %(tasks)s": "Plan task %(tasks)s",

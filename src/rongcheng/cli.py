@@ -87,7 +87,6 @@ def _seed(persons: int, entities: int, seed: int) -> Any:
 
 
 def _serve(host: str, port: int, workers: int, threads: int) -> None:
-    from django.conf import settings
     from granian import Granian
     from granian.constants import Interfaces
 
@@ -99,8 +98,8 @@ def _serve(host: str, port: int, workers: int, threads: int) -> None:
         interface=Interfaces.WSGI,
         workers=workers,
         blocking_threads=threads,
-        static_path_route=["/static"],
-        static_path_mount=[settings.STATIC_ROOT],
+        # No static mount: granian would answer /static/ without the security headers (CSP, nosniff, referrer
+        # policy); WhiteNoise serves them inside Django's middleware instead (config/settings.py).
         log_access=False,
     ).serve()
 

@@ -8,18 +8,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.openapi.schema import OpenAPISchema
 
 from rongcheng.accounts.api_auth import REALM
 from rongcheng.divisions.api import router as divisions_router
 from rongcheng.hall.api import router as hall_router
 from rongcheng.identity.api import router as identity_router
 from rongcheng.kernel.errors import DomainError
-from rongcheng.kernel.problems import problem_response
+from rongcheng.kernel.problems import PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA, problem_response
 from rongcheng.licences.api import router as licences_router
 from rongcheng.oidc.api import router as oidc_router
 from rongcheng.registries.api import router as registries_router
@@ -27,7 +29,60 @@ from rongcheng.staff.api import router as staff_router
 
 logger = logging.getLogger(__name__)
 
-api = NinjaAPI(
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_UNSAFE = {"post", "put", "patch", "delete"}
+_DESCRIPTIONS = {
+    400: "The request cannot be read (malformed body or headers).",
+    401: "No credentials, or an invalid or expired token.",
+    403: "The caller is not entitled to this action, or the token lacks its scope.",
+    404: "No such resource, or not visible to the caller.",
+    409: "The request conflicts with the resource's current state.",
+    413: "The request body is larger than the server accepts.",
+    415: "The request body is not in the declared media type.",
+    422: "A parameter or field breaks a rule; `errors` lists each.",
+    429: "Too many requests; retry after the time in Retry-After.",
+}
+
+
+def problem_statuses(method: str, operation: dict[str, Any]) -> list[int]:
+    """The problem responses an operation can answer, from its shape: every status the server's own error mapping
+    (the handlers below, ApiProblemMiddleware, the domain errors) sends for an operation of that shape."""
+    statuses = [400, 404, 422, 429]  # any request: malformed, unknown path, a rule broken, too many
+    if operation.get("security"):
+        statuses += [401, 403]
+    if method in _UNSAFE:
+        statuses.append(409)
+    if "requestBody" in operation:
+        statuses += [413, 415]
+    return sorted(statuses)
+
+
+class ProblemDocumentedAPI(NinjaAPI):
+    """A NinjaAPI whose OpenAPI document declares, on every operation, the problem documents it can answer.
+
+    Done here once, from each operation's shape, so that no route can be added without them.
+    """
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        document = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        document["components"].setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        for item in document["paths"].values():
+            for method, operation in item.items():
+                responses = operation.setdefault("responses", {})
+                for status in problem_statuses(method, operation):
+                    responses.setdefault(
+                        status,
+                        {
+                            "description": _DESCRIPTIONS[status],
+                            "content": {PROBLEM_CONTENT_TYPE: {"schema": PROBLEM_REF}},
+                        },
+                    )
+        return document
+
+
+api = ProblemDocumentedAPI(
     title="Rongcheng platform API",
     version="1",
     description=(
@@ -97,6 +152,26 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(ObjectDoesNotExist)  # a service's .get() of a record that is not there
 def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
     return problem_response(request, status=404, type_slug="not-found", title="Not found", detail="No such resource.")
+
+
+@api.exception_handler(RequestDataTooBig)
+@api.exception_handler(TooManyFieldsSent)
+@api.exception_handler(TooManyFilesSent)
+def _too_large(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE when a route first reads it."""
+    return problem_response(
+        request, status=413, type_slug="payload-too-large", title="Payload too large",
+        detail="The request body is larger than the server accepts.",
+    )  # fmt: skip
+
+
+@api.exception_handler(MultiPartParserError)
+def _multipart_unreadable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """Django's parser refuses a multipart body it cannot read, or one whose part headers (a file name) are too long."""
+    return problem_response(
+        request, status=400, type_slug="bad-request", title="Bad request",
+        detail="The multipart body cannot be read: a part is malformed or its headers (the file name) are too long.",
+    )  # fmt: skip
 
 
 @api.exception_handler(Exception)

@@ -79,6 +79,10 @@ MIDDLEWARE = [
     "rongcheng.config.middleware.NoStoreMiddleware",  # sees every response, problem documents included
     "rongcheng.config.middleware.ApiProblemMiddleware",  # sees every error response under /api/
     "django.middleware.security.SecurityMiddleware",
+    # Static files are answered by WhiteNoise below; the middlewares above it set their security headers too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,8 +93,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "rongcheng.identity.middleware.SessionPolicyMiddleware",  # idle timeout, forced password change
     "rongcheng.portal.middleware.RateLimitedMiddleware",  # a rate-limited page: 429 page with Retry-After
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "rongcheng.config.urls"

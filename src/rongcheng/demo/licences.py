@@ -288,6 +288,12 @@ def face_from_registry(type_name: str, sample: dict[str, Any], holder: Person | 
         fields = {"营业执照": ("established_on", "legal_representative", "entity_type", "address"),
                   "食品经营许可证": ("premises",)}.get(type_name, ())  # fmt: skip
     face.update({name: registry[name] for name in fields if registry.get(name)})
+    if isinstance(holder, Person):  # a birth date or sex anywhere on a licence is the one the ID number says
+        for name in ("birth_date", "born_at"):
+            if name in face:
+                face[name] = holder.birth_date.isoformat()
+        if "sex" in face:
+            face["sex"] = "男" if holder.sex == "male" else "女"
     return face
 
 

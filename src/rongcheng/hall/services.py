@@ -82,6 +82,7 @@ from rongcheng.hall.workflow import RUNNING, TRANSITIONS, ApplicationTransition,
 from rongcheng.kernel.context import current
 from rongcheng.kernel.crypto import sm3_digest
 from rongcheng.kernel.errors import PermissionDenied, ValidationFailed
+from rongcheng.kernel.identifiers import credit_code_validate
 from rongcheng.registries.errors import PersonNotFound
 from rongcheng.registries.models import EntityStatus, LegalEntity
 from rongcheng.registries.selectors import person_for_resident
@@ -273,7 +274,6 @@ def _party_check(user: Any, application_id: int, action: str) -> None:
 def _applicant_party(user: Any, service: ServiceItem, credit_code: str) -> LegalEntity | None:
     """The legal entity the account applies for (by its credit code), or None for the person themself; checked
     against the service's applicant kind and the account's active representation of the entity."""
-    credit_code = credit_code.strip().upper()
     if not credit_code:
         if service.applicant_kind == ApplicantKind.ENTITY:
             raise ApplicantKindRefused(
@@ -286,6 +286,10 @@ def _applicant_party(user: Any, service: ServiceItem, credit_code: str) -> Legal
             "This service is for natural persons only: apply as yourself.",
             errors=[{"loc": ["legal_entity"], "rule": "applicant_kind.person", "msg": "not allowed"}],
         )
+    if credit_code != credit_code.strip().upper():
+        # Taken as written (kernel.identifiers): say what to change. Any other code not represented is refused
+        # alike below, so that a caller cannot tell an unknown company from one they do not represent.
+        credit_code_validate(credit_code, field="legal_entity")
     entity = LegalEntity.objects.filter(credit_code=credit_code, status=EntityStatus.ACTIVE).first()
     if entity is None or not represents(user, entity.pk):
         _denied(user, "hall.application.start", "", {"service": service.code, "why": "representation inactive",
@@ -439,6 +443,11 @@ def _upload_quota_check(application: Application, material_code: str, size: int)
         )
 
 
+def _file_discard(name: str) -> None:
+    if default_storage.exists(name):
+        default_storage.delete(name)
+
+
 def application_upload(
     *, user: Any, application_id: int, material_code: str, file_name: str, content: bytes
 ) -> ApplicationMaterial:
@@ -460,20 +469,34 @@ def application_upload(
         file_format = upload_check(spec, file_name, content)
         _upload_quota_check(application, material_code, len(content))
         digest = sm3_digest(content).hex()
+        replaced = (
+            ApplicationMaterial.objects.filter(application=application, code=material_code)
+            .values_list("file", flat=True)
+            .first()
+        )
         stored = default_storage.save(
             f"hall/{application.pk}/{material_code}-{digest[:16]}.{file_format}", ContentFile(content)
         )
-        material, _ = ApplicationMaterial.objects.update_or_create(
-            application=application, code=material_code,
-            defaults={"source": MaterialSource.UPLOAD, "values": {}, "licence_identifier": "", "file": stored,
-                      "file_name": file_name[-200:], "file_format": file_format, "file_size": len(content),
-                      "sm3": digest},
-        )  # fmt: skip
-        audit_record(
-            action="hall.application.upload", actor=actor_from_user(user), target_type="hall.application",
-            target_id=application.pk, source_address=_source(user),
-            detail={"material": material_code, "format": file_format, "size": len(content), "sm3": digest},
-        )  # fmt: skip
+        # Storage holds exactly the files the records name: the new one is removed if this transaction fails, the
+        # replaced one once it commits (its SM3 digest stays in the audit trail).
+        if replaced and replaced != stored:
+            old: str = replaced
+            transaction.on_commit(lambda: _file_discard(old))
+        try:
+            material, _ = ApplicationMaterial.objects.update_or_create(
+                application=application, code=material_code,
+                defaults={"source": MaterialSource.UPLOAD, "values": {}, "licence_identifier": "", "file": stored,
+                          "file_name": file_name[-200:], "file_format": file_format, "file_size": len(content),
+                          "sm3": digest},
+            )  # fmt: skip
+            audit_record(
+                action="hall.application.upload", actor=actor_from_user(user), target_type="hall.application",
+                target_id=application.pk, source_address=_source(user),
+                detail={"material": material_code, "format": file_format, "size": len(content), "sm3": digest},
+            )  # fmt: skip
+        except BaseException:
+            _file_discard(stored)  # the record was not written: nothing names this file
+            raise
     return material
 
 

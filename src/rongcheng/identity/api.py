@@ -11,6 +11,7 @@ from rongcheng.accounts.api_auth import SignedInSession
 from rongcheng.accounts.models import User
 from rongcheng.identity.selectors import account_summary, session_list_for_user
 from rongcheng.identity.services import SESSION_RECORD, context_from, session_end, sign_out
+from rongcheng.kernel.schema_types import RecordId
 
 router = Router(tags=["identity"])
 
@@ -74,7 +75,7 @@ def sessions(request: HttpRequest) -> list[SessionOut]:
     "/sessions/{session_id}/end", response={204: None}, auth=[SignedInSession("identity.session.end")],
     summary="End one of the account's sessions",
 )  # fmt: skip
-def end_session(request: HttpRequest, session_id: int) -> Status[None]:
+def end_session(request: HttpRequest, session_id: RecordId) -> Status[None]:
     """Ending the current session signs it out; any other of the account's sessions is deleted at once."""
     if session_id == request.session.get(SESSION_RECORD):
         sign_out(request)

@@ -8,6 +8,14 @@ Check characters are computed with one `int(text, base)` call instead of a Pytho
 registry validates and the demo generator makes millions of numbers, and the loop would dominate both. Each trick is
 explained where it is used and tested against the weighted sums of the standards.
 
+Input is never normalised, anywhere on the platform: an identifier is accepted exactly as written (18 characters,
+upper case, no spaces), so that what is stored, indexed and signed is what the person typed and was checked. A
+surrounding or inner space is reported as `<identifier>.whitespace` and a lower-case letter as
+`id_number.lowercase_x` or `credit_code.lowercase`, saying what to change, never silently fixed. The registries,
+licences, the service hall and identity all pass input through these validators unchanged (a test walks their entry
+points). Where either kind is allowed (a licence holder), `holder_code_validate` says which kind it read the text as
+(an ID number has only digits before its check character) and why that failed.
+
 python-stdnum is not used for validation because it is wrong in ways that matter here (standards.md §1, §2): it checks
 an ID number's division against the birth year, accepts a lower-case x, ignores the GB 11714 check character of a
 credit code, and rejects credit codes whose first characters are letters.
@@ -53,6 +61,13 @@ def _china_today() -> tuple[date, str]:
 
 def _error(field: str, rule: str, message: str) -> dict[str, Any]:
     return {"loc": [field], "rule": rule, "msg": message}
+
+
+def _whitespace_check(value: str, field: str, kind: str, detail: str) -> None:
+    if any(character.isspace() for character in value):
+        raise ValidationFailed(
+            detail, errors=[_error(field, f"{kind}.whitespace", "remove the spaces: 18 characters, nothing else")]
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -124,13 +139,13 @@ def id_number_is_valid(value: str, *, today: date | None = None) -> bool:
 
 
 def id_number_validate(value: str, *, field: str = "id_number", today: date | None = None) -> IdNumber:
-    """Accept an 18-character ID number exactly as written (no upper-casing, no trimming: callers normalise input,
-    so that what is stored is what was checked).
+    """Accept an 18-character ID number exactly as written (no upper-casing, no trimming; see the module docstring).
 
     The division must be a code that ever existed, not one in force in the birth year: a number keeps the code in
     force when it was first assigned, so 350181197611300041 (福清市, a code from 1990, holder born 1976) is valid.
     `today` defaults to the date in China.
     """
+    _whitespace_check(value, field, "id_number", "The ID number is not valid.")
     if len(value) != ID_NUMBER_LENGTH:
         raise ValidationFailed(
             "The ID number is not valid.",
@@ -316,6 +331,7 @@ def credit_code_validate(value: str, *, field: str = "credit_code") -> CreditCod
     A wrong GB 11714 character (position 17) is always rejected. A wrong position 18 is rejected too, except for
     `KNOWN_PILOT_CODES_FAILING_CHECK`, returned as suspect.
     """
+    _whitespace_check(value, field, "credit_code", "The unified social credit code is not valid.")
     if len(value) != CREDIT_CODE_LENGTH:
         raise ValidationFailed(
             "The unified social credit code is not valid.",
@@ -396,3 +412,18 @@ def credit_code_make(*, registration_department: str, category: str, division_co
         + _ORGANIZATION_CHECK_CHARACTERS[_organization_weighted_sum_mod_11(organization_body)]
     )
     return body + CREDIT_CODE_ALPHABET[-_credit_code_weighted_sum_mod_31(body) % 31]
+
+
+def holder_code_validate(value: str, *, field: str = "holder_code") -> IdNumber | CreditCode:
+    """An ID number or a unified social credit code, as written. Text whose first 17 characters are digits is read as
+    an ID number, anything else as a credit code; a failure names the kind tried and its broken rules."""
+    body = value.strip()[:17]
+    if body.isascii() and body.isdigit():
+        try:
+            return id_number_validate(value, field=field)
+        except ValidationFailed as exc:
+            raise ValidationFailed(f"Read as a citizen ID number: {exc.detail}", errors=exc.errors) from None
+    try:
+        return credit_code_validate(value, field=field)
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"Read as a unified social credit code: {exc.detail}", errors=exc.errors) from None

@@ -10,6 +10,35 @@ from django.http import HttpRequest, HttpResponse
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"
 
+# The JSON Schema of every problem document this platform sends (RFC 9457 §3), as the OpenAPI document declares it.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "An RFC 9457 problem document; `type` is a stable URI under /problems/.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "the problem type, /problems/<slug>"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string", "description": "the path and query of the request"},
+        "errors": {
+            "type": "array",
+            "description": "each broken rule, with the path of the field (`loc`)",
+            "items": {
+                "type": "object",
+                "required": ["loc", "rule", "msg"],
+                "properties": {
+                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "rule": {"type": "string"},
+                    "msg": {"type": "string"},
+                },
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+
 
 def problem_document(
     request: HttpRequest | None,

@@ -11,7 +11,7 @@ application, which the holder grants signed in (`POST /authorizations`). ID numb
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from ninja import Body, Field, Router, Schema, Status
@@ -21,13 +21,28 @@ from rongcheng.accounts.models import User
 from rongcheng.audit.services import actor_from_user, audit_record
 from rongcheng.kernel.context import request_address
 from rongcheng.kernel.ratelimit import OPENAPI_RATE_LIMITED, rate_limit_request
+from rongcheng.kernel.schema_types import NOT_BLANK, CreditCodeText, HolderCodeText
 from rongcheng.licences import selectors, services
 from rongcheng.licences.documents import licence_export
 from rongcheng.licences.errors import LicenceActionDenied, LicenceInputInvalid, LicenceTypeNotFound
+from rongcheng.licences.identifiers import IDENTIFIER_FORMAT, IDENTIFIER_PATTERN
 from rongcheng.licences.keys import published_keys
 from rongcheng.licences.lifecycle import TRANSITIONS
 from rongcheng.licences.models import Licence, LicenceType, LicenceUse
 from rongcheng.licences.permissions import is_holder, may_view_as_issuer
+from rongcheng.licences.services import MAX_REFERENCE
+
+LicenceIdentifierText = Annotated[
+    str,
+    Field(
+        description="GB/T 36904 licence identifier, as issued (upper case), with its ISO 7064 check character",
+        json_schema_extra={"pattern": IDENTIFIER_PATTERN, "format": IDENTIFIER_FORMAT},
+    ),
+]
+ApplicationReference = Annotated[
+    str,
+    Field(json_schema_extra={**NOT_BLANK, "maxLength": MAX_REFERENCE}, description="the application (办件) it is for"),
+]
 
 router = Router(tags=["licences"])
 
@@ -130,7 +145,7 @@ class LicenceOut(Schema):
 
 class IssueIn(Schema):
     licence_type: str = Field(description="21-character licence type code")
-    holder_code: str = Field(description="the holder's ID number or unified social credit code")
+    holder_code: HolderCodeText
     face: dict[str, Any] = Field(description="face fields as declared by the type's schema")
     valid_from: dt.date | None = None
     valid_until: dt.date | None = Field(None, description="default: from the type's validity in years")
@@ -138,9 +153,9 @@ class IssueIn(Schema):
     source_reference: str = Field("", description="your record's id: issuing it twice is refused")
 
 
-class TransitionIn(Schema):
+class LicenceTransitionIn(Schema):
     action: Literal["suspend", "reinstate", "revoke", "cancel", "expire"]
-    reason: str
+    reason: str = Field(json_schema_extra=NOT_BLANK)
     effective_on: dt.date | None = None
 
 
@@ -151,12 +166,12 @@ class StatusOut(Schema):
 
 
 class HolderQueryIn(Schema):
-    holder_code: str = Field(description="ID number or unified social credit code")
-    application_reference: str = Field(description="the application (办件) the holder authorized this for")
+    holder_code: HolderCodeText
+    application_reference: ApplicationReference
 
 
 class UseIn(Schema):
-    application_reference: str
+    application_reference: ApplicationReference
 
 
 class UseOut(Schema):
@@ -176,11 +191,13 @@ class UseOut(Schema):
 
 
 class AuthorizationIn(Schema):
-    grantee: str = Field(description="username of the system or service account allowed to fetch")
-    application_reference: str
+    grantee: str = Field(
+        json_schema_extra=NOT_BLANK, description="username of the system or service account allowed to fetch"
+    )
+    application_reference: ApplicationReference
     licence_types: list[str] = Field(default_factory=list, description="type codes; empty: all")
     valid_days: int = Field(30, ge=1, le=366)
-    holder_code: str | None = Field(None, description="credit code of an entity you represent; default: yourself")
+    holder_code: CreditCodeText | None = Field(None, description="an entity you represent; default: yourself")
 
 
 class AuthorizationOut(Schema):
@@ -195,7 +212,7 @@ class AuthorizationOut(Schema):
     "/verify/{identifier}", response=VerificationOut, auth=None, summary="Verify a licence (public)",
     openapi_extra=OPENAPI_RATE_LIMITED,
 )  # fmt: skip
-def verify(request: HttpRequest, identifier: str) -> dict[str, Any]:
+def verify(request: HttpRequest, identifier: LicenceIdentifierText) -> dict[str, Any]:
     rate_limit_request("licences.verify", request)
     result = selectors.licence_verify(identifier)
     return {**result.__dict__, "face": dict(result.face)}
@@ -307,7 +324,7 @@ def _readable(request: HttpRequest, identifier: str, action: str) -> Licence:
 
 
 @router.get("/{identifier}", response=LicenceOut, auth=READ_AUTH, summary="A licence (holder or issuer)")
-def licence_read(request: HttpRequest, identifier: str) -> Licence:
+def licence_read(request: HttpRequest, identifier: LicenceIdentifierText) -> Licence:
     licence = _readable(request, identifier, "licences.licence.read")
     audit_record(action="licences.licence.read", actor=actor_from_user(_user(request)), target_type="licences.licence",
                  target_id=licence.identifier, source_address=request_address(request))  # fmt: skip
@@ -315,7 +332,7 @@ def licence_read(request: HttpRequest, identifier: str) -> Licence:
 
 
 @router.get("/{identifier}/document", response=dict[str, Any], auth=READ_AUTH, summary="Export the signed document")
-def licence_document(request: HttpRequest, identifier: str) -> dict[str, Any]:
+def licence_document(request: HttpRequest, identifier: LicenceIdentifierText) -> dict[str, Any]:
     licence = _readable(request, identifier, "licences.licence.export")
     audit_record(action="licences.licence.export", actor=actor_from_user(_user(request)),
                  target_type="licences.licence", target_id=licence.identifier,
@@ -324,7 +341,7 @@ def licence_document(request: HttpRequest, identifier: str) -> dict[str, Any]:
 
 
 @router.post("/{identifier}/transitions", response=StatusOut, auth=CHANGE_AUTH, summary="Change a licence's status")
-def transition(request: HttpRequest, identifier: str, payload: TransitionIn) -> Licence:
+def transition(request: HttpRequest, identifier: LicenceIdentifierText, payload: LicenceTransitionIn) -> Licence:
     licence = selectors.licence_get(identifier)
     return services.licence_transition(
         licence=licence, action=payload.action, reason=payload.reason, actor=_user(request),
@@ -333,7 +350,7 @@ def transition(request: HttpRequest, identifier: str, payload: TransitionIn) -> 
 
 
 @router.post("/{identifier}/uses", response={201: UseOut}, auth=USE_AUTH, summary="Record a use in an application")
-def use(request: HttpRequest, identifier: str, payload: UseIn) -> Status[LicenceUse]:
+def use(request: HttpRequest, identifier: LicenceIdentifierText, payload: UseIn) -> Status[LicenceUse]:
     licence = selectors.licence_get(identifier)
     return Status(
         201,

@@ -73,6 +73,11 @@ class LicenceIdentifier:
         return f"{ROOT}.{self.type_code}.{self.issuer_code}.{self.serial}.{self.version}.{self.check}"
 
 
+IDENTIFIER_FORMAT = "gbt36904-licence-identifier"
+# The shape as the API document states it (upper case, as issued); the check character is enforced by identifier_parse.
+IDENTIFIER_PATTERN = f"^{_IDENTIFIER.pattern}$"
+
+
 def identifier_make(*, type_code: str, issuer_code: str, serial: str, version: str = "001") -> LicenceIdentifier:
     for pattern, value, name in (
         (TYPE_CODE, type_code, "type_code"),

@@ -135,6 +135,10 @@ def document_verify(document: Any) -> tuple[bool, str]:
     canonical = documents.content_bytes(content)
     if canonical is None or not public_key.verify(canonical, raw):
         return False, "the signature does not match the content"
+    shown = document.get("canonical")
+    if shown is not None and (not isinstance(shown, str) or shown.encode() != canonical):
+        # The canonical form is what a checker with openssl verifies; it must be the content, not another holder's.
+        return False, "the canonical form does not match the content"
     return True, "authentic"
 
 

@@ -42,7 +42,7 @@ from rongcheng.accounts.models import User
 from rongcheng.audit.services import Actor, actor_from_user, audit_record, read_record_transaction
 from rongcheng.identity.selectors import representation_list_for_user
 from rongcheng.kernel.errors import ValidationFailed
-from rongcheng.kernel.identifiers import credit_code_validate, id_number_validate
+from rongcheng.kernel.identifiers import IdNumber, holder_code_validate
 from rongcheng.kernel.masking import mask_id_number
 from rongcheng.licences import documents
 from rongcheng.licences.errors import (
@@ -128,22 +128,13 @@ def licence_type_define(
 
 def holder_index_for_code(code: str) -> tuple[str, str]:
     """(kind, holder index) of an ID number or credit code, validated; the lookup key of "一号" reuse."""
-    text = (code or "").strip().upper()
-    if len(text) != 18:
-        raise LicenceInputInvalid(
-            "The holder code must be an 18-character ID number or unified social credit code.",
-            errors=[{"loc": ["holder_code"], "rule": "holder_code.format", "msg": "ID number or credit code"}],
-        )
     try:
-        parsed = id_number_validate(text, field="holder_code")
+        parsed = holder_code_validate(code or "", field="holder_code")
+    except ValidationFailed as exc:
+        raise LicenceInputInvalid(exc.detail, errors=exc.errors) from None
+    if isinstance(parsed, IdNumber):
         return HolderKind.PERSON, person_index_for(parsed.value)
-    except ValidationFailed as person_error:
-        try:
-            return HolderKind.ENTITY, credit_code_validate(text, field="holder_code").value
-        except ValidationFailed:
-            raise LicenceInputInvalid(
-                "The holder code is neither a valid ID number nor a valid credit code.", errors=person_error.errors
-            ) from None
+    return HolderKind.ENTITY, parsed.value
 
 
 def holder_resolve(code: str) -> Holder:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -88,12 +89,23 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return error_page(request, 404)
 
 
+# Django reports a body over DATA_UPLOAD_MAX_MEMORY_SIZE (or over the field and file counts) as a suspicious
+# operation, a 400; the caller needs to hear that the body is too large, and that a smaller one would be heard.
+_TOO_LARGE = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+
+
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    status = 413 if isinstance(exception, _TOO_LARGE) else 400
     if request.path.startswith("/api/"):
+        if status == 413:
+            return problem_response(
+                request, status=413, type_slug="payload-too-large", title="Payload too large",
+                detail="The request body is larger than the server accepts.",
+            )  # fmt: skip
         return problem_response(
-            request, status=400, type_slug="bad-request", title="Bad request", detail="Bad request."
+            request, status=400, type_slug="bad-request", title="Bad request", detail="The request is malformed."
         )
-    return error_page(request, 400)
+    return error_page(request, status)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

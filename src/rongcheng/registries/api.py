@@ -20,11 +20,13 @@ from typing import Annotated, Any, Literal
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import WithJsonSchema
 
 from rongcheng.accounts.api_auth import api_auth
 from rongcheng.kernel.context import request_address
 from rongcheng.kernel.pagination import MAX_LIMIT
 from rongcheng.kernel.problems import problem_response
+from rongcheng.kernel.schema_types import NOT_BLANK, CreditCodeText, IdNumberText, RecordId
 from rongcheng.registries import indicators, selectors, services
 from rongcheng.registries.models import Indicator, LegalEntity, Person
 from rongcheng.registries.permissions import READ_SCOPE, WRITE_SCOPE, Reader, reader_for
@@ -36,7 +38,7 @@ router = Router(tags=["registries"])
 PURPOSE_HELP = "Why the record is read, one of: " + "; ".join(f"{code} = {text}" for code, text in PURPOSES.items())
 AS_OF_HELP = "Read the record as it was at this moment (ISO 8601; without an offset, Beijing time)."
 
-Purpose = Annotated[str, Query(description=PURPOSE_HELP)]
+Purpose = Annotated[str, Field(description=PURPOSE_HELP, json_schema_extra={"enum": list(PURPOSES)})]
 AsOf = Annotated[dt.datetime | None, Query(description=AS_OF_HELP)]
 
 PERSON_READ = api_auth("registries.person.read", scope=READ_SCOPE)
@@ -56,7 +58,7 @@ def _moment(value: dt.datetime | None) -> dt.datetime:
 class PersonOut(Schema):
     """A person as this reader may see them: the fields not listed in `clear` are masked."""
 
-    record_id: int
+    record_id: RecordId
     id_number: str
     name: str
     sex: str
@@ -87,7 +89,7 @@ class PersonVersionOut(Schema):
 
 
 class PersonSearch(Schema):
-    purpose: str = Field(description=PURPOSE_HELP)
+    purpose: str = Field(description=PURPOSE_HELP, json_schema_extra={"enum": list(PURPOSES)})
     name: str = ""
     division_code: str = ""
     cursor: str | None = None
@@ -95,8 +97,8 @@ class PersonSearch(Schema):
 
 
 class PersonRegisterIn(Schema):
-    id_number: str = Field(description="GB 11643 citizen ID number, 18 characters")
-    name: str
+    id_number: IdNumberText
+    name: str = Field(json_schema_extra=NOT_BLANK)
     sex: Literal["male", "female"] | None = Field(None, description="checked against the ID number if given")
     birth_date: dt.date | None = Field(None, description="checked against the ID number if given")
     ethnicity: str = Field("", description="GB/T 3304 code, e.g. 01")
@@ -114,20 +116,20 @@ class PersonCorrectIn(Schema):
     division_code: str | None = None
     phone: str | None = None
     address: str | None = None
-    reason: str = Field(description="why the record is corrected")
+    reason: str = Field(json_schema_extra=NOT_BLANK, description="why the record is corrected")
     expected_version: int = Field(description="the version the correction is based on; 409 if it changed since")
 
 
 class PersonCloseIn(Schema):
     status: Literal["deceased", "deregistered"]
     on: dt.date
-    reason: str
+    reason: str = Field(json_schema_extra=NOT_BLANK)
 
 
 class RecordOut(Schema):
     """The state of a record after a change; read it with a purpose to see its fields."""
 
-    record_id: int
+    record_id: RecordId
     id_number: str = Field(description="masked")
     status: str
     version: int
@@ -143,7 +145,7 @@ class RecordOut(Schema):
 
 
 class LegalEntityOut(Schema):
-    record_id: int
+    record_id: RecordId
     credit_code: str
     name: str
     entity_type: str
@@ -172,7 +174,12 @@ class IndicatorSeriesOut(Schema):
 
 class IndicatorIn(Schema):
     period: str = Field(description="YYYY, YYYY-Qn or YYYY-MM")
-    value: Decimal = Field(description="at most 16 digits before the point and 4 after")
+    value: Annotated[
+        Decimal,
+        WithJsonSchema(
+            {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^-?[0-9]{1,16}(\.[0-9]{1,4})?$"}]}
+        ),
+    ] = Field(description="at most 16 digits before the point and 4 after")
     name: str
     unit: str
     division_code: str = "350100"
@@ -192,13 +199,13 @@ def _entity_out(record_id: int, snapshot: dict[str, Any]) -> dict[str, Any]:
 
 
 class PersonLookupIn(Schema):
-    id_number: str = Field(description="the citizen ID number (GB 11643), 18 characters")
-    purpose: str = Field(description=PURPOSE_HELP)
+    id_number: IdNumberText
+    purpose: Purpose
 
 
 class EntityLookupIn(Schema):
-    credit_code: str = Field(description="the unified social credit code (GB 32100), 18 characters")
-    purpose: str = Field(description=PURPOSE_HELP)
+    credit_code: CreditCodeText
+    purpose: Purpose
 
 
 def _moved(request: HttpRequest, *, template: str, new_route: str, fields: str) -> HttpResponse:
@@ -249,7 +256,7 @@ def person_search(request: HttpRequest, filters: Query[PersonSearch]) -> dict[st
 )
 def person_get(
     request: HttpRequest,
-    record_id: int,
+    record_id: RecordId,
     purpose: Purpose,
     as_of: AsOf = None,
 ) -> PersonView:
@@ -265,7 +272,7 @@ def person_get(
     auth=api_auth("registries.person.history", scope=READ_SCOPE),
     summary="Every version of a person's record, oldest first",
 )
-def person_history(request: HttpRequest, record_id: int, purpose: Purpose) -> list[dict[str, Any]]:
+def person_history(request: HttpRequest, record_id: RecordId, purpose: Purpose) -> list[dict[str, Any]]:
     history = selectors.person_history(reader=_reader(request), person_id=record_id, purpose=purpose)
     return [_version_out(info, view) for info, view in history]
 
@@ -294,7 +301,7 @@ def person_register(request: HttpRequest, payload: PersonRegisterIn) -> Status[P
     auth=api_auth("registries.person.correct", scope=WRITE_SCOPE, permission="registries.change_person"),
     summary="Correct a person's record",
 )
-def person_correct(request: HttpRequest, record_id: int, payload: PersonCorrectIn) -> Person:
+def person_correct(request: HttpRequest, record_id: RecordId, payload: PersonCorrectIn) -> Person:
     changes = payload.dict(exclude_unset=True, exclude={"reason", "expected_version"})
     return services.person_correct(
         person_id=record_id, changes=changes, actor=_reader(request).actor, reason=payload.reason,
@@ -308,7 +315,7 @@ def person_correct(request: HttpRequest, record_id: int, payload: PersonCorrectI
     auth=api_auth("registries.person.close", scope=WRITE_SCOPE, permission="registries.change_person"),
     summary="Close a person's record (death, deregistration)",
 )
-def person_close(request: HttpRequest, record_id: int, payload: PersonCloseIn) -> Person:
+def person_close(request: HttpRequest, record_id: RecordId, payload: PersonCloseIn) -> Person:
     return services.person_close(
         person_id=record_id, status=payload.status, on=payload.on, actor=_reader(request).actor, reason=payload.reason
     )
@@ -345,7 +352,7 @@ def entity_by_credit_code_in_path(request: HttpRequest, credit_code: str) -> Htt
 )
 def entity_get(
     request: HttpRequest,
-    record_id: int,
+    record_id: RecordId,
     purpose: Purpose,
     as_of: AsOf = None,
 ) -> dict[str, Any]:

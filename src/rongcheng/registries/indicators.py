@@ -95,7 +95,7 @@ def indicator_input_validate(data: Mapping[str, Any]) -> IndicatorInput:
     value = _decimal(data.get("value"))
     if value is None:
         errors.append({"loc": ["value"], "rule": "value.number", "msg": "a finite decimal number"})
-    elif value != value.quantize(VALUE_PLACES, rounding="ROUND_HALF_EVEN") or abs(value) >= VALUE_LIMIT:
+    elif abs(value) >= VALUE_LIMIT or value != value.quantize(VALUE_PLACES, rounding="ROUND_HALF_EVEN"):
         errors.append({"loc": ["value"], "rule": "value.precision", "msg": "at most 16 digits and 4 decimal places"})
     division = str(data.get("division_code") or "").strip() or DEFAULT_DIVISION
     if not (len(division) == 6 and division.isdigit() and division_ever_existed(division)):

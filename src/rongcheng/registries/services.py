@@ -54,7 +54,7 @@ def _collect(errors: list[dict[str, Any]], field: str, exc: ValidationFailed) ->
 def person_input_validate(data: Mapping[str, Any]) -> PersonInput:
     """Validate one person's fields (form, API body or import row); every broken rule is reported together."""
     errors: list[dict[str, Any]] = []
-    raw_id = str(data.get("id_number") or "").strip()
+    raw_id = str(data.get("id_number") or "")
     parsed = None
     try:
         parsed = id_number_validate(raw_id)
@@ -322,7 +322,7 @@ def legal_entity_register(*, data: Mapping[str, Any], actor: Actor, reason: str 
     errors: list[dict[str, Any]] = []
     code = None
     try:
-        code = credit_code_validate(str(data.get("credit_code") or "").strip())
+        code = credit_code_validate(str(data.get("credit_code") or ""))
         if code.suspect:
             errors.append({"loc": ["credit_code"], "rule": code.suspect_rule or "credit_code.check",
                            "msg": "suspect code: verify it with the registration authority first"})  # fmt: skip

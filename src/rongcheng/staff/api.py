@@ -18,6 +18,7 @@ from rongcheng.accounts.api_auth import api_auth
 from rongcheng.accounts.models import User
 from rongcheng.kernel.context import request_address
 from rongcheng.kernel.pagination import MAX_LIMIT
+from rongcheng.kernel.schema_types import RecordId
 from rongcheng.staff import selectors, services
 from rongcheng.staff.models import Role, RoleAssignment
 from rongcheng.staff.permissions import ASSIGN_ROLE, MANAGE_STAFF_ACCOUNTS, VIEW_ROLE, VIEW_STAFF
@@ -36,7 +37,7 @@ def _actor(request: HttpRequest) -> User:
 
 class AssignmentOut(Schema):
     id: int
-    user_id: int
+    user_id: RecordId
     role_id: int
     role: str
     duty: str
@@ -155,7 +156,7 @@ def staff_list(request: HttpRequest, filters: Annotated[StaffFilter, Query()]) -
     summary="One staff account",
     auth=api_auth("staff.account.read", scope=SCOPE, permission=VIEW_STAFF),
 )
-def staff_get(request: HttpRequest, user_id: int) -> User:
+def staff_get(request: HttpRequest, user_id: RecordId) -> User:
     return selectors.staff_get(viewer=_actor(request), user_id=user_id, source_address=request_address(request))
 
 
@@ -183,7 +184,7 @@ def staff_create(request: HttpRequest, payload: StaffCreateIn) -> Status[dict[st
     summary="Disable a staff account",
     auth=api_auth("staff.account.disable", scope=SCOPE, permission=MANAGE_STAFF_ACCOUNTS),
 )
-def staff_disable(request: HttpRequest, user_id: int) -> User:
+def staff_disable(request: HttpRequest, user_id: RecordId) -> User:
     actor = _actor(request)
     user = services.staff_account_disable(user_id=user_id, actor=actor, source_address=request_address(request))
     return _account(user, request_address(request), actor)
@@ -195,7 +196,7 @@ def staff_disable(request: HttpRequest, user_id: int) -> User:
     summary="Re-enable a disabled staff account",
     auth=api_auth("staff.account.enable", scope=SCOPE, permission=MANAGE_STAFF_ACCOUNTS),
 )
-def staff_enable(request: HttpRequest, user_id: int) -> User:
+def staff_enable(request: HttpRequest, user_id: RecordId) -> User:
     actor = _actor(request)
     user = services.staff_account_enable(user_id=user_id, actor=actor, source_address=request_address(request))
     return _account(user, request_address(request), actor)
@@ -207,7 +208,7 @@ def staff_enable(request: HttpRequest, user_id: int) -> User:
     summary="Reset a staff account's password; it must be changed at the next sign-in",
     auth=api_auth("staff.account.password_reset", scope=SCOPE, permission=MANAGE_STAFF_ACCOUNTS),
 )
-def staff_password_reset(request: HttpRequest, user_id: int) -> dict[str, Any]:
+def staff_password_reset(request: HttpRequest, user_id: RecordId) -> dict[str, Any]:
     actor = _actor(request)
     user, password = services.staff_password_reset(
         user_id=user_id, actor=actor, source_address=request_address(request)
@@ -248,7 +249,7 @@ def assignment_grant(request: HttpRequest, payload: GrantIn) -> Status[RoleAssig
     summary="Revoke a role assignment",
     auth=api_auth("staff.assignment.revoke", scope=SCOPE, permission=ASSIGN_ROLE),
 )
-def assignment_revoke(request: HttpRequest, assignment_id: int) -> RoleAssignment:
+def assignment_revoke(request: HttpRequest, assignment_id: RecordId) -> RoleAssignment:
     return services.role_revoke(
         assignment_id=assignment_id, actor=_actor(request), source_address=request_address(request)
     )

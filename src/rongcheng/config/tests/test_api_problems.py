@@ -86,3 +86,52 @@ def test_problem_type_uris_resolve_to_a_description(client):
     response = client.get("/problems/validation-failed")
     assert response.status_code == 200
     assert "field path" in response.content.decode()
+
+
+OVER_LIMIT = 3 * 1024 * 1024  # DATA_UPLOAD_MAX_MEMORY_SIZE is Django's 2.5 MB
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("year", ["0", "-1", "10000", "99999999999999999999999"])
+def test_a_calendar_year_out_of_range_is_a_422_problem_not_a_500(client, year):
+    response = client.get("/api/v1/hall/calendar", {"year": year})
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"][0]["loc"] == ["query", "year"]
+
+
+@pytest.mark.django_db
+def test_an_oversized_body_on_the_public_verification_endpoint_is_a_413_problem(client):
+    response = client.post(
+        "/api/v1/licences/documents/verify", json.dumps({"content": "x" * OVER_LIMIT}), content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["type"] == "/problems/payload-too-large"
+
+
+@pytest.mark.django_db
+def test_an_oversized_form_on_a_page_is_a_styled_413_page(client):
+    response = client.post("/account/sign-in/", {"username": "x" * OVER_LIMIT, "password": "y"})
+    assert response.status_code == 413
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert "<h1>413</h1>" in page
+    assert "提交的内容太大" in page
+    assert 'href="/"' in page  # the way back
+
+
+@pytest.mark.django_db
+def test_a_file_name_too_long_to_parse_is_a_400_problem(client):
+    boundary = "b0undary"
+    name = "材" * 5000 + ".pdf"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        f"Content-Type: application/pdf\r\n\r\n%PDF-1.7\n%%EOF\n\r\n--{boundary}--\r\n"
+    ).encode()
+    response = client.generic(
+        "POST", "/api/v1/hall/applications/1/materials/premises", body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )  # fmt: skip
+    assert response.status_code in (400, 401)
+    assert response["Content-Type"] == "application/problem+json"

@@ -79,3 +79,32 @@ def test_the_open_queue_index_matches_the_open_states():
     (lookup, states) = index.condition.children[0]
     assert lookup == "state__in"
     assert set(states) == OPEN | {"correction"}
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path}}}  # fmt: skip
+    return tmp_path
+
+
+def _stored_files(root) -> list[str]:
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+
+
+@pytest.mark.django_db(transaction=True)  # the replaced file goes when the upload commits
+def test_replacing_a_material_leaves_only_the_new_file_tied_to_its_record_by_sm3(media):
+    from rongcheng.kernel.crypto import sm3_digest
+
+    item = f.service()
+    user = f.applicant()
+    application = services.application_start(user=user, service_code=item.code)
+    first = services.application_upload(user=user, application_id=application.pk, material_code="premises",
+                                        file_name="a.pdf", content=f.PDF)  # fmt: skip
+    assert _stored_files(media) == [first.file]
+    second_content = f.PDF + b"% second\n"
+    second = services.application_upload(user=user, application_id=application.pk, material_code="premises",
+                                         file_name="b.pdf", content=second_content)  # fmt: skip
+    assert _stored_files(media) == [second.file] != [first.file]
+    record = ApplicationMaterial.objects.get(application=application, code="premises")
+    assert record.sm3 == sm3_digest((media / record.file).read_bytes()).hex() == sm3_digest(second_content).hex()

@@ -55,7 +55,7 @@ def resident_register(*, username: str, password: str, name: str, id_number: str
     errors: list[dict[str, Any]] = []
     checks: list[tuple[str, Any]] = [
         ("name", lambda: _name_validate(name)),
-        ("id_number", lambda: id_number_validate(id_number.strip().upper()).value),
+        ("id_number", lambda: id_number_validate(id_number).value),
         ("phone", lambda: phone_validate(phone)),
         ("password", lambda: password_rules_check(password, None, field="password")),
     ]
@@ -103,7 +103,7 @@ def _bound_elsewhere(user: User, index: str) -> bool:
 def step_up_start(*, user: User, name: str, id_number: str, phone: str, context: Context) -> OneTimeCode:
     """L2, first half: the name, ID number and phone must match one living person of the population registry; a
     code then goes to that phone. Nothing is bound until the code comes back."""
-    number = id_number_validate(id_number.strip().upper()).value
+    number = id_number_validate(id_number).value
     mobile = phone_validate(phone)
     clean_name = _name_validate(name)
     recent_mismatches = AuditRecord.objects.filter(
@@ -172,7 +172,7 @@ def in_person_verify(
         _audit("identity.in_person.verify", actor=actor_from_user(officer), context=context, outcome="denied",
                detail={"permission": VERIFY_IN_PERSON})  # fmt: skip
         raise VerificationRefused("This account may not verify residents in person.")
-    number = id_number_validate(id_number.strip().upper()).value
+    number = id_number_validate(id_number).value
     counter = window.strip()
     if not counter or len(counter) > 50:
         raise ValidationFailed("Name the counter window.", errors=[_field_error("window", "window.required", "1-50")])

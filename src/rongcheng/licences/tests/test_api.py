@@ -122,6 +122,19 @@ def test_exported_document_verifies_and_tampering_is_detected(world):
         assert response.json()["authentic"] is False
 
 
+def test_a_canonical_form_that_is_not_the_content_is_not_authentic(world):
+    """An export shows its content twice; a canonical form naming another holder must not ride on a valid content."""
+    export = signed_in(world["holder"]).get(f"{API}/{world['licence'].identifier}/document").json()
+    other = json.loads(export["canonical"])
+    other["CZZT"] = "别人"
+    for canonical in (json.dumps(other, ensure_ascii=False, separators=(",", ":"), sort_keys=True), 3, ""):
+        answer = post(Client(), "/documents/verify", {**export, "canonical": canonical}).json()
+        assert answer == {"authentic": False, "reason": "the canonical form does not match the content",
+                          "identifier": None, "currently_valid": None}  # fmt: skip
+    without = {k: v for k, v in export.items() if k != "canonical"}
+    assert post(Client(), "/documents/verify", without).json()["authentic"] is True
+
+
 def test_keys_are_published(world):
     body = Client().get(f"{API}/keys").json()
     assert [k["key_id"] for k in body] == [world["licence"].key_id]
