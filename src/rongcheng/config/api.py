@@ -72,13 +72,10 @@ class ProblemDocumentedAPI(NinjaAPI):
             for method, operation in item.items():
                 responses = operation.setdefault("responses", {})
                 for status in problem_statuses(method, operation):
-                    responses.setdefault(
-                        status,
-                        {
-                            "description": _DESCRIPTIONS[status],
-                            "content": {PROBLEM_CONTENT_TYPE: {"schema": PROBLEM_REF}},
-                        },
-                    )
+                    responses.setdefault(status, {"description": _DESCRIPTIONS[status]})
+                for status, response in responses.items():
+                    if int(status) >= 400:  # every error of the API is a problem document, whatever a route declared
+                        response["content"] = {PROBLEM_CONTENT_TYPE: {"schema": PROBLEM_REF}}
         return document
 
 

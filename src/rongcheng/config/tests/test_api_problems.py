@@ -116,8 +116,9 @@ def test_an_oversized_form_on_a_page_is_a_styled_413_page(client):
     assert response.status_code == 413
     assert response["Content-Type"].startswith("text/html")
     page = response.content.decode()
-    assert "<h1>413</h1>" in page
-    assert "提交的内容太大" in page
+    assert 'data-status="413"' in page  # the site's error layout
+    assert "<h1>提交的内容太大</h1>" in page
+    assert "请缩小文件或分次提交" in page
     assert 'href="/"' in page  # the way back
 
 
