@@ -64,3 +64,27 @@ def test_error_pages_are_in_the_site_layout_with_a_way_back(language, texts):
     assert 'class="masthead"' in page
     assert ("无权访问" if language == "zh-hans" else "Not allowed") in page
     assert 'href="/"' in page
+
+
+def test_the_stories_page_lists_every_story_with_its_accounts_and_steps_in_both_languages(client, tmp_path):
+    from rongcheng.portal.stories import STORIES
+
+    home = client.get("/").content.decode()
+    assert home.count('href="/stories/"') == 2  # the home page's invitation and the footer
+    page = client.get("/stories/").content.decode()
+    assert page.count('<section class="story card"') == len(STORIES) == 5
+    assert "故事1：居民网上申领居住证，民警审批，居民拿到电子证照" in page
+    assert "点击「一键填入政府已有材料」，点击「提交申请」，页面显示「申请已提交。」。" in page
+    assert "<code>police</code> · 户籍民警（工作人员，登录需动态口令）" in page
+    assert "var/demo-accounts.txt" in page
+    assert "password" not in page.lower()
+    assert "totp:" not in page
+    client.post("/i18n/setlang/", {"language": "en", "next": "/stories/"})
+    english = client.get("/stories/").content.decode()
+    assert "Story 1: A resident applies online for a residence permit" in english
+    assert (
+        "Click “Fill in what the government already holds”, click “Submit”, the page shows “Application submitted.”."
+        in english
+    )
+    assert "点击" not in english
+    assert "步骤" not in english
