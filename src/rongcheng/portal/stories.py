@@ -185,7 +185,11 @@ STORIES: tuple[Story, ...] = (
         accounts=(("resident", _("市民（居民账户）")),),
         steps=(
             (Action("home"), _sign_in("resident")),
-            (Action("link", "谁查看了我的信息"), Action("see", "户籍民警"), Action("see", "治安管理")),
+            (
+                Action("link", "谁查看了我的信息"),
+                Action("see", "市公安局"),
+                Action("see", "治安管理 (public security)"),
+            ),
         ),
         ending=_("每一次查看都有记录：谁、何时、为何目的、看到了哪些未脱敏的信息。"),
     ),

@@ -88,3 +88,21 @@ def test_the_stories_page_lists_every_story_with_its_accounts_and_steps_in_both_
     )
     assert "点击" not in english
     assert "步骤" not in english
+
+
+def test_the_readme_lists_the_same_stories_and_steps_as_the_page():
+    from pathlib import Path
+
+    from django.utils import translation
+
+    from rongcheng.portal.stories import STORIES
+
+    readme = (Path(__file__).resolve().parents[4] / "README.md").read_text(encoding="utf-8")
+    with translation.override("zh-hans"):
+        for story in STORIES:
+            assert f"**{story.title}**" in readme
+            for number, step in enumerate(story.steps, 1):
+                assert f"   {number}. {'，'.join(str(action.text) for action in step)}。\n" in readme, (
+                    story.key,
+                    number,
+                )
