@@ -1,7 +1,7 @@
 """The stories the demo tells: for each capability, the demo accounts and the steps of a story that ends well.
 
 Each step is a list of actions naming the labels exactly as the pages show them (the same msgids, so the English page
-names the English labels). The stories page renders them; `portal.tests.test_stories_browser` walks every story,
+names the English labels). The stories page renders them; `tests/test_stories_browser.py` walks every story,
 action by action, on the demo city, so a story that no longer works as written fails there.
 """
 
