@@ -106,3 +106,14 @@ def test_the_readme_lists_the_same_stories_and_steps_as_the_page():
                     story.key,
                     number,
                 )
+
+
+def test_the_stylesheet_declares_a_cjk_font_fallback():
+    """Chinese text never falls back to a font without its glyphs: the body names the CJK fonts of each platform."""
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parents[1] / "static" / "portal" / "site.css").read_text(encoding="utf-8")
+    body = css[css.index("body {") : css.index("}", css.index("body {"))]
+    for family in ('"PingFang SC"', '"Hiragino Sans GB"', '"Microsoft YaHei"', '"Noto Sans CJK SC"',
+                   '"Source Han Sans SC"', "sans-serif"):  # fmt: skip
+        assert family in body, family
