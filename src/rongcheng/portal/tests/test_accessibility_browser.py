@@ -58,3 +58,56 @@ def test_the_check_finds_what_it_is_for(page):
     page.set_content("<html><body><img src='x.png'><input name='q'></body></html>")
     ids = {text.split(" ")[0] for text in _serious(Axe().run(page, options=WCAG_21_AA))}
     assert ids == {"document-title", "html-has-lang", "image-alt", "label"}
+
+
+def _tab_to(page: Any, name: str, limit: int = 80) -> None:
+    """Press Tab until the focused element's text, value or label is `name` (as a keyboard user moves)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            """() => { const e = document.activeElement; if (!e) return "";
+                 const label = e.labels && e.labels.length ? e.labels[0].innerText : "";
+                 return [(e.innerText || "").trim(), (e.value || "").trim(), label.trim()].join("|"); }"""
+        )
+        if name in focused.split("|"):
+            return
+    raise AssertionError(f"{name!r} cannot be reached with the Tab key")
+
+
+def _enter(page: Any) -> None:
+    """Press Enter on the focused link or button and wait for the page it opens."""
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+
+def test_a_resident_completes_an_application_with_the_keyboard_alone(page, live_server):
+    """Sign in, find the residence permit, apply, fill from the government's records and submit: Tab, typing and
+    Enter only, never the mouse (WCAG 2.1.1)."""
+    from rongcheng.hall.models import Application, State
+    from rongcheng.hall.tests.licensed import property_for, setup_licences
+
+    setup = setup_licences()
+    resident = f.applicant("lin")
+    property_for(resident, setup)
+    base = live_server.url
+    page.goto(f"{base}/")
+    _tab_to(page, "登录")
+    _enter(page)
+    assert page.url == f"{base}/account/sign-in/"
+    _tab_to(page, "用户名")
+    page.keyboard.type("lin")
+    _tab_to(page, "密码")
+    page.keyboard.type("Rc-test-2017!")
+    _enter(page)
+    assert page.url == f"{base}/"
+    _tab_to(page, "查找事项")
+    page.keyboard.type("居住证")
+    _enter(page)
+    for name in ("居住证办理", "在线申请", "一键填入政府已有材料"):
+        _tab_to(page, name)
+        _enter(page)
+    assert "人口基础信息库" in page.locator(".materials").inner_text()
+    _tab_to(page, "提交申请")
+    _enter(page)
+    assert page.locator("#state").inner_text() == "已提交"
+    assert Application.objects.get().state == State.SUBMITTED
