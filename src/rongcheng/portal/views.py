@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from rongcheng.hall.models import ServiceItem
 from rongcheng.kernel.problems import problem_response
 from rongcheng.portal.capabilities import CAPABILITIES
+from rongcheng.portal.stories import ACCOUNTS_FILE, STORIES
 
 PROBLEM_TYPES = {
     "bad-request": "The request could not be understood.",
@@ -63,6 +64,11 @@ def home(request: HttpRequest) -> HttpResponse:
         request, "portal/home.html",
         {"available": available, "coming": coming, "life_events": LIFE_EVENTS, "departments": list(departments)},
     )  # fmt: skip
+
+
+def stories(request: HttpRequest) -> HttpResponse:
+    """The demo's stories, each with its accounts and numbered steps (portal.stories; walked by a browser test)."""
+    return render(request, "portal/stories.html", {"stories": STORIES, "accounts_file": ACCOUNTS_FILE})
 
 
 def problem_type(request: HttpRequest, slug: str) -> HttpResponse:

@@ -64,3 +64,56 @@ def test_error_pages_are_in_the_site_layout_with_a_way_back(language, texts):
     assert 'class="masthead"' in page
     assert ("无权访问" if language == "zh-hans" else "Not allowed") in page
     assert 'href="/"' in page
+
+
+def test_the_stories_page_lists_every_story_with_its_accounts_and_steps_in_both_languages(client, tmp_path):
+    from rongcheng.portal.stories import STORIES
+
+    home = client.get("/").content.decode()
+    assert home.count('href="/stories/"') == 2  # the home page's invitation and the footer
+    page = client.get("/stories/").content.decode()
+    assert page.count('<section class="story card"') == len(STORIES) == 5
+    assert "故事1：居民网上申领居住证，民警审批，居民拿到电子证照" in page
+    assert "点击「一键填入政府已有材料」，点击「提交申请」，页面显示「申请已提交。」。" in page
+    assert "<code>police</code> · 户籍民警（工作人员，登录需动态口令）" in page
+    assert "var/demo-accounts.txt" in page
+    assert "password" not in page.lower()
+    assert "totp:" not in page
+    client.post("/i18n/setlang/", {"language": "en", "next": "/stories/"})
+    english = client.get("/stories/").content.decode()
+    assert "Story 1: A resident applies online for a residence permit" in english
+    assert (
+        "Click “Fill in what the government already holds”, click “Submit”, the page shows “Application submitted.”."
+        in english
+    )
+    assert "点击" not in english
+    assert "步骤" not in english
+
+
+def test_the_readme_lists_the_same_stories_and_steps_as_the_page():
+    from pathlib import Path
+
+    from django.utils import translation
+
+    from rongcheng.portal.stories import STORIES
+
+    readme = (Path(__file__).resolve().parents[4] / "README.md").read_text(encoding="utf-8")
+    with translation.override("zh-hans"):
+        for story in STORIES:
+            assert f"**{story.title}**" in readme
+            for number, step in enumerate(story.steps, 1):
+                assert f"   {number}. {'，'.join(str(action.text) for action in step)}。\n" in readme, (
+                    story.key,
+                    number,
+                )
+
+
+def test_the_stylesheet_declares_a_cjk_font_fallback():
+    """Chinese text never falls back to a font without its glyphs: the body names the CJK fonts of each platform."""
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parents[1] / "static" / "portal" / "site.css").read_text(encoding="utf-8")
+    body = css[css.index("body {") : css.index("}", css.index("body {"))]
+    for family in ('"PingFang SC"', '"Hiragino Sans GB"', '"Microsoft YaHei"', '"Noto Sans CJK SC"',
+                   '"Source Han Sans SC"', "sans-serif"):  # fmt: skip
+        assert family in body, family
