@@ -28,6 +28,7 @@ from rongcheng.config.write_limits import (
     api_route,
     write_scope,
 )
+from rongcheng.hall.models import CalendarDay
 from rongcheng.hall.tests import factories as hall
 from rongcheng.kernel.ratelimit import refusal_summaries_flush
 from rongcheng.oidc.tests.test_api import BODY
@@ -205,3 +206,17 @@ def test_oidc_client_registration_is_limited_per_account(settings):
     before = _rows()
     _refused(_post(browser, "/api/v1/oidc/clients", {**BODY, "name": "tjj-other"}))
     assert _rows() == before
+
+
+def test_the_halls_configuration_is_limited_per_account(settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "hall.admin": {"account": "1/3600"}}
+    clerk = hall.officer()
+    clerk.user_permissions.add(Permission.objects.get(codename="change_calendarday"))
+    client = Client()
+    client.force_login(User.objects.get(pk=clerk.pk))
+    day = {"kind": "holiday", "name": "测试"}
+    assert client.put("/api/v1/hall/calendar/2026-12-25", day, content_type="application/json").status_code == 200
+    before = _rows()
+    _refused(client.delete("/api/v1/hall/calendar/2026-12-25"))  # a DELETE is a write too
+    assert _rows() == before
+    assert CalendarDay.objects.filter(date="2026-12-25").exists()
