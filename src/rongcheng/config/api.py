@@ -17,6 +17,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.schema import OpenAPISchema
 
 from rongcheng.accounts.api_auth import REALM
+from rongcheng.config.write_limits import limit_api_writes
 from rongcheng.divisions.api import router as divisions_router
 from rongcheng.hall.api import router as hall_router
 from rongcheng.identity.api import router as identity_router
@@ -195,3 +196,4 @@ api.add_router("/staff", staff_router)
 api.add_router("/oidc", oidc_router)
 api.add_router("/licences", licences_router)
 api.add_router("/hall", hall_router)
+limit_api_writes(api)  # last: every write operation is rate-limited per account (config.write_limits)

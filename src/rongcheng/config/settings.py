@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "rongcheng.identity.middleware.SessionPolicyMiddleware",  # idle timeout, forced password change
     "rongcheng.portal.middleware.RateLimitedMiddleware",  # a rate-limited page: 429 page with Retry-After
+    "rongcheng.config.write_limits.WriteRateLimitMiddleware",  # every write to a page counts per account
 ]
 
 ROOT_URLCONF = "rongcheng.config.urls"
@@ -328,6 +329,22 @@ RATE_LIMITS = rate_limits(
         "hall.draft": {"address": "60/3600", "account": "20/3600"},
         "hall.upload": {"address": "200/3600", "account": "100/3600"},
         "licences.verify": {"address": "60/60"},
+        # Writes of signed-in accounts, one scope per kind (rongcheng.config.write_limits maps routes to them), sized
+        # for a full day's real work: an officer deciding 600 applications an hour stays under hall.decide.
+        "write.default": {"account": "600/3600"},
+        "staff.admin": {"account": "300/3600"},
+        "registries.write": {"account": "1200/3600"},
+        "registries.import": {"account": "10/3600"},
+        "registries.lookup": {"account": "3000/600"},
+        "licences.write": {"account": "1200/3600"},
+        "licences.bulk": {"account": "10/3600"},
+        "licences.lookup": {"account": "3000/600"},
+        "hall.apply": {"account": "600/3600"},
+        "hall.decide": {"account": "1200/3600"},
+        "hall.message": {"account": "600/3600"},
+        "hall.admin": {"account": "300/3600"},
+        "oidc.clients": {"account": "60/3600"},
+        "identity.account": {"account": "60/3600"},
     },
     os.environ.get("RONGCHENG_RATE_LIMITS", ""),
 )

@@ -25,12 +25,17 @@ class RateLimitedMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, RateLimited):
             return None
-        retry_after = int(exception.extra.get("retry_after", 60))
-        if request.path.startswith(MACHINE_PATHS):
-            return problem_response(
-                request, status=429, type_slug=exception.type_slug, title=exception.title, detail=exception.detail,
-                retry_after=retry_after,
-            )  # fmt: skip
-        response = render(request, "errors/429.html", {"status": 429, "retry_after": retry_after}, status=429)
-        response["Retry-After"] = str(retry_after)
-        return response
+        return rate_limited_response(request, exception)
+
+
+def rate_limited_response(request: HttpRequest, exception: RateLimited) -> HttpResponse:
+    """The answer to a refused request: a problem document to programs, the 429 page to people; Retry-After."""
+    retry_after = int(exception.extra.get("retry_after", 60))
+    if request.path.startswith(MACHINE_PATHS):
+        return problem_response(
+            request, status=429, type_slug=exception.type_slug, title=exception.title, detail=exception.detail,
+            retry_after=retry_after,
+        )  # fmt: skip
+    response = render(request, "errors/429.html", {"status": 429, "retry_after": retry_after}, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
