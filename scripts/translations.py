@@ -74,6 +74,8 @@ ENGLISH: Table = {
     "出行": "Driving",
     "防篡改审计日志和国密算法；7×24 监控建设中。": "A tamper-evident audit trail and national cryptography; round-the-clock monitoring is coming.",
     "无权访问": "Not allowed",
+    "表单已过期": "The form has expired",
+    "这个表单已过期或不是从本站页面提交的，所以没有被受理，什么也没有改变。请返回上一页，刷新后再试一次。": "This form has expired or was not sent from a page of this site, so it was not accepted and nothing changed. Please go back, reload the page and try again.",
     "您当前的账户不能打开这个页面。它可能只对工作人员或其他类型的账户开放。": "Your account cannot open this page. It may be open only to staff or to another kind of account.",
     "登录后再试": "Sign in and try again",
     "页面不存在": "Page not found",

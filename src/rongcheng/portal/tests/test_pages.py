@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from rongcheng.accounts.models import AccountKind, User
 from rongcheng.portal.capabilities import CAPABILITIES
@@ -64,3 +65,37 @@ def test_error_pages_are_in_the_site_layout_with_a_way_back(language, texts):
     assert 'class="masthead"' in page
     assert ("无权访问" if language == "zh-hans" else "Not allowed") in page
     assert 'href="/"' in page
+
+
+CSRF_TEXTS = [
+    ("zh-hans", ("表单已过期", "请返回上一页", "返回首页")),
+    ("en", ("The form has expired", "go back", "Back to the home page")),
+]
+
+
+@pytest.mark.parametrize(("language", "texts"), CSRF_TEXTS)
+def test_a_form_sent_without_its_csrf_token_is_refused_in_the_site_layout(language, texts):
+    client = Client(enforce_csrf_checks=True, headers={"accept-language": language})
+    client.cookies["django_language"] = language
+    resident = User.objects.create_user(username="r", password="x", kind=AccountKind.RESIDENT)
+    client.force_login(resident)
+    refused = client.post(reverse("identity:sign-out"))
+    assert refused.status_code == 403
+    page = refused.content.decode()
+    assert 'class="masthead"' in page
+    assert f'lang="{"zh-hans" if language == "zh-hans" else "en"}"' in page
+    assert all(text in page for text in texts)
+    assert "DEBUG" not in page
+    assert "CSRF" not in page
+    assert client.get("/", follow=False).wsgi_request.user.is_authenticated  # the refused sign-out changed nothing
+
+
+def test_an_api_call_of_a_session_without_its_csrf_token_answers_a_csrf_problem():
+    client = Client(enforce_csrf_checks=True)
+    resident = User.objects.create_user(username="r", password="x", kind=AccountKind.RESIDENT)
+    client.force_login(resident)
+    refused = client.post("/api/v1/hall/applications", {"service": "x"}, content_type="application/json")
+    assert refused.status_code == 403
+    assert refused["Content-Type"] == "application/problem+json"
+    assert refused.json()["type"].endswith("/problems/csrf-failed")
+    assert client.get("/problems/csrf-failed").status_code == 200
