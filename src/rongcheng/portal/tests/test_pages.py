@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
 from rongcheng.accounts.models import AccountKind, User
 from rongcheng.portal.capabilities import CAPABILITIES
+from rongcheng.registries.tests.factories import staff
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +102,22 @@ def test_an_api_call_of_a_session_without_its_csrf_token_answers_a_csrf_problem(
     assert refused["Content-Type"] == "application/problem+json"
     assert refused.json()["type"].endswith("/problems/csrf-failed")
     assert client.get("/problems/csrf-failed").status_code == 200
+
+
+def test_the_admin_link_shows_only_to_accounts_that_can_use_an_admin_page():
+    officer = staff("officer", can_read=False)
+    client = Client()
+    client.force_login(officer)
+    assert client.get("/admin/").status_code == 200  # Django lets a staff flag in, to an empty page
+    assert 'href="/admin/"' not in client.get("/").content.decode()
+    officer.user_permissions.add(Permission.objects.get(codename="view_user", content_type__app_label="accounts"))
+    cache.clear()  # grants are cached for a while; a direct permission (not a role assignment) does not drop them
+    page = client.get("/").content.decode()
+    assert 'href="/admin/"' in page
+    admin_page = client.get("/admin/").content.decode()
+    assert "榕城数字政府平台" in admin_page
+    assert "Django" not in admin_page.split("<body", 1)[1].split("</header>", 1)[0]
+    officer.is_staff = False
+    officer.save(update_fields=["is_staff"])
+    cache.clear()
+    assert 'href="/admin/"' not in client.get("/").content.decode()
