@@ -75,6 +75,7 @@ ENGLISH: Table = {
     "防篡改审计日志和国密算法；7×24 监控建设中。": "A tamper-evident audit trail and national cryptography; round-the-clock monitoring is coming.",
     "无权访问": "Not allowed",
     "表单已过期": "The form has expired",
+    "办件列表": "Applications",
     # registries: purposes of a read
     "政务服务办理": "Deciding an application",
     "治安管理": "Public security",
