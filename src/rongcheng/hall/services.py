@@ -348,6 +348,24 @@ def application_start(*, user: Any, service_code: str, credit_code: str = "") ->
     return application
 
 
+def application_continue_or_start(*, user: Any, service_code: str, credit_code: str = "") -> Application:
+    """The page's 在线申请: the account's newest open draft of this service for the same applicant (the person, or
+    the entity of `credit_code`), so that pressing it again continues that draft; else a new draft."""
+    if is_applicant(user):
+        drafts = Application.objects.filter(
+            applicant=user, service__code=service_code, service__active=True, state=State.DRAFT
+        )
+        drafts = (
+            drafts.filter(legal_entity__credit_code=credit_code)
+            if credit_code
+            else drafts.filter(legal_entity__isnull=True)
+        )
+        draft = drafts.order_by("-pk").first()
+        if draft is not None:
+            return draft
+    return application_start(user=user, service_code=service_code, credit_code=credit_code)
+
+
 def _registry_values(user: Any, application: Application, fields: list[str]) -> dict[str, dict[str, str]]:
     try:
         person = person_for_resident(user=user)

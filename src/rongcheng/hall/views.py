@@ -181,7 +181,9 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
 
     def start() -> None:
         credit_code = str(request.POST.get("legal_entity", ""))[:40]
-        started.append(services.application_start(user=_user(request), service_code=code, credit_code=credit_code))
+        started.append(
+            services.application_continue_or_start(user=_user(request), service_code=code, credit_code=credit_code)
+        )
 
     response = _attempt(request, start, "", reverse("hall:service", args=[code]))
     if started:

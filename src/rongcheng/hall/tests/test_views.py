@@ -10,6 +10,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from rongcheng.audit.models import AuditRecord
 from rongcheng.hall.models import Application, CalendarDay, State
 from rongcheng.hall.tests import factories as f
 
@@ -78,6 +79,19 @@ def test_apply_through_the_pages(world):
     draft.refresh_from_db()
     assert draft.state == State.SUBMITTED
     assert draft.statement == "开茶铺"
+
+
+def test_pressing_apply_again_continues_the_open_draft_instead_of_starting_another(world):
+    client = Client()
+    resident = world["resident"]
+    client.force_login(resident)
+    first = client.post(reverse("hall:apply", args=["GSJ-001"]))
+    draft = Application.objects.get(applicant=resident, state=State.DRAFT)
+    starts = AuditRecord.objects.filter(action="hall.application.start").count()
+    again = client.post(reverse("hall:apply", args=["GSJ-001"]))
+    assert again["Location"] == first["Location"] == reverse("hall:application", args=[draft.pk])
+    assert list(Application.objects.filter(applicant=resident, state=State.DRAFT)) == [draft]
+    assert AuditRecord.objects.filter(action="hall.application.start").count() == starts
 
 
 def test_a_refused_upload_is_a_message_and_changes_nothing(world):
