@@ -108,6 +108,7 @@ def test_the_applicant_deletes_a_stray_draft_with_its_files_and_nobody_else_can(
     stored = draft.provided.get(code="premises").file
     assert default_storage.exists(stored)
     assert 'id="discard"' in client.get(reverse("hall:application", args=[draft.pk])).content.decode()
+    assert f'data-discard="{draft.pk}"' in client.get(reverse("hall:my-applications")).content.decode()
 
     stranger = Client()
     stranger.force_login(world["officer"])
