@@ -154,6 +154,8 @@ ENGLISH: dict[str, str | tuple[str, ...]] = {
     "超期督办": "Overdue escalation",
     "已从电子证照和基础数据库填入材料。": "Materials filled in from your licences and the base registries.",
     "草稿已保存。": "Draft saved.",
+    "草稿已删除。": "Draft deleted.",
+    "删除草稿": "Delete draft",
     "申请已提交。": "Application submitted.",
     "补正材料已提交。": "Correction submitted.",
     "感谢您的评价。": "Thank you for your rating.",

@@ -25,6 +25,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 from ninja.security.base import AuthBase
+from ninja.utils import check_csrf
 from oauth2_provider.models import AccessToken
 from oauth2_provider.scopes import SettingsScopes
 
@@ -100,6 +101,13 @@ class TokenScopeInsufficient(PermissionDenied):
 
 class OperationDenied(PermissionDenied):
     pass
+
+
+class CsrfFailed(PermissionDenied):
+    """A session's unsafe call without a valid CSRF token (ninja's own refusal would be an untyped http-403)."""
+
+    type_slug = "csrf-failed"
+    title = "CSRF check failed"
 
 
 def _refuse(request: HttpRequest, user: User, action: str, detail: dict[str, str]) -> None:
@@ -222,7 +230,9 @@ class SignedInSession(SessionAuth):
     def _get_key(self, request: HttpRequest) -> str | None:
         if self.param_name not in request.COOKIES:
             return None  # no session, nothing to forge: the caller hears 401, not a CSRF refusal
-        return super()._get_key(request)
+        if self.csrf and not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request) is not None:
+            raise CsrfFailed("The request lacked a valid CSRF token; reload the form and send it again.")
+        return request.COOKIES.get(self.param_name)
 
     def authenticate(self, request: HttpRequest, key: str | None) -> User | None:
         user = request.user

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from oauth2_provider import views as oauth2_views
 
 from rongcheng.config.api import api
@@ -34,6 +35,11 @@ oauth2_patterns = (
     ],
     "oauth2_provider",
 )
+
+# Django admin's pages carry the site's name, not "Django administration".
+admin.site.site_header = _("榕城数字政府平台")
+admin.site.site_title = _("榕城数字政府平台")
+admin.site.index_title = _("管理后台")
 
 urlpatterns = [
     path("api/v1/", api.urls),

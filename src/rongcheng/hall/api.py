@@ -415,6 +415,15 @@ def application_get(request: HttpRequest, application_id: RecordId) -> Applicati
     return selectors.application_for_applicant(user=_caller(request), application_id=application_id)
 
 
+@router.delete(
+    "/applications/{application_id}", response={204: None}, auth=_apply_auth("discard"),
+    summary="Delete one of my drafts (never submitted), with its uploaded files",
+)  # fmt: skip
+def application_discard(request: HttpRequest, application_id: RecordId) -> Status[None]:
+    services.application_draft_discard(user=_caller(request), application_id=application_id)
+    return Status(204, None)
+
+
 @router.post(
     "/applications/{application_id}/prefill", response=ApplicationDetailOut, auth=_apply_auth("prefill"),
     summary="Fill the materials the government already holds",

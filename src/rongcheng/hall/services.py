@@ -9,6 +9,7 @@ version it read: of two officers acting at once exactly one wins, the other hear
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -348,6 +349,24 @@ def application_start(*, user: Any, service_code: str, credit_code: str = "") ->
     return application
 
 
+def application_continue_or_start(*, user: Any, service_code: str, credit_code: str = "") -> Application:
+    """The page's 在线申请: the account's newest open draft of this service for the same applicant (the person, or
+    the entity of `credit_code`), so that pressing it again continues that draft; else a new draft."""
+    if is_applicant(user):
+        drafts = Application.objects.filter(
+            applicant=user, service__code=service_code, service__active=True, state=State.DRAFT
+        )
+        drafts = (
+            drafts.filter(legal_entity__credit_code=credit_code)
+            if credit_code
+            else drafts.filter(legal_entity__isnull=True)
+        )
+        draft = drafts.order_by("-pk").first()
+        if draft is not None:
+            return draft
+    return application_start(user=user, service_code=service_code, credit_code=credit_code)
+
+
 def _registry_values(user: Any, application: Application, fields: list[str]) -> dict[str, dict[str, str]]:
     try:
         person = person_for_resident(user=user)
@@ -448,6 +467,11 @@ def _file_discard(name: str) -> None:
         default_storage.delete(name)
 
 
+def _files_discard(names: list[str]) -> None:
+    for name in names:
+        _file_discard(name)
+
+
 def application_upload(
     *, user: Any, application_id: int, material_code: str, file_name: str, content: bytes
 ) -> ApplicationMaterial:
@@ -498,6 +522,27 @@ def application_upload(
             _file_discard(stored)  # the record was not written: nothing names this file
             raise
     return material
+
+
+def application_draft_discard(*, user: Any, application_id: int) -> None:
+    """The applicant withdraws a draft of theirs that was never submitted: the draft, its materials and its uploaded
+    files are deleted (the files once the deletion commits); the audit trail keeps that it existed."""
+    _party_check(user, application_id, "hall.application.discard")
+    with transaction.atomic():
+        application = _own_draft_or_correction(user, application_id, "hall.application.discard")
+        if application.state != State.DRAFT:
+            raise TransitionNotAllowed(
+                f"The application is {application.state}; only a draft that was never submitted is discarded.",
+                state=application.state,
+            )
+        files = [name for name in application.provided.values_list("file", flat=True) if name]
+        audit_record(
+            action="hall.application.discard", actor=actor_from_user(user), target_type="hall.application",
+            target_id=application.pk, source_address=_source(user),
+            detail={"service": application.service.code, "files": len(files)},
+        )  # fmt: skip
+        application.delete()
+        transaction.on_commit(functools.partial(_files_discard, files))
 
 
 def application_save(*, user: Any, application_id: int, statement: str) -> Application:

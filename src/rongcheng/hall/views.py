@@ -181,7 +181,9 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
 
     def start() -> None:
         credit_code = str(request.POST.get("legal_entity", ""))[:40]
-        started.append(services.application_start(user=_user(request), service_code=code, credit_code=credit_code))
+        started.append(
+            services.application_continue_or_start(user=_user(request), service_code=code, credit_code=credit_code)
+        )
 
     response = _attempt(request, start, "", reverse("hall:service", args=[code]))
     if started:
@@ -316,6 +318,13 @@ def application_action(request: HttpRequest, pk: int, action: str) -> HttpRespon
             _("材料已上传。"),
             back,
         )
+    if action == "discard":
+        response = _attempt(
+            request, lambda: services.application_draft_discard(user=user, application_id=pk), _("草稿已删除。"), back
+        )
+        if not Application.objects.filter(pk=pk).exists():
+            return HttpResponseRedirect(reverse("hall:my-applications"))
+        return response
     if action not in actions:
         raise Http404("unknown action")
     if action == "rate" and not (post.get("level") or "").isdigit():

@@ -20,6 +20,7 @@ PROBLEM_TYPES = {
     "validation-failed": "Input broke a validation rule; `errors` lists each rule with its field path.",
     "unauthenticated": "The request needs a signed-in user or an API client's token.",
     "forbidden": "The caller is not entitled to this action.",
+    "csrf-failed": "A form or session call lacked a valid CSRF token; reload the form and send it again.",
     "not-found": "The resource does not exist or is not visible to the caller.",
     "conflict": "The request conflicts with the current state of the resource.",
     "method-not-allowed": "The path does not accept this HTTP method; Allow lists those it accepts.",
@@ -87,6 +88,17 @@ def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpR
     if request.path.startswith("/api/"):
         return problem_response(request, status=403, type_slug="forbidden", title="Forbidden", detail="Not allowed.")
     return error_page(request, 403)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a form sent after its token expired (or from elsewhere) is refused in the site's layout,
+    telling the user to go back and send it again; under /api/ a problem document. The reason stays in the log."""
+    if request.path.startswith("/api/"):
+        return problem_response(
+            request, status=403, type_slug="csrf-failed", title="CSRF check failed",
+            detail="The request lacked a valid CSRF token; reload the form and send it again.",
+        )  # fmt: skip
+    return render(request, "errors/403_csrf.html", {"status": 403}, status=403)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import WithJsonSchema
 
@@ -35,7 +35,8 @@ from rongcheng.registries.selectors import PersonView, VersionInfo
 
 router = Router(tags=["registries"])
 
-PURPOSE_HELP = "Why the record is read, one of: " + "; ".join(f"{code} = {text}" for code, text in PURPOSES.items())
+with translation.override("en"):  # the API's description is in English, whatever the language of the import
+    PURPOSE_HELP = "Why the record is read, one of: " + "; ".join(f"{code} = {text}" for code, text in PURPOSES.items())
 AS_OF_HELP = "Read the record as it was at this moment (ISO 8601; without an offset, Beijing time)."
 
 Purpose = Annotated[str, Field(description=PURPOSE_HELP, json_schema_extra={"enum": list(PURPOSES)})]

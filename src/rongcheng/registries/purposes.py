@@ -3,17 +3,21 @@ for one. The codes are stable: they are stored in entitlements and in the audit 
 
 from __future__ import annotations
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 from rongcheng.kernel.errors import ValidationFailed
 
-PURPOSES: dict[str, str] = {
-    "service_hall": "政务服务办理 (deciding an application)",
-    "public_security": "治安管理 (public security)",
-    "social_assistance": "社会救助 (social assistance)",
-    "health": "卫生健康 (health services)",
-    "credit": "公共信用 (public credit)",
-    "statistics": "统计分析 (statistics, aggregated)",
-    "data_quality": "数据治理 (data-quality correction)",
-    "self_service": "本人查询 (the person reading their own record)",
+# Each label is shown once, in the reader's language (a page never mixes Chinese and English).
+PURPOSES: dict[str, Promise] = {
+    "service_hall": _("政务服务办理"),
+    "public_security": _("治安管理"),
+    "social_assistance": _("社会救助"),
+    "health": _("卫生健康"),
+    "credit": _("公共信用"),
+    "statistics": _("统计分析（汇总）"),
+    "data_quality": _("数据治理（纠错）"),
+    "self_service": _("本人查询"),
 }
 # The purpose only the subject of a record may state: nobody else reads "as the person themself".
 SELF_SERVICE = "self_service"

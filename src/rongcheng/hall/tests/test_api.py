@@ -154,6 +154,20 @@ def draft(world):
     return application
 
 
+def test_the_applicant_deletes_a_draft_through_the_api_and_only_a_draft_of_theirs(world, draft):
+    other = client_for(f.applicant(), token_scope="hall:apply")
+    assert other.delete(f"{API}/applications/{draft.pk}").status_code == 404
+    assert Application.objects.filter(pk=draft.pk).exists()
+    applicant = client_for(world["resident"], token_scope="hall:apply")
+    assert applicant.delete(f"{API}/applications/{draft.pk}").status_code == 204
+    assert not Application.objects.filter(pk=draft.pk).exists()
+    assert applicant.delete(f"{API}/applications/{draft.pk}").status_code == 404
+    submitted = f.submitted(world["resident"], world["item"])
+    refused = applicant.delete(f"{API}/applications/{submitted.pk}")
+    assert refused.status_code == 409
+    assert Application.objects.filter(pk=submitted.pk, state=State.SUBMITTED).exists()
+
+
 def test_officers_do_not_see_drafts_through_any_scope_or_state(world, draft):
     """A draft (and the registry data prefilled into it) is its applicant's until it is submitted."""
     officer = world["officer"]

@@ -86,6 +86,18 @@ def test_apply_correct_and_approve_without_uploading_anything(two_pages, live_se
 
     # The officer accepts it from the queue, reviews it and returns it for correction.
     _sign_in(officer_page, base, "gaj-officer", world["totp"])
+    # At a phone's width, in English (the longest labels), nothing is wider than the screen.
+    officer_page.set_viewport_size({"width": 390, "height": 844})
+    officer_page.context.add_cookies([{"name": "django_language", "value": "en", "url": base}])
+    officer_page.goto(f"{base}/hall/workbench/?scope=intake")
+    assert officer_page.locator("html").get_attribute("lang") == "en"
+    assert officer_page.evaluate("document.documentElement.scrollWidth") <= 390
+    for box in officer_page.locator("main select, main .table-scroll").evaluate_all(
+        "els => els.map(el => el.getBoundingClientRect().right)"
+    ):
+        assert box <= 390
+    officer_page.context.clear_cookies(name="django_language")
+    officer_page.set_viewport_size({"width": 1280, "height": 800})
     officer_page.goto(f"{base}/hall/workbench/?scope=intake")
     officer_page.get_by_role("link", name=application.number).click()
     officer_page.locator("[data-transition=accept]").click()

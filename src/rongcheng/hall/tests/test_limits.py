@@ -78,14 +78,15 @@ def test_an_account_holds_a_bounded_number_of_open_drafts_per_service(settings):
     assert problem(response, 409)["type"] == "/problems/hall-draft-quota-reached"
 
 
-def test_the_apply_page_explains_the_draft_quota(settings):
+def test_at_the_draft_quota_the_apply_page_continues_the_open_draft(settings):
     settings.HALL_OPEN_DRAFTS_PER_SERVICE = 1
     f.service()
-    client = client_for(f.applicant())
-    client.post("/hall/services/GSJ-001/apply/")
-    response = client.post("/hall/services/GSJ-001/apply/", follow=True)
-    assert "您已有1份该事项未提交的草稿" in response.content.decode()
-    assert Application.objects.count() == 1
+    user = f.applicant()
+    draft = services.application_start(user=user, service_code="GSJ-001")
+    client = client_for(user)
+    response = client.post("/hall/services/GSJ-001/apply/")
+    assert response["Location"] == f"/hall/applications/{draft.pk}/"
+    assert list(Application.objects.all()) == [draft]
 
 
 def test_uploads_of_one_application_stay_within_the_byte_quota(settings):

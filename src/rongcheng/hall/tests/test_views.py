@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from rongcheng.audit.models import AuditRecord
 from rongcheng.hall.models import Application, CalendarDay, State
 from rongcheng.hall.tests import factories as f
 
@@ -78,6 +80,54 @@ def test_apply_through_the_pages(world):
     draft.refresh_from_db()
     assert draft.state == State.SUBMITTED
     assert draft.statement == "开茶铺"
+
+
+def test_pressing_apply_again_continues_the_open_draft_instead_of_starting_another(world):
+    client = Client()
+    resident = world["resident"]
+    client.force_login(resident)
+    first = client.post(reverse("hall:apply", args=["GSJ-001"]))
+    draft = Application.objects.get(applicant=resident, state=State.DRAFT)
+    starts = AuditRecord.objects.filter(action="hall.application.start").count()
+    again = client.post(reverse("hall:apply", args=["GSJ-001"]))
+    assert again["Location"] == first["Location"] == reverse("hall:application", args=[draft.pk])
+    assert list(Application.objects.filter(applicant=resident, state=State.DRAFT)) == [draft]
+    assert AuditRecord.objects.filter(action="hall.application.start").count() == starts
+
+
+def test_the_applicant_deletes_a_stray_draft_with_its_files_and_nobody_else_can(
+    world, django_capture_on_commit_callbacks
+):
+    client = Client()
+    resident = world["resident"]
+    client.force_login(resident)
+    client.post(reverse("hall:apply", args=["GSJ-001"]))
+    draft = Application.objects.get(applicant=resident, state=State.DRAFT)
+    upload = SimpleUploadedFile("lease.png", f.PNG)
+    client.post(reverse("hall:application-action", args=[draft.pk, "upload"]), {"material": "premises", "file": upload})
+    stored = draft.provided.get(code="premises").file
+    assert default_storage.exists(stored)
+    assert 'id="discard"' in client.get(reverse("hall:application", args=[draft.pk])).content.decode()
+    assert f'data-discard="{draft.pk}"' in client.get(reverse("hall:my-applications")).content.decode()
+
+    stranger = Client()
+    stranger.force_login(world["officer"])
+    refused = stranger.post(reverse("hall:application-action", args=[draft.pk, "discard"]))
+    assert refused.status_code == 404
+    assert Application.objects.filter(pk=draft.pk).exists()
+    assert not AuditRecord.objects.filter(action="hall.application.discard").exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("hall:application-action", args=[draft.pk, "discard"]))
+    assert response["Location"] == reverse("hall:my-applications")
+    assert not Application.objects.filter(pk=draft.pk).exists()
+    assert not default_storage.exists(stored)
+    record = AuditRecord.objects.get(action="hall.application.discard")
+    assert (record.actor_id, record.target_id, record.detail) == (
+        str(resident.pk),
+        str(draft.pk),
+        {"service": "GSJ-001", "files": 1},
+    )
 
 
 def test_a_refused_upload_is_a_message_and_changes_nothing(world):

@@ -6,10 +6,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.core.cache import cache
 from django.test import Client
+from django.urls import reverse
 
 from rongcheng.accounts.models import AccountKind, User
 from rongcheng.portal.capabilities import CAPABILITIES
+from rongcheng.registries.tests.factories import staff
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +121,56 @@ def test_the_stylesheet_declares_a_cjk_font_fallback():
     for family in ('"PingFang SC"', '"Hiragino Sans GB"', '"Microsoft YaHei"', '"Noto Sans CJK SC"',
                    '"Source Han Sans SC"', "sans-serif"):  # fmt: skip
         assert family in body, family
+
+
+CSRF_TEXTS = [
+    ("zh-hans", ("表单已过期", "请返回上一页", "返回首页")),
+    ("en", ("The form has expired", "go back", "Back to the home page")),
+]
+
+
+@pytest.mark.parametrize(("language", "texts"), CSRF_TEXTS)
+def test_a_form_sent_without_its_csrf_token_is_refused_in_the_site_layout(language, texts):
+    client = Client(enforce_csrf_checks=True, headers={"accept-language": language})
+    client.cookies["django_language"] = language
+    resident = User.objects.create_user(username="r", password="x", kind=AccountKind.RESIDENT)
+    client.force_login(resident)
+    refused = client.post(reverse("identity:sign-out"))
+    assert refused.status_code == 403
+    page = refused.content.decode()
+    assert 'class="masthead"' in page
+    assert f'lang="{"zh-hans" if language == "zh-hans" else "en"}"' in page
+    assert all(text in page for text in texts)
+    assert "DEBUG" not in page
+    assert "CSRF" not in page
+    assert client.get("/", follow=False).wsgi_request.user.is_authenticated  # the refused sign-out changed nothing
+
+
+def test_an_api_call_of_a_session_without_its_csrf_token_answers_a_csrf_problem():
+    client = Client(enforce_csrf_checks=True)
+    resident = User.objects.create_user(username="r", password="x", kind=AccountKind.RESIDENT)
+    client.force_login(resident)
+    refused = client.post("/api/v1/hall/applications", {"service": "x"}, content_type="application/json")
+    assert refused.status_code == 403
+    assert refused["Content-Type"] == "application/problem+json"
+    assert refused.json()["type"].endswith("/problems/csrf-failed")
+    assert client.get("/problems/csrf-failed").status_code == 200
+
+
+def test_the_admin_link_shows_only_to_accounts_that_can_use_an_admin_page():
+    officer = staff("officer", can_read=False)
+    client = Client()
+    client.force_login(officer)
+    assert client.get("/admin/").status_code == 200  # Django lets a staff flag in, to an empty page
+    assert 'href="/admin/"' not in client.get("/").content.decode()
+    officer.user_permissions.add(Permission.objects.get(codename="view_user", content_type__app_label="accounts"))
+    cache.clear()  # grants are cached for a while; a direct permission (not a role assignment) does not drop them
+    page = client.get("/").content.decode()
+    assert 'href="/admin/"' in page
+    admin_page = client.get("/admin/").content.decode()
+    assert "榕城数字政府平台" in admin_page
+    assert "Django" not in admin_page.split("<body", 1)[1].split("</header>", 1)[0]
+    officer.is_staff = False
+    officer.save(update_fields=["is_staff"])
+    cache.clear()
+    assert 'href="/admin/"' not in client.get("/").content.decode()

@@ -649,16 +649,21 @@ def test_my_reads_lists_staff_and_api_client_reads_of_my_record_only(client, per
     body = response.content.decode()
     assert "部门系统 市住房公积金中心业务系统" in body
     assert "工作人员 police（市公安局）" in body
-    assert "政务服务办理 (deciding an application)" in body
+    assert '<td data-label="目的">政务服务办理</td>' in body  # once, in the reader's language
+    assert "deciding an application" not in body.lower()
     assert "地址、出生日期、身份证号、姓名、电话" in body
     assert "statistics" not in body
     assert "统计分析" not in body
+
+    english = client.get(reverse("registries:my-reads"), headers={"accept-language": "en"}).content.decode()
+    assert '<td data-label="Purpose">Deciding an application</td>' in english
+    assert "政务服务办理" not in english
 
     # Looking at the list is recorded, but never as a read of the record: it does not show up in the list.
     again = client.get(reverse("registries:my-reads"))
     assert len(again.context["rows"]) == 2
     views = AuditRecord.objects.filter(action="registries.person.reads_list").order_by("id")
-    assert [(v.actor_id, v.target_id, v.purpose) for v in views] == [(str(me.pk), str(person.pk), "self_service")] * 2
+    assert [(v.actor_id, v.target_id, v.purpose) for v in views] == [(str(me.pk), str(person.pk), "self_service")] * 3
 
 
 def test_my_reads_pages_newest_first(client, person):
