@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,20 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+# A personal identifier in a value: an ID number (18 characters) or a mainland mobile number.
+_PERSONAL_NUMBER = re.compile(r"\d{17}[\dXx]|(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def field_shown(item: dict[str, Any], value: Any, holder_kind: str) -> str:
+    """A face field as anyone may see it: only a field its licence type declares public, never one it declares
+    personal (a type defined before the declaration existed shows none: masked is the safe default); of a person,
+    a value carrying an ID or phone number stays masked even in a field wrongly declared public."""
+    if not item.get("public") or item.get("personal"):
+        return MASK
+    text = _shown(value)
+    return MASK if holder_kind == "person" and _PERSONAL_NUMBER.search(text) else text
+
+
 def licence_verify(identifier: str) -> Verification:
     """What the public sees of a licence: authentic?, valid now?, issuer; personal fields masked."""
     licence = licence_get(identifier)
@@ -97,7 +112,7 @@ def licence_verify(identifier: str) -> Verification:
     schema = licence.licence_type.face_schema
     face = licence.face if isinstance(licence.face, dict) else {}
     shown = [
-        (item["label"], MASK if item.get("personal") else _shown(face[item["name"]]))
+        (item["label"], field_shown(item, face[item["name"]], licence.holder_kind))
         for item in schema
         if item["name"] in face
     ]
