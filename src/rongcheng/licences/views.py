@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rongcheng.accounts.models import User
@@ -28,7 +29,7 @@ from rongcheng.licences.bulk import licences_issue_from_csv
 from rongcheng.licences.documents import holder_code_of, licence_export
 from rongcheng.licences.errors import LicenceNotFound
 from rongcheng.licences.forms import AuthorizationForm, BulkForm, IssueForm, PurposeForm, TransitionForm
-from rongcheng.licences.identifiers import LicenceIdentifierInvalid
+from rongcheng.licences.identifiers import LicenceIdentifierInvalid, identifier_parse
 from rongcheng.licences.keys import published_keys
 from rongcheng.licences.lifecycle import transitions_from
 from rongcheng.licences.models import HolderAuthorization, Licence, LicenceStatus, LicenceType
@@ -70,14 +71,32 @@ def _described(rows: list[Any]) -> list[Any]:
     return rows
 
 
+def _identifier_refusal(exc: LicenceIdentifierInvalid | LicenceNotFound) -> str:
+    """Why a typed identifier leads to no licence, in the visitor's language (the error's rule, not its English)."""
+    if isinstance(exc, LicenceNotFound):
+        return gettext("没有找到这个证照标识对应的证照。请核对证照上的标识后重新输入。")
+    rules = {str(error.get("rule")) for error in exc.errors}
+    if "identifier.check_character" in rules:
+        return gettext("证照标识的最后一位校验码不符，可能有字符输错。请逐位核对后重新输入。")
+    return gettext("这不是有效的证照标识。证照标识以 1.2.156.3005.2 开头，由数字、大写字母和点组成。请核对后重新输入。")
+
+
+def _verify_form_again(request: HttpRequest, typed: str, error: str, status: int) -> HttpResponse:
+    """The form again, with what was typed (escaped by the template) and why it was refused, to correct it."""
+    return render(request, "licences/verify_form.html", {"error": error, "typed": typed}, status=status)
+
+
 @require_http_methods(["GET", "HEAD"])
 def verify_form_view(request: HttpRequest) -> HttpResponse:
     """The public form to type (or paste) a licence identifier; no sign-in. It leads to the verification page."""
-    typed = str(request.GET.get("identifier", ""))[:200]
-    identifier = "".join(c for c in typed if c.isascii() and (c.isalnum() or c == "."))
-    if identifier:
-        return HttpResponseRedirect(reverse("licences:verify", args=[identifier]))
-    return render(request, "licences/verify_form.html")
+    typed = str(request.GET.get("identifier", "")).strip()[:200]
+    if not typed:
+        return render(request, "licences/verify_form.html")
+    try:
+        identifier = identifier_parse(typed)
+    except LicenceIdentifierInvalid as exc:
+        return _verify_form_again(request, typed, _identifier_refusal(exc), 400)
+    return HttpResponseRedirect(reverse("licences:verify", args=[str(identifier)]))
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -86,9 +105,9 @@ def verify_view(request: HttpRequest, identifier: str) -> HttpResponse:
     try:
         result = selectors.licence_verify(identifier)
     except LicenceIdentifierInvalid as exc:
-        return render(request, "licences/verify.html", {"error": exc.detail, "identifier": identifier}, status=400)
+        return _verify_form_again(request, identifier[:200], _identifier_refusal(exc), 400)
     except LicenceNotFound as exc:
-        return render(request, "licences/verify.html", {"error": exc.detail, "identifier": identifier}, status=404)
+        return _verify_form_again(request, identifier[:200], _identifier_refusal(exc), 404)
     return render(request, "licences/verify.html", {"result": result, "identifier": result.identifier})
 
 

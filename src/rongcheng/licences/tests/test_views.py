@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils.html import escape
 
 from rongcheng.audit.models import AuditRecord
+from rongcheng.licences.identifiers import identifier_make, identifier_parse
 from rongcheng.licences.models import HolderAuthorization, Licence
 from rongcheng.licences.services import licence_transition
 from rongcheng.licences.tests.factories import (
@@ -82,6 +84,49 @@ def test_verification_page_after_revocation_and_bad_identifiers(world):
     wrong = licence.identifier[:-1] + ("A" if licence.identifier[-1] != "A" else "B")
     assert Client().get(f"/licences/verify/{wrong}/").status_code == 400
     assert Client().get("/licences/verify/garbage/").status_code == 400
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_verification_refusals_are_translated_and_offer_the_form_again(world, language):
+    """Walk-through: garbage and a wrong check character answered in English on the Chinese page, with no form to
+    try again and a mangled echo of what was typed. Each refusal is a sentence in the page's language, above the
+    form holding what was typed (escaped)."""
+    identifier = world["licence"].identifier
+    wrong = identifier[:-1] + ("A" if identifier[-1] != "A" else "B")
+    parsed = identifier_parse(identifier)
+    unknown = str(identifier_make(type_code=parsed.type_code, issuer_code=parsed.issuer_code, serial="209900000001"))
+    client = Client(headers={"accept-language": language})
+    english = language == "en"
+    cases = [
+        ("/licences/verify/?identifier=<b>乱码</b>", 400, "<b>乱码</b>",
+         "This is not a licence identifier" if english else "这不是有效的证照标识"),
+        (f"/licences/verify/{wrong}/", 400, wrong,
+         "check character" if english else "校验码不符"),
+        (f"/licences/verify/?identifier={wrong}", 400, wrong,
+         "check character" if english else "校验码不符"),
+        ("/licences/verify/garbage/", 400, "garbage",
+         "This is not a licence identifier" if english else "这不是有效的证照标识"),
+    ]  # fmt: skip
+    cases.append(
+        (f"/licences/verify/{unknown}/", 404, unknown, "No licence has this identifier" if english else "没有找到")
+    )
+    for url, status, typed, sentence in cases:
+        response = client.get(url)
+        page = response.content.decode()
+        assert response.status_code == status, url
+        assert sentence in page, url
+        assert "GB/T 36904 form" not in page
+        assert "was mistyped or altered" not in page
+        assert 'name="identifier"' in page
+        assert f'value="{escape(typed)}"' in page, url
+        assert "<b>乱码</b>" not in page
+        assert ("重新输入" in page) is not english
+
+
+def test_verification_form_leads_to_the_page_for_a_well_formed_identifier(world):
+    identifier = world["licence"].identifier
+    response = Client().get("/licences/verify/", {"identifier": f"  {identifier.lower()} "})
+    assert (response.status_code, response["Location"]) == (302, f"/licences/verify/{identifier}/")
 
 
 @pytest.mark.parametrize("page", ["", "print/", "document/"])
