@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext
 
+from rongcheng.accounts.models import User
 from rongcheng.kernel.masking import mask_name
 from rongcheng.licences import documents
 from rongcheng.licences import metadata as md
@@ -213,3 +215,22 @@ def references_describe(references: Iterable[str]) -> dict[str, str]:
         if mine:
             described.update(describer(mine))
     return described
+
+
+def actors_describe(actor_ids: Iterable[str]) -> dict[str, str]:
+    """Who used a licence, in people's words: an account's display name (a system's in the page's language when the
+    catalogue knows it: "网上办事大厅" / "Online service hall"), never its internal username."""
+    wanted = {actor_id for actor_id in actor_ids if actor_id.isdigit()}
+    rows = User.objects.filter(pk__in=[int(actor_id) for actor_id in wanted]).values_list("pk", "display_name")
+    return {str(pk): gettext(name) for pk, name in rows if name}
+
+
+def uses_described(uses: Iterable[LicenceUse]) -> list[LicenceUse]:
+    """Uses with `user_label` (who, in people's words) and `reference_label` (the application's number)."""
+    rows = list(uses)
+    actors = actors_describe(row.actor_id for row in rows)
+    references = references_describe(row.application_reference for row in rows)
+    for row in rows:
+        row.user_label = actors.get(row.actor_id, row.actor_label)  # type: ignore[attr-defined]
+        row.reference_label = references.get(row.application_reference, row.application_reference)  # type: ignore[attr-defined]
+    return rows

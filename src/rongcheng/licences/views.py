@@ -86,6 +86,14 @@ def _verify_form_again(request: HttpRequest, typed: str, error: str, status: int
     return render(request, "licences/verify_form.html", {"error": error, "typed": typed}, status=status)
 
 
+def _with_uses_described(licences: list[Licence]) -> list[Licence]:
+    """Each licence's uses named for people (`uses_described`): who in words, the application's number."""
+    described = selectors.uses_described(use for licence in licences for use in licence.uses.all())
+    for licence in licences:
+        licence.uses_described = [use for use in described if use.licence_id == licence.pk]  # type: ignore[attr-defined]
+    return licences
+
+
 @require_http_methods(["GET", "HEAD"])
 def verify_form_view(request: HttpRequest) -> HttpResponse:
     """The public form to type (or paste) a licence identifier; no sign-in. It leads to the verification page."""
@@ -156,7 +164,7 @@ def detail_view(request: HttpRequest, identifier: str) -> HttpResponse:
     context = {
         "licence": licence, "face": _face_rows(licence), "status": STATUS_LABELS[selectors.effective_status(licence)],
         "authentic": selectors.licence_authentic(licence), "changes": licence.status_changes.all(),
-        "uses": _described(list(licence.uses.all()[:200])), "can_change": may_change(request.user, licence),
+        "uses": selectors.uses_described(licence.uses.all()[:200]), "can_change": may_change(request.user, licence),
         "allowed": [t.label for t in transitions_from(licence.status)],
         "form": form, "print_form": PurposeForm(),
     }  # fmt: skip
@@ -214,7 +222,7 @@ def mine_view(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "授权已记录。")
                 return HttpResponseRedirect(reverse("licences:mine"))
     context = {
-        "unbound": not indexes, "licences": selectors.licences_of_resident(request.user),
+        "unbound": not indexes, "licences": _with_uses_described(selectors.licences_of_resident(request.user)),
         "authorizations": _described(list(selectors.authorizations_of_resident(request.user))), "form": form,
         "status_labels": STATUS_LABELS,
     }  # fmt: skip

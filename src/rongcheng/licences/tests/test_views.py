@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.test import Client
 from django.utils.html import escape
 
+from rongcheng.accounts.models import AccountKind, User
 from rongcheng.audit.models import AuditRecord
 from rongcheng.licences.identifiers import identifier_make, identifier_parse
 from rongcheng.licences.models import HolderAuthorization, Licence
-from rongcheng.licences.services import licence_transition
+from rongcheng.licences.services import holder_authorization_grant, licence_transition, licence_use_record
 from rongcheng.licences.tests.factories import (
     MARRIAGE_TYPE_CODE,
     department,
@@ -232,3 +235,21 @@ def test_bulk_issue_is_validated_per_row_and_idempotent(world):
 def test_well_known_keys(world):
     body = Client().get("/.well-known/licence-keys").json()
     assert [k["key_id"] for k in body["keys"]] == [world["licence"].key_id]
+
+
+@pytest.mark.parametrize(("language", "name"), [("zh-hans", "网上办事大厅"), ("en", "Online service hall")])
+def test_mine_page_names_who_used_a_licence_and_for_which_application(world, language, name):
+    """Walk-through: a hall use showed the account name "hall" and an empty 办件编号 on 我的证照."""
+    system = User.objects.create_user(username="hall", kind=AccountKind.API_CLIENT, display_name="网上办事大厅")
+    holder_authorization_grant(holder_user=world["holder"], grantee=system, application_reference="BJ-7",
+                               valid_for=dt.timedelta(days=30))  # fmt: skip
+    licence_use_record(licence=world["licence"], application_reference="BJ-7", actor=system)
+    client = signed_in(world["holder"])
+    page = client.get("/licences/mine/", headers={"accept-language": language}).content.decode()
+    uses = page[page.index('<table class="records">') :]
+    assert f"<td>{name}</td>" in uses
+    assert "<td>hall</td>" not in uses
+    assert "<td>BJ-7</td>" in uses
+    detail = signed_in(world["clerk"]).get(f"/licences/{world['licence'].identifier}/").content.decode()
+    assert "<td>hall</td>" not in detail
+    assert "<td>BJ-7</td>" in detail
