@@ -19,7 +19,6 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from rongcheng.accounts.models import User
 from rongcheng.audit.services import actor_from_user, audit_record
 from rongcheng.kernel.context import request_address
 from rongcheng.kernel.errors import DomainError
@@ -204,11 +203,12 @@ def document_view(request: HttpRequest, identifier: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def mine_view(request: HttpRequest) -> HttpResponse:
     indexes = services.holder_indexes_of_user(request.user)
-    form = AuthorizationForm(request.POST or None)
+    grantees = {user.pk: user for user in services.grantees_available()}
+    form = AuthorizationForm(request.POST or None, grantees=grantees.values())
     if request.method == "POST" and form.is_valid():
-        grantee = User.objects.filter(username=form.cleaned_data["grantee"], is_active=True).first()
-        if grantee is None:
-            form.add_error("grantee", "没有这个账户。")
+        grantee = grantees.get(form.cleaned_data["grantee"])
+        if grantee is None:  # the choice field accepts only these: for the type checker
+            form.add_error("grantee", gettext("请选择被授权的系统或服务账户。"))
         else:
             try:
                 services.holder_authorization_grant(
@@ -217,7 +217,9 @@ def mine_view(request: HttpRequest) -> HttpResponse:
                     valid_for=timedelta(days=form.cleaned_data["valid_days"]),
                 )  # fmt: skip
             except DomainError as exc:
-                form.add_error(None, exc.detail)
+                rules = {str(error.get("rule")) for error in getattr(exc, "errors", [])}
+                reference = any(rule.startswith("application_reference.") for rule in rules)
+                form.add_error(None, gettext("办件编号须为 1 至 64 个可打印字符。") if reference else exc.detail)
             else:
                 messages.success(request, "授权已记录。")
                 return HttpResponseRedirect(reverse("licences:mine"))

@@ -169,10 +169,18 @@ def test_transition_from_the_detail_page(world):
 
 def test_mine_page_lists_licences_and_records_authorizations(world):
     assert Client().get("/licences/mine/").status_code == 302
+    system = User.objects.create_user(username="hall", kind=AccountKind.API_CLIENT, display_name="网上办事大厅")
     page = signed_in(world["holder"]).get("/licences/mine/").content.decode()
     assert world["licence"].identifier in page
-    response = signed_in(world["holder"]).post("/licences/mine/", {"grantee": "clerk", "application_reference": "BJ-1",
-                                                                    "valid_days": 30})  # fmt: skip
+    assert f'<option value="{system.pk}">网上办事大厅</option>' in page
+    client = signed_in(world["holder"])
+    for grantee, reference in ((world["clerk"].pk, "BJ-1"), (system.pk, "BJ\x001"), (system.pk, "hall-x")):
+        refused = client.post(
+            "/licences/mine/", {"grantee": grantee, "application_reference": reference, "valid_days": 30}
+        )
+        assert refused.status_code == 400
+        assert not HolderAuthorization.objects.exists()
+    response = client.post("/licences/mine/", {"grantee": system.pk, "application_reference": "BJ-1", "valid_days": 30})
     assert response.status_code == 302
     authorization = HolderAuthorization.objects.get()
     assert signed_in(resident("other", person=make_person())).post(
