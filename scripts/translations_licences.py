@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 ENGLISH: dict[str, str | tuple[str, ...]] = {
+    "请填写用途。": "State the purpose.",
+    "请填写用途后再打印：打印件盖有“仅供办理…使用”字样。": "State the purpose before printing: the copy is stamped “For … only”.",
     "办件编号须为 1 至 64 个可打印字符。": "An application reference is 1 to 64 printable characters.",
     "请选择被授权的系统或服务账户。": "Choose the system or service account to authorize.",
     "没有找到这个证照标识对应的证照。请核对证照上的标识后重新输入。": "No licence has this identifier. Check the identifier on the licence and type it again.",

@@ -79,4 +79,11 @@ class AuthorizationForm(forms.Form):
 
 
 class PurposeForm(forms.Form):
-    purpose = forms.CharField(label=_("用途（仅供办理…使用）"), max_length=40, required=False)
+    purpose = forms.CharField(label=_("用途（仅供办理…使用）"), max_length=40)
+
+    def clean_purpose(self) -> str:
+        """The purpose as the stamp's blank: "办理入学" and "仅供办理入学使用" both become "入学" (no doubled 办理)."""
+        text = str(self.cleaned_data["purpose"]).strip().removeprefix("仅供").removeprefix("办理").removesuffix("使用")
+        if not text.strip():
+            raise forms.ValidationError(_("请填写用途。"), code="required")
+        return text.strip()

@@ -175,7 +175,10 @@ def detail_view(request: HttpRequest, identifier: str) -> HttpResponse:
 def print_view(request: HttpRequest, identifier: str) -> HttpResponse:
     licence = _licence_for(request, identifier)
     form = PurposeForm(request.GET)
-    purpose = form.cleaned_data["purpose"].strip() if form.is_valid() else ""
+    if not form.is_valid():  # a copy without its purpose stamp is not printed: back to the licence to state one
+        messages.error(request, gettext("请填写用途后再打印：打印件盖有“仅供办理…使用”字样。"))
+        return HttpResponseRedirect(reverse("licences:detail", args=[licence.identifier]))
+    purpose = form.cleaned_data["purpose"]
     audit_record(action="licences.licence.print", actor=actor_from_user(request.user), target_type="licences.licence",
                  target_id=licence.identifier, source_address=request_address(request),
                  detail={"purpose": purpose})  # fmt: skip

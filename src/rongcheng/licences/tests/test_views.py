@@ -134,13 +134,28 @@ def test_verification_form_leads_to_the_page_for_a_well_formed_identifier(world)
 
 @pytest.mark.parametrize("page", ["", "print/", "document/"])
 def test_licence_pages_matrix(world, page):
-    url = f"/licences/{world['licence'].identifier}/{page}"
+    url = f"/licences/{world['licence'].identifier}/{page}" + ("?purpose=入学" if page == "print/" else "")
     assert Client().get(url).status_code == 302  # to sign-in
     assert signed_in(resident("stranger", person=make_person())).get(url).status_code == 403
     other = officer(department("FZ-GSJ", "福州市市场监督管理局", serial=2), "gsj")
     assert signed_in(other).get(url).status_code == 403
     for user in (world["holder"], world["clerk"]):
         assert signed_in(user).get(url).status_code == 200
+
+
+def test_print_page_needs_a_purpose_and_does_not_double_its_words(world):
+    """Walk-through: "办理入学" printed "仅供办理办理入学使用"; an empty purpose printed no stamp."""
+    url = f"/licences/{world['licence'].identifier}/print/"
+    client = signed_in(world["holder"])
+    for typed in ("办理入学", "入学", "仅供办理入学使用"):
+        page = client.get(url, {"purpose": typed}).content.decode()
+        assert "仅供办理入学使用" in page
+        assert "办理办理" not in page
+    for empty in ({}, {"purpose": ""}, {"purpose": "  "}, {"purpose": "办理"}):
+        response = client.get(url, empty)
+        assert response.status_code == 302
+        assert response["Location"] == f"/licences/{world['licence'].identifier}/"
+    assert AuditRecord.objects.filter(action="licences.licence.print").count() == 3
 
 
 def test_print_page_has_qr_watermark_and_full_code(world):
