@@ -4,6 +4,13 @@
 from __future__ import annotations
 
 ENGLISH: dict[str, str | tuple[str, ...]] = {
+    "请填写用途。": "State the purpose.",
+    "请填写用途后再打印：打印件盖有“仅供办理…使用”字样。": "State the purpose before printing: the copy is stamped “For … only”.",
+    "办件编号须为 1 至 64 个可打印字符。": "An application reference is 1 to 64 printable characters.",
+    "请选择被授权的系统或服务账户。": "Choose the system or service account to authorize.",
+    "没有找到这个证照标识对应的证照。请核对证照上的标识后重新输入。": "No licence has this identifier. Check the identifier on the licence and type it again.",
+    "证照标识的最后一位校验码不符，可能有字符输错。请逐位核对后重新输入。": "The identifier's last character (its check character) does not match: a character was probably mistyped. Check each character and type it again.",
+    "这不是有效的证照标识。证照标识以 1.2.156.3005.2 开头，由数字、大写字母和点组成。请核对后重新输入。": "This is not a licence identifier. An identifier starts with 1.2.156.3005.2 and has digits, capital letters and dots. Check it and type it again.",
     "已换发": "Replaced",
     "CSV 文件（UTF-8）": "CSV file (UTF-8)",
     "下载签名文件（JSON）": "Download the signed document (JSON)",

@@ -74,6 +74,7 @@ def schema_check(schema: Any) -> list[dict[str, Any]]:
         fields.append(
             {"name": name, "label": str(field.get("label") or name), "type": kind,
              "required": bool(field.get("required", False)), "personal": bool(field.get("personal", False)),
+             "public": bool(field.get("public", False)) and not field.get("personal"),
              **({"choices": list(choices)} if kind == "enum" else {})}
         )  # fmt: skip
     return fields

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -66,10 +67,23 @@ class BulkForm(forms.Form):
 
 
 class AuthorizationForm(forms.Form):
-    grantee = forms.CharField(label=_("被授权的系统或服务账户"), max_length=150)
+    grantee = forms.TypedChoiceField(label=_("被授权的系统或服务账户"), coerce=int, choices=())
     application_reference = forms.CharField(label=_("办件编号"), max_length=64)
     valid_days = forms.IntegerField(label=_("有效天数"), min_value=1, max_value=366, initial=30)
 
+    def __init__(self, *args: Any, grantees: Iterable[Any] = (), **kwargs: Any) -> None:
+        """`grantees`: the accounts a holder may authorize (services.grantees_available), offered by display name."""
+        super().__init__(*args, **kwargs)
+        field = cast("forms.TypedChoiceField", self.fields["grantee"])
+        field.choices = [(user.pk, user.display_name or user.get_username()) for user in grantees]
+
 
 class PurposeForm(forms.Form):
-    purpose = forms.CharField(label=_("用途（仅供办理…使用）"), max_length=40, required=False)
+    purpose = forms.CharField(label=_("用途（仅供办理…使用）"), max_length=40)
+
+    def clean_purpose(self) -> str:
+        """The purpose as the stamp's blank: "办理入学" and "仅供办理入学使用" both become "入学" (no doubled 办理)."""
+        text = str(self.cleaned_data["purpose"]).strip().removeprefix("仅供").removeprefix("办理").removesuffix("使用")
+        if not text.strip():
+            raise forms.ValidationError(_("请填写用途。"), code="required")
+        return text.strip()

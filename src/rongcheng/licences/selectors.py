@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext
 
+from rongcheng.accounts.models import User
 from rongcheng.kernel.masking import mask_name
 from rongcheng.licences import documents
 from rongcheng.licences import metadata as md
@@ -89,6 +92,20 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+# A personal identifier in a value: an ID number (18 characters) or a mainland mobile number.
+_PERSONAL_NUMBER = re.compile(r"\d{17}[\dXx]|(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def field_shown(item: dict[str, Any], value: Any, holder_kind: str) -> str:
+    """A face field as anyone may see it: only a field its licence type declares public, never one it declares
+    personal (a type defined before the declaration existed shows none: masked is the safe default); of a person,
+    a value carrying an ID or phone number stays masked even in a field wrongly declared public."""
+    if not item.get("public") or item.get("personal"):
+        return MASK
+    text = _shown(value)
+    return MASK if holder_kind == "person" and _PERSONAL_NUMBER.search(text) else text
+
+
 def licence_verify(identifier: str) -> Verification:
     """What the public sees of a licence: authentic?, valid now?, issuer; personal fields masked."""
     licence = licence_get(identifier)
@@ -97,7 +114,7 @@ def licence_verify(identifier: str) -> Verification:
     schema = licence.licence_type.face_schema
     face = licence.face if isinstance(licence.face, dict) else {}
     shown = [
-        (item["label"], MASK if item.get("personal") else _shown(face[item["name"]]))
+        (item["label"], field_shown(item, face[item["name"]], licence.holder_kind))
         for item in schema
         if item["name"] in face
     ]
@@ -198,3 +215,22 @@ def references_describe(references: Iterable[str]) -> dict[str, str]:
         if mine:
             described.update(describer(mine))
     return described
+
+
+def actors_describe(actor_ids: Iterable[str]) -> dict[str, str]:
+    """Who used a licence, in people's words: an account's display name (a system's in the page's language when the
+    catalogue knows it: "网上办事大厅" / "Online service hall"), never its internal username."""
+    wanted = {actor_id for actor_id in actor_ids if actor_id.isdigit()}
+    rows = User.objects.filter(pk__in=[int(actor_id) for actor_id in wanted]).values_list("pk", "display_name")
+    return {str(pk): gettext(name) for pk, name in rows if name}
+
+
+def uses_described(uses: Iterable[LicenceUse]) -> list[LicenceUse]:
+    """Uses with `user_label` (who, in people's words) and `reference_label` (the application's number)."""
+    rows = list(uses)
+    actors = actors_describe(row.actor_id for row in rows)
+    references = references_describe(row.application_reference for row in rows)
+    for row in rows:
+        row.user_label = actors.get(row.actor_id, row.actor_label)  # type: ignore[attr-defined]
+        row.reference_label = references.get(row.application_reference, row.application_reference)  # type: ignore[attr-defined]
+    return rows

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, Q
 from django.utils import timezone
 
-from rongcheng.accounts.models import User
+from rongcheng.accounts.models import AccountKind, User
 from rongcheng.audit.services import Actor, actor_from_user, audit_record, read_record_transaction
 from rongcheng.identity.selectors import representation_list_for_user
 from rongcheng.kernel.errors import ValidationFailed
@@ -437,14 +438,34 @@ def licences_expire_due(*, on: dt.date | None = None, actor: Actor | None = None
 # --- "一号" reuse: authorizations, fetches and uses ----------------------------------------------------------------
 
 
+# The hall's references ("hall-42"): the licences app cannot know the hall's applications, only their form.
+HALL_REFERENCE = re.compile(r"hall-[1-9][0-9]{0,17}")
+
+
 def _reference_check(application_reference: str) -> str:
-    text = (application_reference or "").strip()
+    text = (application_reference or "").strip() if isinstance(application_reference, str) else ""
     if not text or len(text) > MAX_REFERENCE:
         raise LicenceInputInvalid(
             "An application reference of 1 to 64 characters is needed.",
             errors=[{"loc": ["application_reference"], "rule": "application_reference.length", "msg": "1 to 64"}],
         )
+    if not text.isprintable() or (text.startswith("hall-") and not HALL_REFERENCE.fullmatch(text)):
+        raise LicenceInputInvalid(
+            "An application reference is printable text; a hall reference is hall- and the application's number.",
+            errors=[{"loc": ["application_reference"], "rule": "application_reference.form", "msg": "printable"}],
+        )
     return text
+
+
+def grantee_may_be(user: Any) -> bool:
+    """Who a holder may authorize: a system that fetches licences for an application (an API client account, the
+    hall's system account among them), active; never a person's or a staff member's account."""
+    return bool(user is not None and user.is_active and getattr(user, "kind", None) == AccountKind.API_CLIENT)
+
+
+def grantees_available() -> list[User]:
+    """The accounts a holder may authorize, for the page's choice (by their display name)."""
+    return list(User.objects.filter(kind=AccountKind.API_CLIENT, is_active=True).order_by("display_name", "pk"))
 
 
 def holder_indexes_of_user(user: Any) -> list[str]:
@@ -470,10 +491,10 @@ def holder_authorization_grant(
     index = holder_index or (own[0] if own else "")
     if not index or index not in own:
         raise LicenceActionDenied("Only the holder, signed in and bound to the registry, may authorize this.")
-    if not grantee.is_active or grantee.pk == holder_user.pk:
+    if not grantee_may_be(grantee) or grantee.pk == holder_user.pk:
         raise LicenceInputInvalid(
-            "The grantee must be another active account.",
-            errors=[{"loc": ["grantee"], "rule": "grantee.active", "msg": "another active account"}],
+            "The grantee must be an active service or system account that fetches licences.",
+            errors=[{"loc": ["grantee"], "rule": "grantee.kind", "msg": "an active service or system account"}],
         )
     if not timedelta_ok(valid_for):
         raise LicenceInputInvalid(

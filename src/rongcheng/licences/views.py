@@ -16,9 +16,9 @@ from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from rongcheng.accounts.models import User
 from rongcheng.audit.services import actor_from_user, audit_record
 from rongcheng.kernel.context import request_address
 from rongcheng.kernel.errors import DomainError
@@ -28,7 +28,7 @@ from rongcheng.licences.bulk import licences_issue_from_csv
 from rongcheng.licences.documents import holder_code_of, licence_export
 from rongcheng.licences.errors import LicenceNotFound
 from rongcheng.licences.forms import AuthorizationForm, BulkForm, IssueForm, PurposeForm, TransitionForm
-from rongcheng.licences.identifiers import LicenceIdentifierInvalid
+from rongcheng.licences.identifiers import LicenceIdentifierInvalid, identifier_parse
 from rongcheng.licences.keys import published_keys
 from rongcheng.licences.lifecycle import transitions_from
 from rongcheng.licences.models import HolderAuthorization, Licence, LicenceStatus, LicenceType
@@ -70,14 +70,40 @@ def _described(rows: list[Any]) -> list[Any]:
     return rows
 
 
+def _identifier_refusal(exc: LicenceIdentifierInvalid | LicenceNotFound) -> str:
+    """Why a typed identifier leads to no licence, in the visitor's language (the error's rule, not its English)."""
+    if isinstance(exc, LicenceNotFound):
+        return gettext("没有找到这个证照标识对应的证照。请核对证照上的标识后重新输入。")
+    rules = {str(error.get("rule")) for error in exc.errors}
+    if "identifier.check_character" in rules:
+        return gettext("证照标识的最后一位校验码不符，可能有字符输错。请逐位核对后重新输入。")
+    return gettext("这不是有效的证照标识。证照标识以 1.2.156.3005.2 开头，由数字、大写字母和点组成。请核对后重新输入。")
+
+
+def _verify_form_again(request: HttpRequest, typed: str, error: str, status: int) -> HttpResponse:
+    """The form again, with what was typed (escaped by the template) and why it was refused, to correct it."""
+    return render(request, "licences/verify_form.html", {"error": error, "typed": typed}, status=status)
+
+
+def _with_uses_described(licences: list[Licence]) -> list[Licence]:
+    """Each licence's uses named for people (`uses_described`): who in words, the application's number."""
+    described = selectors.uses_described(use for licence in licences for use in licence.uses.all())
+    for licence in licences:
+        licence.uses_described = [use for use in described if use.licence_id == licence.pk]  # type: ignore[attr-defined]
+    return licences
+
+
 @require_http_methods(["GET", "HEAD"])
 def verify_form_view(request: HttpRequest) -> HttpResponse:
     """The public form to type (or paste) a licence identifier; no sign-in. It leads to the verification page."""
-    typed = str(request.GET.get("identifier", ""))[:200]
-    identifier = "".join(c for c in typed if c.isascii() and (c.isalnum() or c == "."))
-    if identifier:
-        return HttpResponseRedirect(reverse("licences:verify", args=[identifier]))
-    return render(request, "licences/verify_form.html")
+    typed = str(request.GET.get("identifier", "")).strip()[:200]
+    if not typed:
+        return render(request, "licences/verify_form.html")
+    try:
+        identifier = identifier_parse(typed)
+    except LicenceIdentifierInvalid as exc:
+        return _verify_form_again(request, typed, _identifier_refusal(exc), 400)
+    return HttpResponseRedirect(reverse("licences:verify", args=[str(identifier)]))
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -86,9 +112,9 @@ def verify_view(request: HttpRequest, identifier: str) -> HttpResponse:
     try:
         result = selectors.licence_verify(identifier)
     except LicenceIdentifierInvalid as exc:
-        return render(request, "licences/verify.html", {"error": exc.detail, "identifier": identifier}, status=400)
+        return _verify_form_again(request, identifier[:200], _identifier_refusal(exc), 400)
     except LicenceNotFound as exc:
-        return render(request, "licences/verify.html", {"error": exc.detail, "identifier": identifier}, status=404)
+        return _verify_form_again(request, identifier[:200], _identifier_refusal(exc), 404)
     return render(request, "licences/verify.html", {"result": result, "identifier": result.identifier})
 
 
@@ -137,7 +163,7 @@ def detail_view(request: HttpRequest, identifier: str) -> HttpResponse:
     context = {
         "licence": licence, "face": _face_rows(licence), "status": STATUS_LABELS[selectors.effective_status(licence)],
         "authentic": selectors.licence_authentic(licence), "changes": licence.status_changes.all(),
-        "uses": _described(list(licence.uses.all()[:200])), "can_change": may_change(request.user, licence),
+        "uses": selectors.uses_described(licence.uses.all()[:200]), "can_change": may_change(request.user, licence),
         "allowed": [t.label for t in transitions_from(licence.status)],
         "form": form, "print_form": PurposeForm(),
     }  # fmt: skip
@@ -149,7 +175,10 @@ def detail_view(request: HttpRequest, identifier: str) -> HttpResponse:
 def print_view(request: HttpRequest, identifier: str) -> HttpResponse:
     licence = _licence_for(request, identifier)
     form = PurposeForm(request.GET)
-    purpose = form.cleaned_data["purpose"].strip() if form.is_valid() else ""
+    if not form.is_valid():  # a copy without its purpose stamp is not printed: back to the licence to state one
+        messages.error(request, gettext("请填写用途后再打印：打印件盖有“仅供办理…使用”字样。"))
+        return HttpResponseRedirect(reverse("licences:detail", args=[licence.identifier]))
+    purpose = form.cleaned_data["purpose"]
     audit_record(action="licences.licence.print", actor=actor_from_user(request.user), target_type="licences.licence",
                  target_id=licence.identifier, source_address=request_address(request),
                  detail={"purpose": purpose})  # fmt: skip
@@ -177,11 +206,12 @@ def document_view(request: HttpRequest, identifier: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def mine_view(request: HttpRequest) -> HttpResponse:
     indexes = services.holder_indexes_of_user(request.user)
-    form = AuthorizationForm(request.POST or None)
+    grantees = {user.pk: user for user in services.grantees_available()}
+    form = AuthorizationForm(request.POST or None, grantees=grantees.values())
     if request.method == "POST" and form.is_valid():
-        grantee = User.objects.filter(username=form.cleaned_data["grantee"], is_active=True).first()
-        if grantee is None:
-            form.add_error("grantee", "没有这个账户。")
+        grantee = grantees.get(form.cleaned_data["grantee"])
+        if grantee is None:  # the choice field accepts only these: for the type checker
+            form.add_error("grantee", gettext("请选择被授权的系统或服务账户。"))
         else:
             try:
                 services.holder_authorization_grant(
@@ -190,12 +220,14 @@ def mine_view(request: HttpRequest) -> HttpResponse:
                     valid_for=timedelta(days=form.cleaned_data["valid_days"]),
                 )  # fmt: skip
             except DomainError as exc:
-                form.add_error(None, exc.detail)
+                rules = {str(error.get("rule")) for error in getattr(exc, "errors", [])}
+                reference = any(rule.startswith("application_reference.") for rule in rules)
+                form.add_error(None, gettext("办件编号须为 1 至 64 个可打印字符。") if reference else exc.detail)
             else:
                 messages.success(request, "授权已记录。")
                 return HttpResponseRedirect(reverse("licences:mine"))
     context = {
-        "unbound": not indexes, "licences": selectors.licences_of_resident(request.user),
+        "unbound": not indexes, "licences": _with_uses_described(selectors.licences_of_resident(request.user)),
         "authorizations": _described(list(selectors.authorizations_of_resident(request.user))), "form": form,
         "status_labels": STATUS_LABELS,
     }  # fmt: skip

@@ -16,20 +16,21 @@ from rongcheng.registries.tests.factories import SYSTEM, make_entity, make_perso
 
 MARRIAGE_SCHEMA = [
     {"name": "spouse_name", "label": "配偶姓名", "type": "string", "required": True, "personal": True},
-    {"name": "registered_on", "label": "登记日期", "type": "date", "required": True},
+    {"name": "registered_on", "label": "登记日期", "type": "date", "required": True, "public": True},
     {
         "name": "certificate_kind",
         "label": "证书类别",
         "type": "enum",
         "required": True,
         "choices": ["结婚证", "离婚证"],
+        "public": True,
     },
     {"name": "copies", "label": "份数", "type": "integer", "required": False},
     {"name": "reissued", "label": "补发", "type": "boolean", "required": False},
 ]
 FOOD_SCHEMA = [
-    {"name": "business_scope", "label": "经营项目", "type": "string", "required": True},
-    {"name": "premises", "label": "经营场所", "type": "string", "required": True},
+    {"name": "business_scope", "label": "经营项目", "type": "string", "required": True, "public": True},
+    {"name": "premises", "label": "经营场所", "type": "string", "required": True, "public": True},
 ]
 MARRIAGE_TYPE_CODE = "11100000000013338W050"
 FOOD_TYPE_CODE = "11100000000013338W051"

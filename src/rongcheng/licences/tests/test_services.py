@@ -24,7 +24,15 @@ from rongcheng.licences.errors import (
 from rongcheng.licences.identifiers import LicenceIdentifierInvalid, check_holds
 from rongcheng.licences.keys import department_key_retire, department_key_rotate
 from rongcheng.licences.lifecycle import TRANSITIONS
-from rongcheng.licences.models import DepartmentKey, Licence, LicenceStatus, LicenceType, LicenceUse, StatusChange
+from rongcheng.licences.models import (
+    DepartmentKey,
+    HolderAuthorization,
+    Licence,
+    LicenceStatus,
+    LicenceType,
+    LicenceUse,
+    StatusChange,
+)
 from rongcheng.licences.services import (
     holder_authorization_grant,
     holder_authorization_withdraw,
@@ -346,6 +354,26 @@ def test_only_the_holder_grants(clerk, person, hall):
     unbound = resident("unbound")
     with pytest.raises(LicenceActionDenied):
         holder_authorization_grant(holder_user=unbound, grantee=hall, application_reference="BJ-1")
+
+
+def test_an_authorization_needs_a_system_grantee_and_a_well_formed_reference(clerk, person, hall):
+    """Walk-through: a resident authorized person and staff accounts, NUL bytes and malformed hall references."""
+    issue_marriage(clerk, person)
+    holder = resident("holder", person=person)
+    company = resident("company", person=make_person())
+    refusals = [(company, "BJ-1", "grantee.kind"), (clerk, "BJ-1", "grantee.kind"),
+                (hall, "BJ\x001", "application_reference.form"), (hall, "BJ\u202e1", "application_reference.form"),
+                (hall, "hall-abc", "application_reference.form"), (hall, "hall-0", "application_reference.form"),
+                (hall, "x" * 65, "application_reference.length")]  # fmt: skip
+    audit_before = AuditRecord.objects.count()
+    for grantee, reference, rule in refusals:
+        with pytest.raises(LicenceInputInvalid) as caught:
+            holder_authorization_grant(holder_user=holder, grantee=grantee, application_reference=reference)
+        assert [error["rule"] for error in caught.value.errors] == [rule]
+    assert not HolderAuthorization.objects.exists()
+    assert AuditRecord.objects.count() == audit_before
+    granted = holder_authorization_grant(holder_user=holder, grantee=hall, application_reference="hall-42")
+    assert (granted.grantee, granted.application_reference) == (hall, "hall-42")
 
 
 def test_a_revoked_licence_cannot_be_used_from_that_moment(clerk, person, hall):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils.html import escape
 
+from rongcheng.accounts.models import AccountKind, User
 from rongcheng.audit.models import AuditRecord
+from rongcheng.licences.identifiers import identifier_make, identifier_parse
 from rongcheng.licences.models import HolderAuthorization, Licence
-from rongcheng.licences.services import licence_transition
+from rongcheng.licences.services import holder_authorization_grant, licence_transition, licence_use_record
 from rongcheng.licences.tests.factories import (
     MARRIAGE_TYPE_CODE,
     department,
@@ -84,15 +89,73 @@ def test_verification_page_after_revocation_and_bad_identifiers(world):
     assert Client().get("/licences/verify/garbage/").status_code == 400
 
 
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_verification_refusals_are_translated_and_offer_the_form_again(world, language):
+    """Walk-through: garbage and a wrong check character answered in English on the Chinese page, with no form to
+    try again and a mangled echo of what was typed. Each refusal is a sentence in the page's language, above the
+    form holding what was typed (escaped)."""
+    identifier = world["licence"].identifier
+    wrong = identifier[:-1] + ("A" if identifier[-1] != "A" else "B")
+    parsed = identifier_parse(identifier)
+    unknown = str(identifier_make(type_code=parsed.type_code, issuer_code=parsed.issuer_code, serial="209900000001"))
+    client = Client(headers={"accept-language": language})
+    english = language == "en"
+    cases = [
+        ("/licences/verify/?identifier=<b>乱码</b>", 400, "<b>乱码</b>",
+         "This is not a licence identifier" if english else "这不是有效的证照标识"),
+        (f"/licences/verify/{wrong}/", 400, wrong,
+         "check character" if english else "校验码不符"),
+        (f"/licences/verify/?identifier={wrong}", 400, wrong,
+         "check character" if english else "校验码不符"),
+        ("/licences/verify/garbage/", 400, "garbage",
+         "This is not a licence identifier" if english else "这不是有效的证照标识"),
+    ]  # fmt: skip
+    cases.append(
+        (f"/licences/verify/{unknown}/", 404, unknown, "No licence has this identifier" if english else "没有找到")
+    )
+    for url, status, typed, sentence in cases:
+        response = client.get(url)
+        page = response.content.decode()
+        assert response.status_code == status, url
+        assert sentence in page, url
+        assert "GB/T 36904 form" not in page
+        assert "was mistyped or altered" not in page
+        assert 'name="identifier"' in page
+        assert f'value="{escape(typed)}"' in page, url
+        assert "<b>乱码</b>" not in page
+        assert ("重新输入" in page) is not english
+
+
+def test_verification_form_leads_to_the_page_for_a_well_formed_identifier(world):
+    identifier = world["licence"].identifier
+    response = Client().get("/licences/verify/", {"identifier": f"  {identifier.lower()} "})
+    assert (response.status_code, response["Location"]) == (302, f"/licences/verify/{identifier}/")
+
+
 @pytest.mark.parametrize("page", ["", "print/", "document/"])
 def test_licence_pages_matrix(world, page):
-    url = f"/licences/{world['licence'].identifier}/{page}"
+    url = f"/licences/{world['licence'].identifier}/{page}" + ("?purpose=入学" if page == "print/" else "")
     assert Client().get(url).status_code == 302  # to sign-in
     assert signed_in(resident("stranger", person=make_person())).get(url).status_code == 403
     other = officer(department("FZ-GSJ", "福州市市场监督管理局", serial=2), "gsj")
     assert signed_in(other).get(url).status_code == 403
     for user in (world["holder"], world["clerk"]):
         assert signed_in(user).get(url).status_code == 200
+
+
+def test_print_page_needs_a_purpose_and_does_not_double_its_words(world):
+    """Walk-through: "办理入学" printed "仅供办理办理入学使用"; an empty purpose printed no stamp."""
+    url = f"/licences/{world['licence'].identifier}/print/"
+    client = signed_in(world["holder"])
+    for typed in ("办理入学", "入学", "仅供办理入学使用"):
+        page = client.get(url, {"purpose": typed}).content.decode()
+        assert "仅供办理入学使用" in page
+        assert "办理办理" not in page
+    for empty in ({}, {"purpose": ""}, {"purpose": "  "}, {"purpose": "办理"}):
+        response = client.get(url, empty)
+        assert response.status_code == 302
+        assert response["Location"] == f"/licences/{world['licence'].identifier}/"
+    assert AuditRecord.objects.filter(action="licences.licence.print").count() == 3
 
 
 def test_print_page_has_qr_watermark_and_full_code(world):
@@ -121,10 +184,18 @@ def test_transition_from_the_detail_page(world):
 
 def test_mine_page_lists_licences_and_records_authorizations(world):
     assert Client().get("/licences/mine/").status_code == 302
+    system = User.objects.create_user(username="hall", kind=AccountKind.API_CLIENT, display_name="网上办事大厅")
     page = signed_in(world["holder"]).get("/licences/mine/").content.decode()
     assert world["licence"].identifier in page
-    response = signed_in(world["holder"]).post("/licences/mine/", {"grantee": "clerk", "application_reference": "BJ-1",
-                                                                    "valid_days": 30})  # fmt: skip
+    assert f'<option value="{system.pk}">网上办事大厅</option>' in page
+    client = signed_in(world["holder"])
+    for grantee, reference in ((world["clerk"].pk, "BJ-1"), (system.pk, "BJ\x001"), (system.pk, "hall-x")):
+        refused = client.post(
+            "/licences/mine/", {"grantee": grantee, "application_reference": reference, "valid_days": 30}
+        )
+        assert refused.status_code == 400
+        assert not HolderAuthorization.objects.exists()
+    response = client.post("/licences/mine/", {"grantee": system.pk, "application_reference": "BJ-1", "valid_days": 30})
     assert response.status_code == 302
     authorization = HolderAuthorization.objects.get()
     assert signed_in(resident("other", person=make_person())).post(
@@ -187,3 +258,21 @@ def test_bulk_issue_is_validated_per_row_and_idempotent(world):
 def test_well_known_keys(world):
     body = Client().get("/.well-known/licence-keys").json()
     assert [k["key_id"] for k in body["keys"]] == [world["licence"].key_id]
+
+
+@pytest.mark.parametrize(("language", "name"), [("zh-hans", "网上办事大厅"), ("en", "Online service hall")])
+def test_mine_page_names_who_used_a_licence_and_for_which_application(world, language, name):
+    """Walk-through: a hall use showed the account name "hall" and an empty 办件编号 on 我的证照."""
+    system = User.objects.create_user(username="hall", kind=AccountKind.API_CLIENT, display_name="网上办事大厅")
+    holder_authorization_grant(holder_user=world["holder"], grantee=system, application_reference="BJ-7",
+                               valid_for=dt.timedelta(days=30))  # fmt: skip
+    licence_use_record(licence=world["licence"], application_reference="BJ-7", actor=system)
+    client = signed_in(world["holder"])
+    page = client.get("/licences/mine/", headers={"accept-language": language}).content.decode()
+    uses = page[page.index('<table class="records">') :]
+    assert f"<td>{name}</td>" in uses
+    assert "<td>hall</td>" not in uses
+    assert "<td>BJ-7</td>" in uses
+    detail = signed_in(world["clerk"]).get(f"/licences/{world['licence'].identifier}/").content.decode()
+    assert "<td>hall</td>" not in detail
+    assert "<td>BJ-7</td>" in detail
