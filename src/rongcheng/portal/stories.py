@@ -167,7 +167,7 @@ STORIES: tuple[Story, ...] = (
             (Action("home"), _sign_in("police", staff=True)),
             (
                 Action("link", "基础数据资源库"),
-                Action("choose", "查询目的", "治安管理 (public security)"),
+                Action("choose", "查询目的", "治安管理"),
                 Action("fill", "姓名", "魏华杰"),
                 Action("button", "查询"),
             ),  # the demo resident (seed 2017)
@@ -188,7 +188,7 @@ STORIES: tuple[Story, ...] = (
             (
                 Action("link", "谁查看了我的信息"),
                 Action("see", "市公安局"),
-                Action("see", "治安管理 (public security)"),
+                Action("see", "治安管理"),
             ),
         ),
         ending=_("每一次查看都有记录：谁、何时、为何目的、看到了哪些未脱敏的信息。"),
