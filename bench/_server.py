@@ -138,20 +138,23 @@ def _load_process(port: int, threads: int, seconds: float, path: str, expect: by
     queue.put(([t for each in latencies for t in each], sum(failures)))
 
 
-def http_load(port: int, path: str, *, expect: bytes, processes: int, threads: int, seconds: float) -> Load:
-    """GET `path` over processes x threads keep-alive connections for `seconds`; each answer must be 200 and
-    contain `expect`. Client processes, so that the client's own GIL does not cap the figure."""
+def in_processes(target: Any, args: tuple[Any, ...], processes: int) -> tuple[list[Any], float]:
+    """Run `target(*args, queue)` in `processes` forked client processes; each puts one result on the queue. The
+    results and the wall time from the first start to the last join."""
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
-    procs = [
-        context.Process(target=_load_process, args=(port, threads, seconds, path, expect, queue))
-        for _ in range(processes)
-    ]
+    procs = [context.Process(target=target, args=(*args, queue)) for _ in range(processes)]
     began = time.perf_counter()
     for proc in procs:
         proc.start()
     results = [queue.get() for _ in procs]
     for proc in procs:
         proc.join()
-    elapsed = time.perf_counter() - began
+    return results, time.perf_counter() - began
+
+
+def http_load(port: int, path: str, *, expect: bytes, processes: int, threads: int, seconds: float) -> Load:
+    """GET `path` over processes x threads keep-alive connections for `seconds`; each answer must be 200 and
+    contain `expect`. Client processes, so that the client's own GIL does not cap the figure."""
+    results, elapsed = in_processes(_load_process, (port, threads, seconds, path, expect), processes)
     return Load([t for r in results for t in r[0]], max(elapsed, seconds), sum(r[1] for r in results))

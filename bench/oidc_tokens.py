@@ -30,7 +30,6 @@ import argparse
 import base64
 import http.client
 import json
-import multiprocessing
 import os
 import statistics
 import subprocess
@@ -44,7 +43,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _django import counting_statements, setup_django, throwaway_database  # bench/ is not a package
-from _server import _free_port, _stop, _wait_for
+from _server import _free_port, _stop, _wait_for, in_processes
 from _smoke import goal, parse_arguments
 
 
@@ -80,19 +79,7 @@ def _client_process(port: int, threads: int, seconds: float, what: str, basic: s
 
 
 def _load(port: int, processes: int, threads: int, seconds: float, what: str, basic: str) -> tuple[float, int]:
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    procs = [
-        context.Process(target=_client_process, args=(port, threads, seconds, what, basic, queue))
-        for _ in range(processes)
-    ]
-    began = time.perf_counter()
-    for proc in procs:
-        proc.start()
-    results = [queue.get() for _ in procs]
-    for proc in procs:
-        proc.join()
-    elapsed = time.perf_counter() - began
+    results, elapsed = in_processes(_client_process, (port, threads, seconds, what, basic), processes)
     done = sum(r[0] for r in results)
     return done / max(elapsed, seconds), sum(r[1] for r in results)
 
