@@ -20,18 +20,43 @@ def _audit_seal_inline(settings):
 
 
 @pytest.fixture(autouse=True)
+def _rate_windows_away_from_their_ends(monkeypatch):
+    """Rate limits count in fixed windows (a minute, an hour) numbered by the limiter's clock. A test that counts
+    two requests must not see a window end between them, so each test starts at 12:30:30 of the limiter's day: half a
+    minute from the next minute, half an hour from the next hour. Tests compute later moments from `clock()`."""
+    import time
+
+    from rongcheng.kernel import ratelimit
+
+    now = time.time()
+    monkeypatch.setattr(ratelimit, "CLOCK_OFFSET", (now // 86400) * 86400 + 12 * 3600 + 30 * 60 + 30 - now)
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache(request):
     """Each test starts with empty caches: cached permissions of one test's user id must not leak into the next test,
     whose database reuses the id, nor rate-limit counters into the next test (the limits stay on). The shared cache
     is a table in the database, emptied for the tests that use one."""
     from django.core.cache import cache, caches
 
+    from rongcheng.kernel.pagecache import forget_pages
+
     cache.clear()
+    forget_pages()
     wanted = next((name for name in ("transactional_db", "db") if name in request.fixturenames), None)
     if wanted is not None:
         request.getfixturevalue(wanted)
     if wanted is not None or request.node.get_closest_marker("django_db"):
         caches["shared"].clear()
+
+
+@pytest.fixture(autouse=True)
+def _spatial_grid_fresh() -> None:
+    """Each test locates and geocodes in its own cells and addresses: the process's indexes must not keep a
+    rolled-back test's rows."""
+    from rongcheng.spatial.services import spatial_indexes_drop
+
+    spatial_indexes_drop()
 
 
 _log_scanner = PersonalIdentifiersInLogs()

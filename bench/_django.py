@@ -36,7 +36,8 @@ def throwaway_database(kind: str) -> Iterator[dict[str, str]]:
     data_dir = tempfile.mkdtemp(prefix="rc-bench-")
     fill_data_dir(Path(data_dir))
     env = {"RONGCHENG_DATA_DIR": data_dir, "DJANGO_SETTINGS_MODULE": "rongcheng.config.settings"}
-    name = None if kind == "sqlite" else f"rc_bench_{os.getpid()}_{int(time.time())}"
+    prefix = os.environ.get("BENCH_DATABASE_PREFIX", "rc_bench")  # a session on a shared server keeps to its own names
+    name = None if kind == "sqlite" else f"{prefix}_{os.getpid()}_{int(time.time())}"
     atexit.register(_remove, data_dir, name)
     if name:
         create_database(name)

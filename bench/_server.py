@@ -3,6 +3,7 @@ free port, waiting for the server to answer and stopping its process group."""
 
 from __future__ import annotations
 
+import atexit
 import http.client
 import multiprocessing
 import os
@@ -12,6 +13,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -94,24 +96,99 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
 
 @dataclass
 class Load:
-    """What a load run measured: each request's latency (send to last byte), the run's length, wrong answers."""
+    """What a load run measured: each request's latency (send to last byte), the run's length, wrong answers. A run
+    by wrk brings its count and percentiles (milliseconds) instead of every latency."""
 
     latencies: list[float]
     seconds: float
     failures: int
+    count: int | None = None
+    percentiles: dict[int, float] | None = None
 
     def percentile(self, p: int) -> float:
         """Latency percentile in milliseconds."""
+        if self.percentiles is not None:
+            return self.percentiles[p]
         if len(self.latencies) < 2:
             return (self.latencies or [0.0])[0] * 1000
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
 
     @property
     def rate(self) -> float:
-        return len(self.latencies) / self.seconds
+        return (len(self.latencies) if self.count is None else self.count) / self.seconds
 
 
-def _load_process(port: int, threads: int, seconds: float, path: str, expect: bytes, queue: Any) -> None:
+# wrk (Debian's package; .ci/run installs it) is the load generator when it is on the PATH: a C event loop spends a
+# fraction of the CPU that Python client processes take from the server on this 2-core machine. BENCH_LOAD=python
+# forces the Python clients. Its Lua script checks every answer as the Python clients do: status 200 and the text.
+WRK = None if os.environ.get("BENCH_LOAD") == "python" else shutil.which("wrk")
+_WRK_SCRIPT = r"""
+local expect, method, body, headers = os.getenv("BENCH_EXPECT"), os.getenv("BENCH_METHOD"), os.getenv("BENCH_BODY"),
+  os.getenv("BENCH_HEADERS")
+wrk.method = method
+if body ~= "" then wrk.body = body end
+for line in string.gmatch(headers, "[^\n]+") do
+  local name, value = string.match(line, "^([^:]+):%s*(.*)$")
+  wrk.headers[name] = value
+end
+local threads = {}
+failures = 0
+function setup(thread) table.insert(threads, thread) end
+function response(status, _, answer)
+  if status ~= 200 or (expect ~= "" and not string.find(answer, expect, 1, true)) then failures = failures + 1 end
+end
+function done(summary, latency, _)
+  local failed = 0
+  for _, thread in ipairs(threads) do failed = failed + thread:get("failures") end
+  io.write(string.format("BENCH %d %d %d %d %d %d %d\n", summary.requests, summary.duration, failed,
+    latency:percentile(50), latency:percentile(90), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
+def _wrk_script() -> Path:
+    """The Lua script in a file of this process's own: benchmarks run side by side (the smoke tests under xdist), and
+    a shared path rewritten by one while wrk reads it in another made wrk fail on a truncated script."""
+    global _WRK_SCRIPT_PATH
+    if _WRK_SCRIPT_PATH is None or not _WRK_SCRIPT_PATH.exists():
+        handle, name = tempfile.mkstemp(prefix="rc-bench-wrk-", suffix=".lua")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(_WRK_SCRIPT)
+        _WRK_SCRIPT_PATH = Path(name)
+        atexit.register(_WRK_SCRIPT_PATH.unlink, missing_ok=True)
+    return _WRK_SCRIPT_PATH
+
+
+_WRK_SCRIPT_PATH: Path | None = None
+
+
+def wrk_load(
+    port: int, path: str, *, expect: bytes, connections: int, seconds: float, method: str = "GET", body: str = "",
+    headers: dict[str, str] | None = None,
+) -> Load:  # fmt: skip
+    """`connections` keep-alive connections on wrk's two threads for `seconds`."""
+    script = _wrk_script()
+    env = {**os.environ, "BENCH_EXPECT": expect.decode(), "BENCH_METHOD": method, "BENCH_BODY": body,
+           "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in (headers or {}).items())}  # fmt: skip
+    done = subprocess.run(
+        [str(WRK), "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{max(seconds, 1.0):.0f}s",
+         "--timeout", "30s", "-s", str(script), f"http://127.0.0.1:{port}{path}"],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"wrk failed on {path} (exit {done.returncode}): {done.stderr.strip() or done.stdout.strip()}"
+        )
+    line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH "))
+    requests, micros, failures, p50, p90, p95, p99 = (int(x) for x in line.split()[1:])
+    errors = done.stdout.count("Socket errors") + done.stdout.count("Non-2xx")
+    quantiles = {50: p50 / 1000, 90: p90 / 1000, 95: p95 / 1000, 99: p99 / 1000}
+    return Load([], micros / 1e6, failures + errors, count=requests, percentiles=quantiles)
+
+
+def _load_process(
+    port: int, threads: int, seconds: float, path: str, expect: bytes, headers: dict[str, str], queue: Any
+) -> None:
     latencies: list[list[float]] = [[] for _ in range(threads)]
     failures = [0] * threads
     barrier = threading.Barrier(threads)
@@ -122,7 +199,7 @@ def _load_process(port: int, threads: int, seconds: float, path: str, expect: by
         barrier.wait()
         deadline = time.perf_counter() + seconds
         while (began := time.perf_counter()) < deadline:
-            connection.request("GET", path)
+            connection.request("GET", path, headers=headers)
             response = connection.getresponse()
             body = response.read()
             out.append(time.perf_counter() - began)
@@ -153,8 +230,24 @@ def in_processes(target: Any, args: tuple[Any, ...], processes: int) -> tuple[li
     return results, time.perf_counter() - began
 
 
-def http_load(port: int, path: str, *, expect: bytes, processes: int, threads: int, seconds: float) -> Load:
+def load_generator() -> str:
+    return "wrk" if WRK else "Python client processes"
+
+
+def http_load(
+    port: int,
+    path: str,
+    *,
+    expect: bytes,
+    processes: int,
+    threads: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+) -> Load:
     """GET `path` over processes x threads keep-alive connections for `seconds`; each answer must be 200 and
-    contain `expect`. Client processes, so that the client's own GIL does not cap the figure."""
-    results, elapsed = in_processes(_load_process, (port, threads, seconds, path, expect), processes)
+    contain `expect`. wrk when it is installed (runs of at least a second), else client processes, so that the
+    client's own GIL does not cap the figure."""
+    if WRK:
+        return wrk_load(port, path, expect=expect, connections=processes * threads, seconds=seconds, headers=headers)
+    results, elapsed = in_processes(_load_process, (port, threads, seconds, path, expect, headers or {}), processes)
     return Load([t for r in results for t in r[0]], max(elapsed, seconds), sum(r[1] for r in results))

@@ -131,12 +131,11 @@ def _bench_appends(args: argparse.Namespace) -> tuple[dict[tuple[str, int], list
     most = max(args.writers)
     commands: list[Queue[Any]] = [context.Queue() for _ in range(most)]
     results: Queue[Any] = context.Queue()
-    workers = [context.Process(target=_worker, args=(n, commands[n], results)) for n in range(most)]
+    # Daemons: if this process stops early (a writer that never started, a failed run), exiting must not wait for
+    # writers still blocked on their command queue.
+    workers = [context.Process(target=_worker, args=(n, commands[n], results), daemon=True) for n in range(most)]
     for worker in workers:
         worker.start()
-    for _ in workers:
-        if results.get(timeout=60) != "ready":
-            raise SystemExit("a writer process failed to start")
     rates: dict[tuple[str, int], list[float]] = {(mode, n): [] for mode in MODES for n in args.writers}
     from django.db import connections
 
@@ -174,6 +173,9 @@ def _bench_appends(args: argparse.Namespace) -> tuple[dict[tuple[str, int], list
         return sum(counts) / seconds
 
     try:
+        for _ in workers:  # Django's start-up in a fresh process takes seconds on a loaded machine
+            if results.get(timeout=180) != "ready":
+                raise SystemExit("a writer process failed to start")
         for mode in MODES:  # warm up connections and caches
             run(mode, most, 0.2)
         for _ in range(args.repeats):

@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _django import Statements, counting_statements, setup_django, throwaway_database
-from _server import Load, _cli, _free_port, _stop, _wait_for, http_load
+from _server import Load, _cli, _free_port, _stop, _wait_for, http_load, load_generator
 from _smoke import goal, parse_arguments
 
 GOAL = 1_000  # requests per second, each page
@@ -103,7 +103,8 @@ def main() -> None:
 
     connections_ = args.processes * args.threads
     print(f"\nPublic pages over HTTP: granian, {args.workers} workers, PostgreSQL, {services} hall services, "
-          f"{connections_} connections, median of {args.repeats} x {args.seconds:g} s; answers checked")  # fmt: skip
+          f"{connections_} connections from {load_generator()}, median of {args.repeats} x {args.seconds:g} s; "
+          "answers checked")  # fmt: skip
     print(f"{'page':<36} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}  per view in process")
     rates: dict[str, float] = {}
     failures = 0

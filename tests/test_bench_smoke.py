@@ -45,6 +45,13 @@ SCRIPTS: dict[str, tuple[list[str] | None, list[str]]] = {
     "hall_queues.py": (None, []),
     "licences_holder_lookup.py": (None, []),
     "registries_lookup.py": (None, []),
+    "spatial.py": (["--database", "sqlite"], ["--database", "postgres"]),
+    "card_ledger.py": (["--database", "sqlite"], ["--database", "postgresql"]),
+    "catalogue.py": (None, []),
+    "catalogue_exchange.py": (None, []),
+    "cases.py": (["--database", "sqlite"], ["--database", "postgresql"]),
+    "operations.py": (["--database", "sqlite"], ["--database", "postgres"]),
+    "credit.py": (None, []),
 }
 # Under pytest-xdist (`--dist loadgroup`) every test of this module runs in one worker, so the scripts run once.
 pytestmark = pytest.mark.xdist_group("bench-smoke")

@@ -191,3 +191,16 @@ def test_two_overlapping_imports_at_once_on_sqlite(tmp_path: Path) -> None:
     outputs = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert _count_persons(tmp_path / "var") == 600
+
+
+def test_the_demo_lets_one_visitor_sign_in_for_every_story_and_an_operators_own_limit_wins(monkeypatch):
+    from rongcheng.cli import demo_environment
+    from rongcheng.config.environment import rate_limits
+
+    defaults = {"identity.sign_in": {"address": "30/600"}}
+    monkeypatch.delenv("RONGCHENG_RATE_LIMITS", raising=False)
+    demo_environment()
+    assert rate_limits(defaults, os.environ["RONGCHENG_RATE_LIMITS"])["identity.sign_in"] == {"address": "300/600"}
+    monkeypatch.setenv("RONGCHENG_RATE_LIMITS", "identity.sign_in.address=10/600")
+    demo_environment()
+    assert rate_limits(defaults, os.environ["RONGCHENG_RATE_LIMITS"])["identity.sign_in"] == {"address": "10/600"}

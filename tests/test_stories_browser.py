@@ -5,12 +5,15 @@ label, account or step no longer matches the pages fails here."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
+from rongcheng.cases.models import Case
 from rongcheng.demo.identity import demo_totp_secret
 from rongcheng.demo.services import demo_city_seed
 from rongcheng.identity import totp
@@ -35,6 +38,13 @@ def frozen_clock():
     clock.set(clock.now())
     yield clock
     clock.reset()
+
+
+def _jpeg() -> bytes:
+    image = Image.new("RGB", (64, 48), "green")
+    out = io.BytesIO()
+    image.save(out, "JPEG")
+    return out.getvalue()
 
 
 class Walker:
@@ -74,13 +84,14 @@ class Walker:
             page.get_by_role("link", name=action.target, exact=True).first.click()
             page.wait_for_load_state()
         elif action.kind == "button":
-            page.locator("main").get_by_role("button", name=action.target, exact=True).click()
+            # The first such button, as for links: a page may offer it once per item (a report per credit subject).
+            page.locator("main").get_by_role("button", name=action.target, exact=True).first.click()
             page.wait_for_load_state()
         elif action.kind == "fill":
             page.get_by_label(action.target, exact=True).fill(action.value)
         elif action.kind == "choose":
             page.get_by_label(action.target, exact=True).select_option(label=action.value)
-        elif action.kind == "number":
+        elif action.kind in ("number", "request_number"):
             page.locator("main").get_by_role("link", name=re.compile("^" + re.escape(action.target))).first.click()
             page.wait_for_load_state()
         elif action.kind == "field":
@@ -97,6 +108,15 @@ class Walker:
         elif action.kind == "fill_licence":
             assert self.licence, "story 1 gives the licence this story verifies"
             page.get_by_label(action.target, exact=True).fill(self.licence)
+        elif action.kind == "case":  # the case the resident reported in this story: the newest of the city
+            number = Case.objects.filter(channel="resident").order_by("-id").values_list("number", flat=True).first()
+            assert number
+            page.locator("main").get_by_role("link", name=number, exact=True).first.click()
+            page.wait_for_load_state()
+        elif action.kind == "photo":
+            page.get_by_label(action.target, exact=True).set_input_files(
+                [{"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": _jpeg()}]
+            )
         else:  # pragma: no cover - a new kind of action needs its walking here
             raise AssertionError(action.kind)
 
@@ -126,4 +146,14 @@ def test_every_story_ends_as_the_stories_page_says(browser, live_server, demo_ci
         assert errors == [], story.key
         context.close()
         walked.append(story.key)
-    assert walked == ["residence-permit", "food-permit", "verify-licence", "registry-search", "who-read-my-data"]
+    assert walked == [
+        "residence-permit",
+        "food-permit",
+        "verify-licence",
+        "registry-search",
+        "who-read-my-data",
+        "data-sharing",
+        "card-pay-fee",
+        "credit-report",
+        "city-case",
+    ]

@@ -76,3 +76,16 @@ def test_guards_refuse_before_any_effect():
     )
     both.carry_out(done)
     assert done == ["one", "two"]
+
+
+def test_the_sharing_table_walked_from_new():
+    from rongcheng.catalogue import sharing
+    from rongcheng.catalogue.models import SharingState
+
+    states, edges = walk(sharing.TRANSITIONS, SharingState.NEW.value)
+    assert states == {s.value for s in SharingState}
+    assert sorted(edges) == sorted(
+        (source, t.name, t.target) for t in sharing.TRANSITIONS.values() for source in t.sources
+    )
+    for final in (SharingState.CLOSED, SharingState.WITHDRAWN, SharingState.REVOKED):
+        assert sharing.TRANSITIONS.allowed_from(final) == []

@@ -86,11 +86,26 @@ def _seed(persons: int, entities: int, seed: int) -> Any:
         close()
 
 
+def _metrics_prepare(*, wipe: bool) -> None:
+    """prometheus-client's multiprocess mode (rongcheng.operations.metrics) for this process and the workers it
+    starts: the directory must be known before anything imports prometheus_client, so before Django is set up."""
+    from rongcheng.config.environment import ConfigurationError, data_dir
+    from rongcheng.operations.multiprocess import multiprocess_dir_prepare
+
+    try:
+        multiprocess_dir_prepare(data_dir() / "metrics", wipe=wipe)
+    except ConfigurationError as exc:
+        raise CommandFailed(str(exc), EXIT_CONFIGURATION) from exc
+
+
 def _serve(host: str, port: int, workers: int, threads: int) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
     _collectstatic()
+    from django.db import connections
+
+    connections.close_all()  # the workers fork from here: none may share this process's connections
     Granian(
         "rongcheng.config.wsgi:application",
         address=host,
@@ -101,10 +116,30 @@ def _serve(host: str, port: int, workers: int, threads: int) -> None:
         # No static mount: granian would answer /static/ without the security headers (CSP, nosniff, referrer
         # policy); WhiteNoise serves them inside Django's middleware instead (config/settings.py).
         log_access=False,
+        # A worker that dies is replaced; its counters stay in the metrics directory (rongcheng.operations.metrics).
+        respawn_failed_workers=True,
+        workers_lifetime=int(os.environ["RONGCHENG_WORKERS_LIFETIME"])
+        if os.environ.get("RONGCHENG_WORKERS_LIFETIME")
+        else None,
     ).serve()
 
 
+# A visitor walking every story of the demo signs in some twenty times from one address within minutes (the walk of
+# all nine stories meets the production limit, 30 in 10 minutes, at the fourth). The demo allows that; each account's
+# lockout after failed attempts still applies, and an operator's own RONGCHENG_RATE_LIMITS, read after it, wins.
+DEMO_RATE_LIMITS = "identity.sign_in.address=300/600"
+
+
+def demo_environment() -> None:
+    """The settings the demo runs with, set before Django reads them (the server's workers inherit them)."""
+    own = os.environ.get("RONGCHENG_RATE_LIMITS", "")
+    if DEMO_RATE_LIMITS not in own:
+        os.environ["RONGCHENG_RATE_LIMITS"] = ",".join(filter(None, [DEMO_RATE_LIMITS, own]))
+
+
 def command_demo(args: argparse.Namespace) -> int:
+    demo_environment()
+    _metrics_prepare(wipe=True)
     _setup()
     _database_reachable()
     print("Preparing the database…", flush=True)
@@ -120,16 +155,87 @@ def command_demo(args: argparse.Namespace) -> int:
     for username, password, role in report.accounts:
         print(f"  {username:<10} {password:<20} {role}")
     print("Staff accounts also need a TOTP code: `rongcheng totp <username>` prints the current one (demo only).")
+    from django.conf import settings
+
+    accounts_file = Path(settings.DATA_DIR) / "demo-accounts.txt"
+    for line in accounts_file.read_text(encoding="utf-8").splitlines() if accounts_file.exists() else []:
+        if line.startswith("open311\t"):  # the city cases' Open311 key of a demo department system
+            print(f"  Open311 api_key (POST {url}open311/v2/requests.json): {line.split(chr(9))[1]}")
+    if report.metrics_token:
+        print(f"Metrics: curl -H 'Authorization: Bearer {report.metrics_token}' {url}metrics")
     print("Press Ctrl+C to stop.\n", flush=True)
-    _serve(args.host, args.port, args.workers, args.threads)
+    # The demo's job worker runs beside the server, as `rongcheng worker` (production runs it as its own unit). A
+    # process started afresh, not forked from this one: nothing of this process's database connections goes with it.
+    import signal
+    import subprocess
+
+    worker = subprocess.Popen([sys.executable, "-m", "rongcheng.cli", "worker"])
+    try:
+        _serve(args.host, args.port, args.workers, args.threads)
+    finally:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
     return 0
 
 
 def command_serve(args: argparse.Namespace) -> int:
+    _metrics_prepare(wipe=True)
     _setup()
     _database_reachable()
     print(f"Rongcheng is serving at http://{args.host}:{args.port}/", flush=True)
     _serve(args.host, args.port, args.workers, args.threads)
+    return 0
+
+
+def command_worker(args: argparse.Namespace) -> int:
+    """The job worker (django-q2 cluster, ADR 0013): runs until SIGTERM or Ctrl+C; --once runs what is due and stops."""
+    _metrics_prepare(wipe=False)
+    _setup()
+    _database_reachable()
+    from rongcheng.operations.worker import worker_once, worker_run
+
+    if args.once:
+        print(f"Ran {worker_once()} jobs.")
+        return 0
+    print("Rongcheng job worker running; Ctrl+C to stop.", flush=True)
+    worker_run()
+    return 0
+
+
+def _backup_key(args: argparse.Namespace) -> str | None:
+    if args.key_file:
+        return Path(args.key_file).read_text(encoding="ascii").strip()
+    return None
+
+
+def command_backup(args: argparse.Namespace) -> int:
+    _setup()
+    _database_reachable()
+    from rongcheng.operations.backup import BackupError, backup_create
+
+    try:
+        result = backup_create(output_dir=Path(args.output) if args.output else None, key_hex=_backup_key(args))
+    except BackupError as exc:
+        raise CommandFailed(str(exc)) from exc
+    print(f"Backup written: {result.path} ({result.size} bytes, {result.members} files, SM3 {result.digest}).")
+    return 0
+
+
+def command_restore(args: argparse.Namespace) -> int:
+    _setup()
+    _database_reachable()
+    from rongcheng.operations.backup import BackupError, backup_restore
+
+    try:
+        result = backup_restore(Path(args.file), key_hex=_backup_key(args))
+    except BackupError as exc:
+        raise CommandFailed(str(exc)) from exc
+    print(f"Restored the {result.vendor} database of {result.created_at} and {result.keys_written} key files.")
+    print("Run `rongcheng check` next: it verifies the audit chain against the restored rows.")
     return 0
 
 
@@ -382,6 +488,17 @@ def build_parser() -> argparse.ArgumentParser:
     totp_command = sub.add_parser("totp", help="print the current TOTP code of a demo staff account (demo only)")
     totp_command.add_argument("username")
     totp_command.set_defaults(handler=command_totp)
+    worker = sub.add_parser("worker", help="run the background job worker (its own process in production)")
+    worker.add_argument("--once", action="store_true", help="run the jobs that are due now, then stop")
+    worker.set_defaults(handler=command_worker)
+    backup = sub.add_parser("backup", help="encrypted backup of the database and the data directory's keys")
+    backup.add_argument("--output", metavar="DIR", help="where to write it (default RONGCHENG_BACKUP_DIR)")
+    backup.add_argument("--key-file", metavar="FILE", help="the backup key (else RONGCHENG_BACKUP_KEY)")
+    backup.set_defaults(handler=command_backup)
+    restore = sub.add_parser("restore", help="restore a backup into an empty database and data directory")
+    restore.add_argument("file")
+    restore.add_argument("--key-file", metavar="FILE", help="the backup key (else RONGCHENG_BACKUP_KEY)")
+    restore.set_defaults(handler=command_restore)
     manage = sub.add_parser("manage", help="Django's manage.py commands")
     manage.add_argument("rest", nargs=argparse.REMAINDER)
     manage.set_defaults(handler=command_manage)

@@ -33,7 +33,7 @@ from rongcheng.accounts.models import AccountKind, User
 from rongcheng.audit.services import Actor, actor_from_user, refusal_record
 from rongcheng.kernel.context import request_address
 from rongcheng.kernel.errors import NotAuthenticated, PermissionDenied
-from rongcheng.kernel.jwt import JwtInvalid, KeyRing, key_ring
+from rongcheng.kernel.keyring import JwtInvalid, KeyRing, key_ring
 
 REALM = "rongcheng"
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105  # RFC 9068 §2.1 media type, not a secret
@@ -45,8 +45,15 @@ ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105  # RFC 9068 §2.1 media type, not a s
 # administrators' and security administrators' scopes (三员分立) nor those that act for a person. A client that
 # signs people in acts for the person, whose own permissions still decide every call.
 ADMINISTRATOR_SCOPES = frozenset({"staff:admin", "oidc:clients"})
-MACHINE_SCOPES = frozenset({"registries:read", "registries:write", "hall:decide", "licences:read", "licences:issue"})
-PERSON_SCOPES = frozenset({"openid", "profile", "id_number_masked", "id_number", "hall:apply"})
+MACHINE_SCOPES = frozenset(
+    {"registries:read", "registries:write", "hall:decide", "licences:read", "licences:issue", "spatial:geocode"}
+    | {"card:pay", "card:topup", "card:bills"}
+    | {"catalogue:exchange"}
+    | {"cases:work"}
+    | {"credit:report", "credit:office"}
+    | {"operations:read"}
+)
+PERSON_SCOPES = frozenset({"openid", "profile", "id_number_masked", "id_number", "hall:apply", "cases:report"})
 SCOPES_BY_CLIENT_KIND: dict[str, frozenset[str]] = {
     "client-credentials": MACHINE_SCOPES,
     "authorization-code": MACHINE_SCOPES | PERSON_SCOPES | ADMINISTRATOR_SCOPES,
@@ -263,11 +270,13 @@ class AccountScopes(SettingsScopes):  # type: ignore[misc]  # django-oauth-toolk
             if application is None
             else scopes_allowed_for(application.authorization_grant_type)
         )
+        # The owner's permissions read once (as User.has_perm decides them), not once per scope and permission.
+        superuser = owner is not None and owner.is_active and owner.is_superuser
+        held = owner.get_all_permissions() if owner is not None and owner.is_active and not superuser else set()
         return [
             scope
             for scope in super().get_available_scopes(application, request, *args, **kwargs)
-            if scope in allowed
-            and (scope not in required or (owner is not None and any(owner.has_perm(p) for p in required[scope])))
+            if scope in allowed and (scope not in required or superuser or any(p in held for p in required[scope]))
         ]
 
     def get_default_scopes(self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any) -> list[str]:

@@ -9,7 +9,6 @@ from django.shortcuts import render
 
 from rongcheng.audit.forms import AuditSearchForm
 from rongcheng.audit.services import actor_from_user, audit_trail_search
-from rongcheng.kernel.context import request_address
 from rongcheng.kernel.errors import ValidationFailed
 
 PAGE_SIZE = 50
@@ -30,7 +29,6 @@ def search(request: HttpRequest) -> HttpResponse:
                 search=form.to_search(),
                 cursor=request.GET.get("cursor") or None,
                 limit=PAGE_SIZE,
-                source_address=request_address(request),
             )
         except ValidationFailed:
             invalid_cursor = True

@@ -17,7 +17,11 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.schema import OpenAPISchema
 
 from rongcheng.accounts.api_auth import REALM
+from rongcheng.card.api import router as card_router
+from rongcheng.cases.api import router as cases_router
+from rongcheng.catalogue.api import router as catalogue_router
 from rongcheng.config.write_limits import limit_api_writes
+from rongcheng.credit.api import router as credit_router
 from rongcheng.divisions.api import router as divisions_router
 from rongcheng.hall.api import router as hall_router
 from rongcheng.identity.api import router as identity_router
@@ -25,7 +29,9 @@ from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.problems import PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA, problem_response
 from rongcheng.licences.api import router as licences_router
 from rongcheng.oidc.api import router as oidc_router
+from rongcheng.operations.api import router as operations_router
 from rongcheng.registries.api import router as registries_router
+from rongcheng.spatial.api import router as spatial_router
 from rongcheng.staff.api import router as staff_router
 
 logger = logging.getLogger(__name__)
@@ -58,6 +64,11 @@ def problem_statuses(method: str, operation: dict[str, Any]) -> list[int]:
     return sorted(statuses)
 
 
+# ControlCharacterMiddleware refuses control characters in every path and query string before any route runs (400); the
+# document says so on every text parameter of the path and the query.
+NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+
+
 class ProblemDocumentedAPI(NinjaAPI):
     """A NinjaAPI whose OpenAPI document declares, on every operation, the problem documents it can answer.
 
@@ -71,6 +82,10 @@ class ProblemDocumentedAPI(NinjaAPI):
         document["components"].setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
         for item in document["paths"].values():
             for method, operation in item.items():
+                for parameter in operation.get("parameters", []):
+                    schema = parameter.get("schema", {})
+                    if parameter.get("in") in ("path", "query") and schema.get("type") == "string":
+                        schema.setdefault("pattern", NO_CONTROL_CHARACTERS)
                 responses = operation.setdefault("responses", {})
                 for status in problem_statuses(method, operation):
                     responses.setdefault(status, {"description": _DESCRIPTIONS[status]})
@@ -196,4 +211,10 @@ api.add_router("/staff", staff_router)
 api.add_router("/oidc", oidc_router)
 api.add_router("/licences", licences_router)
 api.add_router("/hall", hall_router)
+api.add_router("/spatial", spatial_router)
+api.add_router("/card", card_router)
+api.add_router("/exchange", catalogue_router)
+api.add_router("/cases", cases_router)
+api.add_router("/credit", credit_router)
+api.add_router("/operations", operations_router)
 limit_api_writes(api)  # last: every write operation is rate-limited per account (config.write_limits)

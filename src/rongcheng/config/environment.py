@@ -102,6 +102,9 @@ def _sqlite(path: Path) -> dict[str, Any]:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
+        # Kept open between requests like PostgreSQL's: opening one costs more than most pages' queries (the file,
+        # then the pragmas below).
+        "CONN_MAX_AGE": int(os.environ.get("RONGCHENG_DB_CONN_MAX_AGE", "60")),
         "OPTIONS": {
             # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN so two
             # writers queue on busy_timeout instead of failing on a lock upgrade.

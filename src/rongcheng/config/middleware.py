@@ -12,13 +12,21 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject, CSPMiddleware
+from csp.utils import build_policy
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import add_never_cache_headers
+from django.utils.functional import SimpleLazyObject, empty
+from django.utils.http import http_date
 
 from rongcheng.audit.services import actor_from_user, refusal_record, refusals_recorded, refusals_reset
 from rongcheng.kernel.context import from_request, request_address, running
@@ -86,8 +94,38 @@ class NoStoreMiddleware:
             or "HTTP_AUTHORIZATION" in request.META
             or settings.SESSION_COOKIE_NAME in response.cookies
         ):
-            add_never_cache_headers(response)  # no-store, no-cache, must-revalidate, private, max-age=0
+            never_cache(response)
         return response
+
+
+NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
+
+
+def never_cache(response: HttpResponseBase) -> None:
+    """Django's add_never_cache_headers, written out for the common case of a response without cache headers (its
+    header parsing and merging cost more than the rest of this middleware)."""
+    if response.has_header("Cache-Control") or response.has_header("Expires"):
+        add_never_cache_headers(response)
+        return
+    response["Expires"] = http_date(time.time())
+    response["Cache-Control"] = NEVER_CACHE
+
+
+# --- messages ---------------------------------------------------------------------------------------------------------
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """django.contrib.messages' middleware, its storage opened only when a view or a page uses messages: most API
+    calls and probes never do, and opening it reads cookies and the session."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._messages = SimpleLazyObject(lambda: default_storage(request))  # type: ignore[attr-defined]
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        stored = request.__dict__.get("_messages")
+        if isinstance(stored, SimpleLazyObject) and stored._wrapped is empty:
+            return response  # never opened: nothing was added or read
+        return super().process_response(request, response)
 
 
 # --- control characters -----------------------------------------------------------------------------------------------
@@ -95,6 +133,8 @@ class NoStoreMiddleware:
 # C0 and C1 controls and DEL. A query string never needs one; a form field may hold tab and line breaks (a textarea).
 _QUERY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _FORM_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# The CKAN-compatible Action API answers every error, control characters included, in CKAN's JSON envelope.
+CKAN_PREFIX = "/opendata/api/"
 
 
 class ControlCharacterMiddleware:
@@ -106,6 +146,8 @@ class ControlCharacterMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(CKAN_PREFIX):  # the CKAN view refuses them in CKAN's own error envelope
+            return self.get_response(request)
         where = self._offending(request)
         if where is None:
             return self.get_response(request)
@@ -194,4 +236,44 @@ class RequestContextMiddleware:
         with running(context):
             response = self.get_response(request)
         response["X-Request-ID"] = context.request_id
+        return response
+
+
+# --- content security policy ------------------------------------------------------------------------------------------
+
+_CSP_ATTRIBUTES = ("_csp_config", "_csp_update", "_csp_replace", "_csp_config_ro", "_csp_update_ro", "_csp_replace_ro")
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware, with the site's own policy built once instead of on every response: a response that
+    carries no per-view change (`csp_update` and the like) and a request that drew no nonce get the headers built
+    from the settings the first time. Anything else goes through django-csp unchanged."""
+
+    _built: tuple[object, object, str, str] | None = None
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if (
+            getattr(request, "_csp_nonce", None) is not None
+            or any(getattr(response, name, None) is not None for name in _CSP_ATTRIBUTES)
+            or HEADER in response
+            or HEADER_REPORT_ONLY in response
+            or (settings.DEBUG and response.status_code in (404, 500))
+        ):
+            return super().process_response(request, response)
+        policy = getattr(settings, "CONTENT_SECURITY_POLICY", None)
+        report_only = getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None)
+        built = ContentSecurityPolicyMiddleware._built
+        if built is None or built[0] is not policy or built[1] is not report_only:  # settings overridden (tests)
+            built = (policy, report_only, build_policy(), build_policy(report_only=True))
+            ContentSecurityPolicyMiddleware._built = built
+        for header, value, config in ((HEADER, built[2], policy), (HEADER_REPORT_ONLY, built[3], report_only)):
+            prefixes = tuple((config or {}).get("EXCLUDE_URL_PREFIXES", None) or ())
+            if (
+                value
+                and not getattr(response, "_csp_exempt" if header == HEADER else "_csp_exempt_ro", False)
+                and (not prefixes or not request.path_info.startswith(prefixes))
+            ):
+                response[header] = value
+        if getattr(request, "_csp_nonce", None) is None:
+            request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
         return response

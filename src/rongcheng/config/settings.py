@@ -37,6 +37,7 @@ BLIND_INDEX_KEY = secret_from_file("blind-index-key", "RONGCHENG_BLIND_INDEX_KEY
 # the HMAC-SM3 key of client secrets and the key of pairwise subject identifiers. The issuer and the audience of the
 # platform's own API default to this server's address as the request names it.
 OIDC_KEYS_DIR = Path(os.environ.get("RONGCHENG_OIDC_KEYS_DIR") or DATA_DIR / "oidc-keys")
+CARD_KEYS_DIR = Path(os.environ.get("RONGCHENG_CARD_KEYS_DIR") or DATA_DIR / "card-keys")
 OIDC_CLIENT_SECRET_KEY = secret_from_file(
     "oidc-client-secret-key", "RONGCHENG_OIDC_CLIENT_SECRET_KEY", 32, hex_format=True
 )
@@ -69,19 +70,28 @@ INSTALLED_APPS = [
     "rongcheng.identity",
     "rongcheng.licences",
     "rongcheng.oidc",
+    "rongcheng.spatial",
+    "rongcheng.card",
     "rongcheng.hall",
+    "rongcheng.credit",
+    "rongcheng.cases",
+    "rongcheng.catalogue",
+    "rongcheng.operations",
+    "django_q",  # the background job library of rongcheng.operations (ADR 0013)
     "rongcheng.portal",
     "rongcheng.demo",
 ]
 
 MIDDLEWARE = [
     "rongcheng.config.middleware.RequestContextMiddleware",  # outermost: request id and address, X-Request-ID
+    "rongcheng.operations.middleware.ObservationMiddleware",  # metrics by route, JSON access log, exchange log
+    "rongcheng.operations.middleware.ProbeMiddleware",  # /livez, /readyz, /metrics: no session, cookie or audit
     "rongcheng.config.middleware.NoStoreMiddleware",  # sees every response, problem documents included
     "rongcheng.config.middleware.ApiProblemMiddleware",  # sees every error response under /api/
     "django.middleware.security.SecurityMiddleware",
     # Static files are answered by WhiteNoise below; the middlewares above it set their security headers too.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "rongcheng.config.middleware.ContentSecurityPolicyMiddleware",  # django-csp, the policy built once
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -90,11 +100,16 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "rongcheng.config.middleware.RefusalAuditMiddleware",  # after authentication: it names who was refused
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "rongcheng.config.middleware.LazyMessageMiddleware",  # messages storage opened only when used
     "rongcheng.identity.middleware.SessionPolicyMiddleware",  # idle timeout, forced password change
     "rongcheng.portal.middleware.RateLimitedMiddleware",  # a rate-limited page: 429 page with Retry-After
     "rongcheng.config.write_limits.WriteRateLimitMiddleware",  # every write to a page counts per account
 ]
+
+# RONGCHENG_OBSERVE=off drops the request metrics, access log and exchange log (bench/operations.py measures their
+# cost with it); the probes stay.
+if os.environ.get("RONGCHENG_OBSERVE", "on") == "off":
+    MIDDLEWARE.remove("rongcheng.operations.middleware.ObservationMiddleware")
 
 ROOT_URLCONF = "rongcheng.config.urls"
 WSGI_APPLICATION = "rongcheng.config.wsgi.application"
@@ -155,7 +170,7 @@ LOGOUT_REDIRECT_URL = "portal:home"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]  # each in its own language
-LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+LOCALE_PATHS = [PACKAGE_DIR / "config" / "locale"]  # the settings' strings; each app keeps its own catalogue
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
@@ -167,9 +182,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# Security: sessions end after 30 idle minutes (GB/T 22239 level 3), cookies are HTTP-only and same-site.
+# Security: sessions end after 30 idle minutes (GB/T 22239 level 3), cookies are HTTP-only and same-site. The
+# session is saved when its content changes, which includes the activity noted once a minute by
+# identity.services.session_touch (so its cookie and row are renewed then), never on every page view.
 SESSION_COOKIE_AGE = int(os.environ.get("RONGCHENG_IDLE_TIMEOUT_SECONDS", "1800"))
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
@@ -236,6 +253,8 @@ OAUTH2_PROVIDER: dict[str, Any] = {
         "registries:write": "Register, correct and close records of the base registries; record indicators",
         "hall:apply": "Apply for services of the online service hall and follow one's applications",
         "hall:decide": "Work a department's queue of applications: accept, review, decide",
+        "credit:report": "Report a department's credit records (双公示) and read its problem queue",
+        "credit:office": "Keep the red and black lists and review credit repairs (the credit office)",
         "openid": "Sign the person in (OpenID Connect)",
         "profile": "The person's name",
         "id_number_masked": "The person's ID number, masked",
@@ -244,6 +263,14 @@ OAUTH2_PROVIDER: dict[str, Any] = {
         "staff:admin": "Administer staff accounts, roles and role assignments",
         "licences:read": "Fetch holders' licences with their authorization; record their use in an application",
         "licences:issue": "Issue electronic licences and change their status (issuing department)",
+        "spatial:geocode": "Geocode batches of addresses against the standard addresses",
+        "card:pay": "City card: merchants' payments and refunds, terminals' offline taps, QR codes",
+        "card:topup": "City card: top-ups and bills paid by a bank or an online channel",
+        "card:bills": "City card: issue government bills (unified payment) for the department",
+        "catalogue:exchange": "Read other departments' shared data through the department's grants",
+        "cases:report": "Report city problems (城市管理问题) and follow one's reports",
+        "cases:work": "Work city cases: register, dispatch, handle, verify, take calls (with the step's permission)",
+        "operations:read": "Read the platform's exchange statistics (monitoring systems)",
     },
     "DEFAULT_SCOPES": ["registries:read"],
     "SCOPES_BACKEND_CLASS": "rongcheng.oidc.scopes.ClientScopes",
@@ -287,6 +314,8 @@ OAUTH2_PROVIDER: dict[str, Any] = {
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 # A scope is available to a client whose account holds at least one of these permissions (rongcheng.accounts.api_auth).
 API_SCOPE_PERMISSIONS = {
+    "operations:read": ("operations.view_operations",),
+    "catalogue:exchange": ("catalogue.request_sharing",),
     "registries:read": ("registries.view_person", "registries.view_legalentity"),
     "registries:write": (
         "registries.add_person",
@@ -297,10 +326,24 @@ API_SCOPE_PERMISSIONS = {
     ),
     "hall:apply": ("hall.add_application",),
     "hall:decide": ("hall.decide_application",),
+    "credit:report": ("credit.report_record",),
+    "credit:office": ("credit.manage_lists",),
     "oidc:clients": ("oidc.manage_client",),
     "staff:admin": ("staff.manage_staff_accounts", "staff.assign_role"),
     "licences:read": ("licences.view_licence",),
     "licences:issue": ("licences.add_licence", "licences.change_licence"),
+    "spatial:geocode": ("spatial.geocode_batch",),
+    "card:pay": ("card.add_tap",),
+    "card:topup": ("card.add_transfer",),
+    "card:bills": ("card.add_bill",),
+    "cases:report": ("cases.add_case",),
+    "cases:work": (
+        "cases.register_case",
+        "cases.dispatch_case",
+        "cases.handle_case",
+        "cases.verify_case",
+        "cases.take_call",
+    ),
 }
 
 # Identity (GB/T 22239 level 3, rongcheng.identity.policy): lockout after failed sign-ins, idle timeout enforced on the
@@ -330,6 +373,7 @@ RATE_LIMITS = rate_limits(
         "hall.draft": {"address": "60/3600", "account": "20/3600"},
         "hall.upload": {"address": "200/3600", "account": "100/3600"},
         "licences.verify": {"address": "60/60"},
+        "credit.query": {"address": "120/60"},
         # Writes of signed-in accounts, one scope per kind (rongcheng.config.write_limits maps routes to them), sized
         # for a full day's real work: an officer deciding 600 applications an hour stays under hall.decide.
         "write.default": {"account": "600/3600"},
@@ -344,22 +388,156 @@ RATE_LIMITS = rate_limits(
         "hall.decide": {"account": "1200/3600"},
         "hall.message": {"account": "600/3600"},
         "hall.admin": {"account": "300/3600"},
+        "credit.report": {"account": "1200/3600"},
+        "credit.file": {"account": "20/3600"},
+        "credit.office": {"account": "600/3600"},
+        "credit.subject": {"account": "60/3600"},
+        "credit.lookup": {"account": "3000/600"},
         "oidc.clients": {"account": "60/3600"},
         "identity.account": {"account": "60/3600"},
+        # OGC API – Features reads (public, no personal data): a map page fetches a handful per view.
+        "spatial.ogc": {"address": "6000/60"},
+        "spatial.api": {"address": "600/60"},
+        "spatial.geocode": {"account": "120/3600"},
+        # The city card: terminals and merchants' systems pay at rush-hour rates; channels top up; public receipts.
+        "card.pay": {"account": "600000/3600"},
+        "card.topup": {"account": "120000/3600"},
+        "card.bills": {"account": "6000/3600"},
+        "card.resident": {"account": "300/3600"},
+        "card.finance": {"account": "300/3600"},
+        "card.verify": {"address": "60/60"},
+        "catalogue.write": {"account": "600/3600"},
+        "catalogue.upload": {"account": "60/3600"},
+        "opendata.read": {"address": "1200/60"},
+        "opendata.write": {"address": "600/3600"},
+        "opendata.data_request": {"address": "5/3600"},
+        # City cases: reports from the public (anonymous allowed per category), Open311 calls, the staff's steps.
+        "cases.report": {"address": "60/3600", "account": "60/3600"},
+        "cases.open311": {"address": "600/60", "account": "600/60"},
+        "cases.work": {"account": "1200/3600"},
     },
     os.environ.get("RONGCHENG_RATE_LIMITS", ""),
 )
 # Quotas of the service hall: open drafts one account may hold per service, bytes of uploads kept per application.
 HALL_OPEN_DRAFTS_PER_SERVICE = int(os.environ.get("RONGCHENG_HALL_OPEN_DRAFTS_PER_SERVICE", "3"))
+# Open data derived from personal data: counts below this are published empty (small-cell suppression).
+CATALOGUE_SMALL_CELL_THRESHOLD = int(os.environ.get("RONGCHENG_CATALOGUE_SMALL_CELL_THRESHOLD", "5"))
+# Public credit: the department of the credit office (it keeps the lists and signs the credit reports).
+CREDIT_OFFICE_DEPARTMENT = os.environ.get("RONGCHENG_CREDIT_OFFICE_DEPARTMENT", "FZ-FGW")
 HALL_UPLOAD_BYTES_PER_APPLICATION = int(os.environ.get("RONGCHENG_HALL_UPLOAD_BYTES_PER_APPLICATION", str(50 * 2**20)))
 # Refused requests are counted, not audited one by one: one audit record per scope and window of this many seconds.
 RATE_LIMIT_SUMMARY_SECONDS = int(os.environ.get("RONGCHENG_RATE_LIMIT_SUMMARY_SECONDS", "600"))
 
+# Operations (rongcheng.operations; docs/operations.md): probes, metrics, background jobs, security events, backups.
+# /metrics answers a bearer token whose SM3 digest (hex) is RONGCHENG_METRICS_TOKEN_SM3 or DATA_DIR/metrics-token.sm3,
+# or any address in RONGCHENG_METRICS_NETWORKS (CIDRs, comma-separated); with neither it answers nobody.
+OPERATIONS_METRICS_TOKEN_SM3 = os.environ.get("RONGCHENG_METRICS_TOKEN_SM3", "")
+OPERATIONS_METRICS_NETWORKS = [
+    n.strip() for n in os.environ.get("RONGCHENG_METRICS_NETWORKS", "").split(",") if n.strip()
+]
+OPERATIONS_READINESS = {
+    "sealer_lag_warn_seconds": float(os.environ.get("RONGCHENG_READY_SEALER_LAG_WARN", "60")),
+    "sealer_lag_fail_seconds": float(os.environ.get("RONGCHENG_READY_SEALER_LAG_FAIL", "900")),
+    "heartbeat_warn_seconds": float(os.environ.get("RONGCHENG_READY_HEARTBEAT_WARN", "180")),
+    "disk_warn_bytes": int(os.environ.get("RONGCHENG_READY_DISK_WARN_BYTES", str(2 * 2**30))),
+    "disk_fail_bytes": int(os.environ.get("RONGCHENG_READY_DISK_FAIL_BYTES", str(200 * 2**20))),
+    "clock_warn_seconds": float(os.environ.get("RONGCHENG_READY_CLOCK_WARN", "2")),
+    "clock_fail_seconds": float(os.environ.get("RONGCHENG_READY_CLOCK_FAIL", "30")),
+}
+# Security rules (rongcheng.operations.security): thresholds within a window of seconds; `name.key=value,...` changes.
+OPERATIONS_SECURITY_RULES: dict[str, dict[str, int]] = {
+    "brute_force": {"failures": 10, "seconds": 600},  # failed sign-ins of one account
+    "lockout": {"count": 1, "seconds": 3600},  # an account locked
+    "credential_stuffing": {"accounts": 5, "seconds": 600},  # distinct accounts failing from one address
+    "mass_read": {"persons": 200, "seconds": 3600},  # person records one account read
+    # persons registered outside the jurisdiction of the reading staff member's department (全城通办 makes a few normal)
+    "outside_department": {"persons": 20, "seconds": 3600},
+    "refresh_token_reuse": {"count": 1, "seconds": 3600},
+    "audit_verification": {"count": 1, "seconds": 86400},
+    # verifications of unknown licences or forged documents from one address; a stored licence that fails its own
+    # signature is always an event
+    "licence_verification": {"failures": 50, "seconds": 600},
+    "duty_change": {"count": 1, "seconds": 60},  # administrator duty granted or revoked
+    "new_api_client": {"count": 1, "seconds": 60},
+    # a sign-in from outside OPERATIONS_SECURITY_ADDRESS_RANGES, from a network (of this prefix length) the account
+    # never signed in from before
+    "new_address_range": {"prefix_v4": 24, "prefix_v6": 48, "seconds": 86400},
+}
+for _change in filter(None, (c.strip() for c in os.environ.get("RONGCHENG_SECURITY_RULES", "").split(","))):
+    _name, _, _value = _change.partition("=")
+    _rule, _, _key = _name.partition(".")
+    if _rule not in OPERATIONS_SECURITY_RULES or not _value.isdigit():
+        raise ImproperlyConfigured(f"RONGCHENG_SECURITY_RULES: {_change!r} is not rule.key=number of a known rule.")
+    OPERATIONS_SECURITY_RULES[_rule][_key] = int(_value)
+# The address ranges sign-ins are expected from (CIDRs, e.g. the country's allocations from APNIC's delegated list):
+# inline, comma-separated, and/or a file of one CIDR a line. Empty: the new_address_range rule is off.
+OPERATIONS_SECURITY_ADDRESS_RANGES = [
+    n.strip() for n in os.environ.get("RONGCHENG_SECURITY_ADDRESS_RANGES", "").split(",") if n.strip()
+]
+if os.environ.get("RONGCHENG_SECURITY_ADDRESS_RANGES_FILE"):
+    OPERATIONS_SECURITY_ADDRESS_RANGES += [
+        line.split("#")[0].strip()
+        for line in Path(os.environ["RONGCHENG_SECURITY_ADDRESS_RANGES_FILE"]).read_text().splitlines()
+        if line.split("#")[0].strip()
+    ]
+# Where security events are announced (no personal data in them): mail addresses and a webhook URL (JSON POST).
+OPERATIONS_SECURITY_EMAILS = [
+    a.strip() for a in os.environ.get("RONGCHENG_SECURITY_EMAILS", "").split(",") if a.strip()
+]
+OPERATIONS_SECURITY_WEBHOOK = os.environ.get("RONGCHENG_SECURITY_WEBHOOK", "")
+# Backups (`rongcheng backup`): where they go and how long they are kept; the audit trail's own retention is above.
+OPERATIONS_BACKUP_DIR = Path(os.environ.get("RONGCHENG_BACKUP_DIR") or DATA_DIR / "backups")
+OPERATIONS_BACKUP_RETENTION_DAYS = int(os.environ.get("RONGCHENG_BACKUP_RETENTION_DAYS", "180"))
+# 网络安全法 §21: logs of network operation kept at least six months; a shorter setting is refused at start-up, for the
+# audit trail and for the backups that hold it.
+LEGAL_RETENTION_DAYS = 180
+for _name, _days in (("RONGCHENG_AUDIT_RETENTION_DAYS", AUDIT_RETENTION_DAYS),
+                     ("RONGCHENG_BACKUP_RETENTION_DAYS", OPERATIONS_BACKUP_RETENTION_DAYS)):  # fmt: skip
+    if _days < LEGAL_RETENTION_DAYS:
+        raise ImproperlyConfigured(
+            f"{_name}={_days}: the law asks for at least {LEGAL_RETENTION_DAYS} days (six months)."
+        )
+OPERATIONS_JOB_RETRIES = int(os.environ.get("RONGCHENG_JOB_RETRIES", "5"))
+OPERATIONS_JOB_BACKOFF_SECONDS = int(os.environ.get("RONGCHENG_JOB_BACKOFF_SECONDS", "30"))
+# Background jobs on django-q2 (ADR 0013): the database is the broker of the embedded install; a city that scales out
+# sets RONGCHENG_JOB_BROKER=redis://host:6379/0. Our jobs retry themselves with backoff (rongcheng.operations.jobs);
+# the library's own `retry` re-delivers a task whose worker died without acknowledging it.
+_JOB_BROKER = os.environ.get("RONGCHENG_JOB_BROKER", "database")
+Q_CLUSTER: dict[str, Any] = {
+    "name": os.environ.get("RONGCHENG_JOB_QUEUE", "rongcheng"),
+    "workers": int(os.environ.get("RONGCHENG_JOB_WORKERS", "1")),
+    "timeout": 600,
+    "retry": 900,
+    "max_attempts": 3,
+    "ack_failures": True,
+    "save_limit": 500,
+    "catch_up": False,
+    "poll": 1,
+    "label": "Jobs",
+    **({"redis": _JOB_BROKER} if _JOB_BROKER.startswith(("redis://", "rediss://")) else {"orm": "default"}),
+}
+
+# Logs: structured JSON lines on standard output (rongcheng.operations.logs) unless RONGCHENG_LOG_FORMAT=console; the
+# access line of every request (logger rongcheng.access) at INFO. ID numbers and phones are masked in both formats.
+LOG_FORMAT = os.environ.get("RONGCHENG_LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # ID numbers and phone numbers a client put in a URL are masked in the written line (rongcheng.kernel.logmask).
-    "formatters": {"masked": {"()": "rongcheng.kernel.logmask.MaskingFormatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "masked"}},
+    "formatters": {
+        "masked": {"()": "rongcheng.kernel.logmask.MaskingFormatter"},
+        "json": {"()": "rongcheng.operations.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json" if LOG_FORMAT == "json" else "masked",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("RONGCHENG_LOG_LEVEL", "WARNING")},
+    "loggers": {
+        "rongcheng.access": {"level": os.environ.get("RONGCHENG_ACCESS_LOG_LEVEL", "INFO")},
+        "django_q": {"level": os.environ.get("RONGCHENG_JOB_LOG_LEVEL", "WARNING")},
+    },
 }

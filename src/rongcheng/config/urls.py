@@ -42,6 +42,8 @@ admin.site.site_title = _("榕城数字政府平台")
 admin.site.index_title = _("管理后台")
 
 urlpatterns = [
+    # First: the home page is the most visited, and the portal's few exact routes shadow nothing below.
+    path("", include("rongcheng.portal.urls")),
     path("api/v1/", api.urls),
     path("oauth/", include(oauth2_patterns)),
     # The admin's own login and logout would bypass the second factor and the session records.
@@ -56,8 +58,15 @@ urlpatterns = [
     path("licences/", include("rongcheng.licences.urls")),
     path(".well-known/licence-keys", licence_keys_published, name="licence-keys"),
     path("hall/", include("rongcheng.hall.urls")),
+    path("cases/", include("rongcheng.cases.urls")),
+    path("open311/", include("rongcheng.cases.open311")),
+    path("", include("rongcheng.spatial.urls")),  # /ogc/ (OGC API – Features) and /spatial/ (geocoding pages)
+    path("card/", include("rongcheng.card.urls")),
+    path("catalogue/", include("rongcheng.catalogue.urls")),
+    path("opendata/", include("rongcheng.catalogue.opendata_urls")),
+    path("operations/", include("rongcheng.operations.urls")),
+    path("credit/", include("rongcheng.credit.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("", include("rongcheng.portal.urls")),
 ]
 
 handler400 = "rongcheng.portal.views.bad_request"

@@ -48,6 +48,11 @@ WRITE_SCOPES: dict[str, str] = {
     "licences:verify-form": "licences.lookup",
     "api:licences:holder_query": "licences.lookup",
     "api:licences:document_verify": "licences.lookup",
+    # Data catalogue: resources, uploads, sharing requests and answers, publication; the CKAN API's writes are limited
+    # per address by their own scope (opendata.write).
+    "catalogue:*": "catalogue.write",
+    "catalogue:resource-upload": "catalogue.upload",
+    "opendata:*": "catalogue.write",
     # Service hall: applicants' drafts and submissions; officers' decisions; messages and ratings; configuration.
     "hall:*": "hall.apply",
     "api:hall:*": "hall.apply",
@@ -56,12 +61,50 @@ WRITE_SCOPES: dict[str, str] = {
     "hall:follow-up-answer": "hall.decide",
     "api:hall:application_transition": "hall.decide",
     "api:hall:countersign": "hall.decide",
+    "api:hall:application_check_record": "hall.decide",
+    # Public credit: departments' reports and files; the credit office's lists, screenings and repair decisions;
+    # subjects' repair and report requests; anonymous verification by POST.
+    "credit:*": "credit.report",
+    "api:credit:*": "credit.report",
+    "credit:department-file": "credit.file",
+    "api:credit:records_file": "credit.file",
+    "credit:office": "credit.office",
+    "credit:repair-decide": "credit.office",
+    "credit:screening": "credit.office",
+    "api:credit:memorandum_save": "credit.office",
+    "api:credit:list_entry_add": "credit.office",
+    "api:credit:list_entry_remove": "credit.office",
+    "api:credit:screening": "credit.office",
+    "api:credit:repair_decide": "credit.office",
+    "credit:repair-request": "credit.subject",
+    "credit:report-request": "credit.subject",
+    "api:credit:repair_request": "credit.subject",
+    "api:credit:report_request": "credit.subject",
+    "api:credit:report_verify": "credit.lookup",
+    "hall:workbench-check-record": "hall.decide",
     "api:hall:follow_up_answer": "hall.decide",
     "api:hall:application_rate": "hall.message",
     "api:hall:message_read": "hall.message",
     "api:hall:service_save": "hall.admin",
     "api:hall:calendar_set": "hall.admin",
     "api:hall:calendar_remove": "hall.admin",
+    # City card: merchants and terminals pay; channels top up and pay bills; departments issue bills; residents and
+    # finance staff on the pages.
+    "card:*": "card.resident",
+    "api:card:*": "card.pay",
+    "api:card:top_up": "card.topup",
+    "api:card:bill_pay": "card.topup",
+    "api:card:bill_issue": "card.bills",
+    "api:card:qr_issue": "card.resident",
+    "card:clearing": "card.finance",
+    "card:reconcile": "card.finance",
+    # City cases: reports from residents, grid workers and the hotline; the staff's steps; Open311 writes.
+    "cases:*": "cases.work",
+    "api:cases:*": "cases.work",
+    "cases:report": "cases.report",
+    "api:cases:case_report": "cases.report",
+    "api:cases:work_case_report": "cases.report",
+    "open311:*": "cases.open311",
     # OIDC client administration.
     "oidc:*": "oidc.clients",
     "api:oidc:*": "oidc.clients",
@@ -69,6 +112,9 @@ WRITE_SCOPES: dict[str, str] = {
     # One's own account: password, TOTP, representations, sessions, step-up.
     "identity:*": "identity.account",
     "api:identity:*": "identity.account",
+    # Spatio-temporal platform: batch geocoding (page and API).
+    "spatial:*": "spatial.geocode",
+    "api:spatial:*": "spatial.geocode",
 }
 
 

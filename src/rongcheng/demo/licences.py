@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth.models import Permission
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from rongcheng.accounts.models import AccountKind, Department, User
 from rongcheng.audit.services import Actor
@@ -50,6 +51,11 @@ EXTRA_DEPARTMENTS = (
 )
 
 # (type code, name, issuing department, holder kind, validity in years, face schema, sample face)
+# Types a holder has one valid licence of at a time: a second is issued only as a renewal or replacement.
+ONE_VALID_PER_HOLDER = frozenset({"营业执照", "居民身份证", "机动车驾驶证", "居住证"})
+# Types the demo resident applies for in the stories (README "Try these stories"), so does not hold yet.
+APPLIED_FOR_BY_THE_RESIDENT = frozenset({"居住证"})
+
 LICENCE_TYPES: tuple[tuple[str, str, str, str, int | None, list[dict[str, Any]], dict[str, Any]], ...] = (
     (
         _definer(1) + "001",
@@ -58,12 +64,12 @@ LICENCE_TYPES: tuple[tuple[str, str, str, str, int | None, list[dict[str, Any]],
         "entity",
         None,
         [
-            _f("entity_type", "类型", public=True),
-            _f("legal_representative", "法定代表人", personal=True),
-            _f("registered_capital", "注册资本", public=True),
-            _f("established_on", "成立日期", "date", public=True),
-            _f("business_scope", "经营范围", public=True),
-            _f("address", "住所", required=False, public=True),
+            _f("entity_type", gettext_noop("类型"), public=True),
+            _f("legal_representative", gettext_noop("法定代表人"), personal=True),
+            _f("registered_capital", gettext_noop("注册资本"), public=True),
+            _f("established_on", gettext_noop("成立日期"), "date", public=True),
+            _f("business_scope", gettext_noop("经营范围"), public=True),
+            _f("address", gettext_noop("住所"), required=False, public=True),
         ],
         {
             "entity_type": "有限责任公司",
@@ -88,8 +94,8 @@ LICENCE_TYPES: tuple[tuple[str, str, str, str, int | None, list[dict[str, Any]],
                 public=True,
                 choices=("食品销售经营者", "餐饮服务经营者", "单位食堂"),
             ),
-            _f("business_items", "经营项目", public=True),
-            _f("premises", "经营场所", public=True),
+            _f("business_items", gettext_noop("经营项目"), public=True),
+            _f("premises", gettext_noop("经营场所"), public=True),
         ],
         {"operator_kind": "餐饮服务经营者", "business_items": "热食类食品制售", "premises": "福州市鼓楼区东街1号"},
     ),
@@ -100,10 +106,10 @@ LICENCE_TYPES: tuple[tuple[str, str, str, str, int | None, list[dict[str, Any]],
         "person",
         20,
         [
-            _f("sex", "性别", "enum", choices=("男", "女")),
-            _f("ethnicity", "民族"),
-            _f("birth_date", "出生", "date", personal=True),
-            _f("address", "住址", personal=True),
+            _f("sex", gettext_noop("性别"), "enum", choices=("男", "女")),
+            _f("ethnicity", gettext_noop("民族")),
+            _f("birth_date", gettext_noop("出生"), "date", personal=True),
+            _f("address", gettext_noop("住址"), personal=True),
         ],
         {"sex": "男", "ethnicity": "汉", "birth_date": "1985-03-12", "address": "福州市鼓楼区三坊七巷1号"},
     ),
@@ -121,8 +127,8 @@ LICENCE_TYPES: tuple[tuple[str, str, str, str, int | None, list[dict[str, Any]],
                 public=True,
                 choices=("A1", "A2", "B1", "B2", "C1", "C2", "D", "E"),
             ),
-            _f("first_issued_on", "初次领证日期", "date", public=True),
-            _f("address", "住址", personal=True),
+            _f("first_issued_on", gettext_noop("初次领证日期"), "date", public=True),
+            _f("address", gettext_noop("住址"), personal=True),
         ],
         {"permitted_class": "C1", "first_issued_on": "2008-07-01", "address": "福州市鼓楼区三坊七巷1号"},
     ),
@@ -132,7 +138,10 @@ LICENCE_TYPES: tuple[tuple[str, str, str, str, int | None, list[dict[str, Any]],
         "FZ-GAJ",
         "person",
         1,
-        [_f("residence_address", "居住地址", personal=True), _f("original_residence", "户籍地", personal=True)],
+        [
+            _f("residence_address", gettext_noop("居住地址"), personal=True),
+            _f("original_residence", gettext_noop("户籍地"), personal=True),
+        ],
         {"residence_address": "福州市台江区上下杭2号", "original_residence": "福建省莆田市"},
     ),
     (
@@ -142,10 +151,10 @@ LICENCE_TYPES: tuple[tuple[str, str, str, str, int | None, list[dict[str, Any]],
         "person",
         None,
         [
-            _f("spouse_name", "配偶姓名", personal=True),
-            _f("spouse_id_number", "配偶身份证件号", personal=True),
-            _f("registered_on", "登记日期", "date", public=True),
-            _f("registry_office", "登记机关", public=True),
+            _f("spouse_name", gettext_noop("配偶姓名"), personal=True),
+            _f("spouse_id_number", gettext_noop("配偶身份证件号"), personal=True),
+            _f("registered_on", gettext_noop("登记日期"), "date", public=True),
+            _f("registry_office", gettext_noop("登记机关"), public=True),
         ],
         {
             "spouse_name": "郑淑卿",
@@ -161,11 +170,16 @@ LICENCE_TYPES: tuple[tuple[str, str, str, str, int | None, list[dict[str, Any]],
         "person",
         None,
         [
-            _f("unit_number", "不动产单元号"),
-            _f("location", "坐落", personal=True),
-            _f("right_type", "权利类型", "enum", choices=("国有建设用地使用权/房屋所有权", "集体土地使用权")),
-            _f("area_m2", "面积（平方米，整数）", "integer"),
-            _f("shared", "共有", "boolean", required=False),
+            _f("unit_number", gettext_noop("不动产单元号")),
+            _f("location", gettext_noop("坐落"), personal=True),
+            _f(
+                "right_type",
+                gettext_noop("权利类型"),
+                "enum",
+                choices=("国有建设用地使用权/房屋所有权", "集体土地使用权"),
+            ),
+            _f("area_m2", gettext_noop("面积（平方米，整数）"), "integer"),
+            _f("shared", gettext_noop("共有"), "boolean", required=False),
         ],
         {
             "unit_number": "350102001001GB00001F00010001",
@@ -182,9 +196,9 @@ LICENCE_TYPES: tuple[tuple[str, str, str, str, int | None, list[dict[str, Any]],
         "person",
         None,
         [
-            _f("occupation", "职业（工种）", public=True),
-            _f("level", "等级", "enum", public=True, choices=("五级", "四级", "三级", "二级", "一级")),
-            _f("assessed_on", "鉴定日期", "date", public=True),
+            _f("occupation", gettext_noop("职业（工种）"), public=True),
+            _f("level", gettext_noop("等级"), "enum", public=True, choices=("五级", "四级", "三级", "二级", "一级")),
+            _f("assessed_on", gettext_noop("鉴定日期"), "date", public=True),
         ],
         {"occupation": "计算机程序设计员", "level": "三级", "assessed_on": "2015-06-20"},
     ),
@@ -202,7 +216,7 @@ LICENCE_TYPES: tuple[tuple[str, str, str, str, int | None, list[dict[str, Any]],
                 choices=("视力", "听力", "言语", "肢体", "智力", "精神", "多重"),
                 personal=True,
             ),
-            _f("grade", "残疾等级", "enum", choices=("一级", "二级", "三级", "四级"), personal=True),
+            _f("grade", gettext_noop("残疾等级"), "enum", choices=("一级", "二级", "三级", "四级"), personal=True),
         ],
         {"category": "肢体", "grade": "四级"},
     ),
@@ -213,11 +227,11 @@ LICENCE_TYPES: tuple[tuple[str, str, str, str, int | None, list[dict[str, Any]],
         "person",
         None,
         [
-            _f("born_at", "出生时间", "date", personal=True),
-            _f("birthplace", "出生地点"),
-            _f("mother_name", "母亲姓名", personal=True),
-            _f("father_name", "父亲姓名", personal=True, required=False),
-            _f("institution", "接生机构", public=True),
+            _f("born_at", gettext_noop("出生时间"), "date", personal=True),
+            _f("birthplace", gettext_noop("出生地点")),
+            _f("mother_name", gettext_noop("母亲姓名"), personal=True),
+            _f("father_name", gettext_noop("父亲姓名"), personal=True, required=False),
+            _f("institution", gettext_noop("接生机构"), public=True),
         ],
         {
             "born_at": "1985-03-12",
@@ -232,7 +246,10 @@ LICENCE_TYPES: tuple[tuple[str, str, str, str, int | None, list[dict[str, Any]],
         "FZ-JTW",
         "entity",
         4,
-        [_f("scope", "经营范围", public=True), _f("permit_number", "许可证号", public=True)],
+        [
+            _f("scope", gettext_noop("经营范围"), public=True),
+            _f("permit_number", gettext_noop("许可证号"), public=True),
+        ],
         {"scope": "普通货运", "permit_number": "闽交运管许可榕字350100000001号"},
     ),
     (
@@ -242,9 +259,9 @@ LICENCE_TYPES: tuple[tuple[str, str, str, str, int | None, list[dict[str, Any]],
         "entity",
         None,
         [
-            _f("project", "建设项目名称", public=True),
-            _f("location", "建设位置", public=True),
-            _f("scale_m2", "建设规模（平方米）", "integer", public=True),
+            _f("project", gettext_noop("建设项目名称"), public=True),
+            _f("location", gettext_noop("建设位置"), public=True),
+            _f("scale_m2", gettext_noop("建设规模（平方米）"), "integer", public=True),
         ],
         {"project": "榕城科技园一期", "location": "福州市鼓楼区软件大道89号", "scale_m2": 56000},
     ),
@@ -322,7 +339,7 @@ def demo_licences_seed() -> int:
     for code, name, department_code, holder_kind, years, schema, face in LICENCE_TYPES:
         licence_type = LicenceType.objects.filter(code=code).first() or licence_type_define(
             code=code, name=name, department_id=departments[department_code].pk, holder_kind=holder_kind,
-            face_schema=schema, validity_years=years, actor=SYSTEM,
+            face_schema=schema, validity_years=years, actor=SYSTEM, one_valid_per_holder=name in ONE_VALID_PER_HOLDER,
         )  # fmt: skip
         types.append((licence_type, face))
     if Licence.objects.filter(source="demo").exists():
@@ -342,6 +359,8 @@ def demo_licences_seed() -> int:
             holders: list[Person | LegalEntity] = list(persons if licence_type.holder_kind == "person" else entities)
             # Everyone gets an ID card record; other types go to a rotating share, the first person gets all.
             chosen = holders if position == 2 else [h for i, h in enumerate(holders) if i == 0 or i % 3 == position % 3]
+            if licence_type.name in APPLIED_FOR_BY_THE_RESIDENT:  # the first person is the demo resident
+                chosen = [holder for holder in chosen if holder is not holders[0]]
             for holder in chosen:
                 licence_issue(
                     licence_type=licence_type, holder=holder, face=face_from_registry(licence_type.name, face, holder),

@@ -23,6 +23,14 @@ from django.utils import timezone
 from rongcheng.accounts.models import Department, User
 from rongcheng.audit.services import Actor, audit_record
 from rongcheng.demo import data
+from rongcheng.demo.card import EXTRA_DEPARTMENTS as CARD_DEPARTMENTS
+from rongcheng.demo.card import demo_card_seed
+from rongcheng.demo.cases import DEMO_ACCOUNTS as CASES_ACCOUNTS
+from rongcheng.demo.cases import DISTRICT_UNITS as CASES_DISTRICT_UNITS
+from rongcheng.demo.cases import UNITS as CASES_UNITS
+from rongcheng.demo.cases import demo_cases_seed
+from rongcheng.demo.catalogue import demo_catalogue_accounts, demo_catalogue_late_seed, demo_catalogue_seed
+from rongcheng.demo.credit import credit_seed
 from rongcheng.demo.generator import address_for, address_rows, entity_rows, person_rows, place_rows
 from rongcheng.demo.hall import EXTRA_DEPARTMENTS as HALL_DEPARTMENTS
 from rongcheng.demo.hall import hall_seed
@@ -31,6 +39,8 @@ from rongcheng.demo.licences import EXTRA_DEPARTMENTS as LICENCE_DEPARTMENTS
 from rongcheng.demo.licences import demo_licences_seed
 from rongcheng.demo.models import SeedChunk
 from rongcheng.demo.oidc import oidc_demo_seed
+from rongcheng.demo.operations import demo_operations_seed
+from rongcheng.demo.spatial import demo_spatial_seed
 from rongcheng.demo.staff import demo_staff_seed
 from rongcheng.divisions.models import Division, DivisionLevel, GridCell
 from rongcheng.kernel.bulk import PreparedRows, bulk_insert_prepared, prepare_rows
@@ -51,6 +61,7 @@ class SeedReport:
     places_added: int = 0
     departments_added: int = 0
     accounts: list[tuple[str, str, str]] = field(default_factory=list)  # (username, password, role)
+    metrics_token: str = ""  # the bearer token of /metrics (demo.operations)
 
 
 def _no_progress(_: int) -> None:
@@ -83,9 +94,19 @@ def demo_city_seed(
     report.accounts = _seed_accounts(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
     oidc_demo_seed()
     demo_staff_seed(business_roles={name: spec[0] for name, spec in DEMO_ROLES.items()})
+    demo_catalogue_accounts(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
     demo_identity_seed(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
     demo_licences_seed()
     hall_seed()
+    demo_spatial_seed()
+    demo_card_seed()
+    demo_catalogue_seed(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
+    demo_cases_seed(
+        accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt", count=max(26, min(300, persons // 40))
+    )
+    report.metrics_token = demo_operations_seed(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
+    credit_seed()
+    demo_catalogue_late_seed()
     return report
 
 
@@ -94,7 +115,14 @@ def _seed_departments() -> int:
     accounts are made next)."""
     added = 0
     with transaction.atomic():
-        for code, name, short in (*data.DEPARTMENTS, *HALL_DEPARTMENTS, *LICENCE_DEPARTMENTS):
+        for code, name, short in (
+            *data.DEPARTMENTS,
+            *HALL_DEPARTMENTS,
+            *LICENCE_DEPARTMENTS,
+            *CARD_DEPARTMENTS,
+            *CASES_UNITS,
+            *CASES_DISTRICT_UNITS.values(),
+        ):
             _, created = Department.objects.get_or_create(code=code, defaults={"name": name, "short_name": short})
             added += created
     return added
@@ -318,6 +346,7 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str, str, str, bool, str], ...] = (
     ),
     ("police", "户籍民警", "staff", "FZ-GAJ", "户籍民警", False, "registry officer: clear reads for public security"),
     ("auditor", "审计管理员", "staff", "FZ-SZB", "审计管理员", False, "audit administrator: the audit trail"),
+    ("credit", "信用办工作人员", "staff", "FZ-FGW", "", False, "credit office: red and black lists, credit repair"),
     # One officer who decides the applications of each department with services in the hall's catalogue (the
     # public-security services: `police`); demo.tests.test_stories takes every service to its conclusion with them.
     *(
@@ -340,6 +369,7 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str, str, str, bool, str], ...] = (
             ("tourism", "旅游审批人员", "FZ-LYJ", "tourism"),
         )
     ),
+    ("finance", "市民卡清算员", "staff", "FZ-SMK", "", False, "city card finance: clearing and reconciliation"),
     ("resident", "市民", "resident", "", "", False, "resident bound to the first demo person: who read my data"),
     (
         "company",
@@ -350,6 +380,7 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str, str, str, bool, str], ...] = (
         False,
         "company representative: applies for its company's food-business permit, business licence prefilled",
     ),
+    *CASES_ACCOUNTS,
 )
 
 # role: (permissions, registry fields in clear, purpose of those fields)

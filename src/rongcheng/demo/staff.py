@@ -12,6 +12,7 @@ from django.db import transaction
 from rongcheng.accounts.models import User
 from rongcheng.audit.services import Actor
 from rongcheng.oidc.permissions import MANAGE_CLIENT
+from rongcheng.operations.permissions import MANAGE_SECURITY_EVENTS, VIEW_OPERATIONS
 from rongcheng.staff.models import Duty, Role, RoleAssignment
 from rongcheng.staff.permissions import (
     ASSIGN_ROLE,
@@ -30,11 +31,12 @@ ADMINISTRATOR_ROLES: dict[str, tuple[str, bool, str, tuple[str, ...]]] = {
     "系统管理员": (
         Duty.SYSTEM, True, "管理工作人员账号、部门和系统设置；不能授予角色，不能查看审计日志。",
         (MANAGE_STAFF_ACCOUNTS, VIEW_STAFF, VIEW_ROLE, VIEW_DUTY_OVERVIEW, "accounts.add_department",
-         "accounts.change_department", "accounts.view_department"),
+         "accounts.change_department", "accounts.view_department", VIEW_OPERATIONS),
     ),
     "安全管理员": (
         Duty.SECURITY, True, "管理角色、授权、安全策略和 OpenID Connect 客户端；不能创建账号，不能查看审计日志。",
-        (ASSIGN_ROLE, VIEW_STAFF, VIEW_ROLE, VIEW_DUTY_OVERVIEW, "registries.view_fieldentitlement", MANAGE_CLIENT),
+        (ASSIGN_ROLE, VIEW_STAFF, VIEW_ROLE, VIEW_DUTY_OVERVIEW, "registries.view_fieldentitlement", MANAGE_CLIENT,
+         MANAGE_SECURITY_EVENTS),
     ),
     "审计管理员": (
         Duty.AUDIT, True, "查阅和导出审计日志；不能管理账号，不能授予角色。",

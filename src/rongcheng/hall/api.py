@@ -551,6 +551,49 @@ def application_transition(
     return selectors.application_for_officer(user=user, application_id=application_id)
 
 
+class CheckOut(Schema):
+    id: int
+    source: str = Field(description="the registered check that put the item before the officer")
+    item_reference: str
+    measure_code: str
+    seen: dict[str, Any] = Field(description="what the officer was shown: text, measure, detail")
+    seen_on: dt.date
+    applied: bool | None
+    reason: str
+    officer_label: str
+    recorded_at: dt.datetime | None
+
+
+class CheckRecordIn(Schema):
+    applied: bool
+    reason: str = Field("", max_length=MAX_REASON, description="required when the measure was not applied")
+
+
+@router.get(
+    "/workbench/applications/{application_id}/checks",
+    response=list[CheckOut],
+    auth=_decide_auth("checks"),
+    summary="The decision-check items (joint measures …) to record before accepting or deciding",
+)
+def application_checks(request: HttpRequest, application_id: RecordId) -> list[Any]:
+    return services.application_checks(user=_caller(request), application_id=application_id)
+
+
+@router.post(
+    "/workbench/applications/{application_id}/checks/{check_id}",
+    response=CheckOut,
+    auth=_decide_auth("check_record"),
+    summary="Record one check item: measure applied, or not applied with the reason",
+)
+def application_check_record(
+    request: HttpRequest, application_id: RecordId, check_id: RecordId, payload: CheckRecordIn
+) -> Any:
+    return services.application_check_record(
+        user=_caller(request), application_id=application_id, check_id=check_id, applied=payload.applied,
+        reason=payload.reason,
+    )  # fmt: skip
+
+
 @router.post(
     "/applications/{application_id}/countersign",
     response=CountersignOut,

@@ -6,7 +6,11 @@ class HallConfig(AppConfig):
     label = "hall"
 
     def ready(self) -> None:
+        from rongcheng.card.events import BillPaid
         from rongcheng.hall.licensing import REFERENCE_PREFIX, references_describe
+        from rongcheng.hall.services import fee_paid_record
+        from rongcheng.kernel.events import subscribe
         from rongcheng.licences.selectors import reference_describer_register
 
         reference_describer_register(REFERENCE_PREFIX, references_describe)
+        subscribe(BillPaid, fee_paid_record, name="hall.fee_paid")  # the city card's unified payment of fees

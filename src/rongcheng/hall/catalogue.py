@@ -15,19 +15,21 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from rongcheng.hall.errors import ServiceItemInvalid, UploadRefused
 
 # The registry fields a material may be filled from, with their labels. Personal data the applicant's form needs
 # only masked (the officer reads the clear value through the registries, entitled and audited) is marked so.
 REGISTRY_FIELDS: dict[str, tuple[str, bool]] = {
-    "person.name": ("姓名", False),
-    "person.id_number": ("公民身份号码", True),
-    "person.sex": ("性别", False),
-    "person.birth_date": ("出生日期", False),
-    "person.ethnicity": ("民族", False),
-    "person.division_code": ("户籍地行政区划", False),
-    "person.address": ("住址", False),
-    "person.phone": ("联系电话", True),
+    "person.name": (gettext_noop("姓名"), False),
+    "person.id_number": (gettext_noop("公民身份号码"), True),
+    "person.sex": (gettext_noop("性别"), False),
+    "person.birth_date": (gettext_noop("出生日期"), False),
+    "person.ethnicity": (gettext_noop("民族"), False),
+    "person.division_code": (gettext_noop("户籍地行政区划"), False),
+    "person.address": (gettext_noop("住址"), False),
+    "person.phone": (gettext_noop("联系电话"), True),
 }
 FORMATS = ("pdf", "jpg", "png", "ofd")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024

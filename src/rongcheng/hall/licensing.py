@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from rongcheng.accounts.models import AccountKind, User
 from rongcheng.hall.catalogue import REGISTRY_FIELDS
@@ -25,6 +26,7 @@ from rongcheng.hall.errors import MaterialInvalid, TransitionGuardFailed
 from rongcheng.hall.models import Application, ApplicationMaterial, material_spec
 from rongcheng.licences.errors import LicenceInputInvalid
 from rongcheng.licences.models import Licence, LicenceStatus, LicenceType
+from rongcheng.licences.selectors import valid_licence_held
 from rongcheng.licences.services import (
     holder_authorization_grant,
     licence_face_problems,
@@ -91,7 +93,7 @@ def licences_authorize(*, user: Any, application: Application, licence_type_code
     )  # fmt: skip
 
 
-def licences_fetch(*, user: Any, application: Application, source_address: str | None) -> list[Licence]:
+def licences_fetch(*, user: Any, application: Application) -> list[Licence]:
     """The applicant party's licences of the authorized types (the person's by ID number, the entity's by credit
     code), each fetch recorded for the holder to see."""
     if application.legal_entity is not None:
@@ -102,7 +104,6 @@ def licences_fetch(*, user: Any, application: Application, source_address: str |
         holder_index = person_for_resident(user=user).id_number_index
     return licences_for_holder(
         holder_index=holder_index, reader=hall_account(), application_reference=application_reference(application),
-        source_address=source_address,
     )  # fmt: skip
 
 
@@ -117,11 +118,11 @@ def licence_for_material(licences: list[Licence], licence_type: str) -> LicenceM
     licence = max(candidates, key=lambda item: item.pk)
     labels = {field["name"]: field.get("label", field["name"]) for field in licence.licence_type.face_schema}
     values = {"number": licence.number, "holder": licence.holder_name, **licence.face}
-    labels.update(number="证照编号", holder="持证人")
+    labels.update(number=gettext_noop("证照编号"), holder=gettext_noop("持证人"))
     return LicenceMaterial(licence.identifier, values, labels)
 
 
-def licence_uses_record(*, application: Application, source_address: str | None) -> None:
+def licence_uses_record(*, application: Application) -> None:
     """Each licence the application relies on is recorded as used for it; a licence that is no longer valid
     (revoked, suspended, expired) is refused here, under the licence's row lock."""
     identifiers = list(
@@ -135,7 +136,6 @@ def licence_uses_record(*, application: Application, source_address: str | None)
     for licence in Licence.objects.filter(identifier__in=identifiers):
         licence_use_record(
             licence=licence, application_reference=application_reference(application), actor=account,
-            source_address=source_address,
         )  # fmt: skip
 
 
@@ -189,6 +189,8 @@ def result_check(application: Application) -> None:
     licence_type = LicenceType.objects.filter(code=code).first() if code else None
     if licence_type is None:
         return
+    if licence_type.one_valid_per_holder:
+        _not_held_already(application, licence_type)
     face, empty = _result_face(application)
     sources = dict(application.service.result_face)
     required = {f["name"] for f in licence_type.face_schema if f.get("required")}
@@ -207,23 +209,48 @@ def result_check(application: Application) -> None:
     raise TransitionGuardFailed(" ".join(messages), errors=errors)
 
 
-def _replace_predecessors(application: Application, licence: Licence, officer: Any, source_address: str | None) -> None:
+def _used_licences(application: Application) -> list[str]:
+    """Identifiers of the licences the application uses as materials (a renewal uses the licence it renews)."""
+    return list(
+        ApplicationMaterial.objects.filter(application=application, source="licence")
+        .exclude(licence_identifier="")
+        .values_list("licence_identifier", flat=True)
+    )
+
+
+def _holder_index(application: Application) -> str | None:
+    if application.legal_entity is not None:
+        return application.legal_entity.credit_code
+    return getattr(application.applicant, "id_number_index", "") or None  # the blind index of the person's ID number
+
+
+def _not_held_already(application: Application, licence_type: LicenceType) -> None:
+    """A type held once (an identity card, a residence permit, a business licence) is applied for again only as its
+    renewal or replacement: the application must use the valid licence it supersedes."""
+    index = _holder_index(application)
+    held = valid_licence_held(licence_type=licence_type, holder_index=index) if index else None
+    if held is None or held.identifier in _used_licences(application):
+        return
+    message = _(
+        "您已持有有效的%(licence)s（证照编号 %(number)s），不能重复申领；如需换领或补领，请办理换领、补领事项。"
+    ) % {"licence": licence_type.name, "number": held.number}
+    raise TransitionGuardFailed(message, errors=[{"loc": ["service"], "rule": "licence.one_valid", "msg": message}])
+
+
+def _replace_predecessors(application: Application, licence: Licence, officer: Any) -> None:
     """A renewal or replacement supersedes the licence it was made from: a licence of the same type and holder used as
     a material of the application is marked replaced (verification then says so), in the approval's transaction."""
-    used = ApplicationMaterial.objects.filter(application=application, source="licence").values_list(
-        "licence_identifier", flat=True
-    )
+    used = _used_licences(application)
     replaceable = (LicenceStatus.VALID, LicenceStatus.SUSPENDED, LicenceStatus.EXPIRED)
-    for old in Licence.objects.filter(identifier__in=list(used), licence_type_id=licence.licence_type_id,
+    for old in Licence.objects.filter(identifier__in=used, licence_type_id=licence.licence_type_id,
                                       holder_index=licence.holder_index, status__in=replaceable
                                       ).exclude(pk=licence.pk):  # fmt: skip
         licence_transition(
             licence=old, action="replace", reason=f"换发：{licence.number}"[:200], actor=officer,
-            source_address=source_address,
         )  # fmt: skip
 
 
-def licence_issue_for(*, application: Application, officer: Any, source_address: str | None = None) -> str:
+def licence_issue_for(*, application: Application, officer: Any) -> str:
     """Issue the service's licence type to the applicant party (the person, or the legal entity), signed with the
     deciding department's key; its identifier. Runs inside the approval's transaction: if issuing fails, the approval
     does not happen."""
@@ -243,9 +270,9 @@ def licence_issue_for(*, application: Application, officer: Any, source_address:
             licence = licence_issue(
                 licence_type=licence_type, holder=holder, face=result_face(application), actor=officer,
                 source="hall", source_reference=application.number or application_reference(application),
-                source_address=source_address,
+                replaces=_used_licences(application),
             )  # fmt: skip
-        _replace_predecessors(application, licence, officer, source_address)
+        _replace_predecessors(application, licence, officer)
     except LicenceInputInvalid as exc:
         labels = {f["name"]: f.get("label", f["name"]) for f in licence_type.face_schema}
         fields = [labels.get(str(e["loc"][-1]), str(e["loc"][-1])) for e in exc.errors if e.get("loc")]

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from rongcheng.accounts.models import AssuranceLevel, Department
@@ -287,7 +288,9 @@ class Message(models.Model):
     application = models.ForeignKey(
         Application, verbose_name=_("application"), on_delete=models.CASCADE, related_name="messages"
     )
-    text = models.TextField(_("text"))
+    text = models.TextField(_("text"))  # as sent (in Chinese, the language of the e-mail)
+    template = models.TextField(_("template"), blank=True)  # the sentence's msgid, to show it in the reader's language
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
     sent_at = models.DateTimeField(_("sent at"), auto_now_add=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
 
@@ -299,6 +302,17 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return self.text[:40]
+
+    @property
+    def shown(self) -> str:
+        """The message in the reader's language: its sentence translated, then filled in (the text as sent when the
+        sentence is unknown or its parameters do not fit)."""
+        if not self.template:
+            return self.text
+        try:
+            return gettext(self.template).format(**self.params)
+        except (KeyError, IndexError, ValueError):
+            return self.text
 
 
 class Rating(models.Model):
@@ -360,3 +374,44 @@ def material_spec(service: ServiceItem, code: str) -> dict[str, Any] | None:
         if item.get("code") == code:
             return dict(item)
     return None
+
+
+class ApplicationCheck(models.Model):
+    """One measure of one item a registered decision check put before the officer (hall.checks), and the officer's
+    answer: applied, or not applied with the reason. `seen` keeps what the officer was shown."""
+
+    application = models.ForeignKey(
+        Application, verbose_name=_("application"), on_delete=models.CASCADE, related_name="checks"
+    )
+    source = models.CharField(_("check"), max_length=40)
+    transition = models.CharField(_("shown at"), max_length=30)
+    item_reference = models.CharField(_("item reference"), max_length=64)
+    measure_code = models.CharField(_("measure code"), max_length=40)
+    seen = models.JSONField(_("what the officer was shown"), default=dict)
+    seen_on = models.DateField(_("checked as of"))
+    opened_at = models.DateTimeField(_("shown at"))
+    applied = models.BooleanField(_("measure applied"), null=True, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("officer"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )  # fmt: skip
+    officer_label = models.CharField(_("officer"), max_length=150, blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("application check")
+        verbose_name_plural = _("application checks")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "source", "item_reference", "measure_code"], name="hall_check_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(recorded_at__isnull=True) | models.Q(applied__isnull=False),
+                name="hall_check_recorded_answered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.source}:{self.item_reference}/{self.measure_code}"

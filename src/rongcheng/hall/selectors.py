@@ -6,10 +6,12 @@ applications there are (the composite indexes are declared on `Application`).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from typing import Any, Literal
 
 from django.core.cache import cache
+from django.db import connections, router
 from django.db.models import Q, QuerySet
 
 from rongcheng.accounts.models import Department
@@ -39,17 +41,26 @@ def service_items_search(
     return list(qs.order_by("code")[:limit])
 
 
+_STAMP_SQL: dict[str, tuple[str, tuple[Any, ...]]] = {}  # by database vendor: the query compiled once
+
+
 def service_catalogue_stamp() -> str:
-    """A digest of everything the public catalogue's cards show, read in one narrow query (no model built): the
-    cached cards are keyed on it, so any change of a service or of its department's name shows at once."""
-    shown = (
-        ServiceItem.objects.filter(active=True)
-        .order_by("code")
-        .values_list(
-            "code", "name", "kind", "promised_days", "any_window", "department__name", "department__short_name"
-        )
-    )
-    return hashlib.sha256(repr(list(shown)).encode()).hexdigest()[:32]
+    """A digest of everything the public catalogue's cards show, read in one narrow query (no model built, its SQL
+    compiled once): the cached cards and pages are keyed on it, so any change of a service or of its department's
+    name shows at once."""
+    connection = connections[router.db_for_read(ServiceItem)]
+    compiled = _STAMP_SQL.get(connection.vendor)
+    if compiled is None:
+        shown = (
+            ServiceItem.objects.using(connection.alias).filter(active=True).order_by("code")
+            .values_list("code", "name", "kind", "promised_days", "any_window", "department__name",
+                         "department__short_name")
+        )  # fmt: skip
+        compiled = _STAMP_SQL[connection.vendor] = shown.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(*compiled)
+        rows = cursor.fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:32]
 
 
 def service_item_get(*, code: str) -> ServiceItem:
@@ -235,3 +246,20 @@ def messages_of(*, user: Any, limit: int = 50) -> list[Message]:
 
 def countersigns_pending(*, application: Application) -> list[Countersign]:
     return [c for c in application.countersigns.all() if c.state == CountersignState.PENDING]
+
+
+# The city's working-day calendar, for the apps above the hall (city cases, credit, the data catalogue) that count
+# their deadlines in working days on the same holidays and 调休 as the hall.
+def city_today() -> dt.date:
+    """The city's current date (Asia/Shanghai)."""
+    return working.today()
+
+
+def working_days_add(start: dt.date, days: int) -> dt.date:
+    """The date `days` working days after `start` (the start day itself does not count)."""
+    return working.working_days_add(start, days)
+
+
+def working_days_between(start: dt.date, end: dt.date) -> int:
+    """Working days after `start` up to and including `end` (0 when end <= start)."""
+    return working.working_days_between(start, end)

@@ -19,12 +19,22 @@ from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 
 from rongcheng.accounts.models import Department, User
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
+from rongcheng.card.events import BillPaid
 from rongcheng.hall import calendar as working
 from rongcheng.hall.catalogue import REGISTRY_FIELDS, materials_validate, upload_check
+from rongcheng.hall.checks import (
+    CHECKED_TRANSITIONS,
+    CheckItem,
+    CheckMeasure,
+    checks_open,
+    checks_refresh,
+    decision_check_register,
+)
 from rongcheng.hall.errors import (
     ApplicantKindRefused,
     ApplicationDenied,
@@ -51,6 +61,7 @@ from rongcheng.hall.licensing import (
 from rongcheng.hall.models import (
     ApplicantKind,
     Application,
+    ApplicationCheck,
     ApplicationEvent,
     ApplicationMaterial,
     CalendarDay,
@@ -79,8 +90,8 @@ from rongcheng.hall.permissions import (
     owns,
     represents,
 )
-from rongcheng.hall.workflow import RUNNING, TRANSITIONS, ApplicationTransition, Step
-from rongcheng.kernel.context import current
+from rongcheng.hall.workflow import RUNNING, TRANSITIONS, ApplicationTransition, Step, transitions_from
+from rongcheng.kernel.context import current_address
 from rongcheng.kernel.crypto import sm3_digest
 from rongcheng.kernel.errors import PermissionDenied, ValidationFailed
 from rongcheng.kernel.identifiers import credit_code_validate
@@ -89,26 +100,21 @@ from rongcheng.registries.models import EntityStatus, LegalEntity
 from rongcheng.registries.selectors import person_for_resident
 from rongcheng.staff.permissions import has_perm_in_department
 
+__all__ = ["CheckItem", "CheckMeasure", "decision_check_register"]  # the extension point for the apps above
+
 NEAR_DEADLINE_WORKING_DAYS = 2
-REMEDY = (
+REMEDY = gettext_noop(
     "如不服本决定，可自收到本决定之日起六十日内向福州市人民政府申请行政复议，"
     "或者自收到本决定之日起六个月内向有管辖权的人民法院提起行政诉讼。"
 )
 MAX_REASON = 2000
 
 
-def _source(user: Any) -> str | None:
-    """The caller's address for the audit trail, from the request context (kernel.context) the request runs in;
-    None for a job or a test calling the service directly."""
-    context = current()
-    return context.source_address if context is not None else None
-
-
 def _denied(user: Any, action: str, application_id: int | str, detail: Mapping[str, Any]) -> None:
     """A refusal keeps its trace: written outside the transaction that failed."""
     audit_record(
         action=action, actor=actor_from_user(user), outcome="denied", target_type="hall.application",
-        target_id=application_id, source_address=_source(user), detail=dict(detail),
+        target_id=application_id, source_address=current_address(), detail=dict(detail),
     )  # fmt: skip
 
 
@@ -179,7 +185,7 @@ def service_item_save(*, user: Any, data: Mapping[str, Any]) -> ServiceItem:
     if not allowed:
         audit_record(
             action="hall.service.save", actor=actor_from_user(user), outcome="denied", target_type="hall.service",
-            source_address=_source(user), detail={"code": str(data.get("code", ""))[:40]},
+            source_address=current_address(), detail={"code": str(data.get("code", ""))[:40]},
         )  # fmt: skip
         raise PermissionDenied("This account may not maintain the catalogue of that department.")
     existing = ServiceItem.objects.select_related("department").filter(code=data.get("code")).first()
@@ -343,7 +349,7 @@ def application_start(*, user: Any, service_code: str, credit_code: str = "") ->
         _event(application, "start", "", State.DRAFT, user, "")
         audit_record(
             action="hall.application.start", actor=actor_from_user(user), target_type="hall.application",
-            target_id=application.pk, source_address=_source(user),
+            target_id=application.pk, source_address=current_address(),
             detail={"service": service.code, "legal_entity": entity.pk if entity else None},
         )  # fmt: skip
     return application
@@ -367,6 +373,13 @@ def application_continue_or_start(*, user: Any, service_code: str, credit_code: 
     return application_start(user=user, service_code=service_code, credit_code=credit_code)
 
 
+def _in_chinese(label: Callable[[], Any]) -> str:
+    """A registry value's word as the registry and the licences write it (男/女), not in the language of the page
+    that happened to prefill the material: stored materials and the licences issued from them never depend on it."""
+    with translation.override("zh-hans"):
+        return str(label())
+
+
 def _registry_values(user: Any, application: Application, fields: list[str]) -> dict[str, dict[str, str]]:
     try:
         person = person_for_resident(user=user)
@@ -378,7 +391,7 @@ def _registry_values(user: Any, application: Application, fields: list[str]) -> 
     raw = {
         "person.name": person.name,
         "person.id_number": person.id_number_masked,
-        "person.sex": person.get_sex_display(),
+        "person.sex": _in_chinese(person.get_sex_display),  # the registry's word, whatever the page's language
         "person.birth_date": person.birth_date.isoformat(),
         "person.ethnicity": person.ethnicity,
         "person.division_code": person.division_code,
@@ -387,7 +400,7 @@ def _registry_values(user: Any, application: Application, fields: list[str]) -> 
     }
     audit_record(
         action="registries.person.read", actor=actor_from_user(user), target_type="registries.person",
-        target_id=person.pk, purpose="service_hall", source_address=_source(user),
+        target_id=person.pk, purpose="service_hall", source_address=current_address(),
         detail={"via": "hall_prefill", "application": application.pk, "clear": [], "fields": fields},
     )  # fmt: skip
     return {field: {"value": str(raw[field]), "source": f"registries:{field}", "label": REGISTRY_FIELDS[field][0]}
@@ -411,18 +424,18 @@ def application_prefill(*, user: Any, application_id: int, authorize_licences: b
             application.licence_authorized = True
             application.save(update_fields=["licence_authorized", "updated_at"])
         fetched = (
-            licences_fetch(user=user, application=application, source_address=_source(user))
+            licences_fetch(user=user, application=application)
             if licence_specs and application.licence_authorized
             else []
         )
         filled: list[str] = []
+        rows: list[ApplicationMaterial] = []
         for spec in application.service.materials:
             if spec["source"] == "registry":
                 values = _registry_values(user, application, spec["fields"])
-                ApplicationMaterial.objects.update_or_create(
-                    application=application, code=spec["code"],
-                    defaults={"source": MaterialSource.REGISTRY, "values": values, "licence_identifier": ""},
-                )  # fmt: skip
+                rows.append(ApplicationMaterial(application=application, code=spec["code"],
+                                                source=MaterialSource.REGISTRY, values=values,
+                                                licence_identifier=""))  # fmt: skip
                 filled.append(spec["code"])
             elif spec["source"] == "licence":
                 found = licence_for_material(fetched, spec["licence_type"])
@@ -431,15 +444,18 @@ def application_prefill(*, user: Any, application_id: int, authorize_licences: b
                 values = {key: {"value": str(value), "source": f"licence:{found.identifier}",
                                 "label": found.labels.get(key, key)}
                           for key, value in found.values.items()}  # fmt: skip
-                ApplicationMaterial.objects.update_or_create(
-                    application=application, code=spec["code"],
-                    defaults={"source": MaterialSource.LICENCE, "values": values,
-                              "licence_identifier": found.identifier},
-                )  # fmt: skip
+                rows.append(ApplicationMaterial(application=application, code=spec["code"],
+                                                source=MaterialSource.LICENCE, values=values,
+                                                licence_identifier=found.identifier))  # fmt: skip
                 filled.append(spec["code"])
+        # Every prefilled material in one statement: inserted, or replacing what an earlier prefill wrote.
+        ApplicationMaterial.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["application", "code"],
+            update_fields=["source", "values", "licence_identifier", "provided_at"],
+        )  # fmt: skip
         audit_record(
             action="hall.application.prefill", actor=actor_from_user(user), target_type="hall.application",
-            target_id=application.pk, source_address=_source(user), detail={"filled": filled},
+            target_id=application.pk, source_address=current_address(), detail={"filled": filled},
         )  # fmt: skip
     return application
 
@@ -515,7 +531,7 @@ def application_upload(
             )  # fmt: skip
             audit_record(
                 action="hall.application.upload", actor=actor_from_user(user), target_type="hall.application",
-                target_id=application.pk, source_address=_source(user),
+                target_id=application.pk, source_address=current_address(),
                 detail={"material": material_code, "format": file_format, "size": len(content), "sm3": digest},
             )  # fmt: skip
         except BaseException:
@@ -538,7 +554,7 @@ def application_draft_discard(*, user: Any, application_id: int) -> None:
         files = [name for name in application.provided.values_list("file", flat=True) if name]
         audit_record(
             action="hall.application.discard", actor=actor_from_user(user), target_type="hall.application",
-            target_id=application.pk, source_address=_source(user),
+            target_id=application.pk, source_address=current_address(),
             detail={"service": application.service.code, "files": len(files)},
         )  # fmt: skip
         application.delete()
@@ -560,7 +576,7 @@ def application_save(*, user: Any, application_id: int, statement: str) -> Appli
         application.save(update_fields=["statement", "version", "updated_at"])
         audit_record(
             action="hall.application.save", actor=actor_from_user(user), target_type="hall.application",
-            target_id=application.pk, source_address=_source(user),
+            target_id=application.pk, source_address=current_address(),
         )  # fmt: skip
     application.refresh_from_db()
     return application
@@ -578,8 +594,11 @@ def _event(application: Application, name: str, source: str, target: str, user: 
     )  # fmt: skip
 
 
-def _notify(application: Application, text: str) -> None:
-    Message.objects.create(recipient_id=application.applicant_id, application=application, text=text)
+def _notify(application: Application, template: str, **params: str) -> None:
+    text = template.format(**params)
+    Message.objects.create(
+        recipient_id=application.applicant_id, application=application, text=text, template=template, params=params
+    )
     email = application.applicant.email
     if email:
         subject = f"[榕城网上办事大厅] {application.number or ''} {application.service.name}"
@@ -590,17 +609,22 @@ def _notify(application: Application, text: str) -> None:
         transaction.on_commit(send)
 
 
-MESSAGES = {
-    "submit": "您的申请已提交，办件编号 {number}。",
-    "accept": "您的申请 {number} 已受理，法定办结期限 {deadline}，承诺办结期限 {promised}。",
-    "not_accept": "您的申请 {number} 不予受理。理由：{reason}",
-    "return_for_correction": "您的申请 {number} 需要补正材料：{reason}",
-    "resubmit": "您已提交补正材料，申请 {number} 继续审查。",
-    "suspend": "您的申请 {number} 已挂起：{reason}",
-    "resume": "您的申请 {number} 已恢复办理，期限顺延至 {deadline}。",
-    "approve": "您的申请 {number} 已准予许可。",
-    "refuse": "您的申请 {number} 不予许可。理由：{reason}。" + REMEDY,
-    "conclude": "您的申请 {number} 已办结，欢迎评价。",
+MESSAGES = {  # the msgids of the applicant's messages: stored with their parameters, shown in the reader's language
+    "submit": gettext_noop("您的申请已提交，办件编号 {number}。"),
+    "accept": gettext_noop("您的申请 {number} 已受理，法定办结期限 {deadline}，承诺办结期限 {promised}。"),
+    "not_accept": gettext_noop("您的申请 {number} 不予受理。理由：{reason}"),
+    "return_for_correction": gettext_noop("您的申请 {number} 需要补正材料：{reason}"),
+    "resubmit": gettext_noop("您已提交补正材料，申请 {number} 继续审查。"),
+    "suspend": gettext_noop("您的申请 {number} 已挂起：{reason}"),
+    "resume": gettext_noop("您的申请 {number} 已恢复办理，期限顺延至 {deadline}。"),
+    "approve": gettext_noop("您的申请 {number} 已准予许可。"),
+    "refuse": gettext_noop(
+        "您的申请 {number} 不予许可。理由：{reason}。"
+        "如不服本决定，可自收到本决定之日起六十日内向福州市人民政府申请行政复议，"
+        "或者自收到本决定之日起六个月内向有管辖权的人民法院提起行政诉讼。"
+    ),
+    "conclude": gettext_noop("您的申请 {number} 已办结，欢迎评价。"),
+    "answer": gettext_noop("关于您对办件 {number} 的评价，{department} 回复：{answer}"),
 }
 
 
@@ -678,7 +702,7 @@ def _apply(
     what every transition does: the timeline event, the audit record and the applicant's message."""
     source = application.state
     context = Step(
-        user=user, application=application, reason=reason, departments=departments, source_address=_source(user),
+        user=user, application=application, reason=reason, departments=departments,
         source=source, today=working.today(),
         changes={"state": step.target, "version": application.version + 1, "updated_at": timezone.now()},
     )  # fmt: skip
@@ -689,19 +713,44 @@ def _apply(
     audit_record(
         action=f"hall.application.{step.name}",
         actor=actor_from_user(user) if actor_user is not None else Actor.system("hall"),
-        target_type="hall.application", target_id=application.pk, source_address=_source(user),
+        target_type="hall.application", target_id=application.pk, source_address=current_address(),
         detail={"from": source, "to": step.target, "number": application.number or "", "reason": reason[:200]},
     )  # fmt: skip
     template = MESSAGES.get(step.name)
     if template:
         _notify(
-            application,
-            template.format(
-                number=application.number, reason=reason, deadline=application.deadline,
-                promised=application.promised_deadline,
-            ),
+            application, template, number=application.number or "", reason=reason,
+            deadline=str(application.deadline or ""), promised=str(application.promised_deadline or ""),
         )  # fmt: skip
     return application
+
+
+def fee_paid_record(event: BillPaid) -> None:
+    """The city card announced a paid bill (card.events.BillPaid, subscribed in apps.ready): if it is the fee of an
+    application (its reference, workflow.fee_reference), the payment is noted on the application's timeline and the
+    audit trail and the applicant is told; the officer may then conclude it (the `fee_paid` guard). Noted once per
+    receipt, however often the event is delivered."""
+    if not event.reference.startswith("hall:"):
+        return
+    with transaction.atomic():
+        application = (
+            Application.objects.select_for_update(of=("self",))
+            .select_related("service", "applicant")
+            .filter(number=event.reference.removeprefix("hall:"), department_id=event.department_id)
+            .first()
+        )
+        if application is None:
+            return
+        reason = f"已缴费 {event.amount // 100}.{event.amount % 100:02d} 元，票据号 {event.receipt_number}"
+        if ApplicationEvent.objects.filter(application=application, transition="fee_paid", reason=reason).exists():
+            return
+        _event(application, "fee_paid", application.state, application.state, None, reason)
+        audit_record(
+            action="hall.application.fee_paid", actor=Actor.system("hall"), target_type="hall.application",
+            target_id=application.pk,
+            detail={"number": application.number or "", "amount": event.amount, "receipt": event.receipt_number},
+        )  # fmt: skip
+        _notify(application, f"您的申请 {application.number} 费用已缴纳（票据号 {event.receipt_number}），等待办结。")
 
 
 def application_submit(*, user: Any, application_id: int) -> Application:
@@ -737,13 +786,104 @@ def countersign_answer(*, user: Any, application_id: int, agree: bool, opinion: 
         countersign.save()
         audit_record(
             action="hall.countersign.answer", actor=actor_from_user(user), target_type="hall.application",
-            target_id=application_id, source_address=_source(user), detail={"agree": agree},
+            target_id=application_id, source_address=current_address(), detail={"agree": agree},
         )  # fmt: skip
         application = Application.objects.get(pk=application_id)
         _event(application, "countersign", application.state, application.state, user, countersign.opinion)
         if not Countersign.objects.filter(application_id=application_id, state=CountersignState.PENDING).exists():
             application_transition(user=None, application_id=application_id, transition="countersign_complete")
     return countersign
+
+
+# ── decision checks (hall.checks): what the officer records before accepting or deciding ─────────────────────────
+
+
+def _checked_application(user: Any, application_id: int, action: str) -> Application:
+    application = (
+        Application.objects.select_related("service", "legal_entity", "applicant").filter(pk=application_id).first()
+    )
+    if application is None or application.state == State.DRAFT:
+        raise ApplicationNotFound(f"No application {application_id}.")
+    if not may_act(user, application, any_window=application.state == State.SUBMITTED):
+        _denied(user, action, application_id, {"why": "not an officer of the application"})
+        raise ApplicationDenied("This account may not decide applications of this service.")
+    return application
+
+
+def application_checks(*, user: Any, application_id: int) -> list[ApplicationCheck]:
+    """The check items of an application for the officer about to accept or decide it: the items due today are
+    kept as shown (a row each, once) and returned with those answered before."""
+    application = _checked_application(user, application_id, "hall.application.checks")
+    upcoming = [t.name for t in transitions_from(application.state, "officer") if t.name in CHECKED_TRANSITIONS]
+    if not upcoming:
+        return list(ApplicationCheck.objects.filter(application=application).order_by("id"))
+    return checks_open(application, working.today(), upcoming[0])
+
+
+def application_check_record(
+    *, user: Any, application_id: int, check_id: int, applied: bool, reason: str = ""
+) -> ApplicationCheck:
+    """The officer's answer for one measure: applied, or not applied with a reason. Answered once."""
+    reason = reason.strip()
+    if not applied and not reason:
+        raise ValidationFailed(
+            "A measure not applied needs the reason.",
+            errors=[{"loc": ["reason"], "rule": "reason.required", "msg": "required when not applied"}],
+        )
+    if len(reason) > MAX_REASON:
+        raise ValidationFailed(
+            "The reason is too long.", errors=[{"loc": ["reason"], "rule": "max_length", "msg": f"<= {MAX_REASON}"}]
+        )
+    application = _checked_application(user, application_id, "hall.application.check_record")
+    with transaction.atomic():
+        check = ApplicationCheck.objects.select_for_update().filter(pk=check_id, application=application).first()
+        if check is None:
+            raise ApplicationNotFound(f"Application {application_id} has no check item {check_id}.")
+        if check.recorded_at is not None:
+            raise TransitionNotAllowed("This check item is already recorded.")
+        check.applied = applied
+        check.reason = reason
+        check.officer = user
+        check.officer_label = getattr(user, "display_name", "") or user.get_username()
+        check.recorded_at = timezone.now()
+        check.save()
+        _event(application, "check_record", application.state, application.state, user,
+               f"{check.seen.get('text', '')[:80]} · {check.seen.get('measure', '')[:80]}")  # fmt: skip
+        audit_record(
+            action="hall.application.check_record", actor=actor_from_user(user), target_type="hall.application",
+            target_id=application.pk, source_address=current_address(),
+            detail={"source": check.source, "item": check.item_reference, "measure": check.measure_code,
+                    "applied": applied},
+        )  # fmt: skip
+    return check
+
+
+# States whose acceptance or decision is still ahead: a changed list is checked again for them.
+DECISION_AHEAD = frozenset({State.SUBMITTED, State.ACCEPTED, State.UNDER_REVIEW, State.CORRECTION,
+                            State.COUNTERSIGNING, State.SUSPENDED})  # fmt: skip
+
+
+def application_checks_refresh(*, application_id: int, why: str, on: dt.date | None = None) -> tuple[int, int]:
+    """Run the decision checks again for an application whose acceptance or decision is ahead (the system, when
+    what a check reads has changed: a list entry added or removed): items now due are put before the officer,
+    unanswered items no longer due are withdrawn, answered ones stay as seen. A change is noted on the timeline
+    and audited. Returns (opened, withdrawn); (0, 0) for an application already decided."""
+    with transaction.atomic():
+        application = (
+            Application.objects.select_for_update(of=("self",)).select_related("legal_entity", "applicant")
+            .filter(pk=application_id).first()
+        )  # fmt: skip
+        if application is None or application.state not in DECISION_AHEAD:
+            return 0, 0
+        transition = "accept" if application.state == State.SUBMITTED else "approve"
+        opened, withdrawn = checks_refresh(application, on or working.today(), transition)
+        if opened or withdrawn:
+            _event(application, "check_refresh", application.state, application.state, None, why[:200])
+            audit_record(
+                action="hall.application.check_refresh", actor=Actor.system("hall"), target_type="hall.application",
+                target_id=application.pk, detail={"opened": opened, "withdrawn": withdrawn},
+            )  # fmt: skip
+    return opened, withdrawn
 
 
 # ── deadlines ─────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -802,7 +942,7 @@ def application_rate(*, user: Any, application_id: int, level: int, comment: str
             FollowUp.objects.create(rating=rating, department_id=application.department_id)
         audit_record(
             action="hall.application.rate", actor=actor_from_user(user), target_type="hall.application",
-            target_id=application.pk, source_address=_source(user), detail={"level": level},
+            target_id=application.pk, source_address=current_address(), detail={"level": level},
         )  # fmt: skip
     return rating
 
@@ -828,10 +968,13 @@ def follow_up_answer(*, user: Any, follow_up_id: int, answer: str) -> FollowUp:
         follow_up.answered_at = timezone.now()
         follow_up.save()
         application = follow_up.rating.application
-        _notify(application, f"关于您对办件 {application.number} 的评价，{application.department} 回复：{answer[:500]}")
+        _notify(
+            application, MESSAGES["answer"], number=application.number or "", department=str(application.department),
+            answer=answer[:500],
+        )  # fmt: skip
         audit_record(
             action="hall.follow_up.answer", actor=actor_from_user(user), target_type="hall.application",
-            target_id=application.pk, source_address=_source(user),
+            target_id=application.pk, source_address=current_address(),
         )  # fmt: skip
     return follow_up
 

@@ -34,6 +34,7 @@ from rongcheng.hall.models import ApplicantKind, Application, CalendarDay, DayKi
 from rongcheng.hall.permissions import CALENDAR_PERMISSION, assurance_step_up, is_applicant, is_officer, may_act
 from rongcheng.hall.workflow import TRANSITIONS, transitions_from
 from rongcheng.identity.selectors import representation_list_for_user
+from rongcheng.kernel import pagecache
 from rongcheng.kernel.context import note_actor
 from rongcheng.kernel.errors import Conflict, DomainError, NotFound, ValidationFailed
 from rongcheng.kernel.errors import PermissionDenied as DomainPermissionDenied
@@ -71,7 +72,12 @@ RULE_MESSAGES = {
     "countersign.departments": gettext_lazy("请填写一个或多个其他部门的编码。"),
     "applicant_kind.entity": gettext_lazy("该事项由企业申请：请选择您代表的企业。"),
     "applicant_kind.person": gettext_lazy("该事项只能由个人申请。"),
+    "check.unrecorded": gettext_lazy("请先逐项记录联合奖惩措施的执行情况。"),
 }
+
+# Rules whose message the service writes with gettext and fills with names from the city's data: on an English page
+# the sentence is English around a Chinese name, and is shown as it is rather than replaced by a vaguer one.
+SERVICE_SENTENCES = frozenset({"licence.one_valid"})
 
 
 def page_message(exc: DomainError) -> str:
@@ -80,6 +86,8 @@ def page_message(exc: DomainError) -> str:
     meant for API callers."""
     if CJK.search(exc.detail) and get_language() != "en":
         return exc.detail
+    if any(error.get("rule") in SERVICE_SENTENCES for error in exc.errors):
+        return exc.detail  # translated by the service, with a name from the city's data (居住证) that stays Chinese
     if get_language() == "en" and not CJK.search(exc.detail):
         return exc.detail
     names = [e.get("msg") or e["loc"][-1] for e in exc.errors if e.get("rule") == "material.required" and e.get("loc")]
@@ -138,11 +146,18 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         return [{"item": item, "kind": KIND_LABELS.get(item.kind, item.kind)} for item in items]
 
     stamp = "" if query or department else selectors.service_catalogue_stamp()
-    return render(
-        request,
-        "hall/catalogue.html",
-        {"rows": SimpleLazyObject(rows), "query": query, "stamp": stamp, "cache_seconds": CATALOGUE_CACHE_SECONDS},
-    )
+
+    def page(extra: dict[str, str]) -> HttpResponse:
+        return render(
+            request,
+            "hall/catalogue.html",
+            {"rows": SimpleLazyObject(rows), "query": query, "stamp": stamp, "cache_seconds": CATALOGUE_CACHE_SECONDS,
+             **extra},
+        )  # fmt: skip
+
+    if stamp and pagecache.cacheable(request):  # anonymous: the whole page is kept until a service changes
+        return pagecache.anonymous_page(request, stamp, page)
+    return page({})
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -217,6 +232,11 @@ def display_value(value: Any) -> str:
     return str(value)
 
 
+# Values that are a word of the platform's vocabulary (stored in Chinese, as licences write them), shown in the
+# reader's language; every other value (names, addresses, numbers) is shown as written.
+WORDS_OF_THE_PLATFORM = frozenset({"person.sex"})
+
+
 def _material_rows(application: Application) -> list[dict[str, Any]]:
     """Each material with its values for people: the value's name and value, and where it came from by name (the
     population registry, an electronic licence), never the internal source key."""
@@ -225,7 +245,8 @@ def _material_rows(application: Application) -> list[dict[str, Any]]:
     for spec in application.service.materials:
         material = provided.get(spec["code"])
         values = [
-            {"label": v.get("label", key), "value": display_value(v.get("value")),
+            {"label": _(str(v.get("label", key))),
+             "value": _(str(v["value"])) if key in WORDS_OF_THE_PLATFORM else display_value(v.get("value")),
              "source": REGISTRY_LABEL if str(v.get("source", "")).startswith("registries:") else ""}
             for key, v in (material.values.items() if material else ())
             if isinstance(v, dict)
@@ -238,7 +259,8 @@ def _material_rows(application: Application) -> list[dict[str, Any]]:
 def _timeline(application: Application) -> list[dict[str, Any]]:
     labels = {name: t.label for name, t in TRANSITIONS.items()}
     labels.update(start=_("创建草稿"), countersign=_("会签意见"), escalate_near=_("临近期限预警"),
-                  escalate_overdue=_("超期督办"))  # fmt: skip
+                  escalate_overdue=_("超期督办"), check_record=_("记录联合奖惩措施"),
+                  check_refresh=_("信用名单变化，重新核查"))  # fmt: skip
     return [{"event": e, "label": labels.get(e.transition, e.transition)} for e in application.events.all()]
 
 
@@ -255,7 +277,7 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request, "hall/application_detail.html",
         {"application": application, "state": STATE_LABELS.get(application.state, application.state),
          "materials": _material_rows(application), "timeline": _timeline(application), "editable": editable,
-         "remedy": services.REMEDY if application.state in (State.REFUSED, State.CONCLUDED)
+         "remedy": _(services.REMEDY) if application.state in (State.REFUSED, State.CONCLUDED)
          and application.decision_reason and not application.issued_licence else "",
          "can_rate": application.state == State.CONCLUDED and rated is None, "rating": rated,
          "levels": [5, 4, 3, 2, 1]},
@@ -385,11 +407,33 @@ def workbench_detail(request: HttpRequest, pk: int) -> HttpResponse:
                if may_act(user, application, any_window=t.any_window)]  # fmt: skip
     pending = [c for c in selectors.countersigns_pending(application=application)
                if c.department_id == user.department_id]  # fmt: skip
+    checks = services.application_checks(user=user, application_id=pk) if actions else []
     return render(
         request, "hall/workbench_detail.html",
         {"application": application, "state": STATE_LABELS.get(application.state, application.state),
          "materials": _material_rows(application), "timeline": _timeline(application), "actions": actions,
-         "countersign_pending": bool(pending)},
+         "countersign_pending": bool(pending), "checks": checks,
+         "checks_open": any(c.recorded_at is None for c in checks)},
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def workbench_check_record(request: HttpRequest, pk: int, check_id: int) -> HttpResponse:
+    user = _officer(request)
+    applied = request.POST.get("applied", "")
+    back = reverse("hall:workbench-detail", args=[pk])
+    if applied not in ("1", "0"):
+        messages.error(request, _("请选择是否执行该措施。"))
+        return HttpResponseRedirect(back)
+    return _attempt(
+        request,
+        lambda: services.application_check_record(
+            user=user, application_id=pk, check_id=check_id, applied=applied == "1",
+            reason=request.POST.get("reason", ""),
+        ),
+        _("已记录。"),
+        back,
     )  # fmt: skip
 
 
@@ -491,6 +535,7 @@ urlpatterns: list[URLPattern] = [
     path("workbench/", workbench, name="workbench"),
     path("workbench/<int:pk>/", workbench_detail, name="workbench-detail"),
     path("workbench/<int:pk>/transition/", workbench_transition, name="workbench-transition"),
+    path("workbench/<int:pk>/checks/<int:check_id>/", workbench_check_record, name="workbench-check-record"),
     path("workbench/<int:pk>/countersign/", workbench_countersign, name="workbench-countersign"),
     path("workbench/follow-ups/<int:pk>/answer/", follow_up_answer, name="follow-up-answer"),
     path("calendar/", calendar, name="calendar"),

@@ -19,31 +19,40 @@ the timeline event, the audit record and the message to the applicant.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
 from rongcheng.accounts.models import Department
+from rongcheng.audit.services import Actor
+from rongcheng.card.models import BillStatus
+from rongcheng.card.selectors import bill_by_reference
+from rongcheng.card.services import bill_issue
 from rongcheng.hall import calendar as working
+from rongcheng.hall.checks import unrecorded
 from rongcheng.hall.errors import AssuranceTooLow, TransitionGuardFailed, TransitionNotAllowed
+from rongcheng.hall.events import ApplicationConcluded
 from rongcheng.hall.licensing import licence_issue_for, licence_uses_record, result_check
 from rongcheng.hall.models import (
     Application,
+    ApplicationEvent,
     ApplicationMaterial,
     Countersign,
     CountersignState,
     Flag,
+    Message,
     NumberCounter,
     State,
     material_spec,
 )
 from rongcheng.hall.permissions import assurance_sufficient
+from rongcheng.kernel.events import publish
 from rongcheng.kernel.transitions import Table, Transition
 
 Role = Literal["applicant", "officer", "system"]
@@ -58,7 +67,6 @@ class Step:
     application: Application
     reason: str
     departments: list[str]
-    source_address: str | None
     source: str = ""
     today: dt.date = field(default_factory=lambda: working.today())
     changes: dict[str, Any] = field(default_factory=dict)
@@ -129,27 +137,76 @@ def countersigns_answered(step: Step) -> None:
         raise TransitionGuardFailed("Countersigning departments have not all answered.")
 
 
+def checks_recorded(step: Step) -> None:
+    """Every item the registered decision checks (hall.checks) put before the officer today is answered."""
+    missing = unrecorded(step.application, step.today)
+    if missing:
+        raise TransitionGuardFailed(
+            f"{len(missing)} check item(s) must be recorded (measure applied, or not applied with a reason) first.",
+            errors=[
+                {"loc": ["checks", m["source"], m["reference"], m["measure"]], "rule": "check.unrecorded",
+                 "msg": "not recorded"}
+                for m in missing
+            ],
+        )  # fmt: skip
+
+
+FEE_PATTERN = re.compile(r"(\d{1,7})(?:\.(\d{1,2}))?\s*元")
+
+
+def fee_amount(application: Application) -> int:
+    """The fee of the application's service in fen: the first amount in yuan (`10元`, `12.5 元`) of the catalogue's
+    fee text (收费标准); 0 when it names none (`不收费`)."""
+    match = FEE_PATTERN.search(application.service.fees or "")
+    if match is None:
+        return 0
+    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+
+
+def fee_reference(application: Application) -> str:
+    """What the fee's bill carries (card.Bill.reference) to find its application again when it is paid."""
+    return f"hall:{application.number}"
+
+
+def fee_paid(step: Step) -> None:
+    """An approved application of a service with a fee concludes only once the fee's bill is paid (the city card's
+    unified payment, card.selectors.bill_by_reference)."""
+    application = step.application
+    if step.source != State.APPROVED or fee_amount(application) == 0:
+        return
+    bill = bill_by_reference(department_id=application.department_id, reference=fee_reference(application))
+    if bill is None or bill.status != BillStatus.PAID:
+        raise TransitionGuardFailed(
+            "The fee is not paid yet.",
+            errors=[{"loc": ["fee"], "rule": "fee.unpaid", "msg": bill.payment_code if bill else "no bill"}],
+        )
+
+
 # ── effects, in the order a row declares them ───────────────────────────────────────────────────────────────────
 
 
 def licences_used(step: Step) -> None:
     """Each licence used as a material is recorded as used for this application; a licence that is no longer
     valid (revoked, suspended, expired) is refused here, at the moment of use, and the submission with it."""
-    licence_uses_record(application=step.application, source_address=step.source_address)
+    licence_uses_record(application=step.application)
 
 
 def next_number(department: Department, day: dt.date) -> str:
-    """Department code, date and a daily sequence: FZ-GSJ-20261129-000042. The counter row is incremented by one
-    guarded UPDATE whose row lock lasts until the caller commits, so two submissions never share a number."""
+    """Department code, date and a daily sequence: FZ-GSJ-20261129-000042. One statement creates the day's counter
+    or increments it and returns the number (an upsert: PostgreSQL, and SQLite from 3.35); its row lock lasts until
+    the caller commits, so two submissions never share a number."""
     prefix = f"{department.code}-{day:%Y%m%d}"
-    if not NumberCounter.objects.filter(prefix=prefix).update(last=F("last") + 1):
-        try:
-            with transaction.atomic():
-                NumberCounter.objects.create(prefix=prefix, last=1)
-        except IntegrityError:
-            NumberCounter.objects.filter(prefix=prefix).update(last=F("last") + 1)
-    last = NumberCounter.objects.filter(prefix=prefix).values_list("last", flat=True).get()
+    with connection.cursor() as cursor:
+        cursor.execute(_NEXT_NUMBER_SQL, [prefix])
+        (last,) = cursor.fetchone()
     return f"{prefix}-{last:06d}"
+
+
+_COUNTERS = NumberCounter._meta.db_table
+_NEXT_NUMBER_SQL = (
+    f"INSERT INTO {_COUNTERS} (prefix, last) VALUES (%s, 1) "  # noqa: S608 - the model's table name
+    f"ON CONFLICT (prefix) DO UPDATE SET last = {_COUNTERS}.last + 1 RETURNING last"
+)
 
 
 def numbered(step: Step) -> None:
@@ -217,10 +274,54 @@ def result_licence_issued(step: Step) -> None:
     application = step.application
     if not application.service.issues_licence_type:
         return
-    identifier = licence_issue_for(application=application, officer=step.user, source_address=step.source_address)
+    identifier = licence_issue_for(application=application, officer=step.user)
     if identifier:
         Application.objects.filter(pk=application.pk).update(issued_licence=identifier)
         application.issued_licence = identifier
+
+
+def fee_billed(step: Step) -> None:
+    """On approval of a service with a fee, the city card issues the bill (赋码) in the service's department; the
+    applicant is told its payment code. Paying it (card or channel) lets the application conclude (`fee_paid`)."""
+    application = step.application
+    amount = fee_amount(application)
+    if amount == 0:
+        return
+    entity = application.legal_entity
+    applicant = application.applicant
+    bill = bill_issue(
+        department_id=application.department_id, item=application.service.name[:80], amount=amount,
+        payer_name=(entity.name if entity is not None else applicant.display_name or applicant.username)[:80],
+        payer_index="" if entity is not None else applicant.id_number_index or "",
+        reference=fee_reference(application), actor=Actor.system("hall"),
+    )  # fmt: skip
+    Message.objects.create(
+        recipient_id=application.applicant_id, application=application,
+        text=f"请缴纳{application.service.name}费用 {amount // 100}.{amount % 100:02d} 元，缴款码 {bill.payment_code}"
+        "（市民卡或银行、网上渠道均可缴纳），缴费后即可办结。",
+    )  # fmt: skip
+
+
+def conclusion_announced(step: Step) -> None:
+    """Tell the apps above (credit: the 双公示 record) once the conclusion commits."""
+    application = step.application
+    decided = (
+        ApplicationEvent.objects.filter(application=application, transition__in=("approve", "refuse"))
+        .order_by("-id")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    entity = application.legal_entity
+    publish(
+        ApplicationConcluded(
+            application_id=application.pk, number=application.number or "", service_code=application.service.code,
+            service_kind=application.service.kind, department_id=application.department_id, decision=step.source,
+            decided_on=timezone.localdate(decided) if decided else step.today, concluded_on=step.today,
+            party_kind="entity" if entity is not None else "person",
+            party_key=entity.credit_code if entity is not None else (application.applicant.id_number_index or ""),
+            issued_licence=application.issued_licence or "",
+        )
+    )  # fmt: skip
 
 
 CLOCK_EFFECTS: dict[Clock, tuple[Callable[[Step], None], ...]] = {
@@ -258,8 +359,8 @@ TRANSITIONS: Table[ApplicationTransition] = Table(
     (
         _t("submit", (S.DRAFT,), S.SUBMITTED, "applicant", _("提交申请"),
            guards=(materials_complete, assurance_enough, result_issuable), before=(licences_used, numbered)),
-        _t("accept", (S.SUBMITTED,), S.ACCEPTED, "officer", _("受理"), before=(window_noted,), clock="start",
-           any_window=True),
+        _t("accept", (S.SUBMITTED,), S.ACCEPTED, "officer", _("受理"), guards=(checks_recorded,),
+           before=(window_noted,), clock="start", any_window=True),
         _t("not_accept", (S.SUBMITTED,), S.NOT_ACCEPTED, "officer", _("不予受理"), needs_reason=True, any_window=True),
         _t("review", (S.ACCEPTED,), S.UNDER_REVIEW, "officer", _("开始审查")),
         _t("return_for_correction", (S.UNDER_REVIEW,), S.CORRECTION, "officer", _("退回补正"), needs_reason=True,
@@ -272,11 +373,12 @@ TRANSITIONS: Table[ApplicationTransition] = Table(
            guards=(countersigns_answered,)),
         _t("suspend", (S.UNDER_REVIEW,), S.SUSPENDED, "officer", _("挂起"), needs_reason=True, clock="stop"),
         _t("resume", (S.SUSPENDED,), S.UNDER_REVIEW, "officer", _("恢复办理"), clock="resume"),
-        _t("approve", (S.UNDER_REVIEW,), S.APPROVED, "officer", _("准予许可"), before=(decision_reasoned,),
-           after=(result_licence_issued,)),
+        _t("approve", (S.UNDER_REVIEW,), S.APPROVED, "officer", _("准予许可"), guards=(checks_recorded,),
+           before=(decision_reasoned,), after=(result_licence_issued, fee_billed)),
         _t("refuse", (S.UNDER_REVIEW,), S.REFUSED, "officer", _("不予许可"), needs_reason=True,
-           before=(decision_reasoned,)),
-        _t("conclude", (S.APPROVED, S.REFUSED), S.CONCLUDED, "officer", _("办结")),
+           guards=(checks_recorded,), before=(decision_reasoned,)),
+        _t("conclude", (S.APPROVED, S.REFUSED), S.CONCLUDED, "officer", _("办结"), guards=(fee_paid,),
+           after=(conclusion_announced,)),
     )
 )  # fmt: skip
 

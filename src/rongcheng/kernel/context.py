@@ -6,10 +6,13 @@ makes it current for the code the request runs; a background job or a command ru
 read `current()` instead of being handed the request, so no web type crosses into the domain layers, and
 `request_address` is the one place that decides which address a request came from.
 
-Migration (issue 11): today most services still take `source_address=` (and some a `purpose=`) as arguments,
-filled by their views from `request_address(request)`; the hall reads `current()`. Services move to `current()` one
-app at a time, dropping those arguments, so that the audit record of every write and read carries the same request
-id, address and actor kind (docs/architecture.md, "Request context").
+Migration (issue 11): services move to the context one app at a time, dropping their `source_address=` (and
+`purpose=`) arguments, so that the audit record of every write and read carries the same request id, address and
+actor kind (docs/architecture.md, "Request context"). Done: the hall, staff, licences, registries, oidc, audit and
+credit read `current_address()`; accounts and operations take no address argument. Still to move: identity (its
+own `Context`), cases, spatial, card and catalogue. A migrated service that apps not yet migrated still call keeps
+`source_address=` as a deprecated keyword, used only outside any context (`current_address(fallback=...)`). Tests
+run a service "from an address" with `rongcheng.kernel.tests.contexts.request_from`.
 """
 
 from __future__ import annotations
@@ -88,6 +91,16 @@ _current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar
 def current() -> RequestContext | None:
     """The context of the request or job running now, if any."""
     return _current.get()
+
+
+def current_address(*, fallback: str | None = None) -> str | None:
+    """The address of the request running now, for the audit trail: None for a job or a command (`system(...)`).
+
+    Outside any context (a test or a script calling a service directly) it is `fallback`: the deprecated
+    `source_address=` argument a migrated service still accepts from callers not yet migrated, ignored whenever a
+    context is current."""
+    context = _current.get()
+    return context.source_address if context is not None else fallback
 
 
 @contextmanager

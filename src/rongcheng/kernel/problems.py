@@ -7,6 +7,8 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
+from rongcheng.kernel.context import current
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"
 
@@ -22,6 +24,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "status": {"type": "integer", "minimum": 400, "maximum": 599},
         "detail": {"type": "string"},
         "instance": {"type": "string", "description": "the path and query of the request"},
+        "request_id": {"type": "string", "description": "the request's id, as in X-Request-ID and the logs"},
         "errors": {
             "type": "array",
             "description": "each broken rule, with the path of the field (`loc`)",
@@ -58,6 +61,9 @@ def problem_document(
     }
     if request is not None:
         document["instance"] = request.get_full_path()
+    context = current()
+    if context is not None:
+        document["request_id"] = context.request_id
     if errors:
         document["errors"] = errors
     document.update(extra)

@@ -266,7 +266,7 @@ def issue(request: HttpRequest, payload: IssueIn) -> Status[Licence]:
     licence = services.licence_issue(
         licence_type=licence_type, holder=holder, face=payload.face, actor=_user(request),
         valid_from=payload.valid_from, valid_until=payload.valid_until, number=payload.number, source="api",
-        source_reference=payload.source_reference, source_address=request_address(request),
+        source_reference=payload.source_reference,
     )  # fmt: skip
     return Status(201, licence)
 
@@ -285,7 +285,7 @@ def my_uses(request: HttpRequest) -> list[LicenceUse]:
 def holder_query(request: HttpRequest, payload: HolderQueryIn) -> list[Licence]:
     return services.licences_for_holder(
         holder_code=payload.holder_code, reader=_user(request),
-        application_reference=payload.application_reference, source_address=request_address(request),
+        application_reference=payload.application_reference,
     )  # fmt: skip
 
 
@@ -345,7 +345,7 @@ def transition(request: HttpRequest, identifier: LicenceIdentifierText, payload:
     licence = selectors.licence_get(identifier)
     return services.licence_transition(
         licence=licence, action=payload.action, reason=payload.reason, actor=_user(request),
-        effective_on=payload.effective_on, source_address=request_address(request),
+        effective_on=payload.effective_on,
     )  # fmt: skip
 
 
@@ -356,7 +356,6 @@ def use(request: HttpRequest, identifier: LicenceIdentifierText, payload: UseIn)
         201,
         services.licence_use_record(
             licence=licence, application_reference=payload.application_reference, actor=_user(request),
-            source_address=request_address(request),
         ),
     )  # fmt: skip
 

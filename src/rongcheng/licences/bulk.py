@@ -47,9 +47,7 @@ def _date(value: str, line: int, name: str, report: BulkReport) -> dt.date | Non
         return None
 
 
-def licences_issue_from_csv(
-    *, licence_type: LicenceType, data: bytes, actor: User, source_address: str | None = None
-) -> BulkReport:
+def licences_issue_from_csv(*, licence_type: LicenceType, data: bytes, actor: User) -> BulkReport:
     if not may_issue(actor, licence_type):
         raise LicenceActionDenied(
             "Only staff of the type's issuing department with the issuing permission may issue it."
@@ -116,14 +114,12 @@ def licences_issue_from_csv(
     for start in range(0, len(fresh), CHUNK):
         chunk = fresh[start : start + CHUNK]
         try:
-            issued = licences_issue_many(
-                licence_type=licence_type, requests=chunk, actor=actor, source="bulk", source_address=source_address
-            )
+            issued = licences_issue_many(licence_type=licence_type, requests=chunk, actor=actor, source="bulk")
         except LicenceInputInvalid:  # e.g. a closed holder record: report the chunk's rows one by one
             for request in chunk:
                 try:
                     issued_one = licences_issue_many(licence_type=licence_type, requests=[request], actor=actor,
-                                                     source="bulk", source_address=source_address)  # fmt: skip
+                                                     source="bulk")  # fmt: skip
                     report.issued.extend(licence.identifier for licence in issued_one)
                 except LicenceInputInvalid as row_error:
                     report.errors.append((0, request.source_reference, row_error.detail))

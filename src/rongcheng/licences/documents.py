@@ -18,6 +18,8 @@ import datetime as dt
 import re
 from typing import Any
 
+from django.utils.translation import gettext
+
 from rongcheng.kernel.crypto import DEFAULT_SIGNER_ID, data_keyring
 from rongcheng.licences import metadata as md
 from rongcheng.licences.canonical import CanonicalJsonError, canonical_json
@@ -116,6 +118,13 @@ def _face_value(field: dict[str, Any], value: Any) -> tuple[Any, str | None]:
     if value not in field["choices"]:
         return None, "one of " + ", ".join(field["choices"])
     return value, None
+
+
+def face_label(field: dict[str, Any]) -> str:
+    """A face field's label in the reader's language: the schema's label (Chinese, as the licence standard names it)
+    through the catalogue, so the labels the platform knows read in English on English pages."""
+    label = str(field.get("label") or field.get("name") or "")
+    return gettext(label) if label else label
 
 
 def face_validate(schema: list[dict[str, Any]], face: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from rongcheng.licences.documents import face_label
 from rongcheng.licences.lifecycle import TRANSITIONS
 from rongcheng.licences.models import LicenceType
 
@@ -40,7 +41,7 @@ class IssueForm(forms.Form):
                 field = forms.CharField(required=required, widget=forms.NumberInput())
             else:
                 field = forms.CharField(required=required, max_length=500)
-            field.label = item["label"]
+            field.label = face_label(item)
             self.fields[name] = field
 
     def face(self) -> dict[str, Any]:

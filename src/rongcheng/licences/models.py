@@ -44,6 +44,12 @@ class LicenceType(models.Model):
         _("validity in years"), null=True, blank=True, help_text="empty: valid until cancelled"
     )
     active = models.BooleanField(_("active"), default=True)
+    # A resident holds one valid identity card, one residence permit; a company one business licence. A second one
+    # of such a type is issued only as the renewal or replacement of the first (which it supersedes).
+    one_valid_per_holder = models.BooleanField(
+        _("one valid licence per holder"), default=False,
+        help_text="a new licence of this type for a holder of a valid one must replace it",
+    )  # fmt: skip
 
     class Meta:
         verbose_name = _("licence type")

@@ -14,10 +14,13 @@ from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext
 
 from rongcheng.accounts.models import User
+from rongcheng.kernel.context import current_address
+from rongcheng.kernel.events import publish
 from rongcheng.kernel.masking import mask_name
 from rongcheng.licences import documents
 from rongcheng.licences import metadata as md
 from rongcheng.licences.errors import LicenceNotFound
+from rongcheng.licences.events import LicenceVerificationFailed
 from rongcheng.licences.identifiers import LicenceIdentifierInvalid, identifier_parse
 from rongcheng.licences.keys import public_key_get
 from rongcheng.licences.models import HolderAuthorization, Licence, LicenceStatus, LicenceType, LicenceUse
@@ -46,6 +49,13 @@ def licence_authentic(licence: Licence) -> bool:
         return False
     canonical = documents.content_bytes(content)
     return canonical is not None and public_key.verify(canonical, bytes(licence.signature))
+
+
+def signature_verifies(*, key_id: str, content: bytes, signature: bytes) -> bool:
+    """Does `signature` over `content` verify under the published department key `key_id` (a document signed with
+    `licences.services.document_sign`)?"""
+    public_key = public_key_get(key_id)
+    return public_key is not None and public_key.verify(content, signature)
 
 
 def currently_valid(licence: Licence, *, on: dt.date | None = None) -> bool:
@@ -110,11 +120,14 @@ def licence_verify(identifier: str) -> Verification:
     """What the public sees of a licence: authentic?, valid now?, issuer; personal fields masked."""
     licence = licence_get(identifier)
     authentic = licence_authentic(licence)
+    if not authentic:  # the security monitoring (operations) raises a critical event
+        publish(LicenceVerificationFailed(what="licence", reason="signature", key_id=licence.key_id,
+                                          identifier=licence.identifier, source_address=current_address()))  # fmt: skip
     status = effective_status(licence)
     schema = licence.licence_type.face_schema
     face = licence.face if isinstance(licence.face, dict) else {}
     shown = [
-        (item["label"], field_shown(item, face[item["name"]], licence.holder_kind))
+        (documents.face_label(item), field_shown(item, face[item["name"]], licence.holder_kind))
         for item in schema
         if item["name"] in face
     ]
@@ -130,7 +143,19 @@ def licence_verify(identifier: str) -> Verification:
 
 
 def document_verify(document: Any) -> tuple[bool, str]:
-    """Check an exported document on its own (content, signature, key id); (authentic, reason)."""
+    """Check an exported document on its own (content, signature, key id); (authentic, reason). A document that is
+    not authentic is announced (LicenceVerificationFailed) for the security monitoring to count."""
+    authentic, reason = _document_check(document)
+    if not authentic:
+        signature = document.get("signature") if isinstance(document, dict) else None
+        key_id = signature.get("key_id") if isinstance(signature, dict) else None
+        publish(LicenceVerificationFailed(what="document", reason=reason, identifier="",
+                                          key_id=key_id[:16] if isinstance(key_id, str) else "",
+                                          source_address=current_address()))  # fmt: skip
+    return authentic, reason
+
+
+def _document_check(document: Any) -> tuple[bool, str]:
     if not isinstance(document, dict) or document.get("format") != documents.EXPORT_FORMAT:
         return False, "not a rongcheng-licence/1 document"
     content, signature = document.get("content"), document.get("signature")
@@ -171,6 +196,15 @@ def licences_of_resident(user: Any) -> list[Licence]:
         .prefetch_related(Prefetch("uses", queryset=uses), "status_changes")
         .order_by("-issued_on", "-id")
     )
+
+
+def valid_licence_held(*, licence_type: LicenceType, holder_index: str) -> Licence | None:
+    """The holder's valid (or suspended) licence of a type, the newest; None when there is none."""
+    return (
+        Licence.objects.filter(licence_type=licence_type, holder_index=holder_index,
+                               status__in=(LicenceStatus.VALID, LicenceStatus.SUSPENDED))
+        .order_by("-issued_on", "-pk").first()
+    )  # fmt: skip
 
 
 def licences_by_holder_index(index: str) -> QuerySet[Licence]:

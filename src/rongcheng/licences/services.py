@@ -4,7 +4,7 @@ the audit record in the same transaction.
 The service hall (and any other higher tier) uses three of them, all keyword-only:
 
 ``licence_issue(*, licence_type, holder, face, actor, valid_from=None, valid_until=None, number="", source="api",
-source_reference="", source_address=None) -> Licence``
+source_reference="") -> Licence``
     Issue and sign a licence on approval. `holder` is a registries Person or LegalEntity (or use `holder_resolve` on
     an ID number / credit code first); `actor` is the approving officer's account, which must belong to the type's
     issuing department and hold ``licences.add_licence``. Raises LicenceInputInvalid (face schema, dates),
@@ -15,12 +15,12 @@ valid_for=AUTHORIZATION_LIFETIME) -> HolderAuthorization``
     The signed-in holder lets `grantee` (the hall's or a department system's account) fetch and use their licences
     for one application. Without it nothing below works.
 
-``licences_for_holder(*, holder_code | holder_index, reader, application_reference, source_address=None)``
+``licences_for_holder(*, holder_code | holder_index, reader, application_reference)``
     The holder's licences (by ID number or credit code, one indexed query) for `reader`, only under a live
     authorization for that application; each licence returned is recorded as fetched (LicenceUse) and audited.
     Raises HolderAuthorizationMissing.
 
-``licence_use_record(*, licence, application_reference, actor, source_address=None) -> LicenceUse``
+``licence_use_record(*, licence, application_reference, actor) -> LicenceUse``
     Record that an application relies on the licence. Takes the licence's row lock and refuses unless it is valid
     at that instant (LicenceNotUsable): a revocation committed before cannot be missed, one committed after waits.
     Needs the holder's authorization for that application and actor.
@@ -42,7 +42,9 @@ from django.utils import timezone
 from rongcheng.accounts.models import AccountKind, User
 from rongcheng.audit.services import Actor, actor_from_user, audit_record, read_record_transaction
 from rongcheng.identity.selectors import representation_list_for_user
+from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import ValidationFailed
+from rongcheng.kernel.events import publish
 from rongcheng.kernel.identifiers import IdNumber, holder_code_validate
 from rongcheng.kernel.masking import mask_id_number
 from rongcheng.licences import documents
@@ -55,6 +57,7 @@ from rongcheng.licences.errors import (
     LicenceNotUsable,
     LicenceTransitionNotAllowed,
 )
+from rongcheng.licences.events import LicenceIssued
 from rongcheng.licences.identifiers import identifier_make
 from rongcheng.licences.keys import signing_key_for
 from rongcheng.licences.lifecycle import TRANSITIONS, StatusChangeRequest
@@ -85,10 +88,10 @@ def today() -> dt.date:
     return timezone.now().astimezone(BEIJING).date()
 
 
-def _denied(action: str, actor: Actor, detail: dict[str, Any], source_address: str | None) -> None:
+def _denied(action: str, actor: Actor, detail: dict[str, Any]) -> None:
     """Audit a refusal outside any transaction that could roll it back."""
     audit_record(action=action, actor=actor, outcome="denied", target_type="licences.licence",
-                 source_address=source_address, detail=detail)  # fmt: skip
+                 source_address=current_address(), detail=detail)  # fmt: skip
 
 
 # --- licence types ---------------------------------------------------------------------------------------------------
@@ -96,7 +99,7 @@ def _denied(action: str, actor: Actor, detail: dict[str, Any], source_address: s
 
 def licence_type_define(
     *, code: str, name: str, department_id: int, holder_kind: str, face_schema: Any, validity_years: int | None,
-    actor: Actor,
+    actor: Actor, one_valid_per_holder: bool = False,
 ) -> LicenceType:  # fmt: skip
     """Create or update a licence type; existing licences keep the content they were signed with."""
     fields = documents.schema_check(face_schema)
@@ -115,7 +118,8 @@ def licence_type_define(
         licence_type, created = LicenceType.objects.update_or_create(
             code=code,
             defaults={"name": name.strip(), "department_id": department_id, "holder_kind": holder_kind,
-                      "face_schema": fields, "validity_years": validity_years},
+                      "face_schema": fields, "validity_years": validity_years,
+                      "one_valid_per_holder": one_valid_per_holder},
         )  # fmt: skip
         audit_record(
             action="licences.type.define", actor=actor, target_type="licences.licence_type", target_id=code,
@@ -190,6 +194,7 @@ class IssueRequest:
     valid_until: dt.date | None = None
     number: str = ""
     source_reference: str = ""
+    replaces: tuple[str, ...] = ()  # identifiers of the holder's licences this one supersedes (renewal, replacement)
 
 
 @dataclass(frozen=True)
@@ -266,13 +271,12 @@ def _issuer_code(licence_type: LicenceType) -> str:
 
 
 def licences_issue_many(
-    *, licence_type: LicenceType, requests: Sequence[IssueRequest], actor: User, source: str = "api",
-    source_address: str | None = None,
+    *, licence_type: LicenceType, requests: Sequence[IssueRequest], actor: User, source: str = "api"
 ) -> list[Licence]:  # fmt: skip
     """Issue several licences of one type in one transaction (all or none): validated, signed, stored, audited."""
     audit_actor = actor_from_user(actor)
     if not may_issue(actor, licence_type):
-        _denied("licences.licence.issue", audit_actor, {"licence_type": licence_type.code}, source_address)
+        _denied("licences.licence.issue", audit_actor, {"licence_type": licence_type.code})
         raise LicenceActionDenied(
             "Only staff of the type's issuing department with the issuing permission may issue it."
         )
@@ -283,7 +287,10 @@ def licences_issue_many(
     key, private_key = signing_key_for(licence_type.department_id)
     signed_at = timezone.now().replace(microsecond=0)
     with transaction.atomic():
+        # The serial counter's row lock also orders issues of one type: the check below sees every earlier issue.
         serials = _serials(licence_type, issuer_code, issued_on.year, len(prepared))
+        if licence_type.one_valid_per_holder:
+            _one_valid_per_holder_check(licence_type, prepared)
         licences = []
         for item, serial in zip(prepared, serials, strict=True):
             identifier = str(identifier_make(type_code=licence_type.code, issuer_code=issuer_code, serial=serial))
@@ -306,31 +313,58 @@ def licences_issue_many(
             licence.signature = private_key.sign(canonical)
             licences.append(licence)
         Licence.objects.bulk_create(licences)
+        for licence in licences:
+            publish(
+                LicenceIssued(
+                    identifier=licence.identifier, licence_type_code=licence_type.code, holder_kind=licence.holder_kind,
+                    holder_key=licence.holder_index, department_id=licence.department_id, issued_on=issued_on,
+                    source=licence.source,
+                )
+            )  # fmt: skip
         detail = {"licence_type": licence_type.code, "key_id": key.key_id, "source": source[:40]}
         if len(licences) == 1:
             audit_record(
                 action="licences.licence.issue", actor=audit_actor, target_type="licences.licence",
-                target_id=licences[0].identifier, source_address=source_address, detail=detail,
+                target_id=licences[0].identifier, source_address=current_address(), detail=detail,
             )  # fmt: skip
         else:  # one record per batch, naming every licence: a file of 500 rows is one act of the officer
             audit_record(
                 action="licences.licence.issue_batch", actor=audit_actor, target_type="licences.licence",
-                target_id=f"{len(licences)} licences", source_address=source_address,
+                target_id=f"{len(licences)} licences", source_address=current_address(),
                 detail={**detail, "identifiers": [licence.identifier for licence in licences]},
             )  # fmt: skip
     return licences
 
 
+def _one_valid_per_holder_check(licence_type: LicenceType, prepared: Sequence[_Prepared]) -> None:
+    """Refuse a second valid licence of a one-per-holder type, unless the request names the one it supersedes."""
+    errors: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for position, item in enumerate(prepared):
+        index = item.facts.index
+        held = (
+            Licence.objects.filter(licence_type=licence_type, holder_index=index,
+                                   status__in=(LicenceStatus.VALID, LicenceStatus.SUSPENDED))
+            .exclude(identifier__in=item.request.replaces).exists()
+        )  # fmt: skip
+        if held or index in seen:
+            errors.append({"loc": ["holder_code"], "rule": "holder.one_valid", "position": position,
+                           "msg": "already holds a valid licence of this type: renew or replace it"})  # fmt: skip
+        seen.add(index)
+    if errors:
+        raise LicenceInputInvalid(
+            "The holder already holds a valid licence of this type: a new one can only replace it.", errors=errors
+        )
+
+
 def licence_issue(
     *, licence_type: LicenceType, holder: Holder, face: dict[str, Any], actor: User,
     valid_from: dt.date | None = None, valid_until: dt.date | None = None, number: str = "", source: str = "api",
-    source_reference: str = "", source_address: str | None = None,
+    source_reference: str = "", replaces: Sequence[str] = (),
 ) -> Licence:  # fmt: skip
-    request = IssueRequest(holder, face, valid_from, valid_until, number, source_reference)
+    request = IssueRequest(holder, face, valid_from, valid_until, number, source_reference, tuple(replaces))
     try:
-        return licences_issue_many(
-            licence_type=licence_type, requests=[request], actor=actor, source=source, source_address=source_address
-        )[0]
+        return licences_issue_many(licence_type=licence_type, requests=[request], actor=actor, source=source)[0]
     except IntegrityError as exc:
         if (
             source_reference
@@ -345,6 +379,23 @@ def licence_issue(
         raise
 
 
+# --- other signed documents ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentSignature:
+    key_id: str
+    signature: bytes
+
+
+def document_sign(*, department_id: int, content: bytes) -> DocumentSignature:
+    """Sign `content` (a document's canonical bytes, a credit report say) with the department's active SM2 key, the
+    key its licences are signed with; verified by anyone with `licences.selectors.signature_verifies` against the
+    published key. Raises IssuingKeyUnavailable when the department has no usable key."""
+    key, private_key = signing_key_for(department_id)
+    return DocumentSignature(key.key_id, private_key.sign(content))
+
+
 # --- lifecycle -------------------------------------------------------------------------------------------------------
 
 
@@ -356,15 +407,13 @@ def _licence_for_update(licence_id: int) -> Licence:
 
 
 def licence_transition(
-    *, licence: Licence, action: str, reason: str, actor: User, effective_on: dt.date | None = None,
-    source_address: str | None = None,
+    *, licence: Licence, action: str, reason: str, actor: User, effective_on: dt.date | None = None
 ) -> Licence:  # fmt: skip
     """Apply one transition of the declared table under the licence's row lock."""
     audit_actor = actor_from_user(actor)
     # Replacing is part of issuing the successor: the issuing permission of the type's department suffices.
     if not (may_change(actor, licence) or (action == "replace" and may_issue(actor, licence.licence_type))):
-        _denied("licences.licence.transition", audit_actor, {"identifier": licence.identifier, "action": action},
-                source_address)  # fmt: skip
+        _denied("licences.licence.transition", audit_actor, {"identifier": licence.identifier, "action": action})
         raise LicenceActionDenied("Only staff of the issuing department with the change permission may do this.")
     transition = TRANSITIONS.get(action)
     if transition is None:
@@ -398,7 +447,7 @@ def licence_transition(
         locked.save(update_fields=["status", "status_changed_at"])
         audit_record(
             action="licences.licence.transition", actor=audit_actor, target_type="licences.licence",
-            target_id=locked.identifier, source_address=source_address,
+            target_id=locked.identifier, source_address=current_address(),
             detail={"action": action, "from": previous, "to": transition.target, "reason": reason,
                     "effective_on": effective.isoformat()},
         )  # fmt: skip
@@ -558,7 +607,6 @@ def licences_for_holder(
     holder_index: str = "",
     reader: User,
     application_reference: str,
-    source_address: str | None = None,
 ) -> list[Licence]:
     """Fetch a holder's licences for an application, under the holder's authorization; each fetch is recorded.
 
@@ -569,7 +617,7 @@ def licences_for_holder(
     audit_actor = actor_from_user(reader)
     authorization = _live_authorization(index, reader, reference)
     if authorization is None:
-        _denied("licences.holder.fetch", audit_actor, {"application_reference": reference}, source_address)
+        _denied("licences.holder.fetch", audit_actor, {"application_reference": reference})
         raise HolderAuthorizationMissing(
             "The holder has not authorized this account to fetch their licences for this application."
         )
@@ -592,22 +640,20 @@ def licences_for_holder(
         )  # fmt: skip
         audit_record(
             action="licences.holder.fetch", actor=audit_actor, target_type="licences.authorization",
-            target_id=authorization.pk, purpose="licence_reuse", source_address=source_address,
+            target_id=authorization.pk, purpose="licence_reuse", source_address=current_address(),
             detail={"application_reference": reference, "licences": [licence.identifier for licence in result]},
         )  # fmt: skip
     return result
 
 
-def licence_use_record(
-    *, licence: Licence, application_reference: str, actor: User, source_address: str | None = None
-) -> LicenceUse:
+def licence_use_record(*, licence: Licence, application_reference: str, actor: User) -> LicenceUse:
     """An application relies on this licence from now on: it must be valid at this instant (checked under lock)."""
     reference = _reference_check(application_reference)
     audit_actor = actor_from_user(actor)
     authorization = _live_authorization(licence.holder_index, actor, reference)
     if authorization is None:
         _denied("licences.licence.use", audit_actor, {"identifier": licence.identifier,
-                "application_reference": reference}, source_address)  # fmt: skip
+                "application_reference": reference})  # fmt: skip
         raise HolderAuthorizationMissing("The holder has not authorized this use for this application.")
     with transaction.atomic():
         locked = _licence_for_update(licence.pk)
@@ -627,7 +673,7 @@ def licence_use_record(
         )  # fmt: skip
         audit_record(
             action="licences.licence.use", actor=audit_actor, target_type="licences.licence",
-            target_id=locked.identifier, purpose="licence_reuse", source_address=source_address,
+            target_id=locked.identifier, purpose="licence_reuse", source_address=current_address(),
             detail={"application_reference": reference},
         )  # fmt: skip
     return use

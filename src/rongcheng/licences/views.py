@@ -25,7 +25,7 @@ from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.ratelimit import rate_limited
 from rongcheng.licences import selectors, services
 from rongcheng.licences.bulk import licences_issue_from_csv
-from rongcheng.licences.documents import holder_code_of, licence_export
+from rongcheng.licences.documents import face_label, holder_code_of, licence_export
 from rongcheng.licences.errors import LicenceNotFound
 from rongcheng.licences.forms import AuthorizationForm, BulkForm, IssueForm, PurposeForm, TransitionForm
 from rongcheng.licences.identifiers import LicenceIdentifierInvalid, identifier_parse
@@ -134,7 +134,7 @@ def _licence_for(request: HttpRequest, identifier: str) -> Licence:
 def _face_rows(licence: Licence) -> list[tuple[str, str]]:
     face = licence.face if isinstance(licence.face, dict) else {}
     return [
-        (item["label"], str(face[item["name"]])) for item in licence.licence_type.face_schema if item["name"] in face
+        (face_label(item), str(face[item["name"]])) for item in licence.licence_type.face_schema if item["name"] in face
     ]
 
 
@@ -151,12 +151,11 @@ def detail_view(request: HttpRequest, identifier: str) -> HttpResponse:
                 services.licence_transition(
                     licence=licence, action=form.cleaned_data["action"], reason=form.cleaned_data["reason"],
                     actor=request.user, effective_on=form.cleaned_data["effective_on"],  # type: ignore[arg-type]
-                    source_address=request_address(request),
                 )  # fmt: skip
             except DomainError as exc:
                 form.add_error(None, exc.detail)
             else:
-                messages.success(request, "状态已变更。")
+                messages.success(request, gettext("状态已变更。"))
                 return HttpResponseRedirect(reverse("licences:detail", args=[licence.identifier]))
     audit_record(action="licences.licence.read", actor=actor_from_user(request.user), target_type="licences.licence",
                  target_id=licence.identifier, source_address=request_address(request))  # fmt: skip
@@ -224,7 +223,7 @@ def mine_view(request: HttpRequest) -> HttpResponse:
                 reference = any(rule.startswith("application_reference.") for rule in rules)
                 form.add_error(None, gettext("办件编号须为 1 至 64 个可打印字符。") if reference else exc.detail)
             else:
-                messages.success(request, "授权已记录。")
+                messages.success(request, gettext("授权已记录。"))
                 return HttpResponseRedirect(reverse("licences:mine"))
     context = {
         "unbound": not indexes, "licences": _with_uses_described(selectors.licences_of_resident(request.user)),
@@ -244,7 +243,7 @@ def authorization_withdraw_view(request: HttpRequest, authorization_id: int) -> 
         services.holder_authorization_withdraw(authorization=authorization, holder_user=request.user)  # type: ignore[arg-type]
     except DomainError as exc:
         raise PermissionDenied from exc
-    messages.success(request, "授权已撤回。")
+    messages.success(request, gettext("授权已撤回。"))
     return HttpResponseRedirect(reverse("licences:mine"))
 
 
@@ -271,7 +270,7 @@ def issue_view(request: HttpRequest) -> HttpResponse:
                 licence = services.licence_issue(
                     licence_type=licence_type, holder=holder, face=form.face(), actor=request.user,  # type: ignore[arg-type]
                     valid_from=form.cleaned_data["valid_from"], valid_until=form.cleaned_data["valid_until"],
-                    number=form.cleaned_data["number"], source="page", source_address=request_address(request),
+                    number=form.cleaned_data["number"], source="page",
                 )  # fmt: skip
             except DomainError as exc:
                 form.add_error(None, exc.detail)
@@ -300,7 +299,6 @@ def bulk_view(request: HttpRequest) -> HttpResponse:
         try:
             report = licences_issue_from_csv(
                 licence_type=licence_type, data=form.cleaned_data["file"].read(), actor=request.user,  # type: ignore[arg-type]
-                source_address=request_address(request),
             )  # fmt: skip
         except DomainError as exc:
             error = exc.detail

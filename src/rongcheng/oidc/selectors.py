@@ -20,6 +20,7 @@ from oauth2_provider.models import AccessToken, Application
 
 from rongcheng.accounts.api_auth import with_cached_permissions
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
+from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import DomainError
 from rongcheng.oidc.models import ClientRegistration, Consent
 from rongcheng.oidc.subjects import subject_for
@@ -154,7 +155,7 @@ def client_cache_forget(client_id: str) -> None:
 INACTIVE: dict[str, Any] = {"active": False}
 
 
-def token_introspect(*, caller: Any, token_value: str, source_address: str | None = None) -> dict[str, Any]:
+def token_introspect(*, caller: Any, token_value: str) -> dict[str, Any]:
     """RFC 7662 introspection for an authenticated client: only of a token issued to that same client. A token of
     another client is answered `{"active": false}` (as for an unknown one) and the attempt audited: otherwise any
     client could learn who holds another relying party's token and undo its pairwise subjects. The answer carries
@@ -171,7 +172,7 @@ def token_introspect(*, caller: Any, token_value: str, source_address: str | Non
         audit_record(
             action="oidc.token.introspect", actor=Actor("api_client", str(caller.user_id or ""), caller.client_id),
             outcome="denied", target_type="oidc.client", target_id=token.application.client_id,
-            source_address=source_address, detail={"reason": "foreign_token"},
+            source_address=current_address(), detail={"reason": "foreign_token"},
         )  # fmt: skip
         return INACTIVE
     registration = getattr(token.application, "registration", None)

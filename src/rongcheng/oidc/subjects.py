@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
 from rongcheng.kernel.crypto import hmac_sm3
-from rongcheng.kernel.jwt import b64url_encode
+from rongcheng.kernel.keyring import b64url_encode
 
 
 def sector_of(application: Any) -> str:

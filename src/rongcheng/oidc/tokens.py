@@ -15,7 +15,7 @@ from django.conf import settings
 from oauth2_provider.settings import oauth2_settings
 
 from rongcheng.accounts.api_auth import ACCESS_TOKEN_TYPE, api_audience_for
-from rongcheng.kernel.jwt import KeyRing, key_ring
+from rongcheng.kernel.keyring import KeyRing, key_ring
 from rongcheng.oidc.subjects import subject_for
 
 ACR_PREFIX = "urn:rongcheng:loa:"

@@ -27,8 +27,8 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidClientError
 
 from rongcheng.audit.services import Actor, audit_record
-from rongcheng.kernel.context import current
-from rongcheng.kernel.jwt import JwtInvalid, b64url_decode
+from rongcheng.kernel.context import current_address
+from rongcheng.kernel.keyring import JwtInvalid, b64url_decode
 from rongcheng.oidc.hashers import ALGORITHM, ClientSecretHasher
 from rongcheng.oidc.models import RedeemedCode
 from rongcheng.oidc.selectors import (
@@ -45,12 +45,6 @@ _HASHER = ClientSecretHasher()
 # The expiry a claimed authorization code is given (validate_code): in the past, so it never validates again.
 CODE_CLAIMED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 ID_NUMBER_CLAIMS = ("id_number", "id_number_masked")
-
-
-def _source_address(request: Any) -> str | None:
-    """The address of the HTTP request oauthlib is validating: the request context's (kernel.context)."""
-    context = current()
-    return context.source_address if context is not None else None
 
 
 class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-toolkit has no type hints
@@ -155,7 +149,7 @@ class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-
                 audit_record(
                     action="oidc.refresh_token.reuse", actor=Actor("api_client", str(client.user_id or ""),
                     client.client_id), outcome="denied", target_type="oidc.token_family",
-                    target_id=str(replayed.token_family or ""), source_address=_source_address(request),
+                    target_id=str(replayed.token_family or ""), source_address=current_address(),
                     detail={"client_id": client.client_id, "family_revoked": True},
                 )  # fmt: skip
         return valid
@@ -251,7 +245,7 @@ def _code_replay_revoke(code: str, client: Any, request: Any) -> None:
         audit_record(
             action="oidc.code.replay", actor=Actor("api_client", str(client.user_id or ""), client.client_id),
             outcome="denied", target_type="oidc.client", target_id=client.client_id,
-            source_address=_source_address(request),
+            source_address=current_address(),
             detail={"access_token_revoked": bool(revoked), "family_revoked": redeemed.token_family is not None},
         )  # fmt: skip
 

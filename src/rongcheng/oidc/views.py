@@ -259,9 +259,7 @@ class IntrospectView(View):
             return JsonResponse(
                 {"error": "invalid_request", "error_description": "The token parameter is missing."}, status=400
             )
-        answer = selectors.token_introspect(
-            caller=oauthlib_request.client, token_value=token_value, source_address=request_address(request)
-        )
+        answer = selectors.token_introspect(caller=oauthlib_request.client, token_value=token_value)
         response = JsonResponse(answer)
         response["Cache-Control"] = "no-store"
         return response

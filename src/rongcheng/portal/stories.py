@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from django.utils.functional import lazy
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrPromise
 
 ACCOUNTS_FILE = "var/demo-accounts.txt"
 
 Kind = Literal["home", "sign_in", "sign_out", "link", "button", "fill", "choose", "number", "field", "see", "licence",
-               "fill_licence"]  # fmt: skip
+               "fill_licence", "request_number",
+               "case", "photo"]  # fmt: skip
 
 
 def _text(kind: str, target: str, value: str) -> str:
@@ -46,6 +47,8 @@ def _text(kind: str, target: str, value: str) -> str:
         return gettext("在「%(label)s」中选择「%(value)s」") % {"label": label, "value": shown}
     if kind == "number":
         return gettext("点击办件编号（以 %(prefix)s 开头）") % {"prefix": target}
+    if kind == "request_number":
+        return gettext("点击申请编号（以 %(prefix)s 开头）") % {"prefix": target}
     if kind == "field":
         return gettext("「%(label)s」显示「%(value)s」") % {"label": label, "value": shown}
     if kind == "see":
@@ -56,10 +59,18 @@ def _text(kind: str, target: str, value: str) -> str:
         return gettext("在「%(label)s」中填写一份电子证照的标识（例如故事1中居民得到的居住证的标识）") % {
             "label": label
         }
+    if kind == "case":
+        return gettext("点击刚才上报的案卷编号")
+    if kind == "photo":
+        return gettext("在「%(label)s」中选择一张照片") % {"label": label}
     raise ValueError(kind)
 
 
 _lazy_text = lazy(_text, str)
+
+# The problem category as the report form's list shows it (kind · major class · name): the kind is translated, the
+# classes of the standard stay Chinese, so the English story names the option the English page offers.
+STREETLIGHT = gettext_noop("部件 · 公用设施类 · 路灯")
 
 
 @dataclass(frozen=True)
@@ -192,5 +203,135 @@ STORIES: tuple[Story, ...] = (
             ),
         ),
         ending=_("每一次查看都有记录：谁、何时、为何目的、看到了哪些未脱敏的信息。"),
+    ),
+    Story(
+        key="data-sharing",
+        title=_("民政局申请共享市场主体年报信息，市场监管局答复授权"),
+        capability=_("数据共享开放"),
+        accounts=(
+            ("data-civil", _("民政局编目员（工作人员，登录需动态口令）")),
+            ("data-steward", _("市场监管局数据管理员（工作人员，登录需动态口令）")),
+        ),
+        steps=(
+            (Action("home"), _sign_in("data-civil", staff=True)),
+            (
+                Action("link", "数据共享开放"),
+                Action("link", "政务信息资源目录"),
+                Action("link", "市场主体年报信息"),
+                Action("link", "申请共享"),
+            ),
+            (
+                Action("fill", "用途", "核对低保申请人名下的市场主体"),
+                Action("fill", "应用场景", "最低生活保障审核时核对申请人是否经营企业"),
+                Action("button", "提交申请"),
+                Action("field", "状态", "待提供方答复"),
+            ),
+            (Action("sign_out"), _sign_in("data-steward", staff=True)),
+            (
+                Action("link", "数据共享开放"),
+                Action("link", "政务信息资源目录"),
+                Action("link", "共享申请"),
+                Action("request_number", "GX"),
+            ),
+            (Action("button", "同意共享"), Action("field", "状态", "已授权")),
+        ),
+        ending=_(
+            "有条件共享的资源由提供方在10个工作日内答复；授权写明信息项和有效期，民政局的业务系统凭授权通过交换接口"
+            "读取，每次读取记录用途，提供方可以看到谁用了多少、为什么用。"
+        ),
+    ),
+    Story(
+        key="card-pay-fee",
+        title=_("居民用市民卡缴纳费用，拿到电子票据"),
+        capability=_("市民卡"),
+        accounts=(("resident", _("市民（居民账户）")),),
+        steps=(
+            (Action("home"), _sign_in("resident")),
+            (Action("link", "市民卡"), Action("see", "待缴费用"), Action("button", "用市民卡缴费")),
+            (Action("see", "缴费成功，电子票据已开具。"), Action("see", "真实有效：票据内容与平台签名一致。")),
+        ),
+        ending=_("费用从卡内余额扣缴，复式记账分毫不差；电子票据由平台 SM2 签名，任何人可凭票据号核验。"),
+    ),
+    Story(
+        key="credit-report",
+        title=_("企业查看自己的信用记录，生成信用报告，报告可核验"),
+        capability=_("公共信用"),
+        accounts=(("company", _("企业法定代表人")),),
+        steps=(
+            (Action("home"), _sign_in("company")),
+            (Action("link", "公共信用"), Action("link", "我的信用"), Action("see", "核发食品经营许可证")),
+            (Action("button", "生成信用报告"), Action("see", "真实有效：签名核验通过，报告内容未被改动。")),
+        ),
+        ending=_(
+            "故事2办结时，食品经营许可的双公示记录自动生成并公示；信用报告由信用办的 SM2 密钥签名，"
+            "报告上的二维码指向公开核验页，任何人扫码即可核验。"
+        ),
+    ),
+    Story(
+        key="city-case",
+        title=_("市民上报路灯不亮，指挥中心立案派遣，处置单位修好，网格员核查，市民看到结案并评价"),
+        capability=_("网格化管理"),
+        accounts=(
+            ("resident", _("市民（居民账户）")),
+            ("cgchief", _("数字城管指挥中心值班长（工作人员，登录需动态口令）")),
+            ("roadunit", _("市政工程管理处处置人员（工作人员，登录需动态口令）")),
+            ("gridworker", _("鼓楼区网格员（工作人员，登录需动态口令）")),
+        ),
+        steps=(
+            (Action("home"), _sign_in("resident")),
+            (
+                Action("link", "网格化管理"),
+                Action("choose", "问题类别", STREETLIGHT),
+                Action("fill", "问题描述", "路灯不亮，晚上路很黑"),
+                Action("fill", "经度", "119.252"),  # in the demo grid worker's first cell: the map's pin gives it
+                Action("fill", "纬度", "26.07"),
+                Action("button", "提交"),
+                Action("field", "状态", "信息收集"),
+            ),
+            (Action("sign_out"), _sign_in("cgchief", staff=True)),
+            (
+                Action("link", "网格化管理"),
+                Action("link", "指挥中心工作台"),
+                Action("case"),
+                Action("button", "立案"),
+                Action("button", "派遣"),
+                Action("field", "状态", "已派遣"),
+            ),
+            (Action("sign_out"), _sign_in("roadunit", staff=True)),
+            (
+                Action("link", "网格化管理"),
+                Action("link", "本单位待办案卷"),
+                Action("case"),
+                Action("button", "接收处置"),
+                Action("photo", "处置后照片"),
+                Action("button", "处置反馈"),
+                Action("field", "状态", "处置反馈待核查"),
+            ),
+            (Action("sign_out"), _sign_in("gridworker", staff=True)),
+            (Action("link", "网格化管理"), Action("link", "我的网格"), Action("case"), Action("button", "核查通过")),
+            (Action("sign_out"), _sign_in("cgchief", staff=True)),
+            (
+                Action("link", "网格化管理"),
+                Action("link", "指挥中心工作台"),
+                Action("link", "待结案"),
+                Action("case"),
+                Action("button", "结案"),
+                Action("field", "状态", "已结案"),
+            ),
+            (Action("sign_out"), _sign_in("resident")),
+            (
+                Action("link", "网格化管理"),
+                Action("link", "我的上报"),
+                Action("see", "已结案"),
+                Action("case"),
+                Action("choose", "满意度（1–5 星）", "5 ★"),
+                Action("button", "评价"),
+                Action("field", "状态", "已评价"),
+            ),
+        ),
+        ending=_(
+            "网格员、处置单位和时限由位置和类别决定：路灯归市政工程管理处，3 个工作日内处置；"
+            "每一步都记入办理过程和审计日志，市民在「我的上报」中随时看到进展。"
+        ),
     ),
 )

@@ -11,6 +11,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
 from rongcheng.hall.models import ServiceItem
+from rongcheng.hall.selectors import service_catalogue_stamp
+from rongcheng.kernel import pagecache
 from rongcheng.kernel.problems import problem_response
 from rongcheng.portal.capabilities import CAPABILITIES
 from rongcheng.portal.stories import ACCOUNTS_FILE, STORIES
@@ -46,6 +48,12 @@ LIFE_EVENTS = (
 def home(request: HttpRequest) -> HttpResponse:
     """Tasks first (apply, follow my applications, my licences, verify a licence), then the platform's capabilities:
     those that exist linked (when the viewer may open them), the coming ones said to be coming."""
+    if pagecache.cacheable(request):  # anonymous: the same page for everyone, kept until a service changes
+        return pagecache.anonymous_page(request, service_catalogue_stamp(), lambda extra: _home(request, extra))
+    return _home(request, {})
+
+
+def _home(request: HttpRequest, extra: dict[str, str]) -> HttpResponse:
     user = request.user
     available: list[dict[str, Any]] = []
     coming: list[dict[str, Any]] = []
@@ -63,7 +71,8 @@ def home(request: HttpRequest) -> HttpResponse:
     )  # fmt: skip
     return render(
         request, "portal/home.html",
-        {"available": available, "coming": coming, "life_events": LIFE_EVENTS, "departments": list(departments)},
+        {"available": available, "coming": coming, "life_events": LIFE_EVENTS, "departments": list(departments),
+         **extra},
     )  # fmt: skip
 
 

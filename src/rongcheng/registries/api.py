@@ -23,7 +23,6 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import WithJsonSchema
 
 from rongcheng.accounts.api_auth import api_auth
-from rongcheng.kernel.context import request_address
 from rongcheng.kernel.pagination import MAX_LIMIT
 from rongcheng.kernel.problems import problem_response
 from rongcheng.kernel.schema_types import NOT_BLANK, CreditCodeText, IdNumberText, RecordId
@@ -47,7 +46,7 @@ ENTITY_READ = api_auth("registries.entity.read", scope=READ_SCOPE)
 
 
 def _reader(request: HttpRequest) -> Reader:
-    return reader_for(request.auth, source_address=request_address(request))  # type: ignore[attr-defined]
+    return reader_for(request.auth)  # type: ignore[attr-defined]
 
 
 def _moment(value: dt.datetime | None) -> dt.datetime:

@@ -45,6 +45,7 @@ from django.db import DatabaseError, IntegrityError, OperationalError, connectio
 from django.utils import timezone
 
 from rongcheng.audit.services import Actor, audit_record
+from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.kernel.identifiers import credit_code_validate
 from rongcheng.registries.errors import RegistryInputInvalid
@@ -941,6 +942,7 @@ class _Store:
         """The record of the whole import, in the transaction of its last batch (whose outcome is not added yet)."""
         report = self.report
         audit_record(
+            source_address=current_address(),
             action="registries.import", actor=self.actor, target_type=f"registries.{report.kind}",
             detail={
                 "file": report.filename, "sm3": report.sm3, "strict": report.strict,

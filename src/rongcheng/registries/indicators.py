@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 
 from rongcheng.accounts.models import Department
 from rongcheng.audit.services import Actor, audit_record
+from rongcheng.kernel.context import current_address
 from rongcheng.kernel.divisions import division_ever_existed
 from rongcheng.kernel.errors import NotFound
 from rongcheng.registries.errors import RegistryInputInvalid
@@ -138,6 +139,7 @@ def indicator_record(*, data: Mapping[str, Any], actor: Actor) -> IndicatorRecor
                 row = Indicator.objects.select_for_update().get(**key)
             else:
                 audit_record(
+                    source_address=current_address(),
                     action="registries.indicator.record", actor=actor, target_type="registries.indicator",
                     target_id=row.pk, detail={**key, "value": str(clean.value)},
                 )  # fmt: skip
@@ -149,6 +151,7 @@ def indicator_record(*, data: Mapping[str, Any], actor: Actor) -> IndicatorRecor
             setattr(row, field, value)
         row.save(update_fields=list(values))
         audit_record(
+            source_address=current_address(),
             action="registries.indicator.revise", actor=actor, target_type="registries.indicator", target_id=row.pk,
             detail={**key, "changes": changes},
         )  # fmt: skip

@@ -17,6 +17,7 @@ from typing import Any
 from django.core.cache import cache
 
 from rongcheng.audit.services import Actor, actor_from_user
+from rongcheng.kernel.context import current_address
 from rongcheng.registries.models import FieldEntitlement
 
 # OAuth 2.0 scopes of the registries' API: a department system's token names one to read, or to change records.
@@ -32,7 +33,12 @@ PERSON_PROTECTED_FIELDS = ("id_number", "name", "birth_date", "phone", "address"
 class Reader:
     actor: Actor
     user: Any
-    source_address: str | None = None
+    source_address: str | None = None  # deprecated: used only outside a request context (kernel.context)
+
+    @property
+    def address(self) -> str | None:
+        """The reader's address for the audit trail: the current request's; `source_address` only outside any."""
+        return current_address(fallback=self.source_address)
 
     @property
     def authenticated(self) -> bool:
@@ -44,6 +50,8 @@ class Reader:
 
 
 def reader_for(user: Any, *, source_address: str | None = None) -> Reader:
+    """The reader acting as `user`. Its address comes from the request context; `source_address` is deprecated, kept
+    for callers not yet moved to the context (card.services), and ignored whenever a context is current."""
     return Reader(actor=actor_from_user(user), user=user, source_address=source_address)
 
 

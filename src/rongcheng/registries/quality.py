@@ -19,6 +19,7 @@ from django.utils import timezone
 from rongcheng.audit.models import AuditRecord
 from rongcheng.audit.services import Actor, audit_record
 from rongcheng.divisions.models import Division, DivisionLevel, GridCell
+from rongcheng.kernel.context import current_address
 from rongcheng.kernel.masking import mask_name
 from rongcheng.registries.models import Address, EntityStatus, LegalEntity, Person, PersonStatus
 
@@ -218,6 +219,7 @@ def _audit_listed_persons(actor: Actor, person_ids: Iterable[int]) -> None:
     record it, so that it appears in the person's "who read my data"."""
     for person_id in sorted(set(person_ids)):
         audit_record(
+            source_address=current_address(),
             action="registries.person.read", actor=actor, target_type="registries.person", target_id=person_id,
             purpose=QUALITY_PURPOSE, detail={"clear": [], "via": "quality"},
         )  # fmt: skip
@@ -247,6 +249,7 @@ def registry_quality_check(*, actor: Actor, limit: int = LISTED_MAX) -> QualityR
             [*(pk for group in duplicates for pk in group.record_ids), *(r.person_id for r in representatives)],
         )
         audit_record(
+            source_address=current_address(),
             action=QUALITY_ACTION, actor=actor, target_type="registries.registry", purpose=QUALITY_PURPOSE,
             detail={
                 **report.summary(),

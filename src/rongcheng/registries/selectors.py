@@ -13,7 +13,14 @@ from django.db.models import QuerySet
 
 from rongcheng.accounts.models import User
 from rongcheng.audit.models import AuditRecord
-from rongcheng.audit.services import actor_from_user, audit_record, read_record_transaction
+from rongcheng.audit.services import (
+    Actor,
+    actor_from_user,
+    audit_record,
+    audit_record_many,
+    read_record_transaction,
+)
+from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import NotAuthenticated, ValidationFailed
 from rongcheng.kernel.identifiers import credit_code_validate, id_number_validate
 from rongcheng.kernel.masking import mask_name
@@ -122,7 +129,7 @@ def _admit(reader: Reader, registry: str, purpose: str | None, action: str) -> t
         target_type = "registries.person" if registry == "persons" else "registries.entity"
         audit_record(
             action=action, actor=reader.actor, outcome="denied", purpose=checked,
-            source_address=reader.source_address, target_type=target_type,
+            source_address=reader.address, target_type=target_type,
         )  # fmt: skip
         raise RegistryReadDenied(f"This account may not read the {registry} registry.")
     allowed = purposes_allowed(reader, registry)
@@ -139,7 +146,7 @@ def _admit(reader: Reader, registry: str, purpose: str | None, action: str) -> t
 def _refuse_purpose(reader: Reader, registry: str, purpose: str, action: str, why: str, target_id: Any = "") -> None:
     target_type = "registries.person" if registry == "persons" else "registries.entity"
     audit_record(
-        action=action, actor=reader.actor, outcome="denied", purpose=purpose, source_address=reader.source_address,
+        action=action, actor=reader.actor, outcome="denied", purpose=purpose, source_address=reader.address,
         target_type=target_type, target_id=target_id, detail={"why": why},
     )  # fmt: skip
     raise RegistryReadDenied(f"This account may not read the {registry} registry for the purpose {purpose}.")
@@ -161,7 +168,7 @@ def _audit_person_read_in_transaction(
 ) -> None:
     audit_record(
         action="registries.person.read", actor=reader.actor, target_type="registries.person", target_id=person_id,
-        purpose=purpose, source_address=reader.source_address,
+        purpose=purpose, source_address=reader.address,
         detail={"clear": sorted(clear & set(PERSON_PROTECTED_FIELDS)), "via": how},
     )  # fmt: skip
 
@@ -257,7 +264,7 @@ def legal_entity_read_by_credit_code(*, reader: Reader, credit_code: str, purpos
         raise LegalEntityNotFound(f"No legal entity is registered with the code {valid.value}.")
     audit_record(
         action="registries.entity.read", actor=reader.actor, target_type="registries.entity", target_id=entity.pk,
-        purpose=checked, source_address=reader.source_address,
+        purpose=checked, source_address=reader.address,
     )  # fmt: skip
     return entity
 
@@ -278,7 +285,7 @@ def legal_entity_as_of(*, reader: Reader, entity_id: int, at: dt.datetime, purpo
         snapshot = version_snapshot(version)
     audit_record(
         action="registries.entity.read", actor=reader.actor, target_type="registries.entity", target_id=entity_id,
-        purpose=checked, source_address=reader.source_address, detail={"as_of": at.isoformat()},
+        purpose=checked, source_address=reader.address, detail={"as_of": at.isoformat()},
     )  # fmt: skip
     return snapshot
 
@@ -354,7 +361,7 @@ def legal_entity_read(*, reader: Reader, entity_id: int, purpose: str | None) ->
     )
     audit_record(
         action="registries.entity.read", actor=reader.actor, target_type="registries.entity", target_id=entity.pk,
-        purpose=checked, source_address=reader.source_address, detail={"via": "record"},
+        purpose=checked, source_address=reader.address, detail={"via": "record"},
     )  # fmt: skip
     person = entity.legal_representative
     representative = None
@@ -378,7 +385,7 @@ class PersonReadEntry:
     occurred_at: dt.datetime
     actor_kind: str
     actor_label: str
-    department: str  # the reading officer's department, for staff
+    department: str  # the reading officer's department, or the department a system read for (the exchange)
     client_name: str  # the department system's name, for API clients
     by_self: bool
     purpose: str
@@ -434,14 +441,15 @@ def person_reads_for_resident(*, user: Any, before: int | None = None, limit: in
         account = accounts.get(int(record.actor_id)) if record.actor_id.isdigit() else None
         by_self = record.actor_kind == "user" and record.actor_id == str(user.pk)
         department = str(account.department) if account is not None and account.department is not None else ""
+        detail = record.detail if isinstance(record.detail, dict) else {}
+        department = str(detail.get("department") or department)
         client_name = ""
         if record.actor_kind == "api_client":
             client_name = (account.display_name or account.username) if account is not None else record.actor_label
-        detail = record.detail if isinstance(record.detail, dict) else {}
         entries.append(
             PersonReadEntry(
                 audit_id=record.pk, occurred_at=record.occurred_at, actor_kind=record.actor_kind,
-                actor_label=record.actor_label, department=department if record.actor_kind == "user" else "",
+                actor_label=record.actor_label, department=department if record.actor_kind != "system" else "",
                 client_name=client_name, by_self=by_self, purpose=record.purpose,
                 fields=tuple(str(f) for f in detail.get("clear", [])), via=str(detail.get("via", "")),
             )
@@ -452,3 +460,77 @@ def person_reads_for_resident(*, user: Any, before: int | None = None, limit: in
         detail={"page": "next" if before else "first", "shown": len(entries)},
     )  # fmt: skip
     return entries
+
+
+EXCHANGE_FIELDS = ("id_number", "name", "sex", "birth_date", "ethnicity", "division_code", "address", "phone", "status")
+EXCHANGE_MAX_LIMIT = 1000
+# field: (columns when masked, columns when in clear)
+_EXCHANGE_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "id_number": (("id_number_masked",), ("id_number_cipher",)),
+    "phone": (("phone_masked",), ("phone_cipher",)),
+    "name": (("name",), ("name",)),
+    "birth_date": (("birth_date",), ("birth_date",)),
+    "address": (("address__text",), ("address__text",)),
+    **{name: ((name,), (name,)) for name in ("sex", "ethnicity", "division_code", "status")},
+}
+
+
+def _exchange_value(name: str, person: dict[str, Any], clear: bool) -> Any:
+    """One field of a person as `_person_view` shows it (the same masking), from a row of values."""
+    if name in ("id_number", "phone"):
+        if clear:
+            return reveal(f"person.{name}", person[f"{name}_cipher"])
+        return person[f"{name}_masked"]
+    if name == "address":
+        text = person["address__text"] or ""
+        return text if clear else _mask_value("address", text)
+    if name == "birth_date":
+        text = person["birth_date"].isoformat()
+        return text if clear else _mask_value("birth_date", text)
+    if name == "name":
+        return person["name"] if clear else _mask_value("name", person["name"])
+    return person[name]
+
+
+def persons_read_for_sharing(
+    *,
+    actor: Actor,
+    department: str,
+    grant: str,
+    purpose: str,
+    fields: list[str],
+    clear: frozenset[str],
+    offset: int,
+    limit: int,
+    source_address: str | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """A page of person records for a department system reading through a sharing grant (the catalogue's exchange
+    checked the grant: which fields, which in clear, its expiry). Protected fields are masked unless in `clear`;
+    each person read is an audit record with the stated purpose, the consuming department and the grant, so it shows
+    in that person's "who read my data". Returns the rows (only `fields`) and whether more follow. `source_address` is
+    deprecated (the address comes from the request context) and ignored whenever a context is current."""
+    unknown = [name for name in fields if name not in EXCHANGE_FIELDS]
+    if unknown or not 1 <= limit <= EXCHANGE_MAX_LIMIT or not 0 <= offset <= 2**31 - 1:
+        raise ValidationFailed(
+            "Fields of the population registry, a limit of 1..1000 and an offset of 0 or more.",
+            errors=[{"loc": ["query", "fields"], "rule": "fields.known", "msg": ", ".join(unknown) or "range"}],
+        )
+    # Values, not model instances: only the columns the fields need (a masked field its stored masked form, a
+    # field in clear its cipher, decrypted here and nowhere else), one query for the page.
+    shown = clear & set(fields) & set(PERSON_PROTECTED_FIELDS)
+    columns = ["pk"]
+    for name in fields:
+        columns.extend(_EXCHANGE_COLUMNS[name][name in shown])
+    persons = list(Person.objects.order_by("pk").values(*dict.fromkeys(columns))[offset : offset + limit + 1])
+    more = len(persons) > limit
+    persons = persons[:limit]
+    rows = [{name: _exchange_value(name, person, name in shown) for name in fields} for person in persons]
+    with read_record_transaction():
+        audit_record_many(
+            action=PERSON_READ_ACTION, actor=actor, target_type="registries.person",
+            target_ids=[person["pk"] for person in persons], purpose=purpose[:500],
+            source_address=current_address(fallback=source_address),
+            detail={"clear": sorted(shown), "via": "exchange", "department": department[:100], "grant": grant[:40],
+                    "fields": list(fields)},
+        )  # fmt: skip
+    return rows, more

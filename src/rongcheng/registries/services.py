@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from rongcheng.audit.services import Actor, audit_record
+from rongcheng.kernel.context import current_address
 from rongcheng.kernel.crypto import data_keyring
 from rongcheng.kernel.divisions import division_ever_existed
 from rongcheng.kernel.errors import ValidationFailed
@@ -173,6 +174,7 @@ def person_register(*, data: Mapping[str, Any], actor: Actor, reason: str = "reg
                 valid_from=timezone.now(),
             )
             audit_record(
+                source_address=current_address(),
                 action="registries.person.register", actor=actor, target_type="registries.person", target_id=person.pk,
                 detail={"reason": reason},
             )  # fmt: skip
@@ -236,6 +238,7 @@ def person_correct(
         snapshot = person_snapshot(person)
         changed = sorted(k for k in snapshot if snapshot[k] != current[k])
         audit_record(
+            source_address=current_address(),
             action="registries.person.correct", actor=actor, target_type="registries.person", target_id=person.pk,
             detail={"fields": changed, "reason": reason},
         )  # fmt: skip
@@ -274,6 +277,7 @@ def _close(
     record.save()
     kind = "person" if registry == "persons" else "entity"
     audit_record(
+        source_address=current_address(),
         action=f"registries.{kind}.close", actor=actor, target_type=f"registries.{kind}", target_id=record.pk,
         detail={"status": status, "reason": reason},
     )  # fmt: skip
@@ -359,6 +363,7 @@ def legal_entity_register(*, data: Mapping[str, Any], actor: Actor, reason: str 
                 valid_from=timezone.now(),
             )  # fmt: skip
             audit_record(
+                source_address=current_address(),
                 action="registries.entity.register", actor=actor, target_type="registries.entity",
                 target_id=entity.pk, detail={"reason": reason},
             )  # fmt: skip
@@ -459,6 +464,7 @@ def legal_entity_correct(
         snapshot = entity_snapshot(entity)
         changed = sorted(k for k in snapshot if snapshot[k] != current[k])
         audit_record(
+            source_address=current_address(),
             action="registries.entity.correct", actor=actor, target_type="registries.entity", target_id=entity.pk,
             detail={"fields": changed, "reason": reason},
         )  # fmt: skip

@@ -20,11 +20,12 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rongcheng.audit.services import actor_from_user
-from rongcheng.kernel.context import request_address
+from rongcheng.kernel.divisions import division_get
 from rongcheng.kernel.errors import Conflict, DomainError, ValidationFailed
 from rongcheng.kernel.form_errors import add_domain_errors
 from rongcheng.kernel.pagination import Page, decode_cursor, encode_cursor
 from rongcheng.registries.errors import LegalEntityNotFound, PersonNotFound, RegistryReadDenied
+from rongcheng.registries.ethnicities import ETHNICITIES
 from rongcheng.registries.forms import (
     PAGE_MESSAGES,
     EntityCloseForm,
@@ -71,6 +72,7 @@ VIA_LABELS = {
     "search": _("查询结果"), "record": _("查看记录"), "id_number": _("按身份证号查找"), "history": _("查看记录及历史"),
     "as_of": _("查看历史时点"), "legal_representative": _("查看法人（法定代表人）"), "quality": _("数据质量检查"),
     "hall_prefill": _("网上办事大厅为您的申请预填材料"),
+    "exchange": _("部门间数据共享（按共享授权）"),
 }  # fmt: skip
 CHANGE_LABELS = {"correct": _("更正"), "close": _("关闭")}
 PERSON_STATUS_LABELS = dict(PersonStatus.choices)
@@ -79,7 +81,7 @@ SEX_LABELS = dict(Sex.choices)
 
 
 def _reader(request: HttpRequest) -> Reader:
-    return reader_for(request.user, source_address=request_address(request))
+    return reader_for(request.user)
 
 
 def _require(request: HttpRequest, permission: str) -> None:
@@ -89,9 +91,12 @@ def _require(request: HttpRequest, permission: str) -> None:
 
 def _person_row(view: PersonView) -> dict[str, Any]:
     """A person's view with the labels the template shows (templates cannot look up a dictionary by variable)."""
+    division = division_get(view.division_code)
     return {
         "view": view,
         "sex": SEX_LABELS.get(view.sex, view.sex),
+        "ethnicity": ETHNICITIES.get(view.ethnicity, view.ethnicity),
+        "division": f"{division.name}（{view.division_code}）" if division is not None else view.division_code,
         "status": PERSON_STATUS_LABELS.get(view.status, view.status),
         "clear": [FIELD_LABELS.get(field, field) for field in view.clear],
     }

@@ -16,7 +16,6 @@ from ninja import Field, Query, Router, Schema, Status
 
 from rongcheng.accounts.api_auth import api_auth
 from rongcheng.accounts.models import User
-from rongcheng.kernel.context import request_address
 from rongcheng.kernel.pagination import MAX_LIMIT
 from rongcheng.kernel.schema_types import RecordId
 from rongcheng.staff import selectors, services
@@ -128,8 +127,8 @@ class GrantIn(Schema):
     department_id: Id | None = Field(None, description="null: the whole city (city-wide roles only)")
 
 
-def _account(user: User, source: str | None, viewer: User) -> User:
-    return selectors.staff_get(viewer=viewer, user_id=user.pk, source_address=source)
+def _account(user: User, viewer: User) -> User:
+    return selectors.staff_get(viewer=viewer, user_id=user.pk)
 
 
 @router.get(
@@ -145,7 +144,6 @@ def staff_list(request: HttpRequest, filters: Annotated[StaffFilter, Query()]) -
         query=filters.q,
         cursor=filters.cursor,
         limit=filters.limit,
-        source_address=request_address(request),
     )
     return {"items": page.items, "next_cursor": page.next_cursor}
 
@@ -157,7 +155,7 @@ def staff_list(request: HttpRequest, filters: Annotated[StaffFilter, Query()]) -
     auth=api_auth("staff.account.read", scope=SCOPE, permission=VIEW_STAFF),
 )
 def staff_get(request: HttpRequest, user_id: RecordId) -> User:
-    return selectors.staff_get(viewer=_actor(request), user_id=user_id, source_address=request_address(request))
+    return selectors.staff_get(viewer=_actor(request), user_id=user_id)
 
 
 @router.post(
@@ -172,7 +170,6 @@ def staff_create(request: HttpRequest, payload: StaffCreateIn) -> Status[dict[st
         display_name=payload.display_name,
         department_id=payload.department_id,
         actor=_actor(request),
-        source_address=request_address(request),
     )
     user.active_assignments = []  # type: ignore[attr-defined]  # a new account holds no role
     return Status(201, {"account": user, "initial_password": password})
@@ -186,8 +183,8 @@ def staff_create(request: HttpRequest, payload: StaffCreateIn) -> Status[dict[st
 )
 def staff_disable(request: HttpRequest, user_id: RecordId) -> User:
     actor = _actor(request)
-    user = services.staff_account_disable(user_id=user_id, actor=actor, source_address=request_address(request))
-    return _account(user, request_address(request), actor)
+    user = services.staff_account_disable(user_id=user_id, actor=actor)
+    return _account(user, actor)
 
 
 @router.post(
@@ -198,8 +195,8 @@ def staff_disable(request: HttpRequest, user_id: RecordId) -> User:
 )
 def staff_enable(request: HttpRequest, user_id: RecordId) -> User:
     actor = _actor(request)
-    user = services.staff_account_enable(user_id=user_id, actor=actor, source_address=request_address(request))
-    return _account(user, request_address(request), actor)
+    user = services.staff_account_enable(user_id=user_id, actor=actor)
+    return _account(user, actor)
 
 
 @router.post(
@@ -210,10 +207,8 @@ def staff_enable(request: HttpRequest, user_id: RecordId) -> User:
 )
 def staff_password_reset(request: HttpRequest, user_id: RecordId) -> dict[str, Any]:
     actor = _actor(request)
-    user, password = services.staff_password_reset(
-        user_id=user_id, actor=actor, source_address=request_address(request)
-    )
-    return {"account": _account(user, request_address(request), actor), "initial_password": password}
+    user, password = services.staff_password_reset(user_id=user_id, actor=actor)
+    return {"account": _account(user, actor), "initial_password": password}
 
 
 @router.get(
@@ -234,11 +229,7 @@ def role_list(request: HttpRequest) -> list[Role]:
 )
 def assignment_grant(request: HttpRequest, payload: GrantIn) -> Status[RoleAssignment]:
     assignment = services.role_grant(
-        user_id=payload.user_id,
-        role_id=payload.role_id,
-        department_id=payload.department_id,
-        actor=_actor(request),
-        source_address=request_address(request),
+        user_id=payload.user_id, role_id=payload.role_id, department_id=payload.department_id, actor=_actor(request)
     )
     return Status(201, assignment)
 
@@ -250,6 +241,4 @@ def assignment_grant(request: HttpRequest, payload: GrantIn) -> Status[RoleAssig
     auth=api_auth("staff.assignment.revoke", scope=SCOPE, permission=ASSIGN_ROLE),
 )
 def assignment_revoke(request: HttpRequest, assignment_id: RecordId) -> RoleAssignment:
-    return services.role_revoke(
-        assignment_id=assignment_id, actor=_actor(request), source_address=request_address(request)
-    )
+    return services.role_revoke(assignment_id=assignment_id, actor=_actor(request))

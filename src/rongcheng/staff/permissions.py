@@ -70,6 +70,7 @@ DUTY_PERMISSIONS: dict[str, frozenset[str]] = {
             "registries.change_fieldentitlement",
             "registries.delete_fieldentitlement",
             "oidc.manage_client",  # which systems may sign people in is a security decision (README, ADR 0008)
+            "operations.manage_securityevent",  # acknowledging and closing security events (rongcheng.operations)
         }
     ),
     Duty.AUDIT: frozenset({VIEW_AUDIT_TRAIL}),

@@ -10,6 +10,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from rongcheng.accounts.models import AccountKind, User
 from rongcheng.audit.services import actor_from_user, audit_record
+from rongcheng.kernel.context import current_address
 from rongcheng.kernel.pagination import Page, paginate
 from rongcheng.staff.errors import RoleNotFound, StaffAccountNotFound, StaffActionDenied
 from rongcheng.staff.models import ADMINISTRATOR_DUTIES, Role, RoleAssignment
@@ -34,7 +35,6 @@ def staff_list(
     query: str = "",
     cursor: str | None = None,
     limit: int = 20,
-    source_address: str | None = None,
 ) -> Page[User]:
     """Staff accounts by id, of the departments where the viewer may see staff, with their department and active
     assignments (two queries for any page size, and the audit record of the read)."""
@@ -44,7 +44,7 @@ def staff_list(
             actor=actor_from_user(viewer),
             outcome="denied",
             target_type="accounts.user",
-            source_address=source_address,
+            source_address=current_address(),
         )
         raise StaffActionDenied(f"This account lacks the permission {VIEW_STAFF}.", permission=VIEW_STAFF)
     accounts = User.objects.filter(kind=AccountKind.STAFF).select_related("department")
@@ -64,13 +64,13 @@ def staff_list(
         action="staff.account.list",
         actor=actor_from_user(viewer),
         target_type="accounts.user",
-        source_address=source_address,
+        source_address=current_address(),
         detail={"department_id": department_id, "query": query[:50], "ids": [u.pk for u in page.items]},
     )
     return page
 
 
-def staff_get(*, viewer: User, user_id: int, source_address: str | None = None) -> User:
+def staff_get(*, viewer: User, user_id: int) -> User:
     """One staff account with all its assignments, past ones included; audited. An account outside the viewer's
     departments is refused as if it did not exist."""
     if not may_view_staff(viewer):
@@ -80,7 +80,7 @@ def staff_get(*, viewer: User, user_id: int, source_address: str | None = None) 
             outcome="denied",
             target_type="accounts.user",
             target_id=user_id,
-            source_address=source_address,
+            source_address=current_address(),
         )
         raise StaffActionDenied(f"This account lacks the permission {VIEW_STAFF}.", permission=VIEW_STAFF)
     account = (
@@ -102,7 +102,7 @@ def staff_get(*, viewer: User, user_id: int, source_address: str | None = None) 
             outcome="denied",
             target_type="accounts.user",
             target_id=user_id,
-            source_address=source_address,
+            source_address=current_address(),
         )
         raise StaffAccountNotFound(f"No staff account with id {user_id}.")
     audit_record(
@@ -110,7 +110,7 @@ def staff_get(*, viewer: User, user_id: int, source_address: str | None = None) 
         actor=actor_from_user(viewer),
         target_type="accounts.user",
         target_id=user_id,
-        source_address=source_address,
+        source_address=current_address(),
     )
     return account
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from rongcheng.accounts.models import AccountKind, Department, User
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
+from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import DomainError
 from rongcheng.staff.errors import (
     DepartmentNotFound,
@@ -62,7 +63,6 @@ def _refusal_audited(
     *,
     target_type: str,
     target_id: Any = "",
-    source_address: str | None,
     detail: dict[str, Any] | None = None,
 ) -> Iterator[None]:
     """Let a domain error through after recording it as denied, outside the atomic block that rolled back."""
@@ -75,7 +75,7 @@ def _refusal_audited(
             outcome="denied",
             target_type=target_type,
             target_id=str(target_id)[:64],
-            source_address=source_address,
+            source_address=current_address(),
             detail={**(detail or {}), "problem": exc.type_slug, "reason": exc.detail},
         )
         raise
@@ -115,23 +115,20 @@ def _invalid(field: str, rule: str, message: str) -> StaffInputInvalid:
 # --- staff accounts (system administrator) -------------------------------------------------------------------------
 
 
-def staff_account_create(
-    *, username: str, display_name: str, department_id: int, actor: User, source_address: str | None = None
-) -> tuple[User, str]:
+def staff_account_create(*, username: str, display_name: str, department_id: int, actor: User) -> tuple[User, str]:
     """A staff account with a random initial password, returned once and never stored in clear or audited; it must
     be changed at the first sign-in."""
     with _refusal_audited(
         "staff.account.create",
         actor,
         target_type="accounts.user",
-        source_address=source_address,
         detail={"username": username[:150], "department_id": department_id},
     ):
         _require_anywhere(actor, MANAGE_STAFF_ACCOUNTS)
         username, display_name = _account_input_validate(username, display_name)
         department = _department(department_id)
         _require_in(actor, MANAGE_STAFF_ACCOUNTS, department)
-        return _account_insert(username, display_name, department, actor_from_user(actor), source_address)
+        return _account_insert(username, display_name, department, actor_from_user(actor))
 
 
 def staff_account_create_by_system(
@@ -140,7 +137,7 @@ def staff_account_create_by_system(
     """The same account made by the platform itself, which holds no permission to check: the installation of the
     three administrators (`manage staff_admin_create`). The caller owns the transaction."""
     username, display_name = _account_input_validate(username, display_name)
-    return _account_insert(username, display_name, department, actor, None)
+    return _account_insert(username, display_name, department, actor)
 
 
 def _account_input_validate(username: str, display_name: str) -> tuple[str, str]:
@@ -160,9 +157,7 @@ def _account_input_validate(username: str, display_name: str) -> tuple[str, str]
     return username, display_name
 
 
-def _account_insert(
-    username: str, display_name: str, department: Department | None, actor: Actor, source_address: str | None
-) -> tuple[User, str]:
+def _account_insert(username: str, display_name: str, department: Department | None, actor: Actor) -> tuple[User, str]:
     password = _initial_password()
     try:
         with transaction.atomic():
@@ -184,7 +179,7 @@ def _account_insert(
                 actor=actor,
                 target_type="accounts.user",
                 target_id=user.pk,
-                source_address=source_address,
+                source_address=current_address(),
                 detail={"username": username, "department": department.code if department else ""},
             )
     except IntegrityError as exc:  # the same username created concurrently
@@ -192,10 +187,8 @@ def _account_insert(
     return user, password
 
 
-def _account_change(
-    action: str, *, user_id: int, actor: User, source_address: str | None, change: Any
-) -> tuple[User, Any]:
-    with _refusal_audited(action, actor, target_type="accounts.user", target_id=user_id, source_address=source_address):
+def _account_change(action: str, *, user_id: int, actor: User, change: Any) -> tuple[User, Any]:
+    with _refusal_audited(action, actor, target_type="accounts.user", target_id=user_id):
         _require_anywhere(actor, MANAGE_STAFF_ACCOUNTS)
         with transaction.atomic():
             user = _staff_account_locked(user_id)
@@ -208,13 +201,13 @@ def _account_change(
                 actor=actor_from_user(actor),
                 target_type="accounts.user",
                 target_id=user.pk,
-                source_address=source_address,
+                source_address=current_address(),
                 detail={"username": user.username},
             )
     return user, result
 
 
-def staff_account_disable(*, user_id: int, actor: User, source_address: str | None = None) -> User:
+def staff_account_disable(*, user_id: int, actor: User) -> User:
     """The account can no longer sign in; its sessions and tokens stop working (both check `is_active`)."""
 
     def disable(user: User) -> None:
@@ -224,12 +217,10 @@ def staff_account_disable(*, user_id: int, actor: User, source_address: str | No
         user.save(update_fields=["is_active"])
         grants_invalidate(user.pk)
 
-    return _account_change(
-        "staff.account.disable", user_id=user_id, actor=actor, source_address=source_address, change=disable
-    )[0]
+    return _account_change("staff.account.disable", user_id=user_id, actor=actor, change=disable)[0]
 
 
-def staff_account_enable(*, user_id: int, actor: User, source_address: str | None = None) -> User:
+def staff_account_enable(*, user_id: int, actor: User) -> User:
     def enable(user: User) -> None:
         if user.is_active:
             raise StaffAccountState("The account is already enabled.")
@@ -237,12 +228,10 @@ def staff_account_enable(*, user_id: int, actor: User, source_address: str | Non
         user.save(update_fields=["is_active"])
         grants_invalidate(user.pk)
 
-    return _account_change(
-        "staff.account.enable", user_id=user_id, actor=actor, source_address=source_address, change=enable
-    )[0]
+    return _account_change("staff.account.enable", user_id=user_id, actor=actor, change=enable)[0]
 
 
-def staff_password_reset(*, user_id: int, actor: User, source_address: str | None = None) -> tuple[User, str]:
+def staff_password_reset(*, user_id: int, actor: User) -> tuple[User, str]:
     """A new random password, to be changed at the next sign-in; the account's sessions end (their hash changes)."""
 
     def reset(user: User) -> str:
@@ -253,9 +242,7 @@ def staff_password_reset(*, user_id: int, actor: User, source_address: str | Non
         user.save(update_fields=["password", "must_change_password", "password_changed_at"])
         return password
 
-    user, password = _account_change(
-        "staff.account.password_reset", user_id=user_id, actor=actor, source_address=source_address, change=reset
-    )
+    user, password = _account_change("staff.account.password_reset", user_id=user_id, actor=actor, change=reset)
     return user, str(password)
 
 
@@ -286,9 +273,7 @@ def role_define(
     """Create or redefine a role (installation and demo seeding; `actor` is the system). A role carries only the
     administrator rights of its own duty, so holding a role never bundles two duties."""
     permissions = tuple(permissions)
-    with _refusal_audited(
-        "staff.role.define", actor, target_type="staff.role", source_address=None, detail={"name": name[:80]}
-    ):
+    with _refusal_audited("staff.role.define", actor, target_type="staff.role", detail={"name": name[:80]}):
         if duty not in Duty.values:
             raise RoleDefinitionInvalid(
                 f"Unknown duty {duty}.", errors=[{"loc": ["duty"], "rule": "duty.choice", "msg": duty}]
@@ -372,16 +357,13 @@ def _assignment_detail(assignment: RoleAssignment) -> dict[str, Any]:
     }
 
 
-def role_grant(
-    *, user_id: int, role_id: int, department_id: int | None, actor: User, source_address: str | None = None
-) -> RoleAssignment:
+def role_grant(*, user_id: int, role_id: int, department_id: int | None, actor: User) -> RoleAssignment:
     """Grant `role` to a staff account for a department (None: the whole city, city-wide roles only)."""
     with _refusal_audited(
         "staff.assignment.grant",
         actor,
         target_type="accounts.user",
         target_id=user_id,
-        source_address=source_address,
         detail={"role_id": role_id, "department_id": department_id},
     ):
         _require_anywhere(actor, ASSIGN_ROLE)
@@ -396,7 +378,7 @@ def role_grant(
                 actor=actor_from_user(actor),
                 target_type="accounts.user",
                 target_id=user_id,
-                source_address=source_address,
+                source_address=current_address(),
                 detail={**_assignment_detail(assignment), "assignment_id": assignment.pk},
             )
     return assignment
@@ -411,7 +393,6 @@ def role_grant_by_system(*, user: User, role: Role, department: Department | Non
             actor,
             target_type="accounts.user",
             target_id=user.pk,
-            source_address=None,
             detail={"role_id": role.pk},
         ),
         transaction.atomic(),
@@ -427,13 +408,12 @@ def role_grant_by_system(*, user: User, role: Role, department: Department | Non
     return assignment
 
 
-def role_revoke(*, assignment_id: int, actor: User, source_address: str | None = None) -> RoleAssignment:
+def role_revoke(*, assignment_id: int, actor: User) -> RoleAssignment:
     with _refusal_audited(
         "staff.assignment.revoke",
         actor,
         target_type="staff.roleassignment",
         target_id=assignment_id,
-        source_address=source_address,
     ):
         _require_anywhere(actor, ASSIGN_ROLE)
         with transaction.atomic():
@@ -463,7 +443,7 @@ def role_revoke(*, assignment_id: int, actor: User, source_address: str | None =
                 actor=actor_from_user(actor),
                 target_type="staff.roleassignment",
                 target_id=assignment.pk,
-                source_address=source_address,
+                source_address=current_address(),
                 detail=_assignment_detail(assignment),
             )
     return assignment

@@ -17,7 +17,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rongcheng.accounts.models import User
-from rongcheng.kernel.context import request_address
 from rongcheng.kernel.errors import DomainError, NotFound
 from rongcheng.kernel.errors import PermissionDenied as DomainPermissionDenied
 from rongcheng.kernel.form_errors import add_domain_errors
@@ -71,7 +70,7 @@ def staff_list_view(request: HttpRequest) -> HttpResponse:
     try:
         page = selectors.staff_list(
             viewer=_user(request), department_id=department.pk if department else None, query=data.get("q") or "",
-            cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE, source_address=request_address(request),
+            cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE
         )  # fmt: skip
     except DomainPermissionDenied as exc:
         raise PermissionDenied from exc
@@ -108,8 +107,7 @@ def staff_create_view(request: HttpRequest) -> HttpResponse:
         try:
             account, password = services.staff_account_create(
                 username=form.cleaned_data["username"], display_name=form.cleaned_data["display_name"],
-                department_id=form.cleaned_data["department"].pk, actor=_user(request),
-                source_address=request_address(request),
+                department_id=form.cleaned_data["department"].pk, actor=_user(request)
             )  # fmt: skip
         except DomainPermissionDenied as exc:
             raise PermissionDenied from exc
@@ -127,7 +125,7 @@ def staff_detail_view(request: HttpRequest, user_id: int) -> HttpResponse:
     if not may_view_staff(request.user):
         raise PermissionDenied
     try:
-        account = selectors.staff_get(viewer=_user(request), user_id=user_id, source_address=request_address(request))
+        account = selectors.staff_get(viewer=_user(request), user_id=user_id)
     except NotFound as exc:
         raise PermissionDenied from exc  # outside the viewer's departments, or no such account: the same answer
     assignments = [_assignment_row(a) for a in account.all_assignments]  # type: ignore[attr-defined]
@@ -145,7 +143,7 @@ def staff_detail_view(request: HttpRequest, user_id: int) -> HttpResponse:
 
 def _account_action(request: HttpRequest, user_id: int, action: Any, done: str) -> HttpResponse:
     try:
-        action(user_id=user_id, actor=_user(request), source_address=request_address(request))
+        action(user_id=user_id, actor=_user(request))
     except DomainPermissionDenied as exc:
         raise PermissionDenied from exc
     except NotFound as exc:
@@ -174,9 +172,7 @@ def staff_enable_view(request: HttpRequest, user_id: int) -> HttpResponse:
 @require_POST
 def staff_password_reset_view(request: HttpRequest, user_id: int) -> HttpResponse:
     try:
-        account, password = services.staff_password_reset(
-            user_id=user_id, actor=_user(request), source_address=request_address(request)
-        )
+        account, password = services.staff_password_reset(user_id=user_id, actor=_user(request))
     except (DomainPermissionDenied, NotFound) as exc:
         raise PermissionDenied from exc
     except DomainError as exc:
@@ -196,7 +192,7 @@ def assignment_grant_view(request: HttpRequest, user_id: int) -> HttpResponse:
     try:
         services.role_grant(
             user_id=user_id, role_id=form.cleaned_data["role"].pk, department_id=department.pk if department else None,
-            actor=_user(request), source_address=request_address(request),
+            actor=_user(request)
         )  # fmt: skip
     except (DomainPermissionDenied, NotFound) as exc:
         raise PermissionDenied from exc
@@ -211,9 +207,7 @@ def assignment_grant_view(request: HttpRequest, user_id: int) -> HttpResponse:
 @require_POST
 def assignment_revoke_view(request: HttpRequest, assignment_id: int) -> HttpResponse:
     try:
-        assignment = services.role_revoke(
-            assignment_id=assignment_id, actor=_user(request), source_address=request_address(request)
-        )
+        assignment = services.role_revoke(assignment_id=assignment_id, actor=_user(request))
     except (DomainPermissionDenied, NotFound) as exc:
         raise PermissionDenied from exc
     except DomainError as exc:

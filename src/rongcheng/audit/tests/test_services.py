@@ -103,7 +103,8 @@ class TestAuditRecord:
     def test_seals_after_commit(self, django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             (record,) = append(1)
-        assert len(callbacks) == 1
+        # One sealing of the audit trail (other apps may count the record after commit too, e.g. the metrics).
+        assert len([c for c in callbacks if c.__module__.startswith("rongcheng.audit")]) == 1
         assert list(AuditChainLink.objects.values_list("sequence", "record_id")) == [(1, record.pk)]
         assert AuditPending.objects.count() == 0
 
@@ -125,7 +126,7 @@ class TestSealMode:
         settings.AUDIT_SEAL_MODE = "manual"
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             (record,) = append(1)
-        assert callbacks == []
+        assert [c for c in callbacks if c.__module__.startswith("rongcheng.audit")] == []  # no sealing scheduled
         assert list(AuditPending.objects.values_list("record_id", flat=True)) == [record.pk]
         assert AuditChainLink.objects.count() == 0
 

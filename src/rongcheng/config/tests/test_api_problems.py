@@ -73,6 +73,7 @@ def test_wrong_method_is_a_405_problem_naming_the_allowed_methods(client):
         "status": 405,
         "detail": "This path accepts GET.",
         "instance": "/api/v1/health",
+        "request_id": response["X-Request-ID"],
     }
 
 

@@ -6,7 +6,6 @@ summarised later, one record per scope and window)."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -30,6 +29,7 @@ from rongcheng.config.write_limits import (
 )
 from rongcheng.hall.models import CalendarDay
 from rongcheng.hall.tests import factories as hall
+from rongcheng.kernel.ratelimit import clock as ratelimit_clock
 from rongcheng.kernel.ratelimit import refusal_summaries_flush
 from rongcheng.oidc.tests.test_api import BODY
 from rongcheng.registries.tests import factories as registries
@@ -120,7 +120,7 @@ def test_every_page_write_over_its_limit_is_a_429_that_changes_nothing(settings)
                               "licences.bulk", "hall.apply", "hall.decide", "oidc.clients", "identity.account",
                               "write.default"}  # fmt: skip
     # The refusals are summarised once their window has ended: one record per scope.
-    assert refusal_summaries_flush(now=time.time() + settings.RATE_LIMIT_SUMMARY_SECONDS) == len(refused_scopes)
+    assert refusal_summaries_flush(now=ratelimit_clock() + settings.RATE_LIMIT_SUMMARY_SECONDS) == len(refused_scopes)
     assert AuditRecord.objects.filter(action="kernel.rate_limit.refusals").count() == len(refused_scopes)
 
 

@@ -43,6 +43,7 @@ def test_unknown_division_is_a_problem_document(client):
         "status": 404,
         "detail": "No division has the code 999999.",
         "instance": "/api/v1/divisions/999999",
+        "request_id": response["X-Request-ID"],
     }
 
 

@@ -34,7 +34,7 @@ def setup_licences() -> dict[str, Any]:
         code=RESIDENCE_TYPE, name="居住证", department_id=gaj.pk, holder_kind="person", validity_years=1,
         face_schema=[{"name": "residence_address", "label": "居住地址", "type": "string", "required": True},
                      {"name": "original_residence", "label": "户籍地", "type": "string", "required": True}],
-        actor=lf.SYSTEM,
+        actor=lf.SYSTEM, one_valid_per_holder=True,
     )  # fmt: skip
     item = f.service(
         "GAJ-JZZ-001", name="居住证办理", department="FZ-GAJ", any_window=True, issues_licence_type=RESIDENCE_TYPE,

@@ -344,7 +344,7 @@ def test_lists_take_a_constant_number_of_queries(world):
 
 def test_a_department_maintains_its_own_catalogue_only(world):
     maintainer = f.officer(can_decide=False)
-    maintainer.user_permissions.add(Permission.objects.get(codename="manage_catalogue"))
+    maintainer.user_permissions.add(Permission.objects.get(content_type__app_label="hall", codename="manage_catalogue"))
     client = client_for(type(maintainer).objects.get(pk=maintainer.pk))
     operator = {"code": "operator", "name": "经营者", "source": "registry", "fields": ["person.name"]}
     body = {"name": "食品小作坊登记", "department": "FZ-GSJ", "kind": "licensing", "statutory_days": 10,

@@ -148,3 +148,15 @@ def test_staff_edit_the_calendar_and_others_cannot(holidays):
     services.calendar_day_remove(user=clerk, date=D(2027, 2, 9))
     assert working.working_days_add(D(2027, 2, 4), 1) == D(2027, 2, 9)
     assert AuditRecord.objects.filter(action__startswith="hall.calendar.", outcome="success").count() == 3
+
+
+@pytest.mark.django_db
+def test_the_calendar_the_apps_above_the_hall_count_on_skips_the_national_day_holiday():
+    from rongcheng.hall import selectors
+
+    services.calendar_seed(china(), actor=f.SYSTEM)
+    # Wednesday 30 September 2026: 1–7 October are the National Day holiday and Saturday 10 October is worked in
+    # exchange, so the third working day after it is that Saturday, and Monday 12 October is the fourth.
+    assert selectors.working_days_add(dt.date(2026, 9, 30), 3) == dt.date(2026, 10, 10)
+    assert selectors.working_days_between(dt.date(2026, 9, 30), dt.date(2026, 10, 12)) == 4
+    assert selectors.city_today() == working.today()

@@ -16,6 +16,7 @@ from rongcheng.licences.errors import LicenceNotUsable
 from rongcheng.licences.models import Licence, LicenceUse
 from rongcheng.licences.selectors import licence_verify, licences_of_resident
 from rongcheng.licences.services import licence_transition
+from rongcheng.licences.tests import factories as lf
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +69,45 @@ def test_submission_records_the_use_and_approval_issues_the_result(world):
     assert verification.authentic
     assert verification.currently_valid
     assert issued in licences_of_resident(world["resident"])
+
+
+def test_a_resident_holding_a_valid_permit_cannot_apply_for_a_second_one(world):
+    first = _prefilled(world)
+    services.application_submit(user=world["resident"], application_id=first.pk)
+    approved = f.walk(Application.objects.get(pk=first.pk), world["officer"], "accept", "review", "approve")
+    held = Licence.objects.get(identifier=approved.issued_licence)
+    again = _prefilled(world)
+    with pytest.raises(TransitionGuardFailed) as refused:
+        services.application_submit(user=world["resident"], application_id=again.pk)
+    assert str(refused.value) == (
+        f"您已持有有效的居住证（证照编号 {held.number}），不能重复申领；如需换领或补领，请办理换领、补领事项。"
+    )
+    assert Application.objects.get(pk=again.pk).state == State.DRAFT
+    assert Licence.objects.filter(licence_type=held.licence_type).count() == 1
+    # Once it is no longer valid (revoked by the police), applying again is possible.
+    licence_transition(licence=held, action="revoke", reason="居住地变更", actor=lf.officer(world["gaj"], "gaj-clerk"))
+    services.application_submit(user=world["resident"], application_id=again.pk)
+    assert Application.objects.get(pk=again.pk).state == State.SUBMITTED
+
+
+def test_the_english_page_says_which_licence_is_already_held(world):
+    """The refusal is English around the licence type's Chinese name; the page shows it, not a vague sentence."""
+    from django.utils import translation
+
+    from rongcheng.hall.views import page_message
+
+    first = _prefilled(world)
+    services.application_submit(user=world["resident"], application_id=first.pk)
+    approved = f.walk(Application.objects.get(pk=first.pk), world["officer"], "accept", "review", "approve")
+    held = Licence.objects.get(identifier=approved.issued_licence)
+    again = _prefilled(world)
+    with translation.override("en"), pytest.raises(TransitionGuardFailed) as refused:
+        services.application_submit(user=world["resident"], application_id=again.pk)
+    with translation.override("en"):
+        assert page_message(refused.value) == (
+            f"You already hold a valid 居住证 (number {held.number}) and cannot apply for a second one; to renew or "
+            "replace it, apply for the renewal or replacement service."
+        )
 
 
 def test_a_revoked_licence_cannot_be_used_and_nothing_changes(world):

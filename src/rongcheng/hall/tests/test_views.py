@@ -202,3 +202,52 @@ def test_below_the_assurance_level_the_page_asks_to_step_up(world):
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("identity:step-up") + "?level=2&next=")
     assert not Application.objects.filter(applicant=weak).exists()
+
+
+def test_a_material_prefilled_from_an_english_page_is_stored_as_the_registry_writes_it():
+    """The sex was stored in the language of the page that prefilled it ("male" from an English page, shown so on
+    the Chinese pages and copied into licences); it is stored as the registry writes it and shown in each reader's
+    language."""
+    from rongcheng.hall import services
+    from rongcheng.hall.models import ApplicationMaterial
+
+    item = f.service(materials=[{"code": "identity", "name": "经营者身份信息", "source": "registry",
+                                 "fields": ["person.name", "person.sex"]}])  # fmt: skip
+    resident = f.applicant()
+    client = Client()
+    client.cookies["django_language"] = "en"
+    client.force_login(resident)
+    application = services.application_start(user=resident, service_code=item.code)
+    response = client.post(reverse("hall:application-action", args=[application.pk, "prefill"]), {})
+    assert response.status_code == 302
+    sex = ApplicationMaterial.objects.get(application=application, code="identity").values["person.sex"]["value"]
+    assert sex in ("男", "女")
+    english = client.get(reverse("hall:application", args=[application.pk])).content.decode()
+    assert {"男": "Male", "女": "Female"}[sex].lower() in english.lower()
+    client.cookies["django_language"] = "zh-hans"
+    chinese = client.get(reverse("hall:application", args=[application.pk])).content.decode()
+    assert sex in chinese
+    assert ">male<" not in chinese.lower()
+    assert ">female<" not in chinese.lower()
+
+
+def test_the_submitted_application_says_what_happens_next_in_both_languages():
+    from rongcheng.hall import services
+
+    item = f.service(promised_days=1, materials=[{"code": "identity", "name": "经营者身份信息", "source": "registry",
+                                                  "fields": ["person.name"]}])  # fmt: skip
+    resident = f.applicant()
+    application = services.application_start(user=resident, service_code=item.code)
+    services.application_prefill(user=resident, application_id=application.pk, authorize_licences=False)
+    client = Client()
+    client.force_login(resident)
+    url = reverse("hall:application", args=[application.pk])
+    assert 'id="what-next"' not in client.get(url).content.decode()  # a draft: nothing has happened yet
+    services.application_submit(user=resident, application_id=application.pk)
+    chinese = client.get(url).content.decode()
+    assert 'id="what-next"' in chinese
+    assert "受理后承诺 1 个工作日内办结。" in chinese
+    client.cookies["django_language"] = "en"
+    english = client.get(url).content.decode()
+    assert "concluded within 1 working day." in english
+    assert "1 working days" not in english

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.utils import translation
 
 from rongcheng.audit.models import AuditRecord
 from rongcheng.hall import services
@@ -15,7 +16,7 @@ from rongcheng.hall.errors import (
     TransitionNotAllowed,
     TransitionUnknown,
 )
-from rongcheng.hall.models import Application, ApplicationEvent, Countersign, FollowUp, State
+from rongcheng.hall.models import Application, ApplicationEvent, Countersign, FollowUp, Message, State
 from rongcheng.hall.tests import factories as f
 from rongcheng.hall.workflow import TRANSITIONS, transitions_from
 
@@ -66,6 +67,30 @@ def test_refusal_carries_the_reason_and_the_remedy(setup):
     assert application.decision_reason == "经营场所不符合要求"
     assert "行政复议" in application.messages.order_by("-id")[0].text
     f.walk(application, officer, "conclude")
+
+
+def test_the_applicant_reads_each_message_in_their_own_language(setup):
+    """Messages are kept as their sentence and its values, so a reader of the English pages reads them in English
+    (the values as written), and the Chinese text as sent stays for the record and the e-mail."""
+    item, resident, officer = setup
+    application = f.walk(f.submitted(resident, item), officer, "accept", "review")
+    services.application_transition(
+        user=officer, application_id=application.pk, transition="refuse", reason="经营场所不符合要求"
+    )
+    messages = list(Message.objects.filter(application=application).order_by("id"))
+    submitted, refusal = messages[0], messages[-1]
+    number = application.number
+    with translation.override("en"):
+        assert submitted.shown == f"Your application has been submitted; its number is {number}."
+        assert refusal.shown.startswith(f"Your application {number} has been refused. Reason: 经营场所不符合要求. ")
+        assert "administrative reconsideration within sixty days" in refusal.shown
+    with translation.override("zh-hans"):
+        assert submitted.shown == submitted.text == f"您的申请已提交，办件编号 {number}。"
+        assert refusal.shown == refusal.text
+    # a sentence the catalogue no longer knows, or values that do not fit it, read as sent
+    Message.objects.filter(pk=submitted.pk).update(params={})
+    with translation.override("en"):
+        assert Message.objects.get(pk=submitted.pk).shown == f"您的申请已提交，办件编号 {number}。"
 
 
 def test_not_accepted_is_final(setup):

@@ -127,6 +127,10 @@ def session_touch(request: HttpRequest) -> bool:
     if isinstance(seen, (int, float)) and now.timestamp() - seen > policy.idle_timeout().total_seconds():
         sign_out(request, reason=SessionEnd.IDLE)
         return False
+    # Activity is noted at most once a LAST_SEEN_RESOLUTION (60 s): a page view within it writes nothing (no session
+    # save, no transaction), so the idle timeout counts from the last noted activity, up to 60 s early.
+    if isinstance(seen, (int, float)) and now.timestamp() - seen < LAST_SEEN_RESOLUTION.total_seconds():
+        return True
     request.session[SESSION_SEEN] = now.timestamp()
     record_id = request.session.get(SESSION_RECORD)
     recorded = request.session.get(SESSION_RECORDED, 0)

@@ -13,7 +13,7 @@ from django.db.models import Case, DateTimeField, F, Value, When
 
 from rongcheng.accounts.models import AccountKind, User
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
-from rongcheng.identity import policy, totp
+from rongcheng.identity import events, policy, totp
 from rongcheng.identity.clock import clock
 from rongcheng.identity.errors import (
     AccountLocked,
@@ -28,6 +28,7 @@ from rongcheng.identity.models import (
 )
 from rongcheng.identity.services.context import Context, _audit, _field_error
 from rongcheng.kernel.crypto import data_keyring
+from rongcheng.kernel.events import publish
 
 TOTP_ISSUER = "榕城"
 
@@ -72,9 +73,11 @@ def _refuse_sign_in(user: User, *, method: str, reason: str, context: Context) -
     actor = actor_from_user(user)
     _audit("identity.sign_in", actor=actor, context=context, outcome="failure", target=user,
            detail={"method": method, "reason": reason, "failures": guard.failures})  # fmt: skip
+    publish(events.SignInFailed(user_id=user.pk, source_address=context.source_address, method=method, reason=reason))
     if guard.locked_until is not None and guard.locked_until > now:
         _audit("identity.lockout", actor=actor, context=context, outcome="denied", target=user,
                detail={"failures": guard.failures, "locked_until": guard.locked_until.isoformat()})  # fmt: skip
+        publish(events.AccountLocked(user_id=user.pk, source_address=context.source_address, failures=guard.failures))
         raise AccountLocked("Too many failed sign-ins: the account is locked.", locked_until=guard.locked_until)
     raise SignInRefused("The username, password or code is wrong.")
 
@@ -104,6 +107,8 @@ def password_sign_in(*, username: str, password: str, context: Context) -> User:
         make_password(password)  # the same work as for a real account: the timing does not tell
         _audit("identity.sign_in", actor=Actor.anonymous(), context=context, outcome="failure",
                detail={"method": "password", "reason": "unknown_account", "username": username[:150]})  # fmt: skip
+        publish(events.SignInFailed(user_id=None, source_address=context.source_address, method="password",
+                             reason="unknown_account"))  # fmt: skip
         raise SignInRefused("The username, password or code is wrong.")
     until = _locked_until(user, clock.now())
     if until is not None:

@@ -6,8 +6,6 @@ code, no audit record; the refusals of a window become one summary record.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -16,6 +14,7 @@ from rongcheng.accounts.models import User
 from rongcheng.audit.models import AuditRecord
 from rongcheng.identity.models import OneTimeCode
 from rongcheng.identity.tests.factories import PASSWORD, resident
+from rongcheng.kernel.ratelimit import clock as ratelimit_clock
 from rongcheng.kernel.ratelimit import refusal_summaries_flush
 from rongcheng.registries.tests.factories import make_id_number
 
@@ -80,7 +79,7 @@ def test_refusals_are_summarised_once_per_window(low_limits):
     assert statuses == [429] * 5
     assert AuditRecord.objects.count() == before  # refusals are counted, not audited one by one
 
-    later = time.time() + 600
+    later = ratelimit_clock() + 600
     assert refusal_summaries_flush(now=later) == 1
     assert refusal_summaries_flush(now=later) == 0  # each window once
     summary = AuditRecord.objects.get(action="kernel.rate_limit.refusals")

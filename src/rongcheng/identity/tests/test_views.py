@@ -254,6 +254,31 @@ def test_an_idle_session_ends_on_the_server(client):
     assert AuditRecord.objects.filter(action="identity.session.end").get().detail["reason"] == "idle"
 
 
+def test_page_views_within_a_minute_write_no_session_and_activity_is_noted_once_a_minute(client):
+    """Issue 13: every page view of a signed-in account saved its session (one transaction each). Activity is now
+    noted at most once a minute: views within it write nothing, the next one after it renews the session and its
+    record, and the idle timeout still counts from the noted activity."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def session_writes() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/account/").status_code == 200
+        return sum(1 for q in queries.captured_queries if q["sql"].lstrip().upper().startswith(("UPDATE", "INSERT"))
+                   and ("django_session" in q["sql"] or "identity_accountsession" in q["sql"]))  # fmt: skip
+
+    resident()
+    sign_in(client, "resident")
+    clock.advance(dt.timedelta(seconds=59))
+    assert [session_writes() for _ in range(3)] == [0, 0, 0]
+    clock.advance(dt.timedelta(seconds=2))
+    assert session_writes() == 2  # the session row and the account session's last-seen
+    assert AccountSession.objects.get().last_seen_at == clock.now()
+    assert session_writes() == 0
+    clock.advance(dt.timedelta(minutes=30, seconds=1))
+    assert client.get("/account/")["Location"] == f"{SIGN_IN}?next=%2Faccount%2F"
+
+
 def test_a_session_whose_browser_never_returns_is_ended_with_its_record(client):
     """The cookie's max-age is the idle timeout: the browser drops it and never sends the request that would end
     the session. The periodic sweep ends it, as of its last activity plus the timeout, and records the end."""

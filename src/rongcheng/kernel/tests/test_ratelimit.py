@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 from django.core.cache import caches
@@ -11,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.utils import timezone
 
-from rongcheng.kernel.cache import _as_datetime
+from rongcheng.kernel.cache import SharedDatabaseCache, _as_datetime
 from rongcheng.kernel.errors import RateLimited
 from rongcheng.kernel.ratelimit import Rate, rate_limit_admit
 
@@ -76,3 +77,72 @@ def test_incr_keeps_the_expiry_and_refuses_a_missing_key():
     assert _as_datetime(connection, expires) > timezone.now() + dt.timedelta(hours=23)
     with pytest.raises(ValueError, match="not found"):
         cache.incr("missing")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counters_of_concurrent_workers_lose_no_count():
+    """Four threads (each its own database connection, as worker processes have) count one window at once."""
+    if connection.vendor == "sqlite" and "memory" in str(connection.settings_dict["NAME"]):
+        pytest.skip("an in-memory SQLite database is not shared between connections")
+    cache = caches["shared"]
+    assert isinstance(cache, SharedDatabaseCache)
+    seen: list[int] = []
+
+    def work() -> None:
+        for _ in range(10):
+            seen.append(cache.count("window-c", timeout=60))
+        connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Every count was handed out exactly once: no two requests were told the same number.
+    assert sorted(seen) == list(range(1, 41))
+    assert cache.counts(["window-c", "never-counted"]) == {"window-c": 40}
+    cache.expired_delete()
+
+
+@pytest.mark.django_db
+def test_a_counted_request_is_one_statement_and_an_expired_window_starts_again(settings):
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    cache = caches["shared"]
+    assert isinstance(cache, SharedDatabaseCache)
+    settings.RATE_LIMITS = {"probe": {"address": "3/60"}}
+    with CaptureQueriesContext(connections["default"]) as queries:
+        rate_limit_admit("probe", address="192.0.2.9")
+    assert len(queries) == 1, [q["sql"] for q in queries]
+    assert cache.count("short", timeout=0) == 1
+    time.sleep(0.01)
+    assert cache.count("short", timeout=60) == 1  # the first window had expired: counting starts again
+    assert cache.count("short", timeout=60) == 2
+    assert cache.counts(["short"]) == {"short": 2}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_counter_alone_commits_without_waiting_for_the_disk_and_a_callers_transaction_keeps_its_guarantee():
+    """On PostgreSQL a count made outside any transaction commits asynchronously (its own statement only: the
+    session's setting is untouched after it); inside a caller's transaction it is the plain upsert, so the caller's
+    commit still waits for the disk."""
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    cache = caches["shared"]
+    assert isinstance(cache, SharedDatabaseCache)
+
+    def setting() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return str(cursor.fetchone()[0])
+
+    assert [cache.count("alone", timeout=60) for _ in range(3)] == [1, 2, 3]
+    assert setting() == "on"
+    with transaction.atomic():
+        assert cache.count("alone", timeout=60) == 4
+        assert setting() == "on"
+    assert cache.counts(["alone"]) == {"alone": 4}
+    cache.expired_delete()

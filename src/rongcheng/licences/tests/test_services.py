@@ -505,3 +505,28 @@ def test_a_batch_is_one_audit_record_naming_every_licence(clerk, person):
     assert record.detail["identifiers"] == [licence.identifier for licence in issued]
     assert record.target_id == "3 licences"
     assert all(selectors.licence_authentic(licence) for licence in Licence.objects.all())
+
+
+def test_a_type_held_once_is_issued_again_only_as_a_replacement(dept, clerk, person):
+    from rongcheng.licences.services import IssueRequest, licence_type_define, licences_issue_many
+
+    residence = licence_type_define(code="11100000000013338W052", name="居住证", department_id=dept.pk,
+                                    holder_kind="person", face_schema=[{"name": "address", "type": "string"}],
+                                    validity_years=1, actor=SYSTEM, one_valid_per_holder=True)  # fmt: skip
+    first = licence_issue(licence_type=residence, holder=person, face={"address": "福州市台江区"}, actor=clerk)
+    records = AuditRecord.objects.count()
+    with pytest.raises(LicenceInputInvalid) as refused:
+        licence_issue(licence_type=residence, holder=person, face={"address": "福州市鼓楼区"}, actor=clerk)
+    assert [(e["loc"], e["rule"]) for e in refused.value.errors] == [(["holder_code"], "holder.one_valid")]
+    with pytest.raises(LicenceInputInvalid):  # two in one batch for one holder: neither
+        licences_issue_many(licence_type=residence, actor=clerk, requests=[
+            IssueRequest(person, {"address": "a"}, replaces=(first.identifier,)),
+            IssueRequest(person, {"address": "b"}, replaces=(first.identifier,)),
+        ])  # fmt: skip
+    assert list(Licence.objects.values_list("identifier", flat=True)) == [first.identifier]
+    assert AuditRecord.objects.count() == records  # nothing issued, nothing recorded
+    renewed = licence_issue(licence_type=residence, holder=person, face={"address": "福州市鼓楼区"}, actor=clerk,
+                            replaces=[first.identifier])  # fmt: skip
+    assert renewed.identifier != first.identifier
+    # A type without the rule (a marriage certificate) may be held more than once.
+    assert issue_marriage(clerk, person).identifier != issue_marriage(clerk, person).identifier

@@ -57,6 +57,21 @@ def test_verification_page_for_anyone(world):
     assert "沈葆桢" not in page
 
 
+def test_verification_page_names_the_face_fields_in_the_reader_s_language(world):
+    """The face's labels are the licence standard's (Chinese); the labels the platform knows read in English on the
+    English page, the values stay as issued."""
+    url = f"/licences/verify/{world['licence'].identifier}/"
+    chinese = Client().get(url).content.decode()
+    english_client = Client()
+    english_client.cookies["django_language"] = "en"
+    english = english_client.get(url).content.decode()
+    assert "<dt>登记日期</dt>" in chinese
+    assert "<dt>Registered on</dt>" not in chinese
+    assert "<dt>Registered on</dt>" in english
+    assert "<dt>登记日期</dt>" not in english
+    assert "<dt>Spouse's name</dt>" in english or "<dt>Spouse&#x27;s name</dt>" in english
+
+
 def test_verification_page_over_the_limit_is_a_429_page_with_retry_after(world, settings):
     """Issue 10: the page answered 429 without Retry-After; it is now the site's 429 page, with the header."""
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "licences.verify": {"address": "2/60"}}

@@ -208,7 +208,7 @@ def test_a_token_for_another_audience_is_refused_by_the_api(manager, person):
 
 
 def test_a_token_signed_by_another_key_is_refused(manager, person):
-    from rongcheng.kernel.jwt import KeyRing
+    from rongcheng.kernel.keyring import KeyRing
 
     system = register(manager, "gaj-check", grant_type="client-credentials", redirect_uris=[],
                       api_scopes=["registries:read"])  # fmt: skip
@@ -217,7 +217,7 @@ def test_a_token_signed_by_another_key_is_refused(manager, person):
     import json
 
     from rongcheng.accounts.api_auth import verification_keys
-    from rongcheng.kernel.jwt import b64url_decode
+    from rongcheng.kernel.keyring import b64url_decode
 
     claims = json.loads(b64url_decode(token.split(".")[1]))
     assert verification_keys().verify(token, audience=claims["aud"], issuer=claims["iss"], typ="at+jwt") == claims

@@ -12,7 +12,7 @@ from django.urls import NoReverseMatch, reverse
 
 from rongcheng.accounts.models import AssuranceLevel
 from rongcheng.audit.models import AuditRecord
-from rongcheng.kernel.jwt import b64url_decode
+from rongcheng.kernel.keyring import b64url_decode
 from rongcheng.oidc.tests.conftest import OTHER_REDIRECT, REDIRECT, register
 from rongcheng.oidc.tests.flows import authorize_params, code_through_test_client, pkce_pair, query
 from rongcheng.oidc.tests.test_bad_input import exchange

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import time
 
 import pytest
 from django.core.management import call_command
@@ -15,7 +16,7 @@ from hypothesis import given
 from hypothesis import settings as settings_hypothesis
 from hypothesis import strategies as st
 
-from rongcheng.kernel.jwt import JwtInvalid, KeyRing, b64url_decode
+from rongcheng.kernel.keyring import JwtInvalid, KeyRing, b64url_decode
 from rongcheng.oidc.hashers import ClientSecretHasher
 from rongcheng.oidc.tests.conftest import register
 from rongcheng.oidc.tests.test_bad_input import token_request
@@ -139,3 +140,23 @@ def test_processes_starting_together_agree_on_one_first_key(tmp_path):
         thread.join()
     assert len(set(kids)) == 1
     assert [p.name for p in (tmp_path / "keys").iterdir()] == ["key-00000000000000000000.pem"]
+
+
+def test_a_token_verified_once_still_expires_and_dies_with_its_retired_key(tmp_path):
+    ring = KeyRing(tmp_path)
+    expiry = int(time.time()) + 2
+    soon = ring.sign({"exp": expiry, "aud": "a", "iss": "i"}, typ="at+jwt")
+    assert ring.verify(soon, audience="a", issuer="i", typ="at+jwt")["aud"] == "a"
+    assert ring.verify(soon, audience="a", issuer="i", typ="at+jwt")["aud"] == "a"  # the remembered verification
+    with pytest.raises(JwtInvalid, match="another audience"):
+        ring.verify(soon, audience="b", issuer="i", typ="at+jwt")  # other checks are not answered from memory
+    time.sleep(max(0.0, expiry - time.time()) + 0.05)
+    with pytest.raises(JwtInvalid, match="expired"):
+        ring.verify(soon, audience="a", issuer="i", typ="at+jwt")
+    later = ring.sign({"exp": 2_000_000_000, "aud": "a", "iss": "i"}, typ="at+jwt")
+    assert ring.verify(later, audience="a", issuer="i", typ="at+jwt")["iss"] == "i"
+    old = ring.active().kid
+    ring.rotate()
+    ring.retire(old)
+    with pytest.raises(JwtInvalid, match="unknown key"):
+        ring.verify(later, audience="a", issuer="i", typ="at+jwt")

@@ -4,7 +4,6 @@ with Retry-After that write nothing, until one summary record per window."""
 
 from __future__ import annotations
 
-import time
 from urllib.parse import urlencode
 
 import pytest
@@ -12,6 +11,7 @@ from django.test import Client
 from oauth2_provider.models import Grant
 
 from rongcheng.audit.models import AuditRecord
+from rongcheng.kernel.ratelimit import clock as ratelimit_clock
 from rongcheng.kernel.ratelimit import refusal_summaries_flush
 from rongcheng.oidc.tests.conftest import REDIRECT
 from rongcheng.oidc.tests.flows import authorize_params, pkce_pair
@@ -32,7 +32,7 @@ def test_bogus_token_requests_are_refused_after_the_limit_without_an_audit_recor
     assert refused[0].json()["type"] == "/problems/rate-limited"
     assert 0 < int(refused[0]["Retry-After"]) <= 60
     assert AuditRecord.objects.count() == audited
-    assert refusal_summaries_flush(now=time.time() + settings.RATE_LIMIT_SUMMARY_SECONDS) == 1
+    assert refusal_summaries_flush(now=ratelimit_clock() + settings.RATE_LIMIT_SUMMARY_SECONDS) == 1
     summary = AuditRecord.objects.get(action="kernel.rate_limit.refusals")
     assert (summary.target_id, summary.detail["refused"]) == ("oauth.token", 20)
 

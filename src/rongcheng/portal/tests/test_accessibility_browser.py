@@ -22,6 +22,10 @@ PAGES = (
     "/licences/verify/",
     "/stories/",
     "/no-such-page/",  # the 404 page
+    "/cases/report/",  # report a problem in the street (map and form)
+    "/credit/",  # public credit search
+    "/opendata/",  # the open data portal
+    "/ogc/",  # the city's layers
 )
 
 

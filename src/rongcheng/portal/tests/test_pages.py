@@ -76,7 +76,7 @@ def test_the_stories_page_lists_every_story_with_its_accounts_and_steps_in_both_
     home = client.get("/").content.decode()
     assert home.count('href="/stories/"') == 2  # the home page's invitation and the footer
     page = client.get("/stories/").content.decode()
-    assert page.count('<section class="story card"') == len(STORIES) == 5
+    assert page.count('<section class="story card"') == len(STORIES) == 9
     assert "故事1：居民网上申领居住证，民警审批，居民拿到电子证照" in page
     assert "点击「一键填入政府已有材料」，点击「提交申请」，页面显示「申请已提交。」。" in page
     assert "<code>police</code> · 户籍民警（工作人员，登录需动态口令）" in page
@@ -92,6 +92,7 @@ def test_the_stories_page_lists_every_story_with_its_accounts_and_steps_in_both_
     )
     assert "点击" not in english
     assert "步骤" not in english
+    assert "Story 8: A company looks at its own credit record and has a credit report issued" in english
 
 
 def test_the_readme_lists_the_same_stories_and_steps_as_the_page():
@@ -121,6 +122,18 @@ def test_the_stylesheet_declares_a_cjk_font_fallback():
     for family in ('"PingFang SC"', '"Hiragino Sans GB"', '"Microsoft YaHei"', '"Noto Sans CJK SC"',
                    '"Source Han Sans SC"', "sans-serif"):  # fmt: skip
         assert family in body, family
+
+
+def test_a_forms_lists_are_drawn_like_its_text_boxes():
+    """A list to choose from (问题类别, 类别, 主题网格) has the text boxes' size and padding: left to the browser's
+    default it is a small control, hard to tap at 390 px and unlike the fields beside it."""
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parents[1] / "static" / "portal" / "site.css").read_text(encoding="utf-8")
+    start = css.index(".form input, .form select")
+    rule = css[start : css.index("}", start)]
+    assert "font: inherit" in rule
+    assert "padding: .6rem" in rule
 
 
 CSRF_TEXTS = [

@@ -556,10 +556,11 @@ def test_a_search_page_audits_each_person_read_and_commits_once(officer, person,
     assert [(r.action, r.target_id, r.detail["via"]) for r in records] == [
         ("registries.person.read", str(pk), "search") for pk in (person.pk, *(p.pk for p in others))
     ]
-    # The page's three records in one transaction, not one flush per person; the signed-in caller's session is saved
-    # on every request as well (SESSION_SAVE_EVERY_REQUEST, the idle timeout).
+    # The page's three records in one transaction, not one flush per person; the signed-in caller's session is
+    # saved only when its activity is noted (at most once a minute), so not more than once here.
     reads = [stack for stack in commits if not any("sessions/backends" in frame for frame in stack)]
-    assert (len(reads), len(commits)) == (1, 2)
+    assert len(reads) == 1
+    assert len(commits) in (1, 2)
 
 
 def test_as_of_reads_the_version_in_force_and_history_lists_both(officer, person):

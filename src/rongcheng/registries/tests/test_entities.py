@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from rongcheng.audit.models import AuditRecord
 from rongcheng.kernel.errors import NotAuthenticated, ValidationFailed
+from rongcheng.kernel.tests.contexts import request_from
 from rongcheng.registries.errors import LegalEntityNotFound, RecordClosed, RegistryInputInvalid, RegistryReadDenied
 from rongcheng.registries.models import LegalEntity, RecordVersion
 from rongcheng.registries.permissions import reader_for
@@ -172,9 +173,8 @@ def test_closing_needs_a_closing_status_and_a_date_within_the_existence(entity, 
 def test_staff_read_shows_history_and_masks_the_representative(entity, representative):
     legal_entity_correct(entity_id=entity.pk, changes={"name": "福州新名有限公司"}, actor=SYSTEM, reason="名称变更")
     officer = staff("officer")
-    view = legal_entity_read(
-        reader=reader_for(officer, source_address="192.0.2.8"), entity_id=entity.pk, purpose="credit"
-    )
+    with request_from("192.0.2.8"):
+        view = legal_entity_read(reader=reader_for(officer), entity_id=entity.pk, purpose="credit")
     assert (view.credit_code, view.name, view.address, view.version, view.status) == (
         entity.credit_code, "福州新名有限公司", "鼓楼区五四路1号", 2, "active",
     )  # fmt: skip

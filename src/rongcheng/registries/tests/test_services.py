@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from rongcheng.audit.models import AuditRecord
+from rongcheng.kernel.tests.contexts import request_from
 from rongcheng.registries.errors import PersonAlreadyRegistered, RecordClosed, RegistryInputInvalid, StaleVersion
 from rongcheng.registries.models import Person, RecordVersion
 from rongcheng.registries.protection import index_of, reveal
@@ -23,6 +24,19 @@ def test_registration_stores_identifiers_encrypted_indexed_and_masked():
     assert (row.id_number_masked, row.phone_masked) == ("350102********0018", "138****5678")
     assert (row.sex, row.birth_date, row.division_code) == ("male", dt.date(1985, 3, 12), "350102")
     assert AuditRecord.objects.filter(action="registries.person.register", target_id=str(person.pk)).count() == 1
+
+
+def test_writes_record_the_address_of_the_request_they_run_in():
+    with request_from("192.0.2.21"):
+        person = make_person()
+        person_correct(person_id=person.pk, changes={"name": "林文忠"}, actor=SYSTEM, reason="更名")
+    person_close(person_id=person.pk, status="deceased", on=dt.date(2026, 1, 5), actor=SYSTEM, reason="死亡")
+    records = AuditRecord.objects.filter(target_id=str(person.pk)).order_by("id")
+    assert [(r.action, r.source_address) for r in records] == [
+        ("registries.person.register", "192.0.2.21"),
+        ("registries.person.correct", "192.0.2.21"),
+        ("registries.person.close", None),
+    ]
 
 
 def test_ciphertext_of_one_field_does_not_decrypt_as_another():

@@ -10,6 +10,8 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from rongcheng.audit.models import AuditRecord
+from rongcheng.kernel.divisions import division_get
+from rongcheng.kernel.tests.contexts import request_from
 from rongcheng.registries.models import LegalEntity, Person, RecordVersion
 from rongcheng.registries.permissions import reader_for
 from rongcheng.registries.selectors import person_read
@@ -350,6 +352,13 @@ def test_detail_shows_clear_values_to_an_entitled_role_and_links_to_correction(c
     body = response.content.decode()
     assert ID_NUMBER in body
     assert reverse("registries:person-correct", args=[person.pk]) in body
+    # The record is named by its person, its codes by their names (the database's id is nobody's business).
+    assert "<h1>人员记录：林则徐</h1>" in body
+    assert "<dd>汉族</dd>" in body
+    assert f"<dd>{response.context['current']['division']}</dd>" in body
+    division = division_get(person.division_code)
+    assert division is not None
+    assert response.context["current"]["division"] == f"{division.name}（{person.division_code}）"
 
 
 def test_detail_asks_for_a_purpose_first(client, person):
@@ -628,7 +637,8 @@ def test_my_reads_lists_staff_and_api_client_reads_of_my_record_only(client, per
     gateway.display_name = "市住房公积金中心业务系统"
     gateway.save(update_fields=["display_name"])
     entitle(client=gateway, fields=("name",), purpose="service_hall")
-    person_read(reader=reader_for(gateway, source_address="192.0.2.44"), person_id=person.pk, purpose="service_hall")
+    with request_from("192.0.2.44"):
+        person_read(reader=reader_for(gateway), person_id=person.pk, purpose="service_hall")
     neighbour = make_person(name="沈葆桢", id_number="350103199001010020")
     person_read(reader=reader_for(officer), person_id=neighbour.pk, purpose="public_security")
 
@@ -658,6 +668,7 @@ def test_my_reads_lists_staff_and_api_client_reads_of_my_record_only(client, per
     english = client.get(reverse("registries:my-reads"), headers={"accept-language": "en"}).content.decode()
     assert '<td data-label="Purpose">Deciding an application</td>' in english
     assert "政务服务办理" not in english
+    assert "Address, Birth date, ID number, Name, Phone" in english  # English commas, not the Chinese 、
 
     # Looking at the list is recorded, but never as a read of the record: it does not show up in the list.
     again = client.get(reverse("registries:my-reads"))

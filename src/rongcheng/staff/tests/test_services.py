@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 
 from rongcheng.accounts.models import AccountKind, User
 from rongcheng.audit.models import AuditRecord
+from rongcheng.kernel.tests.contexts import request_from
 from rongcheng.staff.errors import (
     DepartmentNotFound,
     DutyConflict,
@@ -93,10 +94,10 @@ def auditor() -> User:
 
 class TestStaffAccounts:
     def test_create_gives_a_random_initial_password_to_change(self, sysadmin):
-        user, password = staff_account_create(
-            username="lin.gong", display_name=" 林工 ", department_id=department().pk, actor=sysadmin,
-            source_address="10.0.0.8",
-        )  # fmt: skip
+        with request_from("10.0.0.8"):
+            user, password = staff_account_create(
+                username="lin.gong", display_name=" 林工 ", department_id=department().pk, actor=sysadmin
+            )
         user.refresh_from_db()
         assert (user.username, user.display_name, user.kind, user.department, user.is_active, user.is_staff) == (
             "lin.gong", "林工", AccountKind.STAFF, department(), True, True
@@ -225,16 +226,16 @@ class TestGrants:
     def test_grant_in_the_accounts_department(self, secadmin):
         officer = bare_staff("officer", dept=department())
         role = police_role()
-        assignment = role_grant(user_id=officer.pk, role_id=role.pk, department_id=department().pk, actor=secadmin,
-                                source_address="10.0.0.9")  # fmt: skip
+        with request_from("10.0.0.9"):
+            assignment = role_grant(user_id=officer.pk, role_id=role.pk, department_id=department().pk, actor=secadmin)
         assert (assignment.user, assignment.role, assignment.department, assignment.granted_by,
                 assignment.granted_by_label, assignment.revoked_at) == (
             officer, role, department(), secadmin, "secadmin", None
         )  # fmt: skip
         assert list(officer.groups.values_list("name", flat=True)) == ["户籍民警"]
         record = AuditRecord.objects.latest("id")
-        assert (record.action, record.outcome, record.actor_label, record.target_id) == (
-            "staff.assignment.grant", "success", "secadmin", str(officer.pk)
+        assert (record.action, record.outcome, record.actor_label, record.target_id, record.source_address) == (
+            "staff.assignment.grant", "success", "secadmin", str(officer.pk), "10.0.0.9"
         )  # fmt: skip
         assert record.detail == {"user_id": officer.pk, "role": "户籍民警", "duty": "business",
                                  "department": "FZ-GAJ", "assignment_id": assignment.pk}  # fmt: skip

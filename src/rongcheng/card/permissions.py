@@ -1,0 +1,61 @@
+"""Who may do what with the city card. Services enforce these; templates use them to hide buttons.
+
+Residents act on their own cards (bound by the blind index of their ID number, or opened by their account). Counter
+staff holding `card.add_card` issue cards and `card.change_card` change their status; departments holding
+`card.add_bill` issue bills in their own department; finance staff holding `card.add_clearingrun` run the clearing
+and reconciliation and read the ledger. A merchant's account (a person or a department system's API client) acts for
+its merchants only. Channels (banks, online payment) top up and pay bills with `card.add_transfer`.
+
+OAuth scopes of the API (client credentials): `card:pay` for merchants and their terminals (payments, refunds,
+offline taps, QR codes), `card:topup` for banks and channels (top-ups, bills paid by channel), `card:bills` for
+department systems issuing bills.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ISSUE_CARD = "card.add_card"
+CHANGE_CARD = "card.change_card"
+ISSUE_BILL = "card.add_bill"
+FINANCE = "card.add_clearingrun"
+CHANNEL = "card.add_transfer"
+
+SCOPE_PAY = "card:pay"
+SCOPE_TOPUP = "card:topup"
+SCOPE_BILLS = "card:bills"
+SCOPES = {
+    SCOPE_PAY: "City card: merchants' payments and refunds, terminals' offline taps, QR codes",
+    SCOPE_TOPUP: "City card: top-ups and bills paid by a bank or an online channel",
+    SCOPE_BILLS: "City card: issue government bills (unified payment) for the department",
+}
+
+
+def _active(user: Any) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def has(user: Any, permission: str) -> bool:
+    return _active(user) and bool(user.has_perm(permission))
+
+
+def owns_card(user: Any, card: Any) -> bool:
+    if not _active(user):
+        return False
+    if card.owner_id is not None and card.owner_id == user.pk:
+        return True
+    index = getattr(user, "id_number_index", "")
+    return bool(index and card.holder_index == index)
+
+
+def may_act_for_merchants(user: Any) -> bool:
+    """Whether the account can act for a merchant at all (active and signed in); which merchant: its owner."""
+    return _active(user)
+
+
+def acts_for_merchant(user: Any, merchant: Any) -> bool:
+    return _active(user) and merchant.owner_id is not None and merchant.owner_id == user.pk
+
+
+def may_issue_bill(user: Any, department_id: int) -> bool:
+    return has(user, ISSUE_BILL) and user.department_id == department_id

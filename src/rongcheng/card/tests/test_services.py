@@ -1,0 +1,392 @@
+"""Cards, payments, refunds, offline taps, QR codes, bills and clearing through the services, with bad input that
+must move nothing and the authorization of every service."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from django.utils import timezone
+
+from rongcheng.accounts.models import AccountKind, Department
+from rongcheng.audit.models import AuditRecord
+from rongcheng.card import selectors, services
+from rongcheng.card.errors import (
+    BalanceLimitExceeded,
+    BillNotPayable,
+    CardActionDenied,
+    CardNotFound,
+    CardNotUsable,
+    CardTransitionNotAllowed,
+    LedgerInputInvalid,
+    QrCodeRefused,
+    ReversalExceedsOriginal,
+    TapBatchRefused,
+    TransferKeyReused,
+)
+from rongcheng.card.events import BillPaid
+from rongcheng.card.models import Bill, Card, CardStatus, ClearingLine, IdempotencyRecord, Receipt, Tap, Transfer
+from rongcheng.card.services import luhn_digit, luhn_valid
+from rongcheng.card.tests.factories import SYSTEM, account, balance, card_with, ledger_snapshot, merchant
+from rongcheng.kernel import events
+from rongcheng.kernel.jobs import cleanup_jobs
+from rongcheng.registries.tests.factories import make_person, resident
+
+pytestmark = pytest.mark.django_db
+
+
+def test_card_numbers_carry_a_luhn_check_digit() -> None:
+    assert luhn_digit("7992739871") == "3"  # the textbook example
+    card = services.card_issue(actor=SYSTEM)
+    assert len(card.number) == 16
+    assert card.number.startswith("3501")
+    assert luhn_valid(card.number)
+    broken = card.number[:-1] + str((int(card.number[-1]) + 1) % 10)
+    with pytest.raises(CardNotFound):
+        services.card_top_up(number=broken, amount=1, channel="bank", actor=account("c", "add_transfer"), key="x")
+
+
+def test_top_up_pay_and_partial_refunds_never_beyond_the_original() -> None:
+    card = card_with(1000)
+    bus = merchant("BUS1", "bus")
+    pay = services.card_pay(number=card.number, merchant_code="BUS1", actor=bus.owner, key="p1", amount=300)
+    assert (balance(card), balance("merchant:BUS1")) == (700, 300)
+    services.payment_refund(transfer_key=pay.key, amount=100, actor=bus.owner, key="r1")
+    with pytest.raises(ReversalExceedsOriginal):
+        services.payment_refund(transfer_key=pay.key, amount=201, actor=bus.owner, key="r2")
+    services.payment_refund(transfer_key=pay.key, amount=200, actor=bus.owner, key="r3")
+    assert (balance(card), balance("merchant:BUS1")) == (1000, 0)
+    assert selectors.ledger_check() == []
+
+
+@pytest.mark.parametrize("amount", [-5, 0, 1.5, "3", None])
+def test_bad_amounts_move_nothing(amount: object) -> None:
+    card = card_with(1000)
+    shop = merchant("SHOP", "shop")
+    before = ledger_snapshot()
+    with pytest.raises(LedgerInputInvalid):
+        services.card_pay(number=card.number, merchant_code="SHOP", actor=shop.owner, key="k", amount=amount)  # type: ignore[arg-type]
+    assert ledger_snapshot() == before
+
+
+def test_bus_fares_with_concessions_and_the_transfer_discount_within_90_minutes() -> None:
+    bus = merchant("BUS1", "bus")
+    merchant("METRO", "metro", owner=bus.owner)
+    ordinary, student = card_with(1000), card_with(1000, card_type="student")
+    t0 = timezone.now() - dt.timedelta(hours=5)
+
+    def fare(card: Card, code: str, at: dt.datetime, k: str) -> int:
+        paid = services.card_pay(number=card.number, merchant_code=code, actor=bus.owner, key=k, base_fare=200, at=at)
+        return paid.amount
+
+    assert fare(ordinary, "BUS1", t0, "a") == 200
+    assert fare(ordinary, "METRO", t0 + dt.timedelta(minutes=89), "b") == 100  # transfer discount
+    assert fare(ordinary, "BUS1", t0 + dt.timedelta(minutes=89 + 91), "c") == 200  # window passed
+    assert fare(student, "BUS1", t0, "d") == 100  # half fare
+    assert services.parking_fee(minutes=31) == 300
+    assert services.parking_fee(minutes=24 * 60) == 3000
+    parking = merchant("PARK", "parking", owner=bus.owner)
+    paid = services.card_pay(number=ordinary.number, merchant_code=parking.code, actor=bus.owner, key="e", minutes=45)
+    assert paid.amount == 300
+
+
+def test_a_lost_card_is_refused_and_its_replacement_carries_the_balance() -> None:
+    person = make_person()
+    holder = resident(person=person)
+    card = card_with(1234, holder=person.id_number_index)
+    shop = merchant("SHOP", "shop")
+    services.card_transition(number=card.number, action="report_loss", actor=holder)
+    before = ledger_snapshot()
+    with pytest.raises(CardNotUsable):
+        services.card_pay(number=card.number, merchant_code="SHOP", actor=shop.owner, key="k", amount=1)
+    assert ledger_snapshot() == before
+    assert {"card": card.number, "reason": "lost"} in selectors.deny_list()
+    with pytest.raises(CardActionDenied):  # the holder may only report a loss
+        services.card_transition(number=card.number, action="replace", actor=holder)
+    counter = account("counter", "change_card", "add_card")
+    services.card_transition(number=card.number, action="replace", actor=counter)
+    old = Card.objects.get(pk=card.pk)
+    assert old.status == CardStatus.REPLACED
+    assert old.replaced_by is not None
+    assert (balance(old), balance(old.replaced_by)) == (0, 1234)
+    with pytest.raises(CardTransitionNotAllowed):
+        services.card_transition(number=card.number, action="restore", actor=counter)
+    services.card_transition(number=old.replaced_by.number, action="cancel", actor=counter)
+    assert (balance(old.replaced_by), balance("cash:counter")) == (0, 1234)
+    assert selectors.ledger_check() == []
+
+
+def test_idempotency_replays_refuses_another_body_and_replays_refusals() -> None:
+    card = card_with(100)
+    shop = merchant("SHOP", "shop")
+
+    def run(key: str, amount: int):
+        return lambda: services.transfer_view(
+            services.card_pay(number=card.number, merchant_code="SHOP", actor=shop.owner, key=key, amount=amount)
+        )
+
+    first = services.idempotent(scope="shop", key="k1", body={"amount": 60}, run=run("k1", 60))
+    again = services.idempotent(scope="shop", key="k1", body={"amount": 60}, run=run("k1", 60))
+    assert (again.body, again.replayed, first.replayed) == (first.body, True, False)
+    with pytest.raises(TransferKeyReused):
+        services.idempotent(scope="shop", key="k1", body={"amount": 61}, run=run("k1", 61))
+    with pytest.raises(BalanceLimitExceeded):
+        services.idempotent(scope="shop", key="k2", body={"amount": 50}, run=run("k2", 50))
+    services.card_top_up(number=card.number, amount=100, channel="online", actor=account("ch", "add_transfer"), key="t")
+    with pytest.raises(services.ReplayedRefusal) as replayed:  # replayed, not retried behind the client's back
+        services.idempotent(scope="shop", key="k2", body={"amount": 50}, run=run("k2", 50))
+    assert (replayed.value.status, replayed.value.type_slug) == (422, "balance-limit-exceeded")
+    assert balance(card) == 140
+
+
+def test_old_idempotency_records_are_deleted_and_a_late_retry_still_moves_no_money_twice() -> None:
+    card = card_with(100)
+    shop = merchant("SHOP", "shop")
+
+    def run() -> dict:
+        return services.transfer_view(
+            services.card_pay(number=card.number, merchant_code="SHOP", actor=shop.owner, key="ledger-k", amount=60)
+        )
+
+    first = services.idempotent(scope="shop", key="k1", body={"amount": 60}, run=run)
+    services.idempotent(scope="shop", key="k2", body={"amount": 1}, run=lambda: {"answer": 1})
+    IdempotencyRecord.objects.filter(key="k1").update(created_at=timezone.now() - dt.timedelta(days=7, seconds=1))
+    IdempotencyRecord.objects.filter(key="k2").update(created_at=timezone.now() - dt.timedelta(days=6, hours=23))
+    jobs = {job.name: job for job in cleanup_jobs()}
+    assert jobs["card-idempotency"].run() == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["k2"]
+    assert jobs["card-idempotency"].run() == 0
+    late = services.idempotent(scope="shop", key="k1", body={"amount": 60}, run=run)
+    assert (late.replayed, late.body["key"]) == (False, first.body["key"])  # the ledger's key: the same transfer
+    assert balance(card) == 40
+    assert Transfer.objects.filter(kind="payment").count() == 1
+
+
+def _batch(terminal_code: str, key: bytes, number: int, taps: list[dict]) -> dict:
+    return {"terminal_code": terminal_code, "batch_number": number, "taps": taps,
+            "mac": services.tap_batch_mac(key, terminal_code, number, taps)}  # fmt: skip
+
+
+def test_offline_taps_book_at_tap_time_report_duplicates_and_gaps_and_refuse_forged_batches() -> None:
+    card = card_with(150)
+    bus = merchant("BUS1", "bus")
+    _terminal, key = services.terminal_register(merchant=bus, code="T1", actor=SYSTEM)
+    days_ago = (timezone.now() - dt.timedelta(days=3)).isoformat()
+    taps = [{"card": card.number, "counter": 1, "amount": 100, "at": days_ago},
+            {"card": card.number, "counter": 4, "amount": 100, "at": days_ago}]  # fmt: skip
+    result = services.tap_batch_upload(**_batch("T1", key, 1, taps), actor=bus.owner)
+    assert (result.booked, result.gaps) == (2, [{"card": card.number, "missing": [2, 3], "count": 2}])
+    assert balance(card) == -50  # offline taps book into debt
+    assert {"card": card.number, "reason": "debt"} in selectors.deny_list()
+    assert Tap.objects.get(counter=1).transfer.business_at.isoformat() == days_ago
+    before = ledger_snapshot()
+    again = services.tap_batch_upload(**_batch("T1", key, 2, taps[:1]), actor=bus.owner)
+    assert (again.booked, again.duplicates) == (0, [{"card": card.number, "counter": 1}])
+    with pytest.raises(TapBatchRefused, match="missing"):
+        services.tap_batch_upload(**_batch("T1", key, 4, taps), actor=bus.owner)
+    with pytest.raises(TapBatchRefused, match="MAC"):
+        services.tap_batch_upload(**_batch("T1", b"f" * 16, 3, taps), actor=bus.owner)
+    with pytest.raises(TapBatchRefused, match="terminal"):
+        services.tap_batch_upload(**_batch("FORGED", key, 1, taps), actor=bus.owner)
+    with pytest.raises(CardActionDenied):
+        services.tap_batch_upload(**_batch("T1", key, 3, taps), actor=account("other", kind=AccountKind.API_CLIENT))
+    assert ledger_snapshot() == before
+    services.card_top_up(number=card.number, amount=100, channel="cash", actor=account("cs", "add_card"), key="t2")
+    assert balance(card) == 50  # the debt recovered by the top-up
+    assert {"card": card.number, "reason": "debt"} not in selectors.deny_list()
+
+
+def test_a_tap_batch_books_set_wise_entries_in_tap_order_and_keeps_the_cards_highest_counter() -> None:
+    rich, poor = card_with(150), card_with(0)
+    bus = merchant("BUS2", "bus")
+    _terminal, key = services.terminal_register(merchant=bus, code="T2", actor=SYSTEM)
+    at = (timezone.now() - dt.timedelta(hours=2)).isoformat()
+    nobody = "3501000000000000"[:15]
+    nobody += luhn_digit(nobody)
+    taps = [{"card": rich.number, "counter": 1, "amount": 100, "at": at},
+            {"card": poor.number, "counter": 3, "amount": 50, "at": at},
+            {"card": rich.number, "counter": 2, "amount": 100, "at": at},
+            {"card": rich.number, "counter": 2, "amount": 100, "at": at},  # the same tap twice in one batch
+            {"card": nobody, "counter": 1, "amount": 100, "at": at}]  # fmt: skip
+    result = services.tap_batch_upload(**_batch("T2", key, 1, taps), actor=bus.owner)
+    assert (result.booked, result.duplicates, result.unknown_cards) == (
+        3,
+        [{"card": rich.number, "counter": 2}],
+        [nobody],
+    )
+    assert result.gaps == [{"card": poor.number, "missing": [1, 2], "count": 2}]
+    assert (balance(rich), balance(poor)) == (-50, -50)
+    assert [(t.amount, t.overdraft) for t in Transfer.objects.filter(kind="tap", debit=rich.purse).order_by("id")] == [
+        (100, False), (100, True)]  # fmt: skip
+    assert list(rich.purse.entries.order_by("id").values_list("balance_before", "balance_after")) == [
+        (0, 150), (150, 50), (50, -50)]  # fmt: skip
+    payable = list(bus.payable.entries.order_by("id").values_list("balance_before", "amount"))
+    assert payable == [(0, 100), (100, 50), (150, 100)]  # the taps' order in the batch
+    assert {c.number: c.tap_counter for c in Card.objects.filter(pk__in=[rich.pk, poor.pk])} == {
+        rich.number: 2, poor.number: 3}  # fmt: skip
+    late = [{"card": poor.number, "counter": 1, "amount": 50, "at": at},
+            {"card": poor.number, "counter": 3, "amount": 50, "at": at}]  # fmt: skip
+    again = services.tap_batch_upload(**_batch("T2", key, 2, late), actor=bus.owner)
+    assert (again.booked, again.duplicates, again.gaps) == (1, [{"card": poor.number, "counter": 3}], [])
+    assert Card.objects.get(pk=poor.pk).tap_counter == 3
+    assert selectors.ledger_check() == []
+    assert {"card": poor.number, "reason": "debt"} in selectors.deny_list()
+
+
+def test_qr_codes_pay_once_within_60_seconds_and_verify_offline() -> None:
+    person = make_person()
+    holder = resident(person=person)
+    card = services.virtual_card_open(user=holder)
+    services.card_top_up(number=card.number, amount=500, channel="online", actor=account("ch", "add_transfer"), key="t")
+    shop = merchant("SHOP", "shop")
+    code = services.qr_code_issue(number=card.number, user=holder)
+    from rongcheng.card.keys import platform_key
+
+    claims = services.qr_code_verify(code, public_key=platform_key().public_key)
+    assert (claims["card"], claims["exp"] - claims["iat"]) == (card.number, 60)
+    services.qr_code_pay(code=code, merchant_code="SHOP", amount=200, actor=shop.owner, key="q1")
+    before = ledger_snapshot()
+    with pytest.raises(QrCodeRefused, match="already used"):
+        services.qr_code_pay(code=code, merchant_code="SHOP", amount=200, actor=shop.owner, key="q2")
+    stale = services.qr_code_issue(number=card.number, user=holder, now=time.time() - 61)
+    with pytest.raises(QrCodeRefused, match="expired"):
+        services.qr_code_pay(code=stale, merchant_code="SHOP", amount=1, actor=shop.owner, key="q3")
+    payload, signature = code.split(".")
+    forged = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1] + "." + signature
+    with pytest.raises(QrCodeRefused):
+        services.qr_code_pay(code=forged, merchant_code="SHOP", amount=1, actor=shop.owner, key="q4")
+    assert ledger_snapshot() == before
+    with pytest.raises(CardActionDenied):
+        services.qr_code_issue(number=card.number, user=resident("someone-else"))
+
+
+def test_a_bill_is_paid_once_with_a_signed_receipt_and_an_event(django_capture_on_commit_callbacks) -> None:
+    dept = Department.objects.create(code="FZ-CZJ", name="福州市财政局")
+    clerk = account("clerk", "add_bill", department=dept)
+    seen: list[BillPaid] = []
+    events.subscribe(BillPaid, seen.append, name="card-test")
+    try:
+        person = make_person()
+        holder = resident(person=person)
+        card = card_with(10_000, holder=person.id_number_index)
+        bill = services.bill_issue(department_id=dept.pk, item="不动产登记费", payer_name="林则徐", amount=8000,
+                                   actor=clerk, reference="HALL-1", payer_index=person.id_number_index)  # fmt: skip
+        assert len(bill.payment_code) == 20
+        assert luhn_valid(bill.payment_code)
+        with pytest.raises(CardActionDenied):
+            services.bill_issue(department_id=dept.pk, item="x", payer_name="y", amount=1, actor=account("n"))
+        with pytest.raises(CardActionDenied):
+            services.bill_pay_by_card(payment_code=bill.payment_code, number=card.number, user=resident("x"), key="b0")
+        with django_capture_on_commit_callbacks(execute=True):
+            services.bill_pay_by_card(payment_code=bill.payment_code, number=card.number, user=holder, key="b1")
+        before = ledger_snapshot()
+        with pytest.raises(BillNotPayable):
+            services.bill_pay_by_channel(payment_code=bill.payment_code, channel="bank",
+                                         actor=account("ch", "add_transfer"), key="b2")  # fmt: skip
+        assert ledger_snapshot() == before
+    finally:
+        events.unsubscribe("card-test")
+    assert (balance(card), balance(f"treasury:{dept.code}")) == (2000, 8000)
+    receipt = Receipt.objects.get(bill=bill)
+    assert services.receipt_verify(receipt.number)[1] is True
+    assert [(e.reference, e.amount) for e in seen] == [("HALL-1", 8000)]
+    Bill.objects.filter(pk=bill.pk).update(item="篡改")
+    assert services.receipt_verify(receipt.number)[1] is False
+
+
+def test_clearing_settles_each_merchant_once_and_a_rerun_clears_only_late_uploads() -> None:
+    finance = account("finance", "add_clearingrun")
+    card = card_with(5000)
+    bus = merchant("BUS1", "bus", fee_rate=100)
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    noon = dt.datetime.combine(yesterday, dt.time(12), tzinfo=services.CITY_ZONE)
+    services.card_pay(number=card.number, merchant_code="BUS1", actor=bus.owner, key="p1", amount=1000, at=noon)
+    paid = services.card_pay(number=card.number, merchant_code="BUS1", actor=bus.owner, key="p2", amount=1000, at=noon)
+    services.payment_refund(transfer_key=paid.key, amount=300, actor=bus.owner, key="r1")
+    with pytest.raises(CardActionDenied):
+        services.clearing_run(business_date=yesterday, actor=bus.owner)
+    first = services.clearing_run(business_date=yesterday, actor=finance)
+    line = ClearingLine.objects.get(run=first)
+    assert (line.count, line.gross, line.refunds, line.fees, line.net) == (2, 2000, 0, 20, 1980)
+    # the refund was made today: it belongs to today's clearing
+    assert balance("merchant:BUS1") == 2000 - 300 - 20 - 1980
+    _terminal, key = services.terminal_register(merchant=bus, code="T1", actor=SYSTEM)
+    taps = [{"card": card.number, "counter": 1, "amount": 150, "at": noon.isoformat()}]
+    services.tap_batch_upload(**_batch("T1", key, 1, taps), actor=bus.owner)
+    second = services.clearing_run(business_date=yesterday, actor=finance)
+    late = ClearingLine.objects.get(run=second)
+    assert (late.count, late.gross, late.fees, late.net) == (1, 150, 1, 149)
+    assert "tap:" in second.settlement_file
+    assert "# late since" in second.settlement_file
+    assert Transfer.objects.filter(kind="settlement").count() == 2
+    assert selectors.ledger_check() == []
+
+
+def test_reconciliation_lists_every_unmatched_item() -> None:
+    finance = account("finance", "add_clearingrun")
+    channel = account("ch", "add_transfer")
+    card = card_with()
+    services.card_top_up(number=card.number, amount=100, channel="bank", actor=channel, key="a", reference="B-1")
+    services.card_top_up(number=card.number, amount=200, channel="bank", actor=channel, key="b", reference="B-2")
+    statement = "reference,amount\nB-1,100\nB-2,250\nB-9,70\n"
+    report = services.reconcile(business_date=timezone.localdate(), channel="bank", statement=statement, actor=finance)
+    assert report.matched == 1
+    assert report.amount_differs == [{"reference": "B-2", "ours": 200, "theirs": 250}]
+    assert report.theirs_only == [{"reference": "B-9", "amount": 70}]
+    assert not report.balanced
+
+
+def test_authorization_refusals_are_audited_and_move_nothing() -> None:
+    card = card_with(500)
+    merchant("SHOP", "shop")
+    stranger = account("stranger", kind=AccountKind.API_CLIENT)
+    before = ledger_snapshot()
+    cases = [
+        lambda: services.card_pay(number=card.number, merchant_code="SHOP", actor=stranger, key="k", amount=1),
+        lambda: services.card_top_up(number=card.number, amount=1, channel="bank", actor=stranger, key="k"),
+        lambda: services.card_issue(actor=stranger),
+        lambda: services.card_transition(number=card.number, action="freeze", actor=stranger),
+        lambda: services.clearing_run(business_date=timezone.localdate() - dt.timedelta(days=1), actor=stranger),
+        lambda: services.reconcile(business_date=timezone.localdate(), channel="bank", statement="", actor=stranger),
+    ]
+    for case in cases:
+        with pytest.raises(CardActionDenied):
+            case()
+    assert ledger_snapshot() == before
+    assert AuditRecord.objects.filter(outcome="denied", actor_id=str(stranger.pk)).count() == len(cases)
+
+
+def test_a_counter_issues_a_named_card_through_the_audited_registry_read() -> None:
+    from rongcheng.registries.tests.factories import make_id_number
+
+    id_number = make_id_number(sequence=77)
+    person = make_person(id_number=id_number, name="林则徐")
+    from django.contrib.auth.models import Permission
+
+    counter = account("counter", "add_card")
+    counter.user_permissions.add(Permission.objects.get(codename="view_person"))
+    counter = type(counter).objects.get(pk=counter.pk)
+    card, name = services.card_issue_for_person(actor=counter, id_number=id_number)
+    assert card.holder_index == person.id_number_index
+    assert name == "林**"  # masked: the counter holds no entitlement to the name in clear
+    reads = AuditRecord.objects.filter(action="registries.person.read", actor_id=str(counter.pk))
+    assert reads.count() == 1
+    with pytest.raises(CardActionDenied):
+        services.card_issue_for_person(actor=account("nobody"), id_number=id_number)
+    assert Card.objects.count() == 1
+
+
+def test_the_card_lifecycle_table_is_the_drawing_in_its_docstring() -> None:
+    from rongcheng.card.lifecycle import FINAL_STATES, TRANSITIONS
+    from rongcheng.kernel.transitions import walk
+
+    states, edges = walk(TRANSITIONS, "active")
+    assert states == {"active", "lost", "frozen", "replaced", "cancelled"}
+    assert set(edges) == {
+        ("active", "report_loss", "lost"), ("active", "freeze", "frozen"), ("lost", "restore", "active"),
+        ("frozen", "restore", "active"), ("active", "replace", "replaced"), ("lost", "replace", "replaced"),
+        ("frozen", "replace", "replaced"), ("active", "cancel", "cancelled"), ("lost", "cancel", "cancelled"),
+        ("frozen", "cancel", "cancelled"),
+    }  # fmt: skip
+    assert all(not TRANSITIONS.allowed_from(state) for state in FINAL_STATES)

@@ -1,0 +1,145 @@
+"""The card's pages: the resident's own cards only, loss report, QR code, finance pages for finance staff only,
+merchants' page, the public receipt verification."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from rongcheng.accounts.models import Department
+from rongcheng.card import services
+from rongcheng.card.models import Bill, Card, ClearingRun, Receipt
+from rongcheng.card.tests.factories import SYSTEM, account, balance, card_with, merchant
+from rongcheng.registries.tests.factories import make_person, resident
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_resident_sees_and_manages_only_their_own_cards():
+    person = make_person()
+    holder = resident("holder", person=person)
+    card = card_with(1234, holder=person.id_number_index)
+    stranger_card = card_with(10)
+    client = signed_in(holder)
+    page = client.get("/card/").content.decode()
+    assert card.number in page
+    assert "12.34" in page
+    assert stranger_card.number not in page
+    assert client.get(f"/card/cards/{stranger_card.reference}/").status_code == 404
+    detail = client.get(f"/card/cards/{card.reference}/").content.decode()
+    assert "充值" in detail
+    qr = client.get(f"/card/cards/{card.reference}/qr/").content.decode()
+    assert "<svg" in qr
+    assert client.post(f"/card/cards/{card.reference}/report-loss/").status_code == 302
+    assert Card.objects.get(pk=card.pk).status == "lost"
+    assert client.post(f"/card/cards/{stranger_card.reference}/report-loss/").status_code == 404
+    assert Card.objects.get(pk=stranger_card.pk).status == "active"
+
+
+def test_a_resident_opens_the_virtual_card():
+    person = make_person()
+    holder = resident("holder", person=person)
+    response = signed_in(holder).post("/card/virtual/")
+    assert response.status_code == 302
+    assert Card.objects.get(owner=holder).form == "virtual"
+
+
+def test_finance_pages_are_for_finance_staff_only():
+    finance = account("finance", "add_clearingrun")
+    person = make_person()
+    for user in (resident("r", person=person), account("clerk", "add_card")):
+        client = signed_in(user)
+        assert client.get("/card/finance/clearing/").status_code == 403
+        assert client.post("/card/finance/clearing/", {"business_date": "2026-01-01"}).status_code == 403
+        assert client.get("/card/finance/reconcile/").status_code == 403
+    assert Client().get("/card/finance/clearing/").status_code == 302  # to sign in
+    client = signed_in(finance)
+    day = (timezone.localdate() - dt.timedelta(days=1)).isoformat()
+    response = client.post("/card/finance/clearing/", {"business_date": day})
+    assert response.status_code == 302
+    run = ClearingRun.objects.get()
+    assert client.get(f"/card/finance/clearing/{run.pk}/").status_code == 200
+    assert "清分" in client.get("/card/finance/clearing/").content.decode()
+    assert client.get("/card/finance/reconcile/").status_code == 200
+
+
+def test_merchants_see_their_transactions():
+    shop = merchant("SHOP", "shop", owner=account("owner", kind="resident"))
+    card = card_with(500)
+    services.card_pay(number=card.number, merchant_code="SHOP", actor=shop.owner, key="p", amount=120)
+    page = signed_in(shop.owner).get("/card/merchant/")
+    assert page.status_code == 200
+    assert "1.20" in page.content.decode()
+    assert signed_in(account("nobody", kind="resident")).get("/card/merchant/").status_code == 403
+
+
+def test_receipts_verify_publicly():
+    from rongcheng.accounts.models import Department
+
+    dept = Department.objects.create(code="FZ-CZJ", name="福州市财政局")
+    bill = services.bill_issue(department_id=dept.pk, item="罚没收入", payer_name="林则徐", amount=5000,
+                               actor=SYSTEM)  # fmt: skip
+    services.bill_pay_by_channel(payment_code=bill.payment_code, channel="online",
+                                 actor=account("ch", "add_transfer"), key="b")  # fmt: skip
+    bill.refresh_from_db()
+    page = Client().get(f"/card/receipts/{bill.receipt.number}/").content.decode()
+    assert 'data-verdict="authentic"' in page
+    assert "林**" in page
+    assert "50.00" in page
+    # The moment of payment in the city's time, to the second: not the signed UTC string with its microseconds.
+    signed = json.loads(bill.receipt.content)["paid_at"]
+    paid = dt.datetime.fromisoformat(signed).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f'<time datetime="{signed}">{paid:%Y-%m-%d %H:%M:%S}</time>' in page
+    assert Client().get("/card/receipts/R000/").status_code == 404
+
+
+def test_a_resident_pays_a_bill_issued_to_them_by_card_and_gets_the_receipt():
+    person, other = make_person(), make_person()
+    holder, stranger = resident("holder", person=person), resident("stranger", person=other)
+    card = card_with(1500, holder=person.id_number_index)
+    stranger_card = card_with(5000, holder=other.id_number_index)
+    department = Department.objects.get_or_create(code="FZ-GSJ", defaults={"name": "福州市市场监督管理局"})[0]
+    bill = services.bill_issue(department_id=department.pk, item="营业执照工本费", payer_name="林",
+                               payer_index=person.id_number_index, amount=1000, actor=SYSTEM)  # fmt: skip
+    big = services.bill_issue(department_id=department.pk, item="罚没款", payer_name="林",
+                              payer_index=person.id_number_index, amount=2000, actor=SYSTEM)  # fmt: skip
+    client = signed_in(holder)
+    page = client.get("/card/").content.decode()
+    assert f">{bill.payment_code}</span>" in page
+    assert "10.00" in page
+    assert bill.payment_code not in signed_in(stranger).get("/card/").content.decode()
+
+    # another resident's bill, another resident's card, too little money: refused, nothing moved
+    refused = signed_in(stranger).post(f"/card/bills/{bill.payment_code}/pay/", {"card": stranger_card.reference})
+    assert refused.status_code == 404
+    client.post(f"/card/bills/{bill.payment_code}/pay/", {"card": stranger_card.reference})
+    client.post(f"/card/bills/{big.payment_code}/pay/", {"card": card.reference})
+    assert (balance(card), balance(stranger_card)) == (1500, 5000)
+    assert Bill.objects.filter(status="paid").count() == 0
+
+    paid = client.post(f"/card/bills/{bill.payment_code}/pay/", {"card": card.reference})
+    receipt = Receipt.objects.get(bill=bill)
+    assert paid.status_code == 302
+    assert paid["Location"] == f"/card/receipts/{receipt.number}/"
+    assert balance(card) == 500
+    again = client.post(f"/card/bills/{bill.payment_code}/pay/", {"card": card.reference})
+    assert (again.status_code, again["Location"]) == (302, "/card/")  # refused: the bill is paid
+    assert balance(card) == 500
+    # the paid bill leaves the bills to pay (its receipt number may repeat the payment code's digits)
+    assert f">{bill.payment_code}</span>" not in client.get("/card/").content.decode()

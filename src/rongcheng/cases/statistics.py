@@ -1,0 +1,258 @@
+"""The indicators of digital city management, per unit, grid cell, street or district over a period, computed
+exactly from the cases (one aggregate query per table).
+
+Over the cases reported in the period (merged duplicates left out):
+- 立案率 = 立案数 ÷ 上报数 (a case closed under the simple procedure counts as registered);
+- 结案率 = 结案数 ÷ (应结案数 − 缓办数), 应结案数 being the cases dispatched, 缓办数 those postponed now;
+- 按期结案率 = 按期结案数 ÷ (结案数 + 超期未结案数): an open case past its deadline counts against it, not only
+  the cases closed late;
+- 返工率 = cases reworked at least once (核查不通过) ÷ 应结案数; 延期率 = cases extended ÷ 应结案数;
+- 综合指标 = 100 × (0.2 结案率 + 0.4 按期结案率 + 0.2 (1 − 返工率) + 0.2 (1 − 延期率)).
+A ratio with a zero denominator is shown as none (—), never as 0 or 100 %.
+
+For whole months (the bulletin's periods) the counts are read from `Tally`, which the database keeps exact in the
+same transaction as every write of a case; only the open cases past their deadline are counted live (the clock moves
+them, not a write), from the running cases through their partial index. Other periods, and the tests that prove the
+tally, count the cases themselves (`indicators_recount`, `hot_spots_recount`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from rongcheng.accounts.models import Department
+from rongcheng.cases.models import Case, Category, State, Tally
+from rongcheng.cases.workflow import DONE, RUNNING
+from rongcheng.divisions.models import Division, GridCell
+
+GROUPS = {"unit": "unit_id", "cell": "cell_code", "street": "street_code", "district": "district_code"}
+UNASSIGNED = {
+    "unit": _("（未派遣）"),
+    "cell": _("（无网格）"),
+    "street": _("（无街道）"),
+    "district": _("（无区县）"),
+}
+WEIGHTS = (Decimal("0.2"), Decimal("0.4"), Decimal("0.2"), Decimal("0.2"))
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    name: str
+    reported: int
+    registered: int
+    simple: int
+    due: int
+    postponed: int
+    closed: int
+    on_time: int
+    overdue_open: int
+    reworked: int
+    extended: int
+
+    @staticmethod
+    def _ratio(num: int, den: int) -> Decimal | None:
+        if den <= 0:
+            return None
+        return (Decimal(num) / Decimal(den)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+
+    @cached_property
+    def registration_rate(self) -> Decimal | None:
+        return self._ratio(self.registered, self.reported)
+
+    @cached_property
+    def closing_rate(self) -> Decimal | None:
+        return self._ratio(self.closed, self.due - self.postponed)
+
+    @cached_property
+    def on_time_rate(self) -> Decimal | None:
+        return self._ratio(self.on_time, self.closed + self.overdue_open)
+
+    @cached_property
+    def rework_rate(self) -> Decimal | None:
+        return self._ratio(self.reworked, self.due)
+
+    @cached_property
+    def extension_rate(self) -> Decimal | None:
+        return self._ratio(self.extended, self.due)
+
+    @cached_property
+    def composite(self) -> Decimal | None:
+        parts = (self.closing_rate, self.on_time_rate, self.rework_rate, self.extension_rate)
+        if any(p is None for p in parts):
+            return None
+        closing, on_time, rework, extension = (p or Decimal(0) for p in parts)
+        a, b, c, d = WEIGHTS
+        value = 100 * (a * closing + b * on_time + c * (1 - rework) + d * (1 - extension))
+        return value.quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+TALLIED = tuple(f for f in Row.__dataclass_fields__ if f not in ("key", "name", "overdue_open"))
+
+
+def _whole_months(start: dt.date, end: dt.date) -> bool:
+    return start.day == 1 and start <= end and (end + dt.timedelta(days=1)).day == 1
+
+
+def _span(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    tz = timezone.get_current_timezone()
+    begin = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
+    return begin, dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+
+
+def indicators(*, group: str, start: dt.date, end: dt.date, now: dt.datetime | None = None) -> list[Row]:
+    """One row per unit / cell / street / district for the cases reported from `start` to `end` (inclusive): from
+    the tally for whole months, else counted from the cases."""
+    if not _whole_months(start, end):
+        return indicators_recount(group=group, start=start, end=end, now=now)
+    column = GROUPS[group]
+    now = now or timezone.now()
+    begin, finish = _span(start, end)
+    tallied = (
+        Tally.objects.filter(dimension=group, month__gte=start, month__lte=end)
+        .values("key")
+        .annotate(**{f: Sum(f) for f in TALLIED})
+        .filter(reported__gt=0)
+    )
+    overdue = dict(
+        Case.objects.filter(state__in=RUNNING, deadline__lt=now, created_at__gte=begin, created_at__lt=finish)
+        .values(column)
+        .annotate(n=Count("id"))
+        .values_list(column, "n")
+    )
+    overdue = {("" if k is None else str(k)): n for k, n in overdue.items()}
+    return _rows(group, [{**r, "overdue_open": overdue.get(r["key"], 0)} for r in tallied])
+
+
+def _rows(group: str, rows: list[dict[str, object]]) -> list[Row]:
+    keys = [str(r["key"]) for r in rows if r["key"]]
+    names = _names(group, keys)
+    result = [
+        Row(
+            key=str(r["key"]),
+            name=names.get(str(r["key"]), str(r["key"])) if r["key"] else str(UNASSIGNED[group]),
+            **{k: int(r[k]) for k in Row.__dataclass_fields__ if k not in ("key", "name")},  # type: ignore[call-overload]
+        )
+        for r in rows
+    ]
+    return sorted(result, key=lambda row: (row.key == "", row.key))
+
+
+def indicators_recount(*, group: str, start: dt.date, end: dt.date, now: dt.datetime | None = None) -> list[Row]:
+    """The same rows counted from the cases themselves: any period, and the proof of the tally."""
+    column = GROUPS[group]
+    now = now or timezone.now()
+    begin, finish = _span(start, end)
+    rows = (
+        Case.objects.filter(created_at__gte=begin, created_at__lt=finish)
+        .exclude(state=State.MERGED)
+        .values(column)
+        .annotate(
+            reported=Count("id"),
+            registered=Count("id", filter=Q(registered_at__isnull=False)),
+            simple=Count("id", filter=Q(simple_procedure=True)),
+            due=Count("id", filter=Q(dispatched_at__isnull=False)),
+            postponed=Count("id", filter=Q(state=State.POSTPONED)),
+            closed=Count("id", filter=Q(state__in=DONE, dispatched_at__isnull=False)),
+            on_time=Count("id", filter=Q(state__in=DONE, closed_on_time=True, dispatched_at__isnull=False)),
+            overdue_open=Count("id", filter=Q(state__in=RUNNING, deadline__lt=now)),
+            reworked=Count("id", filter=Q(rework_count__gt=0)),
+            extended=Count("id", filter=Q(extension_count__gt=0)),
+        )
+        .order_by(column)
+    )
+    return _rows(group, [{**r, "key": "" if r[column] is None else str(r[column])} for r in rows])
+
+
+NAMES_BY_KEY = 200  # more keys than this: every name of the table is read (no query of thousands of parameters)
+
+
+def _names(group: str, keys: list[str]) -> dict[str, str]:
+    many = len(keys) > NAMES_BY_KEY
+    if group == "unit":
+        units = Department.objects.all() if many else Department.objects.filter(pk__in=keys)
+        return {str(pk): name for pk, name in units.values_list("pk", "name")}
+    if group in ("street", "district"):
+        divisions = Division.objects.all() if many else Division.objects.filter(code__in=keys)
+        return dict(divisions.values_list("code", "name"))
+    cells = GridCell.objects.all() if many else GridCell.objects.filter(code__in=keys)
+    return dict(cells.values_list("code", "name"))
+
+
+def month_bounds(month: str) -> tuple[dt.date, dt.date]:
+    """'2026-11' → the first and last day of that month."""
+    year, number = (int(x) for x in month.split("-", 1))
+    first = dt.date(year, number, 1)
+    following = dt.date(year + number // 12, number % 12 + 1, 1)
+    return first, following - dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class HotSpot:
+    street_code: str
+    street_name: str
+    category_code: str
+    category_name: str
+    reported: int
+
+
+def hot_spots(*, start: dt.date, end: dt.date, limit: int = 10, category: str = "") -> list[HotSpot]:
+    """The streets and categories with the most cases reported from `start` to `end` (merged duplicates left out),
+    most first: where the same problem keeps coming back; of one category when `category` (its code) is given. From
+    the tally for whole months."""
+    if not _whole_months(start, end):
+        return hot_spots_recount(start=start, end=end, limit=limit, category=category)
+    tallied = Tally.objects.filter(dimension="hotspot", month__gte=start, month__lte=end)
+    if category:
+        pk = Category.objects.filter(code=category).values_list("pk", flat=True).first()
+        if pk is None:
+            return []
+        tallied = tallied.filter(key__endswith=f"|{pk}")
+    sums = (
+        tallied.values("key").annotate(reported=Sum("reported")).filter(reported__gt=0).values_list("key", "reported")
+    )
+    categories = {str(pk): (code, name) for pk, code, name in Category.objects.values_list("pk", "code", "name")}
+    counted: list[dict[str, Any]] = []
+    for key, reported in sums:
+        street, _, category = key.partition("|")
+        code, name = categories.get(category, (category, category))
+        counted.append({"street_code": street, "category__code": code, "category__name": name, "reported": reported})
+    counted.sort(key=lambda r: (-r["reported"], r["street_code"], r["category__code"]))
+    return _hot_spots(counted[:limit])
+
+
+def hot_spots_recount(*, start: dt.date, end: dt.date, limit: int = 10, category: str = "") -> list[HotSpot]:
+    begin, finish = _span(start, end)
+    cases = Case.objects.filter(created_at__gte=begin, created_at__lt=finish)
+    if category:
+        cases = cases.filter(category__code=category)
+    rows = list(
+        cases.exclude(state=State.MERGED)
+        .values("street_code", "category__code", "category__name")
+        .annotate(reported=Count("id"))
+        .order_by("-reported", "street_code", "category__code")[:limit]
+    )
+    return _hot_spots(rows)
+
+
+def _hot_spots(rows: Sequence[Mapping[str, Any]]) -> list[HotSpot]:
+    names = _names("street", [r["street_code"] for r in rows if r["street_code"]])
+    return [
+        HotSpot(
+            street_code=r["street_code"],
+            street_name=names.get(r["street_code"], r["street_code"]) or str(UNASSIGNED["street"]),
+            category_code=r["category__code"],
+            category_name=r["category__name"],
+            reported=int(r["reported"]),
+        )
+        for r in rows
+    ]

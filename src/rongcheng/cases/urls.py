@@ -1,0 +1,5 @@
+from rongcheng.cases import views
+
+app_name = "cases"
+
+urlpatterns = views.urlpatterns

@@ -1,0 +1,5 @@
+from rongcheng.catalogue import opendata
+
+app_name = "opendata"
+
+urlpatterns = opendata.urlpatterns

@@ -1,0 +1,743 @@
+"""Read use-cases of the catalogue and the open data portal.
+
+Visibility of datasets: the public sees published (`active`), non-private datasets only; a department (its staff
+with the editor's right, or its API token) also sees its own drafts and private datasets. To anyone else, a private
+or draft dataset is indistinguishable from one that does not exist (DatasetNotFound, the same message).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from rongcheng.accounts.models import Department
+from rongcheng.catalogue import permissions
+from rongcheng.catalogue.errors import DataResourceNotFound, DatasetNotFound
+from rongcheng.catalogue.models import (
+    DataResource,
+    Dataset,
+    DatasetGroup,
+    DatasetResource,
+    DatasetRevision,
+    DatasetState,
+    DatasetTag,
+    DatastoreRow,
+    DepartmentApiToken,
+    ExchangeUse,
+    SharingGrant,
+    SharingRequest,
+    SharingState,
+)
+
+LICENCE_TITLES = {
+    "cc-by-4.0": ("Creative Commons Attribution 4.0", "https://creativecommons.org/licenses/by/4.0/", True),
+    "cc-zero": ("Creative Commons CCZero", "https://creativecommons.org/publicdomain/zero/1.0/", True),
+    "odc-by": ("Open Data Commons Attribution License", "https://opendatacommons.org/licenses/by/1-0/", True),
+    "odc-odbl": ("Open Data Commons Open Database License (ODbL)", "https://opendatacommons.org/licenses/odbl/", True),
+    "other-open": ("Other (Open)", "", True),
+    "other-closed": ("Other (Not Open)", "", False),
+}
+OPEN_FORMATS = frozenset({"CSV", "JSON", "GeoJSON"})
+MEDIA_TYPES = {
+    "CSV": "text/csv",
+    "JSON": "application/json",
+    "GeoJSON": "application/geo+json",
+    "XLSX": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+Viewer = Any  # a User, a DepartmentApiToken, or None (the public)
+
+
+def organization_name(department: Department) -> str:
+    """An organization's CKAN name: its department code in lower case (fz-gsj)."""
+    return department.code.lower()
+
+
+def may_see_unlisted(viewer: Viewer, organization_id: int) -> bool:
+    if viewer is None:
+        return False
+    if isinstance(viewer, DepartmentApiToken):
+        return viewer.department_id == organization_id and viewer.revoked_at is None
+    department = Department(pk=organization_id)
+    return permissions.can_edit(viewer, department) or permissions.can_steward(viewer, department)
+
+
+def datasets_visible(viewer: Viewer) -> QuerySet[Dataset]:
+    listed = Q(state=DatasetState.ACTIVE, private=False)
+    if isinstance(viewer, DepartmentApiToken):
+        return Dataset.objects.filter(listed | Q(organization_id=viewer.department_id)).exclude(
+            state=DatasetState.DELETED
+        )
+    if viewer is not None and getattr(viewer, "is_authenticated", False) and viewer.kind == "staff":
+        own = [d.pk for d in Department.objects.all() if may_see_unlisted(viewer, d.pk)]
+        return Dataset.objects.filter(listed | Q(organization_id__in=own)).exclude(state=DatasetState.DELETED)
+    return Dataset.objects.filter(listed)
+
+
+def dataset_get(*, name_or_id: str, viewer: Viewer) -> Dataset:
+    qs = Dataset.objects.select_related("organization").exclude(state=DatasetState.DELETED)
+    dataset = qs.filter(name=name_or_id).first()
+    if dataset is None:
+        try:
+            dataset = qs.filter(uuid=name_or_id).first()
+        except Exception:  # not a UUID
+            dataset = None
+    if dataset is None or (not dataset.listed and not may_see_unlisted(viewer, dataset.organization_id)):
+        raise DatasetNotFound("Not found")
+    return dataset
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat() if value else None
+
+
+def organization_dict(department: Department, *, count: int | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": organization_name(department),
+        "name": organization_name(department),
+        "title": department.name,
+        "display_name": department.name,
+        "description": "",
+        "image_url": "",
+        "type": "organization",
+        "is_organization": True,
+        "state": "active",
+        "approval_status": "approved",
+        "created": None,
+    }
+    if count is not None:
+        data["package_count"] = count
+    return data
+
+
+def group_dict(group: DatasetGroup, *, count: int | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": group.name, "name": group.name, "title": group.title, "display_name": group.title,
+        "description": group.description, "image_url": "", "type": "group", "is_organization": False,
+        "state": "active", "approval_status": "approved", "created": _iso(group.created),
+    }  # fmt: skip
+    if count is not None:
+        data["package_count"] = count
+    return data
+
+
+def resource_dict(resource: DatasetResource, *, base_url: str = "", dataset: Dataset | None = None) -> dict[str, Any]:
+    dataset = dataset or resource.dataset
+    url = resource.url or f"{base_url}/opendata/dataset/{dataset.name}/resource/{resource.uuid}/download"
+    return {
+        "id": str(resource.uuid),
+        "package_id": str(dataset.uuid),
+        "name": resource.name,
+        "description": resource.description,
+        "format": resource.format,
+        "mimetype": MEDIA_TYPES.get(resource.format, ""),
+        "url": url,
+        "url_type": "" if resource.url else "datastore",
+        "position": resource.position,
+        "datastore_active": bool(resource.backing),
+        "created": _iso(resource.created),
+        "last_modified": _iso(resource.last_modified),
+        "state": "active",
+        "fields": resource.fields,
+    }
+
+
+def package_dict(dataset: Dataset, *, base_url: str = "", with_pending: bool = False) -> dict[str, Any]:
+    """CKAN's package dictionary of a dataset as it stands (tags, groups, organization and resources prefetched
+    where the caller listed many)."""
+    licence = LICENCE_TITLES.get(dataset.licence_id, ("", "", False))
+    tags = sorted(t.name for t in dataset.tag_rows.all())
+    groups = sorted(dataset.groups.all(), key=lambda g: g.name)
+    resources = sorted(dataset.resources.all(), key=lambda r: r.position)
+    data: dict[str, Any] = {
+        "id": str(dataset.uuid),
+        "name": dataset.name,
+        "title": dataset.title,
+        "notes": dataset.notes,
+        "type": "dataset",
+        "state": dataset.state,
+        "private": dataset.private,
+        "license_id": dataset.licence_id,
+        "license_title": licence[0],
+        "license_url": licence[1],
+        "isopen": licence[2],
+        "owner_org": organization_name(dataset.organization),
+        "organization": organization_dict(dataset.organization),
+        "tags": [{"name": t, "display_name": t, "state": "active"} for t in tags],
+        "num_tags": len(tags),
+        "groups": [group_dict(g) for g in groups],
+        "resources": [resource_dict(r, base_url=base_url, dataset=dataset) for r in resources],
+        "num_resources": len(resources),
+        "metadata_created": _iso(dataset.metadata_created),
+        "metadata_modified": _iso(dataset.metadata_modified),
+        "version": str(dataset.revision) if dataset.revision else None,
+        "update_cycle_days": dataset.update_cycle,
+        "personal_derived": dataset.personal_derived,
+        "data_resource": dataset.data_resource.code if dataset.data_resource_id and dataset.data_resource else None,
+        "extras": [],
+    }
+    if with_pending and dataset.pending:
+        data["pending_changes"] = dataset.pending
+    return data
+
+
+def package_snapshot(dataset: Dataset) -> dict[str, Any]:
+    """What a revision keeps: the package without server-relative download URLs."""
+    snapshot = package_dict(dataset)
+    for resource in snapshot["resources"]:
+        if resource["url_type"] == "datastore":
+            resource["url"] = ""
+    return snapshot
+
+
+def datasets_prefetched(qs: QuerySet[Dataset]) -> QuerySet[Dataset]:
+    return qs.select_related("organization", "data_resource").prefetch_related("tag_rows", "groups", "resources")
+
+
+# --- search (package_search) --------------------------------------------------------------------------------------
+
+FACET_FIELDS = ("organization", "tags", "res_format", "license_id", "groups")
+SORTS = {
+    "metadata_modified desc": ("-metadata_modified", "name"),
+    "metadata_modified asc": ("metadata_modified", "name"),
+    "metadata_created desc": ("-metadata_created", "name"),
+    "name asc": ("name",),
+    "name desc": ("-name",),
+    "title_string asc": ("title", "name"),
+    "title_string desc": ("-title", "name"),
+    "score desc, metadata_modified desc": ("-metadata_modified", "name"),
+    "score desc": ("-metadata_modified", "name"),
+}
+
+
+def _filter_field(qs: QuerySet[Dataset], field: str, value: str) -> QuerySet[Dataset]:
+    value = value.strip().strip('"')
+    if field in ("organization", "owner_org"):
+        return qs.filter(organization__code__iexact=value)
+    if field == "tags":
+        return qs.filter(pk__in=DatasetTag.objects.filter(name=value).values("dataset_id"))
+    if field == "res_format":
+        return qs.filter(pk__in=DatasetResource.objects.filter(format__iexact=value).values("dataset_id"))
+    if field == "license_id":
+        return qs.filter(licence_id=value)
+    if field == "groups":
+        return qs.filter(groups__name=value)
+    if field == "name":
+        return qs.filter(name=value)
+    raise ValueError(field)
+
+
+def _terms(text: str) -> list[tuple[str, str]]:
+    """`field:value` terms of a Solr-like query (quoted values allowed); a bare word is ("", word)."""
+    terms: list[tuple[str, str]] = []
+    for raw in _split(text):
+        part = raw.lstrip("+")
+        if part in ("AND", "") or not part:
+            continue
+        field, sep, value = part.partition(":")
+        terms.append((field, value) if sep and field in (*FACET_FIELDS, "owner_org", "name") else ("", part))
+    return terms
+
+
+def _split(text: str) -> Iterator[str]:
+    word, quoted = "", False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+            word += char
+        elif char.isspace() and not quoted:
+            yield word
+            word = ""
+        else:
+            word += char
+    yield word
+
+
+@dataclass
+class SearchResult:
+    count: int
+    datasets: list[Dataset]
+    facets: dict[str, list[tuple[str, str, int]]]  # field: (name, display name, count)
+
+
+def dataset_search(
+    *, q: str = "", fq: str = "", rows: int = 10, start: int = 0, sort: str = "", facet_fields: list[str] | None = None,
+    facet_limit: int = 50, viewer: Viewer = None, include_private: bool = False,
+) -> SearchResult:  # fmt: skip
+    """Datasets matching words (title, name, notes, tags) and field filters; ValueError names a field it does not
+    know. Facets are counted over the whole match."""
+    qs = (
+        datasets_visible(viewer)
+        if include_private
+        else Dataset.objects.filter(state=DatasetState.ACTIVE, private=False)
+    )
+    for field, value in [*_terms(q if q not in ("*:*", "*") else ""), *_terms(fq)]:
+        if field:
+            qs = _filter_field(qs, field, value)
+        else:
+            word = value.strip('"')
+            qs = qs.filter(
+                Q(title__icontains=word) | Q(name__icontains=word) | Q(notes__icontains=word)
+                | Q(pk__in=DatasetTag.objects.filter(name=word).values("dataset_id"))
+            )  # fmt: skip
+    order = SORTS.get(" ".join(sort.split()).lower() if sort else "score desc")
+    if order is None:
+        raise ValueError("sort")
+    count = qs.count()
+    page = list(datasets_prefetched(qs.order_by(*order))[start : start + rows]) if rows else []
+    facets = {field: _facet(qs, field, facet_limit) for field in (facet_fields or [])}
+    return SearchResult(count, page, facets)
+
+
+def _facet(qs: QuerySet[Dataset], field: str, limit: int) -> list[tuple[str, str, int]]:
+    ids = qs.values("pk")
+    if field == "organization":
+        rows = (
+            Dataset.objects.filter(pk__in=ids)
+            .values("organization__code", "organization__name")
+            .annotate(n=Count("id"))
+            .order_by("-n", "organization__code")[:limit]
+        )
+        return [(r["organization__code"].lower(), r["organization__name"], r["n"]) for r in rows]
+    if field == "tags":
+        tag_rows = DatasetTag.objects.filter(dataset_id__in=ids).values("name").annotate(n=Count("id"))
+        return [(r["name"], r["name"], r["n"]) for r in tag_rows.order_by("-n", "name")[:limit]]
+    if field == "res_format":
+        format_rows = (
+            DatasetResource.objects.filter(dataset_id__in=ids)
+            .values("format")
+            .annotate(n=Count("dataset_id", distinct=True))
+            .order_by("-n", "format")[:limit]
+        )
+        return [(r["format"], r["format"], r["n"]) for r in format_rows]
+    if field == "license_id":
+        licence_rows = (
+            Dataset.objects.filter(pk__in=ids).values("licence_id").annotate(n=Count("id")).order_by("-n")[:limit]
+        )
+        return [(r["licence_id"], LICENCE_TITLES.get(r["licence_id"], ("",))[0] or r["licence_id"], r["n"])
+                for r in licence_rows]  # fmt: skip
+    if field == "groups":
+        group_rows = (
+            DatasetGroup.objects.filter(datasets__in=ids)
+            .values("name", "title")
+            .annotate(n=Count("datasets"))
+            .order_by("-n", "name")[:limit]
+        )
+        return [(r["name"], r["title"], r["n"]) for r in group_rows]
+    raise ValueError(field)
+
+
+def organizations_with_counts() -> list[tuple[Department, int]]:
+    counts = dict(
+        Dataset.objects.filter(state=DatasetState.ACTIVE, private=False)
+        .values_list("organization_id")
+        .annotate(n=Count("id"))
+        .values_list("organization_id", "n")
+    )
+    return [(d, counts.get(d.pk, 0)) for d in Department.objects.order_by("code")]
+
+
+def organization_get(name: str) -> Department:
+    department = Department.objects.filter(code__iexact=name).first()
+    if department is None:
+        raise DatasetNotFound("Not found")
+    return department
+
+
+def groups_with_counts() -> list[tuple[DatasetGroup, int]]:
+    counts = dict(
+        DatasetGroup.objects.filter(datasets__state=DatasetState.ACTIVE, datasets__private=False)
+        .annotate(n=Count("datasets"))
+        .values_list("pk", "n")
+    )
+    return [(g, counts.get(g.pk, 0)) for g in DatasetGroup.objects.order_by("name")]
+
+
+def group_get(name: str) -> DatasetGroup:
+    group = DatasetGroup.objects.filter(name=name).first()
+    if group is None:
+        raise DatasetNotFound("Not found")
+    return group
+
+
+def tags_listed(query: str = "") -> list[str]:
+    qs = DatasetTag.objects.filter(dataset__state=DatasetState.ACTIVE, dataset__private=False)
+    if query:
+        qs = qs.filter(name__icontains=query)
+    return list(qs.values_list("name", flat=True).distinct().order_by("name"))
+
+
+def resource_get(*, resource_id: str, viewer: Viewer) -> DatasetResource:
+    try:
+        resource = DatasetResource.objects.select_related("dataset__organization").filter(uuid=resource_id).first()
+    except Exception:  # not a UUID
+        resource = None
+    if resource is None:
+        raise DatasetNotFound("Not found")
+    dataset = resource.dataset
+    if dataset.state == DatasetState.DELETED or (
+        not dataset.listed and not may_see_unlisted(viewer, dataset.organization_id)
+    ):
+        raise DatasetNotFound("Not found")
+    return resource
+
+
+# --- the datastore ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DatastorePage:
+    fields: list[dict[str, Any]]
+    records: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+def revision_get(dataset: Dataset, number: int | None) -> DatasetRevision:
+    qs = DatasetRevision.objects.filter(dataset=dataset)
+    revision = qs.filter(number=number).first() if number else qs.order_by("-number").first()
+    if revision is None:
+        raise DatasetNotFound("Not found")
+    return revision
+
+
+def datastore_rows(resource: DatasetResource, revision: int) -> QuerySet[DatastoreRow]:
+    return DatastoreRow.objects.filter(resource=resource, revision=revision)
+
+
+def datastore_search(
+    *, resource: DatasetResource, filters: dict[str, Any] | None = None, q: str = "", limit: int = 100,
+    offset: int = 0, fields: list[str] | None = None, sort: list[tuple[str, bool]] | None = None,
+    revision: int | None = None, include_total: bool = True,
+) -> DatastorePage:  # fmt: skip
+    """A page of a tabular resource's rows as published (the latest revision unless named). Filters are equality on
+    columns: on PostgreSQL one JSONB containment (`data @> {...}`) served by the GIN index."""
+    revision = revision or resource.dataset.revision
+    columns = [f["id"] for f in resource.fields]
+    known = {"_id", *columns}
+    for name in [*(filters or {}), *(fields or []), *(s[0] for s in (sort or []))]:
+        if name not in known:
+            raise KeyError(name)
+    qs = datastore_rows(resource, revision)
+    if filters:
+        if connection.vendor == "postgresql":
+            plain = {k: v for k, v in filters.items() if k != "_id" and not isinstance(v, list)}
+            if plain:
+                qs = qs.filter(data__contains=plain)
+            for key, value in filters.items():
+                if isinstance(value, list):
+                    qs = qs.filter(**{f"data__{key}__in": value})
+        else:
+            for key, value in filters.items():
+                if key == "_id":
+                    continue
+                qs = qs.filter(**{f"data__{key}__in" if isinstance(value, list) else f"data__{key}": value})
+        if "_id" in filters:
+            qs = qs.filter(row_number=filters["_id"])
+    if q:
+        if connection.vendor == "postgresql":
+            qs = qs.extra(where=["data::text ILIKE %s"], params=[f"%{q}%"])  # a parameter, not SQL
+        else:  # SQLite keeps JSON with escaped non-ASCII text: match the decoded rows (development databases only)
+            needle = q.lower()
+            matching = [pk for pk, data in qs.values_list("pk", "data").iterator(chunk_size=2000)
+                        if needle in json.dumps(data, ensure_ascii=False).lower()]  # fmt: skip
+            qs = qs.filter(pk__in=matching)
+    order = [(f"-data__{name}" if descending else f"data__{name}") if name != "_id" else
+             ("-row_number" if descending else "row_number") for name, descending in (sort or [])]  # fmt: skip
+    qs = qs.order_by(*order, "row_number")
+    wanted = fields or columns
+    records = []
+    for number, data in qs.values_list("row_number", "data")[offset : offset + limit]:
+        records.append({"_id": number, **{name: data.get(name) for name in wanted if name != "_id"}})
+    total = qs.count() if include_total else -1
+    types = {f["id"]: f["type"] for f in resource.fields}
+    shown = [{"id": "_id", "type": "int"}] + [
+        {"id": name, "type": _datastore_type(types.get(name, "text"))} for name in wanted if name != "_id"
+    ]
+    return DatastorePage(shown, records, total, limit, offset)
+
+
+def _datastore_type(item_type: str) -> str:
+    return {"integer": "int", "number": "numeric", "date": "date", "boolean": "bool", "geometry": "json"}.get(
+        item_type, "text"
+    )
+
+
+def datastore_stream(resource: DatasetResource, revision: int) -> Iterator[dict[str, Any]]:
+    """Every row of a revision in order, read in chunks through a server-side cursor (flat memory)."""
+    qs = datastore_rows(resource, revision).order_by("row_number").values_list("data", flat=True)
+    yield from qs.iterator(chunk_size=2000)
+
+
+# --- versions and quality -------------------------------------------------------------------------------------------
+
+
+def revisions_of(dataset: Dataset) -> list[DatasetRevision]:
+    return list(DatasetRevision.objects.filter(dataset=dataset).order_by("-number"))
+
+
+@dataclass
+class RevisionDiff:
+    metadata: list[tuple[str, Any, Any]]  # field, in a, in b
+    resources: list[dict[str, Any]]  # name, added, removed, unchanged rows
+
+
+def revision_diff(dataset: Dataset, a: int, b: int) -> RevisionDiff:
+    """What changed between two published revisions: metadata fields, and rows added and removed per resource."""
+    first, second = revision_get(dataset, a), revision_get(dataset, b)
+    skip = {"metadata_modified", "version", "resources", "num_resources"}
+    metadata = [
+        (key, first.snapshot.get(key), second.snapshot.get(key))
+        for key in sorted(set(first.snapshot) | set(second.snapshot))
+        if key not in skip and first.snapshot.get(key) != second.snapshot.get(key)
+    ]
+    resources = []
+    for resource in dataset.resources.order_by("position"):
+        if not resource.backing:
+            continue
+        old = {json.dumps(r, sort_keys=True) for r in datastore_stream(resource, first.number)}
+        new = {json.dumps(r, sort_keys=True) for r in datastore_stream(resource, second.number)}
+        resources.append({
+            "name": resource.name, "added": len(new - old), "removed": len(old - new), "unchanged": len(old & new),
+            "examples_added": [json.loads(r) for r in sorted(new - old)[:5]],
+            "examples_removed": [json.loads(r) for r in sorted(old - new)[:5]],
+        })  # fmt: skip
+    return RevisionDiff(metadata, resources)
+
+
+@dataclass
+class Quality:
+    checks: list[tuple[str, bool]]
+
+    @property
+    def score(self) -> int:
+        return round(100 * sum(ok for _, ok in self.checks) / len(self.checks)) if self.checks else 0
+
+
+def dataset_quality(dataset: Dataset, *, today: dt.date | None = None) -> Quality:
+    """The quality score: an open licence, a description, the update cycle met, open formats only, every resource
+    reachable, every column documented."""
+    resources = list(dataset.resources.all())
+    last = DatasetRevision.objects.filter(dataset=dataset).order_by("-number").first()
+    now = timezone.now()
+    cycle_met = bool(last) and (
+        dataset.update_cycle == 0 or (now - last.published_at).days <= dataset.update_cycle  # type: ignore[union-attr]
+    )
+    reachable = bool(resources) and all(
+        r.url or (last is not None and str(r.uuid) in last.row_counts) for r in resources
+    )
+    documented = bool(resources) and all(
+        r.fields and all(f.get("description") for f in r.fields) for r in resources if r.backing
+    )
+    return Quality([
+        ("licence", LICENCE_TITLES.get(dataset.licence_id, ("", "", False))[2]),
+        ("description", len(dataset.notes.strip()) >= 20),
+        ("update_cycle", cycle_met),
+        ("open_format", bool(resources) and all(r.format in OPEN_FORMATS for r in resources)),
+        ("reachable", reachable),
+        ("documented", documented),
+    ])  # fmt: skip
+
+
+# --- the catalogue, sharing, exchange -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpdateStatus:
+    """Where a resource stands against its update cycle (更新周期): the next update due and whether it is late."""
+
+    next_due: dt.date | None
+    overdue: bool
+    days_overdue: int
+
+
+def overdue_filter(today: dt.date) -> Q:
+    """Resources whose update is overdue: uploaded by their department (platform data is live), with a cycle, past
+    their next update due."""
+    return Q(backing="", next_update_due__lt=today) & ~Q(update_cycle=0)
+
+
+def update_status(resource: DataResource, today: dt.date) -> UpdateStatus:
+    """An irregular resource has no due date. Platform data (a provider on the platform) is live: its next due is
+    the next cycle counted from its publish date, never late. Uploaded rows are due a cycle after the last upload
+    (or the cataloguing), and late from the day after."""
+    cycle = resource.update_cycle
+    if not cycle:
+        return UpdateStatus(None, False, 0)
+    if resource.backing:
+        elapsed = max((today - resource.published_on).days, 0)
+        return UpdateStatus(resource.published_on + dt.timedelta(days=(elapsed // cycle + 1) * cycle), False, 0)
+    due = resource.next_update_due
+    if due is None:
+        return UpdateStatus(None, False, 0)
+    late = max((today - due).days, 0)
+    return UpdateStatus(due, late > 0, late)
+
+
+def data_resources_search(
+    *, q: str = "", category: str = "", provider: str = "", sharing_type: str = "", open_type: str = "",
+    overdue_on: dt.date | None = None,
+) -> QuerySet[DataResource]:  # fmt: skip
+    qs = DataResource.objects.select_related("provider")
+    if overdue_on is not None:
+        qs = qs.filter(overdue_filter(overdue_on))
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(code__icontains=q) | Q(summary__icontains=q))
+    if category:
+        qs = qs.filter(category=category)
+    if provider:
+        qs = qs.filter(provider__code=provider)
+    if sharing_type:
+        qs = qs.filter(sharing_type=sharing_type)
+    if open_type:
+        qs = qs.filter(open_type=open_type)
+    return qs.order_by("code")
+
+
+def data_resource_facets(qs: QuerySet[DataResource]) -> dict[str, list[tuple[str, int]]]:
+    return {
+        field: [(row[field], row["n"]) for row in qs.order_by().values(field).annotate(n=Count("id")).order_by(field)]
+        for field in ("category", "provider__code", "sharing_type", "open_type")
+    }
+
+
+def data_resource_get(code: str) -> DataResource:
+    resource = DataResource.objects.select_related("provider").filter(code=code).first()
+    if resource is None:
+        raise DataResourceNotFound(f"No data resource {code}.")
+    return resource
+
+
+def sharing_requests_for_provider(department: Department) -> QuerySet[SharingRequest]:
+    return SharingRequest.objects.filter(resource__provider=department).select_related("resource", "requester")
+
+
+def sharing_requests_of(department: Department) -> QuerySet[SharingRequest]:
+    return SharingRequest.objects.filter(requester=department).select_related("resource__provider")
+
+
+def sharing_requests_disputed() -> QuerySet[SharingRequest]:
+    return SharingRequest.objects.filter(Q(state=SharingState.DISPUTED) | Q(escalated_at__isnull=False)).select_related(
+        "resource__provider", "requester"
+    )
+
+
+def sharing_request_get(number: str) -> SharingRequest:
+    from rongcheng.catalogue.errors import SharingRequestNotFound
+
+    request = SharingRequest.objects.select_related("resource__provider", "requester").filter(number=number).first()
+    if request is None:
+        raise SharingRequestNotFound(f"No sharing request {number}.")
+    return request
+
+
+def is_overdue(request: SharingRequest, today: dt.date) -> bool:
+    return request.state == SharingState.SUBMITTED and request.deadline is not None and today > request.deadline
+
+
+def grants_of(department: Department | None) -> QuerySet[SharingGrant]:
+    return SharingGrant.objects.filter(consumer=department).select_related("resource__provider", "request")
+
+
+@dataclass
+class UsageLine:
+    consumer: str
+    resource: str
+    purpose: str
+    calls: int
+    rows: int
+
+
+def usage_for_provider(department: Department) -> list[UsageLine]:
+    """Who used the department's data, how much and why (per consumer, resource and purpose)."""
+    rows = (
+        ExchangeUse.objects.filter(grant__resource__provider=department)
+        .values("grant__consumer__name", "grant__resource__name", "purpose")
+        .annotate(calls=Count("id"), total=models_sum("rows"))
+        .order_by("grant__consumer__name", "grant__resource__name", "purpose")
+    )
+    return [UsageLine(r["grant__consumer__name"], r["grant__resource__name"], r["purpose"], r["calls"], r["total"] or 0)
+            for r in rows]  # fmt: skip
+
+
+def models_sum(field: str) -> Any:
+    from django.db.models import Sum
+
+    return Sum(field)
+
+
+@dataclass
+class DepartmentStatistics:
+    """One department's line of the catalogue's statistics: as a provider (resources, their updates, open
+    datasets, requests it answered and how promptly, calls on its data) and as a consumer (requests it made)."""
+
+    code: str
+    name: str
+    resources: int = 0
+    overdue: int = 0
+    datasets: int = 0
+    requests_received: int = 0
+    requests_made: int = 0
+    granted: int = 0
+    answered: int = 0
+    answered_on_time: int = 0
+    unanswered_late: int = 0
+    calls: int = 0
+    rows_read: int = 0
+
+    @property
+    def on_time_percent(self) -> int | None:
+        """Answers given by the deadline, of the answers that had one (有条件共享); None when there were none."""
+        return round(100 * self.answered_on_time / self.answered) if self.answered else None
+
+    @property
+    def active(self) -> bool:
+        return any((self.resources, self.datasets, self.requests_received, self.requests_made, self.calls))
+
+
+def catalogue_statistics(today: dt.date) -> list[DepartmentStatistics]:
+    """Per department, the figures of the catalogue's statistics page, in department code order; departments with
+    nothing catalogued, asked or published are left out. Counted in the database, a query per figure family."""
+    from django.db.models import F, Sum
+
+    lines = {code: DepartmentStatistics(code, name) for code, name in
+             Department.objects.order_by("code").values_list("code", "name")}  # fmt: skip
+
+    def add(rows: Any, key: str, **fields: str) -> None:
+        for row in rows:
+            line = lines.get(row[key])
+            if line is not None:
+                for attribute, column in fields.items():
+                    setattr(line, attribute, row[column] or 0)
+
+    add(DataResource.objects.values("provider__code").annotate(
+        n=Count("id"), late=Count("id", filter=overdue_filter(today))), "provider__code", resources="n",
+        overdue="late")  # fmt: skip
+    add(Dataset.objects.filter(state=DatasetState.ACTIVE, private=False).values("organization__code")
+        .annotate(n=Count("id")), "organization__code", datasets="n")  # fmt: skip
+    routed = Q(deadline__isnull=False, answered_at__isnull=False)
+    add(SharingRequest.objects.values("resource__provider__code").annotate(
+        n=Count("id"),
+        granted=Count("id", filter=Q(state__in=(SharingState.GRANTED, SharingState.REVOKED))),
+        answered=Count("id", filter=routed),
+        on_time=Count("id", filter=routed & Q(answered_at__date__lte=F("deadline"))),
+        late=Count("id", filter=Q(state=SharingState.SUBMITTED, deadline__lt=today)),
+    ), "resource__provider__code", requests_received="n", granted="granted", answered="answered",
+        answered_on_time="on_time", unanswered_late="late")  # fmt: skip
+    add(SharingRequest.objects.values("requester__code").annotate(n=Count("id")), "requester__code",
+        requests_made="n")  # fmt: skip
+    add(ExchangeUse.objects.values("grant__resource__provider__code").annotate(n=Count("id"), total=Sum("rows")),
+        "grant__resource__provider__code", calls="n", rows_read="total")  # fmt: skip
+    return [line for line in lines.values() if line.active]
+
+
+def api_tokens_of(department: Department) -> list[DepartmentApiToken]:
+    return list(DepartmentApiToken.objects.filter(department=department).order_by("-created_at"))

@@ -1,0 +1,1152 @@
+"""Write use-cases of the catalogue, sharing and open data.
+
+Each service checks the actor's right for the department concerned (rongcheng.catalogue.permissions), writes its
+rows and its audit record in one transaction; a refusal changes nothing and leaves a `denied` record.
+
+- catalogue: `data_resource_create`, `data_resource_update` (every change a new `DataResourceVersion`),
+  `resource_rows_upload` (CSV/XLSX checked row by row against the data items: all rows or none);
+- sharing: `sharing_request_submit`, `sharing_request_transition` (the table in `catalogue.sharing`),
+  `sharing_overdue_escalate` (the job), `exchange_read` (a department system reading through its grant);
+- open data: `dataset_create`, `dataset_update`, `dataset_resource_add`, `publication_request`,
+  `publication_approve` (the data steward; never the one who asked), `publication_return`, `api_token_issue`,
+  `api_token_authenticate`, `data_request_submit`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import secrets
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from rongcheng.accounts.models import Department, User
+from rongcheng.audit.services import Actor, actor_from_user, audit_record, audit_record_many, read_record_transaction
+from rongcheng.catalogue import permissions, providers, sharing
+from rongcheng.catalogue.errors import (
+    ApiTokenInvalid,
+    CatalogueActionDenied,
+    DataResourceInvalid,
+    DataResourceNotFound,
+    DatasetInvalid,
+    DatasetNotFound,
+    GrantNotValid,
+    PublicationRefused,
+    SharingRefused,
+    SharingRequestInvalid,
+    SharingRequestNotFound,
+    UploadRejected,
+)
+from rongcheng.catalogue.models import (
+    CATEGORY_DIGIT,
+    Approval,
+    Category,
+    DataRequest,
+    DataResource,
+    DataResourceVersion,
+    Dataset,
+    DatasetGroup,
+    DatasetResource,
+    DatasetRevision,
+    DatasetState,
+    DatasetTag,
+    DatastoreRow,
+    DepartmentApiToken,
+    ExchangeUse,
+    ItemType,
+    OpenType,
+    ResourceFormat,
+    ResourceRow,
+    SharingGrant,
+    SharingMethod,
+    SharingRequest,
+    SharingState,
+    SharingType,
+    UpdateCycle,
+)
+from rongcheng.hall.selectors import city_today, working_days_add
+from rongcheng.kernel import context
+from rongcheng.kernel.errors import DomainError
+from rongcheng.kernel.masking import mask_id_number, mask_name, mask_phone
+
+SHARING_ANSWER_DAYS = 10  # 有条件共享: the provider replies within 10 working days (国发〔2016〕51号)
+MAX_UPLOAD_ROWS = 100_000
+MAX_GRANT_DAYS = 3 * 366
+DATASET_FORMATS = ("CSV", "JSON", "XLSX", "GeoJSON")
+LICENCES = ("cc-by-4.0", "cc-zero", "odc-by", "odc-odbl", "other-open", "other-closed")
+NAME_PATTERN = re.compile(r"^[a-z0-9_-]{2,100}$")
+ROW_BATCH = 5000
+RECORDS_PAGE = 1000  # rows of individual records asked of their registry at once
+
+
+def _address() -> str | None:
+    current = context.current()
+    return current.source_address if current else None
+
+
+def _actor(actor: User | Actor | DepartmentApiToken) -> Actor:
+    if isinstance(actor, Actor):
+        return actor
+    if isinstance(actor, DepartmentApiToken):
+        return Actor("api_client", f"token:{actor.prefix}", f"{actor.department.code} token {actor.name}"[:150])
+    return actor_from_user(actor)
+
+
+def _label(actor: User | Actor | DepartmentApiToken) -> str:
+    return _actor(actor).label[:150]
+
+
+@contextmanager
+def _refusal_audited(
+    action: str, actor: User | Actor | DepartmentApiToken, *, target_type: str, target_id: Any = "",
+    detail: dict[str, Any] | None = None,
+) -> Iterator[None]:  # fmt: skip
+    """Let a domain error through after recording it as denied, outside the atomic block that rolled back."""
+    try:
+        yield
+    except DomainError as exc:
+        audit_record(
+            action=action, actor=_actor(actor), outcome="denied", target_type=target_type,
+            target_id=str(target_id)[:64], source_address=_address(),
+            detail={**(detail or {}), "problem": exc.type_slug, "reason": exc.detail[:300]},
+        )  # fmt: skip
+        raise
+
+
+def _invalid(error: type[DomainError], field: str, rule: str, message: str) -> DomainError:
+    return error(message, errors=[{"loc": [field], "rule": rule, "msg": message}])
+
+
+# --- the catalogue ---------------------------------------------------------------------------------------------------
+
+RESOURCE_FIELDS = (
+    "name", "category", "classification", "summary", "items", "format", "sharing_type", "sharing_condition",
+    "sharing_method", "open_type", "open_condition", "update_cycle", "related_codes", "backing", "backing_params",
+)  # fmt: skip
+
+
+def _choice(errors: list[dict[str, Any]], data: dict[str, Any], field: str, choices: Iterable[str]) -> None:
+    if data.get(field) not in set(choices):
+        errors.append({"loc": [field], "rule": "choice", "msg": f"{field} must be one of {', '.join(choices)}."})
+
+
+def _resource_validate(data: dict[str, Any]) -> dict[str, Any]:
+    """The metadata of a resource, checked against the compilation guide's rules; every broken rule listed."""
+    errors: list[dict[str, Any]] = []
+    clean = {key: data.get(key) for key in RESOURCE_FIELDS}
+    for field in ("name", "summary"):
+        clean[field] = str(data.get(field) or "").strip()
+        if not clean[field]:
+            errors.append({"loc": [field], "rule": "required", "msg": f"{field} is required."})
+    _choice(errors, data, "category", Category.values)
+    _choice(errors, data, "format", ResourceFormat.values)
+    _choice(errors, data, "sharing_type", SharingType.values)
+    _choice(errors, data, "sharing_method", SharingMethod.values)
+    _choice(errors, data, "open_type", OpenType.values)
+    try:
+        clean["update_cycle"] = int(data.get("update_cycle", -1))
+    except (TypeError, ValueError):
+        clean["update_cycle"] = -1
+    if clean["update_cycle"] not in UpdateCycle.values:
+        errors.append({"loc": ["update_cycle"], "rule": "choice", "msg": "Choose an update cycle."})
+    classification = str(data.get("classification") or "")
+    if not re.fullmatch(r"\d{2}\d{3}\d{0,6}", classification):
+        errors.append({"loc": ["classification"], "rule": "classification.format",
+                       "msg": "The classification is 项 (2 digits), 目 (3 digits) and an optional 细目."})  # fmt: skip
+    clean["classification"] = CATEGORY_DIGIT.get(data.get("category"), "") + classification  # type: ignore[arg-type]
+    clean["sharing_condition"] = str(data.get("sharing_condition") or "").strip()
+    clean["open_condition"] = str(data.get("open_condition") or "").strip()
+    if data.get("sharing_type") in (SharingType.CONDITIONAL, SharingType.NOT_SHARED) and not clean["sharing_condition"]:
+        errors.append({"loc": ["sharing_condition"], "rule": "sharing.basis",
+                       "msg": "有条件共享 names its condition; 不予共享 names its legal or policy basis."})  # fmt: skip
+    if data.get("category") == Category.BASE and data.get("sharing_type") != SharingType.UNCONDITIONAL:
+        errors.append({"loc": ["sharing_type"], "rule": "sharing.base",
+                       "msg": "Base resources (population, entities, spatial, credit, licences) are shared "
+                              "unconditionally."})  # fmt: skip
+    if data.get("open_type") in (OpenType.CONDITIONAL, OpenType.NOT_OPEN) and not clean["open_condition"]:
+        errors.append({"loc": ["open_condition"], "rule": "open.reason",
+                       "msg": "A resource not opened without conditions names its condition or reason."})  # fmt: skip
+    clean["items"] = _items_validate(data.get("items"), errors)
+    clean["related_codes"] = [str(c) for c in (data.get("related_codes") or [])]
+    clean["backing"] = str(data.get("backing") or "")
+    clean["backing_params"] = dict(data.get("backing_params") or {})
+    if clean["backing"] and providers.provider_get(clean["backing"]) is None:
+        errors.append({"loc": ["backing"], "rule": "backing.known", "msg": "No such provider of platform data."})
+    if errors:
+        raise DataResourceInvalid("The resource's metadata breaks the catalogue's rules.", errors=errors)
+    return clean
+
+
+def _items_validate(items: Any, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not isinstance(items, list) or not items:
+        errors.append({"loc": ["items"], "rule": "required", "msg": "Declare at least one data item."})
+        return []
+    clean: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for number, item in enumerate(items):
+        name = str((item or {}).get("name") or "").strip() if isinstance(item, dict) else ""
+        kind = item.get("type") if isinstance(item, dict) else None
+        if not name or name in seen:
+            errors.append({"loc": ["items", number, "name"], "rule": "item.name",
+                           "msg": "Each data item has a name of its own."})  # fmt: skip
+        if kind not in ItemType.values:
+            errors.append({"loc": ["items", number, "type"], "rule": "item.type", "msg": "Choose a data type."})
+        seen.add(name)
+        if isinstance(item, dict):
+            clean.append({"name": name, "type": kind, "description": str(item.get("description") or "").strip(),
+                          "personal": bool(item.get("personal"))})  # fmt: skip
+    return clean
+
+
+def _snapshot(resource: DataResource) -> dict[str, Any]:
+    return {
+        "code": resource.code, "provider": resource.provider.code,
+        **{field: getattr(resource, field) for field in RESOURCE_FIELDS},
+        "next_update_due": resource.next_update_due.isoformat() if resource.next_update_due else None,
+        "published_on": resource.published_on.isoformat(),
+    }  # fmt: skip
+
+
+def _version_write(resource: DataResource, actor: User | Actor, note: str) -> None:
+    DataResourceVersion.objects.create(
+        resource=resource, version=resource.version, snapshot=_snapshot(resource), changed_at=resource.updated_at,
+        changed_by=_label(actor), note=note[:200],
+    )  # fmt: skip
+
+
+def _next_code(classification: str) -> str:
+    prefix = f"{classification}/"
+    last = (
+        DataResource.objects.select_for_update()
+        .filter(code__startswith=prefix)
+        .order_by("-code")
+        .values_list("code", flat=True)
+        .first()
+    )
+    sequence = int(last.rpartition("/")[2]) + 1 if last else 1
+    return f"{prefix}{sequence:06d}"
+
+
+def _due(start: dt.date, cycle: int) -> dt.date | None:
+    return start + dt.timedelta(days=cycle) if cycle else None
+
+
+def data_resource_create(*, provider_code: str, data: dict[str, Any], actor: User | Actor) -> DataResource:
+    """Catalogue a resource of the provider department; `actor` a User (an editor of that department, or the digital
+    office) or the system (seeding). Its code is the classification code and a sequence number (资源代码 =
+    分类码/顺序码)."""
+    with _refusal_audited("catalogue.resource.create", actor, target_type="catalogue.dataresource",
+                          detail={"provider": provider_code[:32]}):  # fmt: skip
+        department = Department.objects.filter(code=provider_code).first()
+        if department is None:
+            raise _invalid(DataResourceInvalid, "provider", "provider.known", "No such department.")
+        if not isinstance(actor, Actor) and not permissions.can_edit(actor, department):
+            raise CatalogueActionDenied("This account may not catalogue this department's resources.")
+        clean = _resource_validate(data)
+        with transaction.atomic():
+            today = city_today()
+            resource = DataResource.objects.create(
+                code=_next_code(clean["classification"]), provider=department, published_on=today,
+                next_update_due=_due(today, clean["update_cycle"]), updated_at=timezone.now(), **clean,
+            )  # fmt: skip
+            _version_write(resource, actor, "created")
+            audit_record(action="catalogue.resource.create", actor=_actor(actor), target_type="catalogue.dataresource",
+                         target_id=resource.code, source_address=_address())  # fmt: skip
+            return resource
+
+
+def _resource_locked(code: str) -> DataResource:
+    resource = DataResource.objects.select_for_update().select_related("provider").filter(code=code).first()
+    if resource is None:
+        raise DataResourceNotFound(f"No data resource {code}.")
+    return resource
+
+
+def data_resource_update(*, code: str, changes: dict[str, Any], actor: User, note: str = "") -> DataResource:
+    """Change a resource's metadata: a new version, the previous one kept."""
+    with (
+        _refusal_audited("catalogue.resource.update", actor, target_type="catalogue.dataresource", target_id=code),
+        transaction.atomic(),
+    ):
+        resource = _resource_locked(code)
+        if not permissions.can_edit(actor, resource.provider):
+            raise CatalogueActionDenied("This account may not change this department's resources.")
+        current = {field: getattr(resource, field) for field in RESOURCE_FIELDS}
+        current["classification"] = resource.classification[1:]
+        merged = {**current, **{k: v for k, v in changes.items() if k in RESOURCE_FIELDS}}
+        clean = _resource_validate(merged)
+        if clean["classification"] != resource.classification:
+            raise _invalid(DataResourceInvalid, "classification", "classification.fixed",
+                           "A resource keeps its classification; catalogue a new one instead.")  # fmt: skip
+        changed = sorted(k for k in RESOURCE_FIELDS if clean[k] != getattr(resource, k))
+        if not changed:
+            return resource
+        for key in changed:
+            setattr(resource, key, clean[key])
+        resource.version += 1
+        resource.updated_at = timezone.now()
+        resource.save()
+        _version_write(resource, actor, note or "changed: " + ", ".join(changed))
+        audit_record(action="catalogue.resource.update", actor=_actor(actor), target_type="catalogue.dataresource",
+                     target_id=code, source_address=_address(), detail={"changed": changed})  # fmt: skip
+        return resource
+
+
+@dataclass
+class UploadReport:
+    rows: int
+    errors: list[dict[str, Any]]
+
+
+def _cell(value: Any, kind: str) -> Any:
+    """One value converted to the item's type; ValueError when it does not fit."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if kind == ItemType.INTEGER:
+        if isinstance(value, bool):
+            raise ValueError("not an integer")
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return int(str(value).strip())
+    if kind == ItemType.NUMBER:
+        try:
+            return float(Decimal(str(value).strip()))
+        except InvalidOperation:
+            raise ValueError("not a number") from None
+    if kind == ItemType.DATE:
+        if isinstance(value, dt.datetime):
+            return value.date().isoformat()
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return dt.date.fromisoformat(str(value).strip()).isoformat()
+    if kind == ItemType.BOOLEAN:
+        text = str(value).strip().lower()
+        if text in ("true", "1", "是", "yes"):
+            return True
+        if text in ("false", "0", "否", "no"):
+            return False
+        raise ValueError("not a yes or no")
+    return str(value).strip()
+
+
+def _table_read(file_name: str, content: bytes) -> tuple[list[str], Iterator[list[Any]]]:
+    if file_name.lower().endswith(".xlsx"):
+        import openpyxl  # type: ignore[import-untyped]  # no stubs installed
+
+        try:
+            book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        except Exception:  # openpyxl raises many kinds for a file that is not a workbook
+            raise _invalid(UploadRejected, "file", "file.xlsx", "The file is not an XLSX workbook.") from None
+        sheet = book.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header = [str(c or "").strip() for c in next(rows, ())]
+        return header, (list(r) for r in rows)
+    if not file_name.lower().endswith(".csv"):
+        raise _invalid(UploadRejected, "file", "file.format", "Upload a CSV or XLSX file.")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _invalid(UploadRejected, "file", "file.encoding", "The CSV file is not UTF-8 text.") from None
+    reader = csv.reader(io.StringIO(text))
+    header = [c.strip() for c in next(reader, [])]
+    return header, (list(r) for r in reader)
+
+
+def upload_check(resource: DataResource, file_name: str, content: bytes) -> tuple[list[dict[str, Any]], UploadReport]:
+    """The rows of an upload converted to the items' types, and the report of every row that does not fit."""
+    header, rows = _table_read(file_name, content)
+    names = resource.item_names
+    errors: list[dict[str, Any]] = []
+    if sorted(header) != sorted(names):
+        missing = [n for n in names if n not in header]
+        extra = [n for n in header if n not in names]
+        errors.append({"row": 1, "loc": ["header"], "rule": "header.items",
+                       "msg": f"columns must be the data items; missing: {', '.join(missing) or '-'}; "
+                              f"unknown: {', '.join(extra) or '-'}"})  # fmt: skip
+        return [], UploadReport(0, errors)
+    types = {item["name"]: item["type"] for item in resource.items}
+    clean: list[dict[str, Any]] = []
+    for number, row in enumerate(rows, start=2):
+        if not any(c not in (None, "") for c in row):
+            continue
+        if len(row) != len(header):
+            errors.append({"row": number, "loc": ["row"], "rule": "row.width",
+                           "msg": f"{len(row)} cells, expected {len(header)}"})  # fmt: skip
+            continue
+        record: dict[str, Any] = {}
+        for name, value in zip(header, row, strict=True):
+            try:
+                record[name] = _cell(value, types[name])
+            except (TypeError, ValueError):
+                errors.append({"row": number, "loc": [name], "rule": f"type.{types[name]}",
+                               "msg": f"“{str(value)[:40]}” is not of the type {types[name]}"})  # fmt: skip
+        clean.append(record)
+        if len(clean) > MAX_UPLOAD_ROWS:
+            errors.append({"row": number, "loc": ["file"], "rule": "rows.max", "msg": f"at most {MAX_UPLOAD_ROWS}"})
+            break
+    return clean, UploadReport(len(clean), errors)
+
+
+def resource_rows_upload(*, code: str, file_name: str, content: bytes, actor: User) -> UploadReport:
+    """Replace the rows of a department's resource with an upload; nothing is stored unless every row fits."""
+    with _refusal_audited("catalogue.resource.upload", actor, target_type="catalogue.dataresource", target_id=code):
+        resource = DataResource.objects.select_related("provider").filter(code=code).first()
+        if resource is None:
+            raise DataResourceNotFound(f"No data resource {code}.")
+        if not permissions.can_edit(actor, resource.provider):
+            raise CatalogueActionDenied("This account may not upload this department's rows.")
+        if resource.backing:
+            raise _invalid(UploadRejected, "file", "backing", "This resource's rows come from the platform itself.")
+        rows, report = upload_check(resource, file_name, content)
+        if report.errors:
+            raise UploadRejected(f"{len(report.errors)} problems in the upload; nothing was stored.",
+                                 errors=report.errors[:500])  # fmt: skip
+        with transaction.atomic():
+            resource = _resource_locked(code)
+            ResourceRow.objects.filter(resource=resource).delete()
+            for start in range(0, len(rows), ROW_BATCH):
+                ResourceRow.objects.bulk_create(
+                    ResourceRow(resource=resource, row_number=start + i + 1, data=row)
+                    for i, row in enumerate(rows[start : start + ROW_BATCH])
+                )
+            resource.next_update_due = _due(city_today(), resource.update_cycle)
+            resource.version += 1
+            resource.updated_at = timezone.now()
+            resource.save(update_fields=["next_update_due", "version", "updated_at"])
+            _version_write(resource, actor, f"upload {file_name[:80]}: {len(rows)} rows")
+            audit_record(action="catalogue.resource.upload", actor=_actor(actor), target_type="catalogue.dataresource",
+                         target_id=code, source_address=_address(), detail={"rows": len(rows)})  # fmt: skip
+        return report
+
+
+def resource_rows(resource: DataResource) -> Iterator[dict[str, Any]]:
+    """The rows of a resource: from its provider on the platform, or as uploaded."""
+    if resource.backing:
+        yield from providers.rows_for(resource.backing, resource.backing_params)
+        return
+    yield from ResourceRow.objects.filter(resource=resource).order_by("row_number").values_list("data", flat=True)
+
+
+# --- sharing ----------------------------------------------------------------------------------------------------------
+
+
+def _request_number() -> str:
+    today = city_today()
+    return f"GX{today:%Y%m%d}{secrets.randbelow(10**8):08d}"
+
+
+def sharing_request_submit(
+    *, resource_code: str, items: list[str], purpose: str, scenario: str, period_from: dt.date,
+    period_until: dt.date, actor: User, clear_items: list[str] | None = None,
+) -> SharingRequest:  # fmt: skip
+    """A department asks for a resource (or chosen data items). 无条件: granted at once after the conformance check;
+    有条件: to the provider, who answers within SHARING_ANSWER_DAYS working days; 不予共享: refused, nothing stored."""
+    with _refusal_audited("catalogue.sharing.submit", actor, target_type="catalogue.sharingrequest",
+                          detail={"resource": resource_code[:40]}):  # fmt: skip
+        if not permissions.can_request_sharing(actor):
+            raise CatalogueActionDenied("This account may not ask for other departments' resources.")
+        resource = DataResource.objects.select_related("provider").filter(code=resource_code).first()
+        if resource is None:
+            raise DataResourceNotFound(f"No data resource {resource_code}.")
+        if resource.sharing_type == SharingType.NOT_SHARED:
+            raise SharingRefused(
+                f"This resource is not shared (不予共享): {resource.sharing_condition}",
+                basis=resource.sharing_condition,
+            )
+        department = actor.department
+        if department is None:
+            raise CatalogueActionDenied("Only a department asks for other departments' resources.")
+        errors = _conformance_errors(resource, actor, items, purpose, scenario, period_from, period_until)
+        asked = list(dict.fromkeys(items or resource.item_names))
+        clear = list(dict.fromkeys(clear_items or []))
+        not_personal = [name for name in clear if name not in resource.personal_items or name not in asked]
+        if not_personal:
+            errors.append({"loc": ["clear_items"], "rule": "clear.personal",
+                           "msg": f"not personal data items asked for: {', '.join(not_personal)}"})  # fmt: skip
+        elif clear and resource.sharing_type != SharingType.CONDITIONAL:
+            errors.append({"loc": ["clear_items"], "rule": "clear.conditional",
+                           "msg": "Personal data in clear is shared only with conditions, on the provider's "
+                                  "answer."})  # fmt: skip
+        if errors:
+            raise SharingRequestInvalid("The request does not pass the conformance check.", errors=errors)
+        with transaction.atomic():
+            request = SharingRequest.objects.create(
+                number=_request_number(), resource=resource, requester=department, requested_by=actor,
+                items=asked, clear_items=clear, purpose=purpose.strip(),
+                scenario=scenario.strip(), period_from=period_from, period_until=period_until,
+                submitted_at=timezone.now(),
+            )  # fmt: skip
+            audit_record(action="catalogue.sharing.submit", actor=_actor(actor),
+                         target_type="catalogue.sharingrequest", target_id=request.number, source_address=_address(),
+                         purpose=purpose[:100],
+                         detail={"resource": resource.code, "items": request.items, "clear": clear})  # fmt: skip
+            if resource.sharing_type == SharingType.UNCONDITIONAL:
+                request = sharing.take("grant_at_once", sharing.Step(user=actor, request=request))
+            else:
+                request.deadline = working_days_add(city_today(), SHARING_ANSWER_DAYS)
+                request = sharing.take("route_to_provider", sharing.Step(user=actor, request=request))
+            return request
+
+
+def _conformance_errors(
+    resource: DataResource, actor: User, items: list[str], purpose: str, scenario: str, period_from: dt.date,
+    period_until: dt.date,
+) -> list[dict[str, Any]]:  # fmt: skip
+    errors: list[dict[str, Any]] = []
+    unknown = [name for name in items if name not in resource.item_names]
+    if unknown:
+        errors.append({"loc": ["items"], "rule": "items.declared", "msg": f"unknown data items: {', '.join(unknown)}"})
+    if not purpose.strip():
+        errors.append({"loc": ["purpose"], "rule": "required", "msg": "State the purpose."})
+    if not scenario.strip():
+        errors.append({"loc": ["scenario"], "rule": "required", "msg": "Describe the scenario of use."})
+    if period_until < period_from or period_until < city_today():
+        errors.append({"loc": ["period_until"], "rule": "period.order", "msg": "The period must end after it starts."})
+    elif (period_until - period_from).days > MAX_GRANT_DAYS:
+        errors.append({"loc": ["period_until"], "rule": "period.max", "msg": "At most three years."})
+    if resource.provider_id == actor.department_id:
+        errors.append({"loc": ["resource"], "rule": "resource.own", "msg": "A department reads its own resources."})
+    return errors
+
+
+def sharing_request_transition(
+    *, number: str, name: str, actor: User, reason: str = "", items: list[str] | None = None,
+    expires_on: dt.date | None = None, clear_items: list[str] | None = None,
+) -> SharingRequest:  # fmt: skip
+    """Take one transition of the sharing table (grant, refuse, withdraw, dispute, office_grant, office_uphold,
+    revoke); the table decides who may and from which state."""
+    with (
+        _refusal_audited(f"catalogue.sharing.{name}" if re.fullmatch(r"[a-z_]+", name) else "catalogue.sharing.unknown",
+                         actor, target_type="catalogue.sharingrequest", target_id=number),
+        transaction.atomic(),
+    ):  # fmt: skip
+        request = (
+            SharingRequest.objects.select_for_update(of=("self",))
+            .select_related("resource__provider")
+            .filter(number=number)
+            .first()
+        )
+        if request is None:
+            raise SharingRequestNotFound(f"No sharing request {number}.")
+        if name in ("grant_at_once", "route_to_provider"):
+            raise CatalogueActionDenied("The platform takes this step itself.")
+        request = sharing.take(name, sharing.Step(user=actor, request=request, reason=reason, items=items,
+                                                  clear_items=clear_items, expires_on=expires_on))  # fmt: skip
+        audit_record(action=f"catalogue.sharing.{name}", actor=_actor(actor), target_type="catalogue.sharingrequest",
+                     target_id=number, source_address=_address(), detail={"state": request.state})  # fmt: skip
+        return request
+
+
+def sharing_overdue_escalate(*, today: dt.date | None = None) -> int:
+    """Flag the requests whose answer is overdue and escalate them to the digital office (the job); returns how many
+    were escalated now."""
+    today = today or city_today()
+    with transaction.atomic():
+        overdue = list(
+            SharingRequest.objects.select_for_update()
+            .filter(state=SharingState.SUBMITTED, deadline__lt=today, escalated_at__isnull=True)
+            .values_list("pk", "number")
+        )
+        if overdue:
+            SharingRequest.objects.filter(pk__in=[pk for pk, _ in overdue]).update(escalated_at=timezone.now())
+            for _, number in overdue:
+                audit_record(action="catalogue.sharing.escalate", actor=Actor.system("sharing deadlines"),
+                             target_type="catalogue.sharingrequest", target_id=number)  # fmt: skip
+    return len(overdue)
+
+
+# --- the exchange -----------------------------------------------------------------------------------------------------
+
+
+def grant_in_force(*, consumer: Department | None, resource: DataResource, on: dt.date | None = None) -> SharingGrant:
+    on = on or city_today()
+    grants = list(
+        SharingGrant.objects.filter(consumer=consumer, resource=resource, revoked_at__isnull=True)
+        .select_related("request", "consumer")
+        .order_by("-expires_on")[:1]
+    )
+    if not grants:
+        raise GrantNotValid("Your department holds no grant for this resource.")
+    grant = grants[0]
+    if grant.expires_on < on:
+        raise GrantNotValid(f"The grant expired on {grant.expires_on.isoformat()}.", expired_on=grant.expires_on)
+    return grant
+
+
+def _grant_for_read(*, consumer_id: int | None, resource_code: str) -> SharingGrant:
+    """The grant in force of the consumer for a resource, with the resource, in one query on the way that succeeds
+    (the refusals tell a missing resource from a missing or expired grant)."""
+    grant = (
+        SharingGrant.objects.filter(consumer_id=consumer_id, resource__code=resource_code, revoked_at__isnull=True)
+        .select_related("request", "consumer", "resource__provider")
+        .order_by("-expires_on")
+        .first()
+    )
+    if grant is not None and grant.expires_on >= city_today():
+        return grant
+    resource = DataResource.objects.filter(code=resource_code).first()
+    if resource is None:
+        raise DataResourceNotFound(f"No data resource {resource_code}.")
+    consumer = Department.objects.filter(pk=consumer_id).first() if consumer_id is not None else None
+    return grant_in_force(consumer=consumer, resource=resource)
+
+
+@dataclass
+class ExchangePage:
+    resource: DataResource
+    fields: list[str]
+    rows: list[dict[str, Any]]
+    offset: int
+    limit: int
+    more: bool
+
+
+def exchange_read(
+    *, resource_code: str, fields: list[str] | None, purpose: str, offset: int, limit: int, user: User,
+    kind: str = "query",
+) -> ExchangePage:  # fmt: skip
+    """Exactly the rows and fields a department's grant allows; the read is an `ExchangeUse` and an audit record
+    with its purpose. A grant expired or revoked, or a field it does not name: refused (GrantNotValid).
+
+    Personal data items are masked unless the grant names them in clear. Rows of individual people (a resource
+    backed by a registry's records) are read through that registry's audited selector, one read record per person
+    with the purpose and the consuming department, which the person sees in "who read my data"."""
+    action = f"catalogue.exchange.{kind}"
+    with _refusal_audited(action, user, target_type="catalogue.dataresource", target_id=resource_code,
+                          detail={"purpose": purpose[:100]}):  # fmt: skip
+        if not purpose.strip():
+            raise _invalid(SharingRequestInvalid, "purpose", "required", "State the purpose of this read.")
+        grant = _grant_for_read(consumer_id=user.department_id, resource_code=resource_code)
+        resource = grant.resource
+        wanted = list(dict.fromkeys(fields)) if fields else list(grant.items)
+        not_granted = [f for f in wanted if f not in grant.items]
+        if not_granted:
+            raise GrantNotValid(f"The grant does not name: {', '.join(not_granted)}.", fields=not_granted)
+        personal = [f for f in wanted if f in resource.personal_items]
+        clear = frozenset(f for f in personal if f in grant.clear_items)
+        provider = providers.provider_get(resource.backing) if resource.backing else None
+        # Its only writes record the read (settings.AUDIT_READ_COMMIT applies); the statements whose answers are
+        # not awaited travel together to the database (_pipelined), so the page costs four round trips, not six
+        # (nine for person records), before the commit's flush.
+        with read_record_transaction(), _pipelined():
+            if provider is not None and provider.records is not None:
+                rows: list[dict[str, Any]] = []
+                more = True
+                while more and len(rows) < limit:  # the registry's pages are at most RECORDS_PAGE (a bulk file)
+                    page, more = provider.records(
+                        actor=_actor(user), department=grant.consumer.name, grant=grant.request.number,
+                        purpose=purpose.strip(), fields=wanted, clear=clear, offset=offset + len(rows),
+                        limit=min(RECORDS_PAGE, limit - len(rows)), source_address=_address(),
+                    )  # fmt: skip
+                    rows.extend(page)
+            else:
+                rows, more = _rows_page(resource, wanted, offset, limit)
+                masked = [f for f in personal if f not in clear]
+                for row in rows:
+                    for name in masked:
+                        row[name] = _masked(row.get(name))
+            _use_record(grant=grant, client=_label(user), purpose=purpose[:200], rows=len(rows), fields=wanted,
+                        kind=kind)  # fmt: skip
+            audit_record_many(action=action, actor=_actor(user), target_type="catalogue.dataresource",
+                              target_ids=[resource.code], purpose=purpose[:100], source_address=_address(),
+                              detail={"rows": len(rows), "fields": wanted, "grant": grant.request.number,
+                                      "personal": personal, "clear": sorted(clear)})  # fmt: skip
+        return ExchangePage(resource, wanted, rows, offset, limit, more)
+
+
+@contextmanager
+def _pipelined() -> Iterator[None]:
+    """On PostgreSQL, psycopg's pipeline mode for the block: a statement whose result is not read (an INSERT without
+    RETURNING, BEGIN, a savepoint) does not wait for its answer; a result read, and the end of the block, wait for
+    all that went before. Errors surface at the latest at the end of the block, inside the caller's transaction."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.connection.pipeline():
+        yield
+
+
+def _use_record(*, grant: SharingGrant, client: str, purpose: str, rows: int, fields: list[str], kind: str) -> None:
+    """An `ExchangeUse`; on PostgreSQL inserted without reading its id back, so that in a pipeline it need not wait."""
+    if connection.vendor != "postgresql":
+        ExchangeUse.objects.create(grant=grant, at=timezone.now(), client=client, purpose=purpose, rows=rows,
+                                   fields=fields, kind=kind)  # fmt: skip
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ExchangeUse._meta.db_table} (grant_id, at, client, purpose, rows, fields, kind) "  # noqa: S608 - the model's table
+            "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s)",
+            [grant.pk, timezone.now(), client, purpose, rows, json.dumps(fields), kind],
+        )
+
+
+def _rows_page(resource: DataResource, wanted: list[str], offset: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """One page of a resource's rows (uploaded rows read by their row number, a provider's rows skipped to the
+    offset), the fields wanted only, and whether more follow."""
+    if resource.backing:
+        source: Iterable[dict[str, Any]] = providers.page_for(
+            resource.backing, resource.backing_params, offset, limit + 1
+        )
+    else:
+        # The page by its row numbers (the unique index), each row decoded once by the default JSON decoder: the
+        # ORM's JSONField would build a decoder per row, a third of the cost of a page of 1,000.
+        table = ResourceRow._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT data FROM {table} WHERE resource_id = %s AND row_number > %s "  # noqa: S608 - the model's table
+                "ORDER BY row_number LIMIT %s",
+                [resource.pk, offset, limit + 1],
+            )
+            source = [json.loads(data) if isinstance(data, str | bytes) else data for (data,) in cursor.fetchall()]
+    # Uploaded rows carry exactly the data items they were checked against: when those are the fields wanted, the
+    # decoded rows are the answer as they are (a row uploaded under other items is projected).
+    keys = frozenset(wanted)
+    rows = [row if row.keys() == keys else {name: row.get(name) for name in wanted} for row in source]
+    return rows[:limit], len(rows) > limit
+
+
+def _masked(value: Any) -> Any:
+    """A personal value the grant does not name in clear, as the registries' masking shows it."""
+    if value is None or value == "":
+        return value
+    text = str(value)
+    if len(text) in (15, 18) and text[:6].isdigit():
+        return mask_id_number(text)
+    if text.isdigit() and len(text) >= 7:
+        return mask_phone(text)
+    return mask_name(text)
+
+
+# --- open data ----------------------------------------------------------------------------------------------------
+
+
+Writer = User | DepartmentApiToken | Actor
+
+
+def _writer_may_edit(writer: Writer, organization: Department) -> bool:
+    if isinstance(writer, Actor):
+        return writer.kind == "system"
+    if isinstance(writer, DepartmentApiToken):
+        return writer.department_id == organization.pk and writer.revoked_at is None
+    return permissions.can_edit(writer, organization)
+
+
+DATASET_FIELDS = ("title", "notes", "tags", "groups", "licence_id", "private", "update_cycle")
+
+
+def _dataset_validate(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    errors: list[dict[str, Any]] = []
+    clean: dict[str, Any] = {}
+    if "title" in data or not partial:
+        clean["title"] = str(data.get("title") or "").strip()
+        if not clean["title"]:
+            errors.append({"loc": ["title"], "rule": "required", "msg": "Missing value"})
+    if "notes" in data:
+        clean["notes"] = str(data.get("notes") or "").strip()
+    if "tags" in data:
+        tags = data.get("tags") or []
+        names = (
+            [str(t.get("name") if isinstance(t, dict) else t).strip() for t in tags] if isinstance(tags, list) else None
+        )
+        if names is None or any(not n or len(n) > 100 for n in names):
+            errors.append({"loc": ["tags"], "rule": "tags.format", "msg": "Tags are a list of names."})
+        else:
+            clean["tags"] = list(dict.fromkeys(names))
+    if "groups" in data:
+        groups = data.get("groups") or []
+        names = [str(g.get("name") if isinstance(g, dict) else g) for g in groups] if isinstance(groups, list) else []
+        known = set(DatasetGroup.objects.filter(name__in=names).values_list("name", flat=True))
+        if set(names) - known:
+            errors.append({"loc": ["groups"], "rule": "groups.known", "msg": "Unknown group."})
+        clean["groups"] = names
+    if "licence_id" in data or "license_id" in data:
+        clean["licence_id"] = str(data.get("license_id", data.get("licence_id")) or "")
+        if clean["licence_id"] not in LICENCES:
+            errors.append({"loc": ["license_id"], "rule": "licence.known", "msg": "Unknown licence."})
+    if "private" in data:
+        private = data["private"]
+        clean["private"] = private if isinstance(private, bool) else str(private).lower() in ("true", "1")
+    if "update_cycle" in data:
+        try:
+            clean["update_cycle"] = int(data["update_cycle"])
+        except (TypeError, ValueError):
+            clean["update_cycle"] = -1
+        if clean["update_cycle"] not in UpdateCycle.values:
+            errors.append({"loc": ["update_cycle"], "rule": "choice", "msg": "Unknown update cycle."})
+    if errors:
+        raise DatasetInvalid("The dataset breaks a rule.", errors=errors)
+    return clean
+
+
+def _apply(dataset: Dataset, clean: dict[str, Any]) -> None:
+    for key, value in clean.items():
+        if key == "tags":
+            DatasetTag.objects.filter(dataset=dataset).exclude(name__in=value).delete()
+            present = set(DatasetTag.objects.filter(dataset=dataset).values_list("name", flat=True))
+            DatasetTag.objects.bulk_create(DatasetTag(dataset=dataset, name=n) for n in value if n not in present)
+        elif key == "groups":
+            dataset.groups.set(DatasetGroup.objects.filter(name__in=value))
+        else:
+            setattr(dataset, key, value)
+
+
+def dataset_create(*, organization_code: str, name: str, data: dict[str, Any], actor: Writer) -> Dataset:
+    """A draft dataset of a department; nobody outside it sees it until its data steward approves publication."""
+    with _refusal_audited("catalogue.dataset.create", actor, target_type="catalogue.dataset", target_id=name):
+        organization = Department.objects.filter(code__iexact=organization_code).first()
+        if organization is None:
+            raise _invalid(DatasetInvalid, "owner_org", "organization.known", "Organization does not exist")
+        if not _writer_may_edit(actor, organization):
+            raise CatalogueActionDenied("Not authorized to create datasets of this organization.")
+        if not NAME_PATTERN.fullmatch(name or ""):
+            raise _invalid(DatasetInvalid, "name", "name.format",
+                           "Must be purely lowercase alphanumeric (ascii) characters and these symbols: -_",
+                           )  # fmt: skip
+        if Dataset.objects.filter(name=name).exists():
+            raise _invalid(DatasetInvalid, "name", "name.unique", "That URL is already in use.")
+        clean = _dataset_validate(data, partial=False)
+        resource_code = str(data.get("data_resource") or "")
+        with transaction.atomic():
+            now = timezone.now()
+            data_resource = DataResource.objects.filter(code=resource_code).first() if resource_code else None
+            dataset = Dataset(
+                name=name, organization=organization, metadata_created=now, metadata_modified=now,
+                data_resource=data_resource,
+            )  # fmt: skip
+            _apply(dataset, {k: v for k, v in clean.items() if k not in ("tags", "groups")})
+            dataset.save()
+            _apply(dataset, {k: v for k, v in clean.items() if k in ("tags", "groups")})
+            for resource in data.get("resources") or []:
+                _resource_insert(dataset, resource)
+            audit_record(action="catalogue.dataset.create", actor=_actor(actor), target_type="catalogue.dataset",
+                         target_id=name, source_address=_address())  # fmt: skip
+            return dataset
+
+
+def _dataset_locked(name_or_id: str) -> Dataset:
+    qs = Dataset.objects.select_for_update(of=("self",)).select_related("organization")
+    dataset = qs.filter(name=name_or_id).first()
+    if dataset is None and re.fullmatch(r"[0-9a-fA-F-]{32,36}", name_or_id or ""):
+        dataset = qs.filter(uuid=name_or_id).first()
+    if dataset is None or dataset.state == DatasetState.DELETED:
+        raise DatasetNotFound("Not found")
+    return dataset
+
+
+def dataset_update(*, name: str, changes: dict[str, Any], actor: Writer) -> Dataset:
+    """Edit a dataset. A draft changes at once; a published dataset keeps its published state until the data
+    steward approves the changes (held in `pending`)."""
+    with (
+        _refusal_audited("catalogue.dataset.update", actor, target_type="catalogue.dataset", target_id=name),
+        transaction.atomic(),
+    ):
+        dataset = _dataset_locked(name)
+        if not _writer_may_edit(actor, dataset.organization):
+            raise (
+                DatasetNotFound("Not found")
+                if dataset.private or not dataset.listed
+                else CatalogueActionDenied("Not authorized to edit this dataset.")
+            )
+        clean = _dataset_validate(changes, partial=True)
+        if dataset.state == DatasetState.DRAFT:
+            _apply(dataset, clean)
+        else:
+            dataset.pending = {**dataset.pending, **clean}
+        dataset.metadata_modified = timezone.now()
+        dataset.save()
+        audit_record(action="catalogue.dataset.update", actor=_actor(actor), target_type="catalogue.dataset",
+                     target_id=dataset.name, source_address=_address(),
+                     detail={"fields": sorted(clean)})  # fmt: skip
+        return dataset
+
+
+def _resource_insert(dataset: Dataset, data: dict[str, Any]) -> DatasetResource:
+    fmt = str(data.get("format") or "").strip()
+    match = {f.lower(): f for f in DATASET_FORMATS}.get(fmt.lower())
+    errors = []
+    if match is None:
+        errors.append(
+            {"loc": ["format"], "rule": "format.open", "msg": f"format must be one of {', '.join(DATASET_FORMATS)}"}
+        )
+    name = str(data.get("name") or "").strip()
+    if not name:
+        errors.append({"loc": ["name"], "rule": "required", "msg": "Missing value"})
+    backing = str(data.get("backing") or "")
+    url = str(data.get("url") or "")
+    provider = providers.provider_get(backing) if backing else None
+    if backing and provider is None:
+        errors.append({"loc": ["backing"], "rule": "backing.known", "msg": "No such provider."})
+    elif provider is not None and provider.records is not None:
+        errors.append({"loc": ["backing"], "rule": "backing.records",
+                       "msg": "Individual records of people are never opened; publish an aggregate."})  # fmt: skip
+    elif provider is not None and any(column.personal for column in provider.columns):
+        errors.append({"loc": ["backing"], "rule": "backing.personal",
+                       "msg": "Rows with personal data are shared, never opened; publish an aggregate."})  # fmt: skip
+    if url and not re.fullmatch(r"https?://\S{1,490}", url):
+        errors.append({"loc": ["url"], "rule": "url.format", "msg": "Please provide a valid URL"})
+    if errors:
+        raise DatasetInvalid("The resource breaks a rule.", errors=errors)
+    now = timezone.now()
+    columns = providers.columns_for(backing) if backing else []
+    position = dataset.resources.count()
+    return DatasetResource.objects.create(
+        dataset=dataset, position=position, name=name, description=str(data.get("description") or ""),
+        format=match or "", backing=backing, backing_params=dict(data.get("backing_params") or {}), url=url,
+        fields=[{"id": c.name, "type": c.type, "description": c.description} for c in columns],
+        created=now, last_modified=now,
+    )  # fmt: skip
+
+
+def dataset_resource_add(*, dataset_name: str, data: dict[str, Any], actor: Writer) -> DatasetResource:
+    with (
+        _refusal_audited("catalogue.dataset.resource_add", actor, target_type="catalogue.dataset",
+                         target_id=dataset_name),
+        transaction.atomic(),
+    ):  # fmt: skip
+        dataset = _dataset_locked(dataset_name)
+        if not _writer_may_edit(actor, dataset.organization):
+            raise (
+                DatasetNotFound("Not found")
+                if not dataset.listed
+                else CatalogueActionDenied("Not authorized to add resources to this dataset.")
+            )
+        resource = _resource_insert(dataset, data)
+        dataset.metadata_modified = timezone.now()
+        dataset.save(update_fields=["metadata_modified"])
+        audit_record(action="catalogue.dataset.resource_add", actor=_actor(actor), target_type="catalogue.dataset",
+                     target_id=dataset.name, source_address=_address())  # fmt: skip
+        return resource
+
+
+def publication_request(*, name: str, actor: User) -> Dataset:
+    """An editor asks the department's data steward to publish the dataset (or its pending changes)."""
+    with (
+        _refusal_audited("catalogue.dataset.publication_request", actor, target_type="catalogue.dataset",
+                         target_id=name),
+        transaction.atomic(),
+    ):  # fmt: skip
+        dataset = _dataset_locked(name)
+        if not permissions.can_edit(actor, dataset.organization):
+            raise CatalogueActionDenied("This account may not ask for this dataset's publication.")
+        if not dataset.resources.exists():
+            raise PublicationRefused("A dataset is published with at least one resource.")
+        if dataset.state == DatasetState.ACTIVE and not dataset.pending and dataset.approval != Approval.RETURNED:
+            raise PublicationRefused("Nothing to publish: the dataset has no changes since its last publication.")
+        dataset.approval = Approval.PENDING
+        dataset.approval_requested_by = actor.get_username()
+        dataset.approval_note = ""
+        dataset.save(update_fields=["approval", "approval_requested_by", "approval_note"])
+        audit_record(action="catalogue.dataset.publication_request", actor=_actor(actor),
+                     target_type="catalogue.dataset", target_id=dataset.name, source_address=_address())  # fmt: skip
+        return dataset
+
+
+def publication_return(*, name: str, actor: User, note: str) -> Dataset:
+    with (
+        _refusal_audited("catalogue.dataset.publication_return", actor, target_type="catalogue.dataset",
+                         target_id=name),
+        transaction.atomic(),
+    ):  # fmt: skip
+        dataset = _dataset_locked(name)
+        if not permissions.can_steward(actor, dataset.organization):
+            raise CatalogueActionDenied("Only the department's data steward answers a publication request.")
+        if dataset.approval != Approval.PENDING:
+            raise PublicationRefused("No publication request is waiting.")
+        if not note.strip():
+            raise _invalid(DatasetInvalid, "note", "required", "Say what to change.")
+        dataset.approval = Approval.RETURNED
+        dataset.approval_note = note.strip()
+        dataset.save(update_fields=["approval", "approval_note"])
+        audit_record(action="catalogue.dataset.publication_return", actor=_actor(actor),
+                     target_type="catalogue.dataset", target_id=dataset.name, source_address=_address())  # fmt: skip
+        return dataset
+
+
+def publication_approve(*, name: str, actor: User) -> DatasetRevision:
+    """The data steward publishes: the pending changes applied, the rows of every resource copied from their
+    providers (aggregated and suppressed where derived from personal data), and a new immutable revision."""
+    with (
+        _refusal_audited("catalogue.dataset.publish", actor, target_type="catalogue.dataset", target_id=name),
+        transaction.atomic(),
+    ):  # fmt: skip
+        dataset = _dataset_locked(name)
+        if not permissions.can_steward(actor, dataset.organization):
+            raise CatalogueActionDenied("Only the department's data steward publishes its datasets.")
+        if dataset.approval != Approval.PENDING:
+            raise PublicationRefused("Publication needs an editor's request first.")
+        if dataset.approval_requested_by == actor.get_username():
+            raise PublicationRefused("The data steward approves another person's request, not their own.")
+        if dataset.pending:
+            _apply(dataset, dataset.pending)
+        number = dataset.revision + 1
+        counts: dict[str, int] = {}
+        personal = False
+        for resource in dataset.resources.order_by("position"):
+            if resource.backing:
+                provider = providers.provider_get(resource.backing)
+                personal = personal or bool(provider and provider.personal_derived)
+                counts[str(resource.uuid)] = _rows_copy(resource, number)
+        now = timezone.now()
+        dataset.revision = number
+        dataset.state = DatasetState.ACTIVE
+        dataset.pending = {}
+        dataset.approval = Approval.NONE
+        dataset.personal_derived = personal
+        dataset.metadata_modified = now
+        dataset.save()
+        from rongcheng.catalogue.selectors import package_snapshot
+
+        revision = DatasetRevision.objects.create(
+            dataset=dataset, number=number, snapshot=package_snapshot(dataset), published_at=now,
+            requested_by=dataset.approval_requested_by or "", approved_by=actor.get_username(), row_counts=counts,
+        )  # fmt: skip
+        audit_record(action="catalogue.dataset.publish", actor=_actor(actor), target_type="catalogue.dataset",
+                     target_id=dataset.name, source_address=_address(), detail={"revision": number})  # fmt: skip
+        return revision
+
+
+def _rows_copy(resource: DatasetResource, revision: int) -> int:
+    batch: list[DatastoreRow] = []
+    count = 0
+    for count, row in enumerate(providers.rows_for(resource.backing, resource.backing_params), start=1):
+        batch.append(DatastoreRow(resource=resource, revision=revision, row_number=count, data=row))
+        if len(batch) >= ROW_BATCH:
+            DatastoreRow.objects.bulk_create(batch)
+            batch = []
+    if batch:
+        DatastoreRow.objects.bulk_create(batch)
+    resource.fields = [
+        {"id": c.name, "type": c.type, "description": c.description} for c in providers.columns_for(resource.backing)
+    ]
+    resource.last_modified = timezone.now()
+    resource.save(update_fields=["fields", "last_modified"])
+    return count
+
+
+def api_token_issue(*, department_code: str, name: str, actor: User | Actor) -> tuple[DepartmentApiToken, str]:
+    """An API token for a department's system: returned once, kept only as its SHA-256 digest."""
+    with _refusal_audited("catalogue.token.issue", actor, target_type="catalogue.departmentapitoken"):
+        department = Department.objects.filter(code=department_code).first()
+        if department is None:
+            raise _invalid(DatasetInvalid, "department", "department.known", "No such department.")
+        if not isinstance(actor, Actor) and not permissions.can_steward(actor, department):
+            raise CatalogueActionDenied("Only the department's data steward issues its API tokens.")
+        raw = "rc-ckan-" + secrets.token_urlsafe(32)
+        with transaction.atomic():
+            token = DepartmentApiToken.objects.create(
+                department=department, name=name.strip()[:100] or "system", digest=_digest(raw), prefix=raw[8:16],
+                created_by=_label(actor), created_at=timezone.now(),
+            )  # fmt: skip
+            audit_record(action="catalogue.token.issue", actor=_actor(actor),
+                         target_type="catalogue.departmentapitoken",
+                         target_id=token.prefix, source_address=_address(),
+                         detail={"department": department.code})  # fmt: skip
+        return token, raw
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def api_token_authenticate(raw: str) -> DepartmentApiToken:
+    """The department token presented, or ApiTokenInvalid (the refusal audited)."""
+    token = (
+        DepartmentApiToken.objects.select_related("department").filter(digest=_digest(raw.strip())).first()
+        if raw.strip()
+        else None
+    )
+    if token is None or token.revoked_at is not None:
+        audit_record(action="catalogue.token.use", actor=Actor.anonymous(), outcome="denied",
+                     target_type="catalogue.departmentapitoken", source_address=_address(),
+                     detail={"problem": "catalogue-token-invalid"})  # fmt: skip
+        raise ApiTokenInvalid("The API token is unknown or revoked.")
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):
+        DepartmentApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def data_request_submit(*, title: str, description: str, organization_code: str = "") -> DataRequest:
+    """A request from the public for data (anonymous; the pages rate-limit it per address)."""
+    errors = []
+    if not title.strip() or len(title) > 200:
+        errors.append({"loc": ["title"], "rule": "required", "msg": "A title of at most 200 characters."})
+    if not description.strip() or len(description) > 4000:
+        errors.append({"loc": ["description"], "rule": "required", "msg": "A description of at most 4000 characters."})
+    organization = Department.objects.filter(code=organization_code).first() if organization_code else None
+    if organization_code and organization is None:
+        errors.append({"loc": ["organization"], "rule": "organization.known", "msg": "No such organization."})
+    if errors:
+        raise DatasetInvalid("The data request breaks a rule.", errors=errors)
+    with transaction.atomic():
+        request = DataRequest.objects.create(title=title.strip(), description=description.strip(),
+                                             organization=organization, created_at=timezone.now())  # fmt: skip
+        audit_record(action="catalogue.data_request.submit", actor=Actor.anonymous(),
+                     target_type="catalogue.datarequest", target_id=request.pk, source_address=_address())  # fmt: skip
+        return request
+
+
+def group_ensure(*, name: str, title: str, description: str = "") -> DatasetGroup:
+    """A theme (CKAN group), made once (seeding and the digital office)."""
+    group, _ = DatasetGroup.objects.get_or_create(
+        name=slugify(name) or name, defaults={"title": title, "description": description, "created": timezone.now()}
+    )
+    return group
+
+
+def publication_request_by_system(*, name: str, requester: User | None) -> Dataset:
+    """Seeding: the request made by a real editor when there is one, else by the platform itself (a data steward
+    still approves it)."""
+    if requester is not None:
+        return publication_request(name=name, actor=requester)
+    with transaction.atomic():
+        dataset = _dataset_locked(name)
+        dataset.approval = Approval.PENDING
+        dataset.approval_requested_by = "system"
+        dataset.save(update_fields=["approval", "approval_requested_by"])
+        audit_record(action="catalogue.dataset.publication_request", actor=Actor.system("demo seed"),
+                     target_type="catalogue.dataset", target_id=dataset.name)  # fmt: skip
+        return dataset
+
+
+def provider_columns(key: str) -> list[providers.Column]:
+    """The data dictionary of a provider of platform data (for callers cataloguing a resource backed by it)."""
+    return providers.columns_for(key)
+
+
+def provider_title(key: str) -> str:
+    provider = providers.provider_get(key)
+    return provider.title if provider else key
+
+
+def api_token_revoke(*, prefix: str, actor: User) -> DepartmentApiToken:
+    """Revoke a department's API token at once (its data steward, or the digital office)."""
+    with (
+        _refusal_audited("catalogue.token.revoke", actor, target_type="catalogue.departmentapitoken", target_id=prefix),
+        transaction.atomic(),
+    ):
+        token = (
+            DepartmentApiToken.objects.select_for_update(of=("self",))
+            .select_related("department")
+            .filter(prefix=prefix, revoked_at__isnull=True)
+            .first()
+        )
+        if token is None or not permissions.can_steward(actor, token.department):
+            raise CatalogueActionDenied("No such token of a department this account stewards.")
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(action="catalogue.token.revoke", actor=_actor(actor), target_type="catalogue.departmentapitoken",
+                     target_id=prefix, source_address=_address())  # fmt: skip
+        return token

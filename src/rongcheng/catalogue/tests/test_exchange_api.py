@@ -1,0 +1,112 @@
+"""The exchange API: a department system with OAuth 2.0 client credentials reads exactly what its grants allow."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+from oauth2_provider.models import get_application_model
+
+from rongcheng.accounts.models import AccountKind, User
+from rongcheng.audit.models import AuditRecord
+from rongcheng.catalogue import services
+from rongcheng.catalogue.models import ExchangeUse
+from rongcheng.catalogue.tests import factories as f
+from rongcheng.hall.selectors import city_today
+
+pytestmark = pytest.mark.django_db
+SECRET = "test-client-secret-0123456789"
+
+
+def _system(department, *, permitted: bool = True) -> str:
+    user = User.objects.create_user(username=f"{department.code}-system", kind=AccountKind.API_CLIENT,
+                                    department=department)  # fmt: skip
+    if permitted:
+        user.user_permissions.add(Permission.objects.get(codename="request_sharing"))
+    Application = get_application_model()
+    app = Application.objects.create(
+        name=user.username, user=user, client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS, client_secret=SECRET,
+    )  # fmt: skip
+    basic = base64.b64encode(f"{app.client_id}:{SECRET}".encode()).decode()
+    response = Client().post("/oauth/token/", {"grant_type": "client_credentials", "scope": "catalogue:exchange"},
+                             HTTP_AUTHORIZATION=f"Basic {basic}")  # fmt: skip
+    if not permitted:
+        assert response.status_code != 200 or "catalogue:exchange" not in response.json().get("scope", "")
+        return ""
+    assert response.status_code == 200, response.content
+    return str(response.json()["access_token"])
+
+
+@pytest.fixture
+def shared():
+    resource = f.resource()
+    services.resource_rows_upload(code=resource.code, file_name="a.csv", content=f.CSV_OK, actor=f.editor())
+    asker = f.requester()
+    request = services.sharing_request_submit(
+        resource_code=resource.code, items=["name", "capital"], purpose="企业开办审核", scenario="核对",
+        period_from=city_today(), period_until=city_today() + dt.timedelta(days=30), actor=asker,
+    )  # fmt: skip
+    services.sharing_request_transition(number=request.number, name="grant", actor=f.steward(), items=["name"])
+    return resource, asker.department
+
+
+def _rows_url(resource, **query):
+    from urllib.parse import urlencode
+
+    cls, _sep, seq = resource.code.partition("/")
+    return f"/api/v1/exchange/resources/{cls}/{seq}/rows?" + urlencode(query)
+
+
+def test_a_system_reads_the_granted_field_with_its_purpose_recorded(shared):
+    resource, consumer = shared
+    token = _system(consumer)
+    response = Client().get(_rows_url(resource, purpose="企业开办审核", limit=1), HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200, response.content
+    assert response.json() == {"resource_code": resource.code, "fields": ["name"],
+                               "rows": [{"name": "榕城科技有限公司"}],
+                               "offset": 0, "limit": 1, "next_offset": 1}  # fmt: skip
+    use = ExchangeUse.objects.get()
+    assert (use.client, use.purpose, use.rows) == (f"{consumer.code}-system", "企业开办审核", 1)
+    grants = Client().get("/api/v1/exchange/grants", HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    assert [(g["resource_code"], g["items"], g["in_force"]) for g in grants] == [(resource.code, ["name"], True)]
+
+
+def test_a_field_not_granted_is_a_403_problem_and_nothing_is_recorded(shared):
+    resource, consumer = shared
+    token = _system(consumer)
+    response = Client().get(_rows_url(resource, purpose="核对", fields="name,capital"),
+                            HTTP_AUTHORIZATION=f"Bearer {token}")  # fmt: skip
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/problems/sharing-grant-not-valid")
+    assert not ExchangeUse.objects.exists()
+    assert AuditRecord.objects.filter(action="catalogue.exchange.query", outcome="denied").count() == 1
+
+
+def test_an_expired_grant_is_a_403_problem(shared, monkeypatch):
+    resource, consumer = shared
+    token = _system(consumer)
+    later = city_today() + dt.timedelta(days=31)
+    monkeypatch.setattr(services, "city_today", lambda: later)
+    response = Client().get(_rows_url(resource, purpose="核对"), HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 403
+    assert "expired" in response.json()["detail"]
+    assert not ExchangeUse.objects.exists()
+
+
+def test_authorization_matrix_of_the_exchange(shared):
+    resource, consumer = shared
+    assert Client().get(_rows_url(resource, purpose="核对")).status_code == 401
+    other = _system(f.department("FZ-WJW", "福州市卫生和计划生育委员会"))
+    assert Client().get(_rows_url(resource, purpose="核对"), HTTP_AUTHORIZATION=f"Bearer {other}").status_code == 403
+    token = _system(consumer)
+    assert Client().get(_rows_url(resource), HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 422  # no purpose
+    file = Client().get(_rows_url(resource, purpose="核对").replace("/rows?", "/file?"),
+                        HTTP_AUTHORIZATION=f"Bearer {token}")  # fmt: skip
+    assert file.status_code == 200
+    assert file.content.decode() == "name\r\n榕城科技有限公司\r\n闽江贸易有限公司\r\n"
+    assert list(ExchangeUse.objects.values_list("kind", "rows")) == [("file", 2)]

@@ -1,0 +1,191 @@
+"""Personal data on the exchange: masked unless the grant names it in clear, read through the registries' audited
+selector, and shown in the person's "who read my data" with the consuming department and the purpose."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from rongcheng.audit.models import AuditRecord
+from rongcheng.catalogue import services
+from rongcheng.catalogue.errors import DatasetInvalid, SharingRequestInvalid
+from rongcheng.catalogue.models import Dataset, ExchangeUse, SharingGrant, SharingRequest
+from rongcheng.catalogue.tests import factories as f
+from rongcheng.catalogue.tests.test_exchange_api import _rows_url, _system
+from rongcheng.hall.selectors import city_today
+from rongcheng.registries.tests.factories import make_person, resident
+
+pytestmark = pytest.mark.django_db
+PURPOSE = "最低生活保障申请审核"
+ITEMS = ["id_number", "name", "division_code"]
+
+
+def _persons_resource():
+    police = f.department("FZ-GAJ", "福州市公安局")
+    items = [{"name": c.name, "type": c.type, "description": c.description, "personal": c.personal}
+             for c in services.provider_columns("registries.persons")]  # fmt: skip
+    return f.resource(police, name="户籍人口个人信息", classification="10003", items=items,
+                      backing="registries.persons", sharing_condition="用于法定职责，明文字段须说明依据")  # fmt: skip
+
+
+def _granted(resource, *, clear_asked: list[str], clear_granted: list[str] | None):
+    asker = f.requester()
+    request = services.sharing_request_submit(
+        resource_code=resource.code, items=ITEMS, clear_items=clear_asked, purpose=PURPOSE, scenario="核对申请人身份",
+        period_from=city_today(), period_until=city_today() + dt.timedelta(days=90), actor=asker,
+    )  # fmt: skip
+    services.sharing_request_transition(number=request.number, name="grant", actor=f.steward(resource.provider),
+                                        clear_items=clear_granted)  # fmt: skip
+    return asker.department
+
+
+@pytest.fixture
+def people():
+    first = make_person(id_number="350102198503120018", name="林则徐", division_code="350102")
+    second = make_person(id_number="350103199001010020", name="沈葆桢", division_code="350103")
+    return first, second
+
+
+def test_a_person_read_through_the_exchange_sees_it_and_another_person_does_not(people):
+    first, second = people
+    resource = _persons_resource()
+    consumer = _granted(resource, clear_asked=["name"], clear_granted=["name"])
+    token = _system(consumer)
+    response = Client().get(_rows_url(resource, purpose=PURPOSE, limit=1), HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200, response.content
+    assert response.json()["rows"] == [{"id_number": "350102********0018", "name": "林则徐", "division_code": "350102"}]
+    reads = AuditRecord.objects.filter(action="registries.person.read")
+    assert [(r.target_id, r.purpose, r.detail["via"], r.detail["clear"], r.detail["department"]) for r in reads] == [
+        (str(first.pk), PURPOSE, "exchange", ["name"], "福州市民政局")
+    ]
+
+    browser = Client()
+    browser.force_login(resident("linzexu", person=first))
+    page = browser.get(reverse("registries:my-reads"))
+    entries = [r["entry"] for r in page.context["rows"]]
+    assert [(e.actor_kind, e.department, e.purpose, e.fields, e.via) for e in entries] == [
+        ("api_client", "福州市民政局", PURPOSE, ("name",), "exchange")
+    ]
+    body = page.content.decode()
+    assert f"部门系统 {consumer.code}-system（福州市民政局）" in body
+    assert f'<td data-label="目的">{PURPOSE}</td>' in body
+    assert "部门间数据共享（按共享授权）" in body
+
+    other = Client()
+    other.force_login(resident("shenbaozhen", person=second))
+    assert other.get(reverse("registries:my-reads")).context["rows"] == []
+
+
+def test_personal_items_not_granted_in_clear_are_masked(people):
+    resource = _persons_resource()
+    consumer = _granted(resource, clear_asked=["name"], clear_granted=[])
+    assert SharingGrant.objects.get().clear_items == []
+    token = _system(consumer)
+    body = Client().get(_rows_url(resource, purpose=PURPOSE), HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    assert body["rows"] == [
+        {"id_number": "350102********0018", "name": "林**", "division_code": "350102"},
+        {"id_number": "350103********0020", "name": "沈**", "division_code": "350103"},
+    ]
+    assert [r.detail["clear"] for r in AuditRecord.objects.filter(action="registries.person.read")] == [[], []]
+
+
+def test_uploaded_personal_items_are_masked_unless_granted_in_clear():
+    resource = f.resource()
+    services.resource_rows_upload(code=resource.code, file_name="a.csv", content=f.CSV_OK, actor=f.editor())
+    asker = f.requester()
+    request = services.sharing_request_submit(
+        resource_code=resource.code, items=["name", "legal_person"], purpose="企业开办审核", scenario="核对",
+        period_from=city_today(), period_until=city_today() + dt.timedelta(days=30), actor=asker,
+    )  # fmt: skip
+    services.sharing_request_transition(number=request.number, name="grant", actor=f.steward())
+    token = _system(asker.department)
+    body = Client().get(_rows_url(resource, purpose="企业开办审核"), HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    assert body["rows"] == [{"name": "榕城科技有限公司", "legal_person": "张*"},
+                            {"name": "闽江贸易有限公司", "legal_person": "李*"}]  # fmt: skip
+
+
+def test_clear_items_cannot_be_had_without_the_providers_answer_and_nothing_is_stored(people):
+    resource = _persons_resource()
+    asker = f.requester()
+    period = {"period_from": city_today(), "period_until": city_today() + dt.timedelta(days=30)}
+    with pytest.raises(SharingRequestInvalid) as not_personal:
+        services.sharing_request_submit(resource_code=resource.code, items=ITEMS, clear_items=["division_code"],
+                                        purpose=PURPOSE, scenario="核对", actor=asker, **period)  # fmt: skip
+    assert [e["rule"] for e in not_personal.value.errors] == ["clear.personal"]
+    unconditional = f.resource(name="无条件资源", classification="01002", sharing_type="unconditional")
+    with pytest.raises(SharingRequestInvalid) as at_once:
+        services.sharing_request_submit(resource_code=unconditional.code, items=["legal_person"],
+                                        clear_items=["legal_person"], purpose=PURPOSE, scenario="核对", actor=asker,
+                                        **period)  # fmt: skip
+    assert [e["rule"] for e in at_once.value.errors] == ["clear.conditional"]
+    request = services.sharing_request_submit(resource_code=resource.code, items=ITEMS, clear_items=["name"],
+                                              purpose=PURPOSE, scenario="核对", actor=asker, **period)  # fmt: skip
+    with pytest.raises(SharingRequestInvalid) as beyond:
+        services.sharing_request_transition(number=request.number, name="grant", actor=f.steward(resource.provider),
+                                            clear_items=["name", "id_number"])  # fmt: skip
+    assert [e["rule"] for e in beyond.value.errors] == ["clear.subset"]
+    assert SharingRequest.objects.count() == 1
+    assert SharingRequest.objects.get().state == "submitted"
+    assert not SharingGrant.objects.exists()
+    assert not ExchangeUse.objects.exists()
+
+
+def test_individual_records_are_never_an_open_dataset():
+    editor = f.editor()
+    with pytest.raises(DatasetInvalid) as refused:
+        services.dataset_create(
+            organization_code="FZ-GSJ",
+            name="people",
+            actor=editor,
+            data={
+                "title": "people",
+                "resources": [{"name": "people", "format": "CSV", "backing": "registries.persons"}],
+            },
+        )
+    assert [e["rule"] for e in refused.value.errors] == ["backing.records"]
+    assert not Dataset.objects.exists()
+
+
+def test_the_bulk_file_of_person_records_is_masked_and_each_person_sees_the_read(people):
+    first, second = people
+    resource = _persons_resource()
+    consumer = _granted(resource, clear_asked=[], clear_granted=None)
+    token = _system(consumer)
+    url = _rows_url(resource, purpose=PURPOSE).replace("/rows?", "/file?")
+    response = Client().get(url, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200, response.content
+    assert response.content.decode().splitlines() == [
+        "id_number,name,division_code", "350102********0018,林**,350102", "350103********0020,沈**,350103",
+    ]  # fmt: skip
+    reads = AuditRecord.objects.filter(action="registries.person.read").order_by("id")
+    assert [(r.target_id, r.detail["via"], r.detail["clear"]) for r in reads] == [
+        (str(first.pk), "exchange", []), (str(second.pk), "exchange", []),
+    ]  # fmt: skip
+    assert list(ExchangeUse.objects.values_list("kind", "rows")) == [("file", 2)]
+
+
+def test_on_the_pages_clear_items_are_asked_for_and_the_provider_grants_only_those_ticked(people):
+    resource = _persons_resource()
+    asker = f.requester()
+    browser = Client()
+    browser.force_login(asker)
+    form = browser.get(f"/catalogue/r/{resource.classification}/{resource.sequence}/request/").content.decode()
+    assert "需要明文的个人信息项" in form
+    assert "公民身份号码（id_number）" in form
+    response = browser.post(f"/catalogue/r/{resource.classification}/{resource.sequence}/request/", {
+        "items": ITEMS, "clear_items": ["name", "id_number"], "purpose": PURPOSE, "scenario": "核对",
+        "period_from": city_today().isoformat(), "period_until": (city_today() + dt.timedelta(days=30)).isoformat(),
+    })  # fmt: skip
+    request = SharingRequest.objects.get()
+    assert response.status_code == 302
+    assert (request.state, request.items, request.clear_items) == ("submitted", ITEMS, ["name", "id_number"])
+    provider = Client()
+    provider.force_login(f.steward(resource.provider))
+    assert "同意明文提供的个人信息项" in provider.get(f"/catalogue/sharing/{request.number}/").content.decode()
+    provider.post(f"/catalogue/sharing/{request.number}/grant/",
+                  {"items": ITEMS, "clear_items": ["name"], "clear_answered": "1"})  # fmt: skip
+    grant = SharingGrant.objects.get()
+    assert (grant.items, grant.clear_items) == (ITEMS, ["name"])

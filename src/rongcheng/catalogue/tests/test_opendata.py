@@ -1,0 +1,170 @@
+"""Open data: publication by the data steward only, immutable revisions with downloads as of a version and a diff,
+small-cell suppression, the quality score, the pages and the DCAT catalogue (checked with rdflib)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+import rdflib
+from django.test import Client
+
+from rongcheng.catalogue import providers, services
+from rongcheng.catalogue.errors import CatalogueActionDenied, PublicationRefused
+from rongcheng.catalogue.models import Dataset, DatasetRevision, DatastoreRow
+from rongcheng.catalogue.selectors import dataset_quality, revision_diff
+from rongcheng.catalogue.tests import factories as f
+
+pytestmark = pytest.mark.django_db
+DCAT = rdflib.Namespace("http://www.w3.org/ns/dcat#")
+DCT = rdflib.Namespace("http://purl.org/dc/terms/")
+
+
+def test_an_editor_cannot_publish_alone():
+    org = f.department()
+    editor = f.steward(org)  # holds both rights, still cannot approve their own request
+    services.dataset_create(organization_code=org.code, name="alone", actor=editor,
+                            data={"title": "独自", "resources": [{"name": "r", "format": "CSV",
+                                                                  "backing": "accounts.departments"}]})  # fmt: skip
+    services.publication_request(name="alone", actor=editor)
+    with pytest.raises(PublicationRefused):
+        services.publication_approve(name="alone", actor=editor)
+    with pytest.raises(CatalogueActionDenied):
+        services.publication_approve(name="alone", actor=f.editor(org))
+    assert not DatasetRevision.objects.exists()
+    assert Dataset.objects.get().state == "draft"
+
+
+def test_revisions_are_kept_and_downloads_and_diffs_are_as_of_a_version():
+    org = f.department()
+    dataset = f.published("departments", org=org)
+    f.department("FZ-MZJ", "福州市民政局")
+    editor, steward = f.editor(org), f.steward(org)
+    services.dataset_update(name="departments", changes={"notes": "第二版说明，增加了民政局。"}, actor=editor)
+    dataset.refresh_from_db()
+    assert dataset.notes != "第二版说明，增加了民政局。"  # published state unchanged until approval
+    services.publication_request(name="departments", actor=editor)
+    services.publication_approve(name="departments", actor=steward)
+    resource = dataset.resources.get()
+    client = Client()
+    url = f"/opendata/dataset/departments/resource/{resource.uuid}/download?format=csv"
+    first = list(csv.reader(io.StringIO(client.get(url + "&version=1").getvalue().decode("utf-8-sig"))))
+    second = list(csv.reader(io.StringIO(client.get(url).getvalue().decode("utf-8-sig"))))
+    assert first == [["code", "name", "short_name"], ["FZ-GSJ", "福州市市场监督管理局", "市场监督管理局"]]
+    assert second[-1] == ["FZ-MZJ", "福州市民政局", "民政局"]
+    diff = revision_diff(Dataset.objects.get(name="departments"), 1, 2)
+    assert [(field, new) for field, _old, new in diff.metadata] == [("notes", "第二版说明，增加了民政局。")]
+    assert (diff.resources[0]["added"], diff.resources[0]["removed"], diff.resources[0]["unchanged"]) == (1, 0, 1)
+    assert client.get("/opendata/dataset/departments/versions?a=1&b=2").status_code == 200
+    assert client.get(url + "&version=7").status_code == 404
+
+
+def test_personal_derived_counts_below_the_threshold_are_suppressed(settings):
+    settings.CATALOGUE_SMALL_CELL_THRESHOLD = 3
+    rows = [{"division_code": "350102", "persons": 2}, {"division_code": "350103", "persons": 3},
+            {"division_code": "350104", "persons": 0}]  # fmt: skip
+    provider = providers.Provider(
+        "tests.people", "people", (providers.Column("division_code", "text", "区划"),
+                                   providers.Column("persons", "integer", "人数", count=True)),
+        lambda params: iter(rows), personal_derived=True,
+    )  # fmt: skip
+    providers.REGISTRY[provider.key] = provider
+    try:
+        assert list(providers.rows_for("tests.people")) == [
+            {"division_code": "350102", "persons": None, "suppressed": True},
+            {"division_code": "350103", "persons": 3, "suppressed": False},
+            {"division_code": "350104", "persons": 0, "suppressed": False},
+        ]
+        dataset = f.published("people", backing="tests.people")
+        assert dataset.personal_derived is True
+        stored = list(DatastoreRow.objects.order_by("row_number").values_list("data", flat=True))
+        assert stored[0] == {"division_code": "350102", "persons": None, "suppressed": True}
+    finally:
+        del providers.REGISTRY[provider.key]
+
+
+def test_the_quality_score_names_each_check():
+    dataset = f.published("good-data")
+    checks = dict(dataset_quality(dataset).checks)
+    assert checks == {"licence": True, "description": True, "update_cycle": True, "open_format": True,
+                      "reachable": True, "documented": True}  # fmt: skip
+    assert dataset_quality(dataset).score == 100
+    poor = f.published("poor-data", fmt="XLSX", notes="短")
+    assert dataset_quality(poor).score == 67
+
+
+def test_the_pages_in_chinese_and_english():
+    dataset = f.published("departments", tags=("部门",))
+    client = Client()
+    page = client.get("/opendata/?tags=部门")
+    assert page.status_code == 200
+    assert "departments" in page.content.decode()
+    detail = client.get("/opendata/dataset/departments").content.decode()
+    assert "数据质量" in detail
+    assert "100" in detail
+    resource = dataset.resources.get()
+    preview = client.get(f"/opendata/dataset/departments/resource/{resource.uuid}").content.decode()
+    assert "福州市市场监督管理局" in preview
+    assert "部门编码" in preview
+    english = client.get("/opendata/dataset/departments", HTTP_ACCEPT_LANGUAGE="en")
+    assert english.status_code == 200
+    assert client.get("/opendata/dataset/never-was").status_code == 404
+
+
+def test_a_private_dataset_page_is_a_404_for_outsiders():
+    f.published("secret", private=True)
+    assert Client().get("/opendata/dataset/secret").status_code == 404
+    assert Client().get("/opendata/dataset/secret.jsonld").status_code == 404
+
+
+def test_a_data_request_is_stored_and_bad_input_is_not():
+    from rongcheng.catalogue.models import DataRequest
+
+    client = Client()
+    assert client.post("/opendata/request/", {"title": "", "description": "x"}).status_code == 422
+    assert not DataRequest.objects.exists()
+    response = client.post("/opendata/request/", {"title": "公交到站数据", "description": "希望开放实时到站数据。"})
+    assert response.status_code == 302
+    assert DataRequest.objects.get().title == "公交到站数据"
+
+
+def test_dcat_catalog_parses_with_rdflib_and_lists_non_open_resources_without_data():
+    f.published("departments")
+    hidden = f.resource(name="不开放的资源")  # not_open
+    client = Client()
+    ttl = client.get("/opendata/catalog.ttl")
+    assert ttl["Content-Type"].startswith("text/turtle")
+    graph = rdflib.Graph().parse(data=ttl.content.decode(), format="turtle")
+    jsonld = client.get("/opendata/catalog.jsonld")
+    document = json.loads(jsonld.content)
+    assert "@context" in document
+    from_jsonld = rdflib.Graph().parse(data=jsonld.content.decode(), format="json-ld")
+    assert len(from_jsonld) == len(graph)
+    datasets = set(graph.subjects(rdflib.RDF.type, DCAT.Dataset))
+    assert len(datasets) == 2
+    hidden_node = next(s for s in datasets if str(s).endswith(hidden.code))
+    assert graph.value(hidden_node, DCT.accessRights) == rdflib.URIRef(
+        "http://publications.europa.eu/resource/authority/access-right/NON_PUBLIC"
+    )
+    assert graph.value(hidden_node, DCAT.distribution) is None
+    open_node = next(s for s in datasets if str(s).endswith("/opendata/dataset/departments"))
+    assert graph.value(open_node, DCAT.distribution) is not None
+    hydra = rdflib.Namespace("http://www.w3.org/ns/hydra/core#")
+    assert [str(o) for o in graph.objects(None, hydra.totalItems)] == ["2"]
+    later = client.get("/opendata/catalog.ttl?modified_since=2999-01-01T00:00:00Z").content.decode()
+    assert "dcat:Dataset" not in later.replace("a dcat:Catalog", "")
+    one = rdflib.Graph().parse(data=client.get("/opendata/dataset/departments.ttl").content.decode(), format="turtle")
+    assert (open_node, rdflib.RDF.type, DCAT.Dataset) in one
+
+
+def test_a_published_revision_cannot_be_changed_in_postgresql():
+    from django.db import DatabaseError, connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the trigger that keeps revisions immutable is PostgreSQL's")
+    f.published("kept")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        DatasetRevision.objects.update(approved_by="someone else")
+    assert DatasetRevision.objects.get().approved_by.startswith("staff")

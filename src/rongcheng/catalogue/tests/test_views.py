@@ -1,0 +1,116 @@
+"""The staff pages of the catalogue: who sees what, forms that refuse with their errors, uploads with a per-row
+report, sharing answered on the page; an authorization matrix for each page."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from rongcheng.accounts.models import AccountKind, User
+from rongcheng.catalogue.models import DataResource, ResourceRow, SharingRequest
+from rongcheng.catalogue.tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(user=None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def _resident():
+    return User.objects.create_user(username="resident1", kind=AccountKind.RESIDENT)
+
+
+def _url(resource, suffix=""):
+    return f"/catalogue/r/{resource.classification}/{resource.sequence}/{suffix}"
+
+
+@pytest.mark.parametrize("who", ["anonymous", "resident", "staff", "editor"])
+def test_authorization_matrix_of_the_catalogue_pages(who):
+    resource = f.resource()
+    user = {"anonymous": None, "resident": _resident(), "staff": f.staff(), "editor": f.editor()}[who]
+    client = _client(user)
+    expected = {"anonymous": 302, "resident": 403, "staff": 200, "editor": 200}[who]
+    for path in ("/catalogue/", _url(resource), "/catalogue/sharing/", "/catalogue/datasets/"):
+        assert client.get(path).status_code == expected, path
+    assert client.get(_url(resource, "edit/")).status_code == {"staff": 403, "editor": 200}.get(who, expected)
+    assert client.get("/catalogue/new/").status_code == {"staff": 403, "editor": 200}.get(who, expected)
+
+
+def test_an_editor_catalogues_a_resource_and_bad_metadata_shows_its_errors():
+    editor = f.editor()
+    client = _client(editor)
+    data = {**{k: v for k, v in f.resource_data().items() if k != "items"}, "provider": "FZ-GSJ",
+            "items": "credit_code|字符型|统一社会信用代码|否\nname|text|名称|否"}  # fmt: skip
+    bad = client.post("/catalogue/new/", {**data, "sharing_type": "not_shared", "sharing_condition": ""})
+    assert bad.status_code == 422
+    assert "有条件共享须写明条件" in bad.content.decode()
+    assert not DataResource.objects.exists()
+    good = client.post("/catalogue/new/", data)
+    assert good.status_code == 302
+    resource = DataResource.objects.get()
+    assert resource.item_names == ["credit_code", "name"]
+    assert good["Location"] == _url(resource)
+
+
+def test_an_upload_that_does_not_match_shows_the_report_and_stores_nothing():
+    resource = f.resource()
+    client = _client(f.editor())
+    bad = b"credit_code,name,capital,established,legal_person\n1,a,abc,2017-01-01,x\n"
+    response = client.post(_url(resource, "upload/"), {"file": SimpleUploadedFile("a.csv", bad)})
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "第 2 行 capital" in page
+    assert "应为数值" in page
+    assert not ResourceRow.objects.exists()
+    ok = client.post(_url(resource, "upload/"), {"file": SimpleUploadedFile("a.csv", f.CSV_OK)})
+    assert ok.status_code == 302
+    assert ResourceRow.objects.count() == 2
+
+
+def test_a_department_asks_and_the_provider_answers_on_the_pages():
+    resource = f.resource()
+    asker = f.requester()
+    response = _client(asker).post(_url(resource, "request/"), {
+        "items": ["name"], "purpose": "低保审核", "scenario": "核对申请人经营情况", "period_from": "2026-12-01",
+        "period_until": "2027-06-30",
+    })  # fmt: skip
+    request = SharingRequest.objects.get()
+    assert response["Location"] == f"/catalogue/sharing/{request.number}/"
+    steward = f.steward()
+    inbox = _client(steward).get("/catalogue/sharing/").content.decode()
+    assert request.number in inbox
+    _client(steward).post(f"/catalogue/sharing/{request.number}/refuse/", {"reason": "超出范围"})
+    request.refresh_from_db()
+    assert (request.state, request.reason) == ("refused", "超出范围")
+    outsider = f.staff(dept=f.department("FZ-WJW", "福州市卫生和计划生育委员会"))
+    assert _client(outsider).get(f"/catalogue/sharing/{request.number}/").status_code == 404
+
+
+def test_a_not_shared_resource_cannot_be_asked_for_on_the_page():
+    resource = f.resource(sharing_type="not_shared", sharing_condition="《统计法》")
+    response = _client(f.requester()).post(_url(resource, "request/"), {
+        "items": ["name"], "purpose": "x", "scenario": "y", "period_from": "2026-12-01", "period_until": "2027-01-01",
+    })  # fmt: skip
+    assert response.status_code == 422
+    assert "不予共享" in response.content.decode()
+    assert not SharingRequest.objects.exists()
+
+
+def test_the_data_steward_issues_and_revokes_a_token_shown_once():
+    from rongcheng.catalogue.models import DepartmentApiToken
+
+    steward = f.steward()
+    assert _client(f.editor()).get("/catalogue/tokens/").status_code == 403
+    page = _client(steward).post("/catalogue/tokens/", {"name": "市场监管业务系统"}).content.decode()
+    token = DepartmentApiToken.objects.get()
+    assert "rc-ckan-" in page
+    assert token.digest not in page
+    assert len(token.digest) == 64
+    _client(steward).post("/catalogue/tokens/", {"revoke": token.prefix})
+    token.refresh_from_db()
+    assert token.revoked_at is not None

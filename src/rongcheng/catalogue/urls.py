@@ -1,0 +1,5 @@
+from rongcheng.catalogue import views
+
+app_name = "catalogue"
+
+urlpatterns = views.urlpatterns

@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+
+
+class CreditConfig(AppConfig):
+    name = "rongcheng.credit"
+    label = "credit"
+
+    def ready(self) -> None:
+        """Subscribe to the licences' and the hall's events (the 双公示 licensing records) and register the joint
+        reward and punishment check with the hall's decisions."""
+        from rongcheng.credit import services
+        from rongcheng.hall.events import ApplicationConcluded
+        from rongcheng.hall.services import decision_check_register
+        from rongcheng.kernel.events import subscribe
+        from rongcheng.licences.events import LicenceIssued
+
+        subscribe(LicenceIssued, services.on_licence_issued, name="credit.record_from_licence")
+        subscribe(ApplicationConcluded, services.on_application_concluded, name="credit.record_from_conclusion")
+        decision_check_register(services.CHECK_NAME, services.joint_measures_check)

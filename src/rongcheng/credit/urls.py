@@ -1,0 +1,5 @@
+from rongcheng.credit import views
+
+app_name = "credit"
+
+urlpatterns = views.urlpatterns

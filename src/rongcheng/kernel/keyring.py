@@ -1,0 +1,293 @@
+"""The OpenID Connect provider's signing keys: a rotating ring of RSA keys kept in a directory, with RS256 JSON
+Web Tokens (RFC 7515/7519) and JSON Web Keys (RFC 7517, thumbprints RFC 7638) made and checked by `jwcrypto`.
+
+The provider signs ID tokens and access tokens (RFC 9068) with the newest key of the ring; every key still in the
+directory verifies and is published in the JWKS, so a rotated key keeps verifying the tokens it signed until an
+operator retires it. Keys live in the data directory (mode 0600), never in the repository; the first is generated on
+first use. Each process keeps the parsed keys and reloads them when the directory changes (one `stat` per call), so
+a rotation or retirement reaches every worker without a restart. This module owns only the keys' files; the token
+format, its signature and the claim checks are jwcrypto's (a well-kept library rather than protocol code of ours).
+
+RS256 rather than SM2: standard OpenID Connect libraries of the department systems verify RS256 out of the box (see
+ADR 0008). Nothing here touches Django: the benchmarks and the command line use it without settings.
+"""
+
+from __future__ import annotations
+
+import binascii
+import datetime as dt
+import functools
+import os
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwcrypto import jwk, jws, jwt
+from jwcrypto.common import JWException, base64url_decode, base64url_encode, json_decode
+
+__all__ = ["JwtInvalid", "KeyRing", "SigningKey", "b64url_decode", "b64url_encode", "key_ring"]
+
+RSA_BITS = 2048
+ALGORITHMS = ["RS256"]
+_INITIAL_NAME = "key-00000000000000000000.pem"
+VERIFIED_REMEMBERED = 4096  # verified tokens remembered per process
+
+
+class JwtInvalid(Exception):
+    """The token is malformed, its signature does not verify, or a claim check failed; the message says which."""
+
+
+def b64url_encode(data: bytes) -> str:
+    return str(base64url_encode(data))
+
+
+def b64url_decode(text: str) -> bytes:
+    try:
+        return bytes(base64url_decode(text))
+    except (binascii.Error, ValueError) as exc:
+        raise JwtInvalid("malformed base64url") from exc
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str  # the RFC 7638 thumbprint (SHA-256) of the public key
+    created: str  # from the file name: the newest key signs
+    private: rsa.RSAPrivateKey
+    public: rsa.RSAPublicKey
+    jwk: jwk.JWK
+
+    @classmethod
+    def from_pem(cls, pem: bytes, created: str) -> SigningKey:
+        private = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(private, rsa.RSAPrivateKey):
+            raise ValueError("an OpenID Connect signing key must be an RSA key")
+        key = jwk.JWK.from_pyca(private)
+        kid = key.thumbprint()
+        key = jwk.JWK(**{**key.export_private(as_dict=True), "kid": kid, "alg": "RS256", "use": "sig"})
+        return cls(kid=kid, created=created, private=private, public=private.public_key(), jwk=key)
+
+    def public_jwk(self) -> dict[str, str]:
+        public: dict[str, str] = self.jwk.export_public(as_dict=True)
+        return public
+
+    def private_pem(self) -> bytes:
+        return self.private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+
+def _new_pem() -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _write_exclusive(path: Path, data: bytes) -> bool:
+    """Publish a key file whole or not at all: written aside (0600), then linked into place unless one is there."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        temporary.unlink()
+
+
+class KeyRing:
+    """The signing keys in `directory`: `key-<UTC timestamp>.pem` files, the newest active."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self._lock = threading.Lock()
+        self._memo_lock = threading.Lock()
+        self._stamp: int = -1
+        self._keys: dict[str, SigningKey] = {}
+        self._active: SigningKey | None = None
+        self._public_set = jwk.JWKSet()
+        # Tokens already verified, so a client presenting its access token on every call pays jwcrypto's parse and
+        # signature check once: keyed by the whole token and the checks asked for; the expiry is still checked on
+        # every call; emptied whenever the ring changes (a retired key's tokens stop verifying at once).
+        self._verified: OrderedDict[tuple[str, str | None, str | None, str | None, int], dict[str, Any]] = OrderedDict()
+
+    # --- loading ------------------------------------------------------------------------------------------------
+
+    def _current(self) -> tuple[dict[str, SigningKey], SigningKey]:
+        keys, active, _ = self._loaded()
+        return keys, active
+
+    def _loaded(self) -> tuple[dict[str, SigningKey], SigningKey, jwk.JWKSet]:
+        try:
+            stamp = self.directory.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = -2
+        active = self._active
+        if stamp == self._stamp and active is not None:
+            return self._keys, active, self._public_set
+        with self._lock:
+            return self._load()
+
+    def _load(self) -> tuple[dict[str, SigningKey], SigningKey, jwk.JWKSet]:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not any(self.directory.glob("key-*.pem")):
+            _write_exclusive(self.directory / _INITIAL_NAME, _new_pem())  # first use; a racing process may win
+        stamp = self.directory.stat().st_mtime_ns
+        keys: dict[str, SigningKey] = {}
+        newest: SigningKey | None = None
+        for path in sorted(self.directory.glob("key-*.pem")):  # whole files only: see _write_exclusive
+            data = path.read_bytes()
+            key = SigningKey.from_pem(data, path.stem.removeprefix("key-"))
+            keys[key.kid] = key
+            newest = key
+        if newest is None:
+            raise JwtInvalid(f"no usable signing key in {self.directory}")
+        public_set = jwk.JWKSet()
+        for key in keys.values():
+            public_set.add(jwk.JWK(**key.public_jwk()))
+        self._keys, self._active, self._public_set, self._stamp = keys, newest, public_set, stamp
+        self._verified = OrderedDict()
+        return keys, newest, public_set
+
+    def keys(self) -> list[SigningKey]:
+        keys, _ = self._current()
+        return sorted(keys.values(), key=lambda k: k.created)
+
+    def active(self) -> SigningKey:
+        return self._current()[1]
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [key.public_jwk() for key in reversed(self.keys())]}
+
+    # --- administration -----------------------------------------------------------------------------------------
+
+    def rotate(self) -> SigningKey:
+        """A new key signs from now on; the previous ones stay for verification until retired."""
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
+        path = self.directory / f"key-{stamp}.pem"
+        if not _write_exclusive(path, _new_pem()):
+            raise FileExistsError(path)
+        with self._lock:
+            self._load()
+        return self.active()
+
+    def retire(self, kid: str) -> SigningKey:
+        """Remove a key that no longer signs: tokens it signed stop verifying."""
+        keys, active = self._current()
+        key = keys.get(kid)
+        if key is None:
+            raise KeyError(kid)
+        if key.kid == active.kid:
+            raise ValueError("the active key cannot be retired; rotate first")
+        (self.directory / f"key-{key.created}.pem").unlink()
+        with self._lock:
+            self._load()
+        return key
+
+    # --- tokens -------------------------------------------------------------------------------------------------
+
+    def sign(self, claims: Mapping[str, Any], *, typ: str = "JWT") -> str:
+        key = self.active()
+        token = jwt.JWT(header={"alg": "RS256", "typ": typ, "kid": key.kid}, claims=dict(claims))
+        token.make_signed_token(key.jwk)
+        return str(token.serialize())
+
+    def verify(
+        self,
+        token: str,
+        *,
+        audience: str | None = None,
+        issuer: str | None = None,
+        typ: str | None = None,
+        leeway: int = 0,
+    ) -> dict[str, Any]:
+        """The claims of a token signed by a key of the ring, unexpired, for `audience` and from `issuer`."""
+        keys, _, public_set = self._loaded()
+        memo = (token, audience, issuer, typ, leeway)
+        known = self._verified.get(memo)
+        if known is not None:
+            if time.time() >= known["exp"] + leeway:
+                raise JwtInvalid("expired")
+            return dict(known)
+        claims = self._verify(token, keys, public_set, audience=audience, issuer=issuer, typ=typ, leeway=leeway)
+        with self._memo_lock:
+            self._verified[memo] = dict(claims)
+            while len(self._verified) > VERIFIED_REMEMBERED:
+                self._verified.popitem(last=False)
+        return claims
+
+    def _verify(
+        self,
+        token: str,
+        keys: dict[str, SigningKey],
+        public_set: jwk.JWKSet,
+        *,
+        audience: str | None,
+        issuer: str | None,
+        typ: str | None,
+        leeway: int,
+    ) -> dict[str, Any]:
+        if token.count(".") != 2:
+            raise JwtInvalid("not a compact JWS (a JWE or a token in pieces is refused)")
+        header = self._header(token)
+        if header.get("kid") not in keys:
+            raise JwtInvalid("signed by an unknown key")
+        if typ is not None and str(header.get("typ", "")).lower() not in {typ.lower(), f"application/{typ}".lower()}:
+            raise JwtInvalid(f"not a token of type {typ}")
+        expected: dict[str, Any] = {"exp": None}  # required, and checked against the clock with `leeway`
+        if issuer is not None:
+            expected["iss"] = issuer
+        if audience is not None:
+            expected["aud"] = audience
+        try:
+            checked = jwt.JWT(algs=ALGORITHMS, check_claims=expected, expected_type="JWS")
+            checked.leeway = leeway
+            checked.deserialize(token, key=public_set)
+        except jwt.JWTExpired as exc:
+            raise JwtInvalid("expired") from exc
+        except jwt.JWTMissingClaim as exc:
+            raise JwtInvalid("expired: the token has no expiry") from exc
+        except jwt.JWTInvalidClaimValue as exc:
+            which = "issued for another audience" if "'aud'" in str(exc) else "issued by another issuer"
+            raise JwtInvalid(which) from exc
+        except jws.InvalidJWSSignature as exc:
+            raise JwtInvalid("the signature does not verify") from exc
+        except (JWException, ValueError, TypeError, UnicodeError) as exc:
+            raise JwtInvalid("the signature does not verify or the token is malformed") from exc
+        try:
+            claims = json_decode(checked.claims)
+        except ValueError as exc:
+            raise JwtInvalid("the payload is not JSON") from exc
+        if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int):
+            raise JwtInvalid("the payload is not a JSON object with an integer expiry")
+        return claims
+
+    @staticmethod
+    def _header(token: str) -> dict[str, Any]:
+        try:
+            header = json_decode(b64url_decode(token.partition(".")[0]))
+        except (ValueError, UnicodeError) as exc:
+            raise JwtInvalid("the header is not JSON") from exc
+        if not isinstance(header, dict) or header.get("alg") != "RS256" or not isinstance(header.get("kid"), str):
+            raise JwtInvalid("only RS256 tokens naming their key are accepted")
+        return header
+
+
+@functools.cache
+def key_ring(directory: Path) -> KeyRing:
+    """The one ring of a directory in this process, shared by the signer and the verifiers."""
+    return KeyRing(Path(directory))

@@ -1,0 +1,1 @@
+"""Operations and security monitoring: health, metrics, security events, exchange statistics, backups, jobs."""

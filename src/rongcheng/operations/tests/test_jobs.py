@@ -1,0 +1,131 @@
+"""Jobs through the real broker (the database; Redis when one answers): run once per key, retried with backoff,
+periodic schedules, the heartbeat readiness reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from django_q.models import OrmQ, Schedule
+
+from rongcheng.operations import jobs
+from rongcheng.operations.models import JobRun, JobState, WorkerHeartbeat
+
+pytestmark = pytest.mark.django_db
+
+calls: list[int] = []
+
+
+def _count(value: int = 1) -> int:
+    calls.append(value)
+    return value
+
+
+def _fail() -> int:
+    raise RuntimeError("simulated outage")
+
+
+@pytest.fixture(autouse=True)
+def _test_jobs():
+    calls.clear()
+    jobs.job_register("test.count", "counts its runs", _count)
+    jobs.job_register("test.fail", "always fails", _fail)
+    yield
+    jobs._jobs.pop("test.count", None)
+    jobs._jobs.pop("test.fail", None)
+
+
+def test_an_enqueued_job_runs_through_the_database_broker_once_per_key():
+    jobs.job_enqueue("test.count", key="count:a", value=3)
+    jobs.job_enqueue("test.count", key="count:a", value=3)  # the same work handed over twice
+    assert OrmQ.objects.count() == 2
+    assert jobs.jobs_drain() == 2
+    assert calls == [3]
+    run = JobRun.objects.get(key="count:a")
+    assert (run.job, run.state, run.attempts, run.result, run.error) == ("test.count", JobState.SUCCEEDED, 1, 3, "")
+    assert OrmQ.objects.count() == 0  # acknowledged
+
+
+def test_a_failing_job_is_retried_with_exponential_backoff_then_marked_failed(settings):
+    settings.OPERATIONS_JOB_RETRIES = 3
+    settings.OPERATIONS_JOB_BACKOFF_SECONDS = 30
+    before = timezone.now()
+    jobs.job_enqueue("test.fail", key="fail:a")
+    jobs.jobs_drain()
+    run = JobRun.objects.get(key="fail:a")
+    assert (run.state, run.attempts, run.error) == (JobState.RETRYING, 1, "RuntimeError")
+    assert run.next_attempt_at is not None
+    assert before + dt.timedelta(seconds=30) <= run.next_attempt_at <= timezone.now() + dt.timedelta(seconds=30)
+    retry = Schedule.objects.get(name="retry fail:a")
+    assert retry.schedule_type == Schedule.ONCE
+    for attempt, delay in ((2, 60), (3, None)):
+        Schedule.objects.filter(pk=retry.pk).update(next_run=timezone.now() - dt.timedelta(seconds=1))
+        jobs.schedules_due_enqueue()
+        jobs.jobs_drain()
+        run.refresh_from_db()
+        assert run.attempts == attempt
+        if delay is not None:
+            assert run.state == JobState.RETRYING
+            assert run.next_attempt_at is not None
+            assert run.next_attempt_at >= timezone.now() + dt.timedelta(seconds=delay - 5)
+            retry = Schedule.objects.filter(name="retry fail:a").order_by("-pk").first()
+    assert run.state == JobState.FAILED
+    assert run.next_attempt_at is None
+
+
+def test_periodic_schedules_are_installed_once_and_the_heartbeat_makes_readiness_pass():
+    assert jobs.jobs_schedule_install() == len([j for j in jobs.jobs() if j.every_minutes])
+    assert jobs.jobs_schedule_install() == 0
+    names = set(Schedule.objects.values_list("name", flat=True))
+    assert {"rongcheng heartbeat", "rongcheng cleanup", "rongcheng hall.escalate", "rongcheng security.scan",
+            "rongcheng metrics.rollup", "rongcheng audit.verify", "rongcheng backups.prune",
+            "rongcheng licences.expire", "rongcheng catalogue.escalate"} <= names  # fmt: skip
+    assert json.loads(Client().get("/readyz").content)["status"] == "warn"  # no worker yet
+    jobs.schedules_due_enqueue()
+    jobs.jobs_drain()
+    assert WorkerHeartbeat.objects.count() == 1
+    assert JobRun.objects.get(job="cleanup").state == JobState.SUCCEEDED
+    assert JobRun.objects.get(job="hall.escalate").state == JobState.SUCCEEDED
+    assert JobRun.objects.get(job="licences.expire").state == JobState.SUCCEEDED
+    assert JobRun.objects.get(job="catalogue.escalate").state == JobState.SUCCEEDED
+    document = json.loads(Client().get("/readyz?verbose").content)
+    assert document["checks"]["worker:heartbeat"][0]["status"] == "pass"
+
+
+def test_a_periodic_job_runs_once_per_slot():
+    jobs.job_register("test.periodic", "counts", _count, every_minutes=60)
+    try:
+        assert jobs.job_execute("test.periodic") == 1
+        assert jobs.job_execute("test.periodic") is None  # the same hour: done already
+        assert calls == [1]
+    finally:
+        jobs._jobs.pop("test.periodic", None)
+
+
+def _redis_reachable() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url("redis://127.0.0.1:6379/15", socket_timeout=1).ping())
+    except Exception:
+        return False
+
+
+@pytest.mark.skipif(not _redis_reachable(), reason="no Redis on 127.0.0.1:6379")
+def test_a_job_through_the_redis_broker(monkeypatch):
+    from django_q.brokers.redis_broker import Redis
+    from django_q.conf import Conf
+    from django_q.tasks import async_task
+
+    monkeypatch.setattr(Conf, "REDIS", "redis://127.0.0.1:6379/15")
+    broker = Redis(list_key="rongcheng-test-jobs")
+    broker.purge_queue()
+    async_task(jobs.EXECUTE, "test.count", "redis:a", broker=broker, value=7)
+    assert broker.queue_size() == 1
+    assert jobs.jobs_drain(broker=broker) == 1
+    assert calls == [7]
+    assert JobRun.objects.get(key="redis:a").state == JobState.SUCCEEDED
+    assert broker.queue_size() == 0
