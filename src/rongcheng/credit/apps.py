@@ -14,6 +14,9 @@ class CreditConfig(AppConfig):
         from rongcheng.kernel.events import subscribe
         from rongcheng.licences.events import LicenceIssued
 
-        subscribe(LicenceIssued, services.on_licence_issued, name="credit.record_from_licence")
-        subscribe(ApplicationConcluded, services.on_application_concluded, name="credit.record_from_conclusion")
+        # durable: a 双公示 record is owed for every licence and decision, even if this process dies after the commit
+        subscribe(LicenceIssued, services.on_licence_issued, name="credit.record_from_licence", durable=True)
+        subscribe(
+            ApplicationConcluded, services.on_application_concluded, name="credit.record_from_conclusion", durable=True
+        )
         decision_check_register(services.CHECK_NAME, services.joint_measures_check)

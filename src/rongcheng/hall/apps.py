@@ -13,4 +13,5 @@ class HallConfig(AppConfig):
         from rongcheng.licences.selectors import reference_describer_register
 
         reference_describer_register(REFERENCE_PREFIX, references_describe)
-        subscribe(BillPaid, fee_paid_record, name="hall.fee_paid")  # the city card's unified payment of fees
+        # the city card's unified payment of fees; durable: a paid fee must reach its application
+        subscribe(BillPaid, fee_paid_record, name="hall.fee_paid", durable=True)

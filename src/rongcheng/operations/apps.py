@@ -13,4 +13,4 @@ class OperationsConfig(AppConfig):
 
         observers.observers_install()
         jobs_register_platform()
-        subscribe(ListEntryChanged, credit_list_changed, name="operations.credit_rescreen")
+        subscribe(ListEntryChanged, credit_list_changed, name="operations.credit_rescreen", durable=True)

@@ -24,6 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from rongcheng.kernel.context import running, system
+from rongcheng.kernel.events import outbox_deliver, outbox_owed
 from rongcheng.kernel.jobs import cleanup_jobs
 from rongcheng.operations import metrics
 from rongcheng.operations.models import JobRun, JobState
@@ -268,6 +269,24 @@ def credit_list_changed(event: Any) -> None:
     job_enqueue("credit.rescreen", key=f"credit.rescreen:{event.event_id}", subject_id=event.subject_id)
 
 
+def _events_sweep() -> int:
+    """Hand the outbox rows still owed a minute after their commit (a failed handler, or a process that died between
+    the commit and the delivery) to `events.deliver` jobs; the job's key is the row, so a row is worked once at a
+    time and a delivered one never again."""
+    keys = {f"events.deliver:{row_id}": row_id for row_id in outbox_owed(older_than=dt.timedelta(minutes=1))}
+    # a row whose job exists is that job's: retrying on its backoff, or failed for good (the dashboard lists it)
+    handed = set(JobRun.objects.filter(key__in=list(keys)).values_list("key", flat=True))
+    for key, row_id in keys.items():
+        if key not in handed:
+            job_enqueue("events.deliver", key=key, outbox_id=row_id)
+    return len(keys) - len(handed)
+
+
+def _events_deliver(outbox_id: int) -> int:
+    """Deliver one owed event; a failing handler raises, so the job is retried with backoff."""
+    return int(outbox_deliver(outbox_id))
+
+
 def _security_scan() -> int:
     from rongcheng.operations.security import audit_trail_scan
 
@@ -315,6 +334,9 @@ def jobs_register_platform() -> None:
                  every_minutes=60)  # fmt: skip
     job_register("catalogue.escalate", "Escalate sharing requests past their answer deadline.", _sharing_escalate,
                  every_minutes=60)  # fmt: skip
+    job_register("events.sweep", "Hand domain events still owed to a durable subscriber to delivery jobs.",
+                 _events_sweep, every_minutes=1)  # fmt: skip
+    job_register("events.deliver", "Deliver one owed domain event to its durable subscriber.", _events_deliver)
     job_register("security.scan", "Read new audit records for the security rules.", _security_scan, every_minutes=1)
     job_register("audit.verify", "Verify the audit chain; a failure is a security event.", _audit_verify,
                  every_minutes=24 * 60)  # fmt: skip

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from rongcheng.kernel import events
-from rongcheng.kernel.events import Event, deliver, publish, subscribe, unsubscribe
+from rongcheng.kernel.events import (
+    Event,
+    OutboxHandlerFailed,
+    deliver,
+    event_from_payload,
+    event_payload,
+    outbox_deliver,
+    outbox_owed,
+    publish,
+    subscribe,
+    unsubscribe,
+)
+from rongcheng.kernel.models import EventOutbox
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,3 +115,106 @@ def test_the_memory_of_deliveries_is_bounded(received, monkeypatch):
     for number in range(5):
         deliver(ThingHappened(thing_id=number))
     assert len(events._delivered) == 4
+
+
+# The durable path: the outbox.
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeePaid(Event):
+    receipt: str
+    paid_on: dt.date
+    paid_at: dt.datetime
+    batch: uuid.UUID | None
+    note: str | None = None
+
+
+@pytest.fixture
+def durable() -> Iterator[dict[str, Any]]:
+    """A durable subscriber that creates a group named after the receipt (a row in the handler's transaction) and
+    fails while `state["fail"]` is set, after writing that row."""
+    state: dict[str, Any] = {"fail": False, "seen": []}
+
+    def handler(event: FeePaid) -> None:
+        Group.objects.create(name=f"paid {event.receipt}")
+        state["seen"].append(event)
+        if state["fail"]:
+            raise ConnectionError("the other system is down")
+
+    subscribe(FeePaid, handler, name="test.durable", durable=True)
+    yield state
+    unsubscribe("test.durable")
+
+
+def _fee(receipt: str) -> FeePaid:
+    return FeePaid(
+        receipt=receipt, paid_on=dt.date(2026, 12, 6), paid_at=dt.datetime(2026, 12, 6, 9, 30, tzinfo=dt.UTC),
+        batch=uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    )  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_durable_subscriber_is_owed_the_event_in_the_publishers_transaction_and_gets_it_once(durable):
+    with transaction.atomic():
+        publish(_fee("R1"))
+        row = EventOutbox.objects.get()  # written before the commit, with the change
+        assert row.delivered_at is None
+        assert durable["seen"] == []
+    row.refresh_from_db()
+    assert (row.subscriber, row.attempts, row.failure) == ("test.durable", 1, "")
+    assert row.delivered_at is not None
+    (seen,) = durable["seen"]
+    assert (seen.event_id, seen.receipt, seen.paid_on, seen.paid_at, seen.batch, seen.note) == (
+        row.event_id, "R1", dt.date(2026, 12, 6), dt.datetime(2026, 12, 6, 9, 30, tzinfo=dt.UTC),
+        uuid.UUID("12345678-1234-5678-1234-567812345678"), None,
+    )  # fmt: skip
+    assert list(Group.objects.values_list("name", flat=True)) == ["paid R1"]
+    assert outbox_deliver(row.pk) is False  # handed over again: nothing happens twice
+    assert Group.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_change_owes_no_one(durable):
+    def change_then_fail() -> None:
+        with transaction.atomic():
+            publish(_fee("R2"))
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        change_then_fail()
+    assert EventOutbox.objects.count() == 0
+    assert durable["seen"] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_durable_subscriber_leaves_no_effect_and_the_event_owed_until_it_succeeds(durable, caplog):
+    durable["fail"] = True
+    with caplog.at_level(logging.ERROR, logger="rongcheng.kernel.events"):
+        publish(_fee("R3"))  # outside a transaction: delivered at once, and fails
+    row = EventOutbox.objects.get()
+    assert (row.attempts, row.failure, row.delivered_at) == (1, "ConnectionError", None)
+    assert Group.objects.count() == 0  # the handler's row went with its failure
+    assert outbox_owed(older_than=dt.timedelta(0)) == [row.pk]
+    with pytest.raises(OutboxHandlerFailed):
+        outbox_deliver(row.pk)
+    durable["fail"] = False
+    assert outbox_deliver(row.pk) is True
+    row.refresh_from_db()
+    assert (row.attempts, row.failure) == (3, "")
+    assert row.delivered_at is not None
+    assert list(Group.objects.values_list("name", flat=True)) == ["paid R3"]
+    assert outbox_owed(older_than=dt.timedelta(0)) == []
+
+
+def test_an_event_is_rebuilt_from_its_payload_with_its_field_types():
+    event = _fee("R4")
+    payload = event_payload(event)
+    assert payload["paid_on"] == "2026-12-06"
+    assert payload["batch"] == "12345678-1234-5678-1234-567812345678"
+    json.dumps(payload)  # plain JSON
+    assert event_from_payload(f"{FeePaid.__module__}.FeePaid", payload) == event
+
+
+def test_a_payload_names_only_events():
+    with pytest.raises(TypeError):
+        event_from_payload("rongcheng.kernel.models.EventOutbox", {})

@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
+from rongcheng.kernel.events import Event
 from rongcheng.operations import jobs
 from rongcheng.operations.models import JobRun, JobState, WorkerHeartbeat
 
 pytestmark = pytest.mark.django_db
 
 calls: list[int] = []
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweptThing(Event):
+    number: int
 
 
 def _count(value: int = 1) -> int:
@@ -129,3 +137,39 @@ def test_a_job_through_the_redis_broker(monkeypatch):
     assert calls == [7]
     assert JobRun.objects.get(key="redis:a").state == JobState.SUCCEEDED
     assert broker.queue_size() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_owed_domain_event_is_swept_into_a_delivery_job_and_delivered_once():
+    """A durable subscriber whose handler failed after the commit (or whose process died before delivering) is
+    handed the event again by the `events.sweep` job, through the broker, once per owed row."""
+    from rongcheng.kernel.events import publish, subscribe, unsubscribe
+    from rongcheng.kernel.models import EventOutbox
+
+    failing = {"now": True}
+    received: list[int] = []
+
+    def handler(event: Any) -> None:
+        if failing["now"]:
+            raise ConnectionError("down")
+        received.append(event.number)
+
+    subscribe(SweptThing, handler, name="test.swept", durable=True)
+    try:
+        publish(SweptThing(number=5))
+        row = EventOutbox.objects.get(subscriber="test.swept")
+        assert (row.attempts, row.delivered_at) == (1, None)
+        assert jobs.job_execute("events.sweep") == 0  # owed for less than a minute: its own delivery may still come
+        EventOutbox.objects.filter(pk=row.pk).update(created_at=timezone.now() - dt.timedelta(minutes=2))
+        failing["now"] = False
+        assert jobs._events_sweep() == 1
+        assert jobs._events_sweep() == 1  # not run yet: handed over again, harmless (one run per job key)
+        assert jobs.jobs_drain() == 2
+        assert received == [5]
+        row.refresh_from_db()
+        assert row.attempts == 2
+        assert row.delivered_at is not None
+        assert JobRun.objects.get(key=f"events.deliver:{row.pk}").state == JobState.SUCCEEDED
+        assert jobs._events_sweep() == 0
+    finally:
+        unsubscribe("test.swept")
