@@ -1,0 +1,99 @@
+"""How the token endpoint records what it issues: every grant leaves its token row (the token's SHA-256, never the
+token), a client-credentials grant in one statement that skips only the WAL flush of its own commit (ADR 0008),
+a person's grant in a transaction with the full durability guarantee.
+
+These run outside a test transaction (`transaction=True`), as the server does: inside a caller's transaction the
+endpoint never sends the unflushed statement."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from oauth2_provider.models import AccessToken, Application
+
+from rongcheng.oidc.tests.conftest import register
+from rongcheng.oidc.tests.test_bad_input import token_request
+from rongcheng.oidc.tests.test_claims import sign_in
+
+WITHOUT_FLUSH_WAIT = "SET LOCAL synchronous_commit TO OFF"
+
+
+def system_client(manager):
+    return register(manager, "tjj-stats", grant_type="client-credentials", redirect_uris=[],
+                    api_scopes=["registries:read"])  # fmt: skip
+
+
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return str(cursor.fetchone()[0])
+
+
+def token_row(access_token: str) -> AccessToken:
+    return AccessToken.objects.select_related("application").get(
+        token_checksum=hashlib.sha256(access_token.encode()).hexdigest()
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_credentials_grant_records_its_token_row_in_one_statement(manager):
+    system = system_client(manager)
+    client_id = system.registration.application.client_id
+    token_request(client_id, system.client_secret, grant_type="client_credentials")  # warm: the client cache
+    with CaptureQueriesContext(connection) as queries:
+        response = token_request(client_id, system.client_secret, grant_type="client_credentials")
+    assert response.status_code == 200
+    row = token_row(response.json()["access_token"])
+    assert (row.application.client_id, row.user_id, row.scope, row.token) == (client_id, None, "registries:read", "")
+    inserts = [query["sql"] for query in queries if "oauth2_provider_accesstoken" in query["sql"]]
+    assert len(inserts) == 1
+    if connection.vendor == "postgresql":
+        assert inserts[0].startswith('INSERT INTO "oauth2_provider_accesstoken"')
+        assert inserts[0].endswith(f"; {WITHOUT_FLUSH_WAIT}")
+        # The rate limit's counter and the token row: two statements, each its own transaction, no other.
+        assert len(queries) == 2
+        assert synchronous_commit() == "on"  # the SET LOCAL ended with the row's own transaction
+    else:
+        assert WITHOUT_FLUSH_WAIT not in inserts[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_callers_transaction_the_token_row_is_not_sent_unflushed(manager):
+    system = system_client(manager)
+    client_id = system.registration.application.client_id
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        response = token_request(client_id, system.client_secret, grant_type="client_credentials")
+        assert response.status_code == 200
+    assert not [query["sql"] for query in queries if query["sql"].endswith(WITHOUT_FLUSH_WAIT)]
+    assert token_row(response.json()["access_token"]).application.client_id == client_id
+    if connection.vendor == "postgresql":
+        assert synchronous_commit() == "on"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_persons_grant_keeps_the_full_durability_guarantee(rp, resident):
+    with CaptureQueriesContext(connection) as queries:
+        tokens = sign_in(rp, resident)
+    # Only the rate limits' counters (kernel.cache) skip the flush; nothing of the grant does.
+    unflushed = [query["sql"] for query in queries if "synchronous_commit" in query["sql"]]
+    assert all(sql.startswith("INSERT INTO rongcheng_shared_counter ") for sql in unflushed)
+    row = token_row(tokens["access_token"])
+    assert (row.application_id, row.user_id) == (rp.registration.application.pk, resident.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_deleted_after_this_process_cached_it_gets_no_token(manager):
+    system = system_client(manager)
+    application = system.registration.application
+    first = token_request(application.client_id, system.client_secret, grant_type="client_credentials")
+    assert first.status_code == 200  # the process now holds the client for CLIENT_CACHE_SECONDS
+    Application.objects.filter(pk=application.pk).delete()  # behind the process's back (another worker, a tool)
+    refused = token_request(application.client_id, system.client_secret, grant_type="client_credentials")
+    assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+    assert not AccessToken.objects.filter(application_id=application.pk).exists()
+    assert synchronous_commit() == "on" if connection.vendor == "postgresql" else True
+    again = token_request(application.client_id, system.client_secret, grant_type="client_credentials")
+    assert again.status_code == 401  # forgotten: read again, and unknown
