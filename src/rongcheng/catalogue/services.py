@@ -628,9 +628,10 @@ def exchange_read(
         if not purpose.strip():
             raise _invalid(SharingRequestInvalid, "purpose", "required", "State the purpose of this read.")
         # Its only writes record the read (settings.AUDIT_READ_COMMIT applies). On PostgreSQL the statements travel
-        # in psycopg's pipeline mode (_pipelined): the page of uploaded rows, gated in SQL by a grant in force, is
-        # sent ahead of the grant's query, so the two come back in one round trip; the records of the read and the
-        # commit in a second. Two round trips a page, as a bare query costs one (nine for person records).
+        # in psycopg's pipeline mode (_pipelined): BEGIN and the page of uploaded rows, gated in SQL by a grant in
+        # force, go ahead of the grant's query and come back with it in one round trip; the records of the read in a
+        # second, the COMMIT in a third (the pipeline inside the transaction: outside it, psycopg would sync twice
+        # more after the COMMIT, when Django restores autocommit and when the pipeline ends).
         with read_record_transaction(), _pipelined(), connection.cursor() as ahead:
             sent_ahead = _uploaded_rows_send(ahead, consumer_id=user.department_id, resource_code=resource_code,
                                              offset=offset, limit=limit)  # fmt: skip
