@@ -627,19 +627,23 @@ def exchange_read(
                           detail={"purpose": purpose[:100]}):  # fmt: skip
         if not purpose.strip():
             raise _invalid(SharingRequestInvalid, "purpose", "required", "State the purpose of this read.")
-        grant = _grant_for_read(consumer_id=user.department_id, resource_code=resource_code)
-        resource = grant.resource
-        wanted = list(dict.fromkeys(fields)) if fields else list(grant.items)
-        not_granted = [f for f in wanted if f not in grant.items]
-        if not_granted:
-            raise GrantNotValid(f"The grant does not name: {', '.join(not_granted)}.", fields=not_granted)
-        personal = [f for f in wanted if f in resource.personal_items]
-        clear = frozenset(f for f in personal if f in grant.clear_items)
-        provider = providers.provider_get(resource.backing) if resource.backing else None
-        # Its only writes record the read (settings.AUDIT_READ_COMMIT applies); the statements whose answers are
-        # not awaited travel together to the database (_pipelined), so the page costs four round trips, not six
-        # (nine for person records), before the commit's flush.
-        with read_record_transaction(), _pipelined():
+        # Its only writes record the read (settings.AUDIT_READ_COMMIT applies). On PostgreSQL the statements travel
+        # in psycopg's pipeline mode (_pipelined): BEGIN and the page of uploaded rows, gated in SQL by a grant in
+        # force, go ahead of the grant's query and come back with it in one round trip; the records of the read in a
+        # second, the COMMIT in a third (the pipeline inside the transaction: outside it, psycopg would sync twice
+        # more after the COMMIT, when Django restores autocommit and when the pipeline ends).
+        with read_record_transaction(), _pipelined(), connection.cursor() as ahead:
+            sent_ahead = _uploaded_rows_send(ahead, consumer_id=user.department_id, resource_code=resource_code,
+                                             offset=offset, limit=limit)  # fmt: skip
+            grant = _grant_for_read(consumer_id=user.department_id, resource_code=resource_code)
+            resource = grant.resource
+            wanted = list(dict.fromkeys(fields)) if fields else list(grant.items)
+            not_granted = [f for f in wanted if f not in grant.items]
+            if not_granted:
+                raise GrantNotValid(f"The grant does not name: {', '.join(not_granted)}.", fields=not_granted)
+            personal = [f for f in wanted if f in resource.personal_items]
+            clear = frozenset(f for f in personal if f in grant.clear_items)
+            provider = providers.provider_get(resource.backing) if resource.backing else None
             if provider is not None and provider.records is not None:
                 rows: list[dict[str, Any]] = []
                 more = True
@@ -651,11 +655,12 @@ def exchange_read(
                     )  # fmt: skip
                     rows.extend(page)
             else:
-                rows, more = _rows_page(resource, wanted, offset, limit)
+                rows, more = _rows_page(resource, wanted, offset, limit, ahead if sent_ahead else None)
                 masked = [f for f in personal if f not in clear]
-                for row in rows:
-                    for name in masked:
-                        row[name] = _masked(row.get(name))
+                if masked:
+                    for row in rows:
+                        for name in masked:
+                            row[name] = _masked(row.get(name))
             _use_record(grant=grant, client=_label(user), purpose=purpose[:200], rows=len(rows), fields=wanted,
                         kind=kind)  # fmt: skip
             audit_record_many(action=action, actor=_actor(user), target_type="catalogue.dataresource",
@@ -692,16 +697,51 @@ def _use_record(*, grant: SharingGrant, client: str, purpose: str, rows: int, fi
         )
 
 
-def _rows_page(resource: DataResource, wanted: list[str], offset: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
+def _uploaded_rows_send(cursor: Any, *, consumer_id: int | None, resource_code: str, offset: int, limit: int) -> bool:
+    """On PostgreSQL (in the pipeline), send the page of uploaded rows `_rows_page` reads, without waiting for it:
+    the rows of the resource with that code only if it has no backing provider and the consumer holds a grant in
+    force for it (checked again, and the refusal told, by `_grant_for_read`), else none. Its answer arrives with the
+    grant's. Whether it was sent."""
+    if connection.vendor != "postgresql":
+        return False
+    resources, grants = DataResource._meta.db_table, SharingGrant._meta.db_table
+    resource = (
+        f"(SELECT r.id FROM {resources} r WHERE r.code = %s AND r.backing = '' AND EXISTS (SELECT 1 FROM {grants} g "  # noqa: S608 - the models' tables
+        "WHERE g.resource_id = r.id AND g.consumer_id = %s AND g.revoked_at IS NULL AND g.expires_on >= %s))"
+    )
+    cursor.execute(_UPLOADED_PAGE.format(resource=resource),
+                   [resource_code, consumer_id, city_today(), offset, limit + 1])  # fmt: skip
+    return True
+
+
+# A page of uploaded rows on PostgreSQL, by their row numbers (the unique index), as one JSON array (json_agg, cast
+# to text): decoded by one call of the JSON decoder, not one a row (half the Python cost of a page of 1,000).
+_UPLOADED_PAGE = (
+    "SELECT json_agg(data ORDER BY row_number)::text FROM (SELECT data, row_number FROM "  # noqa: S608 - the model's table
+    f"{ResourceRow._meta.db_table} WHERE resource_id = {{resource}} AND row_number > %s ORDER BY row_number LIMIT %s"
+    ") AS page"
+)
+
+
+def _rows_page(
+    resource: DataResource, wanted: list[str], offset: int, limit: int, ahead: Any = None
+) -> tuple[list[dict[str, Any]], bool]:
     """One page of a resource's rows (uploaded rows read by their row number, a provider's rows skipped to the
-    offset), the fields wanted only, and whether more follow."""
+    offset), the fields wanted only, and whether more follow. `ahead`: a cursor on which `_uploaded_rows_send` sent
+    the page of uploaded rows."""
     if resource.backing:
         source: Iterable[dict[str, Any]] = providers.page_for(
             resource.backing, resource.backing_params, offset, limit + 1
         )
+    elif connection.vendor == "postgresql":
+        (page,) = ahead.fetchone() if ahead is not None else (None,)
+        if page is None:  # not sent ahead; or past the end; or a grant made between the two statements: read again
+            with connection.cursor() as cursor:
+                cursor.execute(_UPLOADED_PAGE.format(resource="%s"), [resource.pk, offset, limit + 1])
+                (page,) = cursor.fetchone()
+        source = json.loads(page) if page is not None else []
     else:
-        # The page by its row numbers (the unique index), each row decoded once by the default JSON decoder: the
-        # ORM's JSONField would build a decoder per row, a third of the cost of a page of 1,000.
+        # Each row decoded by the default JSON decoder: the ORM's JSONField would build a decoder per row.
         table = ResourceRow._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(

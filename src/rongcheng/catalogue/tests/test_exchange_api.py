@@ -13,6 +13,7 @@ from oauth2_provider.models import get_application_model
 from rongcheng.accounts.models import AccountKind, User
 from rongcheng.audit.models import AuditRecord
 from rongcheng.catalogue import services
+from rongcheng.catalogue.api import RowsPage
 from rongcheng.catalogue.models import ExchangeUse
 from rongcheng.catalogue.tests import factories as f
 from rongcheng.hall.selectors import city_today
@@ -69,6 +70,8 @@ def test_a_system_reads_the_granted_field_with_its_purpose_recorded(shared):
     assert response.json() == {"resource_code": resource.code, "fields": ["name"],
                                "rows": [{"name": "榕城科技有限公司"}],
                                "offset": 0, "limit": 1, "next_offset": 1}  # fmt: skip
+    assert list(response.json()) == list(RowsPage.model_fields)  # written directly, in the declared schema's order
+    RowsPage.model_validate(response.json())
     use = ExchangeUse.objects.get()
     assert (use.client, use.purpose, use.rows) == (f"{consumer.code}-system", "企业开办审核", 1)
     grants = Client().get("/api/v1/exchange/grants", HTTP_AUTHORIZATION=f"Bearer {token}").json()

@@ -7,6 +7,8 @@ import io
 
 import openpyxl  # type: ignore[import-untyped]  # no stubs installed
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from rongcheng.audit.models import AuditRecord
 from rongcheng.catalogue import services
@@ -199,6 +201,31 @@ def test_the_provider_grants_some_items_and_the_requester_reads_exactly_those():
         services.exchange_read(resource_code=resource.code, fields=["name", "credit_code"], purpose="企业开办审核",
                                offset=0, limit=10, user=asker)  # fmt: skip
     assert ExchangeUse.objects.count() == 1
+
+
+def test_pages_of_uploaded_rows_follow_in_order_each_read_recorded():
+    resource = f.resource()
+    services.resource_rows_upload(code=resource.code, file_name="a.csv", content=f.CSV_OK, actor=f.editor())
+    asker = f.requester()
+    request = _ask(resource, asker)
+    services.sharing_request_transition(number=request.number, name="grant", actor=f.steward(), items=["name"])
+
+    def read(offset: int) -> services.ExchangePage:
+        return services.exchange_read(resource_code=resource.code, fields=None, purpose="核验", offset=offset,
+                                      limit=1, user=asker)  # fmt: skip
+
+    with CaptureQueriesContext(connection) as statements:
+        first = read(0)
+    assert (first.rows, first.more) == ([{"name": "榕城科技有限公司"}], True)
+    if connection.vendor == "postgresql":  # the page is sent ahead of the grant's query, so both share a round trip
+        kinds = [s["sql"].split()[0] + (" rows" if "resourcerow" in s["sql"] else "") for s in statements]
+        # inside the test's transaction: a savepoint
+        assert kinds == ["SAVEPOINT", "SELECT rows", "SELECT", "INSERT", "INSERT", "RELEASE"]
+    second, past = read(1), read(2)
+    assert (second.rows, second.more) == ([{"name": "闽江贸易有限公司"}], False)
+    assert (past.rows, past.more) == ([], False)
+    assert [use.rows for use in ExchangeUse.objects.order_by("pk")] == [1, 1, 0]
+    assert AuditRecord.objects.filter(action="catalogue.exchange.query", outcome="success").count() == 3
 
 
 def test_an_expired_grant_reads_nothing(monkeypatch):

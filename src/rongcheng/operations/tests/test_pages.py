@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from tests.api_callers import callers
 
 from rongcheng.accounts.models import AccountKind, Department, User
 from rongcheng.operations.models import EventState, ExchangeRecord, SecurityEvent
 from rongcheng.operations.selectors import exchange_statistics
-from rongcheng.operations.services import security_event_raise
+from rongcheng.operations.services import exchange_record, security_event_raise
 
 pytestmark = pytest.mark.django_db
 
@@ -74,6 +78,23 @@ def test_each_call_of_a_department_system_is_in_the_exchange_log():
     statistics = exchange_statistics()
     assert sum(row.calls for row in statistics) == 2
     assert {row.client_id for row in statistics} == {"system-caller"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_exchange_record_outside_a_transaction_is_written_by_one_statement():
+    """As the middleware writes it, in autocommit: on PostgreSQL one INSERT that commits without waiting for the WAL
+    flush; the record is there all the same."""
+    at = dt.datetime(2026, 12, 6, 1, 2, 3, tzinfo=dt.UTC)
+    with CaptureQueriesContext(connection) as statements:
+        written = exchange_record(client="fz-mzj-system", service="GET /api/v1/exchange/grants", purpose="核对",
+                                  request_id="r1", request_in_at=at, request_out_at=at, response_in_at=at,
+                                  response_out_at=at, request_bytes=-1, response_bytes=10, status=403)  # fmt: skip
+    assert written
+    assert len(statements) == 1
+    record = ExchangeRecord.objects.get()
+    assert (record.client_id, record.purpose, record.request_bytes, record.status, record.succeeded) == (
+        "fz-mzj-system", "核对", 0, 403, False)  # fmt: skip
+    assert record.response_out_at == at
 
 
 def test_calls_of_people_are_not_in_the_exchange_log():
