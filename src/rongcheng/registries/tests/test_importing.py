@@ -245,7 +245,7 @@ def test_a_file_changed_between_the_two_passes_stops_the_import(monkeypatch, tmp
 
 
 def test_the_error_list_is_bounded_but_every_rejected_row_is_counted(monkeypatch):
-    monkeypatch.setattr(importing, "ERROR_LIMIT", 2)
+    monkeypatch.setattr(importing.storing, "ERROR_LIMIT", 2)
     report = run(csv_bytes([person_row(i, name="") for i in range(5)]))
     assert (report.rejected, len(report.errors), report.errors_omitted) == (5, 2, 3)
 
@@ -299,7 +299,7 @@ def test_a_file_that_is_not_csv_or_excel_is_refused_with_a_clear_message(data, f
 
 
 def test_an_encoding_error_far_into_the_file_stores_nothing_even_when_not_strict(monkeypatch):
-    monkeypatch.setattr(importing, "BATCH_ROWS", 2)
+    monkeypatch.setattr(importing.validating, "BATCH_ROWS", 2)
     data = csv_bytes([person_row(i) for i in range(6)]) + "陈,".encode("gb18030") + b"\r\n"
     with pytest.raises(ImportFileRefused) as refused:
         run(data)
@@ -308,7 +308,7 @@ def test_an_encoding_error_far_into_the_file_stores_nothing_even_when_not_strict
 
 
 def test_an_overlong_line_is_refused(monkeypatch):
-    monkeypatch.setattr(importing, "MAX_LINE_BYTES", 100)
+    monkeypatch.setattr(importing.reading, "MAX_LINE_BYTES", 100)
     with pytest.raises(ImportFileRefused) as refused:
         run(csv_bytes([person_row(1, address="福" * 60)]))
     assert (refused.value.rule, refused.value.line) == ("file.line_length", 2)
@@ -319,7 +319,7 @@ def test_an_overlong_line_is_refused(monkeypatch):
 
 
 def test_importing_the_same_file_twice_changes_nothing(monkeypatch):
-    monkeypatch.setattr(importing, "BATCH_ROWS", 3)
+    monkeypatch.setattr(importing.validating, "BATCH_ROWS", 3)
     data = csv_bytes([person_row(i) for i in range(7)])
     first = run(data)
     before = registry_state()
@@ -352,7 +352,7 @@ def test_a_registered_person_with_other_data_is_a_conflict_and_is_not_overwritte
 @pytest.mark.parametrize("batch_rows", [100, 2])
 def test_an_id_number_twice_in_the_file_rejects_the_second_row(monkeypatch, batch_rows):
     """Within one batch and across batches, whether the first row was new, already registered or conflicting."""
-    monkeypatch.setattr(importing, "BATCH_ROWS", batch_rows)
+    monkeypatch.setattr(importing.validating, "BATCH_ROWS", batch_rows)
     make_person(id_number=id_number(2), name="林2", phone="13800000002", ethnicity="01", division_code="350102",
                 address="福州市鼓楼区三坊七巷2号")  # fmt: skip
     make_person(id_number=id_number(3), name="别人", phone="13800000003")
@@ -373,7 +373,7 @@ def test_an_id_number_twice_in_the_file_rejects_the_second_row(monkeypatch, batc
 
 @pytest.mark.parametrize("batch_rows", [100, 2])
 def test_strict_mode_with_one_bad_row_stores_nothing(monkeypatch, batch_rows):
-    monkeypatch.setattr(importing, "BATCH_ROWS", batch_rows)
+    monkeypatch.setattr(importing.validating, "BATCH_ROWS", batch_rows)
     rows = [person_row(i) for i in range(6)] + [person_row(9, name="")]
     report = run(csv_bytes(rows), strict=True)
 
@@ -383,7 +383,7 @@ def test_strict_mode_with_one_bad_row_stores_nothing(monkeypatch, batch_rows):
 
 
 def test_strict_mode_reports_every_error_of_the_file(monkeypatch):
-    monkeypatch.setattr(importing, "BATCH_ROWS", 2)
+    monkeypatch.setattr(importing.validating, "BATCH_ROWS", 2)
     rows = [person_row(0, name=""), person_row(1), person_row(2), person_row(1), person_row(3, phone="x")]
     report = run(csv_bytes(rows), strict=True)
     assert [(e.row, e.rule) for e in report.errors] == [(2, "name.required"), (5, "file.duplicate"),
@@ -392,7 +392,7 @@ def test_strict_mode_reports_every_error_of_the_file(monkeypatch):
 
 
 def test_strict_mode_without_errors_stores_everything_in_one_transaction(monkeypatch):
-    monkeypatch.setattr(importing, "BATCH_ROWS", 2)
+    monkeypatch.setattr(importing.validating, "BATCH_ROWS", 2)
     report = run(csv_bytes([person_row(i) for i in range(5)]), strict=True)
     assert (report.committed, report.inserted) == (True, 5)
     assert Person.objects.count() == 5
@@ -404,7 +404,7 @@ def test_strict_mode_without_errors_stores_everything_in_one_transaction(monkeyp
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_progress_counts_rows_in_batches_in_process_and_with_the_worker_process(monkeypatch, workers):
-    monkeypatch.setattr(importing, "BATCH_ROWS", 4)
+    monkeypatch.setattr(importing.validating, "BATCH_ROWS", 4)
     calls = []
     report = run(csv_bytes([person_row(i) for i in range(10)]), progress=lambda d, t: calls.append((d, t)),
                  workers=workers)  # fmt: skip
@@ -413,7 +413,7 @@ def test_progress_counts_rows_in_batches_in_process_and_with_the_worker_process(
 
 
 def test_an_error_in_the_worker_process_reaches_the_caller(monkeypatch):
-    monkeypatch.setattr(importing, "BATCH_ROWS", 2)
+    monkeypatch.setattr(importing.validating, "BATCH_ROWS", 2)
 
     def broken(*args, **kwargs):
         raise RuntimeError("validation broke")
@@ -503,7 +503,7 @@ def test_rows_stored_by_another_writer_after_the_lookup_are_told_apart(monkeypat
 def test_memory_stays_flat_whatever_the_file_size(monkeypatch, tmp_path):
     """In-process, one batch is stored while the next is read: ten times the rows need the same memory. With the
     worker process, this process holds the batches queued for it as well, however long the file."""
-    monkeypatch.setattr(importing, "BATCH_ROWS", 100)
+    monkeypatch.setattr(importing.validating, "BATCH_ROWS", 100)
 
     def peak(rows: int, workers: int) -> int:
         path = tmp_path / f"persons-{rows}.csv"
@@ -539,7 +539,7 @@ def test_memory_stays_flat_whatever_the_file_size(monkeypatch, tmp_path):
 def test_two_overlapping_imports_at_once_end_as_one_after_the_other(monkeypatch, strict):
     """Both files start with the rows they share, one in ascending and one in descending order: the imports insert
     the same keys at the same moment, and two strict imports (each one transaction) wait for each other."""
-    monkeypatch.setattr(importing, "BATCH_ROWS", 7)
+    monkeypatch.setattr(importing.validating, "BATCH_ROWS", 7)
     shared = list(range(30, 60))
     first = csv_bytes([person_row(i) for i in [*shared, *range(0, 30)]])
     second = csv_bytes([person_row(i) for i in [*reversed(shared), *range(60, 90)]])
@@ -585,7 +585,7 @@ def _deadlock() -> OperationalError:
 
 
 def test_a_strict_import_chosen_as_a_deadlock_victim_starts_again(monkeypatch):
-    monkeypatch.setattr(importing, "BATCH_ROWS", 2)
+    monkeypatch.setattr(importing.validating, "BATCH_ROWS", 2)
     real = importing._Store._store
     calls = []
 
@@ -604,7 +604,7 @@ def test_a_strict_import_chosen_as_a_deadlock_victim_starts_again(monkeypatch):
 
 
 def test_a_batch_chosen_as_a_deadlock_victim_starts_again_alone(monkeypatch):
-    monkeypatch.setattr(importing, "BATCH_ROWS", 2)
+    monkeypatch.setattr(importing.validating, "BATCH_ROWS", 2)
     real = importing._Store._store
     calls = []
 
