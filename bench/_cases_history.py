@@ -306,7 +306,8 @@ def reads() -> list[tuple[str, str, bytes, dict[str, str]]]:
 
 def _page_after(path: str, pages: int) -> str:
     """The page reached by following the `next` link `pages` times from `path` (its cursor, as a client pages on):
-    the deep page of a keyset-paged collection (offset 5,000 at 100 a page)."""
+    the deep page of a keyset-paged collection (offset 5,000 at 100 a page); the last page when there are fewer
+    (--smoke)."""
     from urllib.parse import urlsplit
 
     from django.test import Client
@@ -318,7 +319,7 @@ def _page_after(path: str, pages: int) -> str:
             raise SystemExit(f"GET {path} answered {response.status_code}")
         following = [link["href"] for link in response.json()["links"] if link["rel"] == "next"]
         if not following:
-            raise SystemExit(f"GET {path}: no next link")
+            break
         parts = urlsplit(following[0])
         path = f"{parts.path}?{parts.query}"
     return path
