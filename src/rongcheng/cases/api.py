@@ -23,7 +23,7 @@ from rongcheng.cases import permissions as perms
 from rongcheng.cases import selectors, services
 from rongcheng.cases.errors import CaseDenied, PhotoInvalid
 from rongcheng.cases.models import Case, CaseEvent, Category, ClockRequest, Open311Key
-from rongcheng.cases.statistics import GROUPS, hot_spots, indicators, month_bounds
+from rongcheng.cases.statistics import COUNTED, GROUPS, hot_spots, indicators, month_bounds
 from rongcheng.kernel.context import note_actor, request_address
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.kernel.ratelimit import OPENAPI_RATE_LIMITED, rate_limit_request
@@ -414,7 +414,7 @@ def statistics(request: HttpRequest, query: Query[CaseStatisticsQuery]) -> HttpR
     # Written directly: the rows are built here to the declared schema, and validating a bulletin of a thousand
     # grid cells field by field would cost more than computing it.
     rows_out = [
-        {**{k: getattr(r, k) for k in r.__dataclass_fields__}, "registration_rate": number(r.registration_rate),
+        {**{k: getattr(r, k) for k in ("key", "name", *COUNTED)}, "registration_rate": number(r.registration_rate),
          "closing_rate": number(r.closing_rate), "on_time_rate": number(r.on_time_rate),
          "rework_rate": number(r.rework_rate), "extension_rate": number(r.extension_rate),
          "composite": number(r.composite)}

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
+from django.db.models import BooleanField, ExpressionWrapper, F, Max, Min, Q, Value, When
 from django.db.models import Case as Choose
-from django.db.models import F, FloatField, Max, Min, Value, When
 from django.db.models.functions import Round
+from django.db.models.lookups import Range
 from django.utils.translation import gettext_lazy as _
 
-from rongcheng.cases.models import Case
+from rongcheng.cases.models import Case, State
 from rongcheng.cases.selectors import PUBLIC_ROUNDING, public_location
 from rongcheng.cases.workflow import DONE, FINAL
 from rongcheng.spatial.services import (
@@ -29,7 +31,14 @@ from rongcheng.spatial.services import (
 )
 
 
-def _feature(case: Case) -> Feature:
+def _state_labels() -> dict[str, str]:
+    """The states' labels in the active language, once per page: `get_state_display` of every case made the choices
+    hashable and translated every label again (13 translations a feature, a third of a page's time)."""
+    return {state.value: str(state.label) for state in State}
+
+
+def _feature(case: Case, labels: Mapping[str, str] | None = None) -> Feature:
+    labels = labels if labels is not None else _state_labels()
     lon, lat = public_location(case)
     return feature(
         case.number,
@@ -40,7 +49,7 @@ def _feature(case: Case) -> Feature:
             "category_name": case.category.name,
             "kind": case.category.kind,
             "status": "closed" if case.state in DONE else "open",
-            "state": str(case.get_state_display()),
+            "state": labels.get(case.state, case.state),
             "district_code": case.district_code,
             "street_code": case.street_code,
             "cell_code": case.cell_code,
@@ -53,24 +62,36 @@ def _feature(case: Case) -> Feature:
 _UNIT = 10**PUBLIC_ROUNDING
 
 
-def _shown(field: str) -> Choose:
-    """The coordinate the public sees, in SQL: rounded as `public_location` rounds it for a sensitive category."""
-    rounded = Round(F(field) * Value(float(_UNIT))) / Value(float(_UNIT))
-    return Choose(When(category__sensitive=True, then=rounded), default=F(field), output_field=FloatField())
+def _shown(field: str) -> Any:
+    """The coordinate of a sensitive case the public sees, in SQL: rounded as `public_location` rounds it."""
+    return Round(F(field) * Value(float(_UNIT))) / Value(float(_UNIT))
+
+
+def _within(lon: Any, lat: Any, bbox: BBox) -> ExpressionWrapper[Any]:
+    x0, y0, x1, y1 = bbox
+    return ExpressionWrapper(Q(Range(lon, (x0, x1)), Range(lat, (y0, y1))), output_field=BooleanField())
 
 
 def _in_box_as_shown(rows: Any, bbox: BBox) -> Any:
     """The cases whose public point lies in the box. A box is matched against the point the public sees, never the
     true one: otherwise shrinking the box around a sensitive case would place it more precisely than it is shown.
     The true point is within half a rounding unit of the shown one, so the widened box on the true columns (which
-    their index serves) keeps every candidate, and the exact test is on the shown point."""
+    their index serves) keeps every candidate, and the exact test is on the shown point.
+
+    The exact test is one condition (the shown point of a sensitive case, else the true point, in the box), not four
+    comparisons of the shown coordinates: the planner, guessing a third for each of those, took a street's 100,000
+    cases for 1,400, and a page of 100 of them for a long enough walk to start two parallel workers (30-40 ms to
+    start them for 5 ms of work, on two cores)."""
     x0, y0, x1, y1 = bbox
     margin = 1 / _UNIT
     rows = rows.filter(longitude__gte=x0 - margin, longitude__lte=x1 + margin,
                        latitude__gte=y0 - margin, latitude__lte=y1 + margin)  # fmt: skip
-    return rows.annotate(shown_longitude=_shown("longitude"), shown_latitude=_shown("latitude")).filter(
-        shown_longitude__gte=x0, shown_longitude__lte=x1, shown_latitude__gte=y0, shown_latitude__lte=y1
+    shown_inside = Choose(
+        When(category__sensitive=True, then=_within(_shown("longitude"), _shown("latitude"), bbox)),
+        default=_within(F("longitude"), F("latitude"), bbox),
+        output_field=BooleanField(),
     )
+    return rows.filter(shown_inside)
 
 
 class CasesLayer(Layer):
@@ -128,7 +149,8 @@ class CasesLayer(Layer):
             qs = _in_box_as_shown(qs, bbox)
         # Millions of cases: the number matched is given when a page shows the end, never counted past it.
         return point_items(qs, bbox=None, datetime_interval=datetime_interval, limit=limit, offset=offset,
-                           make=_feature, time_field="created_at", count_limit=0, after=after)  # fmt: skip
+                           make=partial(_feature, labels=_state_labels()), time_field="created_at", count_limit=0,
+                           after=after)  # fmt: skip
 
     def item(self, feature_id: str) -> Feature | None:
         case = self._queryset().filter(number=feature_id).first()

@@ -243,11 +243,17 @@ class Case(models.Model):
                 name="cases_open_id",
                 condition=models.Q(state__in=INDEXED_OPEN_STATES),
             ),
-            # The command centre's queues (one open state each, oldest first): only the open cases are indexed.
+            # The command centre's queues, oldest first: one small index per queue holding only its cases. One index
+            # of all the open states by (state, id) lost to `cases_open_id` above: the planner, taking the id order
+            # for the heap's order and the collected cases for spread evenly over it, walked the years of old open
+            # cases before the newest ids where the collected ones are (a 1.3 s stall when they were not cached).
+            models.Index(fields=["id"], name="cases_collected_id", condition=models.Q(state="collected")),
+            models.Index(fields=["id"], name="cases_registered_id", condition=models.Q(state="registered")),
+            models.Index(fields=["id"], name="cases_verified_id", condition=models.Q(state="verified")),
             models.Index(
-                fields=["state", "id"],
-                name="cases_queue_state_id",
-                condition=models.Q(state__in=INDEXED_OPEN_STATES),
+                fields=["arbitration_deadline", "id"],
+                name="cases_disputed_deadline",
+                condition=models.Q(state="disputed"),
             ),
             # The statistics' live count of open cases past their deadline, for one month of reporting: read from
             # this index alone (the running cases of the month with what the count groups by).
