@@ -8,10 +8,9 @@ read `current()` instead of being handed the request, so no web type crosses int
 
 Migration (issue 11): services move to the context one app at a time, dropping their `source_address=` (and
 `purpose=`) arguments, so that the audit record of every write and read carries the same request id, address and
-actor kind (docs/architecture.md, "Request context"). Done: the hall, staff, licences, registries, oidc, audit and
-credit read `current_address()`; accounts and operations take no address argument. Still to move: identity (its
-own `Context`), cases, spatial, card and catalogue. A migrated service that apps not yet migrated still call keeps
-`source_address=` as a deprecated keyword, used only outside any context (`current_address(fallback=...)`). Tests
+actor kind (docs/architecture.md, "Request context"). Done: the hall, staff, licences, registries, oidc, audit,
+credit, cases, spatial, card and catalogue read `current_address()`; accounts and operations take no address
+argument; every audit record carries the current `request_id`. Still to move: identity (its own `Context`). Tests
 run a service "from an address" with `rongcheng.kernel.tests.contexts.request_from`.
 """
 
@@ -93,14 +92,11 @@ def current() -> RequestContext | None:
     return _current.get()
 
 
-def current_address(*, fallback: str | None = None) -> str | None:
-    """The address of the request running now, for the audit trail: None for a job or a command (`system(...)`).
-
-    Outside any context (a test or a script calling a service directly) it is `fallback`: the deprecated
-    `source_address=` argument a migrated service still accepts from callers not yet migrated, ignored whenever a
-    context is current."""
+def current_address() -> str | None:
+    """The address of the request running now, for the audit trail: None for a job or a command (`system(...)`), and
+    outside any context (a script or a test calling a service directly)."""
     context = _current.get()
-    return context.source_address if context is not None else fallback
+    return context.source_address if context is not None else None
 
 
 @contextmanager
