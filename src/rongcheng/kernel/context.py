@@ -9,9 +9,9 @@ read `current()` instead of being handed the request, so no web type crosses int
 Migration (issue 11): services move to the context one app at a time, dropping their `source_address=` (and
 `purpose=`) arguments, so that the audit record of every write and read carries the same request id, address and
 actor kind (docs/architecture.md, "Request context"). Done: the hall, staff, licences, registries, oidc, audit,
-credit, cases, spatial, card and catalogue read `current_address()`; accounts and operations take no address
-argument; every audit record carries the current `request_id`. Still to move: identity (its own `Context`). Tests
-run a service "from an address" with `rongcheng.kernel.tests.contexts.request_from`.
+credit, cases, spatial, card, catalogue and identity read `current_address()` (identity also `current_user_agent()`
+for its session list); accounts and operations take no address argument; every audit record carries the current
+`request_id`. Tests run a service "from an address" with `rongcheng.kernel.tests.contexts.request_from`.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ class RequestContext:
     source_address: str | None = None
     purpose: str = ""  # why personal data is read, when the caller states it (registries.purposes)
     job: str = ""  # the job or command acting, for ActorKind.SYSTEM
+    user_agent: str = ""  # the client's User-Agent as it sent it (cut to 300 characters), for an account's sessions
 
     def acting(self, user: Any) -> RequestContext:
         """The same request, now known to act as `user` (resolved by the session or by the API's authentication)."""
@@ -80,8 +81,15 @@ def system(job: str) -> RequestContext:
     return RequestContext(request_id=uuid.uuid4().hex, actor_kind=ActorKind.SYSTEM, job=job)
 
 
+USER_AGENT_MAX = 300
+
+
 def from_request(request: _Request) -> RequestContext:
-    return RequestContext(request_id=request_id_for(request), source_address=request_address(request))
+    return RequestContext(
+        request_id=request_id_for(request),
+        source_address=request_address(request),
+        user_agent=str(request.META.get("HTTP_USER_AGENT", ""))[:USER_AGENT_MAX],
+    )
 
 
 _current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("rongcheng_context", default=None)
@@ -97,6 +105,12 @@ def current_address() -> str | None:
     outside any context (a script or a test calling a service directly)."""
     context = _current.get()
     return context.source_address if context is not None else None
+
+
+def current_user_agent() -> str:
+    """The User-Agent of the request running now; empty for a job, a command or outside any context."""
+    context = _current.get()
+    return context.user_agent if context is not None else ""
 
 
 @contextmanager

@@ -16,7 +16,6 @@ from rongcheng.audit.models import AuditRecord
 from rongcheng.audit.services import Actor, audit_record, audit_seal
 from rongcheng.identity.errors import AccountLocked, SignInRefused
 from rongcheng.identity.services import password_sign_in
-from rongcheng.identity.services.context import Context
 from rongcheng.kernel.errors import PermissionDenied
 from rongcheng.kernel.tests.contexts import request_from
 from rongcheng.operations import jobs
@@ -74,8 +73,8 @@ def _account(username: str, **extra: Any) -> User:
 
 
 def _fail_sign_in(username: str, capture) -> None:
-    with capture(execute=True), pytest.raises((SignInRefused, AccountLocked)):
-        password_sign_in(username=username, password="wrong", context=Context(ADDRESS))
+    with request_from(ADDRESS), capture(execute=True), pytest.raises((SignInRefused, AccountLocked)):
+        password_sign_in(username=username, password="wrong")
 
 
 def _notified(capture, webhook: list[bytes], *secrets: str) -> dict[str, Any]:
