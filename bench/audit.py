@@ -26,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,7 @@ def _worker(number: int, commands: Queue[Any], results: Queue[Any]) -> None:
     from django.db import connections, transaction
 
     from rongcheng.audit.services import Actor, audit_record
+    from rongcheng.kernel.context import RequestContext, running
 
     plain = _plain_model()
     results.put("ready")
@@ -88,11 +90,14 @@ def _worker(number: int, commands: Queue[Any], results: Queue[Any]) -> None:
         count = 0
         while time.time() < deadline:
             row = _row(rng)
-            with transaction.atomic():
+            # As in a request: the record carries the request's id (and the plain row the same value).
+            request = RequestContext(request_id=uuid.uuid4().hex, source_address=row["source_address"])
+            with running(request), transaction.atomic():
                 if mode == "plain":
                     plain.objects.create(
-                        actor_kind=actor.kind, actor_id=actor.id, actor_label=actor.label, outcome="success", **row
-                    )
+                        actor_kind=actor.kind, actor_id=actor.id, actor_label=actor.label, outcome="success",
+                        request_id=request.request_id, **row,
+                    )  # fmt: skip
                 else:
                     audit_record(actor=actor, **row)
             count += 1
@@ -204,7 +209,14 @@ def _bench_seal_and_verify(args: argparse.Namespace) -> tuple[list[float], list[
     for _ in range(args.repeats):
         with transaction.atomic():
             AuditRecord.objects.bulk_create(  # the trigger queues them
-                AuditRecord(actor_kind="user", actor_id="1", actor_label="officer", outcome="success", **_row(rng))
+                AuditRecord(
+                    actor_kind="user",
+                    actor_id="1",
+                    actor_label="officer",
+                    outcome="success",
+                    request_id=uuid.uuid4().hex,
+                    **_row(rng),
+                )
                 for _ in range(args.seal_batch)
             )
         began = time.perf_counter()

@@ -42,11 +42,10 @@ def main() -> int:
         from rongcheng.accounts.models import User
         from rongcheng.identity.errors import SignInRefused
         from rongcheng.identity.models import SignInGuard
-        from rongcheng.identity.services import Context, password_sign_in, resident_register
+        from rongcheng.identity.services import password_sign_in, resident_register
 
-        context = Context(source_address="192.0.2.1", user_agent="bench")
         resident_register(username="bench", password=PASSWORD, name="林则徐", id_number="350102198503120018",
-                          phone="13812345678", context=context)  # fmt: skip
+                          phone="13812345678")  # fmt: skip
         user = User.objects.get(username="bench")
         encoded = user.password.removeprefix("argon2")  # Django stores "argon2$argon2id$..."
         hasher = PasswordHasher()
@@ -58,13 +57,13 @@ def main() -> int:
 
         def signed_in() -> int:
             for _ in range(count):
-                password_sign_in(username="bench", password=PASSWORD, context=context)
+                password_sign_in(username="bench", password=PASSWORD)
             return count
 
         def refused() -> int:
             for _ in range(count):
                 with contextlib.suppress(SignInRefused):
-                    password_sign_in(username="bench", password="wrong", context=context)  # noqa: S106  # refused
+                    password_sign_in(username="bench", password="wrong")  # noqa: S106  # refused
             return count
 
         def reset_guard() -> None:

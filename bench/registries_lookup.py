@@ -43,6 +43,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +161,7 @@ def _in_process(
 ) -> dict[str, float]:
     from django.test import Client
 
+    from rongcheng.kernel.context import RequestContext, running
     from rongcheng.registries.models import Person
     from rongcheng.registries.permissions import reader_for
     from rongcheng.registries.protection import index_of
@@ -176,8 +178,9 @@ def _in_process(
             for id_number in batch:
                 # A new reader per read, as each request builds one; its user's permission cache persists, as the
                 # server's does not: the server also pays for loading the user with its token.
-                reader = reader_for(user, source_address="127.0.0.1")
-                person_read_by_id_number(reader=reader, id_number=id_number, purpose=PURPOSE)
+                reader = reader_for(user)
+                with running(RequestContext(request_id=uuid.uuid4().hex, source_address="127.0.0.1")):
+                    person_read_by_id_number(reader=reader, id_number=id_number, purpose=PURPOSE)
 
         return work
 

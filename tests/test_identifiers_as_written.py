@@ -17,7 +17,7 @@ from rongcheng.audit.services import Actor
 from rongcheng.hall import services as hall
 from rongcheng.hall.tests import factories as hall_factories
 from rongcheng.identity.services import resident_register
-from rongcheng.identity.tests.factories import HERE, PASSWORD
+from rongcheng.identity.tests.factories import PASSWORD
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.kernel.identifiers import id_number_make
 from rongcheng.licences.services import holder_index_for_code
@@ -70,8 +70,7 @@ def _hall_applicant(text: str) -> None:
 
 
 def _identity_register(text: str) -> None:
-    resident_register(username="someone", password=PASSWORD, name="林则徐", id_number=text, phone="13812345678",
-                      context=HERE)  # fmt: skip
+    resident_register(username="someone", password=PASSWORD, name="林则徐", id_number=text, phone="13812345678")
 
 
 ID_ENTRY_POINTS: list[Callable[[str], None]] = [_registries_person, _licences_holder, _identity_register]

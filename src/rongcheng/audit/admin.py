@@ -30,7 +30,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 class AuditRecordAdmin(ReadOnlyAdmin):
     list_display = ["id", "occurred_at", "actor_kind", "actor_label", "action", "target_type", "target_id", "outcome"]
     list_filter = ["outcome", "actor_kind"]
-    search_fields = ["=actor_id", "=actor_label", "^action", "=target_id"]
+    search_fields = ["=actor_id", "=actor_label", "^action", "=target_id", "=request_id"]
     date_hierarchy = "occurred_at"
     show_full_result_count = False
     ordering = ["-id"]

@@ -19,6 +19,9 @@ class AuditSearchForm(forms.Form):
     target_type = forms.CharField(label=_("对象类型"), max_length=100, required=False)
     target_id = forms.CharField(label=_("对象标识"), max_length=100, required=False)
     outcome = forms.ChoiceField(label=_("结果"), choices=[("", _("全部")), *Outcome.choices], required=False)
+    request_id = forms.CharField(
+        label=_("请求编号"), max_length=64, required=False, help_text=_("同一请求写下的记录共用一个编号")
+    )
     occurred_from = forms.DateField(label=_("起始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     occurred_to = forms.DateField(label=_("截止日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -37,6 +40,7 @@ class AuditSearchForm(forms.Form):
             target_type=data.get("target_type", "").strip(),
             target_id=data.get("target_id", "").strip(),
             outcome=data.get("outcome", ""),
+            request_id=data.get("request_id", "").strip(),
             occurred_from=data.get("occurred_from"),
             occurred_to=data.get("occurred_to"),
         )

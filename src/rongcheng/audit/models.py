@@ -47,6 +47,10 @@ class AuditRecord(models.Model):
     source_address = models.GenericIPAddressField(_("来源地址"), null=True, blank=True)
     purpose = models.CharField(_("目的"), max_length=500, blank=True)
     detail = models.JSONField(_("详情"), default=dict, blank=True)
+    # The request (or job run) that wrote the record, from kernel.context: every record of one request shares it, and
+    # it is the X-Request-ID the caller was answered with. Empty for records written outside any request or job, and
+    # for those written before the trail kept it (migration 0003).
+    request_id = models.CharField(_("请求编号"), max_length=64, blank=True, db_default="")
 
     class Meta:
         db_table = "audit_record"
@@ -56,6 +60,7 @@ class AuditRecord(models.Model):
             models.Index(fields=["actor_id", "id"], name="audit_record_actor_id_idx"),
             models.Index(fields=["actor_label", "id"], name="audit_record_actor_label_idx"),
             models.Index(fields=["target_type", "target_id", "id"], name="audit_record_target_idx"),
+            models.Index(fields=["request_id"], name="audit_record_request_id_idx", condition=~models.Q(request_id="")),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(actor_kind__in=ActorKind.values), name="audit_record_actor_kind"),

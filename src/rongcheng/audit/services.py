@@ -55,7 +55,7 @@ from rongcheng.audit.selectors import (
 )
 from rongcheng.audit.selectors import VerifyResult as VerifyResult  # re-exported: `rongcheng check` imports it here
 from rongcheng.audit.selectors import audit_verify as audit_verify
-from rongcheng.kernel.context import current_address
+from rongcheng.kernel.context import current, current_address, running, system
 from rongcheng.kernel.crypto import constant_time_equal
 from rongcheng.kernel.pagination import Page
 from rongcheng.kernel.ratelimit import RefusalSummary
@@ -145,6 +145,12 @@ def _checked(
     return stored_detail
 
 
+def _request_id() -> str:
+    """The id of the request or job running now; empty outside any (a test or a script calling a service)."""
+    context = current()
+    return context.request_id if context is not None else ""
+
+
 def audit_record(
     *,
     action: str,
@@ -159,7 +165,9 @@ def audit_record(
     """Append one record in the caller's transaction; it is sealed into the chain after that transaction commits.
 
     `action` is a dotted lowercase verb ("registries.person.read"). `detail` must be JSON; it is stored as given, so
-    it must not carry personal data the trail has no need for (mask or omit it: PIPL 第6条 minimisation).
+    it must not carry personal data the trail has no need for (mask or omit it: PIPL 第6条 minimisation). The record
+    carries the id of the request or job running now (`kernel.context`), so all records of one request are found
+    together.
     """
     target_id = str(target_id)
     stored_detail = _checked(action=action, actor=actor, outcome=outcome, target_type=target_type,
@@ -178,6 +186,7 @@ def audit_record(
         purpose=purpose,
         source_address=source_address or None,
         detail=stored_detail,
+        request_id=_request_id(),
     )
     if mode != "manual":
         transaction.on_commit(audit_seal_soon, robust=True)
@@ -208,17 +217,18 @@ def audit_record_many(
                              target_id=max(targets, key=len), purpose=purpose, source_address=source_address,
                              detail=detail)  # fmt: skip
     mode = seal_mode()
+    request_id = _request_id()
     if connection.vendor == "postgresql":
         # One statement whatever the number of targets: the targets travel as one array parameter, so neither the
         # SQL nor its parameters grow with the page (the ORM's bulk_create compiles eleven placeholders a row).
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {AuditRecord._meta.db_table} (actor_kind, actor_id, actor_label, action, target_type, "  # noqa: S608 - the model's table
-                "target_id, outcome, source_address, purpose, detail) "
-                "SELECT %s, %s, %s, %s, %s, target, 'success', %s::inet, %s, %s::jsonb "
+                "target_id, outcome, source_address, purpose, detail, request_id) "
+                "SELECT %s, %s, %s, %s, %s, target, 'success', %s::inet, %s, %s::jsonb, %s "
                 "FROM unnest(%s::text[]) WITH ORDINALITY AS targets(target, position) ORDER BY position",
                 [actor.kind, actor.id, actor.label, action, target_type, source_address or None, purpose,
-                 json.dumps(stored_detail), targets],
+                 json.dumps(stored_detail), request_id, targets],
             )  # fmt: skip
     else:
         AuditRecord.objects.bulk_create(
@@ -226,7 +236,7 @@ def audit_record_many(
                 AuditRecord(
                     actor_kind=actor.kind, actor_id=actor.id, actor_label=actor.label, action=action,
                     target_type=target_type, target_id=target, outcome="success", purpose=purpose,
-                    source_address=source_address or None, detail=stored_detail,
+                    source_address=source_address or None, detail=stored_detail, request_id=request_id,
                 )
                 for target in targets
             ],
@@ -720,9 +730,15 @@ def audit_trail_search(
 
 
 def refusals_summary_record(summary: RefusalSummary) -> AuditRecord:
-    """One record for a window of requests refused by a rate limit, instead of one per refused request."""
+    """One record for a window of requests refused by a rate limit, instead of one per refused request.
+
+    Under a request id of its own when a request closes the window (that request is not the one the record is
+    about); under the job's when the clean-up job flushes it.
+    """
     start = dt.datetime.fromtimestamp(summary.window_start, tz=dt.UTC)
-    with transaction.atomic():
+    context = current()
+    own = context if context is not None and context.job else system("rate-limit refusals")
+    with running(own), transaction.atomic():
         return audit_record(
             action="kernel.rate_limit.refusals", actor=Actor.system("rate-limit"), target_type="rate_limit",
             target_id=summary.scope, outcome="denied",

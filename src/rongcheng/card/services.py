@@ -340,7 +340,6 @@ def card_issue_for_person(
     id_number: str,
     card_type: str = CardType.ORDINARY,
     purpose: str = "service_hall",
-    source_address: str | None = None,
 ) -> tuple[Card, str]:
     """A counter issues a named card to a person of the population registry, found by their ID number through the
     registries' audited read (masked unless the counter's role is entitled); returns the card and the holder's name
@@ -351,9 +350,7 @@ def card_issue_for_person(
 
     with _refusal_audited("card.card.issue", actor, target_type="card.card"):
         _require(has(actor, ISSUE_CARD), "Issuing cards needs card.add_card.")
-    view = person_read_by_id_number(
-        reader=reader_for(actor, source_address=source_address), id_number=id_number, purpose=purpose
-    )
+    view = person_read_by_id_number(reader=reader_for(actor), id_number=id_number, purpose=purpose)
     card = card_issue(actor=actor, card_type=card_type, holder_index=person_index_for(id_number))
     return card, view.name
 

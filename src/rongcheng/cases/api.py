@@ -24,7 +24,7 @@ from rongcheng.cases import selectors, services
 from rongcheng.cases.errors import CaseDenied, PhotoInvalid
 from rongcheng.cases.models import Case, CaseEvent, Category, ClockRequest, Open311Key
 from rongcheng.cases.statistics import COUNTED, GROUPS, hot_spots, indicators, month_bounds
-from rongcheng.kernel.context import note_actor, request_address
+from rongcheng.kernel.context import note_actor
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.kernel.ratelimit import OPENAPI_RATE_LIMITED, rate_limit_request
 
@@ -273,7 +273,7 @@ def case_report(request: HttpRequest, payload: CaseReportIn) -> Status[Case]:
         channel=payload.channel, category_code=payload.category, description=payload.description, lon=payload.lon,
         lat=payload.lat, user=_caller(request), address=payload.address, urgency=payload.urgency,
         photos=_decode(payload.photos), hotline_kind=payload.hotline_kind, caller_phone=payload.caller_phone,
-        simple_procedure=payload.simple_procedure, source_address=request_address(request),
+        simple_procedure=payload.simple_procedure,
     )  # fmt: skip
     return Status(201, case)
 
@@ -296,7 +296,7 @@ def duplicate_list(request: HttpRequest, category: str, lon: float, lat: float) 
     summary="Follow an open case instead of reporting it twice (并单)",
 )  # fmt: skip
 def case_join(request: HttpRequest, number: str) -> Case:
-    return services.case_join(user=_caller(request), number=number, source_address=request_address(request))
+    return services.case_join(user=_caller(request), number=number)
 
 
 @router.get("/cases/{number}", response=CaseDetailOut, auth=_report_auth("view"), summary="One case with its timeline")
@@ -313,7 +313,6 @@ def case_transition(request: HttpRequest, number: str, payload: CaseTransitionIn
     services.case_transition(
         user=user, number=number, name=payload.name, reason=payload.reason, unit_codes=payload.units,
         photos=_decode(payload.photos), rating=payload.rating, merge_into=payload.merge_into,
-        source_address=request_address(request),
     )  # fmt: skip
     return selectors.case_get(user=user, number=number)
 
@@ -352,7 +351,6 @@ def clock_request(request: HttpRequest, number: str, payload: CaseClockRequestIn
         201,
         services.clock_request_submit(
             user=_caller(request), number=number, kind=payload.kind, days=payload.days, reason=payload.reason,
-            source_address=request_address(request),
         ),
     )  # fmt: skip
 
@@ -451,7 +449,7 @@ def routes(request: HttpRequest) -> list[dict[str, Any]]:
 def route_set(request: HttpRequest, payload: RouteIn) -> Status[dict[str, Any]]:
     route = services.route_set(
         user=_caller(request), category_code=payload.category, unit_code=payload.unit, role=payload.role,
-        cell_code=payload.cell_code, street_code=payload.street_code, source_address=request_address(request),
+        cell_code=payload.cell_code, street_code=payload.street_code,
     )  # fmt: skip
     return Status(201, _route_out(route))
 
@@ -461,7 +459,7 @@ def route_set(request: HttpRequest, payload: RouteIn) -> Status[dict[str, Any]]:
     summary="Remove a row of the routing table",
 )  # fmt: skip
 def route_delete(request: HttpRequest, route_id: int) -> Status[None]:
-    services.route_delete(user=_caller(request), route_id=route_id, source_address=request_address(request))
+    services.route_delete(user=_caller(request), route_id=route_id)
     return Status(204, None)
 
 
@@ -474,7 +472,6 @@ def grid_assign(request: HttpRequest, payload: GridAssignmentIn) -> Status[dict[
     worker = selectors.staff_account(username=payload.worker)
     row = services.grid_assign(
         user=user, worker=worker, cell_code=payload.cell_code, theme=payload.theme,
-        source_address=request_address(request),
     )  # fmt: skip
     return Status(201, {"id": row.pk, "worker": payload.worker, "cell_code": row.cell_code, "theme": row.theme})
 
@@ -493,7 +490,7 @@ def grid_assignments(request: HttpRequest) -> list[dict[str, Any]]:
     summary="Take a grid worker off a grid cell",
 )  # fmt: skip
 def grid_unassign(request: HttpRequest, assignment_id: int) -> Status[None]:
-    services.grid_unassign(user=_caller(request), assignment_id=assignment_id, source_address=request_address(request))
+    services.grid_unassign(user=_caller(request), assignment_id=assignment_id)
     return Status(204, None)
 
 
@@ -502,9 +499,7 @@ def grid_unassign(request: HttpRequest, assignment_id: int) -> Status[None]:
     summary="Issue an Open311 API key to a department system (shown once)",
 )  # fmt: skip
 def open311_key_issue(request: HttpRequest, payload: Open311KeyIn) -> Status[dict[str, Any]]:
-    row, key = services.open311_key_issue(
-        user=_caller(request), name=payload.name, source_address=request_address(request)
-    )
+    row, key = services.open311_key_issue(user=_caller(request), name=payload.name)
     return Status(201, {"id": row.pk, "name": row.name, "prefix": row.prefix, "created_at": row.created_at,
                         "revoked_at": None, "key": key})  # fmt: skip
 
@@ -514,4 +509,4 @@ def open311_key_issue(request: HttpRequest, payload: Open311KeyIn) -> Status[dic
     summary="Revoke an Open311 API key",
 )  # fmt: skip
 def open311_key_revoke(request: HttpRequest, key_id: int) -> Open311Key:
-    return services.open311_key_revoke(user=_caller(request), key_id=key_id, source_address=request_address(request))
+    return services.open311_key_revoke(user=_caller(request), key_id=key_id)

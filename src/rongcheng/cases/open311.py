@@ -25,7 +25,6 @@ from django.views.decorators.http import require_http_methods
 from rongcheng.cases import selectors, services
 from rongcheng.cases.models import Case, CaseEvent, Category, Channel, State, Urgency
 from rongcheng.cases.workflow import DONE
-from rongcheng.kernel.context import request_address
 from rongcheng.kernel.errors import DomainError, RateLimited
 from rongcheng.kernel.ratelimit import rate_limit_request
 
@@ -259,7 +258,7 @@ def requests_endpoint(request: HttpRequest, fmt: str) -> HttpResponse:
 
 
 def _create(request: HttpRequest, fmt: str) -> HttpResponse:
-    key = services.open311_key_check(request.POST.get("api_key"), source_address=request_address(request))
+    key = services.open311_key_check(request.POST.get("api_key"))
     code = request.POST.get("service_code", "").strip()
     if not code:
         raise Open311Error(400, "service_code is required.")
@@ -282,7 +281,6 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
         urgency=urgency,
         photos=media,
         system_label=f"open311:{key.name}",
-        source_address=request_address(request),
     )
     row = {
         "service_request_id": case.number,

@@ -60,6 +60,7 @@ from rongcheng.cases.photos import Photo, photo_write, photos_check
 from rongcheng.cases.places import place_locate
 from rongcheng.cases.workflow import NEAR_DEADLINE, OPEN, RUNNING, TRANSITIONS, Step, may_take
 from rongcheng.divisions.models import Division, DivisionLevel, GridCell
+from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.masking import mask_phone
 
@@ -70,7 +71,7 @@ EARTH_METRES_PER_DEGREE = 111_320.0
 
 @contextmanager
 def _refusal_audited(
-    action: str, actor: Any, *, target_id: Any = "", source_address: str | None, detail: dict[str, Any] | None = None
+    action: str, actor: Any, *, target_id: Any = "", detail: dict[str, Any] | None = None
 ) -> Iterator[None]:
     """Let a domain error through after recording it as denied, outside the atomic block that rolled back."""
     try:
@@ -82,7 +83,7 @@ def _refusal_audited(
             outcome="denied",
             target_type="cases.case",
             target_id=str(target_id)[:64],
-            source_address=source_address,
+            source_address=current_address(),
             detail={**(detail or {}), "problem": exc.type_slug, "reason": exc.detail[:200]},
         )
         raise
@@ -226,12 +227,11 @@ def case_report(
     caller_phone: str = "",
     simple_procedure: bool = False,
     system_label: str = "",
-    source_address: str | None = None,
 ) -> Case:
     """A new case from any channel, in 信息收集 (or closed at once under the simple procedure). Nothing is stored
     unless the reporter may report, the category exists, the point is in the city grid and every photo is an image."""
     actor: Any = Actor("api_client", "", system_label[:60]) if system_label and not _authenticated(user) else user
-    with _refusal_audited("cases.case.report", actor, source_address=source_address, detail={"channel": channel[:12]}):
+    with _refusal_audited("cases.case.report", actor, detail={"channel": channel[:12]}):
         category = category_get(category_code)
         _reporter_check(channel, user, category, hotline_kind, simple_procedure, system_label)
         description = (description or "").strip()
@@ -286,11 +286,11 @@ def case_report(
                 actor=actor if isinstance(actor, Actor) else actor_from_user(actor),
                 target_type="cases.case",
                 target_id=case.number,
-                source_address=source_address,
+                source_address=current_address(),
                 detail={"channel": channel, "category": category.code, "photos": len(checked)},
             )
             if simple_procedure:
-                _take(case, "simple_close", user, "", source_address=source_address)
+                _take(case, "simple_close", user, "")
         return case
 
 
@@ -331,10 +331,10 @@ def _event(case: Case, name: str, source: str, target: str, user: Any, label: st
     )
 
 
-def case_join(*, user: Any, number: str, source_address: str | None = None) -> Case:
+def case_join(*, user: Any, number: str) -> Case:
     """The reporter says the suggested open case is their problem too (并单 at intake): subscribed, not opened
     twice."""
-    with _refusal_audited("cases.case.join", user, target_id=number, source_address=source_address):
+    with _refusal_audited("cases.case.join", user, target_id=number):
         if not _authenticated(user):
             raise CaseDenied("Sign in to follow a case.")
         case = Case.objects.filter(number=number, state__in=OPEN).first()
@@ -347,7 +347,7 @@ def case_join(*, user: Any, number: str, source_address: str | None = None) -> C
                 actor=actor_from_user(user),
                 target_type="cases.case",
                 target_id=case.number,
-                source_address=source_address,
+                source_address=current_address(),
             )
         return case
 
@@ -365,7 +365,6 @@ def _take(
     user: Any,
     reason: str,
     *,
-    source_address: str | None,
     unit_codes: Sequence[str] = (),
     photos: list[Photo] | None = None,
     rating: int | None = None,
@@ -411,7 +410,7 @@ def _take(
         actor=Actor.system("cases") if system else actor_from_user(user),
         target_type="cases.case",
         target_id=case.number,
-        source_address=source_address,
+        source_address=current_address(),
         detail={
             "from": step.source,
             "to": transition.target,
@@ -431,14 +430,12 @@ def case_transition(
     photos: Sequence[bytes] = (),
     rating: int | None = None,
     merge_into: str = "",
-    source_address: str | None = None,
 ) -> Case:
     """Take the transition `name` of the lifecycle table on the case `number`, as `user`."""
     with _refusal_audited(
         f"cases.case.{name[:32] if name in TRANSITIONS else 'transition'}",
         user,
         target_id=number,
-        source_address=source_address,
     ):
         case = _case_locked(number)
         checked = photos_check(list(photos)) if photos else []
@@ -451,7 +448,6 @@ def case_transition(
                 name,
                 user,
                 reason,
-                source_address=source_address,
                 unit_codes=unit_codes,
                 photos=checked,
                 rating=rating,
@@ -459,12 +455,10 @@ def case_transition(
             )
 
 
-def clock_request_submit(
-    *, user: Any, number: str, kind: str, reason: str, days: int = 0, source_address: str | None = None
-) -> ClockRequest:
+def clock_request_submit(*, user: Any, number: str, kind: str, reason: str, days: int = 0) -> ClockRequest:
     """The main unit asks to extend (延期, by `days` working days) or postpone (缓办) a case it handles; nothing
     changes on the clock until the command centre approves (transitions `extend`, `postpone`)."""
-    with _refusal_audited(f"cases.request.{kind[:14]}", user, target_id=number, source_address=source_address):
+    with _refusal_audited(f"cases.request.{kind[:14]}", user, target_id=number):
         case = _case_locked(number)
         if not perms.handles_as_main(user, case):
             raise CaseDenied("Only the main unit asks for more time.")
@@ -493,14 +487,14 @@ def clock_request_submit(
                 actor=actor_from_user(user),
                 target_type="cases.case",
                 target_id=case.number,
-                source_address=source_address,
+                source_address=current_address(),
                 detail={"days": request.days},
             )
         return request
 
 
-def clock_request_refuse(*, user: Any, number: str, reason: str, source_address: str | None = None) -> ClockRequest:
-    with _refusal_audited("cases.request.refuse", user, target_id=number, source_address=source_address):
+def clock_request_refuse(*, user: Any, number: str, reason: str) -> ClockRequest:
+    with _refusal_audited("cases.request.refuse", user, target_id=number):
         case = _case_locked(number)
         if not perms.is_staff_with(user, perms.DISPATCH):
             raise CaseDenied("Only the command centre decides requests.")
@@ -518,7 +512,7 @@ def clock_request_refuse(*, user: Any, number: str, reason: str, source_address:
                 actor=actor_from_user(user),
                 target_type="cases.case",
                 target_id=case.number,
-                source_address=source_address,
+                source_address=current_address(),
             )
         return request
 
@@ -539,7 +533,7 @@ def cases_supervise_due(*, now: Any = None) -> int:
         reason = "已超期" if wanted == 2 else "临近处置时限"
         try:
             with transaction.atomic():
-                _take(case, name, None, reason, source_address=None, system=True, level=wanted)
+                _take(case, name, None, reason, system=True, level=wanted)
             done += 1
         except DomainError:
             continue  # someone acted on it meanwhile
@@ -562,13 +556,12 @@ def route_set(
     role: str = UnitRole.MAIN,
     cell_code: str = "",
     street_code: str = "",
-    source_address: str | None = None,
 ) -> Route:
     """A row of the routing table: `category_code` in a grid cell (`cell_code`), a street or district
     (`street_code`), or the whole city (both blank) goes to `unit_code` as 主办 or 协办. The place must be on the
     city grid; an existing row for the same category, place and unit changes its role."""
     cell_code, street_code = (cell_code or "").strip(), (street_code or "").strip()
-    with _refusal_audited("cases.route.set", user, source_address=source_address):
+    with _refusal_audited("cases.route.set", user):
         _require_routing(user)
         category = category_get(category_code[:20])
         unit = Department.objects.filter(code=unit_code[:50]).first()
@@ -596,14 +589,14 @@ def route_set(
                 actor=actor_from_user(user),
                 target_type="cases.route",
                 target_id=route.pk,
-                source_address=source_address,
+                source_address=current_address(),
                 detail={"category": category.code, "unit": unit.code, "cell": cell_code, "street": street_code},
             )
         return route
 
 
-def route_delete(*, user: Any, route_id: int, source_address: str | None = None) -> None:
-    with _refusal_audited("cases.route.delete", user, target_id=route_id, source_address=source_address):
+def route_delete(*, user: Any, route_id: int) -> None:
+    with _refusal_audited("cases.route.delete", user, target_id=route_id):
         _require_routing(user)
         with transaction.atomic():
             deleted, _ = Route.objects.filter(pk=route_id).delete()
@@ -614,14 +607,12 @@ def route_delete(*, user: Any, route_id: int, source_address: str | None = None)
                 actor=actor_from_user(user),
                 target_type="cases.route",
                 target_id=route_id,
-                source_address=source_address,
+                source_address=current_address(),
             )
 
 
-def grid_assign(
-    *, user: Any, worker: Any, cell_code: str, theme: str = Theme.CITY_MANAGEMENT, source_address: str | None = None
-) -> GridAssignment:
-    with _refusal_audited("cases.grid.assign", user, source_address=source_address):
+def grid_assign(*, user: Any, worker: Any, cell_code: str, theme: str = Theme.CITY_MANAGEMENT) -> GridAssignment:
+    with _refusal_audited("cases.grid.assign", user):
         _require_routing(user)
         if theme not in Theme.values:
             raise _invalid("theme", "theme.choice", "Unknown thematic grid.")
@@ -637,15 +628,15 @@ def grid_assign(
                 actor=actor_from_user(user),
                 target_type="cases.gridassignment",
                 target_id=assignment.pk,
-                source_address=source_address,
+                source_address=current_address(),
                 detail={"cell": cell_code, "theme": theme},
             )
         return assignment
 
 
-def grid_unassign(*, user: Any, assignment_id: int, source_address: str | None = None) -> None:
+def grid_unassign(*, user: Any, assignment_id: int) -> None:
     """A grid worker no longer responsible for a cell in a thematic grid (the assignment row removed, audited)."""
-    with _refusal_audited("cases.grid.unassign", user, target_id=assignment_id, source_address=source_address):
+    with _refusal_audited("cases.grid.unassign", user, target_id=assignment_id):
         _require_routing(user)
         with transaction.atomic():
             row = GridAssignment.objects.select_for_update().filter(pk=assignment_id).first()
@@ -658,7 +649,7 @@ def grid_unassign(*, user: Any, assignment_id: int, source_address: str | None =
                 actor=actor_from_user(user),
                 target_type="cases.gridassignment",
                 target_id=assignment_id,
-                source_address=source_address,
+                source_address=current_address(),
                 detail=detail,
             )
 
@@ -680,22 +671,22 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def open311_key_issue(*, user: Any, name: str, source_address: str | None = None) -> tuple[Open311Key, str]:
+def open311_key_issue(*, user: Any, name: str) -> tuple[Open311Key, str]:
     """A new key for a department system: returned once, only its hash kept."""
-    with _refusal_audited("cases.open311key.issue", user, source_address=source_address):
+    with _refusal_audited("cases.open311key.issue", user):
         if not perms.is_staff_with(user, perms.OPEN311_KEYS):
             raise CaseDenied("This account may not issue API keys.")
         name = (name or "").strip()
         if not name:
             raise _invalid("name", "required", "Name the system the key is for.")
-        return _key_create(name[:100], actor_from_user(user), user, source_address)
+        return _key_create(name[:100], actor_from_user(user), user)
 
 
 def open311_key_issue_by_system(*, name: str, actor: Actor) -> tuple[Open311Key, str]:
-    return _key_create(name[:100], actor, None, None)
+    return _key_create(name[:100], actor, None)
 
 
-def _key_create(name: str, actor: Actor, user: Any, source_address: str | None) -> tuple[Open311Key, str]:
+def _key_create(name: str, actor: Actor, user: Any) -> tuple[Open311Key, str]:
     key = "o311_" + secrets.token_urlsafe(24)
     with transaction.atomic():
         row = Open311Key.objects.create(
@@ -706,14 +697,14 @@ def _key_create(name: str, actor: Actor, user: Any, source_address: str | None) 
             actor=actor,
             target_type="cases.open311key",
             target_id=row.pk,
-            source_address=source_address,
+            source_address=current_address(),
             detail={"name": name, "prefix": row.prefix},
         )
     return row, key
 
 
-def open311_key_revoke(*, user: Any, key_id: int, source_address: str | None = None) -> Open311Key:
-    with _refusal_audited("cases.open311key.revoke", user, target_id=key_id, source_address=source_address):
+def open311_key_revoke(*, user: Any, key_id: int) -> Open311Key:
+    with _refusal_audited("cases.open311key.revoke", user, target_id=key_id):
         if not perms.is_staff_with(user, perms.OPEN311_KEYS):
             raise CaseDenied("This account may not revoke API keys.")
         with transaction.atomic():
@@ -727,12 +718,12 @@ def open311_key_revoke(*, user: Any, key_id: int, source_address: str | None = N
                 actor=actor_from_user(user),
                 target_type="cases.open311key",
                 target_id=row.pk,
-                source_address=source_address,
+                source_address=current_address(),
             )
         return row
 
 
-def open311_key_check(key: str | None, *, source_address: str | None = None) -> Open311Key:
+def open311_key_check(key: str | None) -> Open311Key:
     """The active key row for `key`; a missing, unknown or revoked key is refused (and audited)."""
     row = Open311Key.objects.filter(key_hash=_key_hash(key), revoked_at__isnull=True).first() if key else None
     if row is None:
@@ -740,7 +731,7 @@ def open311_key_check(key: str | None, *, source_address: str | None = None) -> 
             action="cases.open311.key",
             actor=Actor.anonymous(),
             outcome="denied",
-            source_address=source_address,
+            source_address=current_address(),
             detail={"problem": "cases-open311-key-invalid"},
         )
         raise Open311KeyInvalid("api_key is missing, unknown or revoked.")

@@ -30,7 +30,7 @@ from rongcheng.cases.models import Case, CasePhoto, Channel, HotlineKind, Reques
 from rongcheng.cases.photos import MAX_BYTES, MAX_PHOTOS, photo_root
 from rongcheng.cases.statistics import GROUPS, hot_spots, indicators, month_bounds
 from rongcheng.cases.workflow import TRANSITIONS, transitions_for
-from rongcheng.kernel.context import note_actor, request_address
+from rongcheng.kernel.context import note_actor
 from rongcheng.kernel.errors import Conflict, DomainError, NotFound, ValidationFailed
 from rongcheng.kernel.errors import PermissionDenied as DomainPermissionDenied
 from rongcheng.kernel.ratelimit import rate_limited
@@ -153,7 +153,6 @@ def _report(request: HttpRequest, channel: str, template: str) -> HttpResponse:
                 hotline_kind=values["hotline_kind"],
                 caller_phone=values["caller_phone"],
                 simple_procedure=bool(values["simple_procedure"]),
-                source_address=request_address(request),
             )
         except DomainError as exc:
             context = _report_context(request, channel, values)
@@ -305,7 +304,6 @@ def transition(request: HttpRequest, number: str) -> HttpResponse:
             photos=_photos(request),
             rating=int(rating) if rating.isdigit() else None,
             merge_into=request.POST.get("merge_into", "").strip(),
-            source_address=request_address(request),
         ),
         _("已完成：%(step)s。") % {"step": label},
         back,
@@ -325,7 +323,6 @@ def clock_request(request: HttpRequest, number: str) -> HttpResponse:
                 user=user,
                 number=number,
                 reason=request.POST.get("reason", ""),
-                source_address=request_address(request),
             ),
             _("已退回申请。"),
             back,
@@ -338,7 +335,6 @@ def clock_request(request: HttpRequest, number: str) -> HttpResponse:
             kind=request.POST.get("kind", ""),
             reason=request.POST.get("reason", ""),
             days=int(days) if days.isdigit() else 0,
-            source_address=request_address(request),
         ),
         _("申请已提交，等待指挥中心审批。"),
         back,
@@ -351,7 +347,7 @@ def join(request: HttpRequest, number: str) -> HttpResponse:
     user = _user(request)
     return _attempt(
         request,
-        lambda: services.case_join(user=user, number=number, source_address=request_address(request)),
+        lambda: services.case_join(user=user, number=number),
         _("已关注该案卷，处理进展会显示在“我的上报”中。"),
         reverse("cases:mine"),
     )
@@ -561,9 +557,7 @@ def routes(request: HttpRequest) -> HttpResponse:
         try:
             if request.POST.get("delete"):
                 delete = request.POST["delete"]
-                services.route_delete(
-                    user=user, route_id=int(delete) if delete.isdigit() else 0, source_address=request_address(request)
-                )
+                services.route_delete(user=user, route_id=int(delete) if delete.isdigit() else 0)
                 messages.success(request, _("已删除这条派遣规则。"))
             else:
                 values = {k: request.POST.get(k, "").strip() for k in ("category", "place", "unit", "role")}
@@ -575,7 +569,6 @@ def routes(request: HttpRequest) -> HttpResponse:
                     role=values["role"] or UnitRole.MAIN,
                     cell_code=place if len(place) > 12 else "",
                     street_code=place if len(place) <= 12 else "",
-                    source_address=request_address(request),
                 )
                 messages.success(request, _("派遣规则已保存。"))
                 return HttpResponseRedirect(reverse("cases:routes"))
@@ -615,14 +608,13 @@ def grid_workers(request: HttpRequest) -> HttpResponse:
         try:
             if request.POST.get("remove"):
                 remove = request.POST["remove"]
-                services.grid_unassign(user=user, assignment_id=int(remove) if remove.isdigit() else 0,
-                                       source_address=request_address(request))  # fmt: skip
+                services.grid_unassign(user=user, assignment_id=int(remove) if remove.isdigit() else 0)
                 messages.success(request, _("已取消这名网格员对该网格的负责。"))
             else:
                 values = {k: request.POST.get(k, "").strip() for k in ("worker", "cell", "theme")}
                 services.grid_assign(
                     user=user, worker=selectors.staff_account(username=values["worker"]), cell_code=values["cell"],
-                    theme=values["theme"] or Theme.CITY_MANAGEMENT, source_address=request_address(request),
+                    theme=values["theme"] or Theme.CITY_MANAGEMENT,
                 )  # fmt: skip
                 messages.success(request, _("网格员已负责该网格。"))
             return HttpResponseRedirect(reverse("cases:grid-workers"))
@@ -672,14 +664,10 @@ def keys(request: HttpRequest) -> HttpResponse:
         try:
             if request.POST.get("revoke"):
                 revoke = request.POST["revoke"]
-                services.open311_key_revoke(
-                    user=user, key_id=int(revoke) if revoke.isdigit() else 0, source_address=request_address(request)
-                )
+                services.open311_key_revoke(user=user, key_id=int(revoke) if revoke.isdigit() else 0)
                 messages.success(request, _("密钥已吊销。"))
             else:
-                _key, issued = services.open311_key_issue(
-                    user=user, name=request.POST.get("name", ""), source_address=request_address(request)
-                )
+                _key, issued = services.open311_key_issue(user=user, name=request.POST.get("name", ""))
         except NotFound as exc:
             raise Http404(exc.detail) from exc
         except DomainError as exc:

@@ -76,7 +76,7 @@ from rongcheng.catalogue.models import (
     UpdateCycle,
 )
 from rongcheng.hall.selectors import city_today, working_days_add
-from rongcheng.kernel import context
+from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.masking import mask_id_number, mask_name, mask_phone
 
@@ -88,11 +88,6 @@ LICENCES = ("cc-by-4.0", "cc-zero", "odc-by", "odc-odbl", "other-open", "other-c
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{2,100}$")
 ROW_BATCH = 5000
 RECORDS_PAGE = 1000  # rows of individual records asked of their registry at once
-
-
-def _address() -> str | None:
-    current = context.current()
-    return current.source_address if current else None
 
 
 def _actor(actor: User | Actor | DepartmentApiToken) -> Actor:
@@ -118,7 +113,7 @@ def _refusal_audited(
     except DomainError as exc:
         audit_record(
             action=action, actor=_actor(actor), outcome="denied", target_type=target_type,
-            target_id=str(target_id)[:64], source_address=_address(),
+            target_id=str(target_id)[:64], source_address=current_address(),
             detail={**(detail or {}), "problem": exc.type_slug, "reason": exc.detail[:300]},
         )  # fmt: skip
         raise
@@ -262,7 +257,7 @@ def data_resource_create(*, provider_code: str, data: dict[str, Any], actor: Use
             )  # fmt: skip
             _version_write(resource, actor, "created")
             audit_record(action="catalogue.resource.create", actor=_actor(actor), target_type="catalogue.dataresource",
-                         target_id=resource.code, source_address=_address())  # fmt: skip
+                         target_id=resource.code, source_address=current_address())  # fmt: skip
             return resource
 
 
@@ -299,7 +294,7 @@ def data_resource_update(*, code: str, changes: dict[str, Any], actor: User, not
         resource.save()
         _version_write(resource, actor, note or "changed: " + ", ".join(changed))
         audit_record(action="catalogue.resource.update", actor=_actor(actor), target_type="catalogue.dataresource",
-                     target_id=code, source_address=_address(), detail={"changed": changed})  # fmt: skip
+                     target_id=code, source_address=current_address(), detail={"changed": changed})  # fmt: skip
         return resource
 
 
@@ -426,7 +421,7 @@ def resource_rows_upload(*, code: str, file_name: str, content: bytes, actor: Us
             resource.save(update_fields=["next_update_due", "version", "updated_at"])
             _version_write(resource, actor, f"upload {file_name[:80]}: {len(rows)} rows")
             audit_record(action="catalogue.resource.upload", actor=_actor(actor), target_type="catalogue.dataresource",
-                         target_id=code, source_address=_address(), detail={"rows": len(rows)})  # fmt: skip
+                         target_id=code, source_address=current_address(), detail={"rows": len(rows)})  # fmt: skip
         return report
 
 
@@ -488,7 +483,8 @@ def sharing_request_submit(
                 submitted_at=timezone.now(),
             )  # fmt: skip
             audit_record(action="catalogue.sharing.submit", actor=_actor(actor),
-                         target_type="catalogue.sharingrequest", target_id=request.number, source_address=_address(),
+                         target_type="catalogue.sharingrequest", target_id=request.number,
+                         source_address=current_address(),
                          purpose=purpose[:100],
                          detail={"resource": resource.code, "items": request.items, "clear": clear})  # fmt: skip
             if resource.sharing_type == SharingType.UNCONDITIONAL:
@@ -544,7 +540,7 @@ def sharing_request_transition(
         request = sharing.take(name, sharing.Step(user=actor, request=request, reason=reason, items=items,
                                                   clear_items=clear_items, expires_on=expires_on))  # fmt: skip
         audit_record(action=f"catalogue.sharing.{name}", actor=_actor(actor), target_type="catalogue.sharingrequest",
-                     target_id=number, source_address=_address(), detail={"state": request.state})  # fmt: skip
+                     target_id=number, source_address=current_address(), detail={"state": request.state})  # fmt: skip
         return request
 
 
@@ -651,7 +647,7 @@ def exchange_read(
                     page, more = provider.records(
                         actor=_actor(user), department=grant.consumer.name, grant=grant.request.number,
                         purpose=purpose.strip(), fields=wanted, clear=clear, offset=offset + len(rows),
-                        limit=min(RECORDS_PAGE, limit - len(rows)), source_address=_address(),
+                        limit=min(RECORDS_PAGE, limit - len(rows)),
                     )  # fmt: skip
                     rows.extend(page)
             else:
@@ -664,7 +660,7 @@ def exchange_read(
             _use_record(grant=grant, client=_label(user), purpose=purpose[:200], rows=len(rows), fields=wanted,
                         kind=kind)  # fmt: skip
             audit_record_many(action=action, actor=_actor(user), target_type="catalogue.dataresource",
-                              target_ids=[resource.code], purpose=purpose[:100], source_address=_address(),
+                              target_ids=[resource.code], purpose=purpose[:100], source_address=current_address(),
                               detail={"rows": len(rows), "fields": wanted, "grant": grant.request.number,
                                       "personal": personal, "clear": sorted(clear)})  # fmt: skip
         return ExchangePage(resource, wanted, rows, offset, limit, more)
@@ -871,7 +867,7 @@ def dataset_create(*, organization_code: str, name: str, data: dict[str, Any], a
             for resource in data.get("resources") or []:
                 _resource_insert(dataset, resource)
             audit_record(action="catalogue.dataset.create", actor=_actor(actor), target_type="catalogue.dataset",
-                         target_id=name, source_address=_address())  # fmt: skip
+                         target_id=name, source_address=current_address())  # fmt: skip
             return dataset
 
 
@@ -907,7 +903,7 @@ def dataset_update(*, name: str, changes: dict[str, Any], actor: Writer) -> Data
         dataset.metadata_modified = timezone.now()
         dataset.save()
         audit_record(action="catalogue.dataset.update", actor=_actor(actor), target_type="catalogue.dataset",
-                     target_id=dataset.name, source_address=_address(),
+                     target_id=dataset.name, source_address=current_address(),
                      detail={"fields": sorted(clean)})  # fmt: skip
         return dataset
 
@@ -966,7 +962,7 @@ def dataset_resource_add(*, dataset_name: str, data: dict[str, Any], actor: Writ
         dataset.metadata_modified = timezone.now()
         dataset.save(update_fields=["metadata_modified"])
         audit_record(action="catalogue.dataset.resource_add", actor=_actor(actor), target_type="catalogue.dataset",
-                     target_id=dataset.name, source_address=_address())  # fmt: skip
+                     target_id=dataset.name, source_address=current_address())  # fmt: skip
         return resource
 
 
@@ -989,7 +985,8 @@ def publication_request(*, name: str, actor: User) -> Dataset:
         dataset.approval_note = ""
         dataset.save(update_fields=["approval", "approval_requested_by", "approval_note"])
         audit_record(action="catalogue.dataset.publication_request", actor=_actor(actor),
-                     target_type="catalogue.dataset", target_id=dataset.name, source_address=_address())  # fmt: skip
+                     target_type="catalogue.dataset", target_id=dataset.name,
+                     source_address=current_address())  # fmt: skip
         return dataset
 
 
@@ -1010,7 +1007,8 @@ def publication_return(*, name: str, actor: User, note: str) -> Dataset:
         dataset.approval_note = note.strip()
         dataset.save(update_fields=["approval", "approval_note"])
         audit_record(action="catalogue.dataset.publication_return", actor=_actor(actor),
-                     target_type="catalogue.dataset", target_id=dataset.name, source_address=_address())  # fmt: skip
+                     target_type="catalogue.dataset", target_id=dataset.name,
+                     source_address=current_address())  # fmt: skip
         return dataset
 
 
@@ -1053,7 +1051,7 @@ def publication_approve(*, name: str, actor: User) -> DatasetRevision:
             requested_by=dataset.approval_requested_by or "", approved_by=actor.get_username(), row_counts=counts,
         )  # fmt: skip
         audit_record(action="catalogue.dataset.publish", actor=_actor(actor), target_type="catalogue.dataset",
-                     target_id=dataset.name, source_address=_address(), detail={"revision": number})  # fmt: skip
+                     target_id=dataset.name, source_address=current_address(), detail={"revision": number})  # fmt: skip
         return revision
 
 
@@ -1091,7 +1089,7 @@ def api_token_issue(*, department_code: str, name: str, actor: User | Actor) -> 
             )  # fmt: skip
             audit_record(action="catalogue.token.issue", actor=_actor(actor),
                          target_type="catalogue.departmentapitoken",
-                         target_id=token.prefix, source_address=_address(),
+                         target_id=token.prefix, source_address=current_address(),
                          detail={"department": department.code})  # fmt: skip
         return token, raw
 
@@ -1109,7 +1107,7 @@ def api_token_authenticate(raw: str) -> DepartmentApiToken:
     )
     if token is None or token.revoked_at is not None:
         audit_record(action="catalogue.token.use", actor=Actor.anonymous(), outcome="denied",
-                     target_type="catalogue.departmentapitoken", source_address=_address(),
+                     target_type="catalogue.departmentapitoken", source_address=current_address(),
                      detail={"problem": "catalogue-token-invalid"})  # fmt: skip
         raise ApiTokenInvalid("The API token is unknown or revoked.")
     now = timezone.now()
@@ -1134,7 +1132,8 @@ def data_request_submit(*, title: str, description: str, organization_code: str 
         request = DataRequest.objects.create(title=title.strip(), description=description.strip(),
                                              organization=organization, created_at=timezone.now())  # fmt: skip
         audit_record(action="catalogue.data_request.submit", actor=Actor.anonymous(),
-                     target_type="catalogue.datarequest", target_id=request.pk, source_address=_address())  # fmt: skip
+                     target_type="catalogue.datarequest", target_id=request.pk,
+                     source_address=current_address())  # fmt: skip
         return request
 
 
@@ -1188,5 +1187,5 @@ def api_token_revoke(*, prefix: str, actor: User) -> DepartmentApiToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         audit_record(action="catalogue.token.revoke", actor=_actor(actor), target_type="catalogue.departmentapitoken",
-                     target_id=prefix, source_address=_address())  # fmt: skip
+                     target_id=prefix, source_address=current_address())  # fmt: skip
         return token

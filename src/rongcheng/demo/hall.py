@@ -19,7 +19,6 @@ from rongcheng.hall.models import ServiceItem
 from rongcheng.hall.services import calendar_seed, service_item_upsert
 from rongcheng.identity.selectors import representation_list_for_user
 from rongcheng.identity.services import assurance_set_by_system, representation_claim
-from rongcheng.identity.services.context import Context
 from rongcheng.licences.models import Licence, LicenceStatus
 from rongcheng.registries.models import EntityStatus, LegalEntity
 from rongcheng.staff.models import Role
@@ -450,5 +449,5 @@ def hall_company_seed() -> LegalEntity | None:
     if account.id_number_index != entity.legal_representative.id_number_index:
         account = assurance_set_by_system(user=account, person=entity.legal_representative, level=AssuranceLevel.L2,
                                           actor=SYSTEM, reason="demo company representative")  # fmt: skip
-    representation_claim(user=account, credit_code=entity.credit_code, context=Context(None, "demo city generator"))
+    representation_claim(user=account, credit_code=entity.credit_code)
     return entity

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from rongcheng.accounts.models import User
 from rongcheng.audit.services import actor_from_user
 from rongcheng.identity.models import AccountSession, SignInGuard
-from rongcheng.identity.services import context_from, sign_in_guard_release
+from rongcheng.identity.services import sign_in_guard_release
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # one base for several models
@@ -37,7 +37,7 @@ class SignInGuardAdmin(ReadOnlyAdmin):
         actor = actor_from_user(request.user)
         for guard in queryset.select_related("user"):
             if isinstance(guard.user, User):
-                sign_in_guard_release(user=guard.user, actor=actor, context=context_from(request))
+                sign_in_guard_release(user=guard.user, actor=actor)
         messages.success(request, "Released.")
 
 

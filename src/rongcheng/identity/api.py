@@ -10,7 +10,7 @@ from ninja import Router, Schema, Status
 from rongcheng.accounts.api_auth import SignedInSession
 from rongcheng.accounts.models import User
 from rongcheng.identity.selectors import account_summary, session_list_for_user
-from rongcheng.identity.services import SESSION_RECORD, context_from, session_end, sign_out
+from rongcheng.identity.services import SESSION_RECORD, session_end, sign_out
 from rongcheng.kernel.schema_types import RecordId
 
 router = Router(tags=["identity"])
@@ -80,5 +80,5 @@ def end_session(request: HttpRequest, session_id: RecordId) -> Status[None]:
     if session_id == request.session.get(SESSION_RECORD):
         sign_out(request)
     else:
-        session_end(user=_user(request), session_id=session_id, context=context_from(request))
+        session_end(user=_user(request), session_id=session_id)
     return Status(204, None)

@@ -41,7 +41,6 @@ from rongcheng.identity.selectors import account_summary, representation_list_fo
 from rongcheng.identity.services import (
     PENDING,
     SESSION_RECORD,
-    context_from,
     in_person_verify,
     password_change,
     password_change_reason,
@@ -159,7 +158,6 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         try:
             user = password_sign_in(
                 username=form.cleaned_data["username"], password=form.cleaned_data["password"],
-                context=context_from(request),
             )  # fmt: skip
         except DomainError as exc:
             _form_error(form, exc)
@@ -188,16 +186,14 @@ def sign_in_sms(request: HttpRequest) -> HttpResponse:
     sent = False
     if request.method == "POST" and request.POST.get("action") == "send" and phone_form.is_valid():
         try:
-            sign_in_code_send(phone=phone_form.cleaned_data["phone"], context=context_from(request))
+            sign_in_code_send(phone=phone_form.cleaned_data["phone"])
             sent = True
             form = forms.SmsSignInForm(initial={"phone": phone_form.cleaned_data["phone"]})
         except DomainError as exc:
             _form_error(phone_form, exc)
     elif request.method == "POST" and form.is_valid():
         try:
-            user = sms_sign_in(
-                phone=form.cleaned_data["phone"], code=form.cleaned_data["code"], context=context_from(request)
-            )
+            user = sms_sign_in(phone=form.cleaned_data["phone"], code=form.cleaned_data["code"])
         except DomainError as exc:
             _form_error(form, exc)
         else:
@@ -217,7 +213,7 @@ def sign_in_totp(request: HttpRequest) -> HttpResponse:
     form = forms.CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            totp_sign_in(user=user, code=form.cleaned_data["code"], context=context_from(request))
+            totp_sign_in(user=user, code=form.cleaned_data["code"])
         except DomainError as exc:
             if isinstance(exc, AccountLocked):  # the password was right: telling the lock reveals nothing new
                 request.session.pop(PENDING, None)
@@ -254,7 +250,7 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
     form = forms.CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            totp_enrol_confirm(user=user, code=form.cleaned_data["code"], context=context_from(request))
+            totp_enrol_confirm(user=user, code=form.cleaned_data["code"])
         except DomainError as exc:
             _form_error(form, exc)
         else:
@@ -280,7 +276,7 @@ def register(request: HttpRequest) -> HttpResponse:
     form = forms.RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = resident_register(**form.cleaned_data, context=context_from(request))
+            user = resident_register(**form.cleaned_data)
         except DomainError as exc:
             _form_error(form, exc)
         else:
@@ -315,7 +311,7 @@ def session_end_view(request: HttpRequest, session_id: int) -> HttpResponse:
         sign_out(request)
         return HttpResponseRedirect(reverse(settings.LOGOUT_REDIRECT_URL))
     try:
-        session_end(user=request.user, session_id=session_id, context=context_from(request))
+        session_end(user=request.user, session_id=session_id)
     except DomainError:
         messages.error(request, _("没有这个会话。"))
     else:
@@ -335,7 +331,7 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
         try:
             password_change(
                 user=user, current_password=form.cleaned_data["current_password"],
-                new_password=form.cleaned_data["new_password"], context=context_from(request),
+                new_password=form.cleaned_data["new_password"],
             )  # fmt: skip
         except DomainError as exc:
             _form_error(form, exc)
@@ -372,7 +368,7 @@ def step_up(request: HttpRequest) -> HttpResponse:
     form = forms.StepUpForm(request.POST or None)
     if level == 2 and request.method == "POST" and form.is_valid():
         try:
-            step_up_start(user=user, **form.cleaned_data, context=context_from(request))
+            step_up_start(user=user, **form.cleaned_data)
         except DomainError as exc:
             _form_error(form, exc)
         else:
@@ -391,7 +387,7 @@ def step_up_confirm_view(request: HttpRequest) -> HttpResponse:
     form = forms.CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            step_up_confirm(user=user, code=form.cleaned_data["code"], context=context_from(request))
+            step_up_confirm(user=user, code=form.cleaned_data["code"])
         except DomainError as exc:
             _form_error(form, exc)
         else:
@@ -410,7 +406,7 @@ def counter_verification(request: HttpRequest) -> HttpResponse:
     form = forms.CounterVerificationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            record = in_person_verify(officer=officer, **form.cleaned_data, context=context_from(request))
+            record = in_person_verify(officer=officer, **form.cleaned_data)
         except DomainError as exc:
             _form_error(form, exc)
         else:
@@ -442,7 +438,7 @@ def representation_claim_view(request: HttpRequest) -> HttpResponse:
     form = forms.ClaimForm(request.POST)
     if form.is_valid():
         try:
-            representation_claim(user=user, credit_code=form.cleaned_data["credit_code"], context=context_from(request))
+            representation_claim(user=user, credit_code=form.cleaned_data["credit_code"])
         except DomainError as exc:
             _form_error(form, exc)
         else:
@@ -464,7 +460,6 @@ def representation_delegate_view(request: HttpRequest) -> HttpResponse:
             representation_delegate(
                 user=user, credit_code=form.cleaned_data["credit_code"],
                 delegate_username=form.cleaned_data["delegate_username"], valid_until=until,
-                context=context_from(request),
             )  # fmt: skip
         except DomainError as exc:
             _form_error(form, exc)
@@ -479,7 +474,7 @@ def representation_delegate_view(request: HttpRequest) -> HttpResponse:
 def representation_revoke_view(request: HttpRequest, representation_id: int) -> HttpResponse:
     user = _resident(request)
     try:
-        representation_revoke(user=user, representation_id=representation_id, context=context_from(request))
+        representation_revoke(user=user, representation_id=representation_id)
     except DomainError:
         messages.error(request, _("没有可撤销的授权。"))
     else:

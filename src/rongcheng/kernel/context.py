@@ -8,11 +8,10 @@ read `current()` instead of being handed the request, so no web type crosses int
 
 Migration (issue 11): services move to the context one app at a time, dropping their `source_address=` (and
 `purpose=`) arguments, so that the audit record of every write and read carries the same request id, address and
-actor kind (docs/architecture.md, "Request context"). Done: the hall, staff, licences, registries, oidc, audit and
-credit read `current_address()`; accounts and operations take no address argument. Still to move: identity (its
-own `Context`), cases, spatial, card and catalogue. A migrated service that apps not yet migrated still call keeps
-`source_address=` as a deprecated keyword, used only outside any context (`current_address(fallback=...)`). Tests
-run a service "from an address" with `rongcheng.kernel.tests.contexts.request_from`.
+actor kind (docs/architecture.md, "Request context"). Done: the hall, staff, licences, registries, oidc, audit,
+credit, cases, spatial, card, catalogue and identity read `current_address()` (identity also `current_user_agent()`
+for its session list); accounts and operations take no address argument; every audit record carries the current
+`request_id`. Tests run a service "from an address" with `rongcheng.kernel.tests.contexts.request_from`.
 """
 
 from __future__ import annotations
@@ -64,6 +63,7 @@ class RequestContext:
     source_address: str | None = None
     purpose: str = ""  # why personal data is read, when the caller states it (registries.purposes)
     job: str = ""  # the job or command acting, for ActorKind.SYSTEM
+    user_agent: str = ""  # the client's User-Agent as it sent it (cut to 300 characters), for an account's sessions
 
     def acting(self, user: Any) -> RequestContext:
         """The same request, now known to act as `user` (resolved by the session or by the API's authentication)."""
@@ -81,8 +81,15 @@ def system(job: str) -> RequestContext:
     return RequestContext(request_id=uuid.uuid4().hex, actor_kind=ActorKind.SYSTEM, job=job)
 
 
+USER_AGENT_MAX = 300
+
+
 def from_request(request: _Request) -> RequestContext:
-    return RequestContext(request_id=request_id_for(request), source_address=request_address(request))
+    return RequestContext(
+        request_id=request_id_for(request),
+        source_address=request_address(request),
+        user_agent=str(request.META.get("HTTP_USER_AGENT", ""))[:USER_AGENT_MAX],
+    )
 
 
 _current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("rongcheng_context", default=None)
@@ -93,14 +100,17 @@ def current() -> RequestContext | None:
     return _current.get()
 
 
-def current_address(*, fallback: str | None = None) -> str | None:
-    """The address of the request running now, for the audit trail: None for a job or a command (`system(...)`).
-
-    Outside any context (a test or a script calling a service directly) it is `fallback`: the deprecated
-    `source_address=` argument a migrated service still accepts from callers not yet migrated, ignored whenever a
-    context is current."""
+def current_address() -> str | None:
+    """The address of the request running now, for the audit trail: None for a job or a command (`system(...)`), and
+    outside any context (a script or a test calling a service directly)."""
     context = _current.get()
-    return context.source_address if context is not None else fallback
+    return context.source_address if context is not None else None
+
+
+def current_user_agent() -> str:
+    """The User-Agent of the request running now; empty for a job, a command or outside any context."""
+    context = _current.get()
+    return context.user_agent if context is not None else ""
 
 
 @contextmanager

@@ -33,12 +33,11 @@ PERSON_PROTECTED_FIELDS = ("id_number", "name", "birth_date", "phone", "address"
 class Reader:
     actor: Actor
     user: Any
-    source_address: str | None = None  # deprecated: used only outside a request context (kernel.context)
 
     @property
     def address(self) -> str | None:
-        """The reader's address for the audit trail: the current request's; `source_address` only outside any."""
-        return current_address(fallback=self.source_address)
+        """The reader's address for the audit trail: the current request's (kernel.context), None outside any."""
+        return current_address()
 
     @property
     def authenticated(self) -> bool:
@@ -49,10 +48,9 @@ class Reader:
         return self.authenticated and getattr(self.user, "kind", "") == "api_client"
 
 
-def reader_for(user: Any, *, source_address: str | None = None) -> Reader:
-    """The reader acting as `user`. Its address comes from the request context; `source_address` is deprecated, kept
-    for callers not yet moved to the context (card.services), and ignored whenever a context is current."""
-    return Reader(actor=actor_from_user(user), user=user, source_address=source_address)
+def reader_for(user: Any) -> Reader:
+    """The reader acting as `user`; its address comes from the request context."""
+    return Reader(actor=actor_from_user(user), user=user)
 
 
 def may_read(reader: Reader, registry: str) -> bool:

@@ -502,13 +502,12 @@ def persons_read_for_sharing(
     clear: frozenset[str],
     offset: int,
     limit: int,
-    source_address: str | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """A page of person records for a department system reading through a sharing grant (the catalogue's exchange
     checked the grant: which fields, which in clear, its expiry). Protected fields are masked unless in `clear`;
     each person read is an audit record with the stated purpose, the consuming department and the grant, so it shows
-    in that person's "who read my data". Returns the rows (only `fields`) and whether more follow. `source_address` is
-    deprecated (the address comes from the request context) and ignored whenever a context is current."""
+    in that person's "who read my data". Returns the rows (only `fields`) and whether more follow; the reader's
+    address comes from the request context."""
     unknown = [name for name in fields if name not in EXCHANGE_FIELDS]
     if unknown or not 1 <= limit <= EXCHANGE_MAX_LIMIT or not 0 <= offset <= 2**31 - 1:
         raise ValidationFailed(
@@ -529,7 +528,7 @@ def persons_read_for_sharing(
         audit_record_many(
             action=PERSON_READ_ACTION, actor=actor, target_type="registries.person",
             target_ids=[person["pk"] for person in persons], purpose=purpose[:500],
-            source_address=current_address(fallback=source_address),
+            source_address=current_address(),
             detail={"clear": sorted(shown), "via": "exchange", "department": department[:100], "grant": grant[:40],
                     "fields": list(fields)},
         )  # fmt: skip

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from rongcheng.accounts.api_auth import api_auth
-from rongcheng.kernel.context import note_actor, request_address
+from rongcheng.kernel.context import note_actor
 from rongcheng.kernel.errors import NotFound
 from rongcheng.kernel.ratelimit import OPENAPI_RATE_LIMITED, rate_limit_request
 from rongcheng.spatial import services
@@ -133,7 +133,7 @@ def reverse(request: HttpRequest, point: Query[PointIn]) -> dict[str, Any]:
 def geocode_batch(request: HttpRequest, payload: BatchIn) -> dict[str, Any]:
     user = request.auth  # type: ignore[attr-defined]
     note_actor(user)
-    results = services.geocode_many(actor=user, addresses=payload.addresses, source_address=request_address(request))
+    results = services.geocode_many(actor=user, addresses=payload.addresses)
     return {
         "rows": len(results),
         "matched": sum(r is not None for r in results),

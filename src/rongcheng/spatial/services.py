@@ -30,6 +30,7 @@ from django.utils import timezone
 from django_stubs_ext import StrOrPromise
 
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
+from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import DomainError
 from rongcheng.spatial import coordinates, geocoding, imports
 from rongcheng.spatial.errors import CoordinatesInvalid, OutsideCity, SpatialActionDenied, SpatialInputInvalid
@@ -345,7 +346,6 @@ def poi_register(
     y: Any,
     crs: str = CoordinateSystem.WGS84,
     address_text: str = "",
-    source_address: str | None = None,
 ) -> tuple[PointOfInterest, bool]:
     """Register a point of interest, or move and rename the one of that kind and name. The point is converted to
     WGS84, must lie in the city, and takes the division codes of its grid cell. `actor` is a user holding
@@ -387,7 +387,7 @@ def poi_register(
                 actor=audit_actor,
                 target_type="spatial.pointofinterest",
                 target_id=poi.pk,
-                source_address=source_address,
+                source_address=current_address(),
                 detail={"kind": kind, "created": created, "outcome": outcome, "version": poi.version,
                         "cell": location.cell_code, "crs": crs},
             )  # fmt: skip
@@ -401,7 +401,7 @@ def poi_register(
             actor=audit_actor,
             outcome="denied",
             target_type="spatial.pointofinterest",
-            source_address=source_address,
+            source_address=current_address(),
             detail={"kind": str(kind)[:30], "problem": exc.type_slug, "reason": exc.detail[:200]},
         )
         raise
@@ -445,7 +445,7 @@ class BatchResult:
     matched: int
 
 
-def geocode_batch(*, actor: Any, data: bytes, source_address: str | None = None) -> BatchResult:
+def geocode_batch(*, actor: Any, data: bytes) -> BatchResult:
     """Geocode a CSV file (UTF-8, a header row with an `address` or `地址` column; other columns are kept in front)
     into a CSV with the point, score, level, divisions, grid cell and matched address of each row. `actor` holds
     `spatial.geocode_batch` (or is a system `Actor`). One audit record with the counts, none of the addresses."""
@@ -474,7 +474,8 @@ def geocode_batch(*, actor: Any, data: bytes, source_address: str | None = None)
         if len(rows) - 1 > BATCH_MAX_ROWS:
             raise _batch_invalid("batch.rows", f"At most {BATCH_MAX_ROWS} addresses per file.")
     except DomainError as exc:
-        audit_record(action="spatial.geocode.batch", actor=audit_actor, outcome="denied", source_address=source_address,
+        audit_record(action="spatial.geocode.batch", actor=audit_actor, outcome="denied",
+                     source_address=current_address(),
                      detail={"problem": exc.type_slug, "reason": exc.detail[:200]})  # fmt: skip
         raise
     out = io.StringIO()
@@ -496,7 +497,7 @@ def geocode_batch(*, actor: Any, data: bytes, source_address: str | None = None)
             match.level, match.district_code, match.street_code, match.community_code,
             match.location.cell_code if match.location else "", _csv_safe(match.address_text),
         ])  # fmt: skip
-    audit_record(action="spatial.geocode.batch", actor=audit_actor, source_address=source_address,
+    audit_record(action="spatial.geocode.batch", actor=audit_actor, source_address=current_address(),
                  detail={"rows": len(rows) - 1, "matched": matched})  # fmt: skip
     return BatchResult(out.getvalue(), len(rows) - 1, matched)
 
@@ -504,7 +505,7 @@ def geocode_batch(*, actor: Any, data: bytes, source_address: str | None = None)
 API_BATCH_MAX = 10_000
 
 
-def geocode_many(*, actor: Any, addresses: list[str], source_address: str | None = None) -> list[GeocodeMatch | None]:
+def geocode_many(*, actor: Any, addresses: list[str]) -> list[GeocodeMatch | None]:
     """Geocode a list of addresses (the API's batch); the same permission and audit record as `geocode_batch`."""
     audit_actor = actor if isinstance(actor, Actor) else actor_from_user(actor)
     try:
@@ -513,11 +514,12 @@ def geocode_many(*, actor: Any, addresses: list[str], source_address: str | None
         if len(addresses) > API_BATCH_MAX:
             raise SpatialInputInvalid(f"At most {API_BATCH_MAX} addresses per request.")
     except DomainError as exc:
-        audit_record(action="spatial.geocode.batch", actor=audit_actor, outcome="denied", source_address=source_address,
+        audit_record(action="spatial.geocode.batch", actor=audit_actor, outcome="denied",
+                     source_address=current_address(),
                      detail={"problem": exc.type_slug, "reason": exc.detail[:200]})  # fmt: skip
         raise
     results = [geocoding.geocode(str(address)) for address in addresses]
-    audit_record(action="spatial.geocode.batch", actor=audit_actor, source_address=source_address,
+    audit_record(action="spatial.geocode.batch", actor=audit_actor, source_address=current_address(),
                  detail={"rows": len(addresses), "matched": sum(r is not None for r in results)})  # fmt: skip
     return results
 
@@ -594,9 +596,7 @@ def _feature_values(
     }, []  # fmt: skip
 
 
-def poi_import(
-    *, actor: Any, data: bytes, file_format: str, crs: str = CoordinateSystem.WGS84, source_address: str | None = None
-) -> ImportReport:
+def poi_import(*, actor: Any, data: bytes, file_format: str, crs: str = CoordinateSystem.WGS84) -> ImportReport:
     """Import points of interest from a GeoJSON file, a zipped Shapefile or a CSV file with coordinates (in `crs`).
 
     Every feature is checked (a point with valid coordinates inside the city, a known kind, a name, at most one
@@ -654,9 +654,9 @@ def poi_import(
             batch.save(update_fields=["added", "updated", "unchanged"])
             detail = {"format": file_format, "crs": crs, "features": len(values), **outcomes}
             audit_record(action="spatial.poi.import", actor=audit_actor, target_type="spatial.poiimport",
-                         target_id=batch.pk, source_address=source_address, detail=detail)  # fmt: skip
+                         target_id=batch.pk, source_address=current_address(), detail=detail)  # fmt: skip
     except DomainError as exc:
-        audit_record(action="spatial.poi.import", actor=audit_actor, outcome="denied", source_address=source_address,
+        audit_record(action="spatial.poi.import", actor=audit_actor, outcome="denied", source_address=current_address(),
                      detail={"format": str(file_format)[:20], "problem": exc.type_slug, "reason": exc.detail[:200],
                              "errors": len(exc.errors)})  # fmt: skip
         raise

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
-from rongcheng.kernel.context import note_actor, request_address
+from rongcheng.kernel.context import note_actor
 from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.form_errors import add_domain_errors
 from rongcheng.kernel.ratelimit import rate_limited
@@ -329,7 +329,7 @@ def geocode_page(request: HttpRequest) -> HttpResponse:
                 batch.add_error("file", _("文件超过 10 MB。"))
             else:
                 try:
-                    result = geocode_batch(actor=user, data=upload.read(), source_address=request_address(request))
+                    result = geocode_batch(actor=user, data=upload.read())
                 except DomainError as exc:
                     add_domain_errors(batch, exc, messages=BATCH_MESSAGES)
                 else:
@@ -400,7 +400,7 @@ def poi_import_page(request: HttpRequest) -> HttpResponse:
             if upload.size > 20 * 2**20:
                 raise SpatialInputInvalid("too large", errors=[{"loc": ["file"], "rule": "file.size", "msg": ""}])
             result = poi_import(actor=user, data=upload.read(), file_format=form.cleaned_data["file_format"],
-                                crs=form.cleaned_data["crs"], source_address=request_address(request))  # fmt: skip
+                                crs=form.cleaned_data["crs"])  # fmt: skip
         except SpatialInputInvalid as exc:
             report = [
                 {"feature": e["loc"][1] if len(e["loc"]) > 2 else "", "field": FIELD_LABELS.get(e["loc"][-1], ""),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 
 import pytest
 from django.db import connection
@@ -10,8 +11,10 @@ from rongcheng.audit.models import AuditChainLink, AuditRecord
 from rongcheng.audit.selectors import AuditSearch, audit_record_search, audit_verify
 from rongcheng.audit.services import Actor, audit_seal
 from rongcheng.audit.tests.helpers import ALICE, append, raw_sql
+from rongcheng.kernel.context import RequestContext, running
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.kernel.pagination import encode_cursor
+from rongcheng.kernel.tests.contexts import request_from
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +79,23 @@ class TestVerify:
         attacker("UPDATE audit_record SET detail = '{\"x\": 1}' WHERE id = %s", [sealed[0].pk])
         result = audit_verify()
         assert (result.ok, result.first_bad_record_id, result.reason) == (False, sealed[0].pk, "content changed")
+
+    @pytest.mark.parametrize(
+        ("before", "after"),
+        [("", "f" * 32), ("a" * 32, ""), ("a" * 32, "b" * 32)],
+        ids=["added", "removed", "changed"],
+    )
+    def test_request_id_edited(self, request, before, after):
+        records = []
+        for _ in range(3):
+            with running(RequestContext(request_id=before)) if before else nullcontext():
+                records += append(1)
+        audit_seal()
+        assert audit_verify().ok
+        attacker = request.getfixturevalue("attacker")  # only now: on PostgreSQL it switches the triggers off
+        attacker("UPDATE audit_record SET request_id = %s WHERE id = %s", [after, records[1].pk])
+        result = audit_verify()
+        assert (result.ok, result.first_bad_record_id, result.reason) == (False, records[1].pk, "content changed")
 
     def test_record_deleted_with_its_link(self, sealed, attacker):
         attacker("DELETE FROM audit_chain_link WHERE record_id = %s", [sealed[1].pk])
@@ -218,6 +238,16 @@ class TestSearch:
         assert [r.pk for r in target.items] == [other.pk, mine.pk]
         denied = audit_record_search(search=AuditSearch(outcome="denied"))
         assert [r.pk for r in denied.items] == [other.pk]
+
+    def test_by_request_id(self):
+        with request_from("192.0.2.7") as context:
+            one_request = append(2)
+        append(1)
+        with request_from("192.0.2.7"):
+            append(1)
+        found = audit_record_search(search=AuditSearch(request_id=context.request_id))
+        assert [r.pk for r in found.items] == [one_request[1].pk, one_request[0].pk]
+        assert audit_record_search(search=AuditSearch(request_id="0" * 32)).items == []
 
     def test_date_range_is_inclusive_in_local_time(self):
         (record,) = append(1)

@@ -12,7 +12,14 @@ from django.utils import timezone
 
 from rongcheng.audit.errors import AuditChainBroken, AuditExportExists, AuditRecordInvalid, AuditRetentionNotReached
 from rongcheng.audit.models import AuditAnchor, AuditChainLink, AuditPending, AuditRecord
-from rongcheng.audit.selectors import GENESIS_MAC, audit_verify, chain_key, chain_mac, record_canonical_bytes
+from rongcheng.audit.selectors import (
+    GENESIS_MAC,
+    RECORD_FIELDS,
+    audit_verify,
+    chain_key,
+    chain_mac,
+    record_canonical_bytes,
+)
 from rongcheng.audit.services import (
     SEALER_LOCK_ID,
     Actor,
@@ -21,13 +28,18 @@ from rongcheng.audit.services import (
     audit_export,
     audit_purge,
     audit_record,
+    audit_record_many,
     audit_seal,
     audit_seal_all,
     audit_seal_soon,
+    refusals_summary_record,
     seal_mode,
 )
 from rongcheng.audit.tests.helpers import ALICE, a_moment_later, append, on_postgresql, raw_sql
+from rongcheng.kernel.context import running, system
 from rongcheng.kernel.crypto import hmac_sm3, sm3_digest
+from rongcheng.kernel.ratelimit import RefusalSummary
+from rongcheng.kernel.tests.contexts import request_from
 
 pytestmark = pytest.mark.django_db
 
@@ -109,6 +121,50 @@ class TestAuditRecord:
         assert AuditPending.objects.count() == 0
 
 
+class TestRequestId:
+    def test_records_of_one_request_share_its_id(self):
+        with request_from("192.0.2.7") as first:
+            read, write = append(1)[0], append(1, action="registries.person.update")[0]
+        with request_from("192.0.2.7") as second:
+            (other,) = append(1)
+        stored = dict(AuditRecord.objects.values_list("pk", "request_id"))
+        assert stored == {read.pk: first.request_id, write.pk: first.request_id, other.pk: second.request_id}
+        assert first.request_id != second.request_id
+
+    def test_a_job_runs_records_carry_the_jobs_id(self):
+        with running(system("job security.scan")) as job:
+            records = append(2)
+        assert job.request_id
+        stored = AuditRecord.objects.filter(pk__in=[r.pk for r in records]).values_list("request_id", flat=True)
+        assert list(stored) == [job.request_id] * 2
+
+    def test_outside_any_request_or_job_it_is_empty(self):
+        (record,) = append(1)
+        assert AuditRecord.objects.get(pk=record.pk).request_id == ""
+
+    def test_a_page_of_records_written_at_once_carries_it(self):
+        with request_from("192.0.2.7") as context:
+            written = audit_record_many(
+                action="registries.person.read", actor=ALICE, target_type="registries.person", target_ids=[1, 2, 3]
+            )
+        assert written == 3
+        assert list(AuditRecord.objects.order_by("id").values_list("target_id", "request_id")) == [
+            ("1", context.request_id),
+            ("2", context.request_id),
+            ("3", context.request_id),
+        ]
+
+    def test_a_rate_limit_summary_is_not_filed_under_the_request_that_closed_the_window(self):
+        summary = RefusalSummary("identity.register", 1_700_000_000, 600, 12)
+        with request_from("192.0.2.7") as request:
+            during_request = refusals_summary_record(summary)
+        with running(system("job cleanup")) as job:
+            during_job = refusals_summary_record(summary)
+        stored = dict(AuditRecord.objects.values_list("pk", "request_id"))
+        assert stored[during_request.pk] not in ("", request.request_id)
+        assert stored[during_job.pk] == job.request_id
+
+
 class TestSealMode:
     def test_background_unless_configured(self, settings):
         settings.AUDIT_SEAL_MODE = None
@@ -154,6 +210,7 @@ class TestSeal:
                 "source_address",
                 "purpose",
                 "detail",
+                "request_id",
             )[0]
             canonical = record_canonical_bytes(record)
             expected = hmac_sm3(key, previous + link.sequence.to_bytes(8, "big") + canonical)
@@ -177,6 +234,7 @@ class TestSeal:
             "source_address",
             "purpose",
             "detail",
+            "request_id",
         )[0]
         document = json.loads(record_canonical_bytes(values))
         occurred = values[1].astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -195,6 +253,21 @@ class TestSeal:
             "detail": {"a": "甲", "b": 2},
         }
         assert b'"detail":{"a":"\xe7\x94\xb2","b":2}' in record_canonical_bytes(values)
+
+    def test_a_request_id_is_sealed_with_the_record(self):
+        with request_from("10.0.0.8") as context:
+            (record,) = append(1)
+        (without,) = append(1)
+        audit_seal()
+        values = {}
+        for pk in (record.pk, without.pk):
+            row = AuditRecord.objects.filter(pk=pk).values_list(*RECORD_FIELDS)[0]
+            values[pk] = json.loads(record_canonical_bytes(row))
+        assert values[record.pk]["request_id"] == context.request_id
+        # A record without one (outside any request, or written before the trail kept them) hashes as it always did.
+        assert "request_id" not in values[without.pk]
+        assert set(values[without.pk]) == set(RECORD_FIELDS) - {"request_id"}
+        assert audit_verify().ok
 
     def test_batches_continue_the_chain(self):
         append(5)

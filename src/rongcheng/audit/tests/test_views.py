@@ -8,6 +8,7 @@ from django.urls import reverse
 from rongcheng.audit.models import AuditRecord
 from rongcheng.audit.services import Actor
 from rongcheng.audit.tests.helpers import append
+from rongcheng.kernel.tests.contexts import request_from
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("rongcheng.audit.tests.urls")]
 
@@ -120,3 +121,29 @@ def test_shows_actor_and_outcome_in_chinese(client, staff):
     body = client.get("/audit/").content.decode()
     assert "接口客户端 gjj-sync (9)" in body
     assert "拒绝" in body
+
+
+def test_shows_the_request_id_and_finds_the_records_of_one_request(client, staff):
+    with request_from("192.0.2.7") as context:
+        one_request = append(2)
+    append(1)
+    body = client.get("/audit/", {"action": "registries"}).content.decode()
+    assert "请求编号" in body
+    assert f'<a href="?request_id={context.request_id}"' in body
+
+    response = client.get("/audit/", {"request_id": context.request_id})
+    assert response.status_code == 200
+    assert [r.pk for r in response.context["page"].items] == [one_request[1].pk, one_request[0].pk]
+    search = AuditRecord.objects.latest("id")
+    assert (search.action, search.detail) == (
+        "audit.search",
+        {"request_id": context.request_id, "page": "first", "shown": 2},
+    )
+    # The search is recorded under the id of the request that made it, which the response returns.
+    assert search.request_id == response["X-Request-ID"]
+
+
+def test_shows_no_request_id_for_records_written_outside_any_request(client, staff):
+    append(1)
+    response = client.get("/audit/", {"action": "registries"})
+    assert "?request_id=" not in response.content.decode()

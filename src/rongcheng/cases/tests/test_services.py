@@ -25,6 +25,7 @@ from rongcheng.cases.models import Case, CaseEvent, CasePhoto, CaseSubscription,
 from rongcheng.cases.photos import MAX_BYTES, photo_root
 from rongcheng.cases.tests import factories as f
 from rongcheng.cases.workflow import TRANSITIONS, transitions_for
+from rongcheng.kernel.tests.contexts import request_from
 from rongcheng.kernel.transitions import walk
 
 pytestmark = pytest.mark.django_db
@@ -285,6 +286,21 @@ def test_steps_by_the_wrong_role_are_refused_and_audited(who, name):
         services.case_transition(user=users[who], number=case.number, name=name)
     assert Case.objects.get(pk=case.pk).state == case.state
     assert AuditRecord.objects.filter(action=f"cases.case.{name}", outcome="denied").count() == 1
+
+
+def test_records_carry_the_address_and_id_of_the_request_refusals_included():
+    f.world()
+    centre, resident = f.centre(), f.resident()
+    case = f.reported(resident)
+    with request_from("192.0.2.7") as context:
+        services.case_transition(user=centre, number=case.number, name="register")
+        with pytest.raises(CaseDenied):
+            services.case_transition(user=resident, number=case.number, name="dispatch")
+    records = AuditRecord.objects.filter(action__in=["cases.case.register", "cases.case.dispatch"]).order_by("id")
+    assert [(r.action, r.outcome, r.source_address, r.request_id) for r in records] == [
+        ("cases.case.register", "success", "192.0.2.7", context.request_id),
+        ("cases.case.dispatch", "denied", "192.0.2.7", context.request_id),
+    ]
 
 
 def test_unknown_transition_and_wrong_state():

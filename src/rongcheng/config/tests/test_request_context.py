@@ -46,6 +46,16 @@ def test_the_context_is_current_while_the_request_runs_and_its_id_returned():
     assert current() is None
 
 
+def test_the_user_agent_is_kept_cut_to_300_characters():
+    _, seen = _through_middleware(RequestFactory().get("/", HTTP_USER_AGENT="浏览器/1.0 " + "x" * 400))
+    (context,) = seen
+    assert context is not None
+    assert context.user_agent == ("浏览器/1.0 " + "x" * 400)[:300]
+    _, seen = _through_middleware(RequestFactory().get("/"))
+    assert seen[0] is not None
+    assert seen[0].user_agent == ""
+
+
 @pytest.mark.parametrize(
     ("offered", "kept"),
     [("caller-trace-0001", True), ("short", False), ("bad id with spaces", False), ("x" * 65, False)],

@@ -16,7 +16,6 @@ from rongcheng.hall.errors import TransitionGuardFailed
 from rongcheng.hall.models import Application, ApplicationMaterial, ServiceItem, State
 from rongcheng.hall.permissions import is_officer, may_act
 from rongcheng.identity.services import in_person_verify
-from rongcheng.identity.services.context import Context
 from rongcheng.licences.models import Licence, LicenceStatus
 from rongcheng.licences.selectors import licence_verify
 from rongcheng.registries.models import Person
@@ -110,7 +109,6 @@ def _conclude(city: dict[str, User], code: str) -> None:
         in_person_verify(
             officer=city["officer"], username=applicant.username,
             id_number=reveal("person.id_number", person.id_number_cipher), window="1号窗口",
-            context=Context(None, "test"),
         )  # fmt: skip
         applicant.refresh_from_db()
     application = services.application_start(user=applicant, service_code=code, credit_code=credit_code)

@@ -14,14 +14,12 @@ from rongcheng.hall.tests import factories as f
 from rongcheng.identity.clock import clock
 from rongcheng.identity.models import Representation
 from rongcheng.identity.services import representation_claim, representation_delegate, representation_revoke
-from rongcheng.identity.services.context import Context
 from rongcheng.licences.models import Licence, LicenceType
 from rongcheng.licences.services import licence_issue, licence_type_define
 from rongcheng.licences.tests import factories as lf
 from rongcheng.registries.selectors import person_for_resident
 from rongcheng.registries.tests.factories import make_entity
 
-HERE = Context("203.0.113.9", "pytest")
 BUSINESS_TYPE = "11100000000013338W070"
 FOOD_TYPE = lf.FOOD_TYPE_CODE
 BUSINESS_FACE = {"entity_type": "有限责任公司", "business_scope": "餐饮服务；食品销售"}
@@ -49,11 +47,11 @@ def setup_company() -> dict[str, Any]:
     )  # fmt: skip
     boss = f.applicant("boss")
     entity = make_entity(name="福州闽都餐饮有限公司", legal_representative_id=person_for_resident(user=boss).pk)
-    claimed = representation_claim(user=boss, credit_code=entity.credit_code, context=HERE)
+    claimed = representation_claim(user=boss, credit_code=entity.credit_code)
     agent = f.applicant("agent")
     delegated = representation_delegate(
         user=boss, credit_code=entity.credit_code, delegate_username="agent",
-        valid_until=clock.now() + dt.timedelta(days=30), context=HERE,
+        valid_until=clock.now() + dt.timedelta(days=30),
     )  # fmt: skip
     clerk = lf.officer(gsj, "gsj-clerk")
     business = licence_issue(licence_type=business_type, holder=entity, face=dict(BUSINESS_FACE), actor=clerk)
@@ -67,7 +65,7 @@ def setup_company() -> dict[str, Any]:
 
 
 def revoke(representation: Representation, by: User) -> None:
-    representation_revoke(user=by, representation_id=representation.pk, context=HERE)
+    representation_revoke(user=by, representation_id=representation.pk)
 
 
 def food_type() -> LicenceType:

@@ -75,16 +75,10 @@ from rongcheng.identity.services.context import (
     SESSION_SEEN as SESSION_SEEN,
 )
 from rongcheng.identity.services.context import (
-    Context as Context,
-)
-from rongcheng.identity.services.context import (
     _audit as _audit,
 )
 from rongcheng.identity.services.context import (
     _field_error as _field_error,
-)
-from rongcheng.identity.services.context import (
-    context_from as context_from,
 )
 from rongcheng.identity.services.passwords import (
     password_change as password_change,

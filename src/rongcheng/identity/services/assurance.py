@@ -30,7 +30,7 @@ from rongcheng.identity.models import (
     ResidentProfile,
 )
 from rongcheng.identity.services.codes import _code_consume, _code_send, phone_index, phone_validate
-from rongcheng.identity.services.context import Context, _audit, _field_error
+from rongcheng.identity.services.context import _audit, _field_error
 from rongcheng.identity.services.passwords import password_rules_check
 from rongcheng.kernel.crypto import constant_time_equal
 from rongcheng.kernel.errors import ValidationFailed
@@ -50,7 +50,7 @@ def _name_validate(name: str, field: str = "name") -> str:
     return value
 
 
-def resident_register(*, username: str, password: str, name: str, id_number: str, phone: str, context: Context) -> User:
+def resident_register(*, username: str, password: str, name: str, id_number: str, phone: str) -> User:
     """A resident account at L1: the name, ID number and phone are only format-checked (self-declared)."""
     errors: list[dict[str, Any]] = []
     checks: list[tuple[str, Any]] = [
@@ -85,7 +85,7 @@ def resident_register(*, username: str, password: str, name: str, id_number: str
                 id_number_masked=mask_id_number(number), phone_index=phone_index(values["phone"]),
                 phone_masked=mask_phone(values["phone"]),
             )  # fmt: skip
-            _audit("identity.register", actor=actor_from_user(user), context=context, target=user,
+            _audit("identity.register", actor=actor_from_user(user), target=user,
                    detail={"level": 1})  # fmt: skip
     except IntegrityError as exc:
         if User.objects.filter(username=username).exists():
@@ -100,7 +100,7 @@ def _bound_elsewhere(user: User, index: str) -> bool:
     return User.objects.filter(id_number_index=index).exclude(pk=user.pk).exists()
 
 
-def step_up_start(*, user: User, name: str, id_number: str, phone: str, context: Context) -> OneTimeCode:
+def step_up_start(*, user: User, name: str, id_number: str, phone: str) -> OneTimeCode:
     """L2, first half: the name, ID number and phone must match one living person of the population registry; a
     code then goes to that phone. Nothing is bound until the code comes back."""
     number = id_number_validate(id_number).value
@@ -121,23 +121,23 @@ def step_up_start(*, user: User, name: str, id_number: str, phone: str, context:
         or not person.phone_index
         or not constant_time_equal(person.phone_index.encode(), phone_index(mobile).encode())
     ):
-        _audit("identity.step_up", actor=actor_from_user(user), context=context, outcome="failure", target=user,
+        _audit("identity.step_up", actor=actor_from_user(user), outcome="failure", target=user,
                detail={"level": 2, "reason": "registry_mismatch"})  # fmt: skip
         raise RealNameMismatch("The name, ID number and phone do not match the population registry.")
     if (user.id_number_index and user.id_number_index != index) or _bound_elsewhere(user, index):
-        _audit("identity.step_up", actor=actor_from_user(user), context=context, outcome="denied", target=user,
+        _audit("identity.step_up", actor=actor_from_user(user), outcome="denied", target=user,
                detail={"level": 2, "reason": "bound_elsewhere"})  # fmt: skip
         raise PersonAlreadyBound("This person is bound to another account.")
-    row = _code_send(purpose=CodePurpose.STEP_UP, phone=mobile, context=context, actor=actor_from_user(user),
+    row = _code_send(purpose=CodePurpose.STEP_UP, phone=mobile, actor=actor_from_user(user),
                      user=user, id_number_index=index)  # fmt: skip
     assert row is not None  # noqa: S101  # a step-up code always has its account
     return row
 
 
-def step_up_confirm(*, user: User, code: str, context: Context) -> User:
+def step_up_confirm(*, user: User, code: str) -> User:
     """L2, second half: the code proves the phone; the account is bound to the person (by the ID number's blind
     index) and raised to L2. The phone becomes the account's verified sign-in number."""
-    row = _code_consume(purpose=CodePurpose.STEP_UP, index="", code=code, user=user, context=context)
+    row = _code_consume(purpose=CodePurpose.STEP_UP, index="", code=code, user=user)
     with transaction.atomic():
         account = User.objects.select_for_update().get(pk=user.pk)
         person = Person.objects.filter(id_number_index=row.id_number_index, status=PersonStatus.LIVING).first()
@@ -156,20 +156,18 @@ def step_up_confirm(*, user: User, code: str, context: Context) -> User:
                       "id_number_masked": person.id_number_masked, "phone_index": row.phone_index,
                       "phone_masked": row.phone_masked, "phone_verified_at": clock.now()},
         )  # fmt: skip
-        _audit("identity.step_up", actor=actor_from_user(account), context=context, target=account,
+        _audit("identity.step_up", actor=actor_from_user(account), target=account,
                detail={"level": 2, "from": previous, "to": account.assurance_level,
                        "via": "registry_and_sms"})  # fmt: skip
     user.id_number_index, user.assurance_level = account.id_number_index, account.assurance_level
     return account
 
 
-def in_person_verify(
-    *, officer: User, username: str, id_number: str, window: str, context: Context
-) -> InPersonVerification:
+def in_person_verify(*, officer: User, username: str, id_number: str, window: str) -> InPersonVerification:
     """L3: an officer with the permission, at a counter of their department, saw the resident and the identity card.
     Binds the account to the person if it was not bound yet."""
     if officer.kind != AccountKind.STAFF or officer.department_id is None or not officer.has_perm(VERIFY_IN_PERSON):
-        _audit("identity.in_person.verify", actor=actor_from_user(officer), context=context, outcome="denied",
+        _audit("identity.in_person.verify", actor=actor_from_user(officer), outcome="denied",
                detail={"permission": VERIFY_IN_PERSON})  # fmt: skip
         raise VerificationRefused("This account may not verify residents in person.")
     number = id_number_validate(id_number).value
@@ -198,7 +196,7 @@ def in_person_verify(
         record = InPersonVerification.objects.create(
             user=account, verified_by=officer, department=officer.department, window=counter, verified_at=clock.now()
         )
-        _audit("identity.step_up", actor=actor_from_user(officer), context=context, target=account,
+        _audit("identity.step_up", actor=actor_from_user(officer), target=account,
                detail={"level": 3, "from": previous, "to": 3, "via": "counter", "window": counter,
                        "department": officer.department.code})  # fmt: skip
     return record

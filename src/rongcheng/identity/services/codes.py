@@ -23,7 +23,7 @@ from rongcheng.identity.models import (
     OneTimeCode,
     ResidentProfile,
 )
-from rongcheng.identity.services.context import Context, _audit, _field_error
+from rongcheng.identity.services.context import _audit, _field_error
 from rongcheng.identity.services.sign_in import _locked_until, _refuse_locked
 from rongcheng.identity.sms import sender
 from rongcheng.kernel.crypto import constant_time_equal, hmac_sm3
@@ -56,7 +56,7 @@ def _code_digest(code_id: int, code: str) -> str:
 
 
 def _code_send(
-    *, purpose: str, phone: str, context: Context, actor: Actor, user: User | None, id_number_index: str = ""
+    *, purpose: str, phone: str, actor: Actor, user: User | None, id_number_index: str = ""
 ) -> OneTimeCode | None:
     """Issue and send a code, within the rate limits of the phone number. Returns None (and sends nothing) for a
     sign-in code to a number no account has verified, so the answer does not tell which numbers have accounts."""
@@ -76,7 +76,7 @@ def _code_send(
             id_number_index=id_number_index, digest="", created_at=now, expires_at=now + policy.code_lifetime(),
         )  # fmt: skip
         OneTimeCode.objects.filter(pk=row.pk).update(digest=_code_digest(row.pk, code))
-        _audit("identity.code.send", actor=actor, context=context, target=user, target_type="accounts.user",
+        _audit("identity.code.send", actor=actor, target=user, target_type="accounts.user",
                detail={"purpose": purpose, "phone": mask_phone(phone), "delivered": user is not None})  # fmt: skip
     if user is None:
         return None
@@ -85,7 +85,7 @@ def _code_send(
     return row
 
 
-def _code_consume(*, purpose: str, index: str, code: str, user: User | None, context: Context) -> OneTimeCode:
+def _code_consume(*, purpose: str, index: str, code: str, user: User | None) -> OneTimeCode:
     now = clock.now()
     filters = Q(purpose=purpose, phone_index=index) if user is None else Q(purpose=purpose, user=user)
     row = OneTimeCode.objects.filter(filters).order_by("-created_at", "-pk").first()
@@ -111,7 +111,7 @@ def _code_consume(*, purpose: str, index: str, code: str, user: User | None, con
     ).update(used_at=now):
         reason = "used"
     if reason is not None or row is None:
-        _audit("identity.code.verify", actor=actor, context=context, outcome="failure",
+        _audit("identity.code.verify", actor=actor, outcome="failure",
                target_id=row.user_id if row is not None and row.user_id else "",
                detail={"purpose": purpose, "reason": reason or "no_code"})  # fmt: skip
         raise CodeInvalid(
@@ -120,7 +120,7 @@ def _code_consume(*, purpose: str, index: str, code: str, user: User | None, con
     return row
 
 
-def sign_in_code_send(*, phone: str, context: Context) -> None:
+def sign_in_code_send(*, phone: str) -> None:
     """Send a sign-in code to a resident's verified phone (silently nothing for an unknown number)."""
     number = phone_validate(phone)
     profile = (
@@ -129,18 +129,18 @@ def sign_in_code_send(*, phone: str, context: Context) -> None:
         .first()
     )
     user = profile.user if profile is not None and isinstance(profile.user, User) else None
-    _code_send(purpose=CodePurpose.SIGN_IN, phone=number, context=context, user=user,
+    _code_send(purpose=CodePurpose.SIGN_IN, phone=number, user=user,
                actor=actor_from_user(user) if user is not None else Actor.anonymous())  # fmt: skip
 
 
-def sms_sign_in(*, phone: str, code: str, context: Context) -> User:
+def sms_sign_in(*, phone: str, code: str) -> User:
     """The first factor by SMS code: single use, short-lived, a few attempts; a locked account stays locked."""
     number = phone_validate(phone)
-    row = _code_consume(purpose=CodePurpose.SIGN_IN, index=phone_index(number), code=code, user=None, context=context)
+    row = _code_consume(purpose=CodePurpose.SIGN_IN, index=phone_index(number), code=code, user=None)
     user = User.objects.get(pk=row.user_id or 0)  # _code_consume refuses codes without an account
     until = _locked_until(user, clock.now())
     if until is not None:
-        _refuse_locked(user, until, method="sms", context=context)
+        _refuse_locked(user, until, method="sms")
     return user
 
 

@@ -14,7 +14,7 @@ from rongcheng.identity.errors import (
     PasswordRejected,
 )
 from rongcheng.identity.passwords import password_problems
-from rongcheng.identity.services.context import Context, _audit, _field_error
+from rongcheng.identity.services.context import _audit, _field_error
 from rongcheng.identity.services.sign_in import _count_failure, _locked_until
 
 
@@ -29,7 +29,7 @@ def password_rules_check(password: str, user: User | None = None, *, field: str 
         raise PasswordRejected("The password breaks the password rules.", errors=errors)
 
 
-def password_change(*, user: User, current_password: str, new_password: str, context: Context) -> User:
+def password_change(*, user: User, current_password: str, new_password: str) -> User:
     """A wrong current password counts towards the sign-in lockout, as a wrong sign-in does (a session left open
     must not become a way to guess the password); while the account is locked every current password is wrong."""
     now = clock.now()
@@ -41,10 +41,10 @@ def password_change(*, user: User, current_password: str, new_password: str, con
         if not locked:
             guard = _count_failure(user, now)
             detail["failures"] = guard.failures
-        _audit("identity.password.change", actor=actor, context=context, outcome="failure", target=user,
+        _audit("identity.password.change", actor=actor, outcome="failure", target=user,
                detail=detail)  # fmt: skip
         if not locked and guard.locked_until is not None and guard.locked_until > now:
-            _audit("identity.lockout", actor=actor, context=context, outcome="denied", target=user,
+            _audit("identity.lockout", actor=actor, outcome="denied", target=user,
                    detail={"failures": guard.failures, "locked_until": guard.locked_until.isoformat()})  # fmt: skip
         raise PasswordRejected(
             "The current password is wrong.",
@@ -61,7 +61,7 @@ def password_change(*, user: User, current_password: str, new_password: str, con
         user.must_change_password = False
         user.password_changed_at = clock.now()
         user.save(update_fields=["password", "must_change_password", "password_changed_at"])
-        _audit("identity.password.change", actor=actor_from_user(user), context=context, target=user)
+        _audit("identity.password.change", actor=actor_from_user(user), target=user)
     return user
 
 

@@ -17,7 +17,7 @@ from rongcheng.identity.models import (
     Representation,
     RepresentationBasis,
 )
-from rongcheng.identity.services.context import Context, _audit
+from rongcheng.identity.services.context import _audit
 from rongcheng.kernel.crypto import constant_time_equal
 from rongcheng.registries.models import EntityStatus, LegalEntity
 
@@ -45,11 +45,11 @@ def _is_registry_representative(user: User, entity: LegalEntity) -> bool:
     )
 
 
-def representation_claim(*, user: User, credit_code: str, context: Context) -> Representation:
+def representation_claim(*, user: User, credit_code: str) -> Representation:
     """The legal representative named in the registry claims the entity: L2 or above, bound to that person."""
     entity = _entity_by_credit_code(credit_code)
     if user.assurance_level < AssuranceLevel.L2 or not _is_registry_representative(user, entity):
-        _audit("identity.representation.claim", actor=actor_from_user(user), context=context, outcome="denied",
+        _audit("identity.representation.claim", actor=actor_from_user(user), outcome="denied",
                target_type="registries.legalentity", target_id=entity.pk)  # fmt: skip
         raise RepresentationRefused("Only the registered legal representative, verified at L2 or above, may claim.")
     try:
@@ -57,7 +57,7 @@ def representation_claim(*, user: User, credit_code: str, context: Context) -> R
             representation = Representation.objects.create(
                 user=user, legal_entity=entity, basis=RepresentationBasis.LEGAL_REPRESENTATIVE, valid_from=clock.now()
             )
-            _audit("identity.representation.claim", actor=actor_from_user(user), context=context,
+            _audit("identity.representation.claim", actor=actor_from_user(user),
                    target_type="registries.legalentity", target_id=entity.pk,
                    detail={"representation": representation.pk})  # fmt: skip
     except IntegrityError as exc:
@@ -66,7 +66,7 @@ def representation_claim(*, user: User, credit_code: str, context: Context) -> R
 
 
 def representation_delegate(
-    *, user: User, credit_code: str, delegate_username: str, valid_until: dt.datetime, context: Context
+    *, user: User, credit_code: str, delegate_username: str, valid_until: dt.datetime
 ) -> Representation:
     """The legal representative names an agent (经办人) until a date."""
     entity = _entity_by_credit_code(credit_code)
@@ -85,7 +85,7 @@ def representation_delegate(
     elif valid_until <= now:
         reason = "validity_in_past"
     if reason is not None or delegate is None:
-        _audit("identity.representation.delegate", actor=actor_from_user(user), context=context, outcome="denied",
+        _audit("identity.representation.delegate", actor=actor_from_user(user), outcome="denied",
                target_type="registries.legalentity", target_id=entity.pk, detail={"reason": reason})  # fmt: skip
         raise RepresentationRefused(f"The delegation is refused ({reason}).")
     try:
@@ -94,7 +94,7 @@ def representation_delegate(
                 user=delegate, legal_entity=entity, basis=RepresentationBasis.DELEGATED, delegated_by=user,
                 valid_from=now, valid_until=valid_until,
             )  # fmt: skip
-            _audit("identity.representation.delegate", actor=actor_from_user(user), context=context,
+            _audit("identity.representation.delegate", actor=actor_from_user(user),
                    target_type="registries.legalentity", target_id=entity.pk,
                    detail={"representation": representation.pk, "delegate": delegate.pk,
                            "valid_until": valid_until.isoformat()})  # fmt: skip
@@ -103,7 +103,7 @@ def representation_delegate(
     return representation
 
 
-def representation_revoke(*, user: User, representation_id: int, context: Context) -> Representation:
+def representation_revoke(*, user: User, representation_id: int) -> Representation:
     """Revoked by its holder, by whoever delegated it, or by the entity's current legal representative."""
     with transaction.atomic():
         representation = (
@@ -122,7 +122,7 @@ def representation_revoke(*, user: User, representation_id: int, context: Contex
         representation.revoked_at = clock.now()
         representation.revoked_by = user
         representation.save(update_fields=["revoked_at", "revoked_by"])
-        _audit("identity.representation.revoke", actor=actor_from_user(user), context=context,
+        _audit("identity.representation.revoke", actor=actor_from_user(user),
                target_type="registries.legalentity", target_id=representation.legal_entity_id,
                detail={"representation": representation.pk})  # fmt: skip
     return representation

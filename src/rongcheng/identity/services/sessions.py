@@ -27,10 +27,9 @@ from rongcheng.identity.services.context import (
     SESSION_RECORD,
     SESSION_RECORDED,
     SESSION_SEEN,
-    Context,
     _audit,
-    context_from,
 )
+from rongcheng.kernel.context import current_address, current_user_agent
 
 # How often the session record's "last seen" is written: the idle timeout itself is checked on every request.
 LAST_SEEN_RESOLUTION = dt.timedelta(seconds=60)
@@ -38,16 +37,15 @@ LAST_SEEN_RESOLUTION = dt.timedelta(seconds=60)
 
 def session_open(request: HttpRequest, *, user: User, method: str) -> AccountSession:
     """Complete a sign-in: Django's login (a new session key), the session record, the failure counter reset."""
-    context = context_from(request)
     login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])  # identity checked the factors itself
     now = clock.now()
     with transaction.atomic():
         record = AccountSession.objects.create(
             user=user, session_key=request.session.session_key or "", method=method, created_at=now,
-            last_seen_at=now, source_address=context.source_address, user_agent=context.user_agent,
+            last_seen_at=now, source_address=current_address(), user_agent=current_user_agent(),
         )  # fmt: skip
         SignInGuard.objects.filter(user=user).update(failures=0, locked_until=None)
-        _audit("identity.sign_in", actor=actor_from_user(user), context=context, target=user,
+        _audit("identity.sign_in", actor=actor_from_user(user), target=user,
                detail={"method": method, "session": record.pk})  # fmt: skip
     request.session[SESSION_RECORD] = record.pk
     request.session[SESSION_SEEN] = now.timestamp()
@@ -63,7 +61,6 @@ def _session_store_delete(session_key: str) -> None:
 def sign_out(request: HttpRequest, *, reason: str = SessionEnd.SIGNED_OUT) -> None:
     """End the current session (the person signed out, or it sat idle too long) and record why."""
     user = request.user
-    context = context_from(request)
     record_id = request.session.get(SESSION_RECORD)
     now = clock.now()
     if isinstance(user, User):
@@ -73,7 +70,7 @@ def sign_out(request: HttpRequest, *, reason: str = SessionEnd.SIGNED_OUT) -> No
                     ended_at=now, end_reason=reason
                 )
             action = "identity.sign_out" if reason == SessionEnd.SIGNED_OUT else "identity.session.end"
-            _audit(action, actor=actor_from_user(user), context=context, target=user,
+            _audit(action, actor=actor_from_user(user), target=user,
                    detail={"session": record_id or "", "reason": str(reason)})  # fmt: skip
     logout(request)
 
@@ -96,13 +93,13 @@ def sessions_idle_end() -> int:
             ):
                 continue  # ended meanwhile by its holder
             _session_store_delete(record.session_key)
-            _audit("identity.session.end", actor=SWEEPER, context=Context(), target=record.user,
+            _audit("identity.session.end", actor=SWEEPER, target=record.user,
                    detail={"session": record.pk, "reason": str(SessionEnd.IDLE)})  # fmt: skip
         ended += 1
     return ended
 
 
-def session_end(*, user: User, session_id: int, context: Context) -> AccountSession:
+def session_end(*, user: User, session_id: int) -> AccountSession:
     """The account holder ends one of their sessions: Django's session is deleted, so that browser is signed out."""
     with transaction.atomic():
         record = (
@@ -114,7 +111,7 @@ def session_end(*, user: User, session_id: int, context: Context) -> AccountSess
         record.ended_at = clock.now()
         record.end_reason = SessionEnd.ENDED_BY_USER
         record.save(update_fields=["ended_at", "end_reason"])
-        _audit("identity.session.end", actor=actor_from_user(user), context=context, target=user,
+        _audit("identity.session.end", actor=actor_from_user(user), target=user,
                detail={"session": record.pk, "reason": SessionEnd.ENDED_BY_USER})  # fmt: skip
     return record
 

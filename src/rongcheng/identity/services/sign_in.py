@@ -26,7 +26,8 @@ from rongcheng.identity.models import (
     SignInGuard,
     TotpDevice,
 )
-from rongcheng.identity.services.context import Context, _audit, _field_error
+from rongcheng.identity.services.context import _audit, _field_error
+from rongcheng.kernel.context import current_address
 from rongcheng.kernel.crypto import data_keyring
 from rongcheng.kernel.events import publish
 
@@ -65,37 +66,37 @@ def _count_failure(user: User, now: dt.datetime) -> SignInGuard:
     return SignInGuard.objects.get(user=user)
 
 
-def _refuse_sign_in(user: User, *, method: str, reason: str, context: Context) -> None:
+def _refuse_sign_in(user: User, *, method: str, reason: str) -> None:
     """Count one failure, audit it, and raise: AccountLocked if this failure locked the account, else
     SignInRefused."""
     now = clock.now()
     guard = _count_failure(user, now)
     actor = actor_from_user(user)
-    _audit("identity.sign_in", actor=actor, context=context, outcome="failure", target=user,
+    _audit("identity.sign_in", actor=actor, outcome="failure", target=user,
            detail={"method": method, "reason": reason, "failures": guard.failures})  # fmt: skip
-    publish(events.SignInFailed(user_id=user.pk, source_address=context.source_address, method=method, reason=reason))
+    publish(events.SignInFailed(user_id=user.pk, source_address=current_address(), method=method, reason=reason))
     if guard.locked_until is not None and guard.locked_until > now:
-        _audit("identity.lockout", actor=actor, context=context, outcome="denied", target=user,
+        _audit("identity.lockout", actor=actor, outcome="denied", target=user,
                detail={"failures": guard.failures, "locked_until": guard.locked_until.isoformat()})  # fmt: skip
-        publish(events.AccountLocked(user_id=user.pk, source_address=context.source_address, failures=guard.failures))
+        publish(events.AccountLocked(user_id=user.pk, source_address=current_address(), failures=guard.failures))
         raise AccountLocked("Too many failed sign-ins: the account is locked.", locked_until=guard.locked_until)
     raise SignInRefused("The username, password or code is wrong.")
 
 
-def _refuse_locked(user: User, until: dt.datetime, *, method: str, context: Context) -> None:
-    _audit("identity.sign_in", actor=actor_from_user(user), context=context, outcome="denied", target=user,
+def _refuse_locked(user: User, until: dt.datetime, *, method: str) -> None:
+    _audit("identity.sign_in", actor=actor_from_user(user), outcome="denied", target=user,
            detail={"method": method, "reason": "locked"})  # fmt: skip
     raise AccountLocked("Too many failed sign-ins: the account is locked.", locked_until=until)
 
 
-def sign_in_guard_release(*, user: User, actor: Actor, context: Context) -> None:
+def sign_in_guard_release(*, user: User, actor: Actor) -> None:
     """A security administrator lifts a lock before it runs out."""
     with transaction.atomic():
         SignInGuard.objects.filter(user=user).update(failures=0, locked_until=None)
-        _audit("identity.lockout.release", actor=actor, context=context, target=user)
+        _audit("identity.lockout.release", actor=actor, target=user)
 
 
-def password_sign_in(*, username: str, password: str, context: Context) -> User:
+def password_sign_in(*, username: str, password: str) -> User:
     """Check the first factor. The failure counter is reset only when the whole sign-in completes (session_open),
     so guessing the second factor after a right password still counts towards the lock."""
     user = (
@@ -105,17 +106,17 @@ def password_sign_in(*, username: str, password: str, context: Context) -> User:
     )
     if user is None:
         make_password(password)  # the same work as for a real account: the timing does not tell
-        _audit("identity.sign_in", actor=Actor.anonymous(), context=context, outcome="failure",
+        _audit("identity.sign_in", actor=Actor.anonymous(), outcome="failure",
                detail={"method": "password", "reason": "unknown_account", "username": username[:150]})  # fmt: skip
-        publish(events.SignInFailed(user_id=None, source_address=context.source_address, method="password",
+        publish(events.SignInFailed(user_id=None, source_address=current_address(), method="password",
                              reason="unknown_account"))  # fmt: skip
         raise SignInRefused("The username, password or code is wrong.")
     until = _locked_until(user, clock.now())
     if until is not None:
         user.check_password(password)  # same work; the answer is not used, so the refusal cannot tell it
-        _refuse_locked(user, until, method="password", context=context)
+        _refuse_locked(user, until, method="password")
     if not user.has_usable_password() or not user.check_password(password):
-        _refuse_sign_in(user, method="password", reason="wrong_password", context=context)
+        _refuse_sign_in(user, method="password", reason="wrong_password")
     return user
 
 
@@ -160,18 +161,18 @@ def totp_enrol_start(*, user: User) -> tuple[TotpDevice, bytes]:
     return device, secret
 
 
-def totp_enrol_confirm(*, user: User, code: str, context: Context) -> TotpDevice:
+def totp_enrol_confirm(*, user: User, code: str) -> TotpDevice:
     device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=True).first()
     if device is None:
         raise TotpNotEnrolled("Start the enrolment first.")
     now = clock.now()
     step = totp.totp_match(totp_secret(device), code.strip(), now)
     if step is None:
-        _audit("identity.totp.enrol", actor=actor_from_user(user), context=context, outcome="failure", target=user)
+        _audit("identity.totp.enrol", actor=actor_from_user(user), outcome="failure", target=user)
         raise CodeInvalid("The code does not match.", errors=[_field_error("code", "code.wrong", "wrong code")])
     with transaction.atomic():
         TotpDevice.objects.filter(pk=device.pk).update(confirmed_at=now, last_time_step=step)
-        _audit("identity.totp.enrol", actor=actor_from_user(user), context=context, target=user)
+        _audit("identity.totp.enrol", actor=actor_from_user(user), target=user)
     device.refresh_from_db()
     return device
 
@@ -188,18 +189,18 @@ def totp_provision(*, user: User, actor: Actor, secret: bytes | None = None) -> 
     return secret
 
 
-def totp_sign_in(*, user: User, code: str, context: Context) -> None:
+def totp_sign_in(*, user: User, code: str) -> None:
     """The second factor. A code is accepted once: the device's last accepted time step only moves forward, in one
     conditional UPDATE, so a replayed code (or the same code raced twice) is refused."""
     now = clock.now()
     until = _locked_until(user, now)
     if until is not None:
-        _refuse_locked(user, until, method="totp", context=context)
+        _refuse_locked(user, until, method="totp")
     device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).first()
     if device is None:
         raise TotpNotEnrolled("This account has no authenticator.")
     step = totp.totp_match(totp_secret(device), code.strip(), now)
     if step is None:
-        _refuse_sign_in(user, method="totp", reason="wrong_code", context=context)
+        _refuse_sign_in(user, method="totp", reason="wrong_code")
     elif not TotpDevice.objects.filter(pk=device.pk, last_time_step__lt=step).update(last_time_step=step):
-        _refuse_sign_in(user, method="totp", reason="replayed_code", context=context)
+        _refuse_sign_in(user, method="totp", reason="replayed_code")

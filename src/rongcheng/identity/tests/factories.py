@@ -11,13 +11,12 @@ from rongcheng.accounts.models import AccountKind, Department, User
 from rongcheng.audit.services import Actor
 from rongcheng.identity import totp
 from rongcheng.identity.clock import clock
-from rongcheng.identity.services import Context, resident_register, step_up_confirm, step_up_start, totp_provision
+from rongcheng.identity.services import resident_register, step_up_confirm, step_up_start, totp_provision
 from rongcheng.identity.sms import outbox_read
 from rongcheng.registries.models import Person
 from rongcheng.registries.tests.factories import make_id_number, make_person
 
 SYSTEM = Actor(kind="system", id="tests", label="test setup")
-HERE = Context(source_address="192.0.2.10", user_agent="pytest")
 PASSWORD = "Rc-test-2017!"
 
 
@@ -47,7 +46,6 @@ def resident(username: str = "resident", *, id_number: str | None = None, name: 
              phone: str = "13812345678") -> User:  # fmt: skip
     return resident_register(
         username=username, password=PASSWORD, name=name, id_number=id_number or make_id_number(), phone=phone,
-        context=HERE,
     )  # fmt: skip
 
 
@@ -62,8 +60,8 @@ def verified_resident(
     person = person or make_person(id_number=make_id_number(), name="林则徐", phone=phone)
     id_number = _clear_id_number(person)
     user = resident(username, id_number=id_number, phone=phone)
-    step_up_start(user=user, name=person.name, id_number=id_number, phone=phone, context=HERE)
-    step_up_confirm(user=user, code=last_code(), context=HERE)
+    step_up_start(user=user, name=person.name, id_number=id_number, phone=phone)
+    step_up_confirm(user=user, code=last_code())
     clock.advance(dt.timedelta(seconds=61))  # past the resend interval of the phone
     user.refresh_from_db()
     return user, person

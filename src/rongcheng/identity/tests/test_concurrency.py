@@ -12,7 +12,7 @@ from rongcheng.audit.tests.helpers import on_postgresql
 from rongcheng.identity.errors import AccountLocked, SignInRefused
 from rongcheng.identity.models import SignInGuard
 from rongcheng.identity.services import _guard, _refuse_sign_in, totp_sign_in
-from rongcheng.identity.tests.factories import HERE, current_code, staff
+from rongcheng.identity.tests.factories import current_code, staff
 
 pytestmark = [pytest.mark.django_db(transaction=True), on_postgresql]
 
@@ -48,7 +48,7 @@ def test_concurrent_failures_all_count_and_lock_once(settings):
     def fail_three_times() -> None:
         for _ in range(3):
             with contextlib.suppress(SignInRefused, AccountLocked):
-                _refuse_sign_in(user, method="password", reason="wrong_password", context=HERE)
+                _refuse_sign_in(user, method="password", reason="wrong_password")
 
     assert _race(fail_three_times) == [None] * THREADS
     guard = SignInGuard.objects.get(user=user)
@@ -59,5 +59,5 @@ def test_concurrent_failures_all_count_and_lock_once(settings):
 def test_a_totp_code_raced_by_two_requests_is_accepted_once():
     user, secret = staff()
     code = current_code(secret)
-    outcomes = _race(lambda: totp_sign_in(user=user, code=code, context=HERE), count=4)
+    outcomes = _race(lambda: totp_sign_in(user=user, code=code), count=4)
     assert sorted(type(o).__name__ for o in outcomes) == ["NoneType", "SignInRefused", "SignInRefused", "SignInRefused"]

@@ -59,7 +59,6 @@ from rongcheng.identity.services import (
 )
 from rongcheng.identity.sms import outbox_read
 from rongcheng.identity.tests.factories import (
-    HERE,
     PASSWORD,
     _clear_id_number,
     current_code,
@@ -68,6 +67,7 @@ from rongcheng.identity.tests.factories import (
     staff,
     verified_resident,
 )
+from rongcheng.kernel.tests.contexts import request_from
 from rongcheng.registries.tests.factories import make_entity, make_id_number, make_person
 
 pytestmark = pytest.mark.django_db
@@ -85,39 +85,40 @@ def test_four_failures_do_not_lock_and_a_right_password_still_signs_in():
     user, _ = staff()
     for _ in range(4):
         with pytest.raises(SignInRefused):
-            password_sign_in(username="officer", password="wrong", context=HERE)
+            password_sign_in(username="officer", password="wrong")
     assert SignInGuard.objects.get(user=user).failures == 4
-    assert password_sign_in(username="officer", password=PASSWORD, context=HERE) == user
+    assert password_sign_in(username="officer", password=PASSWORD) == user
 
 
 def test_the_fifth_failure_locks_for_thirty_minutes_even_against_the_right_password():
-    user, _ = staff()
-    for _ in range(4):
-        with pytest.raises(SignInRefused):
-            password_sign_in(username="officer", password="wrong", context=HERE)
-    with pytest.raises(AccountLocked) as locked:
-        password_sign_in(username="officer", password="wrong", context=HERE)
-    assert locked.value.extra["locked_until"] == clock.now() + dt.timedelta(minutes=30)
-    assert _audits("identity.lockout", "denied") == 1
+    with request_from("192.0.2.10"):  # the address of every record comes from the request context
+        user, _ = staff()
+        for _ in range(4):
+            with pytest.raises(SignInRefused):
+                password_sign_in(username="officer", password="wrong")
+        with pytest.raises(AccountLocked) as locked:
+            password_sign_in(username="officer", password="wrong")
+        assert locked.value.extra["locked_until"] == clock.now() + dt.timedelta(minutes=30)
+        assert _audits("identity.lockout", "denied") == 1
 
-    with pytest.raises(AccountLocked) as again:
-        password_sign_in(username="officer", password=PASSWORD, context=HERE)
-    # The refusal of the right password is the same as of a wrong one: it does not tell.
-    with pytest.raises(AccountLocked) as wrong:
-        password_sign_in(username="officer", password="still wrong", context=HERE)
-    assert again.value.detail == wrong.value.detail
-    assert again.value.extra == wrong.value.extra
-    assert SignInGuard.objects.get(user=user).failures == 5  # refusals while locked are not counted
+        with pytest.raises(AccountLocked) as again:
+            password_sign_in(username="officer", password=PASSWORD)
+        # The refusal of the right password is the same as of a wrong one: it does not tell.
+        with pytest.raises(AccountLocked) as wrong:
+            password_sign_in(username="officer", password="still wrong")
+        assert again.value.detail == wrong.value.detail
+        assert again.value.extra == wrong.value.extra
+        assert SignInGuard.objects.get(user=user).failures == 5  # refusals while locked are not counted
 
-    clock.advance(dt.timedelta(minutes=29, seconds=59))
-    with pytest.raises(AccountLocked):
-        password_sign_in(username="officer", password=PASSWORD, context=HERE)
-    clock.advance(dt.timedelta(seconds=1))
-    assert password_sign_in(username="officer", password=PASSWORD, context=HERE) == user
-    assert SignInGuard.objects.get(user=user).failures == 0
-    locked_records = AuditRecord.objects.filter(action="identity.sign_in", outcome="denied")
-    assert [r.detail["reason"] for r in locked_records] == ["locked", "locked", "locked"]
-    assert {r.source_address for r in locked_records} == {"192.0.2.10"}
+        clock.advance(dt.timedelta(minutes=29, seconds=59))
+        with pytest.raises(AccountLocked):
+            password_sign_in(username="officer", password=PASSWORD)
+        clock.advance(dt.timedelta(seconds=1))
+        assert password_sign_in(username="officer", password=PASSWORD) == user
+        assert SignInGuard.objects.get(user=user).failures == 0
+        locked_records = AuditRecord.objects.filter(action="identity.sign_in", outcome="denied")
+        assert [r.detail["reason"] for r in locked_records] == ["locked", "locked", "locked"]
+        assert {r.source_address for r in locked_records} == {"192.0.2.10"}
 
 
 def test_lockout_threshold_and_duration_come_from_settings(settings):
@@ -125,27 +126,27 @@ def test_lockout_threshold_and_duration_come_from_settings(settings):
     settings.IDENTITY_LOCKOUT_SECONDS = 60
     staff()
     with pytest.raises(SignInRefused):
-        password_sign_in(username="officer", password="wrong", context=HERE)
+        password_sign_in(username="officer", password="wrong")
     with pytest.raises(AccountLocked):
-        password_sign_in(username="officer", password="wrong", context=HERE)
+        password_sign_in(username="officer", password="wrong")
     clock.advance(dt.timedelta(seconds=60))
-    assert password_sign_in(username="officer", password=PASSWORD, context=HERE).username == "officer"
+    assert password_sign_in(username="officer", password=PASSWORD).username == "officer"
 
 
 def test_failures_of_the_second_factor_count_towards_the_lock():
     user, _secret = staff()
     for _ in range(4):
-        password_sign_in(username="officer", password=PASSWORD, context=HERE)
+        password_sign_in(username="officer", password=PASSWORD)
         with pytest.raises(SignInRefused):
-            totp_sign_in(user=user, code="000000", context=HERE)
-    password_sign_in(username="officer", password=PASSWORD, context=HERE)
+            totp_sign_in(user=user, code="000000")
+    password_sign_in(username="officer", password=PASSWORD)
     with pytest.raises(AccountLocked):
-        totp_sign_in(user=user, code="000000", context=HERE)
+        totp_sign_in(user=user, code="000000")
 
 
 def test_unknown_account_is_refused_like_a_wrong_password_and_audited_anonymously():
     with pytest.raises(SignInRefused) as refused:
-        password_sign_in(username="nobody", password="x", context=HERE)
+        password_sign_in(username="nobody", password="x")
     assert refused.value.detail == "The username, password or code is wrong."
     record = AuditRecord.objects.get(action="identity.sign_in")
     assert (record.actor_kind, record.outcome, record.detail["reason"]) == ("anonymous", "failure", "unknown_account")
@@ -155,7 +156,7 @@ def test_unknown_account_is_refused_like_a_wrong_password_and_audited_anonymousl
 def test_api_client_accounts_cannot_sign_in_with_a_password():
     User.objects.create_user(username="system", password=PASSWORD, kind=AccountKind.API_CLIENT)
     with pytest.raises(SignInRefused):
-        password_sign_in(username="system", password=PASSWORD, context=HERE)
+        password_sign_in(username="system", password=PASSWORD)
 
 
 # --- TOTP --------------------------------------------------------------------------------------------------------
@@ -174,21 +175,21 @@ def test_totp_matches_the_rfc_6238_sha1_vectors(timestamp, expected):
 def test_a_totp_code_is_accepted_once_and_a_replay_is_refused():
     user, secret = staff()
     code = current_code(secret)
-    totp_sign_in(user=user, code=code, context=HERE)
+    totp_sign_in(user=user, code=code)
     with pytest.raises(SignInRefused):
-        totp_sign_in(user=user, code=code, context=HERE)
+        totp_sign_in(user=user, code=code)
     assert AuditRecord.objects.filter(action="identity.sign_in", outcome="failure").get().detail["reason"] == (
         "replayed_code"
     )
     clock.advance(dt.timedelta(seconds=30))
-    totp_sign_in(user=user, code=current_code(secret), context=HERE)
+    totp_sign_in(user=user, code=current_code(secret))
 
 
 def test_a_code_of_the_previous_step_is_accepted_but_not_older_ones():
     user, secret = staff()
-    totp_sign_in(user=user, code=current_code(secret, offset=-1), context=HERE)
+    totp_sign_in(user=user, code=current_code(secret, offset=-1))
     with pytest.raises(SignInRefused):
-        totp_sign_in(user=user, code=current_code(secret, offset=-2), context=HERE)
+        totp_sign_in(user=user, code=current_code(secret, offset=-2))
 
 
 def test_totp_secret_is_stored_encrypted_and_bound_to_its_account():
@@ -209,9 +210,9 @@ def test_enrolment_needs_a_right_code_and_is_audited():
     device, secret = totp_enrol_start(user=user)
     assert totp_enrol_start(user=user)[1] == secret  # a reload shows the same secret
     with pytest.raises(CodeInvalid):
-        totp_enrol_confirm(user=user, code="123", context=HERE)
+        totp_enrol_confirm(user=user, code="123")
     assert TotpDevice.objects.get(pk=device.pk).confirmed_at is None
-    totp_enrol_confirm(user=user, code=totp.totp(secret, clock.now()), context=HERE)
+    totp_enrol_confirm(user=user, code=totp.totp(secret, clock.now()))
     assert TotpDevice.objects.get(pk=device.pk).confirmed_at == clock.now()
     assert _audits("identity.totp.enrol", "success") == 1
 
@@ -221,66 +222,66 @@ def test_enrolment_needs_a_right_code_and_is_audited():
 
 def test_sms_sign_in_with_a_code_sent_to_the_verified_phone():
     user, _ = verified_resident()
-    sign_in_code_send(phone="13812345678", context=HERE)
+    sign_in_code_send(phone="13812345678")
     message = outbox_read()[-1]
     assert message["phone"] == "13812345678"
     code = last_code()
     row = OneTimeCode.objects.latest("pk")
     assert code not in row.digest
     assert len(row.digest) == 64
-    assert sms_sign_in(phone="13812345678", code=code, context=HERE) == user
+    assert sms_sign_in(phone="13812345678", code=code) == user
     with pytest.raises(CodeInvalid) as replay:
-        sms_sign_in(phone="13812345678", code=code, context=HERE)
+        sms_sign_in(phone="13812345678", code=code)
     assert replay.value.errors[0]["rule"] == "code.used"
 
 
 def test_an_expired_code_is_refused():
     verified_resident()
-    sign_in_code_send(phone="13812345678", context=HERE)
+    sign_in_code_send(phone="13812345678")
     clock.advance(dt.timedelta(minutes=5))
     with pytest.raises(CodeInvalid) as expired:
-        sms_sign_in(phone="13812345678", code=last_code(), context=HERE)
+        sms_sign_in(phone="13812345678", code=last_code())
     assert expired.value.errors[0]["rule"] == "code.expired"
 
 
 def test_a_code_is_dead_after_five_wrong_attempts():
     verified_resident()
-    sign_in_code_send(phone="13812345678", context=HERE)
+    sign_in_code_send(phone="13812345678")
     code = last_code()
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(5):
         with pytest.raises(CodeInvalid):
-            sms_sign_in(phone="13812345678", code=wrong, context=HERE)
+            sms_sign_in(phone="13812345678", code=wrong)
     with pytest.raises(CodeInvalid) as exhausted:
-        sms_sign_in(phone="13812345678", code=code, context=HERE)
+        sms_sign_in(phone="13812345678", code=code)
     assert exhausted.value.errors[0]["rule"] == "code.attempts_exhausted"
 
 
 def test_sending_is_rate_limited_per_phone():
     verified_resident()
-    sign_in_code_send(phone="13812345678", context=HERE)
+    sign_in_code_send(phone="13812345678")
     with pytest.raises(CodeRateLimited):
-        sign_in_code_send(phone="13812345678", context=HERE)
+        sign_in_code_send(phone="13812345678")
     for _ in range(3):  # the step-up sent one in the last hour, this test one: five in all
         clock.advance(dt.timedelta(seconds=60))
-        sign_in_code_send(phone="13812345678", context=HERE)
+        sign_in_code_send(phone="13812345678")
     clock.advance(dt.timedelta(seconds=60))
     with pytest.raises(CodeRateLimited):
-        sign_in_code_send(phone="13812345678", context=HERE)
+        sign_in_code_send(phone="13812345678")
     assert len(outbox_read()) == 5
 
 
 def test_a_code_for_an_unknown_phone_sends_nothing_and_says_nothing():
-    sign_in_code_send(phone="13900000000", context=HERE)
+    sign_in_code_send(phone="13900000000")
     assert outbox_read() == []
     assert AuditRecord.objects.get(action="identity.code.send").detail["delivered"] is False
     with pytest.raises(CodeInvalid):
-        sms_sign_in(phone="13900000000", code="123456", context=HERE)
+        sms_sign_in(phone="13900000000", code="123456")
 
 
 def test_an_unverified_phone_cannot_sign_in():
     resident(phone="13700000000")  # L1: the phone was declared, never proved
-    sign_in_code_send(phone="13700000000", context=HERE)
+    sign_in_code_send(phone="13700000000")
     assert outbox_read() == []
 
 
@@ -311,7 +312,7 @@ def test_password_rules_come_from_settings(settings):
 def test_password_change_clears_the_initial_flag_and_records_the_date():
     user, _ = staff(must_change_password=True)
     assert password_change_reason(user) == "initial"
-    password_change(user=user, current_password=PASSWORD, new_password="Fz-Gulou-2017", context=HERE)
+    password_change(user=user, current_password=PASSWORD, new_password="Fz-Gulou-2017")
     user.refresh_from_db()
     assert (user.must_change_password, user.password_changed_at) == (False, clock.now())
     assert user.check_password("Fz-Gulou-2017")
@@ -322,7 +323,7 @@ def test_a_wrong_current_password_changes_nothing():
     user, _ = staff(must_change_password=True)
     before = user.password
     with pytest.raises(PasswordRejected):
-        password_change(user=user, current_password="wrong", new_password="Fz-Gulou-2017", context=HERE)
+        password_change(user=user, current_password="wrong", new_password="Fz-Gulou-2017")
     user.refresh_from_db()
     assert (user.password, user.must_change_password) == (before, True)
     assert _audits("identity.password.change", "success") == 0
@@ -333,18 +334,18 @@ def test_wrong_current_passwords_count_towards_the_lock_and_a_locked_account_cha
     user, _ = staff()
     for _ in range(5):
         with pytest.raises(PasswordRejected):
-            password_change(user=user, current_password="wrong", new_password="Fz-Gulou-2017", context=HERE)
+            password_change(user=user, current_password="wrong", new_password="Fz-Gulou-2017")
     guard = SignInGuard.objects.get(user=user)
     assert (guard.failures, guard.locked_until) == (5, clock.now() + dt.timedelta(minutes=30))
     assert _audits("identity.lockout", "denied") == 1
     before = user.password
     with pytest.raises(PasswordRejected):  # the right password while locked: refused the same way
-        password_change(user=user, current_password=PASSWORD, new_password="Fz-Gulou-2017", context=HERE)
+        password_change(user=user, current_password=PASSWORD, new_password="Fz-Gulou-2017")
     user.refresh_from_db()
     assert user.password == before
     assert SignInGuard.objects.get(user=user).failures == 5
     with pytest.raises(AccountLocked):
-        password_sign_in(username=user.username, password=PASSWORD, context=HERE)
+        password_sign_in(username=user.username, password=PASSWORD)
 
 
 def test_staff_passwords_expire_after_ninety_days_but_residents_do_not():
@@ -400,7 +401,7 @@ def test_step_up_refuses_details_that_do_not_match_the_registry(field):
     details = {"name": "林则徐", "id_number": _clear_id_number(person), "phone": "13812345678"}
     details[field] = {"name": "林徐", "phone": "13812345679"}[field]
     with pytest.raises(RealNameMismatch):
-        step_up_start(user=user, **details, context=HERE)
+        step_up_start(user=user, **details)
     user.refresh_from_db()
     assert (user.assurance_level, user.id_number_index, OneTimeCode.objects.count(), outbox_read()) == (1, "", 0, [])
 
@@ -410,11 +411,9 @@ def test_step_up_mismatches_are_limited_per_hour():
     user = resident()
     for _ in range(5):
         with pytest.raises(RealNameMismatch):
-            step_up_start(user=user, name="林徐", id_number=_clear_id_number(person), phone="13812345678",
-                          context=HERE)  # fmt: skip
+            step_up_start(user=user, name="林徐", id_number=_clear_id_number(person), phone="13812345678")  # fmt: skip
     with pytest.raises(CodeRateLimited):  # even the right details, until the hour has passed
-        step_up_start(user=user, name="林则徐", id_number=_clear_id_number(person), phone="13812345678",
-                      context=HERE)  # fmt: skip
+        step_up_start(user=user, name="林则徐", id_number=_clear_id_number(person), phone="13812345678")  # fmt: skip
     assert outbox_read() == []
 
 
@@ -422,17 +421,16 @@ def test_one_person_binds_one_account():
     _first, person = verified_resident("first")
     second = resident("second")
     with pytest.raises(PersonAlreadyBound):
-        step_up_start(user=second, name=person.name, id_number=_clear_id_number(person), phone="13812345678",
-                      context=HERE)  # fmt: skip
+        step_up_start(user=second, name=person.name, id_number=_clear_id_number(person), phone="13812345678")
 
 
 def test_a_wrong_step_up_code_changes_nothing():
     person = make_person(id_number=make_id_number(), name="林则徐", phone="13812345678")
     user = resident()
-    step_up_start(user=user, name="林则徐", id_number=_clear_id_number(person), phone="13812345678", context=HERE)
+    step_up_start(user=user, name="林则徐", id_number=_clear_id_number(person), phone="13812345678")
     code = last_code()
     with pytest.raises(CodeInvalid):
-        step_up_confirm(user=user, code="000000" if code != "000000" else "111111", context=HERE)
+        step_up_confirm(user=user, code="000000" if code != "000000" else "111111")
     user.refresh_from_db()
     assert (user.assurance_level, user.id_number_index) == (1, "")
 
@@ -442,7 +440,7 @@ def test_counter_verification_raises_to_l3_and_records_who_and_where():
     person = make_person(id_number=make_id_number(), name="林则徐", phone="13812345678")
     user = resident()
     record = in_person_verify(officer=officer, username="resident", id_number=_clear_id_number(person),
-                              window="鼓楼区政务服务中心 3号窗口", context=HERE)  # fmt: skip
+                              window="鼓楼区政务服务中心 3号窗口")  # fmt: skip
     user.refresh_from_db()
     assert (user.assurance_level, user.id_number_index) == (3, person.id_number_index)
     assert (record.verified_by, record.department.code, record.window, record.verified_at) == (
@@ -455,8 +453,7 @@ def test_counter_verification_needs_the_permission():
     person = make_person(id_number=make_id_number())
     resident()
     with pytest.raises(VerificationRefused):
-        in_person_verify(officer=officer, username="resident", id_number=_clear_id_number(person), window="1",
-                         context=HERE)  # fmt: skip
+        in_person_verify(officer=officer, username="resident", id_number=_clear_id_number(person), window="1")
     assert InPersonVerification.objects.count() == 0
     assert User.objects.get(username="resident").assurance_level == 1
 
@@ -467,15 +464,15 @@ def test_counter_verification_needs_the_permission():
 def test_the_registered_legal_representative_claims_delegates_and_revokes():
     boss, person = verified_resident("boss")
     entity = make_entity(legal_representative_id=person.pk)
-    claimed = representation_claim(user=boss, credit_code=entity.credit_code, context=HERE)
+    claimed = representation_claim(user=boss, credit_code=entity.credit_code)
     assert claimed.basis == RepresentationBasis.LEGAL_REPRESENTATIVE
     agent, _ = verified_resident("agent", person=make_person(id_number=make_id_number(), name="林则徐",
                                                               phone="13912345678"), phone="13912345678")  # fmt: skip
     until = clock.now() + dt.timedelta(days=30)
     delegated = representation_delegate(user=boss, credit_code=entity.credit_code, delegate_username="agent",
-                                        valid_until=until, context=HERE)  # fmt: skip
+                                        valid_until=until)  # fmt: skip
     assert (delegated.user, delegated.delegated_by, delegated.valid_until) == (agent, boss, until)
-    representation_revoke(user=boss, representation_id=delegated.pk, context=HERE)
+    representation_revoke(user=boss, representation_id=delegated.pk)
     delegated.refresh_from_db()
     assert (delegated.revoked_by, delegated.revoked_at) == (boss, clock.now())
     assert [a.action for a in AuditRecord.objects.filter(action__startswith="identity.representation")] == [
@@ -489,13 +486,13 @@ def test_someone_else_cannot_claim_or_delegate_or_revoke():
     other, _ = verified_resident("other", person=make_person(id_number=make_id_number(), phone="13912345678"),
                                  phone="13912345678")  # fmt: skip
     with pytest.raises(RepresentationRefused):
-        representation_claim(user=other, credit_code=entity.credit_code, context=HERE)
+        representation_claim(user=other, credit_code=entity.credit_code)
     with pytest.raises(RepresentationRefused):
         representation_delegate(user=other, credit_code=entity.credit_code, delegate_username="boss",
-                                valid_until=clock.now() + dt.timedelta(days=1), context=HERE)  # fmt: skip
-    claimed = representation_claim(user=boss, credit_code=entity.credit_code, context=HERE)
+                                valid_until=clock.now() + dt.timedelta(days=1))  # fmt: skip
+    claimed = representation_claim(user=boss, credit_code=entity.credit_code)
     with pytest.raises(RepresentationNotFound):
-        representation_revoke(user=other, representation_id=claimed.pk, context=HERE)
+        representation_revoke(user=other, representation_id=claimed.pk)
     assert Representation.objects.filter(revoked_at__isnull=True).count() == 1
 
 
@@ -506,17 +503,17 @@ def test_an_l1_account_cannot_claim_even_with_the_right_person():
     User.objects.filter(pk=user.pk).update(id_number_index=person.id_number_index)  # bound but only L1
     user.refresh_from_db()
     with pytest.raises(RepresentationRefused):
-        representation_claim(user=user, credit_code=entity.credit_code, context=HERE)
+        representation_claim(user=user, credit_code=entity.credit_code)
 
 
 def test_delegation_to_an_l1_account_is_refused():
     boss, person = verified_resident("boss")
     entity = make_entity(legal_representative_id=person.pk)
-    representation_claim(user=boss, credit_code=entity.credit_code, context=HERE)
+    representation_claim(user=boss, credit_code=entity.credit_code)
     resident("newcomer", phone="13600000000")
     with pytest.raises(RepresentationRefused):
         representation_delegate(user=boss, credit_code=entity.credit_code, delegate_username="newcomer",
-                                valid_until=clock.now() + dt.timedelta(days=1), context=HERE)  # fmt: skip
+                                valid_until=clock.now() + dt.timedelta(days=1))  # fmt: skip
     assert Representation.objects.count() == 1
 
 

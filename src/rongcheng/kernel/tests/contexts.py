@@ -10,10 +10,10 @@ from rongcheng.kernel.context import RequestContext, running
 
 
 @contextmanager
-def request_from(address: str | None, *, user: object = None) -> Iterator[RequestContext]:
+def request_from(address: str | None, *, user: object = None, user_agent: str = "") -> Iterator[RequestContext]:
     """The context `config.middleware.RequestContextMiddleware` would make current for a request from `address`
     (acting as `user` once signed in)."""
-    context = RequestContext(request_id=uuid.uuid4().hex, source_address=address)
+    context = RequestContext(request_id=uuid.uuid4().hex, source_address=address, user_agent=user_agent)
     if user is not None:
         context = context.acting(user)
     with running(context):

@@ -16,8 +16,8 @@ from rongcheng.audit.models import AuditRecord
 from rongcheng.audit.services import Actor, audit_record, audit_seal
 from rongcheng.identity.errors import AccountLocked, SignInRefused
 from rongcheng.identity.services import password_sign_in
-from rongcheng.identity.services.context import Context
 from rongcheng.kernel.errors import PermissionDenied
+from rongcheng.kernel.tests.contexts import request_from
 from rongcheng.operations import jobs
 from rongcheng.operations.models import EventState, SecurityEvent
 from rongcheng.operations.security import audit_chain_check, audit_trail_scan
@@ -73,8 +73,8 @@ def _account(username: str, **extra: Any) -> User:
 
 
 def _fail_sign_in(username: str, capture) -> None:
-    with capture(execute=True), pytest.raises((SignInRefused, AccountLocked)):
-        password_sign_in(username=username, password="wrong", context=Context(ADDRESS))
+    with request_from(ADDRESS), capture(execute=True), pytest.raises((SignInRefused, AccountLocked)):
+        password_sign_in(username=username, password="wrong")
 
 
 def _notified(capture, webhook: list[bytes], *secrets: str) -> dict[str, Any]:
@@ -255,14 +255,16 @@ def test_a_staff_member_reading_persons_outside_the_department_jurisdiction(
     numbers = [make_id_number(division="350102") for _ in range(2)] + [make_id_number(division="350103") for _ in "abc"]
     inside = [make_person(id_number=number, name="林则徐") for number in numbers[:2]]
     outside = [make_person(id_number=number, name="沈葆桢") for number in numbers[2:]]
-    reader = reader_for(officer, source_address=ADDRESS)
+    reader = reader_for(officer)
     with django_capture_on_commit_callbacks(execute=True):
-        for person in [*inside, *outside[:2]]:
-            person_read(reader=reader, person_id=person.pk, purpose="service_hall")
+        with request_from(ADDRESS):
+            for person in [*inside, *outside[:2]]:
+                person_read(reader=reader, person_id=person.pk, purpose="service_hall")
         audit_trail_scan()
     assert not SecurityEvent.objects.filter(rule="outside_department").exists()  # two outside: under the threshold
     with django_capture_on_commit_callbacks(execute=True):
-        person_read(reader=reader, person_id=outside[2].pk, purpose="service_hall")
+        with request_from(ADDRESS):
+            person_read(reader=reader, person_id=outside[2].pk, purpose="service_hall")
         audit_trail_scan()
     event = SecurityEvent.objects.get(rule="outside_department")
     assert (event.severity, event.subject_type, event.subject_id) == ("medium", "accounts.user", str(officer.pk))
