@@ -18,18 +18,15 @@ from ninja import Body, Field, Router, Schema, Status
 
 from rongcheng.accounts.api_auth import api_auth
 from rongcheng.accounts.models import User
-from rongcheng.audit.services import actor_from_user, audit_record
-from rongcheng.kernel.context import request_address
 from rongcheng.kernel.ratelimit import OPENAPI_RATE_LIMITED, rate_limit_request
 from rongcheng.kernel.schema_types import NOT_BLANK, CreditCodeText, HolderCodeText
 from rongcheng.licences import selectors, services
 from rongcheng.licences.documents import licence_export
-from rongcheng.licences.errors import LicenceActionDenied, LicenceInputInvalid, LicenceTypeNotFound
+from rongcheng.licences.errors import LicenceInputInvalid, LicenceTypeNotFound
 from rongcheng.licences.identifiers import IDENTIFIER_FORMAT, IDENTIFIER_PATTERN
 from rongcheng.licences.keys import published_keys
 from rongcheng.licences.lifecycle import TRANSITIONS
 from rongcheng.licences.models import Licence, LicenceType, LicenceUse
-from rongcheng.licences.permissions import is_holder, may_view_as_issuer
 from rongcheng.licences.services import MAX_REFERENCE
 
 LicenceIdentifierText = Annotated[
@@ -315,28 +312,21 @@ def authorization_grant(request: HttpRequest, payload: AuthorizationIn) -> Statu
 
 def _readable(request: HttpRequest, identifier: str, action: str) -> Licence:
     licence = selectors.licence_get(identifier)
-    user = _user(request)
-    if not (may_view_as_issuer(user, licence) or is_holder(user, licence)):
-        audit_record(action=action, actor=actor_from_user(user), outcome="denied", target_type="licences.licence",
-                     target_id=licence.identifier, source_address=request_address(request))  # fmt: skip
-        raise LicenceActionDenied("Only the holder and the issuing department may read this licence.")
+    services.licence_reader_check(user=_user(request), licence=licence, action=action)
     return licence
 
 
 @router.get("/{identifier}", response=LicenceOut, auth=READ_AUTH, summary="A licence (holder or issuer)")
 def licence_read(request: HttpRequest, identifier: LicenceIdentifierText) -> Licence:
-    licence = _readable(request, identifier, "licences.licence.read")
-    audit_record(action="licences.licence.read", actor=actor_from_user(_user(request)), target_type="licences.licence",
-                 target_id=licence.identifier, source_address=request_address(request))  # fmt: skip
+    licence = _readable(request, identifier, services.READ)
+    services.licence_read_record(user=_user(request), licence=licence, action=services.READ)
     return licence
 
 
 @router.get("/{identifier}/document", response=dict[str, Any], auth=READ_AUTH, summary="Export the signed document")
 def licence_document(request: HttpRequest, identifier: LicenceIdentifierText) -> dict[str, Any]:
-    licence = _readable(request, identifier, "licences.licence.export")
-    audit_record(action="licences.licence.export", actor=actor_from_user(_user(request)),
-                 target_type="licences.licence", target_id=licence.identifier,
-                 source_address=request_address(request))  # fmt: skip
+    licence = _readable(request, identifier, services.EXPORT)
+    services.licence_read_record(user=_user(request), licence=licence, action=services.EXPORT)
     return licence_export(licence)
 
 

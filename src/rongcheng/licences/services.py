@@ -72,7 +72,7 @@ from rongcheng.licences.models import (
     StatusChange,
     UseKind,
 )
-from rongcheng.licences.permissions import may_change, may_issue
+from rongcheng.licences.permissions import is_holder, may_change, may_issue, may_view_as_issuer
 from rongcheng.registries.models import EntityStatus, LegalEntity, Person, PersonStatus
 from rongcheng.registries.selectors import person_id_number_for_licence
 from rongcheng.registries.services import person_index_for
@@ -683,3 +683,31 @@ def bulk_reference(licence_type_code: str, holder_code: str, face: dict[str, Any
     """A stable reference of one bulk row without its own: the same row in a re-run file maps to the same licence."""
     text = f"{licence_type_code}|{holder_code}|" + repr(sorted(face.items()))
     return "row:" + hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+# Reading a licence whole (its page, its print, its signed document; the API's read and export): one check of who
+# may, and one record of each read and each refusal, for the pages and the API alike.
+READ = "licences.licence.read"
+PRINT = "licences.licence.print"
+EXPORT = "licences.licence.export"
+
+
+def licence_reader_check(*, user: Any, licence: Licence, action: str) -> None:
+    """Only the holder and the issuing department see a licence whole; anyone else hears LicenceActionDenied, the
+    refusal recorded under `action` (READ, PRINT or EXPORT)."""
+    if may_view_as_issuer(user, licence) or is_holder(user, licence):
+        return
+    audit_record(
+        action=action, actor=actor_from_user(user), outcome="denied", target_type="licences.licence",
+        target_id=licence.identifier, source_address=current_address(),
+    )  # fmt: skip
+    raise LicenceActionDenied("Only the holder and the issuing department may read this licence.")
+
+
+def licence_read_record(*, user: Any, licence: Licence, action: str, detail: dict[str, Any] | None = None) -> None:
+    """The record of a licence read whole by a reader `licence_reader_check` let through (a print's purpose in
+    `detail`)."""
+    audit_record(
+        action=action, actor=actor_from_user(user), target_type="licences.licence", target_id=licence.identifier,
+        source_address=current_address(), detail=detail,
+    )  # fmt: skip

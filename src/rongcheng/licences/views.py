@@ -19,20 +19,18 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from rongcheng.audit.services import actor_from_user, audit_record
-from rongcheng.kernel.context import request_address
 from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.ratelimit import rate_limited
 from rongcheng.licences import selectors, services
 from rongcheng.licences.bulk import licences_issue_from_csv
 from rongcheng.licences.documents import face_label, holder_code_of, licence_export
-from rongcheng.licences.errors import LicenceNotFound
+from rongcheng.licences.errors import LicenceActionDenied, LicenceNotFound
 from rongcheng.licences.forms import AuthorizationForm, BulkForm, IssueForm, PurposeForm, TransitionForm
 from rongcheng.licences.identifiers import LicenceIdentifierInvalid, identifier_parse
 from rongcheng.licences.keys import published_keys
 from rongcheng.licences.lifecycle import transitions_from
 from rongcheng.licences.models import HolderAuthorization, Licence, LicenceStatus, LicenceType
-from rongcheng.licences.permissions import ISSUE_PERMISSION, is_holder, may_change, may_view_as_issuer
+from rongcheng.licences.permissions import ISSUE_PERMISSION, may_change
 
 STATUS_LABELS = dict(LicenceStatus.choices)
 
@@ -123,11 +121,10 @@ def _licence_for(request: HttpRequest, identifier: str) -> Licence:
         licence = selectors.licence_get(identifier)
     except (LicenceIdentifierInvalid, LicenceNotFound):
         raise PermissionDenied from None  # the same answer whether it exists or not
-    if not (may_view_as_issuer(request.user, licence) or is_holder(request.user, licence)):
-        audit_record(action="licences.licence.read", actor=actor_from_user(request.user), outcome="denied",
-                     target_type="licences.licence", target_id=licence.identifier,
-                     source_address=request_address(request))  # fmt: skip
-        raise PermissionDenied
+    try:
+        services.licence_reader_check(user=request.user, licence=licence, action=services.READ)
+    except LicenceActionDenied:
+        raise PermissionDenied from None
     return licence
 
 
@@ -157,8 +154,7 @@ def detail_view(request: HttpRequest, identifier: str) -> HttpResponse:
             else:
                 messages.success(request, gettext("状态已变更。"))
                 return HttpResponseRedirect(reverse("licences:detail", args=[licence.identifier]))
-    audit_record(action="licences.licence.read", actor=actor_from_user(request.user), target_type="licences.licence",
-                 target_id=licence.identifier, source_address=request_address(request))  # fmt: skip
+    services.licence_read_record(user=request.user, licence=licence, action=services.READ)
     context = {
         "licence": licence, "face": _face_rows(licence), "status": STATUS_LABELS[selectors.effective_status(licence)],
         "authentic": selectors.licence_authentic(licence), "changes": licence.status_changes.all(),
@@ -178,9 +174,7 @@ def print_view(request: HttpRequest, identifier: str) -> HttpResponse:
         messages.error(request, gettext("请填写用途后再打印：打印件盖有“仅供办理…使用”字样。"))
         return HttpResponseRedirect(reverse("licences:detail", args=[licence.identifier]))
     purpose = form.cleaned_data["purpose"]
-    audit_record(action="licences.licence.print", actor=actor_from_user(request.user), target_type="licences.licence",
-                 target_id=licence.identifier, source_address=request_address(request),
-                 detail={"purpose": purpose})  # fmt: skip
+    services.licence_read_record(user=request.user, licence=licence, action=services.PRINT, detail={"purpose": purpose})
     url = _verification_url(request, licence.identifier)
     context = {"licence": licence, "face": _face_rows(licence), "holder_code": holder_code_of(licence),
                "purpose": purpose, "qr": qr_svg(url), "url": url,
@@ -192,9 +186,7 @@ def print_view(request: HttpRequest, identifier: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD"])
 def document_view(request: HttpRequest, identifier: str) -> HttpResponse:
     licence = _licence_for(request, identifier)
-    audit_record(action="licences.licence.export", actor=actor_from_user(request.user),
-                 target_type="licences.licence", target_id=licence.identifier,
-                 source_address=request_address(request))  # fmt: skip
+    services.licence_read_record(user=request.user, licence=licence, action=services.EXPORT)
     body = json.dumps(licence_export(licence), ensure_ascii=False, indent=2)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="licence-{licence.identifier}.json"'

@@ -530,3 +530,31 @@ def test_a_type_held_once_is_issued_again_only_as_a_replacement(dept, clerk, per
     assert renewed.identifier != first.identifier
     # A type without the rule (a marriage certificate) may be held more than once.
     assert issue_marriage(clerk, person).identifier != issue_marriage(clerk, person).identifier
+
+
+def test_a_licence_is_read_whole_by_its_holder_and_issuer_only_each_read_and_refusal_recorded_once(clerk, person):
+    """The one check behind the licence's page, print, document and the API's read and export."""
+    from rongcheng.accounts.models import AccountKind, User
+    from rongcheng.kernel.tests.contexts import request_from
+    from rongcheng.licences.services import EXPORT, PRINT, READ, licence_read_record, licence_reader_check
+
+    licence = issue_marriage(clerk, person)
+    holder = User.objects.create_user(username="holder", kind=AccountKind.RESIDENT,
+                                      id_number_index=person.id_number_index)  # fmt: skip
+    other = make_person(id_number=make_id_number(sequence=7))
+    stranger = User.objects.create_user(username="stranger", kind=AccountKind.RESIDENT,
+                                        id_number_index=other.id_number_index)  # fmt: skip
+    before = set(AuditRecord.objects.values_list("pk", flat=True))
+    with request_from("198.51.100.9") as context:
+        licence_reader_check(user=holder, licence=licence, action=READ)
+        licence_reader_check(user=clerk, licence=licence, action=EXPORT)
+        with pytest.raises(LicenceActionDenied):
+            licence_reader_check(user=stranger, licence=licence, action=PRINT)
+        licence_read_record(user=holder, licence=licence, action=PRINT, detail={"purpose": "办理入学"})
+    written = AuditRecord.objects.exclude(pk__in=before).order_by("pk")
+    rows = [(r.action, r.outcome, r.actor_id, r.target_id, r.source_address, r.request_id, r.detail) for r in written]
+    assert rows == [
+        (PRINT, "denied", str(stranger.pk), licence.identifier, "198.51.100.9", context.request_id, {}),
+        (PRINT, "success", str(holder.pk), licence.identifier, "198.51.100.9", context.request_id,
+         {"purpose": "办理入学"}),
+    ]  # fmt: skip
