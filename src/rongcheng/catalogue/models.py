@@ -152,6 +152,12 @@ class DataResource(models.Model):
     def personal_items(self) -> list[str]:
         return [item["name"] for item in self.items if item.get("personal")]
 
+    def item_titles(self, names: list[str]) -> list[str]:
+        """The data items `names` as people read them: each item's description (its title, 统一社会信用代码), or its
+        name when it has none or is no longer declared."""
+        titles = {item["name"]: item.get("description") or item["name"] for item in self.items}
+        return [titles.get(name, name) for name in names]
+
 
 class DataResourceVersion(models.Model):
     """The metadata of a resource as one change left it; the highest number is the current state."""
@@ -233,6 +239,19 @@ class SharingRequest(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    @property
+    def item_titles(self) -> list[str]:
+        return self.resource.item_titles(self.items)
+
+    @property
+    def clear_item_titles(self) -> list[str]:
+        return self.resource.item_titles(self.clear_items)
+
+    @property
+    def item_choices(self) -> list[tuple[str, str]]:
+        """(name, title) of each data item asked for: the officer's grant form shows titles and sends names."""
+        return list(zip(self.items, self.item_titles, strict=True))
+
 
 class SharingGrant(models.Model):
     """What a consumer department may read of a resource: named data items, until an expiry; revocable."""
@@ -252,6 +271,14 @@ class SharingGrant(models.Model):
 
     def __str__(self) -> str:
         return f"grant {self.pk}"
+
+    @property
+    def item_titles(self) -> list[str]:
+        return self.resource.item_titles(self.items)
+
+    @property
+    def clear_item_titles(self) -> list[str]:
+        return self.resource.item_titles(self.clear_items)
 
 
 class ExchangeUse(models.Model):

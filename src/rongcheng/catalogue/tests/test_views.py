@@ -25,6 +25,9 @@ def _resident():
     return User.objects.create_user(username="resident1", kind=AccountKind.RESIDENT)
 
 
+TITLES = {item["name"]: item["description"] for item in f.resource_data()["items"]}
+
+
 def _url(resource, suffix=""):
     return f"/catalogue/r/{resource.classification}/{resource.sequence}/{suffix}"
 
@@ -84,6 +87,10 @@ def test_a_department_asks_and_the_provider_answers_on_the_pages():
     steward = f.steward()
     inbox = _client(steward).get("/catalogue/sharing/").content.decode()
     assert request.number in inbox
+    # the steward reads the data items by their titles; the form still sends their names
+    detail = _client(steward).get(f"/catalogue/sharing/{request.number}/").content.decode()
+    assert f"<dd>{TITLES['name']}</dd>" in detail
+    assert f'value="name" checked> {TITLES["name"]}</label>' in detail
     _client(steward).post(f"/catalogue/sharing/{request.number}/refuse/", {"reason": "超出范围"})
     request.refresh_from_db()
     assert (request.state, request.reason) == ("refused", "超出范围")
