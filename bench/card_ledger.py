@@ -12,9 +12,10 @@ payment. The hot case books each payment with its fee to one fee account (a link
 payment waits on that account's row lock. On PostgreSQL both rates are also taken with several payers at once
 (`--payers`, default 4: processes of their own, each with its own connection, merchant and cards), as a city's
 terminals pay together and PostgreSQL flushes their commits together; one connection gives the latency-bound rate.
-Offline taps are uploaded through `tap_batch_upload` (MAC, parsing, duplicates and gaps, set-based booking) and compared in the same run with the same rows written by hand: per batch,
-the accounts locked, then transfers, entries, balances and taps inserted from arrays in one transaction (the
-physical limit of those rows with their indexes and foreign keys). Clearing time is measured on the taps booked and
+Offline taps are uploaded through `tap_batch_upload` (MAC, parsing, duplicates and gaps, set-based booking) and
+compared in the same run with the same rows written by hand: per batch, the accounts locked, then transfers, entries,
+balances and taps inserted from arrays in one transaction (the physical limit of those rows with their indexes and
+foreign keys). Clearing time is measured on the taps booked and
 extrapolated linearly to 15 million taps.
 
     uv run python bench/card_ledger.py --database postgresql            # the figures of the closing note
