@@ -102,9 +102,12 @@ def _sqlite(path: Path) -> dict[str, Any]:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
-        # Kept open between requests like PostgreSQL's: opening one costs more than most pages' queries (the file,
-        # then the pragmas below).
-        "CONN_MAX_AGE": int(os.environ.get("RONGCHENG_DB_CONN_MAX_AGE", "60")),
+        # Closed after each request and each job (Django's default). Kept open (60 s, as PostgreSQL's are) the
+        # demo's database was damaged within a minute of its first applications: the job worker's processes fork
+        # while a connection is open (django-q2 closes old connections only once they are CONN_MAX_AGE old), and an
+        # SQLite connection carried across fork() corrupts the file (sqlite.org/howtocorrupt.html, 2.6). Opening
+        # one costs the file and the pragmas below, under a millisecond.
+        "CONN_MAX_AGE": int(os.environ.get("RONGCHENG_DB_CONN_MAX_AGE", "0")),
         "OPTIONS": {
             # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN so two
             # writers queue on busy_timeout instead of failing on a lock upgrade.

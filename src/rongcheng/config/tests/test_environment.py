@@ -26,6 +26,13 @@ def test_sqlite_url_is_an_absolute_path():
     assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
 
 
+def test_an_sqlite_connection_is_not_kept_between_requests_and_jobs(monkeypatch):
+    """Kept open, it was carried into the job worker's forked processes and damaged the demo's database file."""
+    monkeypatch.delenv("RONGCHENG_DB_CONN_MAX_AGE", raising=False)
+    assert database_from_url("sqlite:////srv/rongcheng/city.sqlite3")["CONN_MAX_AGE"] == 0
+    assert database_from_url("postgres://rc@db.example:5432/rongcheng")["CONN_MAX_AGE"] == 60
+
+
 def test_default_is_embedded_sqlite_in_the_data_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("RONGCHENG_DATA_DIR", str(tmp_path / "data"))
     db = database_from_url(None)
