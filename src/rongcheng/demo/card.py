@@ -18,7 +18,7 @@ from rongcheng.card.models import Card
 from rongcheng.staff.models import Role, RoleAssignment
 from rongcheng.staff.services import role_define, role_grant_by_system
 
-SYSTEM = Actor(kind="system", id="demo-seed", label="demo city generator")
+SYSTEM = Actor(kind="system", id="demo-seed", label="演示城市生成程序")
 EXTRA_DEPARTMENTS = (("FZ-SMK", "福州市民卡股份有限公司", "市民卡公司"),)
 FINANCE_ROLE = "市民卡清算员"
 MERCHANTS = (

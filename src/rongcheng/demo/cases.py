@@ -25,7 +25,7 @@ from rongcheng.divisions.models import Division, DivisionLevel, GridCell
 from rongcheng.staff.models import Duty, Role, RoleAssignment
 from rongcheng.staff.services import role_define, role_grant_by_system
 
-SYSTEM = Actor(kind="system", id="demo-seed", label="demo city generator")
+SYSTEM = Actor(kind="system", id="demo-seed", label="演示城市生成程序")
 OPEN311_SYSTEM = "福州水务集团工单系统（演示）"
 CASES_SEED = 2017
 

@@ -33,7 +33,7 @@ from rongcheng.registries.models import LegalEntity
 from rongcheng.staff.models import Duty, Role, RoleAssignment
 from rongcheng.staff.services import role_define, role_grant_by_system
 
-SYSTEM = Actor(kind="system", id="demo-seed", label="demo city generator")
+SYSTEM = Actor(kind="system", id="demo-seed", label="演示城市生成程序")
 EDIT = ("catalogue.edit_dataresource", "catalogue.request_sharing")
 ROLES: dict[str, tuple[bool, str, tuple[str, ...]]] = {
     "编目员": (False, "编目本部门的政务信息资源、上传数据、起草开放数据集，申请共享。", EDIT),

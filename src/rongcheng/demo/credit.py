@@ -22,7 +22,7 @@ from rongcheng.registries.models import EntityStatus, LegalEntity
 from rongcheng.staff.models import Duty, Role, RoleAssignment
 from rongcheng.staff.services import role_define, role_grant_by_system
 
-SYSTEM = Actor.system("demo city generator")
+SYSTEM = Actor.system("演示城市生成程序")
 OFFICE_ACCOUNT = "credit"
 OFFICE_ROLE = "信用办工作人员"
 OFFICE_PERMISSIONS = ("credit.manage_lists", "credit.review_repair", "credit.report_record")

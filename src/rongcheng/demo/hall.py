@@ -24,7 +24,7 @@ from rongcheng.registries.models import EntityStatus, LegalEntity
 from rongcheng.staff.models import Role
 from rongcheng.staff.services import role_define
 
-SYSTEM = Actor.system("demo city generator")
+SYSTEM = Actor.system("演示城市生成程序")
 # The demo officers' business roles (seeded by demo.staff) also decide applications of their department's services.
 HALL_ROLES = ("窗口工作人员", "户籍民警", "审批人员")
 HALL_PERMISSIONS = frozenset({"hall.decide_application", "hall.change_calendarday", "licences.add_licence"})

@@ -12,7 +12,7 @@ from rongcheng.identity.models import TotpDevice
 from rongcheng.identity.services import assurance_set_by_system, totp_provision, totp_secret
 from rongcheng.registries.models import Person
 
-SYSTEM = Actor(kind="system", id="demo-seed", label="demo city generator")
+SYSTEM = Actor(kind="system", id="demo-seed", label="演示城市生成程序")
 TOTP_COLUMN = "totp:"
 HEADER = (
     "# Demo accounts: username, password and, for staff, the TOTP secret (add it to an authenticator app, or run\n"

@@ -18,7 +18,7 @@ from rongcheng.licences.models import DepartmentKey, KeyStatus, Licence, Licence
 from rongcheng.licences.services import licence_issue, licence_type_define
 from rongcheng.registries.models import EntityStatus, LegalEntity, Person, PersonStatus
 
-SYSTEM = Actor(kind="system", id="demo-seed", label="demo city generator")
+SYSTEM = Actor(kind="system", id="demo-seed", label="演示城市生成程序")
 MOHURD = "11100000000013338W"  # 住房和城乡建设部 (standards.md §5)
 
 

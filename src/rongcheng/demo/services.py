@@ -49,7 +49,7 @@ from rongcheng.registries.services import ENTITY_TYPES, person_identifiers_prote
 
 CHUNK = 10_000
 DEFAULT_SEED = 2017
-SYSTEM = Actor(kind="system", id="demo-seed", label="demo city generator")
+SYSTEM = Actor(kind="system", id="demo-seed", label="演示城市生成程序")
 
 Progress = Callable[[int], None]
 
@@ -406,7 +406,7 @@ def _seed_roles() -> dict[str, Group]:
         group.permissions.set(Permission.objects.filter(codename__in=permissions, content_type__app_label="registries"))
         for field_name in fields:
             FieldEntitlement.objects.create(
-                registry="persons", field=field_name, purpose=purpose, role=group, granted_by="demo city generator"
+                registry="persons", field=field_name, purpose=purpose, role=group, granted_by="演示城市生成程序"
             )
     return roles
 

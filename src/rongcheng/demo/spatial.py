@@ -19,7 +19,7 @@ from rongcheng.spatial.services import poi_register
 from rongcheng.staff.models import Role
 from rongcheng.staff.services import role_define
 
-SYSTEM = Actor(kind="system", id="demo-seed", label="demo city generator")
+SYSTEM = Actor(kind="system", id="demo-seed", label="演示城市生成程序")
 SPATIAL_ROLES = ("窗口工作人员", "户籍民警", "审批人员")
 SPATIAL_PERMISSIONS = frozenset({"spatial.geocode_batch", "spatial.add_pointofinterest"})
 

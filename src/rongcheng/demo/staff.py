@@ -24,7 +24,7 @@ from rongcheng.staff.permissions import (
 )
 from rongcheng.staff.services import role_define, role_grant_by_system, staff_superuser_retire
 
-SYSTEM = Actor(kind="system", id="demo-seed", label="demo city generator")
+SYSTEM = Actor(kind="system", id="demo-seed", label="演示城市生成程序")
 
 # name: (duty, city-wide, description, permissions)
 ADMINISTRATOR_ROLES: dict[str, tuple[str, bool, str, tuple[str, ...]]] = {
