@@ -27,6 +27,7 @@ from typing import Any, Literal
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 from django_stubs_ext import StrOrPromise
 
 from rongcheng.accounts.models import Department
@@ -295,11 +296,18 @@ def fee_billed(step: Step) -> None:
         payer_index="" if entity is not None else applicant.id_number_index or "",
         reference=fee_reference(application), actor=Actor.system("hall"),
     )  # fmt: skip
+    params = {"service": application.service.name, "amount": f"{amount // 100}.{amount % 100:02d}",
+              "code": bill.payment_code}  # fmt: skip
     Message.objects.create(
-        recipient_id=application.applicant_id, application=application,
-        text=f"请缴纳{application.service.name}费用 {amount // 100}.{amount % 100:02d} 元，缴款码 {bill.payment_code}"
-        "（市民卡或银行、网上渠道均可缴纳），缴费后即可办结。",
+        recipient_id=application.applicant_id, application=application, text=FEE_BILLED.format(**params),
+        template=FEE_BILLED, params=params,
     )  # fmt: skip
+
+
+# The applicant's message of a bill, stored with its parameters and shown in the reader's language.
+FEE_BILLED = gettext_noop(
+    "请缴纳{service}费用 {amount} 元，缴款码 {code}（市民卡或银行、网上渠道均可缴纳），缴费后即可办结。"
+)
 
 
 def conclusion_announced(step: Step) -> None:

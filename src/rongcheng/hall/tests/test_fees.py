@@ -4,6 +4,7 @@ its payment, and the payment (card.events.BillPaid) is noted on the application 
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from rongcheng.accounts.models import AccountKind
 from rongcheng.audit.models import AuditRecord
@@ -45,6 +46,12 @@ def test_approval_bills_the_fee_and_conclusion_waits_until_it_is_paid(django_cap
         f"请缴纳{item.name}费用 10.00 元，缴款码 {bill.payment_code}"
         "（市民卡或银行、网上渠道均可缴纳），缴费后即可办结。"
     ]
+    (bill_message,) = [m for m in application.messages.all() if bill.payment_code in m.text]
+    with translation.override("en"):  # an English reader reads it in English
+        assert bill_message.shown == (
+            f"Please pay the fee of {item.name}: 10.00 yuan, payment code {bill.payment_code} (by city card, at a "
+            "bank or online). Once it is paid the application can be concluded."
+        )
 
     with pytest.raises(TransitionGuardFailed) as refused:
         services.application_transition(user=officer, application_id=application.pk, transition="conclude")
