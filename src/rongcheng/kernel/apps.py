@@ -9,6 +9,7 @@ class KernelConfig(AppConfig):
     def ready(self) -> None:
         from django.core.cache import caches
 
+        from rongcheng.kernel.events import outbox_delivered_delete
         from rongcheng.kernel.jobs import cleanup_job_register
         from rongcheng.kernel.ratelimit import CACHE_ALIAS, refusal_summaries_flush
 
@@ -21,3 +22,7 @@ class KernelConfig(AppConfig):
             lambda: refusal_summaries_flush(),
         )  # fmt: skip
         cleanup_job_register("shared-cache", "expired rows of the shared cache deleted", shared_cache_expired_delete)
+        cleanup_job_register(
+            "event-outbox", "domain events delivered more than 30 days ago deleted from the outbox",
+            lambda: outbox_delivered_delete(),
+        )  # fmt: skip

@@ -229,3 +229,16 @@ def outbox_owed(*, older_than: dt.timedelta, limit: int = 500) -> list[int]:
     before = timezone.now() - older_than
     rows = EventOutbox.objects.filter(delivered_at=None, created_at__lt=before).order_by("created_at")
     return list(rows.values_list("pk", flat=True)[:limit])
+
+
+OUTBOX_KEPT = dt.timedelta(days=30)  # delivered rows kept this long, to answer "was it delivered, when?"
+
+
+def outbox_delivered_delete(*, now: dt.datetime | None = None) -> int:
+    """Delete the outbox rows delivered more than OUTBOX_KEPT ago (a clean-up job); a row still owed is never
+    deleted. Returns how many went."""
+    from rongcheng.kernel.models import EventOutbox
+
+    before = (now or timezone.now()) - OUTBOX_KEPT
+    deleted, _ = EventOutbox.objects.filter(delivered_at__lt=before).delete()
+    return deleted

@@ -60,7 +60,7 @@ def test_cleanup_deletes_what_expired_and_is_idempotent():
     assert not Session.objects.filter(session_key="expired").exists()
     assert set(first) == {"identity-codes", "identity-sessions", "oauth-grants", "rate-limit-summaries",
                           "shared-cache", "card-preauthorizations", "card-idempotency",
-                          "cases.supervise"}  # fmt: skip
+                          "cases.supervise", "event-outbox"}  # fmt: skip
 
     second = _run()
     assert second["oauth-grants"] == second["identity-codes"] == second["identity-sessions"] == 0

@@ -22,6 +22,7 @@ from rongcheng.kernel.events import (
     event_from_payload,
     event_payload,
     outbox_deliver,
+    outbox_delivered_delete,
     outbox_owed,
     publish,
     subscribe,
@@ -218,3 +219,22 @@ def test_an_event_is_rebuilt_from_its_payload_with_its_field_types():
 def test_a_payload_names_only_events():
     with pytest.raises(TypeError):
         event_from_payload("rongcheng.kernel.models.EventOutbox", {})
+
+
+@pytest.mark.django_db
+def test_delivered_events_leave_the_outbox_after_thirty_days_and_owed_ones_never():
+    now = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
+
+    def row(name: str, created_days_ago: int, delivered_days_ago: int | None) -> EventOutbox:
+        return EventOutbox.objects.create(
+            subscriber=name, event_type="x.Y", event_id=uuid.uuid4(), payload={},
+            created_at=now - dt.timedelta(days=created_days_ago),
+            delivered_at=None if delivered_days_ago is None else now - dt.timedelta(days=delivered_days_ago),
+        )  # fmt: skip
+
+    row("old", 40, 31)
+    row("recent", 40, 29)
+    row("owed", 60, None)
+    assert outbox_delivered_delete(now=now) == 1
+    assert sorted(EventOutbox.objects.values_list("subscriber", flat=True)) == ["owed", "recent"]
+    assert outbox_delivered_delete(now=now) == 0
