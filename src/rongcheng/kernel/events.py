@@ -14,8 +14,8 @@ together. After the commit the rows are delivered in this process at once; a row
 handler failed, or the process died between the commit and the delivery) is handed to the background job system by
 the `events.sweep` job and delivered by an `events.deliver` job, retried with backoff (operations.jobs). A row is
 marked delivered in the transaction of the handler's own effects, so those happen once however often it is handed
-over. Events
-carry identifiers, dates and short codes only, stored as JSON and rebuilt from the event class's field types.
+over. Events carry identifiers, dates and short codes only, stored as JSON and rebuilt from the event class's field
+types. Delivered rows are deleted after OUTBOX_KEPT (a clean-up job); an owed row never is.
 """
 
 from __future__ import annotations
