@@ -91,7 +91,8 @@ def demo_card_seed() -> None:
                                    actor=SYSTEM, reference="DEMO-FEE-1",
                                    payer_index=resident.id_number_index)  # fmt: skip
         services.bill_pay_by_card(payment_code=bill.payment_code, number=card.number, user=resident, key="demo-bill-1")
-        # left unpaid for the story: the resident pays it with the card on /card/ and gets the signed receipt
-        services.bill_issue(department_id=police.pk, item="居住证工本费", payer_name="市民", amount=1000,
+        # left unpaid for the story: the resident pays it with the card on /card/ and gets the signed receipt. The
+        # first residence permit is free (《居住证暂行条例》第十八条), so the bill is for a replacement.
+        services.bill_issue(department_id=police.pk, item="居住证补领工本费", payer_name="市民", amount=2000,
                             actor=SYSTEM, reference="DEMO-FEE-2", payer_index=resident.id_number_index)  # fmt: skip
     services.clearing_run(business_date=yesterday, actor=SYSTEM)
