@@ -20,7 +20,6 @@ import hashlib
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
@@ -29,40 +28,13 @@ from ninja.utils import check_csrf
 from oauth2_provider.models import AccessToken
 from oauth2_provider.scopes import SettingsScopes
 
-from rongcheng.accounts.models import AccountKind, User
-from rongcheng.audit.services import Actor, actor_from_user, refusal_record
-from rongcheng.kernel.context import request_address
-from rongcheng.kernel.errors import NotAuthenticated, PermissionDenied
+from rongcheng.accounts.errors import CsrfFailed, TokenInvalid
+from rongcheng.accounts.models import User
+from rongcheng.accounts.permissions import SCOPES_BY_CLIENT_KIND, scopes_allowed_for
+from rongcheng.accounts.services import api_account_admit, api_token_admit, api_token_refuse
 from rongcheng.kernel.keyring import JwtInvalid, KeyRing, key_ring
 
-REALM = "rongcheng"
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105  # RFC 9068 §2.1 media type, not a secret
-
-
-# What each kind of client may hold, by the toolkit's grant type of its application: an allow-list, checked when a
-# client is registered, when a token is issued and when a token is used, so a row edited behind the services' back
-# still cannot act beyond it. A client-credentials client acts as itself (a machine account): it never holds the
-# administrators' and security administrators' scopes (三员分立) nor those that act for a person. A client that
-# signs people in acts for the person, whose own permissions still decide every call.
-ADMINISTRATOR_SCOPES = frozenset({"staff:admin", "oidc:clients"})
-MACHINE_SCOPES = frozenset(
-    {"registries:read", "registries:write", "hall:decide", "licences:read", "licences:issue", "spatial:geocode"}
-    | {"card:pay", "card:topup", "card:bills"}
-    | {"catalogue:exchange"}
-    | {"cases:work"}
-    | {"credit:report", "credit:office"}
-    | {"operations:read"}
-)
-PERSON_SCOPES = frozenset({"openid", "profile", "id_number_masked", "id_number", "hall:apply", "cases:report"})
-SCOPES_BY_CLIENT_KIND: dict[str, frozenset[str]] = {
-    "client-credentials": MACHINE_SCOPES,
-    "authorization-code": MACHINE_SCOPES | PERSON_SCOPES | ADMINISTRATOR_SCOPES,
-}
-
-
-def scopes_allowed_for(grant_type: str) -> frozenset[str]:
-    """The scopes a client of this kind (its application's grant type) may ever hold; none for another kind."""
-    return SCOPES_BY_CLIENT_KIND.get(grant_type, frozenset())
 
 
 def issuer_for(request: HttpRequest) -> str:
@@ -87,51 +59,6 @@ def access_token_verify(token: str, *, issuer: str, audience: str) -> dict[str, 
         raise TokenInvalid(f"The access token is invalid: {exc}.") from None
 
 
-class TokenInvalid(NotAuthenticated):
-    """RFC 6750 invalid_token: unknown, expired or revoked, or its application is gone."""
-
-    type_slug = "invalid-token"
-    title = "Invalid access token"
-    challenge = f'Bearer realm="{REALM}", error="invalid_token"'
-
-
-class TokenScopeInsufficient(PermissionDenied):
-    """RFC 6750 insufficient_scope: a valid token that was not issued for this kind of call."""
-
-    type_slug = "insufficient-scope"
-    title = "Insufficient scope"
-
-    def __init__(self, scope: str) -> None:
-        super().__init__(f"The access token was not issued with the scope {scope}.", required_scope=scope)
-        self.challenge = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{scope}"'
-
-
-class OperationDenied(PermissionDenied):
-    pass
-
-
-class CsrfFailed(PermissionDenied):
-    """A session's unsafe call without a valid CSRF token (ninja's own refusal would be an untyped http-403)."""
-
-    type_slug = "csrf-failed"
-    title = "CSRF check failed"
-
-
-def _refuse(request: HttpRequest, user: User, action: str, detail: dict[str, str]) -> None:
-    """Keep a trace of the refusal; ninja views run outside any transaction, so nothing rolls it back."""
-    refusal_record(
-        action=action, actor=actor_from_user(user), target_type=action.rpartition(".")[0],
-        source_address=request_address(request), detail=detail,
-    )  # fmt: skip
-
-
-def _admit(request: HttpRequest, user: User, permission: str | None, action: str) -> User:
-    if permission and not user.has_perm(permission):
-        _refuse(request, user, action, {"permission": permission})
-        raise OperationDenied(f"This account lacks the permission {permission}.")
-    return user
-
-
 class ClientToken(HttpBearer):
     """`Authorization: Bearer <access token>`: valid, unexpired, carrying `scope`; the caller is the token's user or,
     for client credentials, the account that owns the application."""
@@ -150,29 +77,11 @@ class ClientToken(HttpBearer):
             if access_token is None:
                 raise TokenInvalid("The access token is unknown, expired or revoked.")
         except TokenInvalid as exc:
-            refusal_record(
-                action=self.action, actor=Actor.anonymous(), target_type=self.action.rpartition(".")[0],
-                source_address=request_address(request), detail={"error": "invalid_token", "reason": exc.detail},
-            )  # fmt: skip
-            raise
-        user = access_token.user if access_token.user_id else getattr(access_token.application, "user", None)
-        if user is None or not user.is_active:
-            raise TokenInvalid("The access token belongs to no active account.")
-        if not access_token.user_id and user.kind != AccountKind.API_CLIENT:
-            raise TokenInvalid("Client-credentials tokens act for API client accounts only.")
-        if self.scope not in access_token.scope.split():
-            _refuse(request, user, self.action, {"scope": self.scope})
-            raise TokenScopeInsufficient(self.scope)
-        kind = "authorization-code" if access_token.user_id else "client-credentials"
-        if self.scope not in scopes_allowed_for(kind) or (
-            kind == "client-credentials" and access_token.application.authorization_grant_type != kind
-        ):
-            # A token row (or a client's account) edited behind the services' back: not a scope this kind holds.
-            _refuse(request, user, self.action, {"scope": self.scope, "client_kind": kind})
-            raise TokenScopeInsufficient(self.scope)
+            raise api_token_refuse(action=self.action, error=exc) from None
+        user = api_token_admit(access_token=access_token, action=self.action, scope=self.scope,
+                               permission=self.permission)  # fmt: skip
         request.user = user
-        with_cached_permissions(user)
-        return _admit(request, user, self.permission, self.action)
+        return user
 
 
 def _access_token(request: HttpRequest, token: str) -> AccessToken | None:
@@ -208,24 +117,6 @@ def _application_disabled(application: Any) -> bool:
     return registration.disabled_at is not None
 
 
-PERMISSION_CACHE_SECONDS = 30
-
-
-def with_cached_permissions(user: User) -> User:
-    """Load the account's permission set from a short-lived process cache (two queries saved per API call).
-
-    A permission withdrawn from a role takes effect within PERMISSION_CACHE_SECONDS; tokens themselves are checked
-    on every call, so revoking a client's token takes effect at once.
-    """
-    key = f"accounts.permissions.{user.pk}"
-    permissions: set[str] | None = cache.get(key)
-    if permissions is None:
-        permissions = set(user.get_all_permissions())
-        cache.set(key, permissions, PERMISSION_CACHE_SECONDS)
-    user._perm_cache = permissions  # type: ignore[attr-defined]  # ModelBackend's own per-object cache
-    return user
-
-
 class SignedInSession(SessionAuth):
     """Django's session of a signed-in person (the pages call the same API); unsafe methods need the CSRF token."""
 
@@ -245,8 +136,7 @@ class SignedInSession(SessionAuth):
         user = request.user
         if key is None or not isinstance(user, User) or not user.is_authenticated:
             return None
-        with_cached_permissions(user)
-        return _admit(request, user, self.permission, self.action)
+        return api_account_admit(user=user, action=self.action, permission=self.permission)
 
 
 def api_auth(action: str, *, scope: str, permission: str | None = None) -> list[AuthBase]:

@@ -11,8 +11,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
 from rongcheng.audit.models import AuditAnchor, AuditRecord
-from rongcheng.audit.services import actor_from_user, audit_record
-from rongcheng.kernel.context import request_address
+from rongcheng.audit.services import audit_admin_view_record
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -38,7 +37,7 @@ class AuditRecordAdmin(ReadOnlyAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         response = super().changelist_view(request, extra_context)
         if response.status_code == 200:
-            self._record_view(request, target_id="", query=request.GET.urlencode())
+            audit_admin_view_record(user=request.user, query=request.GET.urlencode())
         return response
 
     def change_view(
@@ -46,18 +45,8 @@ class AuditRecordAdmin(ReadOnlyAdmin):
     ) -> HttpResponse:
         response = super().change_view(request, object_id, form_url, extra_context)
         if response.status_code == 200:
-            self._record_view(request, target_id=object_id, query="")
+            audit_admin_view_record(user=request.user, record_id=object_id)
         return response
-
-    def _record_view(self, request: HttpRequest, *, target_id: str, query: str) -> None:
-        audit_record(
-            action="audit.search",
-            actor=actor_from_user(request.user),
-            target_type="audit.trail",
-            target_id=target_id,
-            source_address=request_address(request),
-            detail={"via": "admin", **({"query": query} if query else {})},
-        )
 
 
 @admin.register(AuditAnchor)

@@ -264,17 +264,17 @@ def refusal_record(
     *,
     action: str,
     actor: Actor,
-    source_address: str | None,
     target_type: str = "",
     target_id: str | int = "",
     purpose: str = "",
     detail: Mapping[str, Any] | None = None,
 ) -> AuditRecord:
-    """The one way a refused request is recorded, for pages and API alike: outcome "denied". Callers run outside any
-    transaction that could roll the record back (the middleware after the view; API authentication before it)."""
+    """The one way a refused request is recorded, for pages and API alike: outcome "denied", from the address of the
+    request running now (`kernel.context`). Callers run outside any transaction that could roll the record back (the
+    middleware after the view; API authentication before it)."""
     return audit_record(
         action=action, actor=actor, outcome="denied", target_type=target_type, target_id=target_id, purpose=purpose,
-        source_address=source_address, detail=detail,
+        source_address=current_address(), detail=detail,
     )  # fmt: skip
 
 
@@ -727,6 +727,17 @@ def audit_trail_search(
             detail={**search.as_detail(), "page": "next" if cursor else "first", "shown": len(page.items)},
         )
     return page
+
+
+def audit_admin_view_record(
+    *, user: AbstractBaseUser | AnonymousUser | None, record_id: str = "", query: str = ""
+) -> None:
+    """Viewing the trail through the admin site (its list, or one record) is recorded like a search on the staff page.
+    Who may view it there is the admin's own check (its view permission); this records that they did."""
+    audit_record(
+        action="audit.search", actor=actor_from_user(user), target_type="audit.trail", target_id=record_id,
+        source_address=current_address(), detail={"via": "admin", **({"query": query} if query else {})},
+    )  # fmt: skip
 
 
 def refusals_summary_record(summary: RefusalSummary) -> AuditRecord:

@@ -16,7 +16,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.schema import OpenAPISchema
 
-from rongcheng.accounts.api_auth import REALM
+from rongcheng.accounts.errors import REALM
 from rongcheng.card.api import router as card_router
 from rongcheng.cases.api import router as cases_router
 from rongcheng.catalogue.api import router as catalogue_router

@@ -29,7 +29,7 @@ from django.utils.functional import SimpleLazyObject, empty
 from django.utils.http import http_date
 
 from rongcheng.audit.services import actor_from_user, refusal_record, refusals_recorded, refusals_reset
-from rongcheng.kernel.context import from_request, request_address, running
+from rongcheng.kernel.context import from_request, running
 from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.problems import PROBLEM_CONTENT_TYPE, problem_response
 from rongcheng.portal.views import error_page
@@ -217,7 +217,6 @@ class RefusalAuditMiddleware:
         refusal_record(
             action="api.refused" if request.path.startswith("/api/") else "page.refused",
             actor=actor_from_user(getattr(request, "user", None)),
-            source_address=request_address(request),
             target_type=(match.view_name if match else "")[:100],
             detail={"method": request.method, "route": match.route if match else "", "status": status,
                     "reason": refused.type_slug if refused is not None else "forbidden"},

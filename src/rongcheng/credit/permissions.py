@@ -14,7 +14,7 @@ from rongcheng.staff.permissions import has_perm_in_department
 REPORT_PERMISSION = "credit.report_record"
 LISTS_PERMISSION = "credit.manage_lists"
 REPAIR_PERMISSION = "credit.review_repair"
-# API scopes (accounts.api_auth MACHINE_SCOPES, settings.API_SCOPE_PERMISSIONS).
+# API scopes (accounts.permissions MACHINE_SCOPES, settings.API_SCOPE_PERMISSIONS).
 REPORT_SCOPE = "credit:report"
 OFFICE_SCOPE = "credit:office"
 

@@ -10,7 +10,8 @@ from ninja import Router, Schema, Status
 from rongcheng.accounts.api_auth import SignedInSession
 from rongcheng.accounts.models import User
 from rongcheng.identity.selectors import account_summary, session_list_for_user
-from rongcheng.identity.services import SESSION_RECORD, session_end, sign_out
+from rongcheng.identity.services import SESSION_RECORD, session_end
+from rongcheng.identity.web import sign_out
 from rongcheng.kernel.schema_types import RecordId
 
 router = Router(tags=["identity"])

@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from rongcheng.accounts.models import User
-from rongcheng.identity.services import password_change_reason, session_touch
+from rongcheng.identity.services import password_change_reason
+from rongcheng.identity.web import session_still_open
 from rongcheng.kernel.problems import problem_response
 
 # Paths a person who must change the password may still open.
@@ -31,7 +32,7 @@ class SessionPolicyMiddleware:
             return self.get_response(request)
         user = request.user
         if isinstance(user, User) and user.is_authenticated:
-            if not session_touch(request):
+            if not session_still_open(request):
                 return self._ended(request)
             reason = password_change_reason(user)
             if reason is not None and not self._open(request):

@@ -51,10 +51,7 @@ from rongcheng.identity.services import (
     resident_register,
     second_factor_for,
     session_end,
-    session_open,
-    session_rekey,
     sign_in_code_send,
-    sign_out,
     sms_sign_in,
     step_up_confirm,
     step_up_start,
@@ -63,6 +60,7 @@ from rongcheng.identity.services import (
     totp_sign_in,
     totp_uri,
 )
+from rongcheng.identity.web import session_key_changed, sign_in_complete, sign_out
 from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.ratelimit import rate_limit_request, rate_limited
 
@@ -141,7 +139,7 @@ def _pending_user(request: HttpRequest) -> tuple[User, dict[str, Any]] | None:
 def _after_first_factor(request: HttpRequest, user: User, method: str, next_url: str) -> HttpResponse:
     factor = second_factor_for(user)
     if factor is None:
-        session_open(request, user=user, method=method)
+        sign_in_complete(request, user=user, method=method)
         return HttpResponseRedirect(next_url)
     _pending_set(request, user, method, next_url)
     if factor == "totp_enrol":
@@ -222,7 +220,7 @@ def sign_in_totp(request: HttpRequest) -> HttpResponse:
                 _form_error(form, exc)
         else:
             request.session.pop(PENDING, None)
-            session_open(request, user=user, method=f"{state.get('method', 'password')}+totp")
+            sign_in_complete(request, user=user, method=f"{state.get('method', 'password')}+totp")
             return HttpResponseRedirect(_safe_next(request, str(state.get("next", ""))))
     return render(request, "identity/sign_in_totp.html", {"form": form})
 
@@ -256,7 +254,7 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
         else:
             if pending is not None:
                 request.session.pop(PENDING, None)
-                session_open(request, user=user, method=f"{pending[1].get('method', 'password')}+totp")
+                sign_in_complete(request, user=user, method=f"{pending[1].get('method', 'password')}+totp")
                 return HttpResponseRedirect(_safe_next(request, str(pending[1].get("next", ""))))
             messages.success(request, _("身份验证器已绑定。"))
             return HttpResponseRedirect(reverse("identity:account"))
@@ -280,7 +278,7 @@ def register(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             _form_error(form, exc)
         else:
-            session_open(request, user=user, method="register")
+            sign_in_complete(request, user=user, method="register")
             messages.success(request, _("注册成功。完成实名核验可办理更多事项。"))
             return HttpResponseRedirect(reverse("identity:account"))
     return render(request, "identity/register.html", {"form": form})
@@ -337,7 +335,7 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
             _form_error(form, exc)
         else:
             update_session_auth_hash(request, user)
-            session_rekey(request)
+            session_key_changed(request)
             messages.success(request, _("密码已修改。"))
             return HttpResponseRedirect(_next_of(request))
     return render(

@@ -11,7 +11,10 @@ Migration (issue 11): services move to the context one app at a time, dropping t
 actor kind (docs/architecture.md, "Request context"). Done: the hall, staff, licences, registries, oidc, audit,
 credit, cases, spatial, card, catalogue and identity read `current_address()` (identity also `current_user_agent()`
 for its session list); accounts and operations take no address argument; every audit record carries the current
-`request_id`. Tests run a service "from an address" with `rongcheng.kernel.tests.contexts.request_from`.
+`request_id`; no adapter writes an audit record (the refusal records read the address here too); no identity
+service takes the request; the registries' pages and API state the purpose of a read with `purpose_stated(...)`
+and its selectors read `current_purpose()`. Tests run a service "from an address" with
+`rongcheng.kernel.tests.contexts.request_from`.
 """
 
 from __future__ import annotations
@@ -111,6 +114,21 @@ def current_user_agent() -> str:
     """The User-Agent of the request running now; empty for a job, a command or outside any context."""
     context = _current.get()
     return context.user_agent if context is not None else ""
+
+
+def current_purpose() -> str:
+    """The purpose the request running now states for its reads of personal data; empty when it states none."""
+    context = _current.get()
+    return context.purpose if context is not None else ""
+
+
+@contextmanager
+def purpose_stated(purpose: str | None) -> Iterator[RequestContext]:
+    """Run the block as the current request stating `purpose` (an adapter passes on the purpose its caller gave, and
+    the selectors that read personal data take it from the context). Outside any context, a context of its own."""
+    context = _current.get() or RequestContext(request_id=uuid.uuid4().hex)
+    with running(context.for_purpose(purpose or "")) as stated:
+        yield stated
 
 
 @contextmanager

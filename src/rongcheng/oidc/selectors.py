@@ -18,7 +18,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 from oauth2_provider.models import AccessToken, Application
 
-from rongcheng.accounts.api_auth import with_cached_permissions
+from rongcheng.accounts.selectors import with_cached_permissions
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
 from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import DomainError

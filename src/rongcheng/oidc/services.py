@@ -14,9 +14,10 @@ from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken, clear_expired
 
-from rongcheng.accounts.api_auth import scopes_allowed_for
 from rongcheng.accounts.models import AccountKind, Department, User
-from rongcheng.audit.services import actor_from_user, audit_record
+from rongcheng.accounts.permissions import scopes_allowed_for
+from rongcheng.audit.services import Actor, actor_from_user, audit_record
+from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.oidc.errors import ClientManagementDenied, ClientNotFound, ConsentNotFound
 from rongcheng.oidc.models import ClientRegistration, Consent
@@ -210,6 +211,35 @@ def consent_revoke(*, user: Any, consent_id: int) -> None:
         consent.delete()
         audit_record(action="oidc.consent.revoke", actor=actor_from_user(user), target_type="oidc.client",
                      target_id=application.client_id, detail={"access_tokens_revoked": revoked})  # fmt: skip
+
+
+def authorization_refuse(*, user: Any, client_id: str, error: str, required_level: int | None = None) -> None:
+    """Record a refused authorization request with its OAuth error (unknown client, unregistered redirect URI, plain
+    PKCE, unknown scope, an assurance level the account lacks and no step-up to offer: `required_level`), once."""
+    detail: dict[str, Any] = {"error": error}
+    if required_level is not None:
+        detail["required_level"] = required_level
+    audit_record(
+        action="oidc.authorize", actor=actor_from_user(user), outcome="denied", target_type="oidc.client",
+        target_id=client_id, source_address=current_address(), detail=detail,
+    )  # fmt: skip
+
+
+def token_response_record(*, client_id: str, grant_type: str, error: Any) -> None:
+    """The token endpoint's answer in the trail: every refusal (`error`), and every grant made for a person. A
+    client-credentials grant is not recorded (one per few minutes per system, and the API calls it makes are).
+    `client_id` and `grant_type` are as the caller sent them, made printable; `error` is None for a grant."""
+    if error is not None:
+        audit_record(
+            action="oidc.token.issue", actor=Actor.anonymous(), outcome="denied", target_type="oidc.client",
+            target_id=client_id, source_address=current_address(),
+            detail={"error": error, "grant_type": grant_type[:60]},
+        )  # fmt: skip
+    elif grant_type != "client_credentials":
+        audit_record(
+            action="oidc.token.issue", actor=Actor.anonymous(), target_type="oidc.client", target_id=client_id,
+            source_address=current_address(), detail={"grant_type": grant_type},
+        )  # fmt: skip
 
 
 def grants_and_tokens_expired_delete() -> int:

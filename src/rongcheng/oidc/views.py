@@ -31,8 +31,6 @@ from oauth2_provider.models import Application
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidRequestError
 
-from rongcheng.audit.services import Actor, actor_from_user, audit_record
-from rongcheng.kernel.context import request_address
 from rongcheng.kernel.errors import DomainError
 from rongcheng.oidc import selectors, services
 from rongcheng.oidc.models import ClientRegistration
@@ -101,11 +99,8 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
             target = step_up_url(level, request.get_full_path())
             if target is not None:
                 return HttpResponseRedirect(target)
-            audit_record(
-                action="oidc.authorize", actor=actor_from_user(user), outcome="denied", target_type="oidc.client",
-                target_id=application.client_id, source_address=request_address(request),
-                detail={"error": "unmet_authentication_requirements", "required_level": level},
-            )  # fmt: skip
+            services.authorization_refuse(user=user, client_id=application.client_id,
+                                          error="unmet_authentication_requirements", required_level=level)  # fmt: skip
             refusal = OAuthToolkitError(
                 error=CustomOAuth2Error(
                     error="unmet_authentication_requirements",
@@ -134,11 +129,8 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
         oauth_error = getattr(error, "oauthlib_error", None)
         code = str(getattr(oauth_error, "error", "") or "invalid_request")
         if code != "unmet_authentication_requirements":  # audited where it is decided, with the level
-            audit_record(
-                action="oidc.authorize", actor=actor_from_user(self.request.user), outcome="denied",
-                target_type="oidc.client", target_id=_requested_client_id(self.request),
-                source_address=request_address(self.request), detail={"error": code},
-            )  # fmt: skip
+            services.authorization_refuse(user=self.request.user, client_id=_requested_client_id(self.request),
+                                          error=code)  # fmt: skip
         return super().error_response(error, application, **kwargs)  # type: ignore[no-any-return]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -198,23 +190,15 @@ class TokenView(oauth2_views.TokenView):  # type: ignore[misc]  # django-oauth-t
         response = HttpResponse(content=body, status=status, content_type="application/json")
         for key, value in headers.items():
             response[key] = value
-        grant_type = request.POST.get("grant_type", "")
+        error: Any = None  # the OAuth error of a refusal, as the body names it
         if status != 200:
             try:
                 error = json.loads(body).get("error", "")
             except (TypeError, ValueError):
                 error = ""
-            audit_record(
-                action="oidc.token.issue", actor=Actor.anonymous(), outcome="denied", target_type="oidc.client",
-                target_id=_printable(_claimed_client_id(request)), source_address=request_address(request),
-                detail={"error": error, "grant_type": _printable(grant_type)[:60]},
-            )  # fmt: skip
-        elif grant_type != "client_credentials":
-            audit_record(
-                action="oidc.token.issue", actor=Actor.anonymous(), target_type="oidc.client",
-                target_id=_printable(_claimed_client_id(request)), source_address=request_address(request),
-                detail={"grant_type": grant_type},
-            )  # fmt: skip
+        grant_type = _printable(request.POST.get("grant_type", ""))
+        services.token_response_record(client_id=_printable(_claimed_client_id(request)), grant_type=grant_type,
+                                       error=error)  # fmt: skip
         return response
 
 

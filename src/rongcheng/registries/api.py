@@ -23,6 +23,7 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import WithJsonSchema
 
 from rongcheng.accounts.api_auth import api_auth
+from rongcheng.kernel.context import purpose_stated
 from rongcheng.kernel.pagination import MAX_LIMIT
 from rongcheng.kernel.problems import problem_response
 from rongcheng.kernel.schema_types import NOT_BLANK, CreditCodeText, IdNumberText, RecordId
@@ -223,9 +224,8 @@ def _moved(request: HttpRequest, *, template: str, new_route: str, fields: str) 
 @router.post("/persons/by-id-number", response=PersonOut, auth=PERSON_READ, summary="A person by citizen ID number")
 def person_by_id_number(request: HttpRequest, payload: PersonLookupIn) -> PersonView:
     """The ID number travels in the body, never in the URL."""
-    return selectors.person_read_by_id_number(
-        reader=_reader(request), id_number=payload.id_number, purpose=payload.purpose
-    )
+    with purpose_stated(payload.purpose):
+        return selectors.person_read_by_id_number(reader=_reader(request), id_number=payload.id_number)
 
 
 @router.get(
@@ -241,10 +241,11 @@ def person_by_id_number_in_path(request: HttpRequest, id_number: str) -> HttpRes
 
 @router.get("/persons", response=PersonPage, auth=PERSON_READ, summary="Persons by name and/or division")
 def person_search(request: HttpRequest, filters: Query[PersonSearch]) -> dict[str, Any]:
-    page = selectors.person_search(
-        reader=_reader(request), purpose=filters.purpose, name=filters.name, division_code=filters.division_code,
-        cursor=filters.cursor, limit=filters.limit,
-    )  # fmt: skip
+    with purpose_stated(filters.purpose):
+        page = selectors.person_search(
+            reader=_reader(request), name=filters.name, division_code=filters.division_code,
+            cursor=filters.cursor, limit=filters.limit,
+        )  # fmt: skip
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
@@ -261,9 +262,10 @@ def person_get(
     as_of: AsOf = None,
 ) -> PersonView:
     reader = _reader(request)
-    if as_of is None:
-        return selectors.person_read(reader=reader, person_id=record_id, purpose=purpose)
-    return selectors.person_as_of(reader=reader, person_id=record_id, at=_moment(as_of), purpose=purpose)
+    with purpose_stated(purpose):
+        if as_of is None:
+            return selectors.person_read(reader=reader, person_id=record_id)
+        return selectors.person_as_of(reader=reader, person_id=record_id, at=_moment(as_of))
 
 
 @router.get(
@@ -273,7 +275,8 @@ def person_get(
     summary="Every version of a person's record, oldest first",
 )
 def person_history(request: HttpRequest, record_id: RecordId, purpose: Purpose) -> list[dict[str, Any]]:
-    history = selectors.person_history(reader=_reader(request), person_id=record_id, purpose=purpose)
+    with purpose_stated(purpose):
+        history = selectors.person_history(reader=_reader(request), person_id=record_id)
     return [_version_out(info, view) for info, view in history]
 
 
@@ -327,9 +330,10 @@ def person_close(request: HttpRequest, record_id: RecordId, payload: PersonClose
 )  # fmt: skip
 def entity_by_credit_code(request: HttpRequest, payload: EntityLookupIn) -> dict[str, Any]:
     """The code travels in the body: the credit code of an individual business (个体工商户) identifies a person."""
-    entity: LegalEntity = selectors.legal_entity_read_by_credit_code(
-        reader=_reader(request), credit_code=payload.credit_code, purpose=payload.purpose
-    )
+    with purpose_stated(payload.purpose):
+        entity: LegalEntity = selectors.legal_entity_read_by_credit_code(
+            reader=_reader(request), credit_code=payload.credit_code
+        )
     return _entity_out(entity.pk, services.entity_snapshot(entity))
 
 
@@ -356,9 +360,8 @@ def entity_get(
     purpose: Purpose,
     as_of: AsOf = None,
 ) -> dict[str, Any]:
-    snapshot = selectors.legal_entity_as_of(
-        reader=_reader(request), entity_id=record_id, at=_moment(as_of), purpose=purpose
-    )
+    with purpose_stated(purpose):
+        snapshot = selectors.legal_entity_as_of(reader=_reader(request), entity_id=record_id, at=_moment(as_of))
     return _entity_out(record_id, snapshot)
 
 

@@ -20,7 +20,7 @@ from rongcheng.audit.services import (
     audit_record_many,
     read_record_transaction,
 )
-from rongcheng.kernel.context import current_address
+from rongcheng.kernel.context import current_address, current_purpose
 from rongcheng.kernel.errors import NotAuthenticated, ValidationFailed
 from rongcheng.kernel.identifiers import credit_code_validate, id_number_validate
 from rongcheng.kernel.masking import mask_name
@@ -122,7 +122,9 @@ def _snapshot_view(record_id: int, version: int, snapshot: dict[str, Any], clear
 
 
 def _admit(reader: Reader, registry: str, purpose: str | None, action: str) -> tuple[str, frozenset[str]]:
-    checked = purpose_check(purpose)
+    """`purpose`: the one a caller states for its own reads (another app's service); None takes the purpose the
+    request states (`kernel.context.purpose_stated`, set by the pages and the API from what the reader chose)."""
+    checked = purpose_check(purpose if purpose is not None else current_purpose())
     if not reader.authenticated:
         raise NotAuthenticated("Sign in, or call with an API client's token.")
     if not may_read(reader, registry):
@@ -173,7 +175,7 @@ def _audit_person_read_in_transaction(
     )  # fmt: skip
 
 
-def person_read_by_id_number(*, reader: Reader, id_number: str, purpose: str | None) -> PersonView:
+def person_read_by_id_number(*, reader: Reader, id_number: str, purpose: str | None = None) -> PersonView:
     valid = id_number_validate(id_number)
     checked, clear = _admit(reader, "persons", purpose, "registries.person.read")
     index = index_of("person.id_number", valid.value)
@@ -185,7 +187,7 @@ def person_read_by_id_number(*, reader: Reader, id_number: str, purpose: str | N
     return _person_view(person, clear)
 
 
-def person_read(*, reader: Reader, person_id: int, purpose: str | None) -> PersonView:
+def person_read(*, reader: Reader, person_id: int, purpose: str | None = None) -> PersonView:
     checked, clear = _admit(reader, "persons", purpose, "registries.person.read")
     person = Person.objects.select_related("address").filter(pk=person_id).first()
     if person is None:
@@ -196,7 +198,13 @@ def person_read(*, reader: Reader, person_id: int, purpose: str | None) -> Perso
 
 
 def person_search(
-    *, reader: Reader, purpose: str | None, name: str = "", division_code: str = "", cursor: str | None, limit: int
+    *,
+    reader: Reader,
+    name: str = "",
+    division_code: str = "",
+    cursor: str | None,
+    limit: int,
+    purpose: str | None = None,
 ) -> Page[PersonView]:
     if not name and not division_code:
         raise ValidationFailed(
@@ -216,7 +224,9 @@ def person_search(
     return Page(items=[_person_view(p, clear) for p in page.items], next_cursor=page.next_cursor)
 
 
-def person_history(*, reader: Reader, person_id: int, purpose: str | None) -> list[tuple[VersionInfo, PersonView]]:
+def person_history(
+    *, reader: Reader, person_id: int, purpose: str | None = None
+) -> list[tuple[VersionInfo, PersonView]]:
     """Every version of a person's record, oldest first, the current one last."""
     checked, clear = _admit(reader, "persons", purpose, "registries.person.history")
     person = Person.objects.select_related("address").filter(pk=person_id).first()
@@ -235,7 +245,7 @@ def person_history(*, reader: Reader, person_id: int, purpose: str | None) -> li
     return history
 
 
-def person_as_of(*, reader: Reader, person_id: int, at: dt.datetime, purpose: str | None) -> PersonView:
+def person_as_of(*, reader: Reader, person_id: int, at: dt.datetime, purpose: str | None = None) -> PersonView:
     checked, clear = _admit(reader, "persons", purpose, "registries.person.read")
     person = Person.objects.select_related("address").filter(pk=person_id).first()
     if person is None:
@@ -254,7 +264,7 @@ def person_as_of(*, reader: Reader, person_id: int, at: dt.datetime, purpose: st
     return view
 
 
-def legal_entity_read_by_credit_code(*, reader: Reader, credit_code: str, purpose: str | None) -> LegalEntity:
+def legal_entity_read_by_credit_code(*, reader: Reader, credit_code: str, purpose: str | None = None) -> LegalEntity:
     valid = credit_code_validate(credit_code)
     checked, _ = _admit(reader, "entities", purpose, "registries.entity.read")
     entity = (
@@ -269,7 +279,9 @@ def legal_entity_read_by_credit_code(*, reader: Reader, credit_code: str, purpos
     return entity
 
 
-def legal_entity_as_of(*, reader: Reader, entity_id: int, at: dt.datetime, purpose: str | None) -> dict[str, Any]:
+def legal_entity_as_of(
+    *, reader: Reader, entity_id: int, at: dt.datetime, purpose: str | None = None
+) -> dict[str, Any]:
     checked, _ = _admit(reader, "entities", purpose, "registries.entity.read")
     entity = LegalEntity.objects.select_related("address").filter(pk=entity_id).first()
     if entity is None:
@@ -339,7 +351,7 @@ def _entity_version_view(info: VersionInfo, snapshot: dict[str, Any]) -> EntityV
     )  # fmt: skip
 
 
-def legal_entity_read(*, reader: Reader, entity_id: int, purpose: str | None) -> EntityView:
+def legal_entity_read(*, reader: Reader, entity_id: int, purpose: str | None = None) -> EntityView:
     """The staff view of an entity with its history, oldest version first and the current one last.
 
     Showing the representative (masked) is a read of that person's record, audited as such: it appears in the

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rongcheng.audit.services import actor_from_user
+from rongcheng.kernel.context import purpose_stated
 from rongcheng.kernel.divisions import division_get
 from rongcheng.kernel.errors import Conflict, DomainError, ValidationFailed
 from rongcheng.kernel.form_errors import add_domain_errors
@@ -136,21 +137,15 @@ def person_search_view(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                if data["id_number"]:
-                    page = Page(
-                        items=[
-                            person_read_by_id_number(
-                                reader=_reader(request), id_number=data["id_number"], purpose=data["purpose"]
-                            )
-                        ],
-                        next_cursor=None,
-                    )
-                else:
-                    page = person_search(
-                        reader=_reader(request), purpose=data["purpose"], name=data["name"],
-                        division_code=data["division_code"], cursor=data_in.get("cursor") or None,
-                        limit=PAGE_SIZE,
-                    )  # fmt: skip
+                with purpose_stated(data["purpose"]):
+                    if data["id_number"]:
+                        person = person_read_by_id_number(reader=_reader(request), id_number=data["id_number"])
+                        page = Page(items=[person], next_cursor=None)
+                    else:
+                        page = person_search(
+                            reader=_reader(request), name=data["name"], division_code=data["division_code"],
+                            cursor=data_in.get("cursor") or None, limit=PAGE_SIZE,
+                        )  # fmt: skip
                 status = 200
             except PersonNotFound:
                 page, not_found, status = Page(items=[], next_cursor=None), True, 200
@@ -188,7 +183,8 @@ def person_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     if purpose is None:
         return _ask_purpose(request, "registries/person_detail.html", pk, purpose_form)
     try:
-        history = person_history(reader=_reader(request), person_id=pk, purpose=purpose)
+        with purpose_stated(purpose):
+            history = person_history(reader=_reader(request), person_id=pk)
     except PersonNotFound as exc:
         raise Http404 from exc
     except RegistryReadDenied as exc:
@@ -210,7 +206,8 @@ def person_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _person_for_correction(request: HttpRequest, pk: int) -> PersonView:
     try:
-        return person_read(reader=_reader(request), person_id=pk, purpose=CORRECTION_PURPOSE)
+        with purpose_stated(CORRECTION_PURPOSE):
+            return person_read(reader=_reader(request), person_id=pk)
     except PersonNotFound as exc:
         raise Http404 from exc
     except RegistryReadDenied as exc:
@@ -302,7 +299,8 @@ def _entity_context(entity: EntityView) -> dict[str, Any]:
 
 def _entity_for(request: HttpRequest, pk: int, purpose: str) -> EntityView:
     try:
-        return legal_entity_read(reader=_reader(request), entity_id=pk, purpose=purpose)
+        with purpose_stated(purpose):
+            return legal_entity_read(reader=_reader(request), entity_id=pk)
     except LegalEntityNotFound as exc:
         raise Http404 from exc
     except RegistryReadDenied as exc:
@@ -350,7 +348,8 @@ def _entity_changes(request: HttpRequest, form: EntityCorrectForm) -> dict[str, 
     if not id_number:
         return changes
     try:
-        person = person_read_by_id_number(reader=_reader(request), id_number=id_number, purpose=CORRECTION_PURPOSE)
+        with purpose_stated(CORRECTION_PURPOSE):
+            person = person_read_by_id_number(reader=_reader(request), id_number=id_number)
     except PersonNotFound:
         form.add_error("representative_id_number", _("人口库中没有该身份证号的登记人员。"))
         return None

@@ -15,7 +15,9 @@ from rongcheng.kernel.context import (
     ActorKind,
     RequestContext,
     current,
+    current_purpose,
     note_actor,
+    purpose_stated,
     request_address,
     running,
     system,
@@ -102,3 +104,15 @@ def test_one_place_reads_the_remote_address():
         if "/tests/" not in path.as_posix() and "REMOTE_ADDR" in path.read_text(encoding="utf-8")
     ]
     assert readers == ["kernel/context.py"]
+
+
+def test_a_stated_purpose_holds_for_the_block_only():
+    with running(RequestContext(request_id="p" * 32, source_address="192.0.2.2")):
+        assert current_purpose() == ""
+        with purpose_stated("public_security") as stated:
+            assert current_purpose() == "public_security"
+            assert (stated.request_id, stated.source_address) == ("p" * 32, "192.0.2.2")
+        assert current_purpose() == ""
+    with purpose_stated(None):
+        assert current_purpose() == ""
+    assert current() is None

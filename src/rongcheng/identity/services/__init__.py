@@ -114,6 +114,9 @@ from rongcheng.identity.services.sessions import (
     _session_store_delete as _session_store_delete,
 )
 from rongcheng.identity.services.sessions import (
+    session_close as session_close,
+)
+from rongcheng.identity.services.sessions import (
     session_end as session_end,
 )
 from rongcheng.identity.services.sessions import (
@@ -130,9 +133,6 @@ from rongcheng.identity.services.sessions import (
 )
 from rongcheng.identity.services.sessions import (
     sessions_idle_end as sessions_idle_end,
-)
-from rongcheng.identity.services.sessions import (
-    sign_out as sign_out,
 )
 from rongcheng.identity.services.sign_in import (
     TOTP_ISSUER as TOTP_ISSUER,

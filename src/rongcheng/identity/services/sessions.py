@@ -1,15 +1,18 @@
-"""Signed-in sessions: opening one after the factors, signing out, ending one from elsewhere, the idle timeout."""
+"""Signed-in sessions: opening one after the factors, signing out, ending one from elsewhere, the idle timeout.
+
+The services keep the session record, its audit and the keys they keep in Django's session store (`SessionBase`,
+passed in); Django's own `login` and `logout`, which need the request, are the adapter's (`identity.web`).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth import login, logout
 from django.db import transaction
 from django.db.models import F
-from django.http import HttpRequest
 
 from rongcheng.accounts.models import User
 from rongcheng.audit.services import Actor, actor_from_user
@@ -31,25 +34,28 @@ from rongcheng.identity.services.context import (
 )
 from rongcheng.kernel.context import current_address, current_user_agent
 
+if TYPE_CHECKING:
+    from django.contrib.sessions.backends.base import SessionBase
+
 # How often the session record's "last seen" is written: the idle timeout itself is checked on every request.
 LAST_SEEN_RESOLUTION = dt.timedelta(seconds=60)
 
 
-def session_open(request: HttpRequest, *, user: User, method: str) -> AccountSession:
-    """Complete a sign-in: Django's login (a new session key), the session record, the failure counter reset."""
-    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])  # identity checked the factors itself
+def session_open(*, session: SessionBase, user: User, method: str) -> AccountSession:
+    """Complete a sign-in, once Django's login gave the session a new key: the session record, the failure counter
+    reset, the audit record."""
     now = clock.now()
     with transaction.atomic():
         record = AccountSession.objects.create(
-            user=user, session_key=request.session.session_key or "", method=method, created_at=now,
+            user=user, session_key=session.session_key or "", method=method, created_at=now,
             last_seen_at=now, source_address=current_address(), user_agent=current_user_agent(),
         )  # fmt: skip
         SignInGuard.objects.filter(user=user).update(failures=0, locked_until=None)
         _audit("identity.sign_in", actor=actor_from_user(user), target=user,
                detail={"method": method, "session": record.pk})  # fmt: skip
-    request.session[SESSION_RECORD] = record.pk
-    request.session[SESSION_SEEN] = now.timestamp()
-    request.session[SESSION_RECORDED] = now.timestamp()
+    session[SESSION_RECORD] = record.pk
+    session[SESSION_SEEN] = now.timestamp()
+    session[SESSION_RECORDED] = now.timestamp()
     return record
 
 
@@ -58,10 +64,10 @@ def _session_store_delete(session_key: str) -> None:
         import_module(settings.SESSION_ENGINE).SessionStore().delete(session_key)
 
 
-def sign_out(request: HttpRequest, *, reason: str = SessionEnd.SIGNED_OUT) -> None:
-    """End the current session (the person signed out, or it sat idle too long) and record why."""
-    user = request.user
-    record_id = request.session.get(SESSION_RECORD)
+def session_close(*, session: SessionBase, user: Any, reason: str = SessionEnd.SIGNED_OUT) -> None:
+    """End the current session (the person signed out, or it sat idle too long) and record why; Django's logout,
+    which flushes the session, follows in the adapter. Nothing is recorded for an anonymous visitor."""
+    record_id = session.get(SESSION_RECORD)
     now = clock.now()
     if isinstance(user, User):
         with transaction.atomic():
@@ -72,7 +78,6 @@ def sign_out(request: HttpRequest, *, reason: str = SessionEnd.SIGNED_OUT) -> No
             action = "identity.sign_out" if reason == SessionEnd.SIGNED_OUT else "identity.session.end"
             _audit(action, actor=actor_from_user(user), target=user,
                    detail={"session": record_id or "", "reason": str(reason)})  # fmt: skip
-    logout(request)
 
 
 SWEEPER = Actor(kind="system", id="identity-sessions-sweep", label="idle session sweep")
@@ -116,34 +121,33 @@ def session_end(*, user: User, session_id: int) -> AccountSession:
     return record
 
 
-def session_touch(request: HttpRequest) -> bool:
+def session_touch(*, session: SessionBase) -> bool:
     """Called by the middleware on each request of a signed-in account. False when the session has been idle longer
-    than the timeout (it is then ended and signed out); otherwise notes the activity."""
+    than the timeout (the adapter then ends it with `session_close` and signs out); otherwise notes the activity."""
     now = clock.now()
-    seen = request.session.get(SESSION_SEEN)
+    seen = session.get(SESSION_SEEN)
     if isinstance(seen, (int, float)) and now.timestamp() - seen > policy.idle_timeout().total_seconds():
-        sign_out(request, reason=SessionEnd.IDLE)
         return False
     # Activity is noted at most once a LAST_SEEN_RESOLUTION (60 s): a page view within it writes nothing (no session
     # save, no transaction), so the idle timeout counts from the last noted activity, up to 60 s early.
     if isinstance(seen, (int, float)) and now.timestamp() - seen < LAST_SEEN_RESOLUTION.total_seconds():
         return True
-    request.session[SESSION_SEEN] = now.timestamp()
-    record_id = request.session.get(SESSION_RECORD)
-    recorded = request.session.get(SESSION_RECORDED, 0)
+    session[SESSION_SEEN] = now.timestamp()
+    record_id = session.get(SESSION_RECORD)
+    recorded = session.get(SESSION_RECORDED, 0)
     if record_id and now.timestamp() - float(recorded) >= LAST_SEEN_RESOLUTION.total_seconds():
         AccountSession.objects.filter(pk=record_id, ended_at__isnull=True).update(
-            last_seen_at=now, session_key=request.session.session_key or F("session_key")
+            last_seen_at=now, session_key=session.session_key or F("session_key")
         )
-        request.session[SESSION_RECORDED] = now.timestamp()
+        session[SESSION_RECORDED] = now.timestamp()
     return True
 
 
-def session_rekey(request: HttpRequest) -> None:
+def session_rekey(*, session: SessionBase) -> None:
     """After Django cycled the session key (password change), point the record at the new key."""
-    record_id = request.session.get(SESSION_RECORD)
-    if record_id and request.session.session_key:
-        AccountSession.objects.filter(pk=record_id).update(session_key=request.session.session_key)
+    record_id = session.get(SESSION_RECORD)
+    if record_id and session.session_key:
+        AccountSession.objects.filter(pk=record_id).update(session_key=session.session_key)
 
 
 def sessions_expired_close() -> int:

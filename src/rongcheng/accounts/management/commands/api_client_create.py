@@ -4,7 +4,7 @@ again.
 
 The system gets an account of kind `api_client` in its department, holding the permissions behind each scope
 (settings.API_SCOPE_PERMISSIONS), and an application for the client-credentials grant owned by that account. Only
-the scopes a client-credentials client may hold are accepted (api_auth.SCOPES_BY_CLIENT_KIND: never an
+the scopes a client-credentials client may hold are accepted (accounts.permissions.SCOPES_BY_CLIENT_KIND: never an
 administrator's or security administrator's), and granting them is an act of a security administrator, named by
 `--granted-by` (an active account holding `oidc.manage_client`) and audited as theirs. Field entitlements (which
 fields it sees in clear, for which purpose) are granted separately, like a role's.
@@ -24,8 +24,8 @@ from django.db import transaction
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
 
-from rongcheng.accounts.api_auth import scopes_allowed_for
 from rongcheng.accounts.models import AccountKind, Department, User
+from rongcheng.accounts.permissions import scopes_allowed_for
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
 
 KIND = "client-credentials"

@@ -1,0 +1,24 @@
+"""Reads of accounts shared by the API's authentication and the OpenID Connect provider."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+
+from rongcheng.accounts.models import User
+
+PERMISSION_CACHE_SECONDS = 30
+
+
+def with_cached_permissions(user: User) -> User:
+    """Load the account's permission set from a short-lived process cache (two queries saved per API call).
+
+    A permission withdrawn from a role takes effect within PERMISSION_CACHE_SECONDS; tokens themselves are checked
+    on every call, so revoking a client's token takes effect at once.
+    """
+    key = f"accounts.permissions.{user.pk}"
+    permissions: set[str] | None = cache.get(key)
+    if permissions is None:
+        permissions = set(user.get_all_permissions())
+        cache.set(key, permissions, PERMISSION_CACHE_SECONDS)
+    user._perm_cache = permissions  # type: ignore[attr-defined]  # ModelBackend's own per-object cache
+    return user
