@@ -101,18 +101,20 @@ CREATE TRIGGER card_tap_references_update AFTER UPDATE ON card_tap REFERENCING N
     FOR EACH STATEMENT EXECUTE FUNCTION card_tap_references();
 
 CREATE FUNCTION card_refuse_referenced_change() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE referenced boolean;
 BEGIN
     IF TG_OP = 'UPDATE' AND NEW.id = OLD.id THEN
         RETURN NEW;
     END IF;
-    IF CASE TG_TABLE_NAME
+    referenced := CASE TG_TABLE_NAME
         WHEN 'card_ledgeraccount' THEN EXISTS (SELECT 1 FROM card_entry WHERE account_id = OLD.id)
             OR EXISTS (SELECT 1 FROM card_transfer WHERE debit_id = OLD.id)
             OR EXISTS (SELECT 1 FROM card_transfer WHERE credit_id = OLD.id)
         WHEN 'card_card' THEN EXISTS (SELECT 1 FROM card_tap WHERE card_id = OLD.id)
         WHEN 'card_terminal' THEN EXISTS (SELECT 1 FROM card_tap WHERE terminal_id = OLD.id)
         WHEN 'card_tapbatch' THEN EXISTS (SELECT 1 FROM card_tap WHERE batch_id = OLD.id)
-    END THEN
+    END;
+    IF referenced THEN
         RAISE EXCEPTION '% on table "%" violates a reference: row % is still named by the ledger or a tap', TG_OP,
             TG_TABLE_NAME, OLD.id USING ERRCODE = 'foreign_key_violation';
     END IF;
