@@ -35,14 +35,15 @@ CREATE FUNCTION card_transfer_references() RETURNS trigger LANGUAGE plpgsql AS $
 DECLARE wanted bigint[]; present bigint[];
 BEGIN
     wanted := ARRAY(SELECT debit_id FROM new_rows UNION SELECT credit_id FROM new_rows);
-    present := ARRAY(SELECT id FROM card_ledgeraccount WHERE id = ANY(wanted) ORDER BY id FOR KEY SHARE);
+    present := ARRAY(SELECT a.id FROM card_ledgeraccount a JOIN unnest(wanted) AS w(id) ON a.id = w.id
+                      ORDER BY a.id FOR KEY SHARE OF a);
     IF cardinality(present) <> cardinality(wanted) THEN
         PERFORM card_reference_missing('card_transfer', 'card_ledgeraccount', wanted, present);
     END IF;
     wanted := ARRAY(SELECT pending_id FROM new_rows WHERE pending_id IS NOT NULL
                     UNION SELECT reverses_id FROM new_rows WHERE reverses_id IS NOT NULL);
     IF cardinality(wanted) > 0 THEN
-        present := ARRAY(SELECT id FROM card_transfer WHERE id = ANY(wanted));
+        present := ARRAY(SELECT t.id FROM card_transfer t JOIN unnest(wanted) AS w(id) ON t.id = w.id);
         IF cardinality(present) <> cardinality(wanted) THEN
             PERFORM card_reference_missing('card_transfer', 'card_transfer', wanted, present);
         END IF;
@@ -56,12 +57,13 @@ CREATE FUNCTION card_entry_references() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE wanted bigint[]; present bigint[];
 BEGIN
     wanted := ARRAY(SELECT DISTINCT account_id FROM new_rows);
-    present := ARRAY(SELECT id FROM card_ledgeraccount WHERE id = ANY(wanted) ORDER BY id FOR KEY SHARE);
+    present := ARRAY(SELECT a.id FROM card_ledgeraccount a JOIN unnest(wanted) AS w(id) ON a.id = w.id
+                      ORDER BY a.id FOR KEY SHARE OF a);
     IF cardinality(present) <> cardinality(wanted) THEN
         PERFORM card_reference_missing('card_entry', 'card_ledgeraccount', wanted, present);
     END IF;
     wanted := ARRAY(SELECT DISTINCT transfer_id FROM new_rows);
-    present := ARRAY(SELECT id FROM card_transfer WHERE id = ANY(wanted));
+    present := ARRAY(SELECT t.id FROM card_transfer t JOIN unnest(wanted) AS w(id) ON t.id = w.id);
     IF cardinality(present) <> cardinality(wanted) THEN
         PERFORM card_reference_missing('card_entry', 'card_transfer', wanted, present);
     END IF;
@@ -74,22 +76,25 @@ CREATE FUNCTION card_tap_references() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE wanted bigint[]; present bigint[];
 BEGIN
     wanted := ARRAY(SELECT DISTINCT card_id FROM new_rows);
-    present := ARRAY(SELECT id FROM card_card WHERE id = ANY(wanted) ORDER BY id FOR KEY SHARE);
+    present := ARRAY(SELECT c.id FROM card_card c JOIN unnest(wanted) AS w(id) ON c.id = w.id
+                      ORDER BY c.id FOR KEY SHARE OF c);
     IF cardinality(present) <> cardinality(wanted) THEN
         PERFORM card_reference_missing('card_tap', 'card_card', wanted, present);
     END IF;
     wanted := ARRAY(SELECT DISTINCT terminal_id FROM new_rows);
-    present := ARRAY(SELECT id FROM card_terminal WHERE id = ANY(wanted) ORDER BY id FOR KEY SHARE);
+    present := ARRAY(SELECT t.id FROM card_terminal t JOIN unnest(wanted) AS w(id) ON t.id = w.id
+                      ORDER BY t.id FOR KEY SHARE OF t);
     IF cardinality(present) <> cardinality(wanted) THEN
         PERFORM card_reference_missing('card_tap', 'card_terminal', wanted, present);
     END IF;
     wanted := ARRAY(SELECT DISTINCT batch_id FROM new_rows);
-    present := ARRAY(SELECT id FROM card_tapbatch WHERE id = ANY(wanted) ORDER BY id FOR KEY SHARE);
+    present := ARRAY(SELECT b.id FROM card_tapbatch b JOIN unnest(wanted) AS w(id) ON b.id = w.id
+                      ORDER BY b.id FOR KEY SHARE OF b);
     IF cardinality(present) <> cardinality(wanted) THEN
         PERFORM card_reference_missing('card_tap', 'card_tapbatch', wanted, present);
     END IF;
     wanted := ARRAY(SELECT DISTINCT transfer_id FROM new_rows);
-    present := ARRAY(SELECT id FROM card_transfer WHERE id = ANY(wanted));
+    present := ARRAY(SELECT t.id FROM card_transfer t JOIN unnest(wanted) AS w(id) ON t.id = w.id);
     IF cardinality(present) <> cardinality(wanted) THEN
         PERFORM card_reference_missing('card_tap', 'card_transfer', wanted, present);
     END IF;
