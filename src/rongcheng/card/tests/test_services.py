@@ -246,15 +246,24 @@ def test_a_batch_booked_set_wise_gives_the_same_ledger_as_its_taps_booked_one_by
     batched, single = merchant("BUSA", "bus"), merchant("BUSB", "bus")
     _terminal, key = services.terminal_register(merchant=batched, code="TA", actor=SYSTEM)
     now = timezone.now()
-    plan = [(0, 1, 100, 50), (1, 1, 50, 49), (2, 1, 200, 72 * 60), (0, 2, 100, 30), (2, 2, 1, 5), (1, 2, 50, 10),
-            (0, 3, 100, 2), (2, 3, 999, 1)]  # (card, counter, fare, minutes ago): days late, out of time order
-    taps = [{"card": batch_cards[c].number, "counter": n, "amount": a, "at": (now - dt.timedelta(minutes=m)).isoformat()}
-            for c, n, a, m in plan]  # fmt: skip
+    plan = [
+        (0, 1, 100, 50),
+        (1, 1, 50, 49),
+        (2, 1, 200, 72 * 60),
+        (0, 2, 100, 30),
+        (2, 2, 1, 5),
+        (1, 2, 50, 10),
+        (0, 3, 100, 2),
+        (2, 3, 999, 1),
+    ]  # (card, counter, fare, minutes ago): days late, out of time order
+    times = [(now - dt.timedelta(minutes=m)).isoformat() for _c, _n, _a, m in plan]
+    taps = [{"card": batch_cards[c].number, "counter": n, "amount": a, "at": at}
+            for (c, n, a, _m), at in zip(plan, times, strict=True)]  # fmt: skip
     result = services.tap_batch_upload(**_batch("TA", key, 1, taps), actor=batched.owner)
     assert (result.booked, result.duplicates, result.gaps) == (len(plan), [], [])
-    for (c, n, a, m), tap in zip(plan, taps, strict=True):
+    for (c, n, a, _m), at in zip(plan, times, strict=True):
         ledger.book([TransferSpec(single_cards[c].purse_id, single.payable_id, a, "tap", key=f"one:{c}:{n}",
-                                  overdraft=True, business_at=dt.datetime.fromisoformat(tap["at"]))])  # fmt: skip
+                                  overdraft=True, business_at=dt.datetime.fromisoformat(at))])  # fmt: skip
 
     def transfers(purse_id: int) -> list[tuple]:
         return list(Transfer.objects.filter(kind="tap", debit_id=purse_id).order_by("id").values_list(
@@ -289,7 +298,7 @@ def test_the_database_refuses_a_reference_to_nothing_and_deleting_what_the_ledge
     tap = Tap.objects.select_related("transfer").get(card=card)
     before = ledger_snapshot()
     now = timezone.now()
-    wrong = [
+    wrong: list[tuple[str, list[object]]] = [
         ("INSERT INTO card_entry (transfer_id, account_id, amount, balance_before, balance_after, at) "
          "VALUES (%s, %s, 1, 0, 1, %s)", [tap.transfer_id, 10**9, now]),
         ("INSERT INTO card_entry (transfer_id, account_id, amount, balance_before, balance_after, at) "
@@ -310,7 +319,7 @@ def test_the_database_refuses_a_reference_to_nothing_and_deleting_what_the_ledge
     ]  # fmt: skip
     for sql, params in wrong:
         with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(sql, params)  # type: ignore[arg-type]
     assert ledger_snapshot() == before
     assert Tap.objects.get(pk=tap.pk).card_id == card.pk
 
