@@ -15,7 +15,7 @@ terminals pay together and PostgreSQL flushes their commits together; one connec
 Offline taps are uploaded through `tap_batch_upload` (MAC, parsing, duplicates and gaps, set-based booking) and
 compared in the same run with the same rows written by hand: per batch, the accounts locked, then transfers, entries,
 balances and taps inserted from arrays in one transaction (the physical limit of those rows with their indexes and
-foreign keys). Clearing time is measured on the taps booked and
+reference checks, migration 0011). Clearing time is measured on the taps booked and
 extrapolated linearly to 15 million taps.
 
     uv run python bench/card_ledger.py --database postgresql            # the figures of the closing note

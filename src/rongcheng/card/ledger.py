@@ -299,6 +299,7 @@ def book_to_one(
     keys: Sequence[str],
     business: Sequence[dt.datetime],
     kind: str,
+    business_literal: str | None = None,
 ) -> list[int]:
     """PostgreSQL, set-based: transfer `amounts[i]` from `debits[i]` to `credit_id` for every i, in order, all or
     nothing, each booked even below its debit's lower limit (offline taps: the money was spent; `overdraft` records
@@ -309,7 +310,8 @@ def book_to_one(
     `lock_accounts` does, with its balance, limits and currency; (2) the transfers, their entries (balance before
     and after, replayed in order in Python from the locked balances) and each account's new balance, once per
     account, as one statement of arrays. The checks are those of `_apply` for an overdraft transfer: one currency,
-    the credit's upper limit (against the batch's total, since credits only raise it)."""
+    the credit's upper limit (against the batch's total, since credits only raise it). `business_literal` is
+    `pg_times(business)` when the caller has built it already (a tap batch writes the same times into its taps)."""
     if connection.vendor != "postgresql":
         raise LedgerInputInvalid("Set-based booking needs PostgreSQL; book() the specs elsewhere.")
     if not amounts or not len(debits) == len(amounts) == len(keys) == len(business):
@@ -361,7 +363,7 @@ def book_to_one(
             _TO_ONE_WRITE,
             {
                 "keys": pg_texts(keys), "amounts": pg_ints(amounts), "debits": pg_ints(debits),
-                "overs": pg_bools(overs), "business": pg_times(business), "before": pg_ints(before),
+                "overs": pg_bools(overs), "business": business_literal or pg_times(business), "before": pg_ints(before),
                 "credit_before": pg_ints(credit_before), "kind": kind, "credit": credit_id,
                 "group": uuid.uuid4().hex if len(keys) > 1 else "", "moment": moment, "account_ids": pg_ints(wanted),
                 "balances": pg_ints(balances[i] for i in wanted),

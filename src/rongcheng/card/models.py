@@ -99,19 +99,23 @@ class Transfer(models.Model):
     amount = models.BigIntegerField(_("amount (fen)"))
     # no index of their own: (debit, created_at) and (credit, created_at) below serve them, and every index is
     # written once per transfer (a tap batch writes thousands)
+    # db_constraint=False on every reference of the append-only tables (transfer, entry, tap): the database checks
+    # them once per statement instead of once per row (migration 0011, ADR 0012 "References checked per statement")
     debit = models.ForeignKey(
-        LedgerAccount, on_delete=models.PROTECT, related_name="+", verbose_name=_("debit"), db_index=False
-    )
+        LedgerAccount, on_delete=models.PROTECT, related_name="+", verbose_name=_("debit"), db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     credit = models.ForeignKey(
-        LedgerAccount, on_delete=models.PROTECT, related_name="+", verbose_name=_("credit"), db_index=False
-    )
+        LedgerAccount, on_delete=models.PROTECT, related_name="+", verbose_name=_("credit"), db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     pending = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="resolution",
-        verbose_name=_("pending transfer posted or voided"),
+        verbose_name=_("pending transfer posted or voided"), db_constraint=False,
     )  # fmt: skip
     reverses = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals", verbose_name=_("reverses"),
-        db_index=False,
+        db_index=False, db_constraint=False,
     )  # fmt: skip
     linked_group = models.CharField(_("linked group"), max_length=36, blank=True)
     timeout_at = models.DateTimeField(_("pending until"), null=True, blank=True)
@@ -146,9 +150,10 @@ class Entry(models.Model):
     """One side of a posted transfer on one account: the signed amount and the balance before and after."""
 
     id = models.BigAutoField(primary_key=True)
-    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="entries")
+    # references checked per statement by the database (migration 0011), not per row
+    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="entries", db_constraint=False)
     account = models.ForeignKey(
-        LedgerAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+        LedgerAccount, on_delete=models.PROTECT, related_name="entries", db_index=False, db_constraint=False
     )  # (account, at, id) below serves it
     amount = models.BigIntegerField(_("amount (fen)"))
     balance_before = models.BigIntegerField(_("balance before"))
@@ -318,13 +323,16 @@ class TapBatch(models.Model):
 class Tap(models.Model):
     """One offline tap, unique by card and the card's transaction counter; booked at `tapped_at`."""
 
-    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="taps", db_index=False)  # (card, counter)
+    # references checked per statement by the database (migration 0011), not per row
+    card = models.ForeignKey(
+        Card, on_delete=models.PROTECT, related_name="taps", db_index=False, db_constraint=False
+    )  # (card, counter) below serves it
     counter = models.PositiveIntegerField(_("card counter"))
-    terminal = models.ForeignKey(Terminal, on_delete=models.PROTECT, related_name="taps")
-    batch = models.ForeignKey(TapBatch, on_delete=models.PROTECT, related_name="tap_rows")
+    terminal = models.ForeignKey(Terminal, on_delete=models.PROTECT, related_name="taps", db_constraint=False)
+    batch = models.ForeignKey(TapBatch, on_delete=models.PROTECT, related_name="tap_rows", db_constraint=False)
     amount = models.BigIntegerField(_("fare (fen)"))
     tapped_at = models.DateTimeField(_("tapped at"))
-    transfer = models.OneToOneField(Transfer, on_delete=models.PROTECT, related_name="tap")
+    transfer = models.OneToOneField(Transfer, on_delete=models.PROTECT, related_name="tap", db_constraint=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["card", "counter"], name="card_tap_counter_unique")]

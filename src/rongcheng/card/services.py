@@ -908,11 +908,14 @@ def _taps_book(terminal: Terminal, batch_number: int, parsed: list[tuple[str, in
     if fresh:
         keys = [f"tap:{card[0]}:{counter}" for card, counter, _amount, _at in fresh]
         payable = terminal.merchant.payable_id
+        times = ""
         if connection.vendor == "postgresql":
+            business = [at for _card, _c, _a, at in fresh]
+            times = ledger.pg_times(business)  # once for the transfers and the taps
             ids = ledger.book_to_one(
                 debits=[card[1] for card, _c, _a, _t in fresh], credit_id=payable,
                 amounts=[amount for _card, _c, amount, _t in fresh], keys=keys,
-                business=[at for _card, _c, _a, at in fresh], kind=TransferKind.TAP,
+                business=business, kind=TransferKind.TAP, business_literal=times,
             )  # fmt: skip
         else:
             specs = [
@@ -920,7 +923,7 @@ def _taps_book(terminal: Terminal, batch_number: int, parsed: list[tuple[str, in
                 for (card, _counter, amount, at), key in zip(fresh, keys, strict=True)
             ]  # fmt: skip
             ids = [t.id for t in ledger.book(specs)]
-        _taps_insert(terminal, batch, fresh, ids, raised)
+        _taps_insert(terminal, batch, fresh, ids, raised, times)
     batch.booked = len(fresh)
     batch.gaps = gaps
     batch.save(update_fields=["booked", "gaps"])
@@ -947,9 +950,11 @@ def _taps_insert(
     fresh: list[tuple[_TapCard, int, int, dt.datetime]],
     transfer_ids: list[int],
     raised: dict[int, int],
+    times: str,
 ) -> None:
     """The batch's taps and the cards' new highest counters: on PostgreSQL one statement of arrays (a fixed
-    handful of parameters whatever the batch size), else bulk_create and one update per card."""
+    handful of parameters whatever the batch size; `times` the taps' times as an array literal, already built for
+    their transfers), else bulk_create and one update per card."""
     if connection.vendor != "postgresql":
         Tap.objects.bulk_create(
             Tap(card_id=card[0], counter=counter, terminal=terminal, batch=batch, amount=amount, tapped_at=at,
@@ -959,12 +964,11 @@ def _taps_insert(
         for card_id, top in raised.items():
             Card.objects.filter(pk=card_id).update(tap_counter=top)
         return
-    columns: list[list[Any]] = [[], [], [], []]
-    for card, counter, amount, at in fresh:
+    columns: list[list[Any]] = [[], [], []]
+    for card, counter, amount, _at in fresh:
         columns[0].append(card[0])
         columns[1].append(counter)
         columns[2].append(amount)
-        columns[3].append(at)
     with connection.cursor() as cursor:
         cursor.execute(
             _TAPS_INSERT,
@@ -974,7 +978,7 @@ def _taps_insert(
                 ledger.pg_ints(columns[0]),
                 ledger.pg_ints(columns[1]),
                 ledger.pg_ints(columns[2]),
-                ledger.pg_times(columns[3]),
+                times,
                 ledger.pg_ints(transfer_ids),
                 ledger.pg_ints(raised),
                 ledger.pg_ints(raised.values()),

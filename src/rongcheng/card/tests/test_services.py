@@ -234,6 +234,96 @@ def test_a_tap_batch_books_set_wise_entries_in_tap_order_and_keeps_the_cards_hig
     assert {"card": poor.number, "reason": "debt"} in selectors.deny_list()
 
 
+def test_a_batch_booked_set_wise_gives_the_same_ledger_as_its_taps_booked_one_by_one() -> None:
+    """The set-based booking (one statement of arrays on PostgreSQL) against the ledger engine booking each tap as
+    its own transfer (`ledger.book`, the general path): twin cards with the same balances, the same taps in the same
+    order, late and out of time order, some into debt; the same transfers, entries and balances come out."""
+    from rongcheng.card import ledger
+    from rongcheng.card.ledger import TransferSpec
+
+    starts = [150, 0, 1000]
+    batch_cards, single_cards = [card_with(b) for b in starts], [card_with(b) for b in starts]
+    batched, single = merchant("BUSA", "bus"), merchant("BUSB", "bus")
+    _terminal, key = services.terminal_register(merchant=batched, code="TA", actor=SYSTEM)
+    now = timezone.now()
+    plan = [
+        (0, 1, 100, 50),
+        (1, 1, 50, 49),
+        (2, 1, 200, 72 * 60),
+        (0, 2, 100, 30),
+        (2, 2, 1, 5),
+        (1, 2, 50, 10),
+        (0, 3, 100, 2),
+        (2, 3, 999, 1),
+    ]  # (card, counter, fare, minutes ago): days late, out of time order
+    times = [(now - dt.timedelta(minutes=m)).isoformat() for _c, _n, _a, m in plan]
+    taps = [{"card": batch_cards[c].number, "counter": n, "amount": a, "at": at}
+            for (c, n, a, _m), at in zip(plan, times, strict=True)]  # fmt: skip
+    result = services.tap_batch_upload(**_batch("TA", key, 1, taps), actor=batched.owner)
+    assert (result.booked, result.duplicates, result.gaps) == (len(plan), [], [])
+    for (c, n, a, _m), at in zip(plan, times, strict=True):
+        ledger.book([TransferSpec(single_cards[c].purse_id, single.payable_id, a, "tap", key=f"one:{c}:{n}",
+                                  overdraft=True, business_at=dt.datetime.fromisoformat(at))])  # fmt: skip
+
+    def transfers(purse_id: int) -> list[tuple]:
+        return list(Transfer.objects.filter(kind="tap", debit_id=purse_id).order_by("id").values_list(
+            "amount", "overdraft", "business_at", "phase"))  # fmt: skip
+
+    def entries(account_id: int) -> list[tuple]:
+        from rongcheng.card.models import Entry
+
+        return list(Entry.objects.filter(account_id=account_id, transfer__kind="tap").order_by("id").values_list(
+            "amount", "balance_before", "balance_after"))  # fmt: skip
+
+    for one, other in zip(batch_cards, single_cards, strict=True):
+        assert transfers(one.purse_id) == transfers(other.purse_id)
+        assert entries(one.purse_id) == entries(other.purse_id)
+        assert balance(one) == balance(other)
+    assert entries(batched.payable_id) == entries(single.payable_id)
+    assert balance(batched.payable) == balance(single.payable) == sum(a for _c, _n, a, _m in plan)
+    assert [balance(c) for c in batch_cards] == [-150, -100, -200]
+    assert selectors.ledger_check() == []
+
+
+def test_the_database_refuses_a_reference_to_nothing_and_deleting_what_the_ledger_names() -> None:
+    """The references of transfers, entries and taps are the database's to enforce (checked per statement on
+    PostgreSQL, per row on SQLite; migration 0011): a wrong id is refused, and so is deleting a row still named."""
+    from django.db import IntegrityError, connection, transaction
+
+    card = card_with(100)
+    bus = merchant("BUSR", "bus")
+    _terminal, key = services.terminal_register(merchant=bus, code="TR", actor=SYSTEM)
+    taps = [{"card": card.number, "counter": 1, "amount": 10, "at": timezone.now().isoformat()}]
+    services.tap_batch_upload(**_batch("TR", key, 1, taps), actor=bus.owner)
+    tap = Tap.objects.select_related("transfer").get(card=card)
+    before = ledger_snapshot()
+    now = timezone.now()
+    wrong: list[tuple[str, list[object]]] = [
+        ("INSERT INTO card_entry (transfer_id, account_id, amount, balance_before, balance_after, at) "
+         "VALUES (%s, %s, 1, 0, 1, %s)", [tap.transfer_id, 10**9, now]),
+        ("INSERT INTO card_entry (transfer_id, account_id, amount, balance_before, balance_after, at) "
+         "VALUES (%s, %s, 1, 0, 1, %s)", [10**9, bus.payable_id, now]),
+        ("INSERT INTO card_transfer (key, kind, phase, amount, debit_id, credit_id, linked_group, overdraft, memo, "
+         "created_at, business_at) VALUES ('wrong', 'tap', 'single', 1, %s, %s, '', false, '', %s, %s)",
+         [10**9, bus.payable_id, now, now]),
+        ("INSERT INTO card_transfer (key, kind, phase, amount, debit_id, credit_id, reverses_id, linked_group, "
+         "overdraft, memo, created_at, business_at) VALUES ('wrong', 'refund', 'single', 1, %s, %s, %s, '', false, "
+         "'', %s, %s)", [bus.payable_id, card.purse_id, 10**9, now, now]),
+        ("INSERT INTO card_tap (card_id, counter, amount, tapped_at, transfer_id, terminal_id, batch_id) "
+         "VALUES (%s, 2, 10, %s, %s, %s, %s)", [card.pk, now, tap.transfer_id, tap.terminal_id, 10**9]),
+        ("UPDATE card_tap SET card_id = %s WHERE id = %s", [10**9, tap.pk]),
+        ("DELETE FROM card_ledgeraccount WHERE id = %s", [bus.payable_id]),
+        ("DELETE FROM card_card WHERE id = %s", [card.pk]),
+        ("DELETE FROM card_terminal WHERE id = %s", [tap.terminal_id]),
+        ("DELETE FROM card_tapbatch WHERE id = %s", [tap.batch_id]),
+    ]  # fmt: skip
+    for sql, params in wrong:
+        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)  # type: ignore[arg-type]
+    assert ledger_snapshot() == before
+    assert Tap.objects.get(pk=tap.pk).card_id == card.pk
+
+
 def test_qr_codes_pay_once_within_60_seconds_and_verify_offline() -> None:
     person = make_person()
     holder = resident(person=person)
