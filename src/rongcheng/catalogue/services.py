@@ -612,8 +612,8 @@ def _grant_latest_sql() -> str:
     grants, resources = SharingGrant._meta, DataResource._meta
     requests, departments = SharingRequest._meta, Department._meta
     columns = [f"g.{f.column}" for f in grants.concrete_fields] + [f"r.{f.column}" for f in resources.concrete_fields]
-    columns += [f"q.{requests.get_field(name).column}" for name in _GRANT_REQUEST]
-    columns += [f"d.{departments.get_field(name).column}" for name in _GRANT_CONSUMER]
+    columns += [f"q.{f.column}" for f in requests.concrete_fields if f.name in _GRANT_REQUEST]
+    columns += [f"d.{f.column}" for f in departments.concrete_fields if f.name in _GRANT_CONSUMER]
     return (
         f"SELECT {', '.join(columns)} FROM {grants.db_table} g JOIN {resources.db_table} r ON r.id = g.resource_id "  # noqa: S608 - the models' tables and columns
         f"JOIN {requests.db_table} q ON q.id = g.request_id JOIN {departments.db_table} d ON d.id = g.consumer_id "
@@ -645,12 +645,13 @@ def _grant_latest(consumer_id: int, resource_code: str) -> SharingGrant | None:
     grant_fields = [f.name for f in SharingGrant._meta.concrete_fields]
     resource_fields = [f.name for f in DataResource._meta.concrete_fields]
     values = iter(row)
-    grant = _instance(SharingGrant, grant_fields, [next(values) for _ in grant_fields])
+    grant: SharingGrant = _instance(SharingGrant, grant_fields, [next(values) for _ in grant_fields])
     resource = _instance(DataResource, resource_fields, [next(values) for _ in resource_fields])
     request = _instance(SharingRequest, _GRANT_REQUEST, [next(values) for _ in _GRANT_REQUEST])
     consumer = _instance(Department, _GRANT_CONSUMER, [next(values) for _ in _GRANT_CONSUMER])
     for name, related in (("resource", resource), ("request", request), ("consumer", consumer)):
-        SharingGrant._meta.get_field(name).set_cached_value(grant, related)
+        relation: Any = SharingGrant._meta.get_field(name)
+        relation.set_cached_value(grant, related)
     return grant
 
 
