@@ -379,13 +379,31 @@ def audit_seal(*, limit: int = SEAL_BATCH) -> SealResult:
             mac = chain_mac(key, head.mac, sequence, values)
             links.append(AuditChainLink(sequence=sequence, record_id=values[0], mac=mac))
             head = ChainHead(sequence, mac)
-        AuditChainLink.objects.bulk_create(links, batch_size=500)
-        # By exact ids: a lower id committed since the SELECT above is still unsealed and must stay queued.
-        AuditPending.objects.filter(record_id__in=queued).delete()
+        _links_write(links, queued)
     if links:
         # The head in the log is a copy outside the database; `audit verify --expect` checks the chain against it.
         logger.info("audit chain sealed %d records; head %d:%s", len(links), head.sequence, head.mac.hex())
     return SealResult(len(links), False, remaining, head if links else None)
+
+
+def _links_write(links: list[AuditChainLink], queued: list[int]) -> None:
+    """Insert the links and take their records (by exact ids) off the queue: a lower id committed since the records
+    were read is still unsealed and must stay queued. On PostgreSQL each is one statement whose values travel as
+    arrays (a page of persons read is a hundred records: the ORM's statements grow, and are compiled and quoted, by
+    the row)."""
+    if connection.vendor != "postgresql":
+        AuditChainLink.objects.bulk_create(links, batch_size=500)
+        AuditPending.objects.filter(record_id__in=queued).delete()
+        return
+    with connection.cursor() as cursor:
+        if links:
+            cursor.execute(
+                f"INSERT INTO {AuditChainLink._meta.db_table} (sequence, record_id, mac) "  # noqa: S608 - the model's table
+                "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[])",
+                [[link.sequence for link in links], [link.record_id for link in links],
+                 [bytes(link.mac) for link in links]],
+            )  # fmt: skip
+        cursor.execute(f"DELETE FROM {AuditPending._meta.db_table} WHERE record_id = ANY(%s::bigint[])", [queued])  # noqa: S608 - the model's table
 
 
 _process_sealer = threading.Lock()

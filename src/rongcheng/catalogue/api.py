@@ -163,15 +163,17 @@ def rows(request: HttpRequest, classification: str, sequence: str, query: Query[
         resource_code=f"{classification}/{sequence}", fields=_fields(query.fields), purpose=query.purpose,
         offset=query.offset, limit=query.limit, user=user,
     )  # fmt: skip
-    # A `RowsPage` written directly, its fields in its order, encoded as the API's renderer encodes them (JSON
-    # values of rows as they were stored): ninja's validation of a page of a thousand rows, each a dict checked value
-    # by value, and its second copy of them cost more than reading them.
-    body = {
-        "resource_code": page.resource.code, "fields": page.fields, "rows": page.rows, "offset": page.offset,
-        "limit": page.limit, "next_offset": page.offset + page.limit if page.more else None,
-    }  # fmt: skip
-    return HttpResponse(json.dumps(body, cls=NinjaJSONEncoder, ensure_ascii=False),
-                        content_type="application/json; charset=utf-8")  # fmt: skip
+    # A `RowsPage` written directly, its fields in its order, encoded as the API's renderer encodes them: ninja's
+    # validation of a page of a thousand rows, each a dict checked value by value, and its second copy of them cost
+    # more than reading them. Uploaded rows on PostgreSQL come as the JSON array the database built (projected and
+    # masked there), put into the page as they are: never decoded nor encoded again here.
+    rows_json = page.rows_json if page.rows_json is not None else json.dumps(page.rows, cls=NinjaJSONEncoder,
+                                                                              ensure_ascii=False)  # fmt: skip
+    head = json.dumps({"resource_code": page.resource.code, "fields": page.fields}, ensure_ascii=False)
+    tail = json.dumps({"offset": page.offset, "limit": page.limit,
+                       "next_offset": page.offset + page.limit if page.more else None})  # fmt: skip
+    body = f'{head[:-1]}, "rows": {rows_json or "[]"}, {tail[1:]}'
+    return HttpResponse(body, content_type="application/json; charset=utf-8")
 
 
 @router.get(

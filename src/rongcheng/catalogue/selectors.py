@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from rongcheng.accounts.models import Department
@@ -290,7 +291,14 @@ def dataset_search(
     order = SORTS.get(" ".join(sort.split()).lower() if sort else "score desc")
     if order is None:
         raise ValueError("sort")
-    count = qs.count()
+    if connection.vendor == "postgresql":
+        # The match found once: words are matched by scanning every active dataset (LIKE '%word%' on title, name and
+        # notes), which the count, the page and each facet would otherwise repeat. Its ids travel as one array.
+        ids = list(qs.values_list("pk", flat=True))
+        qs = Dataset.objects.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [ids]))
+        count = len(ids)
+    else:
+        count = qs.count()
     page = list(datasets_prefetched(qs.order_by(*order))[start : start + rows]) if rows else []
     facets = {field: _facet(qs, field, facet_limit) for field in (facet_fields or [])}
     return SearchResult(count, page, facets)

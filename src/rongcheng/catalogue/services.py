@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -33,7 +34,7 @@ from django.utils.text import slugify
 
 from rongcheng.accounts.models import Department, User
 from rongcheng.audit.services import Actor, actor_from_user, audit_record, audit_record_many, read_record_transaction
-from rongcheng.catalogue import permissions, providers, sharing
+from rongcheng.catalogue import exchange_pages, permissions, providers, sharing
 from rongcheng.catalogue.errors import (
     ApiTokenInvalid,
     CatalogueActionDenied,
@@ -583,12 +584,15 @@ def grant_in_force(*, consumer: Department | None, resource: DataResource, on: d
 def _grant_for_read(*, consumer_id: int | None, resource_code: str) -> SharingGrant:
     """The grant in force of the consumer for a resource, with the resource, in one query on the way that succeeds
     (the refusals tell a missing resource from a missing or expired grant)."""
-    grant = (
-        SharingGrant.objects.filter(consumer_id=consumer_id, resource__code=resource_code, revoked_at__isnull=True)
-        .select_related("request", "consumer", "resource__provider")
-        .order_by("-expires_on")
-        .first()
-    )
+    if connection.vendor == "postgresql" and consumer_id is not None:
+        grant = _grant_latest(consumer_id, resource_code)
+    else:
+        grant = (
+            SharingGrant.objects.filter(consumer_id=consumer_id, resource__code=resource_code, revoked_at__isnull=True)
+            .select_related("request", "consumer", "resource__provider")
+            .order_by("-expires_on")
+            .first()
+        )
     if grant is not None and grant.expires_on >= city_today():
         return grant
     resource = DataResource.objects.filter(code=resource_code).first()
@@ -598,14 +602,76 @@ def _grant_for_read(*, consumer_id: int | None, resource_code: str) -> SharingGr
     return grant_in_force(consumer=consumer, resource=resource)
 
 
-@dataclass
+_GRANT_REQUEST, _GRANT_CONSUMER = ("id", "number"), ("id", "name")
+
+
+@functools.cache
+def _grant_latest_sql() -> str:
+    """The statement of `_grant_latest`, written once from the models (the ORM's select_related query of the same
+    rows cost more to compile, at every call, than to run)."""
+    grants, resources = SharingGrant._meta, DataResource._meta
+    requests, departments = SharingRequest._meta, Department._meta
+    columns = [f"g.{f.column}" for f in grants.concrete_fields] + [f"r.{f.column}" for f in resources.concrete_fields]
+    columns += [f"q.{f.column}" for f in requests.concrete_fields if f.name in _GRANT_REQUEST]
+    columns += [f"d.{f.column}" for f in departments.concrete_fields if f.name in _GRANT_CONSUMER]
+    return (
+        f"SELECT {', '.join(columns)} FROM {grants.db_table} g JOIN {resources.db_table} r ON r.id = g.resource_id "  # noqa: S608 - the models' tables and columns
+        f"JOIN {requests.db_table} q ON q.id = g.request_id JOIN {departments.db_table} d ON d.id = g.consumer_id "
+        "WHERE g.consumer_id = %s AND r.code = %s AND g.revoked_at IS NULL ORDER BY g.expires_on DESC LIMIT 1"
+    )
+
+
+def _instance(model: Any, names: Iterable[str], values: Iterable[Any]) -> Any:
+    """A model instance from values read by hand, each converted as the ORM converts it (JSON decoded)."""
+    fields = [model._meta.get_field(name) for name in names]
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        column = field.get_col(model._meta.db_table)
+        for converter in field.get_db_converters(connection) + connection.ops.get_db_converters(column):
+            value = converter(value, column, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+
+
+def _grant_latest(consumer_id: int, resource_code: str) -> SharingGrant | None:
+    """The latest unrevoked grant of the consumer for the resource of that code, with its resource, its request's
+    number and its consumer's name, as the ORM's query with select_related gives them (other fields of the request
+    and the consumer are read if asked for)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_grant_latest_sql(), [consumer_id, resource_code])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    grant_fields = [f.name for f in SharingGrant._meta.concrete_fields]
+    resource_fields = [f.name for f in DataResource._meta.concrete_fields]
+    values = iter(row)
+    grant: SharingGrant = _instance(SharingGrant, grant_fields, [next(values) for _ in grant_fields])
+    resource = _instance(DataResource, resource_fields, [next(values) for _ in resource_fields])
+    request = _instance(SharingRequest, _GRANT_REQUEST, [next(values) for _ in _GRANT_REQUEST])
+    consumer = _instance(Department, _GRANT_CONSUMER, [next(values) for _ in _GRANT_CONSUMER])
+    for name, related in (("resource", resource), ("request", request), ("consumer", consumer)):
+        relation: Any = SharingGrant._meta.get_field(name)
+        relation.set_cached_value(grant, related)
+    return grant
+
+
 class ExchangePage:
-    resource: DataResource
-    fields: list[str]
-    rows: list[dict[str, Any]]
-    offset: int
-    limit: int
-    more: bool
+    """A page read through the exchange: its rows as dicts, or (uploaded rows on PostgreSQL) as the JSON array text
+    the database built, decoded only when `rows` is asked for (the API sends `rows_json` as it is)."""
+
+    def __init__(
+        self, resource: DataResource, fields: list[str], rows: list[dict[str, Any]] | None, offset: int, limit: int,
+        more: bool, *, rows_json: str | None = None, count: int = 0,
+    ) -> None:  # fmt: skip
+        self.resource, self.fields, self.offset, self.limit, self.more = resource, fields, offset, limit, more
+        self._rows, self.rows_json = rows, rows_json
+        self.count = len(rows) if rows is not None else count
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        if self._rows is None:
+            self._rows = json.loads(self.rows_json) if self.rows_json else []
+        return self._rows
 
 
 def exchange_read(
@@ -627,10 +693,20 @@ def exchange_read(
         # in psycopg's pipeline mode (_pipelined): BEGIN and the page of uploaded rows, gated in SQL by a grant in
         # force, go ahead of the grant's query and come back with it in one round trip; the records of the read in a
         # second, the COMMIT in a third (the pipeline inside the transaction: outside it, psycopg would sync twice
-        # more after the COMMIT, when Django restores autocommit and when the pipeline ends).
+        # more after the COMMIT, when Django restores autocommit and when the pipeline ends). The page of uploaded
+        # rows is built by PostgreSQL as JSON, projected and masked (exchange_pages); its SQL depends on the fields
+        # and the masking the grant gives, so it goes ahead for the shape this consumer's last read of the resource
+        # had, and is used only if the grant gives that shape again (else it is read after the grant's query).
+        postgresql = connection.vendor == "postgresql"
+        guess_key = (user.department_id, resource_code, tuple(fields) if fields else None)
+        guess = exchange_pages.shape_guess(guess_key) if postgresql else None
         with read_record_transaction(), _pipelined(), connection.cursor() as ahead:
-            sent_ahead = _uploaded_rows_send(ahead, consumer_id=user.department_id, resource_code=resource_code,
-                                             offset=offset, limit=limit)  # fmt: skip
+            gate = [resource_code, user.department_id, city_today()]
+            if guess is not None:  # the page built for the shape guessed, sent ahead of the grant's query
+                ahead.execute(*exchange_pages.page_sql(guess, exchange_pages.gated_resource(), gate, offset, limit))
+            elif postgresql:  # no shape known yet: the page as stored, sent ahead, then masked in Python
+                ahead.execute(_UPLOADED_PAGE.format(resource=exchange_pages.gated_resource()),
+                              [*gate, offset, limit + 1])  # fmt: skip
             grant = _grant_for_read(consumer_id=user.department_id, resource_code=resource_code)
             resource = grant.resource
             wanted = list(dict.fromkeys(fields)) if fields else list(grant.items)
@@ -639,9 +715,12 @@ def exchange_read(
                 raise GrantNotValid(f"The grant does not name: {', '.join(not_granted)}.", fields=not_granted)
             personal = [f for f in wanted if f in resource.personal_items]
             clear = frozenset(f for f in personal if f in grant.clear_items)
+            masked = [f for f in personal if f not in clear]
             provider = providers.provider_get(resource.backing) if resource.backing else None
+            rows: list[dict[str, Any]] | None = None
+            built: tuple[str | None, int, bool] | None = None
             if provider is not None and provider.records is not None:
-                rows: list[dict[str, Any]] = []
+                rows = []
                 more = True
                 while more and len(rows) < limit:  # the registry's pages are at most RECORDS_PAGE (a bulk file)
                     page, more = provider.records(
@@ -651,18 +730,28 @@ def exchange_read(
                     )  # fmt: skip
                     rows.extend(page)
             else:
-                rows, more = _rows_page(resource, wanted, offset, limit, ahead if sent_ahead else None)
-                masked = [f for f in personal if f not in clear]
-                if masked:
-                    for row in rows:
+                shape = (tuple(wanted), frozenset(masked))
+                if postgresql and not resource.backing and len(wanted) <= exchange_pages.MAX_FIELDS:
+                    exchange_pages.shape_remember(guess_key, shape)
+                    if guess is not None:
+                        built = _uploaded_page_built(resource, shape, offset, limit, ahead if guess == shape else None)
+                if built is None:  # rows decoded, projected and masked in Python
+                    raw_ahead = postgresql and guess is None and not resource.backing
+                    rows, more = _rows_page(resource, wanted, offset, limit, ahead if raw_ahead else None)
+                    for row in rows if masked else ():
                         for name in masked:
                             row[name] = _masked(row.get(name))
-            _use_record(grant=grant, client=_label(user), purpose=purpose[:200], rows=len(rows), fields=wanted,
+                else:
+                    more = built[1] > limit
+            count = len(rows) if rows is not None else min(built[1] if built else 0, limit)
+            _use_record(grant=grant, client=_label(user), purpose=purpose[:200], rows=count, fields=wanted,
                         kind=kind)  # fmt: skip
             audit_record_many(action=action, actor=_actor(user), target_type="catalogue.dataresource",
                               target_ids=[resource.code], purpose=purpose[:100], source_address=current_address(),
-                              detail={"rows": len(rows), "fields": wanted, "grant": grant.request.number,
+                              detail={"rows": count, "fields": wanted, "grant": grant.request.number,
                                       "personal": personal, "clear": sorted(clear)})  # fmt: skip
+        if built is not None:
+            return ExchangePage(resource, wanted, None, offset, limit, more, rows_json=built[0], count=count)
         return ExchangePage(resource, wanted, rows, offset, limit, more)
 
 
@@ -693,21 +782,23 @@ def _use_record(*, grant: SharingGrant, client: str, purpose: str, rows: int, fi
         )
 
 
-def _uploaded_rows_send(cursor: Any, *, consumer_id: int | None, resource_code: str, offset: int, limit: int) -> bool:
-    """On PostgreSQL (in the pipeline), send the page of uploaded rows `_rows_page` reads, without waiting for it:
-    the rows of the resource with that code only if it has no backing provider and the consumer holds a grant in
-    force for it (checked again, and the refusal told, by `_grant_for_read`), else none. Its answer arrives with the
-    grant's. Whether it was sent."""
-    if connection.vendor != "postgresql":
-        return False
-    resources, grants = DataResource._meta.db_table, SharingGrant._meta.db_table
-    resource = (
-        f"(SELECT r.id FROM {resources} r WHERE r.code = %s AND r.backing = '' AND EXISTS (SELECT 1 FROM {grants} g "  # noqa: S608 - the models' tables
-        "WHERE g.resource_id = r.id AND g.consumer_id = %s AND g.revoked_at IS NULL AND g.expires_on >= %s))"
-    )
-    cursor.execute(_UPLOADED_PAGE.format(resource=resource),
-                   [resource_code, consumer_id, city_today(), offset, limit + 1])  # fmt: skip
-    return True
+def _uploaded_page_built(
+    resource: DataResource, shape: exchange_pages.Shape, offset: int, limit: int, ahead: Any
+) -> tuple[str | None, int, bool] | None:
+    """A page of uploaded rows built by PostgreSQL (exchange_pages): its JSON text, the rows read (limit + 1 when
+    more follow), and True; None when a masked value could not be masked exactly in SQL (the caller reads the page
+    again and masks it in Python). `ahead`: the cursor on which the page of this shape was sent ahead, gated by a
+    grant in force; an empty answer there (past the end, or a grant made between the two statements) is read again."""
+    answer = ahead.fetchone() if ahead is not None else None
+    if answer is None or answer[0] is None:
+        sql, params = exchange_pages.page_sql(shape, "%s", [resource.pk], offset, limit)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            answer = cursor.fetchone()
+    text, read, exact = answer
+    if not exact:
+        return None
+    return text, read, True
 
 
 # A page of uploaded rows on PostgreSQL, by their row numbers (the unique index), as one JSON array (json_agg, cast
@@ -723,8 +814,8 @@ def _rows_page(
     resource: DataResource, wanted: list[str], offset: int, limit: int, ahead: Any = None
 ) -> tuple[list[dict[str, Any]], bool]:
     """One page of a resource's rows (uploaded rows read by their row number, a provider's rows skipped to the
-    offset), the fields wanted only, and whether more follow. `ahead`: a cursor on which `_uploaded_rows_send` sent
-    the page of uploaded rows."""
+    offset), the fields wanted only, and whether more follow. `ahead`: a cursor on which the page of uploaded rows
+    as stored was sent ahead of the grant's query (`exchange_read`)."""
     if resource.backing:
         source: Iterable[dict[str, Any]] = providers.page_for(
             resource.backing, resource.backing_params, offset, limit + 1
