@@ -161,11 +161,15 @@ def unit_queue(*, user: Any, limit: int = QUEUE_LIMIT) -> list[Case]:
         raise CaseDenied("The units' queue is for their officers.")
     units = departments_with(user, perms.HANDLE)
     qs = _base().filter(state__in=UNIT_WORK).order_by("deadline", "id")
-    if units is not None:
-        # From the few cases at work, in deadline order (their partial index), each checked against its unit rows:
-        # never the whole history of a unit's cases.
-        qs = qs.filter(Exists(CaseUnit.objects.filter(case_id=OuterRef("pk"), unit_id__in=units)))
-    return list(qs.only(*QUEUE_COLUMNS)[:limit])
+    if units is None:
+        return list(qs.only(*QUEUE_COLUMNS)[:limit])
+    # From the few cases at work, in deadline order (their partial index), each checked against its unit rows:
+    # never the whole history of a unit's cases. The page's ids first, from that index and the unit rows' alone,
+    # then only those cases read: reading every case walked past (six of seven are other units') cost more than
+    # the walk.
+    mine = qs.filter(Exists(CaseUnit.objects.filter(case_id=OuterRef("pk"), unit_id__in=units)))
+    ids = list(mine.values_list("pk", flat=True)[:limit])
+    return list(_base().filter(pk__in=ids).only(*QUEUE_COLUMNS).order_by("deadline", "id"))
 
 
 UNIT_WORK = (State.DISPATCHED, State.HANDLING, State.POSTPONED)
