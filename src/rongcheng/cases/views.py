@@ -244,6 +244,28 @@ def _row(case: Case) -> dict[str, Any]:
     }
 
 
+def _table(cases: list[Case]) -> str:
+    """The rows of cases/_table.html (a queue of a hundred cases) written at once, escaped: through the template loop
+    (a `{% url %}`, a date filter and a dozen lookups a row) they cost more than finding the cases."""
+    if not cases:
+        return ""
+    now = timezone.now()
+    href = reverse("cases:detail", args=["NUMBER"])
+    flag = f' <span class="flag-overdue">{html.escape(_("已超期"))}</span>'
+    text = html.escape
+    out = []
+    for case in cases:
+        overdue = case.deadline is not None and case.deadline < now and case.state not in ("closed", "evaluated")
+        deadline = "—" if case.deadline is None else f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}"
+        out.append(
+            f'<tr><td><a href="{text(href.replace("NUMBER", case.number))}">{text(case.number)}</a></td>'
+            f"<td>{text(case.category.name)}</td><td>{text(case.place_name)}</td>"
+            f"<td>{text(str(STATE_LABELS.get(case.state, case.state)))}</td>"
+            f"<td>{deadline}{flag if overdue else ''}</td></tr>"
+        )
+    return mark_safe("\n".join(out))  # noqa: S308  (every value escaped above)
+
+
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def detail(request: HttpRequest, number: str) -> HttpResponse:
@@ -379,7 +401,7 @@ def centre(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "cases/queue.html",
-        {"title": _("指挥中心工作台"), "tabs": tabs, "queue": queue, "rows": [_row(c) for c in rows]},
+        {"title": _("指挥中心工作台"), "tabs": tabs, "queue": queue, "rows": _table(rows)},
     )
 
 
@@ -387,7 +409,7 @@ def centre(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD"])
 def unit(request: HttpRequest) -> HttpResponse:
     rows = selectors.unit_queue(user=_user(request))
-    return render(request, "cases/queue.html", {"title": _("本单位待办案卷"), "rows": [_row(c) for c in rows]})
+    return render(request, "cases/queue.html", {"title": _("本单位待办案卷"), "rows": _table(rows)})
 
 
 @login_required
@@ -399,8 +421,8 @@ def grid(request: HttpRequest) -> HttpResponse:
         "cases/grid.html",
         {
             "cells": _cell_names(selectors.worker_cells(user=user)),
-            "to_verify": [_row(c) for c in selectors.worker_queue(user=user)],
-            "open": [_row(c) for c in selectors.worker_cell_cases(user=user)],
+            "to_verify": _table(selectors.worker_queue(user=user)),
+            "open": _table(selectors.worker_cell_cases(user=user)),
         },
     )
 
