@@ -17,9 +17,9 @@ YOUNG_COLLECTION_THRESHOLD = 10_000
 def settle() -> None:
     """Import what the first requests would (every app's views and API routers through the URLconf, the default
     language's catalogue), then move all of it out of the collector's sight for good (`gc.freeze`). A worker holds
-    some 180,000 objects after start-up that live as long as it does; every full collection walked them all, a pause
-    of 40-100 ms (several times that on a loaded machine) landing on whichever request set it off: the tail of every
-    read (bench/README.md, "issues 14 and 15 at 5 M cases"). Frozen, a full collection walks only what came after."""
+    some 180,000 objects after start-up that live as long as it does; every full collection walked them all (235-342 ms
+    on a loaded two-core machine) in whichever request set it off: the p99 of every read (bench/README.md, "third
+    pass: the collector's pauses"). Frozen, a full collection walks only what came after."""
     from django.conf import settings
     from django.urls import get_resolver
     from django.utils import translation
