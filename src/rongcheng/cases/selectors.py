@@ -122,7 +122,17 @@ def centre_queue(*, user: Any, queue: str, now: dt.datetime | None = None, limit
         qs = qs.filter(state=State.VERIFIED).order_by("id")
     else:
         raise CaseNotFound("No such queue.")
-    return list(qs[:limit])
+    return list(qs.only(*QUEUE_COLUMNS)[:limit])
+
+
+# What a queue shows (the API's `CaseOut`, the pages' table): a hundred cases built whole, forty columns and ten
+# date-times each with their category and unit, cost more than finding them.
+QUEUE_COLUMNS = (
+    "number", "category", "category__code", "category__name", "channel", "hotline_kind", "state", "urgency",
+    "description", "address", "longitude", "latitude", "cell_code", "street_code", "district_code", "place_name",
+    "unit", "unit__code", "unit__name", "deadline", "simple_procedure", "rework_count", "escalation_level", "rating",
+    "created_at", "updated_at",
+)  # fmt: skip
 
 
 def centre_queue_counts(*, user: Any, now: dt.datetime | None = None) -> dict[str, int]:
@@ -151,11 +161,15 @@ def unit_queue(*, user: Any, limit: int = QUEUE_LIMIT) -> list[Case]:
         raise CaseDenied("The units' queue is for their officers.")
     units = departments_with(user, perms.HANDLE)
     qs = _base().filter(state__in=UNIT_WORK).order_by("deadline", "id")
-    if units is not None:
-        # From the few cases at work, in deadline order (their partial index), each checked against its unit rows:
-        # never the whole history of a unit's cases.
-        qs = qs.filter(Exists(CaseUnit.objects.filter(case_id=OuterRef("pk"), unit_id__in=units)))
-    return list(qs[:limit])
+    if units is None:
+        return list(qs.only(*QUEUE_COLUMNS)[:limit])
+    # From the few cases at work, in deadline order (their partial index), each checked against its unit rows:
+    # never the whole history of a unit's cases. The page's ids first, from that index and the unit rows' alone,
+    # then only those cases read: reading every case walked past (six of seven are other units') cost more than
+    # the walk.
+    mine = qs.filter(Exists(CaseUnit.objects.filter(case_id=OuterRef("pk"), unit_id__in=units)))
+    ids = list(mine.values_list("pk", flat=True)[:limit])
+    return list(_base().filter(pk__in=ids).only(*QUEUE_COLUMNS).order_by("deadline", "id"))
 
 
 UNIT_WORK = (State.DISPATCHED, State.HANDLING, State.POSTPONED)

@@ -21,10 +21,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db import connections
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -40,14 +41,25 @@ UNASSIGNED = {
     "street": _("（无街道）"),
     "district": _("（无区县）"),
 }
-WEIGHTS = (Decimal("0.2"), Decimal("0.4"), Decimal("0.2"), Decimal("0.2"))
 
 
-@dataclass(frozen=True)
+RATES = ("registration_rate", "closing_rate", "on_time_rate", "rework_rate", "extension_rate")
+
+
+def _scaled(num: int, den: int) -> int | None:
+    """num ÷ den in ten-thousandths, rounded half up (as `Decimal.quantize(Decimal("0.0001"), ROUND_HALF_UP)` of the
+    quotient), in integers; None when the denominator is zero."""
+    if den <= 0:
+        return None
+    return (20000 * num + den) // (2 * den)
+
+
+@dataclass(slots=True)
 class Row:
-    """One line of the statistics. The rates are worked out once, when the row is made: a bulletin of a thousand
-    grid cells read them through `cached_property` (its lock taken on every read in Python 3.11) in more time than
-    the database took to give the counts."""
+    """One line of the statistics. The rates are worked out once, when the row is made, in integers: each rate in
+    ten-thousandths and the composite in hundredths (`scaled`), exactly the Decimal values the properties give. A
+    bulletin of a thousand grid cells spent more time in Decimal arithmetic and in a frozen dataclass's set-up than
+    the database took to give the counts; the page and the API write the rates from these integers."""
 
     key: str
     name: str
@@ -61,37 +73,49 @@ class Row:
     overdue_open: int
     reworked: int
     extended: int
-    registration_rate: Decimal | None = field(init=False, repr=False, compare=False)
-    closing_rate: Decimal | None = field(init=False, repr=False, compare=False)
-    on_time_rate: Decimal | None = field(init=False, repr=False, compare=False)
-    rework_rate: Decimal | None = field(init=False, repr=False, compare=False)
-    extension_rate: Decimal | None = field(init=False, repr=False, compare=False)
-    composite: Decimal | None = field(init=False, repr=False, compare=False)
+    # (立案率, 结案率, 按期结案率, 返工率, 延期率) in ten-thousandths, then 综合指标 in hundredths; None: no denominator
+    scaled: tuple[int | None, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        ratio = self._ratio
-        closing = ratio(self.closed, self.due - self.postponed)
-        on_time = ratio(self.on_time, self.closed + self.overdue_open)
-        rework = ratio(self.reworked, self.due)
-        extension = ratio(self.extended, self.due)
+        closing = _scaled(self.closed, self.due - self.postponed)
+        on_time = _scaled(self.on_time, self.closed + self.overdue_open)
+        rework = _scaled(self.reworked, self.due)
+        extension = _scaled(self.extended, self.due)
         composite = None
         if closing is not None and on_time is not None and rework is not None and extension is not None:
-            a, b, c, d = WEIGHTS
-            value = 100 * (a * closing + b * on_time + c * (1 - rework) + d * (1 - extension))
-            composite = value.quantize(Decimal("0.01"), ROUND_HALF_UP)
-        set_field = object.__setattr__  # a frozen dataclass: its derived fields are set once, here
-        set_field(self, "registration_rate", ratio(self.registered, self.reported))
-        set_field(self, "closing_rate", closing)
-        set_field(self, "on_time_rate", on_time)
-        set_field(self, "rework_rate", rework)
-        set_field(self, "extension_rate", extension)
-        set_field(self, "composite", composite)
+            # 100 × (0.2 c + 0.4 t + 0.2 (1 − r) + 0.2 (1 − e)) with the rates in ten-thousandths is this sum in
+            # thousandths; rounded half up to hundredths.
+            thousandths = 2 * closing + 4 * on_time + 2 * (10000 - rework) + 2 * (10000 - extension)
+            composite = (thousandths + 5) // 10
+        self.scaled = (_scaled(self.registered, self.reported), closing, on_time, rework, extension, composite)
 
     @staticmethod
-    def _ratio(num: int, den: int) -> Decimal | None:
-        if den <= 0:
-            return None
-        return (Decimal(num) / Decimal(den)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    def _decimal(value: int | None, places: int) -> Decimal | None:
+        return None if value is None else Decimal(value).scaleb(-places)
+
+    @property
+    def registration_rate(self) -> Decimal | None:
+        return self._decimal(self.scaled[0], 4)
+
+    @property
+    def closing_rate(self) -> Decimal | None:
+        return self._decimal(self.scaled[1], 4)
+
+    @property
+    def on_time_rate(self) -> Decimal | None:
+        return self._decimal(self.scaled[2], 4)
+
+    @property
+    def rework_rate(self) -> Decimal | None:
+        return self._decimal(self.scaled[3], 4)
+
+    @property
+    def extension_rate(self) -> Decimal | None:
+        return self._decimal(self.scaled[4], 4)
+
+    @property
+    def composite(self) -> Decimal | None:
+        return self._decimal(self.scaled[5], 2)
 
 
 COUNTED = tuple(f.name for f in fields(Row) if f.init and f.name not in ("key", "name"))
@@ -121,6 +145,7 @@ def indicators(*, group: str, start: dt.date, end: dt.date, now: dt.datetime | N
         .values("key")
         .annotate(**{f: Sum(f) for f in TALLIED})
         .filter(reported__gt=0)
+        .values_list("key", *TALLIED)
     )
     overdue = dict(
         Case.objects.filter(state__in=RUNNING, deadline__lt=now, created_at__gte=begin, created_at__lt=finish)
@@ -129,21 +154,29 @@ def indicators(*, group: str, start: dt.date, end: dt.date, now: dt.datetime | N
         .values_list(column, "n")
     )
     overdue = {("" if k is None else str(k)): n for k, n in overdue.items()}
-    return _rows(group, [{**r, "overdue_open": overdue.get(r["key"], 0)} for r in tallied])
+    at = 1 + COUNTED.index("overdue_open")  # where the live count goes among the tallied sums
+    return _rows(group, [(*r[:at], overdue.get(r[0], 0), *r[at:]) for r in _plain(tallied)])
 
 
-def _rows(group: str, rows: list[dict[str, object]]) -> list[Row]:
-    keys = [str(r["key"]) for r in rows if r["key"]]
-    names = _names(group, keys)
-    result = [
-        Row(
-            key=str(r["key"]),
-            name=names.get(str(r["key"]), str(r["key"])) if r["key"] else str(UNASSIGNED[group]),
-            **{k: int(r[k]) for k in COUNTED},  # type: ignore[call-overload]
-        )
-        for r in rows
-    ]
-    return sorted(result, key=lambda row: (row.key == "", row.key))
+def _plain(rows: QuerySet[Any]) -> list[tuple[Any, ...]]:
+    """The rows of a query of sums as the database driver gives them: integers already, which the ORM's converters
+    (a call per value, a thousand grid cells × nine sums) would only turn into integers again."""
+    sql, params = rows.query.sql_with_params()
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+def _rows(group: str, rows: list[tuple[Any, ...]]) -> list[Row]:
+    """Rows from (key, *COUNTED) tuples, named, in key order (the unassigned last)."""
+    names = _names(group, [str(r[0]) for r in rows if r[0]])
+    unassigned = str(UNASSIGNED[group])
+    result = []
+    for key, *counts in rows:  # counts: integers from the database (a SUM of integers is one too)
+        key = str(key) if key else ""
+        result.append(Row(key, names.get(key, key) if key else unassigned, *counts))
+    result.sort(key=lambda row: (row.key == "", row.key))
+    return result
 
 
 def indicators_recount(*, group: str, start: dt.date, end: dt.date, now: dt.datetime | None = None) -> list[Row]:
@@ -168,8 +201,9 @@ def indicators_recount(*, group: str, start: dt.date, end: dt.date, now: dt.date
             extended=Count("id", filter=Q(extension_count__gt=0)),
         )
         .order_by(column)
+        .values_list(column, *COUNTED)
     )
-    return _rows(group, [{**r, "key": "" if r[column] is None else str(r[column])} for r in rows])
+    return _rows(group, list(rows))
 
 
 NAMES_BY_KEY = 200  # more keys than this: every name of the table is read (no query of thousands of parameters)
@@ -216,9 +250,13 @@ def hot_spots(*, start: dt.date, end: dt.date, limit: int = 10, category: str = 
         if pk is None:
             return []
         tallied = tallied.filter(key__endswith=f"|{pk}")
-    sums = (
-        tallied.values("key").annotate(reported=Sum("reported")).filter(reported__gt=0).values_list("key", "reported")
-    )
+    sums = _plain(
+        tallied.values("key").annotate(reported=Sum("reported")).filter(reported__gt=0).order_by("-reported")
+        .values_list("key", "reported")
+    )  # fmt: skip
+    if len(sums) > limit:  # the most reported first: only those tied with the last shown or above can be shown
+        least = sums[limit - 1][1]
+        sums = sums[: next((i for i in range(limit, len(sums)) if sums[i][1] < least), len(sums))]
     categories = {str(pk): (code, name) for pk, code, name in Category.objects.values_list("pk", "code", "name")}
     counted: list[dict[str, Any]] = []
     for key, reported in sums:

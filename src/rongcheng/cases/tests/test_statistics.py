@@ -96,3 +96,37 @@ def test_hot_spots_are_the_streets_and_categories_reported_most_in_the_month():
     ]
     last_year = dt.date(start.year - 1, start.month, 1)
     assert hot_spots(start=last_year, end=last_year + dt.timedelta(days=27)) == []
+
+
+def test_the_rates_in_integers_are_the_decimal_rates_rounded_half_up():
+    """`Row` works the rates out in integers; they are exactly the quotients quantized half up as Decimals, and the
+    composite is the weighted sum of those rates quantized to hundredths."""
+    from decimal import ROUND_HALF_UP
+
+    from rongcheng.cases.statistics import Row
+
+    def rate(num: int, den: int) -> Decimal | None:
+        return None if den <= 0 else (Decimal(num) / Decimal(den)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+
+    checked = 0
+    for due in (0, 1, 2, 3, 7, 8, 16, 40, 400, 4001):
+        for closed in {0, 1, due // 3, due // 2, due}:
+            for postponed in {0, 1, due // 8}:
+                if postponed > due - closed:
+                    continue
+                on_time, overdue, reworked, extended = closed // 2, due // 7, (due + 1) // 3, due // 5
+                row = Row("k", "n", due + 5, due + 2, 1, due, postponed, closed, on_time, overdue, reworked, extended)
+                closing, in_time = rate(closed, due - postponed), rate(on_time, closed + overdue)
+                rework, extension = rate(reworked, due), rate(extended, due)
+                assert row.registration_rate == rate(due + 2, due + 5)
+                assert (row.closing_rate, row.on_time_rate) == (closing, in_time)
+                assert (row.rework_rate, row.extension_rate) == (rework, extension)
+                if closing is None or in_time is None or rework is None or extension is None:
+                    assert row.composite is None
+                else:
+                    weighted = 100 * (Decimal("0.2") * closing + Decimal("0.4") * in_time
+                                      + Decimal("0.2") * (1 - rework) + Decimal("0.2") * (1 - extension))  # fmt: skip
+                    assert row.composite == weighted.quantize(Decimal("0.01"), ROUND_HALF_UP)
+                    assert str(row.composite) == str(weighted.quantize(Decimal("0.01"), ROUND_HALF_UP))
+                checked += 1
+    assert checked > 50
