@@ -42,6 +42,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -250,7 +251,7 @@ def check_overhead(apps: list[object], repeats: int) -> tuple[list[float], list[
     return samples, clean, floor, items, per_call, len(captured.captured_queries) / max(1, len(apps))
 
 
-def screening_rate(count: int, office: object) -> tuple[float, int]:
+def screening_rate(count: int, office: Any) -> tuple[float, int]:
     from rongcheng.credit.services import screening_run
 
     lines = ["name,code"] + [f"企业{n},{credit_code(n)}" for n in range(count)]

@@ -78,10 +78,9 @@ class ClientToken(HttpBearer):
                 raise TokenInvalid("The access token is unknown, expired or revoked.")
         except TokenInvalid as exc:
             raise api_token_refuse(action=self.action, error=exc) from None
-        user = api_token_admit(access_token=access_token, action=self.action, scope=self.scope,
-                               permission=self.permission)  # fmt: skip
+        user = api_token_admit(access_token=access_token, action=self.action, scope=self.scope)
         request.user = user
-        return user
+        return api_account_admit(user=user, action=self.action, permission=self.permission)
 
 
 def _access_token(request: HttpRequest, token: str) -> AccessToken | None:

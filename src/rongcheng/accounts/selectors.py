@@ -5,8 +5,18 @@ from __future__ import annotations
 from django.core.cache import cache
 
 from rongcheng.accounts.models import User
+from rongcheng.kernel.context import Account
+from rongcheng.kernel.errors import NotAuthenticated
 
 PERMISSION_CACHE_SECONDS = 30
+
+
+def account_signed_in(user: Account | None) -> User:
+    """The signed-in account a page or API call acts as (`request.user` once sign-in is required), as the services
+    take it; a visitor who is not signed in is refused."""
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise NotAuthenticated("Sign in first.")
+    return user
 
 
 def with_cached_permissions(user: User) -> User:

@@ -28,10 +28,10 @@ def api_token_refuse(*, action: str, error: TokenInvalid) -> TokenInvalid:
     return error
 
 
-def api_token_admit(*, access_token: Any, action: str, scope: str, permission: str | None) -> User:
-    """The account a valid access token acts for, once it may make this call: the token's user or, for client
-    credentials, the account owning the application; the token must carry `scope`, a scope its kind of client may
-    hold, and the account `permission`. Each refusal of a known caller is audited."""
+def api_token_admit(*, access_token: Any, action: str, scope: str) -> User:
+    """The account a valid access token acts for: the token's user or, for client credentials, the account owning
+    the application; the token must carry `scope`, a scope its kind of client may hold. Each refusal of a known
+    caller is audited. The operation's permission is `api_account_admit`'s to check, as for a session."""
     user: User | None = access_token.user if access_token.user_id else getattr(access_token.application, "user", None)
     if user is None or not user.is_active:
         raise TokenInvalid("The access token belongs to no active account.")
@@ -47,7 +47,7 @@ def api_token_admit(*, access_token: Any, action: str, scope: str, permission: s
         # A token row (or a client's account) edited behind the services' back: not a scope this kind holds.
         _refused(action=action, actor=actor_from_user(user), detail={"scope": scope, "client_kind": kind})
         raise TokenScopeInsufficient(scope)
-    return api_account_admit(user=user, action=action, permission=permission)
+    return user
 
 
 def api_account_admit(*, user: User, action: str, permission: str | None) -> User:

@@ -28,8 +28,6 @@ from pathlib import Path
 from typing import IO, Any, Literal, cast
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import validate_ipv46_address
 from django.db import connection, connections, transaction
@@ -55,7 +53,7 @@ from rongcheng.audit.selectors import (
 )
 from rongcheng.audit.selectors import VerifyResult as VerifyResult  # re-exported: `rongcheng check` imports it here
 from rongcheng.audit.selectors import audit_verify as audit_verify
-from rongcheng.kernel.context import current, current_address, running, system
+from rongcheng.kernel.context import Account, current, current_address, running, system
 from rongcheng.kernel.crypto import constant_time_equal
 from rongcheng.kernel.pagination import Page
 from rongcheng.kernel.ratelimit import RefusalSummary
@@ -92,7 +90,7 @@ class Actor:
         return cls("anonymous", "", "")
 
 
-def actor_from_user(user: AbstractBaseUser | AnonymousUser | None) -> Actor:
+def actor_from_user(user: Account | None) -> Actor:
     """Duck-typed on `pk`, `get_username()` and an optional `kind`, so the audit app never imports accounts."""
     if user is None or not user.is_authenticated:
         return Actor.anonymous()
@@ -747,9 +745,7 @@ def audit_trail_search(
     return page
 
 
-def audit_admin_view_record(
-    *, user: AbstractBaseUser | AnonymousUser | None, record_id: str = "", query: str = ""
-) -> None:
+def audit_admin_view_record(*, user: Account | None, record_id: str = "", query: str = "") -> None:
     """Viewing the trail through the admin site (its list, or one record) is recorded like a search on the staff page.
     Who may view it there is the admin's own check (its view permission); this records that they did."""
     audit_record(

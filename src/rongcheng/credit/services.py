@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from rongcheng.accounts.models import Department
+from rongcheng.accounts.models import Department, User
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
 from rongcheng.credit.errors import (
     CreditDenied,
@@ -87,7 +87,7 @@ SYSTEM = Actor.system("credit")
 
 
 @contextmanager
-def _refusal_audited(action: str, user: Any, *, target_type: str, target_id: Any = "",
+def _refusal_audited(action: str, user: User, *, target_type: str, target_id: Any = "",
                      detail: Mapping[str, Any] | None = None) -> Iterator[None]:  # fmt: skip
     """Let a domain error through after recording it as denied, outside the transaction that rolled back."""
     try:
@@ -169,7 +169,7 @@ def _record_write(clean: CleanRecord, department: Department, intake: str, today
     return record
 
 
-def _reporting_department(user: Any, department_code: str | None) -> Department:
+def _reporting_department(user: User, department_code: str | None) -> Department:
     code = department_code or ""
     department = Department.objects.filter(code=code).first() if code else getattr(user, "department", None)
     if department is None or not may_report(user, department.pk):
@@ -185,7 +185,7 @@ def _problem_keep(department: Department, intake: str, data: Mapping[str, Any], 
     )  # fmt: skip
 
 
-def record_report(*, user: Any, data: Mapping[str, Any], intake: str = "form",
+def record_report(*, user: User, data: Mapping[str, Any], intake: str = "form",
                   department_code: str | None = None) -> Record:  # fmt: skip
     """One record reported by a department (page form or API). Invalid: CreditRecordInvalid, nothing stored but,
     for the API, the row in the department's problem queue."""
@@ -236,7 +236,7 @@ def _csv_rows(content: bytes, limit: int, error: type[ValidationFailed]) -> list
     return rows
 
 
-def records_report_file(*, user: Any, content: bytes, file_name: str = "",
+def records_report_file(*, user: User, content: bytes, file_name: str = "",
                         department_code: str | None = None) -> FileOutcome:  # fmt: skip
     """A CSV file of records (header: the platform's field names or the national XK_/CF_ codes). Each valid row is
     stored; each invalid one goes to the department's problem queue with its row number and broken rules."""
@@ -265,13 +265,13 @@ def records_report_file(*, user: Any, content: bytes, file_name: str = "",
     return outcome
 
 
-def problem_resolve(*, user: Any, problem_id: int) -> ProblemRow:
+def problem_resolve(*, user: User, problem_id: int) -> ProblemRow:
     """The department marks a problem row handled (corrected and reported again, or withdrawn)."""
     with _refusal_audited("credit.problem.resolve", user, target_type="credit.problem", target_id=problem_id):
         return _problem_resolve(user, problem_id)
 
 
-def _problem_resolve(user: Any, problem_id: int) -> ProblemRow:
+def _problem_resolve(user: User, problem_id: int) -> ProblemRow:
     with transaction.atomic():
         problem = ProblemRow.objects.select_for_update().filter(pk=problem_id).first()
         if problem is None or not may_report(user, problem.department_id):
@@ -395,12 +395,12 @@ def record_from_conclusion(event: ApplicationConcluded) -> Record | None:
 # ── red and black lists ─────────────────────────────────────────────────────────────────────────────────────────
 
 
-def _office_only(user: Any) -> None:
+def _office_only(user: User) -> None:
     if not is_credit_office(user):
         raise CreditDenied("Only the credit office keeps the lists and memoranda.")
 
 
-def memorandum_save(*, user: Any, data: Mapping[str, Any]) -> Memorandum:
+def memorandum_save(*, user: User, data: Mapping[str, Any]) -> Memorandum:
     """Create or replace a memorandum and its catalogue of measures ([{code, text, departments}])."""
     with _refusal_audited("credit.memorandum.save", user, target_type="credit.memorandum",
                           target_id=str(data.get("code", ""))):  # fmt: skip
@@ -465,7 +465,7 @@ def _date_value(value: Any, field_name: str, errors: list[dict[str, Any]], *, re
         return None
 
 
-def list_entry_add(*, user: Any, data: Mapping[str, Any]) -> ListEntry:
+def list_entry_add(*, user: User, data: Mapping[str, Any]) -> ListEntry:
     """Put a subject on a red or black list under a memorandum of the same type, from `listed_on`."""
     with _refusal_audited("credit.list.add", user, target_type="credit.list_entry"):
         _office_only(user)
@@ -525,7 +525,7 @@ def list_entry_add(*, user: Any, data: Mapping[str, Any]) -> ListEntry:
     return entry
 
 
-def list_entry_remove(*, user: Any, number: str, removed_on: dt.date, reason: str) -> ListEntry:
+def list_entry_remove(*, user: User, number: str, removed_on: dt.date, reason: str) -> ListEntry:
     """Take an entry off its list from `removed_on` (exclusive of it: in force until the day before)."""
     with _refusal_audited("credit.list.remove", user, target_type="credit.list_entry", target_id=number):
         _office_only(user)
@@ -637,7 +637,7 @@ def _screen_key(code: str) -> tuple[str, str, str] | None:
         return None
 
 
-def screening_run(*, user: Any, content: bytes, on: dt.date | None = None) -> list[ScreeningRow]:
+def screening_run(*, user: User, content: bytes, on: dt.date | None = None) -> list[ScreeningRow]:
     """Screen a CSV of subjects (columns name, code: credit code or ID number) against the lists as of `on`: the
     outcome of each row (ID numbers masked). Matched in chunks, one query per thousand subjects."""
     with _refusal_audited("credit.screening.run", user, target_type="credit.screening"):
@@ -677,7 +677,7 @@ def screening_run(*, user: Any, content: bytes, on: dt.date | None = None) -> li
 # ── credit repair (信用修复) ────────────────────────────────────────────────────────────────────────────────────
 
 
-def repair_request(*, user: Any, record_id: int, statement: str, materials: str) -> RepairRequest:
+def repair_request(*, user: User, record_id: int, statement: str, materials: str) -> RepairRequest:
     """The subject (signed in: the person, or a representative of the entity) asks to repair one of its penalty
     records. Another subject's record is refused as unknown; nothing is written."""
     with _refusal_audited("credit.repair.submit", user, target_type="credit.record", target_id=record_id):
@@ -712,7 +712,7 @@ def repair_request(*, user: Any, record_id: int, statement: str, materials: str)
     return request
 
 
-def repair_decide(*, user: Any, request_id: int, transition: str, reason: str = "") -> RepairRequest:
+def repair_decide(*, user: User, request_id: int, transition: str, reason: str = "") -> RepairRequest:
     """The credit office approves (the record leaves public view) or rejects (with the reason) a repair."""
     with _refusal_audited("credit.repair.decide", user, target_type="credit.repair", target_id=request_id,
                           detail={"transition": transition[:20]}):  # fmt: skip
@@ -743,7 +743,7 @@ def repair_decide(*, user: Any, request_id: int, transition: str, reason: str = 
 # ── credit reports (信用报告) ───────────────────────────────────────────────────────────────────────────────────
 
 
-def report_generate(*, user: Any, subject_id: int) -> Report:
+def report_generate(*, user: User, subject_id: int) -> Report:
     """A signed credit report of a subject, for the subject signed in (or the credit office): its public records and
     list entries in force today, names of persons masked. Signed with the credit office's SM2 key."""
     with _refusal_audited("credit.report.generate", user, target_type="credit.subject", target_id=subject_id):

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
+from rongcheng.accounts.models import User
 from rongcheng.credit.errors import RepairInvalid, RepairRefused
 from rongcheng.credit.models import Record, RepairRequest, RepairState
 from rongcheng.kernel.transitions import Table, Transition
@@ -28,7 +29,7 @@ NEW = "new"
 
 @dataclass
 class RepairStep:
-    user: Any
+    user: User
     request: RepairRequest
     reason: str
 

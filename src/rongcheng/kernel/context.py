@@ -13,8 +13,9 @@ credit, cases, spatial, card, catalogue and identity read `current_address()` (i
 for its session list); accounts and operations take no address argument; every audit record carries the current
 `request_id`; no adapter writes an audit record (the refusal records read the address here too); no identity
 service takes the request; the registries' pages and API state the purpose of a read with `purpose_stated(...)`
-and its selectors read `current_purpose()`. Tests run a service "from an address" with
-`rongcheng.kernel.tests.contexts.request_from`.
+and its selectors read `current_purpose()`. The acting account is typed `Account` here (services that write by it
+take `accounts.models.User`); the hall, staff and some predicates still take `Any` (docs/architecture.md lists
+them). Tests run a service "from an address" with `rongcheng.kernel.tests.contexts.request_from`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,25 @@ class ActorKind(StrEnum):
     USER = "user"  # a resident, a company representative or an officer, signed in to the pages or the API
     API_CLIENT = "api_client"  # a department system with a client-credentials token
     SYSTEM = "system"  # a job or command of the platform itself
+
+
+class Account(Protocol):
+    """The account acting, as services, selectors and permission predicates take it: a person, an officer or an API
+    client (`accounts.User`), or Django's anonymous user where a predicate also answers for visitors. The one name
+    for the acting account in every app, including those below accounts that may not import it; what else a service
+    reads of a signed-in account (its kind, department, assurance level) it reads from `accounts.User` after
+    checking `is_authenticated`."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def is_authenticated(self) -> bool: ...
+    @property
+    def is_active(self) -> bool: ...
+    @property
+    def is_superuser(self) -> bool: ...
+    def get_username(self) -> str: ...
+    def has_perm(self, perm: str, obj: Any = None) -> bool: ...
 
 
 class _Request(Protocol):
@@ -62,13 +82,13 @@ def request_id_for(request: _Request) -> str:
 class RequestContext:
     request_id: str
     actor_kind: ActorKind = ActorKind.ANONYMOUS
-    user: Any = None  # the account acting (an API client acts as its owner account), None for anonymous and jobs
+    user: Account | None = None  # the account acting (an API client acts as its owner account); None: anonymous, jobs
     source_address: str | None = None
     purpose: str = ""  # why personal data is read, when the caller states it (registries.purposes)
     job: str = ""  # the job or command acting, for ActorKind.SYSTEM
     user_agent: str = ""  # the client's User-Agent as it sent it (cut to 300 characters), for an account's sessions
 
-    def acting(self, user: Any) -> RequestContext:
+    def acting(self, user: Account | None) -> RequestContext:
         """The same request, now known to act as `user` (resolved by the session or by the API's authentication)."""
         if user is None or not getattr(user, "is_authenticated", False):
             return replace(self, actor_kind=ActorKind.ANONYMOUS, user=None)
@@ -141,7 +161,7 @@ def running(context: RequestContext) -> Iterator[RequestContext]:
         _current.reset(token)
 
 
-def note_actor(user: Any) -> None:
+def note_actor(user: Account | None) -> None:
     """Record in the current context who the request acts as, once authentication has decided."""
     context = _current.get()
     if context is not None:

@@ -184,7 +184,7 @@ def _document_check(document: Any) -> tuple[bool, str]:
     return True, "authentic"
 
 
-def licences_of_resident(user: Any) -> list[Licence]:
+def licences_of_resident(user: User) -> list[Licence]:
     """All licences of the signed-in resident's person and of the entities they represent, with their uses."""
     indexes = holder_indexes_of_user(user)
     if not indexes:
@@ -212,7 +212,7 @@ def licences_by_holder_index(index: str) -> QuerySet[Licence]:
     return Licence.objects.filter(holder_index=index).order_by("id")
 
 
-def authorizations_of_resident(user: Any) -> list[HolderAuthorization]:
+def authorizations_of_resident(user: User) -> list[HolderAuthorization]:
     indexes = holder_indexes_of_user(user)
     return list(
         HolderAuthorization.objects.filter(holder_index__in=indexes)

@@ -506,7 +506,7 @@ def _reference_check(application_reference: str) -> str:
     return text
 
 
-def grantee_may_be(user: Any) -> bool:
+def grantee_may_be(user: User) -> bool:
     """Who a holder may authorize: a system that fetches licences for an application (an API client account, the
     hall's system account among them), active; never a person's or a staff member's account."""
     return bool(user is not None and user.is_active and getattr(user, "kind", None) == AccountKind.API_CLIENT)
@@ -517,7 +517,7 @@ def grantees_available() -> list[User]:
     return list(User.objects.filter(kind=AccountKind.API_CLIENT, is_active=True).order_by("display_name", "pk"))
 
 
-def holder_indexes_of_user(user: Any) -> list[str]:
+def holder_indexes_of_user(user: User) -> list[str]:
     """The holder indexes a signed-in resident may act for: their own person and entities they represent (as the
     registry's legal representative, or through an active identity Representation: 法人代表 or 经办人 in validity)."""
     index = getattr(user, "id_number_index", "") if user is not None and user.is_authenticated else ""
@@ -692,7 +692,7 @@ PRINT = "licences.licence.print"
 EXPORT = "licences.licence.export"
 
 
-def licence_reader_check(*, user: Any, licence: Licence, action: str) -> None:
+def licence_reader_check(*, user: User, licence: Licence, action: str) -> None:
     """Only the holder and the issuing department see a licence whole; anyone else hears LicenceActionDenied, the
     refusal recorded under `action` (READ, PRINT or EXPORT)."""
     if may_view_as_issuer(user, licence) or is_holder(user, licence):
@@ -704,7 +704,7 @@ def licence_reader_check(*, user: Any, licence: Licence, action: str) -> None:
     raise LicenceActionDenied("Only the holder and the issuing department may read this licence.")
 
 
-def licence_read_record(*, user: Any, licence: Licence, action: str, detail: dict[str, Any] | None = None) -> None:
+def licence_read_record(*, user: User, licence: Licence, action: str, detail: dict[str, Any] | None = None) -> None:
     """The record of a licence read whole by a reader `licence_reader_check` let through (a print's purpose in
     `detail`)."""
     audit_record(

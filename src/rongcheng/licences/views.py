@@ -19,6 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
+from rongcheng.accounts.selectors import account_signed_in
 from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.ratelimit import rate_limited
 from rongcheng.licences import selectors, services
@@ -122,7 +123,7 @@ def _licence_for(request: HttpRequest, identifier: str) -> Licence:
     except (LicenceIdentifierInvalid, LicenceNotFound):
         raise PermissionDenied from None  # the same answer whether it exists or not
     try:
-        services.licence_reader_check(user=request.user, licence=licence, action=services.READ)
+        services.licence_reader_check(user=account_signed_in(request.user), licence=licence, action=services.READ)
     except LicenceActionDenied:
         raise PermissionDenied from None
     return licence
@@ -154,7 +155,7 @@ def detail_view(request: HttpRequest, identifier: str) -> HttpResponse:
             else:
                 messages.success(request, gettext("状态已变更。"))
                 return HttpResponseRedirect(reverse("licences:detail", args=[licence.identifier]))
-    services.licence_read_record(user=request.user, licence=licence, action=services.READ)
+    services.licence_read_record(user=account_signed_in(request.user), licence=licence, action=services.READ)
     context = {
         "licence": licence, "face": _face_rows(licence), "status": STATUS_LABELS[selectors.effective_status(licence)],
         "authentic": selectors.licence_authentic(licence), "changes": licence.status_changes.all(),
@@ -174,7 +175,9 @@ def print_view(request: HttpRequest, identifier: str) -> HttpResponse:
         messages.error(request, gettext("请填写用途后再打印：打印件盖有“仅供办理…使用”字样。"))
         return HttpResponseRedirect(reverse("licences:detail", args=[licence.identifier]))
     purpose = form.cleaned_data["purpose"]
-    services.licence_read_record(user=request.user, licence=licence, action=services.PRINT, detail={"purpose": purpose})
+    services.licence_read_record(
+        user=account_signed_in(request.user), licence=licence, action=services.PRINT, detail={"purpose": purpose}
+    )
     url = _verification_url(request, licence.identifier)
     context = {"licence": licence, "face": _face_rows(licence), "holder_code": holder_code_of(licence),
                "purpose": purpose, "qr": qr_svg(url), "url": url,
@@ -186,7 +189,7 @@ def print_view(request: HttpRequest, identifier: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD"])
 def document_view(request: HttpRequest, identifier: str) -> HttpResponse:
     licence = _licence_for(request, identifier)
-    services.licence_read_record(user=request.user, licence=licence, action=services.EXPORT)
+    services.licence_read_record(user=account_signed_in(request.user), licence=licence, action=services.EXPORT)
     body = json.dumps(licence_export(licence), ensure_ascii=False, indent=2)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="licence-{licence.identifier}.json"'
@@ -196,7 +199,7 @@ def document_view(request: HttpRequest, identifier: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def mine_view(request: HttpRequest) -> HttpResponse:
-    indexes = services.holder_indexes_of_user(request.user)
+    indexes = services.holder_indexes_of_user(account_signed_in(request.user))
     grantees = {user.pk: user for user in services.grantees_available()}
     form = AuthorizationForm(request.POST or None, grantees=grantees.values())
     if request.method == "POST" and form.is_valid():
@@ -206,7 +209,7 @@ def mine_view(request: HttpRequest) -> HttpResponse:
         else:
             try:
                 services.holder_authorization_grant(
-                    holder_user=request.user, grantee=grantee,  # type: ignore[arg-type]
+                    holder_user=account_signed_in(request.user), grantee=grantee,
                     application_reference=form.cleaned_data["application_reference"],
                     valid_for=timedelta(days=form.cleaned_data["valid_days"]),
                 )  # fmt: skip
@@ -217,9 +220,10 @@ def mine_view(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, gettext("授权已记录。"))
                 return HttpResponseRedirect(reverse("licences:mine"))
+    resident = account_signed_in(request.user)
     context = {
-        "unbound": not indexes, "licences": _with_uses_described(selectors.licences_of_resident(request.user)),
-        "authorizations": _described(list(selectors.authorizations_of_resident(request.user))), "form": form,
+        "unbound": not indexes, "licences": _with_uses_described(selectors.licences_of_resident(resident)),
+        "authorizations": _described(list(selectors.authorizations_of_resident(resident))), "form": form,
         "status_labels": STATUS_LABELS,
     }  # fmt: skip
     return render(request, "licences/mine.html", context, status=400 if form.errors else 200)
@@ -232,7 +236,7 @@ def authorization_withdraw_view(request: HttpRequest, authorization_id: int) -> 
     if authorization is None:
         raise PermissionDenied
     try:
-        services.holder_authorization_withdraw(authorization=authorization, holder_user=request.user)  # type: ignore[arg-type]
+        services.holder_authorization_withdraw(authorization=authorization, holder_user=account_signed_in(request.user))
     except DomainError as exc:
         raise PermissionDenied from exc
     messages.success(request, gettext("授权已撤回。"))

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from rongcheng.accounts.api_auth import api_auth
+from rongcheng.accounts.selectors import account_signed_in
 from rongcheng.oidc import selectors, services
 from rongcheng.oidc.errors import ClientNotFound
 from rongcheng.oidc.models import ClientRegistration
@@ -72,7 +73,7 @@ def client_list(request: HttpRequest) -> list[dict[str, object]]:
     summary="Register a client; its secret is returned once",
 )  # fmt: skip
 def client_register(request: HttpRequest, body: ClientIn) -> Status[dict[str, object]]:
-    issued = services.client_register(actor=request.user, **body.model_dump())
+    issued = services.client_register(actor=account_signed_in(request.user), **body.model_dump())
     return Status(201, {**_out(issued.registration), "client_secret": issued.client_secret})
 
 
@@ -93,7 +94,7 @@ def client_detail(request: HttpRequest, client_id: str) -> dict[str, object]:
     summary="Replace the client's secret; the new one is returned once",
 )  # fmt: skip
 def client_rotate_secret(request: HttpRequest, client_id: str) -> dict[str, object]:
-    issued = services.client_secret_rotate(actor=request.user, client_id=client_id)
+    issued = services.client_secret_rotate(actor=account_signed_in(request.user), client_id=client_id)
     return {**_out(_get(client_id)), "client_secret": issued.client_secret}
 
 
@@ -102,5 +103,5 @@ def client_rotate_secret(request: HttpRequest, client_id: str) -> dict[str, obje
     summary="Disable the client and revoke its tokens",
 )  # fmt: skip
 def client_disable(request: HttpRequest, client_id: str) -> dict[str, object]:
-    services.client_disable(actor=request.user, client_id=client_id)
+    services.client_disable(actor=account_signed_in(request.user), client_id=client_id)
     return _out(_get(client_id))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from rongcheng.kernel.context import Account
 
 MANAGE_CLIENT = "oidc.manage_client"
 
 
-def may_manage_clients(user: Any) -> bool:
+def may_manage_clients(user: Account) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_active and user.has_perm(MANAGE_CLIENT))

@@ -18,6 +18,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 from oauth2_provider.models import AccessToken, Application
 
+from rongcheng.accounts.models import User
 from rongcheng.accounts.selectors import with_cached_permissions
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
 from rongcheng.kernel.context import current_address
@@ -38,7 +39,7 @@ def client_entitled_to_id_number(application: Any) -> bool:
     )
 
 
-def id_number_masked_for(*, user: Any, client: Any) -> str | None:
+def id_number_masked_for(*, user: User, client: Any) -> str | None:
     try:
         person = person_for_resident(user=user)
     except DomainError:
@@ -50,7 +51,7 @@ def id_number_masked_for(*, user: Any, client: Any) -> str | None:
     return str(person.id_number_masked)
 
 
-def id_number_clear_for(*, user: Any, client: Any) -> str | None:
+def id_number_clear_for(*, user: User, client: Any) -> str | None:
     """The clear number through the registry's audited read by the client's account; None unless it sees it clear."""
     owner = getattr(client, "user", None)
     if owner is None:
@@ -63,7 +64,7 @@ def id_number_clear_for(*, user: Any, client: Any) -> str | None:
     return view.id_number if "id_number" in view.clear else None
 
 
-def consent_get(*, user: Any, application: Any) -> Consent | None:
+def consent_get(*, user: User, application: Any) -> Consent | None:
     return Consent.objects.filter(user=user, application=application).first()
 
 
@@ -77,7 +78,7 @@ class AuthorizedClient:
     granted_at: Any
 
 
-def authorized_clients_for(*, user: Any) -> list[AuthorizedClient]:
+def authorized_clients_for(*, user: User) -> list[AuthorizedClient]:
     consents = (
         Consent.objects.filter(user=user)
         .select_related("application__registration__department", "application__user__department")

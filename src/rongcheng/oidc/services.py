@@ -17,7 +17,7 @@ from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
 from rongcheng.accounts.models import AccountKind, Department, User
 from rongcheng.accounts.permissions import scopes_allowed_for
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
-from rongcheng.kernel.context import current_address
+from rongcheng.kernel.context import Account, current_address
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.oidc.errors import ClientManagementDenied, ClientNotFound, ConsentNotFound
 from rongcheng.oidc.models import ClientRegistration, Consent
@@ -35,7 +35,7 @@ class IssuedSecret:
     client_secret: str
 
 
-def _require_manager(actor: Any, action: str, detail: dict[str, Any]) -> None:
+def _require_manager(actor: User, action: str, detail: dict[str, Any]) -> None:
     if not may_manage_clients(actor):
         audit_record(action=action, actor=actor_from_user(actor), outcome="denied", target_type="oidc.client",
                      detail={**detail, "permission": MANAGE_CLIENT})  # fmt: skip
@@ -57,7 +57,7 @@ def _scope_permissions(scopes: list[str]) -> list[Permission]:
 
 def client_register(
     *,
-    actor: Any,
+    actor: User,
     name: str,
     department_code: str,
     grant_type: str,
@@ -138,7 +138,7 @@ def _registration_for_update(client_id: str) -> ClientRegistration:
     return registration
 
 
-def client_secret_rotate(*, actor: Any, client_id: str) -> IssuedSecret:
+def client_secret_rotate(*, actor: User, client_id: str) -> IssuedSecret:
     """A new secret replaces the old one at once; tokens already issued run to their expiry."""
     _require_manager(actor, "oidc.client.rotate_secret", {"client_id": client_id})
     secret = generate_client_secret()
@@ -156,7 +156,7 @@ def client_secret_rotate(*, actor: Any, client_id: str) -> IssuedSecret:
     return IssuedSecret(registration, secret)
 
 
-def _revoke_tokens(application: Any, user: Any = None) -> int:
+def _revoke_tokens(application: Any, user: User | None = None) -> int:
     access = AccessToken.objects.filter(application=application)
     refresh = RefreshToken.objects.filter(application=application, revoked__isnull=True)
     if user is not None:
@@ -167,7 +167,7 @@ def _revoke_tokens(application: Any, user: Any = None) -> int:
     return int(deleted)
 
 
-def client_disable(*, actor: Any, client_id: str) -> ClientRegistration:
+def client_disable(*, actor: User, client_id: str) -> ClientRegistration:
     """The client can no longer authenticate, and every token it holds is revoked."""
     _require_manager(actor, "oidc.client.disable", {"client_id": client_id})
     with transaction.atomic():
@@ -183,7 +183,7 @@ def client_disable(*, actor: Any, client_id: str) -> ClientRegistration:
     return registration
 
 
-def consent_grant(*, user: Any, application: Any, scopes: list[str]) -> Consent:
+def consent_grant(*, user: User, application: Any, scopes: list[str]) -> Consent:
     """Remember the person's consent; a later request for more scopes asks again."""
     with transaction.atomic():
         consent = Consent.objects.select_for_update().filter(user=user, application=application).first()
@@ -198,7 +198,7 @@ def consent_grant(*, user: Any, application: Any, scopes: list[str]) -> Consent:
     return consent
 
 
-def consent_revoke(*, user: Any, consent_id: int) -> None:
+def consent_revoke(*, user: User, consent_id: int) -> None:
     """Forget the consent and revoke every token the client holds for the person."""
     with transaction.atomic():
         consent = (
@@ -213,7 +213,7 @@ def consent_revoke(*, user: Any, consent_id: int) -> None:
                      target_id=application.client_id, detail={"access_tokens_revoked": revoked})  # fmt: skip
 
 
-def authorization_refuse(*, user: Any, client_id: str, error: str, required_level: int | None = None) -> None:
+def authorization_refuse(*, user: Account, client_id: str, error: str, required_level: int | None = None) -> None:
     """Record a refused authorization request with its OAuth error (unknown client, unregistered redirect URI, plain
     PKCE, unknown scope, an assurance level the account lacks and no step-up to offer: `required_level`), once."""
     detail: dict[str, Any] = {"error": error}

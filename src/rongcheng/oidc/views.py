@@ -31,6 +31,7 @@ from oauth2_provider.models import Application
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidRequestError
 
+from rongcheng.accounts.selectors import account_signed_in
 from rongcheng.kernel.errors import DomainError
 from rongcheng.oidc import selectors, services
 from rongcheng.oidc.models import ClientRegistration
@@ -93,9 +94,9 @@ class ConsentView(oauth2_views.AuthorizationView):  # type: ignore[misc]  # djan
             return self.error_response(
                 _invalid_target(credentials.get("state"), credentials["redirect_uri"]), application
             )
-        user = request.user
+        user = account_signed_in(request.user)  # the toolkit's view signs the visitor in first
         level = required_level(request.GET.get("acr_values", ""))
-        if level is not None and user.assurance_level < level:  # type: ignore[union-attr]
+        if level is not None and user.assurance_level < level:
             target = step_up_url(level, request.get_full_path())
             if target is not None:
                 return HttpResponseRedirect(target)
@@ -305,7 +306,7 @@ def _allow_form_redirect(response: HttpResponse, uri: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET"])
 def authorized_clients(request: HttpRequest) -> HttpResponse:
-    clients = selectors.authorized_clients_for(user=request.user)
+    clients = selectors.authorized_clients_for(user=account_signed_in(request.user))
     return render(request, "oidc/authorized_clients.html", {"clients": clients, "scope_claims": SCOPE_CLAIMS})
 
 
@@ -313,7 +314,7 @@ def authorized_clients(request: HttpRequest) -> HttpResponse:
 @require_POST
 def authorized_client_revoke(request: HttpRequest, consent_id: int) -> HttpResponse:
     try:
-        services.consent_revoke(user=request.user, consent_id=consent_id)
+        services.consent_revoke(user=account_signed_in(request.user), consent_id=consent_id)
     except DomainError as exc:
         messages.error(request, exc.detail)
     else:
@@ -372,7 +373,7 @@ def client_register(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             issued = services.client_register(
-                actor=request.user, name=data["name"], department_code=data["department_code"],
+                actor=account_signed_in(request.user), name=data["name"], department_code=data["department_code"],
                 grant_type=data["grant_type"], redirect_uris=data["redirect_uris"].split(),
                 post_logout_redirect_uris=data["post_logout_redirect_uris"].split(), api_scopes=data["api_scopes"],
                 sector_identifier=data["sector_identifier"].strip(),
@@ -410,7 +411,7 @@ def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
 def client_rotate_secret(request: HttpRequest, client_id: str) -> HttpResponse:
     _manager(request)
     try:
-        issued = services.client_secret_rotate(actor=request.user, client_id=client_id)
+        issued = services.client_secret_rotate(actor=account_signed_in(request.user), client_id=client_id)
     except DomainError as exc:
         messages.error(request, exc.detail)
         return redirect("oidc:client-list")
@@ -422,7 +423,7 @@ def client_rotate_secret(request: HttpRequest, client_id: str) -> HttpResponse:
 def client_disable(request: HttpRequest, client_id: str) -> HttpResponse:
     _manager(request)
     try:
-        services.client_disable(actor=request.user, client_id=client_id)
+        services.client_disable(actor=account_signed_in(request.user), client_id=client_id)
     except DomainError as exc:
         messages.error(request, exc.detail)
     else:

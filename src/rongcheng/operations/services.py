@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from rongcheng.accounts.models import User
 from rongcheng.audit.services import actor_from_user, audit_record
 from rongcheng.kernel.crypto import sm3_digest
 from rongcheng.kernel.errors import NotFound, PermissionDenied, ValidationFailed
@@ -155,14 +156,14 @@ def security_event_raise(
     return event, created
 
 
-def _require(user: Any) -> None:
+def _require(user: User) -> None:
     if user is None or not user.is_authenticated or not user.has_perm(MANAGE_SECURITY_EVENTS):
         audit_record(action="operations.security_event.refused", actor=actor_from_user(user), outcome="denied",
                      target_type="operations.securityevent")  # fmt: skip
         raise PermissionDenied("Only the security administrator handles security events.")
 
 
-def security_event_acknowledge(*, user: Any, event_id: int) -> SecurityEvent:
+def security_event_acknowledge(*, user: User, event_id: int) -> SecurityEvent:
     _require(user)
     with transaction.atomic():
         event = SecurityEvent.objects.select_for_update().filter(pk=event_id).first()
@@ -182,7 +183,7 @@ def security_event_acknowledge(*, user: Any, event_id: int) -> SecurityEvent:
     return event
 
 
-def security_event_close(*, user: Any, event_id: int, resolution: str) -> SecurityEvent:
+def security_event_close(*, user: User, event_id: int, resolution: str) -> SecurityEvent:
     _require(user)
     resolution = resolution.strip()
     if not resolution:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from rongcheng.accounts.selectors import account_signed_in
 from rongcheng.kernel.errors import DomainError, PermissionDenied
 from rongcheng.operations import selectors, services
 from rongcheng.operations.health import readiness
@@ -220,9 +221,9 @@ def security(request: HttpRequest) -> HttpResponse:
 def security_event_act(request: HttpRequest, event_id: int, action: str) -> HttpResponse:
     try:
         if action == "acknowledge":
-            services.security_event_acknowledge(user=request.user, event_id=event_id)
+            services.security_event_acknowledge(user=account_signed_in(request.user), event_id=event_id)
         else:
-            services.security_event_close(user=request.user, event_id=event_id,
+            services.security_event_close(user=account_signed_in(request.user), event_id=event_id,
                                           resolution=str(request.POST.get("resolution", "")))  # fmt: skip
     except PermissionDenied:
         raise

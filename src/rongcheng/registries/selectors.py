@@ -409,7 +409,7 @@ PERSON_READ_ACTION = "registries.person.read"
 READS_MAX_LIMIT = 200
 
 
-def person_for_resident(*, user: Any) -> Person:
+def person_for_resident(*, user: User) -> Person:
     """The person an account is bound to (by the blind index of the ID number checked at real-name registration)."""
     index = getattr(user, "id_number_index", "") if user is not None and user.is_authenticated else ""
     person = Person.objects.filter(id_number_index=index).first() if index else None
@@ -428,7 +428,7 @@ def person_id_number_for_licence(person: Person) -> str:
     return reveal("person.id_number", person.id_number_cipher)
 
 
-def person_reads_for_resident(*, user: Any, before: int | None = None, limit: int = 50) -> list[PersonReadEntry]:
+def person_reads_for_resident(*, user: User, before: int | None = None, limit: int = 50) -> list[PersonReadEntry]:
     """Who read the resident's own record, newest first; `before` is the `audit_id` the previous page ended at.
 
     Looking at this list is recorded under its own action, never as a read of the record, so it does not show up in

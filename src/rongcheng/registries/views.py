@@ -19,6 +19,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from rongcheng.accounts.selectors import account_signed_in
 from rongcheng.audit.services import actor_from_user
 from rongcheng.kernel.context import purpose_stated
 from rongcheng.kernel.divisions import division_get
@@ -436,7 +437,7 @@ def my_reads_view(request: HttpRequest) -> HttpResponse:
             return render(request, "registries/my_reads.html", {"invalid_cursor": True}, status=400)
         before = values[0]
     try:
-        entries = person_reads_for_resident(user=request.user, before=before, limit=PAGE_SIZE + 1)
+        entries = person_reads_for_resident(user=account_signed_in(request.user), before=before, limit=PAGE_SIZE + 1)
     except PersonNotFound:
         return render(request, "registries/my_reads.html", {"unbound": True})
     next_query = None

@@ -7,16 +7,16 @@ interest takes the Django permission `spatial.add_pointofinterest` (a staff role
 
 from __future__ import annotations
 
-from typing import Any
+from rongcheng.kernel.context import Account
 
 POI_PERMISSION = "spatial.add_pointofinterest"
 GEOCODE_BATCH_PERMISSION = "spatial.geocode_batch"
 SCOPE_GEOCODE = "spatial:geocode"
 
 
-def may_register_poi(user: Any) -> bool:
+def may_register_poi(user: Account) -> bool:
     return bool(user.is_authenticated) and bool(user.has_perm(POI_PERMISSION))
 
 
-def may_geocode_batch(user: Any) -> bool:
+def may_geocode_batch(user: Account) -> bool:
     return bool(user.is_authenticated) and bool(user.has_perm(GEOCODE_BATCH_PERMISSION))

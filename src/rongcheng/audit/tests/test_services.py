@@ -47,15 +47,15 @@ pytestmark = pytest.mark.django_db
 class TestActorFromUser:
     def test_user(self):
         user = SimpleNamespace(pk=42, is_authenticated=True, get_username=lambda: "zhang.san", kind="staff")
-        assert actor_from_user(user) == Actor("user", "42", "zhang.san")  # type: ignore[arg-type]
+        assert actor_from_user(user) == Actor("user", "42", "zhang.san")
 
     def test_api_client(self):
         user = SimpleNamespace(pk=9, is_authenticated=True, get_username=lambda: "gjj-sync", kind="api_client")
-        assert actor_from_user(user) == Actor("api_client", "9", "gjj-sync")  # type: ignore[arg-type]
+        assert actor_from_user(user) == Actor("api_client", "9", "gjj-sync")
 
     def test_user_without_kind(self):
         user = SimpleNamespace(pk=3, is_authenticated=True, get_username=lambda: "root")
-        assert actor_from_user(user) == Actor("user", "3", "root")  # type: ignore[arg-type]
+        assert actor_from_user(user) == Actor("user", "3", "root")
 
     def test_anonymous(self):
         assert actor_from_user(AnonymousUser()) == Actor("anonymous", "", "")

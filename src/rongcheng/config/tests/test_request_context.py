@@ -77,15 +77,24 @@ def test_every_response_of_the_site_carries_a_request_id(client):
 
 
 def test_who_acts_is_noted_once_authentication_decides():
-    class Account:
+    class ApiClient:
+        pk = 7
         is_authenticated = True
+        is_active = True
+        is_superuser = False
         kind = "api_client"
+
+        def get_username(self) -> str:
+            return "client"
+
+        def has_perm(self, perm: str, obj: object = None) -> bool:
+            return False
 
     with running(system("licence expiry")) as job:
         assert job.actor_kind == ActorKind.SYSTEM
         assert job.job == "licence expiry"
     with running(RequestContext(request_id="r" * 32, source_address="192.0.2.1")):
-        note_actor(Account())
+        note_actor(ApiClient())
         context = current()
         assert context is not None
         assert (context.actor_kind, context.source_address) == (ActorKind.API_CLIENT, "192.0.2.1")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -32,7 +32,7 @@ from rongcheng.identity.services.context import (
     SESSION_SEEN,
     _audit,
 )
-from rongcheng.kernel.context import current_address, current_user_agent
+from rongcheng.kernel.context import Account, current_address, current_user_agent
 
 if TYPE_CHECKING:
     from django.contrib.sessions.backends.base import SessionBase
@@ -64,7 +64,7 @@ def _session_store_delete(session_key: str) -> None:
         import_module(settings.SESSION_ENGINE).SessionStore().delete(session_key)
 
 
-def session_close(*, session: SessionBase, user: Any, reason: str = SessionEnd.SIGNED_OUT) -> None:
+def session_close(*, session: SessionBase, user: Account, reason: str = SessionEnd.SIGNED_OUT) -> None:
     """End the current session (the person signed out, or it sat idle too long) and record why; Django's logout,
     which flushes the session, follows in the adapter. Nothing is recorded for an anonymous visitor."""
     record_id = session.get(SESSION_RECORD)
