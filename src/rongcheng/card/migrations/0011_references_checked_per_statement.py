@@ -14,9 +14,13 @@ statement, with the same guarantees:
 - deleting (or changing the id of) an account, card, terminal or batch that a transfer, entry or tap names fails
   with `foreign_key_violation`: a row trigger on the referenced table, which locks the row before it runs.
 
-On SQLite the same checks are row triggers (`RAISE(ABORT)`, IntegrityError). SQLite rebuilds a table when Django
-alters one of its fields and the rebuild drops the table's triggers: a later migration altering these tables must
-create them again (`SQLITE_FORWARD`). TRUNCATE (test databases) is not refused, as with the append-only triggers.
+On SQLite (the embedded install) the insert and update checks are row triggers (`RAISE(ABORT)`, IntegrityError).
+Deleting a referenced account, card, terminal or batch is refused there by Django's PROTECT, not by a trigger: a
+SQLite trigger cannot be deferred, so it would refuse the order-free `DELETE FROM` of every table by which Django
+empties a database (`flush`, the demo's tests), where the declared foreign keys it replaces were checked at commit.
+As with the append-only triggers, the database itself refuses on PostgreSQL, the production database. SQLite
+rebuilds a table when Django alters one of its fields and the rebuild drops the table's triggers: a later migration
+altering these tables must create them again (`SQLITE_FORWARD`). TRUNCATE (test databases) is not refused.
 """
 
 from django.db import migrations, models
@@ -161,17 +165,6 @@ def _sqlite_check(name: str, table: str, when: str) -> list[str]:
     ]
 
 
-def _sqlite_guard(table: str, referenced: str) -> list[str]:
-    """Row triggers that abort a DELETE, or a change of id, of a row of `table` still `referenced` (over OLD)."""
-    message = f"'FOREIGN KEY constraint failed: {table} is referenced'"
-    return [
-        f"CREATE TRIGGER {table}_referenced_delete BEFORE DELETE ON {table} WHEN {referenced} "
-        f"BEGIN SELECT RAISE(ABORT, {message}); END",
-        f"CREATE TRIGGER {table}_referenced_update BEFORE UPDATE OF id ON {table} "
-        f"WHEN NEW.id <> OLD.id AND ({referenced}) BEGIN SELECT RAISE(ABORT, {message}); END",
-    ]
-
-
 def _absent(table: str, column: str) -> str:
     return f"NOT EXISTS (SELECT 1 FROM {table} WHERE id = NEW.{column})"
 
@@ -192,15 +185,6 @@ SQLITE_FORWARD = [
         f"{_absent('card_card', 'card_id')} OR {_absent('card_terminal', 'terminal_id')} "
         f"OR {_absent('card_tapbatch', 'batch_id')} OR {_absent('card_transfer', 'transfer_id')}",
     ),  # fmt: skip
-    *_sqlite_guard(
-        "card_ledgeraccount",
-        "EXISTS (SELECT 1 FROM card_entry WHERE account_id = OLD.id) "
-        "OR EXISTS (SELECT 1 FROM card_transfer WHERE debit_id = OLD.id) "
-        "OR EXISTS (SELECT 1 FROM card_transfer WHERE credit_id = OLD.id)",
-    ),
-    *_sqlite_guard("card_card", "EXISTS (SELECT 1 FROM card_tap WHERE card_id = OLD.id)"),
-    *_sqlite_guard("card_terminal", "EXISTS (SELECT 1 FROM card_tap WHERE terminal_id = OLD.id)"),
-    *_sqlite_guard("card_tapbatch", "EXISTS (SELECT 1 FROM card_tap WHERE batch_id = OLD.id)"),
 ]
 
 
