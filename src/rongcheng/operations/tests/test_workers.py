@@ -89,11 +89,16 @@ def test_counters_survive_a_killed_worker(tmp_path):
         scrapes = [_livez_count(port) for _ in range(6)]
         assert scrapes == [counted] * 6  # no lottery: every worker answers with the whole server's count
 
+        before_kill = (tmp_path / "server.log").read_text(errors="replace")
+        assert "Unexpected exit" not in before_kill, before_kill  # no worker died on its own before the kill
         workers = _children(server.pid)
         victim = workers[0]
         os.kill(victim, signal.SIGKILL)
         _wait_until(lambda: victim not in _children(server.pid) and len(_children(server.pid)) >= 2)
-        after_kill = _livez_count(port)
+        try:
+            after_kill = _livez_count(port)
+        except OSError as exc:  # granian stopped serving: its own log says why (a crash loop, a signal)
+            raise AssertionError((tmp_path / "server.log").read_text(errors="replace")) from exc
         assert after_kill == counted  # the dead worker's requests are still counted
         for _ in range(10):
             assert _get(port, "/livez")[0] == 200
