@@ -262,24 +262,25 @@ _TO_ONE_LOCK = (
     f"FROM {LedgerAccount._meta.db_table} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE"
 )
 _TO_ONE_WRITE = f"""
-WITH u AS (
-    SELECT * FROM unnest(%(keys)s::text[], %(amounts)s::bigint[], %(debits)s::bigint[], %(overs)s::boolean[],
-                         %(business)s::timestamptz[], %(before)s::bigint[], %(credit_before)s::bigint[])
-        WITH ORDINALITY AS u(k, a, d, o, b, db, cb, pos)
+WITH u AS MATERIALIZED (  -- the transfers' ids drawn here, in order, so that nothing below joins back by key
+    SELECT u.*, nextval(%(sequence)s::regclass) AS tid
+      FROM unnest(%(keys)s::text[], %(amounts)s::bigint[], %(debits)s::bigint[], %(overs)s::boolean[],
+                  %(business)s::timestamptz[], %(before)s::bigint[], %(credit_before)s::bigint[])
+           WITH ORDINALITY AS u(k, a, d, o, b, db, cb, pos)
 ), at AS (  -- an account's entries are never dated before its last one (ADR 0012), read before the update below
     SELECT id, greatest(%(moment)s::timestamptz, posted_until) AS at
       FROM {LedgerAccount._meta.db_table} WHERE id = ANY(%(account_ids)s::bigint[])
 ), t AS (
-    INSERT INTO {Transfer._meta.db_table} (key, kind, phase, amount, debit_id, credit_id, pending_id, reverses_id,
-                                           linked_group, timeout_at, overdraft, memo, created_at, business_at)
-    SELECT k, %(kind)s, 'single', a, d, %(credit)s, NULL, NULL, %(group)s, NULL, o, '', %(moment)s, b
+    INSERT INTO {Transfer._meta.db_table} (id, key, kind, phase, amount, debit_id, credit_id, pending_id,
+                                           reverses_id, linked_group, timeout_at, overdraft, memo, created_at,
+                                           business_at)
+    SELECT tid, k, %(kind)s, 'single', a, d, %(credit)s, NULL, NULL, %(group)s, NULL, o, '', %(moment)s, b
       FROM u ORDER BY pos
-    RETURNING id, key
 ), e AS (
     INSERT INTO {Entry._meta.db_table} (transfer_id, account_id, amount, balance_before, balance_after, at)
-    SELECT t.id, x.account, x.amount, x.before, x.before + x.amount, at.at
-      FROM t JOIN u ON u.k = t.key
-     CROSS JOIN LATERAL (VALUES (u.d, -u.a, u.db, 0), (%(credit)s, u.a, u.cb, 1)) AS x(account, amount, before, side)
+    SELECT u.tid, x.account, x.amount, x.before, x.before + x.amount, at.at
+      FROM u CROSS JOIN LATERAL (VALUES (u.d, -u.a, u.db, 0), (%(credit)s, u.a, u.cb, 1))
+           AS x(account, amount, before, side)
       JOIN at ON at.id = x.account
      ORDER BY u.pos, x.side
 ), b AS (
@@ -287,8 +288,22 @@ WITH u AS (
       FROM unnest(%(account_ids)s::bigint[], %(balances)s::bigint[]) AS n(id, balance) JOIN at ON at.id = n.id
      WHERE acc.id = n.id
 )
-SELECT t.id FROM t JOIN u ON u.k = t.key ORDER BY u.pos
+SELECT tid FROM u ORDER BY pos
 """  # noqa: S608 (the models' own tables; every value a parameter)
+
+
+_SEQUENCE: dict[str, str] = {}
+
+
+def _transfer_sequence(cursor: Any) -> str:
+    """The sequence of the transfers' identity column (looked up once per process): `book_to_one` draws a batch's
+    ids from it in tap order before inserting, as the column's default would, so that the entries and the caller
+    have them without joining the inserted rows back by key."""
+    name = _SEQUENCE.get(connection.alias)
+    if name is None:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Transfer._meta.db_table])
+        name = _SEQUENCE[connection.alias] = cursor.fetchone()[0]
+    return name
 
 
 def book_to_one(
@@ -309,9 +324,11 @@ def book_to_one(
     Two statements whatever the number of transfers: (1) every account named, locked in ascending id order as
     `lock_accounts` does, with its balance, limits and currency; (2) the transfers, their entries (balance before
     and after, replayed in order in Python from the locked balances) and each account's new balance, once per
-    account, as one statement of arrays. The checks are those of `_apply` for an overdraft transfer: one currency,
-    the credit's upper limit (against the batch's total, since credits only raise it). `business_literal` is
-    `pg_times(business)` when the caller has built it already (a tap batch writes the same times into its taps)."""
+    account, as one statement of arrays; the transfers' ids are drawn from their sequence in order at its start, so
+    the entries and the ids returned take them by position (no join back by key). The checks are those of `_apply`
+    for an overdraft transfer: one currency, the credit's upper limit (against the batch's total, since credits only
+    raise it). `business_literal` is `pg_times(business)` when the caller has built it already (a tap batch writes
+    the same times into its taps)."""
     if connection.vendor != "postgresql":
         raise LedgerInputInvalid("Set-based booking needs PostgreSQL; book() the specs elsewhere.")
     if not amounts or not len(debits) == len(amounts) == len(keys) == len(business):
@@ -366,7 +383,7 @@ def book_to_one(
                 "overs": pg_bools(overs), "business": business_literal or pg_times(business), "before": pg_ints(before),
                 "credit_before": pg_ints(credit_before), "kind": kind, "credit": credit_id,
                 "group": uuid.uuid4().hex if len(keys) > 1 else "", "moment": moment, "account_ids": pg_ints(wanted),
-                "balances": pg_ints(balances[i] for i in wanted),
+                "balances": pg_ints(balances[i] for i in wanted), "sequence": _transfer_sequence(cursor),
             },
         )  # fmt: skip
         return [row[0] for row in cursor.fetchall()]

@@ -234,6 +234,41 @@ def test_a_tap_batch_books_set_wise_entries_in_tap_order_and_keeps_the_cards_hig
     assert {"card": poor.number, "reason": "debt"} in selectors.deny_list()
 
 
+def test_each_tap_of_a_batch_names_its_own_transfer_and_the_ids_follow_the_taps_order() -> None:
+    """On PostgreSQL the batch's transfer ids are drawn from the sequence before the rows are written (no join back
+    by key): every tap must still name the transfer of its own card, counter, fare and time, the ids ascending in
+    the batch's order, each with its two entries; and nothing outside the batch's accounts and cards changes."""
+    from rongcheng.card.models import Entry
+
+    cards = [card_with(b) for b in (500, 0, 80)]
+    bystander = card_with(300)
+    bus = merchant("BUSI", "bus")
+    _terminal, key = services.terminal_register(merchant=bus, code="TI", actor=SYSTEM)
+    now = timezone.now()
+    plan = [(2, 1, 30, 9), (0, 1, 200, 8), (1, 1, 5, 7), (0, 2, 200, 6), (2, 2, 60, 5), (1, 2, 7, 4), (0, 3, 150, 3)]
+    taps = [{"card": cards[c].number, "counter": n, "amount": a, "at": (now - dt.timedelta(minutes=m)).isoformat()}
+            for c, n, a, m in plan]  # fmt: skip
+    before = bystander.purse.entries.count(), balance(bystander), Card.objects.get(pk=bystander.pk).tap_counter
+    result = services.tap_batch_upload(**_batch("TI", key, 1, taps), actor=bus.owner)
+    assert result.booked == len(plan)
+    rows = list(Tap.objects.filter(batch=result.batch).select_related("transfer", "card").order_by("transfer_id"))
+    assert [(t.card.number, t.counter) for t in rows] == [(cards[c].number, n) for c, n, _a, _m in plan]
+    for tap, raw in zip(rows, taps, strict=True):
+        transfer = tap.transfer
+        assert transfer.key == f"tap:{tap.card_id}:{tap.counter}"
+        assert (transfer.debit_id, transfer.credit_id) == (tap.card.purse_id, bus.payable_id)
+        assert transfer.amount == tap.amount == raw["amount"]
+        assert transfer.business_at == tap.tapped_at == dt.datetime.fromisoformat(str(raw["at"]))
+        sides = list(Entry.objects.filter(transfer=transfer).order_by("id").values_list("account_id", "amount"))
+        assert sides == [(tap.card.purse_id, -tap.amount), (bus.payable_id, tap.amount)]
+    assert [balance(c) for c in cards] == [500 - 550, 0 - 12, 80 - 90]
+    assert balance(bus.payable) == 652
+    assert (bystander.purse.entries.count(), balance(bystander), Card.objects.get(pk=bystander.pk).tap_counter) == (
+        before)  # fmt: skip
+    assert Transfer.objects.filter(kind="tap").count() == len(plan)
+    assert selectors.ledger_check() == []
+
+
 def test_a_batch_booked_set_wise_gives_the_same_ledger_as_its_taps_booked_one_by_one() -> None:
     """The set-based booking (one statement of arrays on PostgreSQL) against the ledger engine booking each tap as
     its own transfer (`ledger.book`, the general path): twin cards with the same balances, the same taps in the same
