@@ -8,10 +8,12 @@ and verifies in the cells assigned to them; a hotline operator takes calls and c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeGuard
 
-from rongcheng.accounts.models import AccountKind
+from rongcheng.accounts.models import AccountKind, User
+from rongcheng.accounts.selectors import is_signed_in
 from rongcheng.cases.models import Case, CaseUnit, GridAssignment
+from rongcheng.kernel.context import Account
 from rongcheng.staff.permissions import has_perm_in_department
 
 REGISTER = "cases.register_case"
@@ -28,50 +30,50 @@ SCOPE_REPORT = "cases:report"
 SCOPE_WORK = "cases:work"
 
 
-def is_staff_with(user: Any, permission: str) -> bool:
+def is_staff_with(user: Account | None, permission: str) -> TypeGuard[User]:
     return (
-        bool(getattr(user, "is_authenticated", False))
-        and getattr(user, "kind", "") in (AccountKind.STAFF, AccountKind.API_CLIENT)
+        is_signed_in(user)
+        and user.kind in (AccountKind.STAFF, AccountKind.API_CLIENT)
         and bool(user.is_active)
         and user.has_perm(permission)
     )
 
 
-def is_centre(user: Any) -> bool:
+def is_centre(user: Account) -> bool:
     return any(is_staff_with(user, p) for p in CENTRE_PERMISSIONS)
 
 
-def is_resident(user: Any) -> bool:
-    return bool(getattr(user, "is_authenticated", False)) and getattr(user, "kind", "") == AccountKind.RESIDENT
+def is_resident(user: Account | None) -> TypeGuard[User]:
+    return is_signed_in(user) and user.kind == AccountKind.RESIDENT
 
 
 def units_of(case: Case) -> list[int]:
     return list(CaseUnit.objects.filter(case=case).values_list("unit_id", flat=True))
 
 
-def handles(user: Any, case: Case) -> bool:
+def handles(user: Account, case: Case) -> bool:
     """An officer of a unit the case was dispatched to, holding the handling permission for that unit."""
     if not is_staff_with(user, HANDLE):
         return False
     return any(has_perm_in_department(user, HANDLE, unit) for unit in units_of(case))
 
 
-def handles_as_main(user: Any, case: Case) -> bool:
+def handles_as_main(user: Account | None, case: Case) -> TypeGuard[User]:
     return (
         case.unit_id is not None and is_staff_with(user, HANDLE) and has_perm_in_department(user, HANDLE, case.unit_id)
     )
 
 
-def verifies(user: Any, case: Case) -> bool:
+def verifies(user: Account | None, case: Case) -> bool:
     """A grid worker assigned to the case's cell."""
     return is_staff_with(user, VERIFY) and GridAssignment.objects.filter(worker=user, cell_code=case.cell_code).exists()
 
 
-def owns(user: Any, case: Case) -> bool:
-    return bool(getattr(user, "is_authenticated", False)) and case.reporter_id == user.pk
+def owns(user: Account | None, case: Case) -> bool:
+    return is_signed_in(user) and case.reporter_id == user.pk
 
 
-def may_view(user: Any, case: Case) -> bool:
+def may_view(user: Account, case: Case) -> bool:
     """Who may see the case's private fields (its reporter, its photos, its timeline with names)."""
     if owns(user, case) or is_centre(user) or is_staff_with(user, TAKE_CALL) or is_staff_with(user, STATISTICS):
         return True

@@ -13,6 +13,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from rongcheng.accounts.models import Department
+from rongcheng.accounts.selectors import is_signed_in
 from rongcheng.cases import permissions as perms
 from rongcheng.cases.errors import CaseDenied, CaseNotFound
 from rongcheng.cases.models import (
@@ -31,6 +32,7 @@ from rongcheng.cases.models import (
 )
 from rongcheng.cases.workflow import DONE, FINAL, OPEN, RUNNING
 from rongcheng.divisions.models import Division, GridCell
+from rongcheng.kernel.context import Account
 from rongcheng.kernel.errors import NotAuthenticated
 from rongcheng.staff.permissions import departments_with
 
@@ -43,12 +45,12 @@ def categories_active() -> QuerySet[Category]:
     return Category.objects.filter(active=True).select_related("default_unit").order_by("code")
 
 
-def case_get(*, user: Any, number: str) -> Case:
+def case_get(*, user: Account, number: str) -> Case:
     """The case with its private fields, for its reporter, a subscriber and the staff concerned."""
     case = Case.objects.select_related("category", "unit").filter(number=number).first()
     if case is None:
         raise CaseNotFound("No case with this number.")
-    if not getattr(user, "is_authenticated", False):
+    if not is_signed_in(user):
         raise NotAuthenticated("Sign in to see this case.")
     if perms.may_view(user, case) or CaseSubscription.objects.filter(case=case, user=user).exists():
         return case
@@ -84,8 +86,8 @@ def case_pending_request(case: Case) -> ClockRequest | None:
     return ClockRequest.objects.filter(case=case, state=RequestState.PENDING).first()
 
 
-def reports_of(*, user: Any, limit: int = 50) -> list[Case]:
-    if not getattr(user, "is_authenticated", False):
+def reports_of(*, user: Account, limit: int = 50) -> list[Case]:
+    if not is_signed_in(user):
         raise NotAuthenticated("Sign in to see your reports.")
     subscribed = CaseSubscription.objects.filter(user=user).values("case_id")
     return list(
@@ -100,7 +102,7 @@ def _base() -> QuerySet[Case]:
 QUEUES = ("register", "dispatch", "overdue", "disputed", "requests", "verified")
 
 
-def centre_queue(*, user: Any, queue: str, now: dt.datetime | None = None, limit: int = QUEUE_LIMIT) -> list[Case]:
+def centre_queue(*, user: Account, queue: str, now: dt.datetime | None = None, limit: int = QUEUE_LIMIT) -> list[Case]:
     """The command centre's queues: to register (信息收集), to dispatch (立案), overdue (clock past deadline),
     disputed (退单 to arbitrate), requests (延期/缓办 waiting), verified (to close)."""
     if not perms.is_centre(user):
@@ -135,7 +137,7 @@ QUEUE_COLUMNS = (
 )  # fmt: skip
 
 
-def centre_queue_counts(*, user: Any, now: dt.datetime | None = None) -> dict[str, int]:
+def centre_queue_counts(*, user: Account, now: dt.datetime | None = None) -> dict[str, int]:
     if not perms.is_centre(user):
         raise CaseDenied("The command centre's queues are for its staff.")
     now = now or timezone.now()
@@ -155,7 +157,7 @@ def centre_queue_counts(*, user: Any, now: dt.datetime | None = None) -> dict[st
     }
 
 
-def unit_queue(*, user: Any, limit: int = QUEUE_LIMIT) -> list[Case]:
+def unit_queue(*, user: Account, limit: int = QUEUE_LIMIT) -> list[Case]:
     """The cases dispatched to the units the officer handles for, still to be done by them."""
     if not perms.is_staff_with(user, perms.HANDLE):
         raise CaseDenied("The units' queue is for their officers.")
@@ -175,11 +177,13 @@ def unit_queue(*, user: Any, limit: int = QUEUE_LIMIT) -> list[Case]:
 UNIT_WORK = (State.DISPATCHED, State.HANDLING, State.POSTPONED)
 
 
-def worker_cells(*, user: Any) -> list[str]:
+def worker_cells(*, user: Account) -> list[str]:
+    if not is_signed_in(user):
+        return []
     return list(GridAssignment.objects.filter(worker=user).values_list("cell_code", flat=True).distinct())
 
 
-def worker_queue(*, user: Any, limit: int = QUEUE_LIMIT) -> list[Case]:
+def worker_queue(*, user: Account, limit: int = QUEUE_LIMIT) -> list[Case]:
     """Cases reported back in the grid worker's cells, to verify on site."""
     if not perms.is_staff_with(user, perms.VERIFY):
         raise CaseDenied("The verification queue is for grid workers.")
@@ -187,14 +191,14 @@ def worker_queue(*, user: Any, limit: int = QUEUE_LIMIT) -> list[Case]:
     return list(_base().filter(cell_code__in=cells, state=State.REPORTED_BACK).order_by("id")[:limit])
 
 
-def worker_cell_cases(*, user: Any, limit: int = QUEUE_LIMIT) -> list[Case]:
+def worker_cell_cases(*, user: Account, limit: int = QUEUE_LIMIT) -> list[Case]:
     if not perms.is_staff_with(user, perms.VERIFY):
         raise CaseDenied("The grid's cases are for its grid workers.")
     cells = worker_cells(user=user)
     return list(_base().filter(cell_code__in=cells, state__in=OPEN).order_by("-id")[:limit])
 
 
-def routes_list(*, user: Any) -> list[Route]:
+def routes_list(*, user: Account) -> list[Route]:
     """The routing table, for the command centre and those who maintain it."""
     if not (perms.is_centre(user) or perms.is_staff_with(user, perms.ROUTING)):
         raise CaseDenied("The routing table is for the command centre.")
@@ -203,7 +207,7 @@ def routes_list(*, user: Any) -> list[Route]:
     )
 
 
-def grid_assignments(*, user: Any) -> list[GridAssignment]:
+def grid_assignments(*, user: Account) -> list[GridAssignment]:
     """Who works which grid cell in which thematic grid: for the command centre and those who maintain it."""
     if not (perms.is_centre(user) or perms.is_staff_with(user, perms.ROUTING)):
         raise CaseDenied("The grid workers' cells are for the command centre.")
@@ -242,7 +246,7 @@ def place_names(codes: Iterable[str]) -> dict[str, str]:
     return names
 
 
-def open311_keys(*, user: Any) -> list[Open311Key]:
+def open311_keys(*, user: Account) -> list[Open311Key]:
     if not perms.is_staff_with(user, perms.OPEN311_KEYS):
         raise CaseDenied("This account may not see the API keys.")
     return list(Open311Key.objects.order_by("-id"))

@@ -17,12 +17,13 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from rongcheng.accounts.models import AccountKind, Department
+from rongcheng.accounts.models import AccountKind, Department, User
+from rongcheng.accounts.selectors import is_signed_in
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
 from rongcheng.cases import permissions as perms
 from rongcheng.cases.errors import (
@@ -60,7 +61,7 @@ from rongcheng.cases.photos import Photo, photo_write, photos_check
 from rongcheng.cases.places import place_locate
 from rongcheng.cases.workflow import NEAR_DEADLINE, OPEN, RUNNING, TRANSITIONS, Step, may_take
 from rongcheng.divisions.models import Division, DivisionLevel, GridCell
-from rongcheng.kernel.context import current_address
+from rongcheng.kernel.context import Account, current_address
 from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.masking import mask_phone
 
@@ -71,7 +72,7 @@ EARTH_METRES_PER_DEGREE = 111_320.0
 
 @contextmanager
 def _refusal_audited(
-    action: str, actor: Any, *, target_id: Any = "", detail: dict[str, Any] | None = None
+    action: str, actor: Account | Actor | None, *, target_id: Any = "", detail: dict[str, Any] | None = None
 ) -> Iterator[None]:
     """Let a domain error through after recording it as denied, outside the atomic block that rolled back."""
     try:
@@ -93,8 +94,8 @@ def _invalid(field: str, rule: str, message: str) -> CaseInputInvalid:
     return CaseInputInvalid(message, errors=[{"loc": [field], "rule": rule, "msg": message}])
 
 
-def _authenticated(user: Any) -> bool:
-    return user is not None and bool(getattr(user, "is_authenticated", False))
+def _authenticated(user: Account | Actor | None) -> TypeGuard[User]:
+    return is_signed_in(user)
 
 
 # Categories are read by every intake and change a few times a year: each process keeps those it read for
@@ -185,7 +186,7 @@ def duplicates_near(*, category: Category, lon: float, lat: float, limit: int = 
 
 
 def _reporter_check(
-    channel: str, user: Any, category: Category, hotline_kind: str, simple_procedure: bool, system_label: str
+    channel: str, user: Account | None, category: Category, hotline_kind: str, simple_procedure: bool, system_label: str
 ) -> None:
     if channel == Channel.RESIDENT:
         if _authenticated(user):
@@ -202,9 +203,7 @@ def _reporter_check(
         if hotline_kind not in HotlineKind.values:
             raise _invalid("hotline_kind", "hotline_kind.choice", "Choose the kind of call.")
     elif channel == Channel.API:
-        if not system_label and not (
-            _authenticated(user) and getattr(user, "kind", "") == AccountKind.API_CLIENT and user.is_active
-        ):
+        if not system_label and not (_authenticated(user) and user.kind == AccountKind.API_CLIENT and user.is_active):
             raise CaseDenied("Department systems report with their key or their client account.")
     else:
         raise _invalid("channel", "channel.choice", "Unknown channel.")
@@ -219,7 +218,7 @@ def case_report(
     description: str,
     lon: float,
     lat: float,
-    user: Any = None,
+    user: Account | None = None,
     address: str = "",
     urgency: str = Urgency.NORMAL,
     photos: Sequence[bytes] = (),
@@ -230,7 +229,9 @@ def case_report(
 ) -> Case:
     """A new case from any channel, in 信息收集 (or closed at once under the simple procedure). Nothing is stored
     unless the reporter may report, the category exists, the point is in the city grid and every photo is an image."""
-    actor: Any = Actor("api_client", "", system_label[:60]) if system_label and not _authenticated(user) else user
+    actor: Account | Actor | None = (
+        Actor("api_client", "", system_label[:60]) if system_label and not _authenticated(user) else user
+    )
     with _refusal_audited("cases.case.report", actor, detail={"channel": channel[:12]}):
         category = category_get(category_code)
         _reporter_check(channel, user, category, hotline_kind, simple_procedure, system_label)
@@ -294,11 +295,11 @@ def case_report(
         return case
 
 
-def reporter_label(actor: Any) -> str:
+def reporter_label(actor: Account | Actor | None) -> str:
     if isinstance(actor, Actor):
         return actor.label
     if _authenticated(actor):
-        return str(getattr(actor, "display_name", "") or actor.get_username())[:100]
+        return str(actor.display_name or actor.get_username())[:100]
     return ""
 
 
@@ -318,7 +319,7 @@ def _photos_store(case: Case, stage: str, photos: list[Photo]) -> None:
     )
 
 
-def _event(case: Case, name: str, source: str, target: str, user: Any, label: str, reason: str) -> None:
+def _event(case: Case, name: str, source: str, target: str, user: Account | None, label: str, reason: str) -> None:
     CaseEvent.objects.create(
         case=case,
         transition=name,
@@ -331,7 +332,7 @@ def _event(case: Case, name: str, source: str, target: str, user: Any, label: st
     )
 
 
-def case_join(*, user: Any, number: str) -> Case:
+def case_join(*, user: Account, number: str) -> Case:
     """The reporter says the suggested open case is their problem too (并单 at intake): subscribed, not opened
     twice."""
     with _refusal_audited("cases.case.join", user, target_id=number):
@@ -362,7 +363,7 @@ def _case_locked(number: str) -> Case:
 def _take(
     case: Case,
     name: str,
-    user: Any,
+    user: Account | None,
     reason: str,
     *,
     unit_codes: Sequence[str] = (),
@@ -422,7 +423,7 @@ def _take(
 
 def case_transition(
     *,
-    user: Any,
+    user: Account,
     number: str,
     name: str,
     reason: str = "",
@@ -455,7 +456,7 @@ def case_transition(
             )
 
 
-def clock_request_submit(*, user: Any, number: str, kind: str, reason: str, days: int = 0) -> ClockRequest:
+def clock_request_submit(*, user: Account, number: str, kind: str, reason: str, days: int = 0) -> ClockRequest:
     """The main unit asks to extend (延期, by `days` working days) or postpone (缓办) a case it handles; nothing
     changes on the clock until the command centre approves (transitions `extend`, `postpone`)."""
     with _refusal_audited(f"cases.request.{kind[:14]}", user, target_id=number):
@@ -493,7 +494,7 @@ def clock_request_submit(*, user: Any, number: str, kind: str, reason: str, days
         return request
 
 
-def clock_request_refuse(*, user: Any, number: str, reason: str) -> ClockRequest:
+def clock_request_refuse(*, user: Account, number: str, reason: str) -> ClockRequest:
     with _refusal_audited("cases.request.refuse", user, target_id=number):
         case = _case_locked(number)
         if not perms.is_staff_with(user, perms.DISPATCH):
@@ -543,14 +544,14 @@ def cases_supervise_due(*, now: Any = None) -> int:
 # ── routing table, grid workers, categories (cases.manage_routing) ─────────────────────────────────────────────
 
 
-def _require_routing(user: Any) -> None:
+def _require_routing(user: Account) -> None:
     if not perms.is_staff_with(user, perms.ROUTING):
         raise CaseDenied("This account may not change the routing table.")
 
 
 def route_set(
     *,
-    user: Any,
+    user: Account,
     category_code: str,
     unit_code: str,
     role: str = UnitRole.MAIN,
@@ -595,7 +596,7 @@ def route_set(
         return route
 
 
-def route_delete(*, user: Any, route_id: int) -> None:
+def route_delete(*, user: Account, route_id: int) -> None:
     with _refusal_audited("cases.route.delete", user, target_id=route_id):
         _require_routing(user)
         with transaction.atomic():
@@ -611,7 +612,9 @@ def route_delete(*, user: Any, route_id: int) -> None:
             )
 
 
-def grid_assign(*, user: Any, worker: Any, cell_code: str, theme: str = Theme.CITY_MANAGEMENT) -> GridAssignment:
+def grid_assign(
+    *, user: Account, worker: Account, cell_code: str, theme: str = Theme.CITY_MANAGEMENT
+) -> GridAssignment:
     with _refusal_audited("cases.grid.assign", user):
         _require_routing(user)
         if theme not in Theme.values:
@@ -634,7 +637,7 @@ def grid_assign(*, user: Any, worker: Any, cell_code: str, theme: str = Theme.CI
         return assignment
 
 
-def grid_unassign(*, user: Any, assignment_id: int) -> None:
+def grid_unassign(*, user: Account, assignment_id: int) -> None:
     """A grid worker no longer responsible for a cell in a thematic grid (the assignment row removed, audited)."""
     with _refusal_audited("cases.grid.unassign", user, target_id=assignment_id):
         _require_routing(user)
@@ -671,7 +674,7 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def open311_key_issue(*, user: Any, name: str) -> tuple[Open311Key, str]:
+def open311_key_issue(*, user: Account, name: str) -> tuple[Open311Key, str]:
     """A new key for a department system: returned once, only its hash kept."""
     with _refusal_audited("cases.open311key.issue", user):
         if not perms.is_staff_with(user, perms.OPEN311_KEYS):
@@ -686,7 +689,7 @@ def open311_key_issue_by_system(*, name: str, actor: Actor) -> tuple[Open311Key,
     return _key_create(name[:100], actor, None)
 
 
-def _key_create(name: str, actor: Actor, user: Any) -> tuple[Open311Key, str]:
+def _key_create(name: str, actor: Actor, user: Account | None) -> tuple[Open311Key, str]:
     key = "o311_" + secrets.token_urlsafe(24)
     with transaction.atomic():
         row = Open311Key.objects.create(
@@ -703,7 +706,7 @@ def _key_create(name: str, actor: Actor, user: Any) -> tuple[Open311Key, str]:
     return row, key
 
 
-def open311_key_revoke(*, user: Any, key_id: int) -> Open311Key:
+def open311_key_revoke(*, user: Account, key_id: int) -> Open311Key:
     with _refusal_audited("cases.open311key.revoke", user, target_id=key_id):
         if not perms.is_staff_with(user, perms.OPEN311_KEYS):
             raise CaseDenied("This account may not revoke API keys.")

@@ -46,6 +46,7 @@ from rongcheng.cases.models import (
     UnitRole,
     Urgency,
 )
+from rongcheng.kernel.context import Account
 from rongcheng.kernel.transitions import Table, Transition
 
 Role = Literal["register", "dispatch", "unit", "grid_worker", "reporter", "hotline"]
@@ -58,7 +59,7 @@ NEAR_DEADLINE = dt.timedelta(hours=2)  # 督办 this long before the deadline
 class Step:
     """One transition being taken: what its guards and effects see, and the changes they prepare for the row."""
 
-    user: Any
+    user: Account | None  # None: the platform itself (its escalation of overdue cases)
     case: Case
     reason: str = ""
     source: str = ""
@@ -80,7 +81,7 @@ class CaseTransition(Transition[Step]):
     needs_reason: bool = False
 
 
-def may_take(user: Any, case: Case, role: Role) -> bool:
+def may_take(user: Account | None, case: Case, role: Role) -> bool:
     """Whether `user` may take a transition of `role` on `case` (its state aside)."""
     if role == "register":
         return perms.is_staff_with(user, perms.REGISTER)
@@ -464,7 +465,7 @@ FINAL = frozenset({S.REJECTED.value, S.MERGED.value})
 DONE = frozenset({S.CLOSED.value, S.EVALUATED.value})
 
 
-def transitions_for(user: Any, case: Case) -> list[CaseTransition]:
+def transitions_for(user: Account, case: Case) -> list[CaseTransition]:
     """The transitions `user` may take on `case` now, in table order: the buttons a page shows."""
     allowed = [t for t in TRANSITIONS.allowed_from(case.state) if may_take(user, case, t.role)]
     if not case.simple_procedure:  # 简易程序 closes at intake; no one else is offered it

@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import Count, Prefetch, Q
 
 from rongcheng.accounts.models import Department
+from rongcheng.accounts.selectors import is_signed_in
 from rongcheng.credit.errors import CreditDenied, CreditNotFound
 from rongcheng.credit.models import (
     ListEntry,
@@ -32,6 +33,7 @@ from rongcheng.credit.permissions import is_credit_office, may_report, may_revie
 from rongcheng.hall.models import Application, ApplicationCheck, State
 from rongcheng.hall.selectors import city_today
 from rongcheng.identity.selectors import representation_list_for_user
+from rongcheng.kernel.context import Account
 from rongcheng.kernel.masking import mask_name
 from rongcheng.licences.selectors import signature_verifies
 
@@ -237,13 +239,18 @@ def subject_public(subject_id: int) -> SubjectPage:
                        entries_in_force([(subject.kind, subject.key)], today, measures=False))  # fmt: skip
 
 
-def subject_keys_of_user(user: Any) -> set[tuple[str, str]]:
+def _department_of(user: Account) -> int | None:
+    """The department of a signed-in staff account; None for a visitor or an account of none."""
+    return user.department_id if is_signed_in(user) else None
+
+
+def subject_keys_of_user(user: Account) -> set[tuple[str, str]]:
     """The subjects a signed-in account is: its own person (by the bound ID number's index) and the entities it
     represents as legal representative or agent, now."""
-    if user is None or not user.is_authenticated:
+    if not is_signed_in(user):
         return set()
     keys: set[tuple[str, str]] = set()
-    index = getattr(user, "id_number_index", "")
+    index = user.id_number_index
     if index:
         keys.add((SubjectKind.PERSON.value, index))
     for representation in representation_list_for_user(user=user):
@@ -261,7 +268,7 @@ class OwnRecord:
     reports: list[Report]
 
 
-def subject_own(user: Any) -> list[OwnRecord]:
+def subject_own(user: Account) -> list[OwnRecord]:
     """The full record of each subject the signed-in account is: every record (repaired and expired ones too), every
     list entry past and present, the repair requests and the reports."""
     keys = subject_keys_of_user(user)
@@ -319,13 +326,14 @@ class DepartmentFigures:
     problems_open: int
 
 
-def department_statistics(user: Any) -> list[DepartmentFigures]:
+def department_statistics(user: Account) -> list[DepartmentFigures]:
     """Records reported, published on time and late, and open problem rows per department: every department for
     the credit office, the account's own for a reporting department."""
+    own = _department_of(user)
     if is_credit_office(user):
         departments = None
-    elif may_report(user, getattr(user, "department_id", None)):
-        departments = [user.department_id]
+    elif own is not None and may_report(user, own):
+        departments = [own]
     else:
         raise CreditDenied("Statistics are for the credit office and the reporting departments.")
     records = Record.objects.all() if departments is None else Record.objects.filter(department_id__in=departments)
@@ -346,24 +354,25 @@ def department_statistics(user: Any) -> list[DepartmentFigures]:
     return result
 
 
-def late_records(user: Any, *, limit: int = 100) -> list[Record]:
+def late_records(user: Account, *, limit: int = 100) -> list[Record]:
     """Records published after their due date (overdue), for the credit office or the department's own."""
     qs = Record.objects.filter(late=True).select_related("department", "subject").order_by("-published_on", "-id")
     if not is_credit_office(user):
-        if not may_report(user, getattr(user, "department_id", None)):
+        own = _department_of(user)
+        if own is None or not may_report(user, own):
             raise CreditDenied("Overdue records are for the credit office and the reporting departments.")
-        qs = qs.filter(department_id=user.department_id)
+        qs = qs.filter(department_id=own)
     return list(qs[:limit])
 
 
-def problems_of_department(user: Any, *, state: str = ProblemState.OPEN, limit: int = 200) -> list[ProblemRow]:
-    department_id = getattr(user, "department_id", None)
+def problems_of_department(user: Account, *, state: str = ProblemState.OPEN, limit: int = 200) -> list[ProblemRow]:
+    department_id = _department_of(user)
     if department_id is None or not may_report(user, department_id):
         raise CreditDenied("The problem queue is for the reporting department.")
     return list(ProblemRow.objects.filter(department_id=department_id, state=state)[:limit])
 
 
-def repairs_for_review(user: Any, *, limit: int = 200) -> list[RepairRequest]:
+def repairs_for_review(user: Account, *, limit: int = 200) -> list[RepairRequest]:
     if not may_review_repairs(user):
         raise CreditDenied("Only the credit office reviews repair requests.")
     return list(
@@ -373,13 +382,13 @@ def repairs_for_review(user: Any, *, limit: int = 200) -> list[RepairRequest]:
     )
 
 
-def list_entries(user: Any, *, limit: int = 200) -> list[ListEntry]:
+def list_entries(user: Account, *, limit: int = 200) -> list[ListEntry]:
     if not is_credit_office(user):
         raise CreditDenied("Only the credit office keeps the lists.")
     return list(ListEntry.objects.select_related("subject", "department", "memorandum").order_by("-id")[:limit])
 
 
-def joint_measure_feedback(user: Any, *, limit: int = 200) -> list[ApplicationCheck]:
+def joint_measure_feedback(user: Account, *, limit: int = 200) -> list[ApplicationCheck]:
     """What the hall's officers recorded for the joint measures (the feedback to the credit office)."""
     if not is_credit_office(user):
         raise CreditDenied("The joint-measure feedback is for the credit office.")

@@ -83,7 +83,7 @@ def references_describe(references: list[str]) -> dict[str, str]:
     }
 
 
-def licences_authorize(*, user: Any, application: Application, licence_type_codes: list[str]) -> None:
+def licences_authorize(*, user: User, application: Application, licence_type_codes: list[str]) -> None:
     """The applicant lets the hall fetch and use their licences of these types for this application."""
     types = list(LicenceType.objects.filter(code__in=licence_type_codes))
     entity = application.legal_entity
@@ -93,7 +93,7 @@ def licences_authorize(*, user: Any, application: Application, licence_type_code
     )  # fmt: skip
 
 
-def licences_fetch(*, user: Any, application: Application) -> list[Licence]:
+def licences_fetch(*, user: User, application: Application) -> list[Licence]:
     """The applicant party's licences of the authorized types (the person's by ID number, the entity's by credit
     code), each fetch recorded for the holder to see."""
     if application.legal_entity is not None:
@@ -237,7 +237,7 @@ def _not_held_already(application: Application, licence_type: LicenceType) -> No
     raise TransitionGuardFailed(message, errors=[{"loc": ["service"], "rule": "licence.one_valid", "msg": message}])
 
 
-def _replace_predecessors(application: Application, licence: Licence, officer: Any) -> None:
+def _replace_predecessors(application: Application, licence: Licence, officer: User) -> None:
     """A renewal or replacement supersedes the licence it was made from: a licence of the same type and holder used as
     a material of the application is marked replaced (verification then says so), in the approval's transaction."""
     used = _used_licences(application)
@@ -250,7 +250,7 @@ def _replace_predecessors(application: Application, licence: Licence, officer: A
         )  # fmt: skip
 
 
-def licence_issue_for(*, application: Application, officer: Any) -> str:
+def licence_issue_for(*, application: Application, officer: User) -> str:
     """Issue the service's licence type to the applicant party (the person, or the legal entity), signed with the
     deciding department's key; its identifier. Runs inside the approval's transaction: if issuing fails, the approval
     does not happen."""

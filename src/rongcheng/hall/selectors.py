@@ -18,8 +18,16 @@ from rongcheng.accounts.models import Department
 from rongcheng.hall import calendar as working
 from rongcheng.hall.errors import ApplicationDenied, ApplicationNotFound, ServiceItemNotFound
 from rongcheng.hall.models import Application, Countersign, CountersignState, FollowUp, Message, ServiceItem, State
-from rongcheng.hall.permissions import acts_for_party, is_applicant, is_officer, may_view_as_officer, owns
+from rongcheng.hall.permissions import (
+    acts_for_party,
+    is_applicant,
+    is_officer,
+    may_view_as_officer,
+    officer_department,
+    owns,
+)
 from rongcheng.hall.workflow import OPEN, RUNNING
+from rongcheng.kernel.context import Account
 from rongcheng.kernel.errors import NotAuthenticated, ValidationFailed
 from rongcheng.kernel.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
 from rongcheng.registries.models import LegalEntity
@@ -123,7 +131,7 @@ def _attach_references(rows: list[Application]) -> list[Application]:
     return rows
 
 
-def applications_of_applicant(*, user: Any, cursor: str | None = None, limit: int = 20) -> Page[Application]:
+def applications_of_applicant(*, user: Account, cursor: str | None = None, limit: int = 20) -> Page[Application]:
     """The account's own applications, newest first."""
     if not user.is_authenticated:
         raise NotAuthenticated("Sign in to see your applications.")
@@ -131,7 +139,7 @@ def applications_of_applicant(*, user: Any, cursor: str | None = None, limit: in
     return _keyset(qs, cursor, limit, descending=True)
 
 
-def application_for_applicant(*, user: Any, application_id: int) -> Application:
+def application_for_applicant(*, user: Account, application_id: int) -> Application:
     application = (
         Application.objects.select_related("service", "department", "window", "legal_entity")
         .prefetch_related("provided", "events", "messages", "countersigns__department")
@@ -144,7 +152,7 @@ def application_for_applicant(*, user: Any, application_id: int) -> Application:
     return application
 
 
-def application_for_officer(*, user: Any, application_id: int) -> Application:
+def application_for_officer(*, user: Account, application_id: int) -> Application:
     if not is_officer(user):
         raise ApplicationDenied("Only officers of the service hall see the workbench.")
     application = (
@@ -161,7 +169,7 @@ def application_for_officer(*, user: Any, application_id: int) -> Application:
     return application
 
 
-def application_view(*, user: Any, application_id: int) -> Application:
+def application_view(*, user: Account, application_id: int) -> Application:
     """The application as its applicant or as an officer in reach sees it."""
     if is_applicant(user):
         return application_for_applicant(user=user, application_id=application_id)
@@ -170,7 +178,7 @@ def application_view(*, user: Any, application_id: int) -> Application:
 
 def workbench_queue(
     *,
-    user: Any,
+    user: Account,
     scope: str = "department",
     state: str = "",
     service: str = "",
@@ -192,7 +200,7 @@ def workbench_queue(
         raise ValidationFailed(
             "Unknown state.", errors=[{"loc": ["query", "state"], "rule": "state.choice", "msg": "unknown state"}]
         )
-    department = user.department_id
+    department = officer_department(user)
     # A draft is its applicant's until submitted: no scope, no state filter shows an officer one (nor its prefill).
     qs = Application.objects.exclude(state=State.DRAFT)
     if scope == "todo":
@@ -228,17 +236,17 @@ def workbench_queue(
     return _keyset(qs, cursor, limit, descending=False)
 
 
-def follow_ups_open(*, user: Any) -> list[FollowUp]:
+def follow_ups_open(*, user: Account) -> list[FollowUp]:
     if not is_officer(user):
         raise ApplicationDenied("Only officers answer follow-ups.")
     return list(
-        FollowUp.objects.filter(department_id=user.department_id, answered_at__isnull=True)
+        FollowUp.objects.filter(department_id=officer_department(user), answered_at__isnull=True)
         .select_related("rating__application__service")
         .order_by("id")[:200]
     )
 
 
-def messages_of(*, user: Any, limit: int = 50) -> list[Message]:
+def messages_of(*, user: Account, limit: int = 50) -> list[Message]:
     if not user.is_authenticated:
         raise NotAuthenticated("Sign in to see your messages.")
     return list(Message.objects.filter(recipient_id=user.pk).select_related("application").order_by("-id")[:limit])

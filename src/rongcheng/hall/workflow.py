@@ -30,14 +30,15 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from django_stubs_ext import StrOrPromise
 
-from rongcheng.accounts.models import Department
+from rongcheng.accounts.models import Department, User
+from rongcheng.accounts.selectors import is_signed_in
 from rongcheng.audit.services import Actor
 from rongcheng.card.models import BillStatus
 from rongcheng.card.selectors import bill_by_reference
 from rongcheng.card.services import bill_issue
 from rongcheng.hall import calendar as working
 from rongcheng.hall.checks import unrecorded
-from rongcheng.hall.errors import AssuranceTooLow, TransitionGuardFailed, TransitionNotAllowed
+from rongcheng.hall.errors import ApplicationDenied, AssuranceTooLow, TransitionGuardFailed, TransitionNotAllowed
 from rongcheng.hall.events import ApplicationConcluded
 from rongcheng.hall.licensing import licence_issue_for, licence_uses_record, result_check
 from rongcheng.hall.models import (
@@ -53,6 +54,7 @@ from rongcheng.hall.models import (
     material_spec,
 )
 from rongcheng.hall.permissions import assurance_sufficient
+from rongcheng.kernel.context import Account
 from rongcheng.kernel.events import publish
 from rongcheng.kernel.transitions import Table, Transition
 
@@ -64,7 +66,7 @@ Clock = Literal["", "start", "stop", "resume"]
 class Step:
     """One transition being taken: what its guards and effects see, and the changes they prepare for the row."""
 
-    user: Any
+    user: Account | None  # None: the platform itself (a deadline passing, a bill paid)
     application: Application
     reason: str
     departments: list[str]
@@ -72,6 +74,14 @@ class Step:
     today: dt.date = field(default_factory=lambda: working.today())
     changes: dict[str, Any] = field(default_factory=dict)
     countersigners: list[Department] = field(default_factory=list)
+
+    @property
+    def officer(self) -> User:
+        """The account taking the step, for an effect that acts in its name (the window noted, a licence issued): the
+        table gives such effects only to officers' transitions, which `_authorize` has let through."""
+        if not is_signed_in(self.user):
+            raise ApplicationDenied("Only an officer takes this step.")
+        return self.user
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,7 +225,7 @@ def numbered(step: Step) -> None:
 
 
 def window_noted(step: Step) -> None:
-    user, application = step.user, step.application
+    user, application = step.officer, step.application
     same = user.department_id == application.department_id
     step.changes["window_id"] = application.department_id if same else user.department_id
 
@@ -275,7 +285,7 @@ def result_licence_issued(step: Step) -> None:
     application = step.application
     if not application.service.issues_licence_type:
         return
-    identifier = licence_issue_for(application=application, officer=step.user)
+    identifier = licence_issue_for(application=application, officer=step.officer)
     if identifier:
         Application.objects.filter(pk=application.pk).update(issued_licence=identifier)
         application.issued_licence = identifier

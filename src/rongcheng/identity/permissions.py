@@ -12,7 +12,9 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from rongcheng.accounts.models import AccountKind, AssuranceLevel
+from rongcheng.accounts.selectors import is_signed_in
 from rongcheng.identity.errors import AssuranceLevelTooLow
+from rongcheng.kernel.context import Account
 from rongcheng.kernel.errors import NotAuthenticated
 
 VERIFY_IN_PERSON = "identity.verify_in_person"
@@ -20,27 +22,26 @@ VERIFY_IN_PERSON = "identity.verify_in_person"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def may_verify_in_person(user: Any) -> bool:
+def may_verify_in_person(user: Account) -> bool:
     return bool(
-        user is not None
-        and user.is_authenticated
+        is_signed_in(user)
         and user.kind == AccountKind.STAFF
         and user.department_id is not None
         and user.has_perm(VERIFY_IN_PERSON)
     )
 
 
-def has_assurance(user: Any, level: int) -> bool:
-    return bool(user is not None and user.is_authenticated and int(getattr(user, "assurance_level", 0)) >= level)
+def has_assurance(user: Account | None, level: int) -> bool:
+    return is_signed_in(user) and int(user.assurance_level) >= level
 
 
 def step_up_url(level: int, next_url: str) -> str:
     return f"{reverse('identity:step-up')}?{urlencode({'level': str(level), 'next': next_url})}"
 
 
-def assurance_check(user: Any, level: int) -> None:
+def assurance_check(user: Account, level: int) -> None:
     """For services and API operations: raise a domain error (a problem document under /api/) below `level`."""
-    if user is None or not user.is_authenticated:
+    if not is_signed_in(user):
         raise NotAuthenticated("Sign in first.")
     if not has_assurance(user, level):
         raise AssuranceLevelTooLow(

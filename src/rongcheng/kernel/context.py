@@ -14,8 +14,9 @@ for its session list); accounts and operations take no address argument; every a
 `request_id`; no adapter writes an audit record (the refusal records read the address here too); no identity
 service takes the request; the registries' pages and API state the purpose of a read with `purpose_stated(...)`
 and its selectors read `current_purpose()`. The acting account is typed `Account` here (services that write by it
-take `accounts.models.User`); the hall, staff and some predicates still take `Any` (docs/architecture.md lists
-them). Tests run a service "from an address" with `rongcheng.kernel.tests.contexts.request_from`.
+take `accounts.models.User`; predicates narrow to it with `accounts.selectors.is_signed_in`); every app but card and
+catalogue takes no `Any` for it (tests/test_acting_account.py). Tests run a service "from an address" with
+`rongcheng.kernel.tests.contexts.request_from`.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ class Account(Protocol):
     """The account acting, as services, selectors and permission predicates take it: a person, an officer or an API
     client (`accounts.User`), or Django's anonymous user where a predicate also answers for visitors. The one name
     for the acting account in every app, including those below accounts that may not import it; what else a service
-    reads of a signed-in account (its kind, department, assurance level) it reads from `accounts.User` after
-    checking `is_authenticated`."""
+    reads of a signed-in account (its kind, department, assurance level) it reads from `accounts.User` once
+    `accounts.selectors.is_signed_in` has narrowed the account to it."""
 
     @property
     def pk(self) -> Any: ...

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
+from rongcheng.kernel.context import Account
 from rongcheng.kernel.crypto import hmac_sm3
 from rongcheng.kernel.keyring import b64url_encode
 
@@ -21,6 +22,6 @@ def sector_of(application: Any) -> str:
     return sector or str(application.client_id)
 
 
-def subject_for(user: Any, application: Any) -> str:
+def subject_for(user: Account, application: Any) -> str:
     key = bytes.fromhex(settings.OIDC_PAIRWISE_KEY)
     return b64url_encode(hmac_sm3(key, f"{sector_of(application)}\x00{user.pk}".encode()))

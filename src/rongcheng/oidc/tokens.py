@@ -15,6 +15,7 @@ from django.conf import settings
 from oauth2_provider.settings import oauth2_settings
 
 from rongcheng.accounts.api_auth import ACCESS_TOKEN_TYPE, api_audience_for
+from rongcheng.accounts.models import User
 from rongcheng.kernel.keyring import KeyRing, key_ring
 from rongcheng.oidc.subjects import subject_for
 
@@ -26,7 +27,7 @@ def signing_keys() -> KeyRing:
     return key_ring(settings.OIDC_KEYS_DIR)
 
 
-def acr_of(user: Any) -> str:
+def acr_of(user: User) -> str:
     return f"{ACR_PREFIX}{int(user.assurance_level)}"
 
 

@@ -138,7 +138,7 @@ def _admit(reader: Reader, registry: str, purpose: str | None, action: str) -> t
     if checked == SELF_SERVICE:
         # Only a signed-in person reading their own record (checked against it by _subject_check) reads for it.
         own = registry == "persons" and action != "registries.person.search" and not reader.is_api_client
-        if not own or not getattr(reader.user, "id_number_index", ""):
+        if not own or not reader.id_number_index:
             _refuse_purpose(reader, registry, checked, action, "self_service is the subject's own")
     elif allowed is not None and checked not in allowed:
         _refuse_purpose(reader, registry, checked, action, "purpose not granted to the reader's roles or client")
@@ -156,7 +156,7 @@ def _refuse_purpose(reader: Reader, registry: str, purpose: str, action: str, wh
 
 def _subject_check(reader: Reader, person: Person, purpose: str, action: str) -> None:
     """A self-service read is of the reader's own record (the account bound to it by the ID number's blind index)."""
-    if purpose == SELF_SERVICE and getattr(reader.user, "id_number_index", "") != person.id_number_index:
+    if purpose == SELF_SERVICE and reader.id_number_index != person.id_number_index:
         _refuse_purpose(reader, "persons", purpose, action, "self_service is the subject's own", person.pk)
 
 

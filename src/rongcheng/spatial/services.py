@@ -30,7 +30,7 @@ from django.utils import timezone
 from django_stubs_ext import StrOrPromise
 
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
-from rongcheng.kernel.context import current_address
+from rongcheng.kernel.context import Account, current_address
 from rongcheng.kernel.errors import DomainError
 from rongcheng.spatial import coordinates, geocoding, imports
 from rongcheng.spatial.errors import CoordinatesInvalid, OutsideCity, SpatialActionDenied, SpatialInputInvalid
@@ -339,7 +339,7 @@ def _poi_apply(
 
 def poi_register(
     *,
-    actor: Any,
+    actor: Account | Actor,
     kind: str,
     name: str,
     x: Any,
@@ -445,7 +445,7 @@ class BatchResult:
     matched: int
 
 
-def geocode_batch(*, actor: Any, data: bytes) -> BatchResult:
+def geocode_batch(*, actor: Account | Actor, data: bytes) -> BatchResult:
     """Geocode a CSV file (UTF-8, a header row with an `address` or `地址` column; other columns are kept in front)
     into a CSV with the point, score, level, divisions, grid cell and matched address of each row. `actor` holds
     `spatial.geocode_batch` (or is a system `Actor`). One audit record with the counts, none of the addresses."""
@@ -505,7 +505,7 @@ def geocode_batch(*, actor: Any, data: bytes) -> BatchResult:
 API_BATCH_MAX = 10_000
 
 
-def geocode_many(*, actor: Any, addresses: list[str]) -> list[GeocodeMatch | None]:
+def geocode_many(*, actor: Account | Actor, addresses: list[str]) -> list[GeocodeMatch | None]:
     """Geocode a list of addresses (the API's batch); the same permission and audit record as `geocode_batch`."""
     audit_actor = actor if isinstance(actor, Actor) else actor_from_user(actor)
     try:
@@ -596,7 +596,9 @@ def _feature_values(
     }, []  # fmt: skip
 
 
-def poi_import(*, actor: Any, data: bytes, file_format: str, crs: str = CoordinateSystem.WGS84) -> ImportReport:
+def poi_import(
+    *, actor: Account | Actor, data: bytes, file_format: str, crs: str = CoordinateSystem.WGS84
+) -> ImportReport:
     """Import points of interest from a GeoJSON file, a zipped Shapefile or a CSV file with coordinates (in `crs`).
 
     Every feature is checked (a point with valid coordinates inside the city, a known kind, a name, at most one

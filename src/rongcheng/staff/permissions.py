@@ -22,7 +22,9 @@ from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.db import connection, transaction
 
-from rongcheng.accounts.models import Department
+from rongcheng.accounts.models import Department, User
+from rongcheng.accounts.selectors import is_signed_in
+from rongcheng.kernel.context import Account
 from rongcheng.staff.models import Duty, RoleAssignment
 
 PERMISSION_CACHE_SECONDS = 60
@@ -123,7 +125,6 @@ def _grants_sql() -> str:
     from django.contrib.auth.models import Group
     from django.contrib.contenttypes.models import ContentType
 
-    from rongcheng.accounts.models import User
     from rongcheng.staff.models import Role
 
     own, member = User.user_permissions.through._meta, User.groups.through._meta
@@ -148,7 +149,7 @@ def _grants_sql() -> str:
     return _GRANTS_SQL.format(**{key: connection.ops.quote_name(value) for key, value in names.items()})
 
 
-def grants_load(user: Any) -> Grants:
+def grants_load(user: User) -> Grants:
     """One query: the account's own and legacy-group permissions (for its own department), and its active
     assignments' permissions (for their department, or everywhere)."""
     if user.is_superuser:
@@ -167,7 +168,7 @@ def grants_load(user: Any) -> Grants:
     return Grants(city=frozenset(city), departments={k: frozenset(v) for k, v in departments.items()})
 
 
-def grants_for(user: Any) -> Grants:
+def grants_for(user: User) -> Grants:
     """The account's grants: memoised on the user object for the request, cached in the process cache briefly."""
     memo: Grants | None = getattr(user, "_staff_grants", None)
     if memo is not None:
@@ -177,7 +178,7 @@ def grants_for(user: Any) -> Grants:
     if grants is None:
         grants = grants_load(user)
         cache.set(key, grants, PERMISSION_CACHE_SECONDS)
-    user._staff_grants = grants
+    user.__setattr__("_staff_grants", grants)  # an attribute User does not declare; through request.user's wrapper
     return grants
 
 
@@ -190,9 +191,9 @@ def grants_invalidate(*user_ids: int) -> None:
     transaction.on_commit(lambda: cache.delete_many(keys))
 
 
-def has_perm_in_department(user: Any, perm: str, department: Department | int | None) -> bool:
+def has_perm_in_department(user: Account | None, perm: str, department: Department | int | None) -> bool:
     """Whether the account may use `perm` for the business of `department` (None: for the whole city)."""
-    if user is None or not user.is_authenticated or not user.is_active:
+    if not is_signed_in(user) or not user.is_active:
         return False
     department_id = department.pk if isinstance(department, Department) else department
     return perm in grants_for(user).in_department(department_id)
@@ -203,21 +204,23 @@ def role_permissions_check(duty: str, permissions: Iterable[str]) -> list[str]:
     return sorted(p for p in permissions if ADMINISTRATOR_PERMISSIONS.get(p, duty) != duty)
 
 
-def may_manage_staff(user: Any) -> bool:
+def may_manage_staff(user: Account) -> bool:
     return bool(user.has_perm(MANAGE_STAFF_ACCOUNTS))
 
 
-def may_assign_roles(user: Any) -> bool:
+def may_assign_roles(user: Account) -> bool:
     return bool(user.has_perm(ASSIGN_ROLE))
 
 
-def may_view_staff(user: Any) -> bool:
+def may_view_staff(user: Account) -> bool:
     """The staff list serves the system administrator (accounts) and the security administrator (assignments)."""
     return bool(user.has_perm(VIEW_STAFF))
 
 
-def departments_with(user: Any, perm: str) -> list[int] | None:
+def departments_with(user: Account, perm: str) -> list[int] | None:
     """The departments where the account holds `perm`; None when it holds it for the whole city."""
+    if not is_signed_in(user):
+        return []
     grants = grants_for(user)
     if perm in grants.city:
         return None

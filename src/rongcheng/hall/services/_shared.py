@@ -16,7 +16,7 @@ from rongcheng.hall.models import (
     ApplicationEvent,
     Message,
 )
-from rongcheng.kernel.context import current_address
+from rongcheng.kernel.context import Account, current_address
 
 NEAR_DEADLINE_WORKING_DAYS = 2
 REMEDY = gettext_noop(
@@ -26,7 +26,7 @@ REMEDY = gettext_noop(
 MAX_REASON = 2000
 
 
-def _denied(user: Any, action: str, application_id: int | str, detail: Mapping[str, Any]) -> None:
+def _denied(user: Account | None, action: str, application_id: int | str, detail: Mapping[str, Any]) -> None:
     """A refusal keeps its trace: written outside the transaction that failed."""
     audit_record(
         action=action, actor=actor_from_user(user), outcome="denied", target_type="hall.application",
@@ -34,7 +34,7 @@ def _denied(user: Any, action: str, application_id: int | str, detail: Mapping[s
     )  # fmt: skip
 
 
-def _event(application: Application, name: str, source: str, target: str, user: Any, reason: str) -> None:
+def _event(application: Application, name: str, source: str, target: str, user: Account | None, reason: str) -> None:
     ApplicationEvent.objects.create(
         application=application, transition=name, from_state=source, to_state=target,
         actor_id=str(user.pk) if user is not None and user.is_authenticated else "",

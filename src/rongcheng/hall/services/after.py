@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,13 +24,13 @@ from rongcheng.hall.permissions import (
     owns,
 )
 from rongcheng.hall.services._shared import MAX_REASON, MESSAGES, _notify
-from rongcheng.kernel.context import current_address
+from rongcheng.kernel.context import Account, current_address
 from rongcheng.kernel.errors import ValidationFailed
 
 POOR_RATING = 2
 
 
-def application_rate(*, user: Any, application_id: int, level: int, comment: str = "") -> Rating:
+def application_rate(*, user: Account, application_id: int, level: int, comment: str = "") -> Rating:
     """The applicant's rating (1 非常不满意 … 5 非常满意) of a concluded application; ≤ 2 opens a follow-up."""
     if not 1 <= level <= 5:
         raise ValidationFailed("A rating is 1 to 5.", errors=[{"loc": ["level"], "rule": "level.range", "msg": "1..5"}])
@@ -54,7 +52,7 @@ def application_rate(*, user: Any, application_id: int, level: int, comment: str
     return rating
 
 
-def follow_up_answer(*, user: Any, follow_up_id: int, answer: str) -> FollowUp:
+def follow_up_answer(*, user: Account, follow_up_id: int, answer: str) -> FollowUp:
     """The department's answer to a poor rating; the applicant is told."""
     answer = answer.strip()
     if not answer:
@@ -86,5 +84,5 @@ def follow_up_answer(*, user: Any, follow_up_id: int, answer: str) -> FollowUp:
     return follow_up
 
 
-def message_mark_read(*, user: Any, message_id: int) -> None:
+def message_mark_read(*, user: Account, message_id: int) -> None:
     Message.objects.filter(pk=message_id, recipient_id=user.pk, read_at__isnull=True).update(read_at=timezone.now())

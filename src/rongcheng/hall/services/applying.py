@@ -51,7 +51,7 @@ from rongcheng.hall.permissions import (
     represents,
 )
 from rongcheng.hall.services._shared import _denied, _event
-from rongcheng.kernel.context import current_address
+from rongcheng.kernel.context import Account, current_address
 from rongcheng.kernel.crypto import sm3_digest
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.kernel.identifiers import credit_code_validate
@@ -60,7 +60,7 @@ from rongcheng.registries.models import EntityStatus, LegalEntity
 from rongcheng.registries.selectors import person_for_resident
 
 
-def _own_draft_or_correction(user: Any, application_id: int, action: str) -> Application:
+def _own_draft_or_correction(user: Account, application_id: int, action: str) -> Application:
     application = (
         Application.objects.select_for_update(of=("self",))
         .select_related("service", "legal_entity")
@@ -79,7 +79,7 @@ def _own_draft_or_correction(user: Any, application_id: int, action: str) -> App
     return application
 
 
-def _party_check(user: Any, application_id: int, action: str) -> None:
+def _party_check(user: Account, application_id: int, action: str) -> None:
     """Refuse (and audit the refusal, outside the transaction that fails) an entity's application to an account that
     no longer represents the entity; the check is repeated under the row lock."""
     application = Application.objects.filter(pk=application_id).first()
@@ -89,7 +89,7 @@ def _party_check(user: Any, application_id: int, action: str) -> None:
         raise RepresentationInactive("The account no longer represents the legal entity this application is for.")
 
 
-def _applicant_party(user: Any, service: ServiceItem, credit_code: str) -> LegalEntity | None:
+def _applicant_party(user: Account, service: ServiceItem, credit_code: str) -> LegalEntity | None:
     """The legal entity the account applies for (by its credit code), or None for the person themself; checked
     against the service's applicant kind and the account's active representation of the entity."""
     if not credit_code:
@@ -119,7 +119,7 @@ def _applicant_party(user: Any, service: ServiceItem, credit_code: str) -> Legal
     return entity
 
 
-def _draft_quota_check(user: Any, service: ServiceItem) -> None:
+def _draft_quota_check(user: User, service: ServiceItem) -> None:
     """At most HALL_OPEN_DRAFTS_PER_SERVICE drafts of one service per account, counted under a lock on the account
     so that two starts at once cannot both pass."""
     quota = int(settings.HALL_OPEN_DRAFTS_PER_SERVICE)
@@ -133,7 +133,7 @@ def _draft_quota_check(user: Any, service: ServiceItem) -> None:
         )
 
 
-def application_start(*, user: Any, service_code: str, credit_code: str = "") -> Application:
+def application_start(*, user: User, service_code: str, credit_code: str = "") -> Application:
     """A draft application of this account for the service, for the person themself or, with `credit_code`, for a
     legal entity the account represents; the account must reach the service's assurance level."""
     service = ServiceItem.objects.select_related("department").filter(code=service_code, active=True).first()
@@ -166,7 +166,7 @@ def application_start(*, user: Any, service_code: str, credit_code: str = "") ->
     return application
 
 
-def application_continue_or_start(*, user: Any, service_code: str, credit_code: str = "") -> Application:
+def application_continue_or_start(*, user: User, service_code: str, credit_code: str = "") -> Application:
     """The page's 在线申请: the account's newest open draft of this service for the same applicant (the person, or
     the entity of `credit_code`), so that pressing it again continues that draft; else a new draft."""
     if is_applicant(user):
@@ -191,7 +191,7 @@ def _in_chinese(label: Callable[[], Any]) -> str:
         return str(label())
 
 
-def _registry_values(user: Any, application: Application, fields: list[str]) -> dict[str, dict[str, str]]:
+def _registry_values(user: User, application: Application, fields: list[str]) -> dict[str, dict[str, str]]:
     try:
         person = person_for_resident(user=user)
     except PersonNotFound as exc:
@@ -218,7 +218,7 @@ def _registry_values(user: Any, application: Application, fields: list[str]) -> 
             for field in fields}  # fmt: skip
 
 
-def application_prefill(*, user: Any, application_id: int, authorize_licences: bool) -> Application:
+def application_prefill(*, user: User, application_id: int, authorize_licences: bool) -> Application:
     """Fill every material the government already holds: registry fields from the population registry, licences
     from the applicant's electronic licences when they authorize their use for this application.
 
@@ -300,7 +300,7 @@ def _files_discard(names: list[str]) -> None:
 
 
 def application_upload(
-    *, user: Any, application_id: int, material_code: str, file_name: str, content: bytes
+    *, user: Account, application_id: int, material_code: str, file_name: str, content: bytes
 ) -> ApplicationMaterial:
     """Attach a file as one material: its type told by its content, its size within the limit, its SM3 digest kept."""
     _party_check(user, application_id, "hall.application.upload")
@@ -351,7 +351,7 @@ def application_upload(
     return material
 
 
-def application_draft_discard(*, user: Any, application_id: int) -> None:
+def application_draft_discard(*, user: Account, application_id: int) -> None:
     """The applicant withdraws a draft of theirs that was never submitted: the draft, its materials and its uploaded
     files are deleted (the files once the deletion commits); the audit trail keeps that it existed."""
     _party_check(user, application_id, "hall.application.discard")
@@ -372,7 +372,7 @@ def application_draft_discard(*, user: Any, application_id: int) -> None:
         transaction.on_commit(functools.partial(_files_discard, files))
 
 
-def application_save(*, user: Any, application_id: int, statement: str) -> Application:
+def application_save(*, user: Account, application_id: int, statement: str) -> Application:
     """Save the applicant's statement of a draft (or during correction); the draft can be resumed later."""
     if len(statement) > 5000:
         raise ValidationFailed(

@@ -26,7 +26,7 @@ from rongcheng.hall.permissions import (
     CALENDAR_PERMISSION,
     CATALOGUE_PERMISSION,
 )
-from rongcheng.kernel.context import current_address
+from rongcheng.kernel.context import Account, current_address
 from rongcheng.kernel.errors import PermissionDenied
 from rongcheng.staff.permissions import has_perm_in_department
 
@@ -88,7 +88,7 @@ def service_item_upsert(*, data: Mapping[str, Any], actor: Actor) -> ServiceItem
     return item
 
 
-def service_item_save(*, user: Any, data: Mapping[str, Any]) -> ServiceItem:
+def service_item_save(*, user: Account, data: Mapping[str, Any]) -> ServiceItem:
     """A department's catalogue maintainer creates or changes one of its department's services."""
     department = Department.objects.filter(code=data.get("department")).first()
     allowed = department is not None and has_perm_in_department(user, CATALOGUE_PERMISSION, department)
@@ -104,7 +104,7 @@ def service_item_save(*, user: Any, data: Mapping[str, Any]) -> ServiceItem:
     return service_item_upsert(data=data, actor=actor_from_user(user))
 
 
-def calendar_day_set(*, user: Any, date: dt.date, kind: str, name: str = "") -> CalendarDay:
+def calendar_day_set(*, user: Account, date: dt.date, kind: str, name: str = "") -> CalendarDay:
     """Mark a date as a holiday or a worked weekend day (调休); staff with the calendar permission."""
     if not (user.is_authenticated and user.has_perm(CALENDAR_PERMISSION)):
         audit_record(
@@ -128,7 +128,7 @@ def calendar_day_set(*, user: Any, date: dt.date, kind: str, name: str = "") -> 
     return day
 
 
-def calendar_day_remove(*, user: Any, date: dt.date) -> None:
+def calendar_day_remove(*, user: Account, date: dt.date) -> None:
     if not (user.is_authenticated and user.has_perm(CALENDAR_PERMISSION)):
         audit_record(
             action="hall.calendar.remove", actor=actor_from_user(user), outcome="denied",

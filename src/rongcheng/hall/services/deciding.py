@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -29,18 +28,19 @@ from rongcheng.hall.permissions import (
     acts_for_party,
     is_officer,
     may_act,
+    officer_department,
     owns,
 )
 from rongcheng.hall.services._shared import MAX_REASON, MESSAGES, _denied, _event, _notify
 from rongcheng.hall.services.applying import _party_check, application_save
 from rongcheng.hall.workflow import TRANSITIONS, ApplicationTransition, Step
-from rongcheng.kernel.context import current_address
+from rongcheng.kernel.context import Account, current_address
 from rongcheng.kernel.errors import ValidationFailed
 
 
 def application_transition(
     *,
-    user: Any,
+    user: Account | None,
     application_id: int,
     transition: str,
     reason: str = "",
@@ -90,7 +90,7 @@ def application_transition(
         raise
 
 
-def _authorize(user: Any, application: Application, step: ApplicationTransition) -> None:
+def _authorize(user: Account | None, application: Application, step: ApplicationTransition) -> None:
     if step.role == "system":
         if user is not None and user.is_authenticated:
             raise ApplicationDenied(f"{step.label} happens by itself; nobody takes it by hand.")
@@ -106,7 +106,7 @@ def _authorize(user: Any, application: Application, step: ApplicationTransition)
 
 
 def _apply(
-    user: Any, application: Application, step: ApplicationTransition, reason: str, departments: list[str]
+    user: Account | None, application: Application, step: ApplicationTransition, reason: str, departments: list[str]
 ) -> Application:
     """The row's guards, then its effects (the guarded write among them), as `hall.workflow` declares them; then
     what every transition does: the timeline event, the audit record and the applicant's message."""
@@ -163,11 +163,11 @@ def fee_paid_record(event: BillPaid) -> None:
         _notify(application, f"您的申请 {application.number} 费用已缴纳（票据号 {event.receipt_number}），等待办结。")
 
 
-def application_submit(*, user: Any, application_id: int) -> Application:
+def application_submit(*, user: Account, application_id: int) -> Application:
     return application_transition(user=user, application_id=application_id, transition="submit")
 
 
-def application_resubmit(*, user: Any, application_id: int, statement: str | None = None) -> Application:
+def application_resubmit(*, user: Account, application_id: int, statement: str | None = None) -> Application:
     """The applicant's corrected application goes back to review; the clock runs again."""
     _party_check(user, application_id, "hall.application.resubmit")
     with transaction.atomic():
@@ -176,7 +176,7 @@ def application_resubmit(*, user: Any, application_id: int, statement: str | Non
         return application_transition(user=user, application_id=application_id, transition="resubmit")
 
 
-def countersign_answer(*, user: Any, application_id: int, agree: bool, opinion: str) -> Countersign:
+def countersign_answer(*, user: Account, application_id: int, agree: bool, opinion: str) -> Countersign:
     """A countersigning department's answer; the last answer returns the application to review."""
     if not is_officer(user):
         _denied(user, "hall.countersign.answer", application_id, {"why": "not an officer"})
@@ -184,7 +184,9 @@ def countersign_answer(*, user: Any, application_id: int, agree: bool, opinion: 
     with transaction.atomic():
         countersign = (
             Countersign.objects.select_for_update()
-            .filter(application_id=application_id, department_id=user.department_id, state=CountersignState.PENDING)
+            .filter(
+                application_id=application_id, department_id=officer_department(user), state=CountersignState.PENDING
+            )
             .first()
         )
         if countersign is None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from rongcheng.accounts.models import User
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
 from rongcheng.hall import calendar as working
 from rongcheng.hall.checks import (
@@ -30,11 +30,11 @@ from rongcheng.hall.permissions import (
 )
 from rongcheng.hall.services._shared import MAX_REASON, _denied, _event
 from rongcheng.hall.workflow import transitions_from
-from rongcheng.kernel.context import current_address
+from rongcheng.kernel.context import Account, current_address
 from rongcheng.kernel.errors import ValidationFailed
 
 
-def _checked_application(user: Any, application_id: int, action: str) -> Application:
+def _checked_application(user: Account, application_id: int, action: str) -> Application:
     application = (
         Application.objects.select_related("service", "legal_entity", "applicant").filter(pk=application_id).first()
     )
@@ -46,7 +46,7 @@ def _checked_application(user: Any, application_id: int, action: str) -> Applica
     return application
 
 
-def application_checks(*, user: Any, application_id: int) -> list[ApplicationCheck]:
+def application_checks(*, user: Account, application_id: int) -> list[ApplicationCheck]:
     """The check items of an application for the officer about to accept or decide it: the items due today are
     kept as shown (a row each, once) and returned with those answered before."""
     application = _checked_application(user, application_id, "hall.application.checks")
@@ -57,7 +57,7 @@ def application_checks(*, user: Any, application_id: int) -> list[ApplicationChe
 
 
 def application_check_record(
-    *, user: Any, application_id: int, check_id: int, applied: bool, reason: str = ""
+    *, user: User, application_id: int, check_id: int, applied: bool, reason: str = ""
 ) -> ApplicationCheck:
     """The officer's answer for one measure: applied, or not applied with a reason. Answered once."""
     reason = reason.strip()
