@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import AccessToken, Application
 
+from rongcheng.accounts.api_auth import AccountScopes
 from rongcheng.oidc.tests.conftest import register
 from rongcheng.oidc.tests.test_bad_input import token_request
 from rongcheng.oidc.tests.test_claims import sign_in
@@ -120,3 +121,25 @@ def test_the_one_statement_row_is_the_row_the_toolkits_model_writes(manager):
         assert abs((row.updated - row.created).total_seconds()) < 1
         assert 590 <= (row.expires - row.created).total_seconds() <= 601
         assert row.is_valid(["registries:read"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_grant_works_out_its_clients_scopes_once_and_still_refuses_a_scope_not_held(manager, monkeypatch):
+    """oauthlib asks for the default scopes and the toolkit then checks the asked ones: the client's available
+    scopes are worked out once per request (remembered on it), and a scope the client does not hold is refused."""
+    system = system_client(manager)
+    client_id = system.registration.application.client_id
+    worked_out = []
+    original = AccountScopes.get_available_scopes
+
+    def counted(self, application=None, request=None, *args, **kwargs):
+        worked_out.append(application)
+        return original(self, application, request, *args, **kwargs)
+
+    monkeypatch.setattr(AccountScopes, "get_available_scopes", counted)
+    granted = token_request(client_id, system.client_secret, grant_type="client_credentials")
+    assert (granted.status_code, granted.json()["scope"], len(worked_out)) == (200, "registries:read", 1)
+    worked_out.clear()
+    refused = token_request(client_id, system.client_secret, grant_type="client_credentials",
+                            scope="registries:read registries:write")  # fmt: skip
+    assert (refused.status_code, refused.json()["error"], len(worked_out)) == (400, "invalid_scope", 1)
