@@ -14,11 +14,13 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import AccessToken, Application
 
+from rongcheng.accounts.api_auth import AccountScopes
 from rongcheng.oidc.tests.conftest import register
 from rongcheng.oidc.tests.test_bad_input import token_request
 from rongcheng.oidc.tests.test_claims import sign_in
 
 WITHOUT_FLUSH_WAIT = "SET LOCAL synchronous_commit TO OFF"
+RESOURCE = "https://mzj.example/api/"
 
 
 def system_client(manager):
@@ -97,3 +99,47 @@ def test_a_client_deleted_after_this_process_cached_it_gets_no_token(manager):
     assert synchronous_commit() == "on" if connection.vendor == "postgresql" else True
     again = token_request(application.client_id, system.client_secret, grant_type="client_credentials")
     assert again.status_code == 401  # forgotten: read again, and unknown
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_one_statement_row_is_the_row_the_toolkits_model_writes(manager):
+    """The client-credentials row written by its own INSERT (PostgreSQL, alone) and the one the toolkit's model save
+    writes (inside a caller's transaction, and on SQLite) agree on every column but the token's own values."""
+    system = system_client(manager)
+    client_id = system.registration.application.client_id
+    alone = token_request(client_id, system.client_secret, grant_type="client_credentials", resource=RESOURCE)
+    with transaction.atomic():
+        inside = token_request(client_id, system.client_secret, grant_type="client_credentials", resource=RESOURCE)
+    assert (alone.status_code, inside.status_code) == (200, 200)
+    rows = [token_row(response.json()["access_token"]) for response in (alone, inside)]
+    own = ("id", "token_checksum", "expires", "created", "updated")
+    columns = [field.attname for field in AccessToken._meta.concrete_fields if field.name not in own]
+    assert [getattr(rows[0], name) for name in columns] == [getattr(rows[1], name) for name in columns]
+    assert (rows[0].token, rows[0].resource, rows[0].user_id) == ("", [RESOURCE], None)
+    for row, response in zip(rows, (alone, inside), strict=True):
+        assert row.token_checksum == hashlib.sha256(response.json()["access_token"].encode()).hexdigest()
+        assert abs((row.updated - row.created).total_seconds()) < 1
+        assert 590 <= (row.expires - row.created).total_seconds() <= 601
+        assert row.is_valid(["registries:read"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_grant_works_out_its_clients_scopes_once_and_still_refuses_a_scope_not_held(manager, monkeypatch):
+    """oauthlib asks for the default scopes and the toolkit then checks the asked ones: the client's available
+    scopes are worked out once per request (remembered on it), and a scope the client does not hold is refused."""
+    system = system_client(manager)
+    client_id = system.registration.application.client_id
+    worked_out = []
+    original = AccountScopes.get_available_scopes
+
+    def counted(self, application=None, request=None, *args, **kwargs):
+        worked_out.append(application)
+        return original(self, application, request, *args, **kwargs)
+
+    monkeypatch.setattr(AccountScopes, "get_available_scopes", counted)
+    granted = token_request(client_id, system.client_secret, grant_type="client_credentials")
+    assert (granted.status_code, granted.json()["scope"], len(worked_out)) == (200, "registries:read", 1)
+    worked_out.clear()
+    refused = token_request(client_id, system.client_secret, grant_type="client_credentials",
+                            scope="registries:read registries:write")  # fmt: skip
+    assert (refused.status_code, refused.json()["error"], len(worked_out)) == (400, "invalid_scope", 1)
