@@ -161,7 +161,7 @@ def rows(request: HttpRequest, classification: str, sequence: str, query: Query[
     user = _consumer(request)
     page = services.exchange_read(
         resource_code=f"{classification}/{sequence}", fields=_fields(query.fields), purpose=query.purpose,
-        offset=query.offset, limit=query.limit, user=user,
+        offset=query.offset, limit=query.limit, user=user, as_json=True,
     )  # fmt: skip
     # A `RowsPage` written directly, its fields in its order, encoded as the API's renderer encodes them: ninja's
     # validation of a page of a thousand rows, each a dict checked value by value, and its second copy of them cost

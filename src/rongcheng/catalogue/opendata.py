@@ -194,15 +194,27 @@ def _csv_stream(resource: DatasetResource, revision: int) -> Iterator[bytes]:
         yield "".join(buffer).encode("utf-8")
 
 
+CSV_CHUNK = 1 << 16  # bytes of CSV rows per response chunk on PostgreSQL
+
+
 def _copy_csv(resource: DatasetResource, revision: int, columns: list[str]) -> Iterator[bytes]:
     select = ", ".join("data->>%s" for _ in columns)
     statement = (
         f"COPY (SELECT {select} FROM catalogue_datastorerow WHERE resource_id = %s AND revision = %s "  # noqa: S608
         "ORDER BY row_number) TO STDOUT WITH (FORMAT csv)"
     )  # only placeholders are interpolated; the values are bound by the driver
+    # PostgreSQL sends COPY's output a row at a time: one response chunk per row cost the server a write and the
+    # WSGI layer an iteration per row (the download ran at 0.11x COPY). The rows go out in chunks of about
+    # CSV_CHUNK bytes instead; memory stays flat (one chunk at a time).
+    chunk = bytearray()
     with connection.cursor() as cursor, cursor.copy(statement, [*columns, resource.pk, revision]) as copy:
         for block in copy:
-            yield bytes(block)
+            chunk += block
+            if len(chunk) >= CSV_CHUNK:
+                yield bytes(chunk)
+                chunk.clear()
+    if chunk:
+        yield bytes(chunk)
 
 
 def _cell(value: Any) -> Any:

@@ -676,10 +676,15 @@ class ExchangePage:
 
 def exchange_read(
     *, resource_code: str, fields: list[str] | None, purpose: str, offset: int, limit: int, user: User,
-    kind: str = "query",
+    kind: str = "query", as_json: bool = False,
 ) -> ExchangePage:  # fmt: skip
     """Exactly the rows and fields a department's grant allows; the read is an `ExchangeUse` and an audit record
     with its purpose. A grant expired or revoked, or a field it does not name: refused (GrantNotValid).
+
+    `as_json`: the caller sends the page on as JSON text (the API). Uploaded rows on PostgreSQL may then come as the
+    JSON array the database built, projected and masked (`ExchangePage.rows_json`); without it the page is read as
+    stored and masked in Python, which costs a caller that wants the rows less than having PostgreSQL build the JSON
+    and decoding it (bench/README.md, issue 17, fifth pass).
 
     Personal data items are masked unless the grant names them in clear. Rows of individual people (a resource
     backed by a registry's records) are read through that registry's audited selector, one read record per person
@@ -699,7 +704,7 @@ def exchange_read(
         # had, and is used only if the grant gives that shape again (else it is read after the grant's query).
         postgresql = connection.vendor == "postgresql"
         guess_key = (user.department_id, resource_code, tuple(fields) if fields else None)
-        guess = exchange_pages.shape_guess(guess_key) if postgresql else None
+        guess = exchange_pages.shape_guess(guess_key) if postgresql and as_json else None
         with read_record_transaction(), _pipelined(), connection.cursor() as ahead:
             gate = [resource_code, user.department_id, city_today()]
             if guess is not None:  # the page built for the shape guessed, sent ahead of the grant's query
@@ -731,7 +736,7 @@ def exchange_read(
                     rows.extend(page)
             else:
                 shape = (tuple(wanted), frozenset(masked))
-                if postgresql and not resource.backing and len(wanted) <= exchange_pages.MAX_FIELDS:
+                if as_json and postgresql and not resource.backing and len(wanted) <= exchange_pages.MAX_FIELDS:
                     exchange_pages.shape_remember(guess_key, shape)
                     if guess is not None:
                         built = _uploaded_page_built(resource, shape, offset, limit, ahead if guess == shape else None)

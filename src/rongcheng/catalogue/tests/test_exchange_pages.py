@@ -85,7 +85,7 @@ def test_every_row_is_masked_as_python_masks_it_whichever_side_builds_the_page()
     for n, (_value, exact) in enumerate([*VALUES, (None, True)]):
         for _ in range(2):  # the first read of a shape is built in Python, the next ones by PostgreSQL
             page = services.exchange_read(resource_code=resource.code, fields=None, purpose="核验", offset=n,
-                                          limit=1, user=asker)  # fmt: skip
+                                          limit=1, user=asker, as_json=True)  # fmt: skip
             assert page.rows == _expected(resource, fields, {"legal_person"}, n, 1), VALUES[n : n + 1]
             assert page.more == (n < len(VALUES))
         if connection.vendor == "postgresql":  # a value PostgreSQL cannot judge as Python does goes to Python
@@ -103,13 +103,26 @@ def test_a_whole_page_a_projection_and_items_in_clear_match_the_python_page():
         wanted = fields or ["credit_code", "name", "capital", "legal_person"]
         for _ in range(2):
             page = services.exchange_read(resource_code=resource.code, fields=fields, purpose="核验", offset=0,
-                                          limit=100, user=asker)  # fmt: skip
+                                          limit=100, user=asker, as_json=True)  # fmt: skip
             assert page.fields == wanted
             assert page.rows == _expected(resource, wanted, masked, 0, 100)
             assert [set(row) for row in page.rows] == [set(wanted)] * len(page.rows)  # only the fields asked for
             assert page.more is False
         if connection.vendor == "postgresql":  # a masked number is masked by Python, as its text
             assert (page.rows_json is None) == ("capital" in masked)
+
+
+def test_a_caller_that_wants_rows_gets_them_masked_in_python_and_recorded_as_ever():
+    resource = _resource_with_rows()
+    asker = _granted(resource, ["credit_code", "name", "legal_person"])
+    fields = ["credit_code", "name", "legal_person"]
+    for _ in range(3):  # no shape is guessed for it: never a page built by PostgreSQL
+        page = services.exchange_read(resource_code=resource.code, fields=None, purpose="核验", offset=0, limit=5,
+                                      user=asker)  # fmt: skip
+        assert page.rows_json is None
+        assert page.rows == _expected(resource, fields, {"legal_person"}, 0, 5)
+    assert ExchangeUse.objects.filter(grant__resource=resource, rows=5).count() == 3
+    assert AuditRecord.objects.filter(action="catalogue.exchange.query", outcome="success").count() == 3
 
 
 def test_the_api_sends_the_page_the_database_built_as_a_rows_page():

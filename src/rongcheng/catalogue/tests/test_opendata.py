@@ -9,6 +9,7 @@ import json
 
 import pytest
 import rdflib
+from django.db import connection
 from django.test import Client
 
 from rongcheng.catalogue import providers, services
@@ -83,6 +84,33 @@ def test_personal_derived_counts_below_the_threshold_are_suppressed(settings):
         assert stored[0] == {"division_code": "350102", "persons": None, "suppressed": True}
     finally:
         del providers.REGISTRY[provider.key]
+
+
+def test_a_large_csv_download_is_every_row_in_order_in_a_few_bounded_chunks(monkeypatch):
+    from rongcheng.catalogue import opendata
+
+    monkeypatch.setattr(opendata, "CSV_CHUNK", 4096)
+    rows = [{"division_code": f"35{n:04d}", "persons": n} for n in range(3000)]
+    provider = providers.Provider(
+        "tests.many", "many", (providers.Column("division_code", "text", "区划"),
+                               providers.Column("persons", "integer", "人数")),
+        lambda params: iter(rows),
+    )  # fmt: skip
+    providers.REGISTRY[provider.key] = provider
+    try:
+        dataset = f.published("many", backing="tests.many")
+        resource = dataset.resources.get()
+        response = Client().get(f"/opendata/dataset/many/resource/{resource.uuid}/download?format=csv")
+        chunks = [bytes(chunk) for chunk in response.streaming_content]  # type: ignore[attr-defined]
+    finally:
+        del providers.REGISTRY[provider.key]
+    got = list(csv.reader(io.StringIO(b"".join(chunks).decode("utf-8-sig"))))
+    assert got == [["division_code", "persons"]] + [[r["division_code"], str(r["persons"])] for r in rows]
+    # PostgreSQL's COPY sends a row at a time; the response gathers them into chunks of about CSV_CHUNK bytes (the
+    # header row is a chunk of its own); elsewhere rows are written 500 to a chunk
+    assert len(chunks) < 100
+    if connection.vendor == "postgresql":
+        assert all(len(chunk) < 4096 + 100 for chunk in chunks)
 
 
 def test_the_quality_score_names_each_check():
