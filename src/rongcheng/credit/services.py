@@ -307,7 +307,9 @@ def _automatic_record(
         if kind_of_subject == SubjectKind.ENTITY else None  # fmt: skip
     rep_name, rep_index, rep_masked = _entity_representative(entity)
     due_on = publication_due(decided_on)
-    with transaction.atomic():
+    # No savepoint of its own when nested (the outbox's delivery holds one around the handler): an error here undoes
+    # the enclosing block's work all the same, and a record already there is caught by the inner block below.
+    with transaction.atomic(savepoint=False):
         subject = subject_get_or_create(kind=kind_of_subject, key=key, name=name, code_masked=masked)
         record = Record(
             kind=RecordKind.LICENSING, subject=subject, department=department, legal_representative=rep_name,

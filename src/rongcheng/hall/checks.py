@@ -110,14 +110,17 @@ _ROWS_SQL = (
 )
 
 
-def unrecorded(application: Application, on: dt.date) -> list[dict[str, Any]]:
+def unrecorded(application: Application, on: dt.date, *, kept: bool = True) -> list[dict[str, Any]]:
     """The items due on `on` (and the rows opened before) that the officer has not answered: what the guard
-    refuses on. One query for the rows and one call of each check."""
+    refuses on. One query for the rows (none when the caller knows that no row is kept: `kept` false) and one call
+    of each check."""
     answered: set[tuple[str, str, str]] = set()
     missing: list[dict[str, Any]] = []
-    with connection.cursor() as cursor:
-        cursor.execute(_ROWS_SQL, [application.pk])
-        rows = cursor.fetchall()
+    rows: list[tuple[str, str, str, bool]] = []
+    if kept:
+        with connection.cursor() as cursor:
+            cursor.execute(_ROWS_SQL, [application.pk])
+            rows = cursor.fetchall()
     for source, reference, measure_code, open_ in rows:
         if open_:
             missing.append({"source": source, "reference": reference, "measure": measure_code})

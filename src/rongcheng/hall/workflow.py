@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from django.db import connection
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
@@ -37,12 +38,13 @@ from rongcheng.card.models import BillStatus
 from rongcheng.card.selectors import bill_by_reference
 from rongcheng.card.services import bill_issue
 from rongcheng.hall import calendar as working
-from rongcheng.hall.checks import unrecorded
+from rongcheng.hall.checks import CHECKED_TRANSITIONS, unrecorded
 from rongcheng.hall.errors import ApplicationDenied, AssuranceTooLow, TransitionGuardFailed, TransitionNotAllowed
 from rongcheng.hall.events import ApplicationConcluded
 from rongcheng.hall.licensing import licence_issue_for, licence_uses_record, result_check
 from rongcheng.hall.models import (
     Application,
+    ApplicationCheck,
     ApplicationEvent,
     ApplicationMaterial,
     Countersign,
@@ -150,7 +152,7 @@ def countersigns_answered(step: Step) -> None:
 
 def checks_recorded(step: Step) -> None:
     """Every item the registered decision checks (hall.checks) put before the officer today is answered."""
-    missing = unrecorded(step.application, step.today)
+    missing = unrecorded(step.application, step.today, kept=getattr(step.application, "checks_kept", True))
     if missing:
         raise TransitionGuardFailed(
             f"{len(missing)} check item(s) must be recorded (measure applied, or not applied with a reason) first.",
@@ -323,12 +325,7 @@ FEE_BILLED = gettext_noop(
 def conclusion_announced(step: Step) -> None:
     """Tell the apps above (credit: the 双公示 record) once the conclusion commits."""
     application = step.application
-    decided = (
-        ApplicationEvent.objects.filter(application=application, transition__in=("approve", "refuse"))
-        .order_by("-id")
-        .values_list("occurred_at", flat=True)
-        .first()
-    )
+    decided = getattr(application, "decided_at", None) or _decided_at(application.pk).first()
     entity = application.legal_entity
     publish(
         ApplicationConcluded(
@@ -340,6 +337,33 @@ def conclusion_announced(step: Step) -> None:
             issued_licence=application.issued_licence or "",
         )
     )  # fmt: skip
+
+
+def _decided_at(application_id: Any) -> QuerySet[ApplicationEvent, Any]:
+    """When the application was approved or refused: the time of its latest decision event."""
+    return (
+        ApplicationEvent.objects.filter(application_id=application_id, transition__in=("approve", "refuse"))
+        .order_by("-id")
+        .values_list("occurred_at", flat=True)
+    )
+
+
+def application_locked(application_id: int, transition: ApplicationTransition) -> Application | None:
+    """The application's row locked for `transition`, with its service, department, applicant and legal entity, and
+    what the transition's guards and effects would otherwise read in statements of their own: whether any check
+    rows are kept (`checks_kept`, for the checked transitions) and when it was decided (`decided_at`, to conclude).
+    One statement. Both are read in the snapshot taken before the lock was granted; neither is written under this
+    lock (check rows are opened by the officer's page), and a decision missing from the snapshot is read again."""
+    query = (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("service", "department", "applicant", "legal_entity")
+        .filter(pk=application_id)
+    )
+    if transition.name in CHECKED_TRANSITIONS:
+        query = query.annotate(checks_kept=Exists(ApplicationCheck.objects.filter(application=OuterRef("pk"))))
+    if transition.name == "conclude":
+        query = query.annotate(decided_at=Subquery(_decided_at(OuterRef("pk"))[:1]))
+    return query.first()
 
 
 CLOCK_EFFECTS: dict[Clock, tuple[Callable[[Step], None], ...]] = {

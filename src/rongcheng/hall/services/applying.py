@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import translation
 
 from rongcheng.accounts.models import User
@@ -89,6 +90,23 @@ def _party_check(user: Account, application_id: int, action: str) -> None:
         raise RepresentationInactive("The account no longer represents the legal entity this application is for.")
 
 
+@contextmanager
+def _draft_locked(user: Account, application_id: int, action: str) -> Iterator[Application]:
+    """The applicant's own draft (or correction) locked for a change, in a transaction: one read of the row. An
+    entity's application refused because the account no longer represents the entity keeps its trace: the refusal is
+    audited once the transaction has rolled back (as `_party_check` does before one)."""
+    application: Application | None = None
+    try:
+        with transaction.atomic():
+            application = _own_draft_or_correction(user, application_id, action)
+            yield application
+    except RepresentationInactive:
+        if application is None:  # refused under the lock, not by what the change itself called
+            entity = Application.objects.filter(pk=application_id).values_list("legal_entity_id", flat=True).first()
+            _denied(user, action, application_id, {"why": "representation inactive", "legal_entity": entity})
+        raise
+
+
 def _applicant_party(user: Account, service: ServiceItem, credit_code: str) -> LegalEntity | None:
     """The legal entity the account applies for (by its credit code), or None for the person themself; checked
     against the service's applicant kind and the account's active representation of the entity."""
@@ -124,6 +142,8 @@ def _draft_quota_check(user: User, service: ServiceItem) -> None:
     so that two starts at once cannot both pass."""
     quota = int(settings.HALL_OPEN_DRAFTS_PER_SERVICE)
     list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+    # Counted in a statement of its own, after the lock is held: a count in the locking statement would read the
+    # snapshot taken before waiting for the lock, and miss the draft of the start that held it.
     open_drafts = Application.objects.filter(applicant=user, service=service, state=State.DRAFT).count()
     if open_drafts >= quota:
         raise DraftQuotaReached(
@@ -224,9 +244,7 @@ def application_prefill(*, user: User, application_id: int, authorize_licences: 
 
     Materials that cannot be found stay empty for the applicant to upload; the source of each value is stored.
     """
-    _party_check(user, application_id, "hall.application.prefill")
-    with transaction.atomic():
-        application = _own_draft_or_correction(user, application_id, "hall.application.prefill")
+    with _draft_locked(user, application_id, "hall.application.prefill") as application:
         licence_specs = [spec for spec in application.service.materials if spec["source"] == "licence"]
         if authorize_licences and licence_specs and not application.licence_authorized:
             licences_authorize(
@@ -274,12 +292,19 @@ def application_prefill(*, user: User, application_id: int, authorize_licences: 
 def _upload_quota_check(application: Application, material_code: str, size: int) -> None:
     """The uploads of one application together stay within HALL_UPLOAD_BYTES_PER_APPLICATION (the file a new upload
     replaces does not count). The caller holds the application's row lock."""
+    provided = ApplicationMaterial.objects.filter(application=application).values_list(
+        "code", "source", "file_size", "file"
+    )
+    _uploads_within_quota(list(provided), material_code, size)
+
+
+def _uploads_within_quota(provided: list[tuple[str, str, int | None, str]], material_code: str, size: int) -> None:
+    """The quota check on the application's materials as read under its lock: (code, source, file size, file)."""
     quota = int(settings.HALL_UPLOAD_BYTES_PER_APPLICATION)
-    kept = (
-        ApplicationMaterial.objects.filter(application=application, source=MaterialSource.UPLOAD)
-        .exclude(code=material_code)
-        .aggregate(total=Sum("file_size"))["total"]
-        or 0
+    kept = sum(
+        file_size or 0
+        for code, source, file_size, _file in provided
+        if source == MaterialSource.UPLOAD and code != material_code
     )
     if kept + size > quota:
         raise UploadQuotaExceeded(
@@ -303,9 +328,7 @@ def application_upload(
     *, user: Account, application_id: int, material_code: str, file_name: str, content: bytes
 ) -> ApplicationMaterial:
     """Attach a file as one material: its type told by its content, its size within the limit, its SM3 digest kept."""
-    _party_check(user, application_id, "hall.application.upload")
-    with transaction.atomic():
-        application = _own_draft_or_correction(user, application_id, "hall.application.upload")
+    with _draft_locked(user, application_id, "hall.application.upload") as application:
         spec = material_spec(application.service, material_code)
         if spec is None:
             raise MaterialInvalid(
@@ -318,13 +341,14 @@ def application_upload(
                 errors=[{"loc": ["material"], "rule": "material.not_upload", "msg": "prefilled material"}],
             )
         file_format = upload_check(spec, file_name, content)
-        _upload_quota_check(application, material_code, len(content))
+        # One read of the application's materials answers both the quota and the file the upload replaces.
+        provided = list(
+            ApplicationMaterial.objects.filter(application=application).values_list("code", "source", "file_size",
+                                                                                    "file")
+        )  # fmt: skip
+        _uploads_within_quota(provided, material_code, len(content))
         digest = sm3_digest(content).hex()
-        replaced = (
-            ApplicationMaterial.objects.filter(application=application, code=material_code)
-            .values_list("file", flat=True)
-            .first()
-        )
+        replaced = next((file for code, _source, _size, file in provided if code == material_code), None)
         stored = default_storage.save(
             f"hall/{application.pk}/{material_code}-{digest[:16]}.{file_format}", ContentFile(content)
         )
@@ -334,11 +358,14 @@ def application_upload(
             old: str = replaced
             transaction.on_commit(lambda: _file_discard(old))
         try:
-            material, _ = ApplicationMaterial.objects.update_or_create(
-                application=application, code=material_code,
-                defaults={"source": MaterialSource.UPLOAD, "values": {}, "licence_identifier": "", "file": stored,
-                          "file_name": file_name[-200:], "file_format": file_format, "file_size": len(content),
-                          "sm3": digest},
+            # Inserted, or replacing the material's earlier upload, in one statement (no savepoints, no re-read).
+            (material,) = ApplicationMaterial.objects.bulk_create(
+                [ApplicationMaterial(application=application, code=material_code, source=MaterialSource.UPLOAD,
+                                     values={}, licence_identifier="", file=stored, file_name=file_name[-200:],
+                                     file_format=file_format, file_size=len(content), sm3=digest)],
+                update_conflicts=True, unique_fields=["application", "code"],
+                update_fields=["source", "values", "licence_identifier", "file", "file_name", "file_format",
+                               "file_size", "sm3", "provided_at"],
             )  # fmt: skip
             audit_record(
                 action="hall.application.upload", actor=actor_from_user(user), target_type="hall.application",
@@ -354,9 +381,7 @@ def application_upload(
 def application_draft_discard(*, user: Account, application_id: int) -> None:
     """The applicant withdraws a draft of theirs that was never submitted: the draft, its materials and its uploaded
     files are deleted (the files once the deletion commits); the audit trail keeps that it existed."""
-    _party_check(user, application_id, "hall.application.discard")
-    with transaction.atomic():
-        application = _own_draft_or_correction(user, application_id, "hall.application.discard")
+    with _draft_locked(user, application_id, "hall.application.discard") as application:
         if application.state != State.DRAFT:
             raise TransitionNotAllowed(
                 f"The application is {application.state}; only a draft that was never submitted is discarded.",
@@ -379,9 +404,7 @@ def application_save(*, user: Account, application_id: int, statement: str) -> A
             "The statement is at most 5000 characters.",
             errors=[{"loc": ["statement"], "rule": "max_length", "msg": "at most 5000 characters"}],
         )
-    _party_check(user, application_id, "hall.application.save")
-    with transaction.atomic():
-        application = _own_draft_or_correction(user, application_id, "hall.application.save")
+    with _draft_locked(user, application_id, "hall.application.save") as application:
         application.statement = statement
         application.version = F("version") + 1
         application.save(update_fields=["statement", "version", "updated_at"])

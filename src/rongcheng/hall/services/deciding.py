@@ -33,7 +33,7 @@ from rongcheng.hall.permissions import (
 )
 from rongcheng.hall.services._shared import MAX_REASON, MESSAGES, _denied, _event, _notify
 from rongcheng.hall.services.applying import _party_check, application_save
-from rongcheng.hall.workflow import TRANSITIONS, ApplicationTransition, Step
+from rongcheng.hall.workflow import TRANSITIONS, ApplicationTransition, Step, application_locked
 from rongcheng.kernel.context import Account, current_address
 from rongcheng.kernel.errors import ValidationFailed
 
@@ -67,12 +67,7 @@ def application_transition(
         )
     try:
         with transaction.atomic():
-            application = (
-                Application.objects.select_for_update(of=("self",))
-                .select_related("service", "department", "applicant", "legal_entity")
-                .filter(pk=application_id)
-                .first()
-            )
+            application = application_locked(application_id, step)
             if application is None:
                 raise ApplicationNotFound(f"No application {application_id}.")
             _authorize(user, application, step)
