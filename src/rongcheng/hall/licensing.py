@@ -125,8 +125,6 @@ def licence_for_material(licences: list[Licence], licence_type: str) -> LicenceM
 def licence_uses_record(*, application: Application) -> None:
     """Each licence the application relies on is recorded as used for it; a licence that is no longer valid
     (revoked, suspended, expired) is refused here, under the licence's row lock."""
-    if not any(spec["source"] == "licence" for spec in application.service.materials):
-        return  # the catalogue asks for no licence: no material can hold one
     identifiers = list(
         ApplicationMaterial.objects.filter(application=application, source="licence").values_list(
             "licence_identifier", flat=True

@@ -32,7 +32,7 @@ EXPECTED = {
     "start": (6, 1),  # service, account lock, open drafts, application, event, audit
     "prefill": (5, 1),  # application lock, person, person-read audit, materials upsert, prefill audit
     "upload": (4, 1),  # application lock, its materials (quota and replaced file), material upsert, audit
-    "submit": (7, 1),  # lock, materials present, number counter, UPDATE, event, audit, message
+    "submit": (8, 1),  # lock, materials present, licences relied on, number counter, UPDATE, event, audit, message
     "accept": (7, 1),  # lock (+ check rows kept?), credit check, calendar, UPDATE, event, audit, message
     "review": (4, 1),  # lock, UPDATE, event, audit
     "approve": (6, 1),  # lock (+ check rows kept?), credit check, UPDATE, event, audit, message
