@@ -20,8 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "rongcheng"
 NAMES = frozenset({"user", "actor", "account", "officer"})
 KINDS = frozenset({"services", "selectors", "permissions", "workflow"})
-# Apps still taking `Any`, to be removed from this list as each is converted (other work is changing them now).
-NOT_YET = frozenset({"card", "catalogue"})
 
 
 def _is_any(annotation: ast.expr) -> bool:
@@ -85,16 +83,8 @@ def violations(package: Path) -> dict[str, list[str]]:
 
 
 def test_no_service_selector_predicate_or_workflow_takes_the_acting_account_as_any() -> None:
-    found = {app: names for app, names in violations(PACKAGE).items() if app not in NOT_YET}
+    found = violations(PACKAGE)
     assert not found, f"type these as kernel.context.Account (or accounts.models.User): {found}"
-
-
-def test_the_apps_not_yet_converted_are_named_and_still_need_it() -> None:
-    """The allow-list shrinks: an app converted is taken off it, so that it cannot slip back."""
-    checked = {app for app, _ in checked_modules(PACKAGE)}
-    assert set(NOT_YET) <= checked
-    still = set(violations(PACKAGE))
-    assert set(NOT_YET) <= still, f"converted: take {sorted(set(NOT_YET) - still)} off NOT_YET"
 
 
 VIOLATING = """

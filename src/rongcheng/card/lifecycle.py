@@ -14,6 +14,7 @@ from typing import Any
 
 from rongcheng.card.errors import CardTransitionNotAllowed
 from rongcheng.card.models import Card, CardStatus
+from rongcheng.card.permissions import Acting
 from rongcheng.kernel.transitions import Table, Transition
 
 A, L, F, R, C = CardStatus.ACTIVE, CardStatus.LOST, CardStatus.FROZEN, CardStatus.REPLACED, CardStatus.CANCELLED
@@ -23,7 +24,7 @@ A, L, F, R, C = CardStatus.ACTIVE, CardStatus.LOST, CardStatus.FROZEN, CardStatu
 class CardChange:
     card: Card
     action: str
-    actor: Any
+    actor: Acting
     prepared: dict[str, Any] = field(default_factory=dict)
 
 

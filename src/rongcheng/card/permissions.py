@@ -13,7 +13,17 @@ department systems issuing bills.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeGuard
+
+from rongcheng.accounts.models import User
+from rongcheng.accounts.selectors import is_signed_in
+from rongcheng.audit.services import Actor
+from rongcheng.card.models import Card, Merchant
+from rongcheng.kernel.context import Account
+
+# Who acts on the card's services: a signed-in account, the platform itself (an audit `Actor`: the demo's seeding, a
+# job), or nobody (None, refused by every predicate).
+Acting = Account | Actor | None
 
 ISSUE_CARD = "card.add_card"
 CHANGE_CARD = "card.change_card"
@@ -31,31 +41,31 @@ SCOPES = {
 }
 
 
-def _active(user: Any) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_active)
+def _active(user: Acting) -> TypeGuard[User]:
+    return is_signed_in(user) and bool(user.is_active)
 
 
-def has(user: Any, permission: str) -> bool:
+def has(user: Acting, permission: str) -> TypeGuard[User]:
     return _active(user) and bool(user.has_perm(permission))
 
 
-def owns_card(user: Any, card: Any) -> bool:
+def owns_card(user: Acting, card: Card) -> bool:
     if not _active(user):
         return False
     if card.owner_id is not None and card.owner_id == user.pk:
         return True
-    index = getattr(user, "id_number_index", "")
+    index = user.id_number_index
     return bool(index and card.holder_index == index)
 
 
-def may_act_for_merchants(user: Any) -> bool:
+def may_act_for_merchants(user: Acting) -> TypeGuard[User]:
     """Whether the account can act for a merchant at all (active and signed in); which merchant: its owner."""
     return _active(user)
 
 
-def acts_for_merchant(user: Any, merchant: Any) -> bool:
+def acts_for_merchant(user: Acting, merchant: Merchant) -> bool:
     return _active(user) and merchant.owner_id is not None and merchant.owner_id == user.pk
 
 
-def may_issue_bill(user: Any, department_id: int) -> bool:
-    return has(user, ISSUE_BILL) and user.department_id == department_id
+def may_issue_bill(user: Acting, department_id: int) -> bool:
+    return _active(user) and user.has_perm(ISSUE_BILL) and user.department_id == department_id

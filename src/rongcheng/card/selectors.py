@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 
+from rongcheng.accounts.selectors import is_signed_in
 from rongcheng.card import ledger
 from rongcheng.card.models import (
     Bill,
@@ -25,6 +25,7 @@ from rongcheng.card.models import (
     Transfer,
 )
 from rongcheng.card.permissions import owns_card
+from rongcheng.kernel.context import Account
 
 
 def balance_as_of(account_id: int, moment: dt.datetime) -> int:
@@ -90,7 +91,7 @@ def ledger_check() -> list[str]:
     return problems
 
 
-def cards_of(user: Any) -> list[Card]:
+def cards_of(user: Account) -> list[Card]:
     if user is None or not user.is_authenticated:
         return []
     index = getattr(user, "id_number_index", "")
@@ -98,7 +99,7 @@ def cards_of(user: Any) -> list[Card]:
     return list(Card.objects.select_related("purse").filter(condition).order_by("-issued_at"))
 
 
-def card_for_holder(user: Any, reference: str) -> Card | None:
+def card_for_holder(user: Account, reference: str) -> Card | None:
     """The holder's own card by its reference (the name of a card in addresses); None for anyone else's."""
     card = Card.objects.select_related("purse").filter(reference=reference[:16]).first()
     return card if card is not None and owns_card(user, card) else None
@@ -153,8 +154,8 @@ def deny_list() -> list[dict[str, str]]:
     ]
 
 
-def merchants_of(user: Any) -> list[Merchant]:
-    if user is None or not user.is_authenticated:
+def merchants_of(user: Account) -> list[Merchant]:
+    if not is_signed_in(user):
         return []
     return list(Merchant.objects.filter(owner=user).order_by("code"))
 
@@ -171,7 +172,7 @@ def clearing_runs(*, limit: int = 30) -> QuerySet[ClearingRun]:
     return ClearingRun.objects.order_by("-business_date", "-sequence")[:limit]
 
 
-def receipts_of(user: Any) -> list[Receipt]:
+def receipts_of(user: Account) -> list[Receipt]:
     index = getattr(user, "id_number_index", "") if user is not None and user.is_authenticated else ""
     if not index:
         return []
@@ -194,7 +195,7 @@ def bill_by_reference(*, department_id: int, reference: str) -> Bill | None:
     )
 
 
-def bills_unpaid_of(user: Any) -> list[Bill]:
+def bills_unpaid_of(user: Account) -> list[Bill]:
     """The unpaid bills issued to the signed-in resident (by the blind index of their ID number), oldest first."""
     index = getattr(user, "id_number_index", "") if user is not None and user.is_authenticated else ""
     if not index:

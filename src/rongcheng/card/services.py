@@ -34,6 +34,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from rongcheng.accounts.models import Department
+from rongcheng.accounts.selectors import is_signed_in
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
 from rongcheng.card import ledger
 from rongcheng.card.errors import (
@@ -88,6 +89,7 @@ from rongcheng.card.permissions import (
     CHANNEL,
     FINANCE,
     ISSUE_CARD,
+    Acting,
     acts_for_merchant,
     has,
     may_act_for_merchants,
@@ -117,12 +119,12 @@ CHANNELS = {"bank": "bank:clearing", "online": "channel:online", "cash": CASH}
 # --- common ---------------------------------------------------------------------------------------------------
 
 
-def _actor(user: Any) -> Actor:
+def _actor(user: Acting) -> Actor:
     return user if isinstance(user, Actor) else actor_from_user(user)
 
 
 @contextmanager
-def _refusal_audited(action: str, user: Any, *, target_type: str, target_id: Any = "") -> Iterator[None]:
+def _refusal_audited(action: str, user: Acting, *, target_type: str, target_id: Any = "") -> Iterator[None]:
     """An authorization refusal leaves a `denied` record, written outside the atomic block that rolled back."""
     try:
         yield
@@ -321,7 +323,7 @@ def _card_create(
 
 
 def card_issue(
-    *, actor: Any, card_type: str = CardType.ORDINARY, holder_index: str = "", owner: Any | None = None
+    *, actor: Acting, card_type: str = CardType.ORDINARY, holder_index: str = "", owner: Any | None = None
 ) -> Card:
     """A counter issues a physical card: to a person (the blind index of their ID number, from
     `registries.services.person_index_for` after the counter's audited read) or anonymous."""
@@ -336,7 +338,7 @@ def card_issue(
 
 def card_issue_for_person(
     *,
-    actor: Any,
+    actor: Acting,
     id_number: str,
     card_type: str = CardType.ORDINARY,
     purpose: str = "service_hall",
@@ -349,18 +351,20 @@ def card_issue_for_person(
     from rongcheng.registries.services import person_index_for
 
     with _refusal_audited("card.card.issue", actor, target_type="card.card"):
-        _require(has(actor, ISSUE_CARD), "Issuing cards needs card.add_card.")
+        if not has(actor, ISSUE_CARD):
+            raise CardActionDenied("Issuing cards needs card.add_card.")
     view = person_read_by_id_number(reader=reader_for(actor), id_number=id_number, purpose=purpose)
     card = card_issue(actor=actor, card_type=card_type, holder_index=person_index_for(id_number))
     return card, view.name
 
 
-def virtual_card_open(*, user: Any, card_type: str = CardType.ORDINARY) -> Card:
+def virtual_card_open(*, user: Acting, card_type: str = CardType.ORDINARY) -> Card:
     """A resident bound to the population registry opens the virtual card on their phone (one per resident)."""
     from rongcheng.registries.selectors import person_for_resident
 
     with _refusal_audited("card.card.issue", user, target_type="card.card"):
-        _require(user is not None and user.is_authenticated, "Sign in to open a virtual card.")
+        if not is_signed_in(user):
+            raise CardActionDenied("Sign in to open a virtual card.")
         try:
             person = person_for_resident(user=user)
         except DomainError as exc:
@@ -377,7 +381,7 @@ def virtual_card_open(*, user: Any, card_type: str = CardType.ORDINARY) -> Card:
             )  # fmt: skip
 
 
-def card_transition(*, number: str, action: str, actor: Any, key: str = "") -> Card:
+def card_transition(*, number: str, action: str, actor: Acting, key: str = "") -> Card:
     """Change a card's status by the lifecycle table. A holder may report their own card lost; every other change
     (and a report by someone else) needs `card.change_card`. Replacing moves the balance to a new card; cancelling
     refunds it in cash at the counter."""
@@ -444,7 +448,7 @@ def _refund_balance(change: CardChange) -> None:
 # --- top-ups, payments, refunds ---------------------------------------------------------------------------------
 
 
-def card_top_up(*, number: str, amount: int, channel: str, actor: Any, key: str, reference: str = "") -> Transfer:
+def card_top_up(*, number: str, amount: int, channel: str, actor: Acting, key: str, reference: str = "") -> Transfer:
     """Top up from a bank, an online channel (`card.add_transfer`) or cash at a counter (`card.add_card`). A purse in
     debt from offline taps is paid back first, simply by its balance rising."""
     amount_check(amount)
@@ -467,7 +471,7 @@ def merchant_for(code: str) -> Merchant:
 
 
 def merchant_register(
-    *, code: str, name: str, kind: str, fee_rate: int = 0, owner: Any | None = None, actor: Any
+    *, code: str, name: str, kind: str, fee_rate: int = 0, owner: Any | None = None, actor: Acting
 ) -> Merchant:
     with _refusal_audited("card.merchant.register", actor, target_type="card.merchant", target_id=code):
         _require(isinstance(actor, Actor) or has(actor, FINANCE), "Registering merchants needs finance rights.")
@@ -546,7 +550,7 @@ _USABLE = ledger.pg_texts(sorted(USABLE_STATES))
 
 
 def _pay_in_one_statement(
-    number: str, merchant_code: str, actor: Any, key: str, amount: Any, business: dt.datetime, memo: str
+    number: str, merchant_code: str, actor: Acting, key: str, amount: Any, business: dt.datetime, memo: str
 ) -> Transfer:
     """PostgreSQL: a payment of a given amount in one statement, `card_pay(...)` (migration 0007): the merchant and
     the card found, the actor and the card's state checked, the payment booked through `card_book`, committed by
@@ -611,7 +615,7 @@ def card_pay(
     *,
     number: str,
     merchant_code: str,
-    actor: Any,
+    actor: Acting,
     key: str,
     amount: int | None = None,
     base_fare: int | None = None,
@@ -646,7 +650,7 @@ def card_pay(
         return ledger.book([spec])[0]
 
 
-def payment_refund(*, transfer_key: str, amount: int, actor: Any, key: str) -> Transfer:
+def payment_refund(*, transfer_key: str, amount: int, actor: Acting, key: str) -> Transfer:
     """Refund part or all of a payment to the card it came from; never more than is left of it."""
     amount_check(amount)
     original = Transfer.objects.select_related("credit").filter(key=transfer_key).first()
@@ -661,7 +665,9 @@ def payment_refund(*, transfer_key: str, amount: int, actor: Any, key: str) -> T
         return ledger.book([spec])[0]
 
 
-def card_preauthorize(*, number: str, merchant_code: str, amount: int, actor: Any, key: str, timeout: int) -> Transfer:
+def card_preauthorize(
+    *, number: str, merchant_code: str, amount: int, actor: Acting, key: str, timeout: int
+) -> Transfer:
     """Reserve `amount` on the card for the merchant (a car park's entry, a charging session) until `timeout`
     seconds; `preauth_complete` posts up to that amount or voids it."""
     amount_check(amount)
@@ -682,7 +688,7 @@ def preauthorizations_expire() -> int:
     return ledger.pending_expire()
 
 
-def preauth_complete(*, pending_key: str, amount: int | None, actor: Any, key: str) -> Transfer:
+def preauth_complete(*, pending_key: str, amount: int | None, actor: Acting, key: str) -> Transfer:
     """Post `amount` (at most what was reserved) of a pre-authorization, or void it when `amount` is None."""
     pending = Transfer.objects.filter(key=pending_key, phase=Phase.PENDING).first()
     if pending is None:
@@ -706,7 +712,7 @@ def preauth_complete(*, pending_key: str, amount: int | None, actor: Any, key: s
 # --- offline taps -------------------------------------------------------------------------------------------------
 
 
-def terminal_register(*, merchant: Merchant, code: str, actor: Any) -> tuple[Terminal, bytes]:
+def terminal_register(*, merchant: Merchant, code: str, actor: Acting) -> tuple[Terminal, bytes]:
     """A terminal of the merchant with a new 16-byte MAC key, returned once (loaded into the device)."""
     with _refusal_audited("card.terminal.register", actor, target_type="card.terminal", target_id=code):
         _require(
@@ -777,7 +783,7 @@ def _tap_parse(
 
 
 def tap_batch_upload(
-    *, terminal_code: str, batch_number: int, taps: Sequence[Mapping[str, Any]], mac: str, actor: Any
+    *, terminal_code: str, batch_number: int, taps: Sequence[Mapping[str, Any]], mac: str, actor: Acting
 ) -> BatchResult:
     """Book a terminal's offline taps at their tap times. The batch is refused whole (nothing booked) from an
     unknown terminal, with a wrong MAC, or numbered past the next one (a missing batch must come first); a batch
@@ -997,7 +1003,7 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def qr_code_issue(*, number: str, user: Any, now: float | None = None) -> str:
+def qr_code_issue(*, number: str, user: Acting, now: float | None = None) -> str:
     """A payment code for the holder's own usable card, valid 60 seconds: `<payload>.<signature>`, both base64url;
     the payload is JSON {v, card, nonce, iat, exp}; the signature is SM2 (SM3, default signer id) by the platform."""
     with _refusal_audited("card.qr.issue", user, target_type="card.card", target_id=number):
@@ -1031,7 +1037,7 @@ def qr_code_verify(code: str, *, public_key: Sm2PublicKey, now: float | None = N
 
 
 def qr_code_pay(
-    *, code: str, merchant_code: str, amount: int, actor: Any, key: str, now: float | None = None
+    *, code: str, merchant_code: str, amount: int, actor: Acting, key: str, now: float | None = None
 ) -> Transfer:
     """A merchant's scanner takes a payment by a phone's code: genuine, unexpired and never used before."""
     amount_check(amount)
@@ -1063,7 +1069,7 @@ def bill_issue(
     item: str,
     payer_name: str,
     amount: int,
-    actor: Any,
+    actor: Acting,
     reference: str = "",
     payer_index: str = "",
 ) -> Bill:
@@ -1141,7 +1147,7 @@ def _bill_settle(bill: Bill, source_id: int, key: str) -> Bill:
     return bill
 
 
-def bill_pay_by_card(*, payment_code: str, number: str, user: Any, key: str) -> Bill:
+def bill_pay_by_card(*, payment_code: str, number: str, user: Acting, key: str) -> Bill:
     with (
         _refusal_audited("card.bill.pay", user, target_type="card.bill", target_id=payment_code),
         transaction.atomic(),
@@ -1153,7 +1159,7 @@ def bill_pay_by_card(*, payment_code: str, number: str, user: Any, key: str) -> 
         return _bill_settle(bill, card.purse_id, key)
 
 
-def bill_pay_by_channel(*, payment_code: str, channel: str, actor: Any, key: str) -> Bill:
+def bill_pay_by_channel(*, payment_code: str, channel: str, actor: Acting, key: str) -> Bill:
     if channel not in ("bank", "online"):
         raise LedgerInputInvalid("A bill is paid by bank or online channel.")
     with _refusal_audited("card.bill.pay", actor, target_type="card.bill", target_id=payment_code):
@@ -1186,7 +1192,7 @@ def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, start + dt.timedelta(days=1)
 
 
-def clearing_run(*, business_date: dt.date, actor: Any, cutoff: dt.datetime | None = None) -> ClearingRun:
+def clearing_run(*, business_date: dt.date, actor: Acting, cutoff: dt.datetime | None = None) -> ClearingRun:
     """Clear a business day (清分结算): per merchant the gross of payments and taps made that day, refunds, the fee
     (its basis points of the gross, rounded down) and the net; one fee transfer and one settlement transfer (net to
     the bank) per merchant, linked. A later run of the same day takes only what was posted after the previous
@@ -1305,7 +1311,7 @@ class Reconciliation:
         return not (self.ours_only or self.theirs_only or self.amount_differs)
 
 
-def reconcile(*, business_date: dt.date, channel: str, statement: str, actor: Any) -> Reconciliation:
+def reconcile(*, business_date: dt.date, channel: str, statement: str, actor: Acting) -> Reconciliation:
     """Match the channel's statement file (lines `reference,amount_fen`; `#` comments) against the day's top-ups
     and bills from that channel, by reference (the top-up's reference, the bill's payment code): every item found on
     one side only or with another amount is listed."""

@@ -10,9 +10,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeGuard
 
 from rongcheng.accounts.models import Department
+from rongcheng.kernel.context import Account
 from rongcheng.staff.permissions import has_perm_in_department
 
 EDIT = "catalogue.edit_dataresource"
@@ -21,27 +22,27 @@ REQUEST_SHARING = "catalogue.request_sharing"
 MANAGE = "catalogue.manage_catalogue"
 
 
-def _active(user: Any) -> bool:
-    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active)
+def _active(user: Account | None) -> TypeGuard[Account]:
+    return bool(user is not None and user.is_authenticated and user.is_active)
 
 
-def is_office(user: Any) -> bool:
+def is_office(user: Account | None) -> bool:
     return _active(user) and bool(user.has_perm(MANAGE))
 
 
-def can_edit(user: Any, department: Department) -> bool:
+def can_edit(user: Account | None, department: Department) -> bool:
     return _active(user) and (has_perm_in_department(user, EDIT, department) or is_office(user))
 
 
-def can_steward(user: Any, department: Department) -> bool:
+def can_steward(user: Account | None, department: Department) -> bool:
     return _active(user) and (has_perm_in_department(user, STEWARD, department) or is_office(user))
 
 
-def can_request_sharing(user: Any) -> bool:
+def can_request_sharing(user: Account | None) -> bool:
     department = getattr(user, "department", None)
     return _active(user) and department is not None and has_perm_in_department(user, REQUEST_SHARING, department)
 
 
-def can_view_catalogue(user: Any) -> bool:
+def can_view_catalogue(user: Account | None) -> bool:
     """Every staff account sees the catalogue (its metadata, never rows)."""
     return _active(user) and getattr(user, "kind", "") == "staff"

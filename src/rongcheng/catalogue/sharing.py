@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from rongcheng.catalogue import permissions
 from rongcheng.catalogue.errors import CatalogueActionDenied, SharingRefused, SharingRequestInvalid
 from rongcheng.catalogue.models import SharingGrant, SharingRequest, SharingState, SharingType
+from rongcheng.kernel.context import Account
 from rongcheng.kernel.transitions import Table, Transition
 
 Who = Literal["system", "provider", "requester", "office", "provider_or_office"]
@@ -30,7 +31,7 @@ Who = Literal["system", "provider", "requester", "office", "provider_or_office"]
 
 @dataclass
 class Step:
-    user: Any
+    user: Account
     request: SharingRequest
     reason: str = ""
     items: list[str] | None = None

@@ -14,8 +14,8 @@ for its session list); accounts and operations take no address argument; every a
 `request_id`; no adapter writes an audit record (the refusal records read the address here too); no identity
 service takes the request; the registries' pages and API state the purpose of a read with `purpose_stated(...)`
 and its selectors read `current_purpose()`. The acting account is typed `Account` here (services that write by it
-take `accounts.models.User`; predicates narrow to it with `accounts.selectors.is_signed_in`); every app but card and
-catalogue takes no `Any` for it (tests/test_acting_account.py). Tests run a service "from an address" with
+take `accounts.models.User`; predicates narrow to it with `accounts.selectors.is_signed_in`); no app takes `Any`
+for it (tests/test_acting_account.py). Tests run a service "from an address" with
 `rongcheng.kernel.tests.contexts.request_from`.
 """
 
