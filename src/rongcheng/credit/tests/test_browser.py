@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from rongcheng.credit.tests import factories as cf
 from rongcheng.hall import services
@@ -66,7 +67,7 @@ def test_an_officer_records_the_joint_measures_before_accepting(browser, live_se
     assert "限制参与政府采购" in checks.inner_text()
 
     page.locator('button[data-transition="accept"]').click()
-    assert "请先逐项记录联合奖惩措施的执行情况" in page.locator("body").inner_text()
+    expect(page.locator("body")).to_contain_text("请先逐项记录联合奖惩措施的执行情况")
     assert Application.objects.get(pk=application.pk).state == "submitted"
 
     first = page.locator(".check-item").nth(0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from rongcheng.hall.models import Application, State
 from rongcheng.hall.tests import factories as f
@@ -79,7 +80,7 @@ def test_apply_correct_and_approve_without_uploading_anything(two_pages, live_se
     assert "未提供" not in materials
     resident_page.get_by_label("申请说明").fill("在福州居住满半年")
     resident_page.get_by_role("button", name="提交申请").click()
-    assert resident_page.locator("#state").inner_text() == "已提交"
+    expect(resident_page.locator("#state")).to_have_text("已提交")
     application = Application.objects.get()
     assert application.number
     assert application.number in resident_page.content()
@@ -101,28 +102,28 @@ def test_apply_correct_and_approve_without_uploading_anything(two_pages, live_se
     officer_page.goto(f"{base}/hall/workbench/?scope=intake")
     officer_page.get_by_role("link", name=application.number).click()
     officer_page.locator("[data-transition=accept]").click()
-    assert officer_page.locator("#state").inner_text() == "已受理"
+    expect(officer_page.locator("#state")).to_have_text("已受理")
     officer_page.locator("[data-transition=review]").click()
     reason = officer_page.locator("form:has([data-transition=return_for_correction]) input[name=reason]")
     reason.fill("请写明居住事由")
     officer_page.locator("[data-transition=return_for_correction]").click()
-    assert officer_page.locator("#state").inner_text() == "待补正"
+    expect(officer_page.locator("#state")).to_have_text("待补正")
 
     # The resident sees why, corrects and resubmits.
     resident_page.goto(f"{base}/hall/applications/")
     resident_page.get_by_role("link", name=application.number).click()
-    assert "请写明居住事由" in resident_page.locator(".timeline").inner_text()
+    expect(resident_page.locator(".timeline")).to_contain_text("请写明居住事由")
     resident_page.get_by_label("申请说明").fill("在福州居住满半年，居住事由：就业")
     resident_page.get_by_role("button", name="提交补正").click()
-    assert resident_page.locator("#state").inner_text() == "审查中"
+    expect(resident_page.locator("#state")).to_have_text("审查中")
 
     # The officer approves and concludes.
     officer_page.reload()
     assert "居住事由：就业" in officer_page.content()
     officer_page.locator("[data-transition=approve]").click()
-    assert officer_page.locator("#state").inner_text() == "准予许可"
+    expect(officer_page.locator("#state")).to_have_text("准予许可")
     officer_page.locator("[data-transition=conclude]").click()
-    assert officer_page.locator("#state").inner_text() == "办结"
+    expect(officer_page.locator("#state")).to_have_text("办结")
 
     resident_page.reload()
     assert resident_page.locator("#state").inner_text() == "办结"
@@ -138,7 +139,7 @@ def test_apply_correct_and_approve_without_uploading_anything(two_pages, live_se
     # The resident finds the residence permit among their licences and verifies it publicly.
     resident_page.goto(f"{base}/licences/mine/")
     resident_page.get_by_role("link", name="居住证").click()
-    assert issued in resident_page.content()
+    expect(resident_page.locator("body")).to_contain_text(issued)
     resident_page.get_by_role("link", name="公开核验页").click()
     verdict = resident_page.locator(".verdict")
     assert verdict.get_attribute("data-verdict") == "valid"

@@ -4,6 +4,7 @@ initial password) up to the admin; a resident ending a session opened in another
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from rongcheng.identity import totp
 from rongcheng.identity.clock import clock
@@ -33,7 +34,7 @@ def test_staff_first_sign_in_with_totp_and_a_forced_password_change(page, live_s
     page.wait_for_url(live_server.url + "/account/sign-in/totp/")
     page.get_by_label("动态口令").fill("000000" if totp.totp(secret, clock.now()) != "000000" else "111111")
     page.get_by_role("button", name="验证").click()
-    assert page.get_by_role("alert").is_visible()
+    expect(page.get_by_role("alert")).to_be_visible()
     page.get_by_label("动态口令").fill(totp.totp(secret, clock.now()))
     page.get_by_role("button", name="验证").click()
 

@@ -2,6 +2,7 @@
 admin."""
 
 import pytest
+from playwright.sync_api import expect
 
 from rongcheng.accounts.models import AccountKind, Department, User
 from rongcheng.audit.services import Actor
@@ -44,7 +45,7 @@ def test_staff_signs_in_from_the_portal_and_reaches_the_admin(page, live_server,
     page.get_by_label("用户名").fill("officer")
     page.get_by_label("密码").fill("wrong password")
     page.get_by_role("button", name="登录").click()
-    assert page.get_by_role("alert").is_visible()
+    expect(page.get_by_role("alert")).to_be_visible()
     assert "/account/sign-in/" in page.url
 
     page.get_by_label("用户名").fill("officer")

@@ -11,6 +11,7 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from rongcheng.accounts.models import User
 from rongcheng.staff.models import Duty, RoleAssignment
@@ -55,7 +56,7 @@ def test_create_an_account_then_grant_it_a_role(page, live_server):
     page.get_by_label("姓名").fill("林工")
     page.get_by_label("部门").select_option(label="福州市公安局")
     page.get_by_role("button", name="创建账号").click()
-    assert page.locator("h1").inner_text() == "账号已创建"
+    expect(page.locator("h1")).to_have_text("账号已创建")
     password = page.locator("#initial-password").inner_text()
     created = User.objects.get(username="lin.gong")
     assert created.check_password(password)
@@ -67,7 +68,7 @@ def test_create_an_account_then_grant_it_a_role(page, live_server):
     page.get_by_label("角色").select_option(label="户籍民警")
     page.get_by_label("部门").select_option(label="福州市公安局")
     page.get_by_role("button", name="授予").click()
-    assert page.get_by_text("已授予角色。").is_visible()
+    expect(page.get_by_text("已授予角色。")).to_be_visible()
     assignment = RoleAssignment.objects.get(user=created)
     assert (assignment.role.name, assignment.department, assignment.granted_by) == ("户籍民警", department(), secadmin)
 
@@ -75,8 +76,8 @@ def test_create_an_account_then_grant_it_a_role(page, live_server):
     page.goto(base + f"/staff/{sysadmin.pk}/")
     page.get_by_label("角色").select_option(label="审计管理员")
     page.get_by_role("button", name="授予").click()
-    assert page.get_by_text("The account holds the system duty; it cannot also hold the audit duty.").is_visible()
+    expect(page.get_by_text("The account holds the system duty; it cannot also hold the audit duty.")).to_be_visible()
     assert RoleAssignment.objects.filter(user=sysadmin).count() == 1
     page.get_by_role("link", name="三员分立").first.click()
-    assert page.locator("#violations").inner_text() == "没有发现违反职责分离的情况。"
+    expect(page.locator("#violations")).to_have_text("没有发现违反职责分离的情况。")
     assert console_errors == []
