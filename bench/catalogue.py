@@ -15,6 +15,7 @@ and 40 categories.
 
     uv run python bench/catalogue.py                         # 10,000 datasets, 1,000,000 rows (a few minutes)
     uv run python bench/catalogue.py --datasets 2000 --rows 200000
+    uv run python bench/catalogue.py --keep-database rc_catalogue_big   # seed once, measure again on later runs
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import _cli, _drop_database, _free_port, _stop, _wait_for, create_database, fill_data_dir
+from _server import _cli, _database_exists, _drop_database, _free_port, _stop, _wait_for, create_database, fill_data_dir
 from _smoke import goal, parse_arguments
 
 PG_HOST = "postgres://postgres@127.0.0.1:5432"
@@ -220,16 +221,24 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep-database", default="", help="PostgreSQL database to seed once and keep (rc_*)")
     args = parse_arguments(parser, datasets=200, rows=3_000, requests=40)
     if args.smoke:
         DATABASE = f"{DATABASE}_smoke_{os.getpid()}"
         DATA_DIR = DATA_DIR.with_name(f"{DATA_DIR.name}_smoke_{os.getpid()}")
-    _drop_database(DATABASE)
-    shutil.rmtree(DATA_DIR, ignore_errors=True)
-    atexit.register(shutil.rmtree, DATA_DIR, ignore_errors=True)
-    atexit.register(_drop_database, DATABASE)
-    create_database(DATABASE)
-    fill_data_dir(DATA_DIR)
+    kept = bool(args.keep_database)
+    if kept:
+        if not args.keep_database.startswith("rc_"):
+            raise SystemExit("--keep-database must name an rc_* database")
+        DATABASE, DATA_DIR = args.keep_database, DATA_DIR.with_name(args.keep_database)
+    if not kept or not _database_exists(DATABASE):
+        _drop_database(DATABASE)
+        shutil.rmtree(DATA_DIR, ignore_errors=True)
+        create_database(DATABASE)
+        fill_data_dir(DATA_DIR)
+    if not kept:
+        atexit.register(shutil.rmtree, DATA_DIR, ignore_errors=True)
+        atexit.register(_drop_database, DATABASE)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ, "DATABASE_URL": f"{PG_HOST}/{DATABASE}", "DJANGO_SETTINGS_MODULE": "rongcheng.config.settings",
@@ -244,10 +253,19 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connections
 
-    from rongcheng.catalogue.models import DatasetResource
+    from rongcheng.catalogue.models import Dataset, DatasetResource, DatastoreRow
 
     call_command("migrate", verbosity=0, interactive=False)
-    resource_id = _setup(args)
+    seeded = DatasetResource.objects.filter(dataset__name="bench-table").first()
+    if seeded is None:
+        resource_id = _setup(args)
+    else:
+        datasets = Dataset.objects.filter(name__startswith="bench-").exclude(name="bench-table").count()
+        rows = DatastoreRow.objects.filter(resource=seeded).count()
+        if (datasets, rows) != (args.datasets, args.rows):
+            raise SystemExit(f"{DATABASE} holds {datasets:,} datasets and {rows:,} rows: drop it or change the sizes")
+        print(f"{DATABASE}: {datasets:,} datasets and {rows:,} rows seeded by an earlier run", flush=True)
+        resource_id = str(seeded.uuid)
     resource_pk = DatasetResource.objects.get(uuid=uuid.UUID(resource_id)).pk
     copy_size, copy_seconds = _copy_to(resource_pk)
     connections.close_all()
@@ -273,7 +291,8 @@ def main() -> None:
         _stop(server)
 
     print(f"\nOpen data, {args.datasets:,} datasets and a {args.rows:,}-row resource, PostgreSQL, "
-          f"{args.workers} workers, {args.connections} connections")  # fmt: skip
+          f"{args.workers} workers, {args.connections} connections; load average "
+          f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}")  # fmt: skip
     print(f"{'call':<36} {'requests':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'per s':>8} {'failed':>7}")
     for label, (latencies, seconds, failures) in (("package_search (mix, facets)", search),
                                                   ("datastore_search (2 filters, 100 rows)", datastore)):  # fmt: skip
