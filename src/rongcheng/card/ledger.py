@@ -662,7 +662,7 @@ def pending_expire(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
     """Void the pending transfers whose timeout has passed; returns how many (the clean-up job runs this)."""
     moment = now or timezone.now()
     due = list(
-        Transfer.objects.filter(phase=Phase.PENDING, timeout_at__lte=moment, resolution__isnull=True).order_by("id")[
+        Transfer.objects.filter(phase=Phase.PENDING, timeout_at__lte=moment, resolutions__isnull=True).order_by("id")[
             :limit
         ]
     )

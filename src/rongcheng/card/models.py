@@ -109,9 +109,11 @@ class Transfer(models.Model):
         LedgerAccount, on_delete=models.PROTECT, related_name="+", verbose_name=_("credit"), db_index=False,
         db_constraint=False,
     )  # fmt: skip
-    pending = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="resolution",
-        verbose_name=_("pending transfer posted or voided"), db_constraint=False,
+    # resolved once: unique among the transfers that name one (a partial index, not a NULL for every transfer;
+    # migration 0013)
+    pending = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="resolutions",
+        verbose_name=_("pending transfer posted or voided"), db_index=False, db_constraint=False,
     )  # fmt: skip
     reverses = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals", verbose_name=_("reverses"),
@@ -121,7 +123,10 @@ class Transfer(models.Model):
     timeout_at = models.DateTimeField(_("pending until"), null=True, blank=True)
     overdraft = models.BooleanField(_("booked over the lower limit"), default=False)
     memo = models.CharField(_("memo"), max_length=120, blank=True)
-    created_at = models.DateTimeField(_("posted at"), db_index=True)
+    # created_at and business_at: block-range (BRIN) indexes on PostgreSQL, plain ones on SQLite, created by
+    # migration 0013 outside Django's state (SQLite has no BRIN): both grow with the table's physical order, and a
+    # B-tree entry per transfer was two of a tap's eighteen index entries
+    created_at = models.DateTimeField(_("posted at"))
     business_at = models.DateTimeField(_("business time"))
 
     class Meta:
@@ -133,11 +138,13 @@ class Transfer(models.Model):
             # a plain unique index: Django's unique=True adds a second, varchar_pattern_ops index for LIKE queries
             # nobody makes, written once per transfer
             models.UniqueConstraint(fields=["key"], name="card_transfer_key_unique"),
+            models.UniqueConstraint(
+                fields=["pending"], name="card_transfer_pending_unique", condition=Q(pending__isnull=False)
+            ),
         ]
         indexes = [
             # refunds are few: index only the transfers that reverse one, not a NULL for every tap
             models.Index(fields=["reverses"], name="card_transfer_reverses", condition=Q(reverses__isnull=False)),
-            models.Index(fields=["business_at"], name="card_transfer_business_at"),
             models.Index(fields=["debit", "created_at"], name="card_transfer_debit"),
             models.Index(fields=["credit", "created_at"], name="card_transfer_credit"),
         ]
@@ -150,8 +157,11 @@ class Entry(models.Model):
     """One side of a posted transfer on one account: the signed amount and the balance before and after."""
 
     id = models.BigAutoField(primary_key=True)
-    # references checked per statement by the database (migration 0011), not per row
-    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="entries", db_constraint=False)
+    # references checked per statement by the database (migration 0011), not per row; a BRIN index on PostgreSQL
+    # (migration 0013): entries are appended in their transfers' order and only the ledger check reads them by it
+    transfer = models.ForeignKey(
+        Transfer, on_delete=models.PROTECT, related_name="entries", db_index=False, db_constraint=False
+    )
     account = models.ForeignKey(
         LedgerAccount, on_delete=models.PROTECT, related_name="entries", db_index=False, db_constraint=False
     )  # (account, at, id) below serves it
@@ -328,8 +338,16 @@ class Tap(models.Model):
         Card, on_delete=models.PROTECT, related_name="taps", db_index=False, db_constraint=False
     )  # (card, counter) below serves it
     counter = models.PositiveIntegerField(_("card counter"))
-    terminal = models.ForeignKey(Terminal, on_delete=models.PROTECT, related_name="taps", db_constraint=False)
-    batch = models.ForeignKey(TapBatch, on_delete=models.PROTECT, related_name="tap_rows", db_constraint=False)
+    # the terminal is the batch's (the database checks it, migration 0013), so the batch's own foreign key keeps a
+    # terminal with taps from being deleted: no index of its own; the batch's is a BRIN index on PostgreSQL (taps are
+    # appended batch after batch)
+    # DO_NOTHING: Django's PROTECT of the batch's terminal refuses first, without reading the taps by terminal
+    terminal = models.ForeignKey(
+        Terminal, on_delete=models.DO_NOTHING, related_name="taps", db_index=False, db_constraint=False
+    )
+    batch = models.ForeignKey(
+        TapBatch, on_delete=models.PROTECT, related_name="tap_rows", db_index=False, db_constraint=False
+    )
     amount = models.BigIntegerField(_("fare (fen)"))
     tapped_at = models.DateTimeField(_("tapped at"))
     transfer = models.OneToOneField(Transfer, on_delete=models.PROTECT, related_name="tap", db_constraint=False)

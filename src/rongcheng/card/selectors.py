@@ -53,7 +53,7 @@ def ledger_check() -> list[str]:
     open_debits: dict[int, int] = defaultdict(int)
     open_credits: dict[int, int] = defaultdict(int)
     for debit_id, credit_id, amount in Transfer.objects.filter(
-        phase=Phase.PENDING, resolution__isnull=True
+        phase=Phase.PENDING, resolutions__isnull=True
     ).values_list("debit_id", "credit_id", "amount"):
         open_debits[debit_id] += amount
         open_credits[credit_id] += amount

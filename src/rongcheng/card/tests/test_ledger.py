@@ -124,6 +124,43 @@ def test_two_phase_reserves_posts_less_and_voids() -> None:
     assert selectors.ledger_check() == []
 
 
+def test_the_database_resolves_a_pending_transfer_once_and_holds_no_entry_for_the_others() -> None:
+    """`pending` is unique among the transfers that name one (a partial unique index, migration 0013): a second
+    post or void of one pending transfer written past the engine is refused by the database, and the many transfers
+    that resolve nothing are not in the index."""
+    from django.db import IntegrityError
+
+    bank, purse, shop = _accounts()
+    ledger.book([TransferSpec(bank.id, purse.id, 1000, "top_up"), TransferSpec(bank.id, purse.id, 10, "top_up")])
+    pending = ledger.book([TransferSpec(purse.id, shop.id, 800, "preauth", phase=Phase.PENDING, timeout_seconds=60)])[0]
+    posted = ledger.book([TransferSpec(purse.id, shop.id, 500, "payment", phase=Phase.POST, pending_id=pending.id)])[0]
+    before = (_balances(), list(Transfer.objects.order_by("id").values_list("id", "pending_id")))
+    now = timezone.now()
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO card_transfer (key, kind, phase, amount, debit_id, credit_id, pending_id, linked_group, "
+            "overdraft, memo, created_at, business_at) VALUES ('again', 'payment', 'void', 800, %s, %s, %s, '', "
+            "false, '', %s, %s)",
+            [purse.id, shop.id, pending.id, now, now],
+        )
+    assert (_balances(), list(Transfer.objects.order_by("id").values_list("id", "pending_id"))) == before
+    assert list(Transfer.objects.filter(pending__isnull=False).values_list("id", "pending_id")) == [
+        (posted.id, pending.id)
+    ]
+    assert list(Transfer.objects.filter(phase=Phase.PENDING, resolutions__isnull=True)) == []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_get_indexdef(indexrelid) FROM pg_index "
+                "WHERE indrelid = 'card_transfer'::regclass AND indisunique AND indkey[0] = (SELECT attnum "
+                "FROM pg_attribute WHERE attrelid = 'card_transfer'::regclass AND attname = 'pending_id')"
+            )
+            assert [row[0] for row in cursor.fetchall()] == [
+                "CREATE UNIQUE INDEX card_transfer_pending_unique ON public.card_transfer USING btree (pending_id) "
+                "WHERE (pending_id IS NOT NULL)"
+            ]
+
+
 def test_reversals_never_exceed_the_original() -> None:
     bank, purse, shop = _accounts()
     ledger.book([TransferSpec(bank.id, purse.id, 1000, "top_up")])

@@ -334,7 +334,10 @@ def test_the_database_refuses_a_reference_to_nothing_and_deleting_what_the_ledge
     _terminal, key = services.terminal_register(merchant=bus, code="TR", actor=SYSTEM)
     taps = [{"card": card.number, "counter": 1, "amount": 10, "at": timezone.now().isoformat()}]
     services.tap_batch_upload(**_batch("TR", key, 1, taps), actor=bus.owner)
+    other, _other_key = services.terminal_register(merchant=bus, code="TR2", actor=SYSTEM)
     tap = Tap.objects.select_related("transfer").get(card=card)
+    spare = Transfer.objects.exclude(pk=tap.transfer_id).order_by("id").first()  # the card's top-up, no tap's
+    assert spare is not None
     before = ledger_snapshot()
     now = timezone.now()
     wrong: list[tuple[str, list[object]]] = [
@@ -351,6 +354,11 @@ def test_the_database_refuses_a_reference_to_nothing_and_deleting_what_the_ledge
         ("INSERT INTO card_tap (card_id, counter, amount, tapped_at, transfer_id, terminal_id, batch_id) "
          "VALUES (%s, 2, 10, %s, %s, %s, %s)", [card.pk, now, tap.transfer_id, tap.terminal_id, 10**9]),
         ("UPDATE card_tap SET card_id = %s WHERE id = %s", [10**9, tap.pk]),
+        # a tap's terminal is its batch's (migration 0013): the batch's foreign key then holds the terminal
+        ("INSERT INTO card_tap (card_id, counter, amount, tapped_at, transfer_id, terminal_id, batch_id) "
+         "VALUES (%s, 2, 10, %s, %s, %s, %s)", [card.pk, now, spare.pk, other.pk, tap.batch_id]),
+        ("UPDATE card_tap SET terminal_id = %s WHERE id = %s", [other.pk, tap.pk]),
+        ("UPDATE card_tap SET terminal_id = %s WHERE id = %s", [10**9, tap.pk]),
     ]  # fmt: skip
     if connection.vendor == "postgresql":
         wrong += [
@@ -368,6 +376,7 @@ def test_the_database_refuses_a_reference_to_nothing_and_deleting_what_the_ledge
             model._default_manager.filter(pk=pk).delete()
     assert ledger_snapshot() == before
     assert Tap.objects.get(pk=tap.pk).card_id == card.pk
+    assert Tap.objects.get(pk=tap.pk).terminal_id == tap.terminal_id == tap.batch.terminal_id
 
 
 def test_qr_codes_pay_once_within_60_seconds_and_verify_offline() -> None:
