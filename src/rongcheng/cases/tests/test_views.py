@@ -450,8 +450,8 @@ def test_the_bulletin_shows_exactly_the_recounted_figures_for_every_grouping():
                 rate(r.extended, r.due),
             )
             composite = None
-            if None not in rates[1:]:
-                c, t, w, e = rates[1:]
+            c, t, w, e = rates[1:]
+            if c is not None and t is not None and w is not None and e is not None:
                 composite = (100 * (Decimal("0.2") * c + Decimal("0.4") * t + Decimal("0.2") * (1 - w)
                                     + Decimal("0.2") * (1 - e))).quantize(Decimal("0.01"), ROUND_HALF_UP)  # fmt: skip
             counts = [r.reported, r.registered, r.simple, r.due, r.postponed, r.closed, r.on_time, r.overdue_open]
