@@ -19,13 +19,14 @@ tally, count the cases themselves (`indicators_recount`, `hot_spots_recount`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
 from django.db import connections
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -137,44 +138,49 @@ def indicators(*, group: str, start: dt.date, end: dt.date, now: dt.datetime | N
     the tally for whole months, else counted from the cases."""
     if not _whole_months(start, end):
         return indicators_recount(group=group, start=start, end=end, now=now)
-    column = GROUPS[group]
     now = now or timezone.now()
     begin, finish = _span(start, end)
-    tallied = (
-        Tally.objects.filter(dimension=group, month__gte=start, month__lte=end)
-        .values("key")
-        .annotate(**{f: Sum(f) for f in TALLIED})
-        .filter(reported__gt=0)
-        .values_list("key", *TALLIED)
-    )
-    overdue = dict(
-        Case.objects.filter(state__in=RUNNING, deadline__lt=now, created_at__gte=begin, created_at__lt=finish)
-        .values(column)
-        .annotate(n=Count("id"))
-        .values_list(column, "n")
-    )
-    overdue = {("" if k is None else str(k)): n for k, n in overdue.items()}
-    at = 1 + COUNTED.index("overdue_open")  # where the live count goes among the tallied sums
-    return _rows(group, [(*r[:at], overdue.get(r[0], 0), *r[at:]) for r in _plain(tallied)])
-
-
-def _plain(rows: QuerySet[Any]) -> list[tuple[Any, ...]]:
-    """The rows of a query of sums as the database driver gives them: integers already, which the ORM's converters
-    (a call per value, a thousand grid cells × nine sums) would only turn into integers again."""
-    sql, params = rows.query.sql_with_params()
-    with connections[rows.db].cursor() as cursor:
+    ops = connections[Tally.objects.db].ops
+    sql = _tallied_sql(group)
+    params = [group, ops.adapt_datefield_value(start), ops.adapt_datefield_value(end), *sorted(RUNNING),
+              *(ops.adapt_datetimefield_value(t) for t in (now, begin, finish))]  # fmt: skip
+    with connections[Tally.objects.db].cursor() as cursor:
         cursor.execute(sql, params)
-        return list(cursor.fetchall())
+        return _rows(group, cursor.fetchall())
+
+
+@functools.cache
+def _tallied_sql(group: str) -> str:
+    """The whole month's rows in one statement, for both databases: the tally's sums per key (the counts of every
+    case of the period), the live count of its open cases past their deadline, and the key's name, joined on the key
+    (the tally's text: a unit's id as text, '' for none). A statement per part, and the names read into a dict,
+    cost a bulletin of a thousand grid cells more than the database's work; the figures are the same."""
+    q = connections[Tally.objects.db].ops.quote_name
+    tally, case = q(Tally._meta.db_table), q(Case._meta.db_table)
+    column = q(GROUPS[group])  # the case's column, as Django names it
+    named = {"unit": Department, "cell": GridCell, "street": Division, "district": Division}[group]
+    names = q(named._meta.db_table)
+    code = f"CAST({q('id')} AS varchar(40))" if group == "unit" else q("code")
+    sums = ", ".join(f"SUM({q(f)}) AS {q(f)}" for f in TALLIED)
+    counted = ", ".join("COALESCE(o.n, 0)" if f == "overdue_open" else f"t.{q(f)}" for f in COUNTED)
+    running = ", ".join(["%s"] * len(RUNNING))
+    return (
+        f"SELECT t.{q('key')}, m.{q('name')}, {counted} "  # noqa: S608 - the models' tables and columns
+        f"FROM (SELECT {q('key')}, {sums} FROM {tally} WHERE {q('dimension')} = %s AND {q('month')} >= %s "
+        f"AND {q('month')} <= %s GROUP BY {q('key')} HAVING SUM({q('reported')}) > 0) t "
+        f"LEFT JOIN (SELECT COALESCE(CAST({column} AS varchar(40)), '') AS k, COUNT(*) AS n FROM {case} "
+        f"WHERE {q('state')} IN ({running}) AND {q('deadline')} < %s AND {q('created_at')} >= %s "
+        f"AND {q('created_at')} < %s GROUP BY 1) o ON o.k = t.{q('key')} "
+        f"LEFT JOIN (SELECT {code} AS k, {q('name')} FROM {names}) m ON m.k = t.{q('key')}"
+    )
 
 
 def _rows(group: str, rows: list[tuple[Any, ...]]) -> list[Row]:
-    """Rows from (key, *COUNTED) tuples, named, in key order (the unassigned last)."""
-    names = _names(group, [str(r[0]) for r in rows if r[0]])
+    """Rows from (key, name, *COUNTED) tuples, in key order (the unassigned last); a key without a name is its own
+    name."""
     unassigned = str(UNASSIGNED[group])
-    result = []
-    for key, *counts in rows:  # counts: integers from the database (a SUM of integers is one too)
-        key = str(key) if key else ""
-        result.append(Row(key, names.get(key, key) if key else unassigned, *counts))
+    result = [Row(key, unassigned if not key else key if name is None else name, *counts)
+              for key, name, *counts in rows]  # fmt: skip
     result.sort(key=lambda row: (row.key == "", row.key))
     return result
 
@@ -203,7 +209,9 @@ def indicators_recount(*, group: str, start: dt.date, end: dt.date, now: dt.date
         .order_by(column)
         .values_list(column, *COUNTED)
     )
-    return _rows(group, list(rows))
+    counted = [("" if key is None else str(key), *counts) for key, *counts in rows]
+    names = _names(group, [r[0] for r in counted if r[0]])
+    return _rows(group, [(key, names.get(key), *counts) for key, *counts in counted])
 
 
 NAMES_BY_KEY = 200  # more keys than this: every name of the table is read (no query of thousands of parameters)
@@ -244,19 +252,17 @@ def hot_spots(*, start: dt.date, end: dt.date, limit: int = 10, category: str = 
     the tally for whole months."""
     if not _whole_months(start, end):
         return hot_spots_recount(start=start, end=end, limit=limit, category=category)
-    tallied = Tally.objects.filter(dimension="hotspot", month__gte=start, month__lte=end)
     if category:
         pk = Category.objects.filter(code=category).values_list("pk", flat=True).first()
         if pk is None:
             return []
-        tallied = tallied.filter(key__endswith=f"|{pk}")
-    sums = _plain(
-        tallied.values("key").annotate(reported=Sum("reported")).filter(reported__gt=0).order_by("-reported")
-        .values_list("key", "reported")
-    )  # fmt: skip
-    if len(sums) > limit:  # the most reported first: only those tied with the last shown or above can be shown
-        least = sums[limit - 1][1]
-        sums = sums[: next((i for i in range(limit, len(sums)) if sums[i][1] < least), len(sums))]
+    ops = connections[Tally.objects.db].ops
+    params = ["hotspot", ops.adapt_datefield_value(start), ops.adapt_datefield_value(end)]
+    if category:
+        params.append(f"%|{pk}")
+    with connections[Tally.objects.db].cursor() as cursor:
+        cursor.execute(_hot_spots_sql(bool(category)), [*params, limit])
+        sums = cursor.fetchall()
     categories = {str(pk): (code, name) for pk, code, name in Category.objects.values_list("pk", "code", "name")}
     counted: list[dict[str, Any]] = []
     for key, reported in sums:
@@ -265,6 +271,22 @@ def hot_spots(*, start: dt.date, end: dt.date, limit: int = 10, category: str = 
         counted.append({"street_code": street, "category__code": code, "category__name": name, "reported": reported})
     counted.sort(key=lambda r: (-r["reported"], r["street_code"], r["category__code"]))
     return _hot_spots(counted[:limit])
+
+
+@functools.cache
+def _hot_spots_sql(of_category: bool) -> str:
+    """The month's (street|category, reported) of the tally ranked most first, only those tied with the `limit`-th
+    or above (RANK ≤ limit: fewer than `limit` keys have more), which are all the rows that can be shown; the ties
+    are ordered by street and category code after. One statement instead of every street × category of the month."""
+    q = connections[Tally.objects.db].ops.quote_name
+    key, reported = q("key"), q("reported")
+    only = f" AND {key} LIKE %s" if of_category else ""
+    return (
+        f"SELECT {key}, {reported} FROM (SELECT {key}, SUM({reported}) AS {reported}, "  # noqa: S608 - the model's table
+        f"RANK() OVER (ORDER BY SUM({reported}) DESC) AS place FROM {q(Tally._meta.db_table)} "
+        f"WHERE {q('dimension')} = %s AND {q('month')} >= %s AND {q('month')} <= %s{only} "
+        f"GROUP BY {key} HAVING SUM({reported}) > 0) ranked WHERE place <= %s"
+    )
 
 
 def hot_spots_recount(*, start: dt.date, end: dt.date, limit: int = 10, category: str = "") -> list[HotSpot]:

@@ -489,15 +489,25 @@ def _score(scaled: int | None, none: str) -> str:
     return none if scaled is None else _SCORE_TEXTS.get(scaled) or f"{scaled // 100}.{scaled % 100:02d}"
 
 
+_BULLETIN_ROW = "<tr>" + "<td>{}</td>" * 9 + "</tr>"
+
+
 def _bulletin_html(rows: list[Row]) -> str:
     """The bulletin's rows as HTML at once: a thousand grid cells through the template loop (or format_html's
-    escaping of every number) cost more than computing them. The name is escaped; the rest are numbers and rates."""
-    percent = _percent
-    cells = (
-        (html.escape(r.name), r.reported, *(percent(v) for v in r.scaled[:5]), r.simple, _score(r.scaled[5], "—"))
-        for r in rows
-    )  # fmt: skip
-    return mark_safe("".join("<tr>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>" for row in cells))  # noqa: S308
+    escaping of every number) cost more than computing them. The name is escaped (once per distinct name: a
+    thousand grid cells have a few); the rest are numbers and rates, one format of the whole row each."""
+    line, text, percent = _BULLETIN_ROW.format, _PERCENT_TEXTS.get, _percent
+    escaped: dict[str, str] = {}
+    out = []
+    for r in rows:
+        s = r.scaled
+        name = escaped.get(r.name)
+        if name is None:
+            name = escaped[r.name] = html.escape(r.name)
+        out.append(line(name, r.reported, text(s[0]) or percent(s[0]), text(s[1]) or percent(s[1]),
+                        text(s[2]) or percent(s[2]), text(s[3]) or percent(s[3]), text(s[4]) or percent(s[4]),
+                        r.simple, _score(s[5], "—")))  # fmt: skip
+    return mark_safe("".join(out))  # noqa: S308
 
 
 @login_required

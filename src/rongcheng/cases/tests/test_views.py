@@ -3,6 +3,8 @@ duplicate suggestion, and a case walked from report to evaluation through the pa
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import io
 import json
 import re
@@ -376,3 +378,93 @@ def test_the_map_shows_the_months_hot_spots_of_a_category_to_those_who_read_the_
     public = _client().get(reverse("cases:map")).content.decode()
     assert "rc-hot-spots" not in public
     assert "热点" not in public
+
+
+def _bulletin_world() -> None:
+    """Cases in two cells, streets and units, at several stages: closed on time, open past its deadline, postponed,
+    extended, rejected, merged, only reported (no unit), under the simple procedure; two categories."""
+    from django.utils import timezone
+
+    f.world()
+    f.category("E0102", name="暴露垃圾", default_unit=f.department("FZ-HW", "福州市环卫中心"))
+    resident, centre, worker = f.resident(), f.centre(), f.grid_worker()
+    unit, sanitation = f.unit_officer(), f.unit_officer("FZ-HW", "福州市环卫中心")
+    east, south = {"lon": f.LON, "lat": f.LAT}, {"lon": 119.305, "lat": 26.085}
+
+    def dispatched(officer, **place):
+        return f.walk(f.reported(resident, **place), (centre, "register"), (centre, "dispatch"), (officer, "start"))
+
+    f.walk(dispatched(unit, **east), (unit, "report_back"), (worker, "verify_pass"), (centre, "close"),
+           report_back={"photos": [f.jpeg()]})  # fmt: skip
+    late = dispatched(sanitation, category_code="E0102", **south)
+    Case.objects.filter(pk=late.pk).update(deadline=timezone.now() - dt.timedelta(hours=1))
+    postponed = dispatched(unit, **south)
+    services.clock_request_submit(user=unit, number=postponed.number, kind="postponement", reason="施工")
+    services.case_transition(user=centre, number=postponed.number, name="postpone")
+    extended = dispatched(sanitation, category_code="E0102", **east)
+    services.clock_request_submit(user=sanitation, number=extended.number, kind="extension", days=3, reason="采购")
+    services.case_transition(user=centre, number=extended.number, name="extend")
+    services.case_transition(user=centre, number=f.reported(resident, **south).number, name="reject", reason="不属于")
+    merged = f.reported(resident, **east)
+    services.case_transition(user=centre, number=merged.number, name="merge", merge_into=postponed.number)
+    f.reported(resident, category_code="E0102", **east)
+    f.reported(worker, channel="grid_worker", simple_procedure=True)
+
+
+def _table_rows(page: str, table: int) -> list[list[str]]:
+    import html
+
+    body = page.split("<tbody>")[table].split("</tbody>", 1)[0]
+    return [[html.unescape(cell) for cell in re.findall(r"<td>(.*?)</td>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body)]  # fmt: skip
+
+
+def test_the_bulletin_shows_exactly_the_recounted_figures_for_every_grouping():
+    """The bulletin page and its CSV, per unit, cell, street and district, show the rates of a full recount of the
+    cases (worked out here in Decimal, rounded half up), row for row and in order, and the month's hot spots."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from django.utils import timezone
+
+    from rongcheng.cases.statistics import GROUPS, hot_spots_recount, indicators_recount, month_bounds
+
+    def rate(num: int, den: int) -> Decimal | None:
+        return None if den <= 0 else (Decimal(num) / Decimal(den)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+
+    def shown(value: Decimal | None) -> str:
+        return "—" if value is None else f"{value * 100:.2f}%"
+
+    _bulletin_world()
+    client = _client(f.staff("cases.view_statistics"))
+    month = timezone.localdate().strftime("%Y-%m")
+    start, end = month_bounds(month)
+    seen: set[str] = set()
+    for group in GROUPS:
+        expected_page, expected_csv = [], []
+        for r in indicators_recount(group=group, start=start, end=end, now=timezone.now()):
+            rates = (
+                rate(r.registered, r.reported),
+                rate(r.closed, r.due - r.postponed),
+                rate(r.on_time, r.closed + r.overdue_open),
+                rate(r.reworked, r.due),
+                rate(r.extended, r.due),
+            )
+            composite = None
+            c, t, w, e = rates[1:]
+            if c is not None and t is not None and w is not None and e is not None:
+                composite = (100 * (Decimal("0.2") * c + Decimal("0.4") * t + Decimal("0.2") * (1 - w)
+                                    + Decimal("0.2") * (1 - e))).quantize(Decimal("0.01"), ROUND_HALF_UP)  # fmt: skip
+            counts = [r.reported, r.registered, r.simple, r.due, r.postponed, r.closed, r.on_time, r.overdue_open]
+            expected_page.append([r.name, str(r.reported), *(shown(v) for v in rates), str(r.simple),
+                                  "—" if composite is None else str(composite)])  # fmt: skip
+            expected_csv.append([r.name, *map(str, counts), *(shown(v) for v in rates),
+                                 "" if composite is None else str(composite)])  # fmt: skip
+            seen.update(shown(v) for v in rates)
+        page = client.get(reverse("cases:statistics"), {"group": group, "month": month}).content.decode()
+        assert _table_rows(page, 1) == expected_page, group
+        text = client.get(reverse("cases:statistics-csv"), {"group": group, "month": month}).content.decode("utf-8-sig")
+        assert list(csv.reader(io.StringIO(text)))[1:] == expected_csv, group
+        spots = hot_spots_recount(start=start, end=end)
+        assert _table_rows(page, 2) == [[h.street_name, h.category_name, str(h.reported)] for h in spots]
+    assert {"—", "0.00%", "100.00%"} <= seen  # the world reaches empty, partial and whole rates
+    assert len(seen) > 5
