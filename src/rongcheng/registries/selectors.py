@@ -19,6 +19,7 @@ from rongcheng.audit.services import (
     audit_record,
     audit_record_many,
     read_record_transaction,
+    read_records_write,
 )
 from rongcheng.kernel.context import current_address, current_purpose
 from rongcheng.kernel.errors import NotAuthenticated, ValidationFailed
@@ -161,15 +162,13 @@ def _subject_check(reader: Reader, person: Person, purpose: str, action: str) ->
 
 
 def _audit_person_read(reader: Reader, person_id: int, purpose: str, clear: frozenset[str], how: str) -> None:
-    with read_record_transaction():
-        _audit_person_read_in_transaction(reader, person_id, purpose, clear, how)
+    _audit_persons_read(reader, [person_id], purpose, clear, how)
 
 
-def _audit_person_read_in_transaction(
-    reader: Reader, person_id: int, purpose: str, clear: frozenset[str], how: str
-) -> None:
-    audit_record(
-        action="registries.person.read", actor=reader.actor, target_type="registries.person", target_id=person_id,
+def _audit_persons_read(reader: Reader, person_ids: list[int], purpose: str, clear: frozenset[str], how: str) -> None:
+    """One record per person read, committed in a transaction of their own before the answer (ADR 0011)."""
+    read_records_write(
+        action="registries.person.read", actor=reader.actor, target_type="registries.person", target_ids=person_ids,
         purpose=purpose, source_address=reader.address,
         detail={"clear": sorted(clear & set(PERSON_PROTECTED_FIELDS)), "via": how},
     )  # fmt: skip
@@ -218,9 +217,7 @@ def person_search(
     if division_code:
         qs = qs.filter(division_code=division_code)
     page = paginate(qs, cursor=cursor, limit=limit, key="id")
-    with read_record_transaction():  # one commit for the page's records, not one per person
-        for person in page.items:
-            _audit_person_read_in_transaction(reader, person.pk, checked, clear, "search")
+    _audit_persons_read(reader, [person.pk for person in page.items], checked, clear, "search")  # one for the page
     return Page(items=[_person_view(p, clear) for p in page.items], next_cursor=page.next_cursor)
 
 
