@@ -8,10 +8,12 @@ Claims checked:
 
 Steps: create the database `rc_bench_lookup` and seed it with `rongcheng seed` (minutes at full size; --reuse keeps
 the database and its keys for the next run); start `rongcheng serve --workers 2` with RONGCHENG_AUDIT_SEAL_MODE=
-background on a free port; register an API client entitled to every person field for the purpose public_security
-and fetch its token at /oauth/token/; look up random seeded ID numbers (the demo generator gives the ID number of
-person i for seed 2017) from this process, first over one keep-alive connection, then over --connections in
-parallel: p50/p90/p99 latency and requests per second, every answer checked to be 200.
+background and RONGCHENG_AUDIT_READ_COMMIT from --read-commit (durable by default: every read's record flushed before
+its answer; async is ADR 0011's opt-in, the operator's choice) on a free port; register an API client entitled to
+every person field for the purpose public_security and fetch its token at /oauth/token/; look up random seeded ID
+numbers (the demo generator gives the ID number of person i for seed 2017) from this process, first over one
+keep-alive connection, then over --connections in parallel: p50/p90/p99 latency and requests per second, every
+answer checked to be 200, and the load average when the timing began (the machine may be shared).
 
 Masking and audit cannot be switched off in the server, so their cost is measured in this process, in the same run:
 reads per second of `person_read_by_id_number` (purpose check, permission, entitlements, masking or decryption, one
@@ -23,6 +25,7 @@ decrypted, audited) against lookups of valid ID numbers nobody holds (the same q
     uv run python bench/registries_lookup.py                               # full size (seeding takes long)
     uv run python bench/registries_lookup.py --persons 200000 --entities 20000
     uv run python bench/registries_lookup.py --reuse                       # keep rc_bench_lookup for the next run
+    uv run python bench/registries_lookup.py --reuse --read-commit async   # records of reads committed unflushed
     uv run python bench/registries_lookup.py --database-url postgres://...  # an already seeded database; give it
                                                                            # the keys it was seeded with (env)
 """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -76,7 +78,7 @@ def test_async_never_relaxes_a_callers_transaction(settings):
 
 # --- read_records_write: the records of a read as one statement that is its own transaction ---------------------------
 
-READ = {
+READ: dict[str, Any] = {
     "action": "registries.person.read",
     "actor": ALICE,
     "target_type": "registries.person",
