@@ -217,17 +217,10 @@ def audit_record_many(
     mode = seal_mode()
     request_id = _request_id()
     if connection.vendor == "postgresql":
-        # One statement whatever the number of targets: the targets travel as one array parameter, so neither the
-        # SQL nor its parameters grow with the page (the ORM's bulk_create compiles eleven placeholders a row).
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {AuditRecord._meta.db_table} (actor_kind, actor_id, actor_label, action, target_type, "  # noqa: S608 - the model's table
-                "target_id, outcome, source_address, purpose, detail, request_id) "
-                "SELECT %s, %s, %s, %s, %s, target, 'success', %s::inet, %s, %s::jsonb, %s "
-                "FROM unnest(%s::text[]) WITH ORDINALITY AS targets(target, position) ORDER BY position",
-                [actor.kind, actor.id, actor.label, action, target_type, source_address or None, purpose,
-                 json.dumps(stored_detail), request_id, targets],
-            )  # fmt: skip
+        _records_insert(
+            action=action, actor=actor, target_type=target_type, targets=targets, purpose=purpose,
+            source_address=source_address, detail=stored_detail, request_id=request_id, unflushed=False,
+        )  # fmt: skip
     else:
         AuditRecord.objects.bulk_create(
             [
@@ -242,6 +235,75 @@ def audit_record_many(
         )  # fmt: skip
     if mode != "manual":
         transaction.on_commit(audit_seal_soon, robust=True)
+    return len(targets)
+
+
+# One statement whatever the number of targets: the targets travel as one array parameter, so neither the SQL nor its
+# parameters grow with the page (the ORM's bulk_create compiles eleven placeholders a row).
+_RECORDS_INSERT_SQL = (
+    f"INSERT INTO {AuditRecord._meta.db_table} (actor_kind, actor_id, actor_label, action, target_type, target_id, "  # noqa: S608 - the model's table
+    "outcome, source_address, purpose, detail, request_id) "
+    "SELECT %s, %s, %s, %s, %s, target, 'success', %s::inet, %s, %s::jsonb, %s "
+    "FROM unnest(%s::text[]) WITH ORDINALITY AS targets(target, position){unflushed} ORDER BY position"
+)
+# `set_config(..., true)` holds until the end of the statement's own transaction (autocommit), whose commit reads it:
+# that commit, and no other, does not wait for the WAL flush (ADR 0011, RONGCHENG_AUDIT_READ_COMMIT=async).
+_RECORDS_INSERT_DURABLE = _RECORDS_INSERT_SQL.format(unflushed="")
+_RECORDS_INSERT_UNFLUSHED = _RECORDS_INSERT_SQL.format(
+    unflushed=", (SELECT set_config('synchronous_commit', 'off', true)) AS unflushed"
+)
+
+
+def _records_insert(
+    *, action: str, actor: Actor, target_type: str, targets: Sequence[str], purpose: str, source_address: str | None,
+    detail: Mapping[str, Any], request_id: str, unflushed: bool,
+) -> None:  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECORDS_INSERT_UNFLUSHED if unflushed else _RECORDS_INSERT_DURABLE,
+            [actor.kind, actor.id, actor.label, action, target_type, source_address or None, purpose,
+             json.dumps(detail), request_id, list(targets)],
+        )  # fmt: skip
+
+
+def read_records_write(
+    *,
+    action: str,
+    actor: Actor,
+    target_type: str,
+    target_ids: Sequence[str | int],
+    purpose: str = "",
+    source_address: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> int:
+    """The records of one read of personal data (one per target, as `audit_record_many` writes them), committed as
+    a transaction of their own before the caller answers: what `read_record_transaction()` around
+    `audit_record_many` does, in fewer round trips.
+
+    On PostgreSQL, outside a caller's transaction, the records go in by one statement that is its own transaction
+    (one round trip, where BEGIN, INSERT and COMMIT took three, and `SET LOCAL` a fourth): durable by default; with
+    settings.AUDIT_READ_COMMIT == "async" its commit, and only it, does not wait for the WAL flush (ADR 0011). Inside
+    a caller's transaction, and on SQLite, `read_record_transaction()` decides as it does for any read's records.
+    Returns how many were written; none for no target (no statement)."""
+    if not target_ids:
+        return 0
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        with read_record_transaction():
+            return audit_record_many(
+                action=action, actor=actor, target_type=target_type, target_ids=target_ids, purpose=purpose,
+                source_address=source_address, detail=detail,
+            )  # fmt: skip
+    targets = [str(target_id) for target_id in target_ids]
+    stored_detail = _checked(action=action, actor=actor, outcome="success", target_type=target_type,
+                             target_id=max(targets, key=len), purpose=purpose, source_address=source_address,
+                             detail=detail)  # fmt: skip
+    _records_insert(
+        action=action, actor=actor, target_type=target_type, targets=targets, purpose=purpose,
+        source_address=source_address, detail=stored_detail, request_id=_request_id(),
+        unflushed=settings.AUDIT_READ_COMMIT == "async",
+    )  # fmt: skip
+    if seal_mode() != "manual":
+        audit_seal_soon()  # committed already: what on_commit would run at once outside a transaction
     return len(targets)
 
 

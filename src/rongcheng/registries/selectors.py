@@ -19,12 +19,14 @@ from rongcheng.audit.services import (
     audit_record,
     audit_record_many,
     read_record_transaction,
+    read_records_write,
 )
 from rongcheng.kernel.context import current_address, current_purpose
 from rongcheng.kernel.errors import NotAuthenticated, ValidationFailed
 from rongcheng.kernel.identifiers import credit_code_validate, id_number_validate
 from rongcheng.kernel.masking import mask_name
 from rongcheng.kernel.pagination import Page, paginate
+from rongcheng.kernel.prepared import PreparedLookup
 from rongcheng.registries.errors import LegalEntityNotFound, PersonNotFound, RegistryReadDenied
 from rongcheng.registries.models import LegalEntity, Person, RecordVersion
 from rongcheng.registries.permissions import (
@@ -161,25 +163,28 @@ def _subject_check(reader: Reader, person: Person, purpose: str, action: str) ->
 
 
 def _audit_person_read(reader: Reader, person_id: int, purpose: str, clear: frozenset[str], how: str) -> None:
-    with read_record_transaction():
-        _audit_person_read_in_transaction(reader, person_id, purpose, clear, how)
+    _audit_persons_read(reader, [person_id], purpose, clear, how)
 
 
-def _audit_person_read_in_transaction(
-    reader: Reader, person_id: int, purpose: str, clear: frozenset[str], how: str
-) -> None:
-    audit_record(
-        action="registries.person.read", actor=reader.actor, target_type="registries.person", target_id=person_id,
+def _audit_persons_read(reader: Reader, person_ids: list[int], purpose: str, clear: frozenset[str], how: str) -> None:
+    """One record per person read, committed in a transaction of their own before the answer (ADR 0011)."""
+    read_records_write(
+        action="registries.person.read", actor=reader.actor, target_type="registries.person", target_ids=person_ids,
         purpose=purpose, source_address=reader.address,
         detail={"clear": sorted(clear & set(PERSON_PROTECTED_FIELDS)), "via": how},
     )  # fmt: skip
 
 
+# The lookup of every request by ID number, compiled once per connection: `.first()`'s query, without its compilation.
+_person_by_index: PreparedLookup[Person] = PreparedLookup(
+    lambda index: Person.objects.select_related("address").filter(id_number_index=index).order_by("pk")[:1]
+)
+
+
 def person_read_by_id_number(*, reader: Reader, id_number: str, purpose: str | None = None) -> PersonView:
     valid = id_number_validate(id_number)
     checked, clear = _admit(reader, "persons", purpose, "registries.person.read")
-    index = index_of("person.id_number", valid.value)
-    person = Person.objects.select_related("address").filter(id_number_index=index).first()
+    person = _person_by_index(index_of("person.id_number", valid.value))
     if person is None:
         raise PersonNotFound("No person is registered with this ID number.")
     _subject_check(reader, person, checked, "registries.person.read")
@@ -218,9 +223,7 @@ def person_search(
     if division_code:
         qs = qs.filter(division_code=division_code)
     page = paginate(qs, cursor=cursor, limit=limit, key="id")
-    with read_record_transaction():  # one commit for the page's records, not one per person
-        for person in page.items:
-            _audit_person_read_in_transaction(reader, person.pk, checked, clear, "search")
+    _audit_persons_read(reader, [person.pk for person in page.items], checked, clear, "search")  # one for the page
     return Page(items=[_person_view(p, clear) for p in page.items], next_cursor=page.next_cursor)
 
 

@@ -1,0 +1,58 @@
+"""The lookups compiled once (kernel.prepared) give what their querysets give: same row, same instances."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from rongcheng.kernel.prepared import PreparedLookup
+from rongcheng.registries.models import Person
+from rongcheng.registries.protection import index_of
+from rongcheng.registries.selectors import _person_by_index
+from rongcheng.registries.tests.factories import make_id_number, make_person
+
+pytestmark = pytest.mark.django_db
+
+
+def _fields(instance: Person) -> dict[str, object]:
+    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+
+
+def test_the_person_by_blind_index_is_the_querysets_with_its_address_and_nothing_else():
+    make_person(address="福州市台江区上下杭2号")
+    wanted = make_person()
+    make_person(address="")
+    index = wanted.id_number_index
+    expected = Person.objects.select_related("address").filter(id_number_index=index).first()
+    assert expected is not None
+    assert expected.address is not None
+
+    for _ in range(2):  # compiled on the first call, reused on the second
+        with CaptureQueriesContext(connection) as queries:
+            person = _person_by_index(index)
+            assert person is not None
+            address = person.address  # loaded with the person: no query of its own
+        assert len(queries) == 1
+        assert type(person) is Person
+        assert person.pk == wanted.pk
+        assert _fields(person) == _fields(expected)
+        assert address is not None
+        assert _fields(address) == _fields(expected.address)  # type: ignore[arg-type]
+        assert (person._state.adding, person._state.db) == (False, expected._state.db)
+        assert (address._state.adding, address._state.db) == (False, expected._state.db)
+
+
+def test_a_person_without_an_address_and_an_index_nobody_holds():
+    nowhere = make_person(address="")
+    person = _person_by_index(nowhere.id_number_index)
+    assert person is not None
+    assert person.pk == nowhere.pk
+    assert person.address is None
+    assert _person_by_index(index_of("person.id_number", make_id_number())) is None
+
+
+def test_a_queryset_whose_sql_depends_on_the_value_is_refused():
+    twice = PreparedLookup(lambda value: Person.objects.filter(name=value, division_code=value)[:1])
+    with pytest.raises(ValueError, match="exactly once"):
+        twice("350102")
