@@ -80,6 +80,7 @@ from rongcheng.hall.selectors import city_today, working_days_add
 from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.masking import mask_id_number, mask_name, mask_phone
+from rongcheng.kernel.rows import model_from_row
 
 SHARING_ANSWER_DAYS = 10  # 有条件共享: the provider replies within 10 working days (国发〔2016〕51号)
 MAX_UPLOAD_ROWS = 100_000
@@ -581,11 +582,12 @@ def grant_in_force(*, consumer: Department | None, resource: DataResource, on: d
     return grant
 
 
-def _grant_for_read(*, consumer_id: int | None, resource_code: str) -> SharingGrant:
+def _grant_for_read(*, consumer_id: int | None, resource_code: str, sent: Any = None) -> SharingGrant:
     """The grant in force of the consumer for a resource, with the resource, in one query on the way that succeeds
-    (the refusals tell a missing resource from a missing or expired grant)."""
+    (the refusals tell a missing resource from a missing or expired grant). `sent`: a cursor on which
+    `_grant_latest_sql()` was already executed for them (in a pipeline, ahead of other statements)."""
     if connection.vendor == "postgresql" and consumer_id is not None:
-        grant = _grant_latest(consumer_id, resource_code)
+        grant = _grant_latest(consumer_id, resource_code, sent)
     else:
         grant = (
             SharingGrant.objects.filter(consumer_id=consumer_id, resource__code=resource_code, revoked_at__isnull=True)
@@ -621,34 +623,25 @@ def _grant_latest_sql() -> str:
     )
 
 
-def _instance(model: Any, names: Iterable[str], values: Iterable[Any]) -> Any:
-    """A model instance from values read by hand, each converted as the ORM converts it (JSON decoded)."""
-    fields = [model._meta.get_field(name) for name in names]
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        column = field.get_col(model._meta.db_table)
-        for converter in field.get_db_converters(connection) + connection.ops.get_db_converters(column):
-            value = converter(value, column, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
-
-
-def _grant_latest(consumer_id: int, resource_code: str) -> SharingGrant | None:
+def _grant_latest(consumer_id: int, resource_code: str, sent: Any = None) -> SharingGrant | None:
     """The latest unrevoked grant of the consumer for the resource of that code, with its resource, its request's
     number and its consumer's name, as the ORM's query with select_related gives them (other fields of the request
-    and the consumer are read if asked for)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_grant_latest_sql(), [consumer_id, resource_code])
-        row = cursor.fetchone()
+    and the consumer are read if asked for). `sent`: the cursor on which its statement was executed already."""
+    if sent is not None:
+        row = sent.fetchone()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_grant_latest_sql(), [consumer_id, resource_code])
+            row = cursor.fetchone()
     if row is None:
         return None
     grant_fields = [f.name for f in SharingGrant._meta.concrete_fields]
     resource_fields = [f.name for f in DataResource._meta.concrete_fields]
     values = iter(row)
-    grant: SharingGrant = _instance(SharingGrant, grant_fields, [next(values) for _ in grant_fields])
-    resource = _instance(DataResource, resource_fields, [next(values) for _ in resource_fields])
-    request = _instance(SharingRequest, _GRANT_REQUEST, [next(values) for _ in _GRANT_REQUEST])
-    consumer = _instance(Department, _GRANT_CONSUMER, [next(values) for _ in _GRANT_CONSUMER])
+    grant: SharingGrant = model_from_row(SharingGrant, grant_fields, [next(values) for _ in grant_fields])
+    resource = model_from_row(DataResource, resource_fields, [next(values) for _ in resource_fields])
+    request = model_from_row(SharingRequest, _GRANT_REQUEST, [next(values) for _ in _GRANT_REQUEST])
+    consumer = model_from_row(Department, _GRANT_CONSUMER, [next(values) for _ in _GRANT_CONSUMER])
     for name, related in (("resource", resource), ("request", request), ("consumer", consumer)):
         relation: Any = SharingGrant._meta.get_field(name)
         relation.set_cached_value(grant, related)
@@ -695,8 +688,8 @@ def exchange_read(
         if not purpose.strip():
             raise _invalid(SharingRequestInvalid, "purpose", "required", "State the purpose of this read.")
         # Its only writes record the read (settings.AUDIT_READ_COMMIT applies). On PostgreSQL the statements travel
-        # in psycopg's pipeline mode (_pipelined): BEGIN and the page of uploaded rows, gated in SQL by a grant in
-        # force, go ahead of the grant's query and come back with it in one round trip; the records of the read in a
+        # in psycopg's pipeline mode (_pipelined): BEGIN, the grant's query and the page of uploaded rows, gated in
+        # SQL by a grant in force, go in one round trip (the grant's answer first); the records of the read in a
         # second, the COMMIT in a third (the pipeline inside the transaction: outside it, psycopg would sync twice
         # more after the COMMIT, when Django restores autocommit and when the pipeline ends). The page of uploaded
         # rows is built by PostgreSQL as JSON, projected and masked (exchange_pages); its SQL depends on the fields
@@ -705,14 +698,19 @@ def exchange_read(
         postgresql = connection.vendor == "postgresql"
         guess_key = (user.department_id, resource_code, tuple(fields) if fields else None)
         guess = exchange_pages.shape_guess(guess_key) if postgresql and as_json else None
-        with read_record_transaction(), _pipelined(), connection.cursor() as ahead:
+        with read_record_transaction(), _pipelined(), connection.cursor() as ahead, connection.cursor() as first:
+            # The grant's query goes first and the page after it: its answer comes back while PostgreSQL still builds
+            # the page, so the grant is checked and the records prepared in the meantime.
+            grant_sent = first if postgresql and user.department_id is not None else None
+            if grant_sent is not None:
+                grant_sent.execute(_grant_latest_sql(), [user.department_id, resource_code])
             gate = [resource_code, user.department_id, city_today()]
             if guess is not None:  # the page built for the shape guessed, sent ahead of the grant's query
                 ahead.execute(*exchange_pages.page_sql(guess, exchange_pages.gated_resource(), gate, offset, limit))
             elif postgresql:  # no shape known yet: the page as stored, sent ahead, then masked in Python
                 ahead.execute(_UPLOADED_PAGE.format(resource=exchange_pages.gated_resource()),
                               [*gate, offset, limit + 1])  # fmt: skip
-            grant = _grant_for_read(consumer_id=user.department_id, resource_code=resource_code)
+            grant = _grant_for_read(consumer_id=user.department_id, resource_code=resource_code, sent=grant_sent)
             resource = grant.resource
             wanted = list(dict.fromkeys(fields)) if fields else list(grant.items)
             not_granted = [f for f in wanted if f not in grant.items]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import io
 from typing import Any
 
@@ -332,3 +333,37 @@ def test_a_standard_oauth_client_library_gets_a_token_and_calls_the_api(live_ser
     assert (response.status_code, response.json()["type"]) == (404, "/problems/not-found")
     anonymous = requests.get(f"{live_server.url}{READ_PATH}", timeout=10)
     assert (anonymous.status_code, anonymous.headers["Content-Type"]) == (401, "application/problem+json")
+
+
+def test_the_token_lookup_reads_the_token_its_client_owner_and_registration_in_one_query(django_assert_num_queries):
+    """The prepared lookup gives what the ORM's select_related gives, field for field, and needs no other query
+    for the relations the admission uses (a client without an OpenID Connect registration has none)."""
+    from django.core.exceptions import ObjectDoesNotExist
+
+    from rongcheng.accounts.api_auth import _token_row
+
+    user = account()
+    token = token_of(application(user))
+    checksum = hashlib.sha256(token.encode()).hexdigest()
+    expected = (
+        get_access_token_model()
+        .objects.select_related("application__user", "application__registration", "user")
+        .get(token_checksum=checksum)
+    )
+    with django_assert_num_queries(1):
+        found = _token_row(checksum)
+    assert found is not None
+    with django_assert_num_queries(0):
+        pairs = [(found, expected), (found.application, expected.application),
+                 (found.application.user, expected.application.user)]  # fmt: skip
+        for mine, theirs in pairs:
+            assert type(mine) is type(theirs)
+            fields = [f.attname for f in type(theirs)._meta.concrete_fields]
+            assert [getattr(mine, f) for f in fields] == [getattr(theirs, f) for f in fields]
+        assert found.user is None
+        assert found.application.user.pk == user.pk
+        with pytest.raises(ObjectDoesNotExist):
+            _ = found.application.registration
+        assert found.is_valid()
+        assert found.scope == expected.scope
+    assert _token_row("0" * 64) is None

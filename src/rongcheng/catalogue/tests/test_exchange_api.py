@@ -113,3 +113,62 @@ def test_authorization_matrix_of_the_exchange(shared):
     assert file.status_code == 200
     assert file.content.decode() == "name\r\n榕城科技有限公司\r\n闽江贸易有限公司\r\n"
     assert list(ExchangeUse.objects.values_list("kind", "rows")) == [("file", 2)]
+
+
+def _statement(sql: str) -> str:
+    for label, start in (("token", "SELECT t.id"), ("grant", "SELECT g.id"),
+                         ("use", "INSERT INTO catalogue_exchangeuse"), ("audit", "INSERT INTO audit_record"),
+                         ("log", 'INSERT INTO "operations_exchangerecord"'),
+                         ("log", "INSERT INTO operations_exchangerecord")):  # fmt: skip
+        if sql.startswith(start):
+            return label
+    return "page" if "FROM catalogue_resourcerow" in sql else sql[:40]
+
+
+def test_each_call_reads_the_granted_rows_masked_with_one_use_and_one_audit_record():
+    """Calls one after another (the second sends its page for the shape the first found, after the grant's query):
+    each answers exactly the granted fields of its rows, the personal item masked, and records the read once in
+    `ExchangeUse` and once in the audit trail with its purpose. On PostgreSQL a call is six statements: the token,
+    the grant, the page, the two records (one transaction), the exchange log's line."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    resource = f.resource()
+    services.resource_rows_upload(code=resource.code, file_name="a.csv", content=f.CSV_OK, actor=f.editor())
+    asker = f.requester()
+    request = services.sharing_request_submit(
+        resource_code=resource.code, items=["name", "legal_person"], purpose="企业开办审核", scenario="核对",
+        period_from=city_today(), period_until=city_today() + dt.timedelta(days=30), actor=asker,
+    )  # fmt: skip
+    services.sharing_request_transition(number=request.number, name="grant", actor=f.steward())
+    token = _system(asker.department)
+    pages = []
+    for offset, purpose in ((0, "企业开办审核"), (1, "企业变更审核"), (0, "企业注销审核")):
+        with CaptureQueriesContext(connection) as statements:
+            response = Client().get(_rows_url(resource, purpose=purpose, offset=offset, limit=1),
+                                    HTTP_AUTHORIZATION=f"Bearer {token}")  # fmt: skip
+        if connection.vendor == "postgresql":  # the test's transaction adds savepoints around the read's
+            sent = [q["sql"] for q in statements.captured_queries if "SAVEPOINT" not in q["sql"]]
+            assert [_statement(sql) for sql in sent] == ["token", "grant", "page", "use", "audit", "log"]
+        assert response.status_code == 200, response.content
+        pages.append(response.json())
+    assert pages == [
+        {"resource_code": resource.code, "fields": ["name", "legal_person"],
+         "rows": [{"name": "榕城科技有限公司", "legal_person": "张*"}], "offset": 0, "limit": 1, "next_offset": 1},
+        {"resource_code": resource.code, "fields": ["name", "legal_person"],
+         "rows": [{"name": "闽江贸易有限公司", "legal_person": "李*"}], "offset": 1, "limit": 1, "next_offset": None},
+        {"resource_code": resource.code, "fields": ["name", "legal_person"],
+         "rows": [{"name": "榕城科技有限公司", "legal_person": "张*"}], "offset": 0, "limit": 1, "next_offset": 1},
+    ]  # fmt: skip
+    uses = ExchangeUse.objects.order_by("id")
+    assert [(u.grant.request.number, u.purpose, u.rows, u.fields, u.kind) for u in uses] == [
+        (request.number, "企业开办审核", 1, ["name", "legal_person"], "query"),
+        (request.number, "企业变更审核", 1, ["name", "legal_person"], "query"),
+        (request.number, "企业注销审核", 1, ["name", "legal_person"], "query"),
+    ]  # fmt: skip
+    audits = AuditRecord.objects.filter(action="catalogue.exchange.query").order_by("id")
+    assert [(a.target_id, a.purpose, a.outcome, a.detail) for a in audits] == [
+        (resource.code, purpose, "success", {"rows": 1, "fields": ["name", "legal_person"], "grant": request.number,
+                                             "personal": ["legal_person"], "clear": []})
+        for purpose in ("企业开办审核", "企业变更审核", "企业注销审核")
+    ]  # fmt: skip
