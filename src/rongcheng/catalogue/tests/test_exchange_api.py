@@ -116,7 +116,7 @@ def test_authorization_matrix_of_the_exchange(shared):
 
 
 def _statement(sql: str) -> str:
-    for label, start in (("token", "SELECT t.id"), ("grant", "SELECT g.id"),
+    for label, start in (("token", 'SELECT "oauth2_provider_accesstoken"."id"'), ("grant", "SELECT g.id"),
                          ("use", "INSERT INTO catalogue_exchangeuse"), ("audit", "INSERT INTO audit_record"),
                          ("log", 'INSERT INTO "operations_exchangerecord"'),
                          ("log", "INSERT INTO operations_exchangerecord")):  # fmt: skip
