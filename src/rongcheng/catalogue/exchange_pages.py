@@ -120,3 +120,24 @@ def shape_remember(key: tuple[Any, ...], shape: Shape) -> None:
         _guesses.move_to_end(key)
         while len(_guesses) > GUESSES_KEPT:
             _guesses.popitem(last=False)
+
+
+# Resources backed by a provider (platform data, a registry's records) have no uploaded rows: the exchange does not
+# send a page of uploaded rows ahead of the grant's query for a code last seen backed (planning that statement cost
+# PostgreSQL ~0.7 ms a call for an empty answer). A wrong guess costs only that page read after the grant's query.
+_backed: OrderedDict[str, bool] = OrderedDict()
+
+
+def backed_guess(code: str) -> bool:
+    with _guesses_lock:
+        return _backed.get(code, False)
+
+
+def backed_remember(code: str, backed: bool) -> None:
+    with _guesses_lock:
+        if _backed.get(code, False) == backed:
+            return
+        _backed[code] = backed
+        _backed.move_to_end(code)
+        while len(_backed) > GUESSES_KEPT:
+            _backed.popitem(last=False)

@@ -698,6 +698,7 @@ def exchange_read(
         postgresql = connection.vendor == "postgresql"
         guess_key = (user.department_id, resource_code, tuple(fields) if fields else None)
         guess = exchange_pages.shape_guess(guess_key) if postgresql and as_json else None
+        raw_sent = False
         with read_record_transaction(), _pipelined(), connection.cursor() as ahead, connection.cursor() as first:
             # The grant's query goes first and the page after it: its answer comes back while PostgreSQL still builds
             # the page, so the grant is checked and the records prepared in the meantime.
@@ -707,11 +708,14 @@ def exchange_read(
             gate = [resource_code, user.department_id, city_today()]
             if guess is not None:  # the page built for the shape guessed, sent ahead of the grant's query
                 ahead.execute(*exchange_pages.page_sql(guess, exchange_pages.gated_resource(), gate, offset, limit))
-            elif postgresql:  # no shape known yet: the page as stored, sent ahead, then masked in Python
+            elif postgresql and not exchange_pages.backed_guess(resource_code):
+                # no shape known yet: the page as stored, sent ahead, then masked in Python
                 ahead.execute(_UPLOADED_PAGE.format(resource=exchange_pages.gated_resource()),
                               [*gate, offset, limit + 1])  # fmt: skip
+                raw_sent = True
             grant = _grant_for_read(consumer_id=user.department_id, resource_code=resource_code, sent=grant_sent)
             resource = grant.resource
+            exchange_pages.backed_remember(resource_code, bool(resource.backing))
             wanted = list(dict.fromkeys(fields)) if fields else list(grant.items)
             not_granted = [f for f in wanted if f not in grant.items]
             if not_granted:
@@ -739,7 +743,7 @@ def exchange_read(
                     if guess is not None:
                         built = _uploaded_page_built(resource, shape, offset, limit, ahead if guess == shape else None)
                 if built is None:  # rows decoded, projected and masked in Python
-                    raw_ahead = postgresql and guess is None and not resource.backing
+                    raw_ahead = raw_sent and not resource.backing
                     rows, more = _rows_page(resource, wanted, offset, limit, ahead if raw_ahead else None)
                     for row in rows if masked else ():
                         for name in masked:

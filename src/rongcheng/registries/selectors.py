@@ -6,9 +6,11 @@ A refused read raises after writing a "denied" audit record outside any transact
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from rongcheng.accounts.models import User
@@ -540,7 +542,9 @@ def persons_read_for_sharing(
     more = len(persons) > limit
     persons = persons[:limit]
     rows = [{name: _exchange_value(name, person, name in shown) for name in fields} for person in persons]
-    with read_record_transaction():
+    # The exchange calls this inside the transaction of its own read records (read_record_transaction): the page's
+    # records join it, without a savepoint of their own (two statements fewer a page); called alone, they get one.
+    with nullcontext() if connection.in_atomic_block else read_record_transaction():
         audit_record_many(
             action=PERSON_READ_ACTION, actor=actor, target_type="registries.person",
             target_ids=[person["pk"] for person in persons], purpose=purpose[:500],

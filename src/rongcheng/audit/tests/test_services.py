@@ -323,6 +323,36 @@ class TestSeal:
         assert "sealing the audit chain failed" in caplog.text
         assert AuditPending.objects.count() == 1
 
+    def test_a_page_of_records_is_sealed_by_exact_ids_with_the_expected_macs(self):
+        """A page of a hundred and fifty records of one read (audit_record_many), one of them not yet visible to the
+        sealer (its queue entry not committed): the others are sealed in one batch, each with the MAC of its values as
+        the ORM reads them, and only the one left out stays queued (on PostgreSQL the records are read by one array
+        of ids, `id = ANY(...)`, and the links written from arrays)."""
+        audit_record_many(action="registries.person.read", actor=ALICE, target_type="registries.person",
+                          target_ids=list(range(1000, 1150)), purpose="核验身份", source_address="10.0.0.8",
+                          detail={"via": "exchange", "clear": []})  # fmt: skip
+        ids = list(AuditRecord.objects.order_by("id").values_list("id", flat=True))
+        hidden = ids[70]
+        raw_sql("DELETE FROM audit_pending WHERE record_id = %s", [hidden])
+        result = audit_seal()
+        assert (result.sealed, result.remaining, result.head_sequence) == (149, False, 149)
+        sealed = [pk for pk in ids if pk != hidden]
+        links = list(AuditChainLink.objects.order_by("sequence").values_list("sequence", "record_id", "mac"))
+        assert [(sequence, record) for sequence, record, _mac in links] == list(enumerate(sealed, start=1))
+        key, previous = chain_key(), GENESIS_MAC
+        for (sequence, record, mac), values in zip(
+            links, AuditRecord.objects.filter(id__in=sealed).order_by("id").values_list(*RECORD_FIELDS), strict=True
+        ):
+            assert values[0] == record
+            previous = chain_mac(key, previous, sequence, values)
+            assert bytes(mac) == previous
+        assert result.head_mac == previous.hex()
+        assert AuditPending.objects.count() == 0
+        raw_sql("INSERT INTO audit_pending (record_id) VALUES (%s)", [hidden])  # its transaction commits now
+        assert audit_seal().sealed == 1
+        assert AuditChainLink.objects.get(record_id=hidden).sequence == 150
+        assert audit_verify().ok
+
     def test_seal_all(self):
         append(7)
         assert audit_seal_all(limit=3) == 7

@@ -189,3 +189,75 @@ def test_on_the_pages_clear_items_are_asked_for_and_the_provider_grants_only_tho
                   {"items": ITEMS, "clear_items": ["name"], "clear_answered": "1"})  # fmt: skip
     grant = SharingGrant.objects.get()
     assert (grant.items, grant.clear_items) == (ITEMS, ["name"])
+
+
+def test_each_page_of_person_records_reads_the_persons_once_and_records_each_read_once(people):
+    """Page after page through the service: exactly the granted fields (the ID number masked, the name in clear),
+    one `ExchangeUse` and one exchange audit record per call, one read record per person with the purpose. No page
+    of uploaded rows is read for a resource backed by the registry (on PostgreSQL one was sent ahead of the grant's
+    query at every call until the code was known backed), and the persons' records join the read's own transaction
+    (no savepoint of their own: the one seen here is the read's, inside the test's transaction)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from rongcheng.accounts.models import User
+
+    first, second = people
+    resource = _persons_resource()
+    consumer = _granted(resource, clear_asked=["name"], clear_granted=["name"])
+    reader = User.objects.get(department=consumer)
+    grant = SharingGrant.objects.get()
+    pages = []
+    for call, (offset, purpose) in enumerate(((0, PURPOSE), (1, "临时救助申请审核"), (0, PURPOSE))):
+        with CaptureQueriesContext(connection) as statements:
+            page = services.exchange_read(resource_code=resource.code, fields=None, purpose=purpose, offset=offset,
+                                          limit=1, user=reader)  # fmt: skip
+        sent = [q["sql"] for q in statements.captured_queries]
+        # the first call may send one ahead (this process has not yet seen the code's grant), never the later ones
+        assert len([sql for sql in sent if "catalogue_resourcerow" in sql]) <= (1 if call == 0 else 0)
+        assert [sql for sql in sent if sql.startswith("SAVEPOINT")] == sent[:1]
+        pages.append((page.fields, page.rows, page.more))
+    assert pages == [
+        (ITEMS, [{"id_number": "350102********0018", "name": "林则徐", "division_code": "350102"}], True),
+        (ITEMS, [{"id_number": "350103********0020", "name": "沈葆桢", "division_code": "350103"}], False),
+        (ITEMS, [{"id_number": "350102********0018", "name": "林则徐", "division_code": "350102"}], True),
+    ]
+    uses = ExchangeUse.objects.order_by("id")
+    assert [(u.grant_id, u.purpose, u.rows, u.fields, u.kind) for u in uses] == [
+        (grant.pk, purpose, 1, ITEMS, "query") for purpose in (PURPOSE, "临时救助申请审核", PURPOSE)
+    ]
+    exchange = AuditRecord.objects.filter(action="catalogue.exchange.query").order_by("id")
+    assert [(a.target_id, a.purpose, a.detail) for a in exchange] == [
+        (resource.code, purpose, {"rows": 1, "fields": ITEMS, "grant": grant.request.number,
+                                  "personal": ["id_number", "name"], "clear": ["name"]})
+        for purpose in (PURPOSE, "临时救助申请审核", PURPOSE)
+    ]  # fmt: skip
+    reads = AuditRecord.objects.filter(action="registries.person.read").order_by("id")
+    assert [(r.target_id, r.purpose, r.actor_id, r.detail) for r in reads] == [
+        (str(person.pk), purpose, str(reader.pk), {"clear": ["name"], "via": "exchange", "department": "福州市民政局",
+                                                   "grant": grant.request.number, "fields": ITEMS})
+        for person, purpose in ((first, PURPOSE), (second, "临时救助申请审核"), (first, PURPOSE))
+    ]  # fmt: skip
+
+
+def test_an_uploaded_resource_once_guessed_backed_still_answers_its_rows():
+    """The guess that a code is backed only keeps its page of uploaded rows from being sent ahead: a wrong guess
+    reads the page after the grant's query, the same rows masked the same way."""
+    from rongcheng.catalogue import exchange_pages
+
+    resource = f.resource()
+    services.resource_rows_upload(code=resource.code, file_name="a.csv", content=f.CSV_OK, actor=f.editor())
+    asker = f.requester()
+    request = services.sharing_request_submit(
+        resource_code=resource.code, items=["name", "legal_person"], purpose=PURPOSE, scenario="核对",
+        period_from=city_today(), period_until=city_today() + dt.timedelta(days=30), actor=asker,
+    )  # fmt: skip
+    services.sharing_request_transition(number=request.number, name="grant", actor=f.steward())
+    for as_json in (False, True, True):
+        exchange_pages.backed_remember(resource.code, True)
+        page = services.exchange_read(resource_code=resource.code, fields=None, purpose=PURPOSE, offset=0, limit=5,
+                                      user=asker, as_json=as_json)  # fmt: skip
+        assert page.rows == [{"name": "榕城科技有限公司", "legal_person": "张*"},
+                             {"name": "闽江贸易有限公司", "legal_person": "李*"}]  # fmt: skip
+    assert not exchange_pages.backed_guess(resource.code)
+    assert ExchangeUse.objects.filter(grant__request=request).count() == 3
