@@ -694,7 +694,9 @@ def exchange_read(
         # more after the COMMIT, when Django restores autocommit and when the pipeline ends). The page of uploaded
         # rows is built by PostgreSQL as JSON, projected and masked (exchange_pages); its SQL depends on the fields
         # and the masking the grant gives, so it goes ahead for the shape this consumer's last read of the resource
-        # had, and is used only if the grant gives that shape again (else it is read after the grant's query).
+        # had, and is used only if the grant gives that shape again (else it is read after the grant's query). A code
+        # this process last saw backed by a provider (platform data, a registry's records) has no uploaded rows:
+        # nothing is sent ahead for it (exchange_pages.backed_guess).
         postgresql = connection.vendor == "postgresql"
         guess_key = (user.department_id, resource_code, tuple(fields) if fields else None)
         guess = exchange_pages.shape_guess(guess_key) if postgresql and as_json else None
