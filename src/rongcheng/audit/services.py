@@ -31,7 +31,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import validate_ipv46_address
 from django.db import connection, connections, transaction
-from django.db.models import BooleanField, Subquery
+from django.db.models import BooleanField, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -445,7 +445,7 @@ def audit_seal(*, limit: int = SEAL_BATCH) -> SealResult:
     return SealResult(len(links), False, remaining, head if links else None)
 
 
-def _records_queued(queued: list[int]) -> Any:
+def _records_queued(queued: list[int]) -> QuerySet[AuditRecord]:
     """The records of these ids: on PostgreSQL by one array parameter (`id = ANY(%s)`), since `id__in` of a thousand
     ids is compiled, checked and quoted by the id (more CPU than the MACs of the batch); elsewhere by `id__in`."""
     if connection.vendor != "postgresql":

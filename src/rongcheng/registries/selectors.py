@@ -543,7 +543,8 @@ def persons_read_for_sharing(
     persons = persons[:limit]
     rows = [{name: _exchange_value(name, person, name in shown) for name in fields} for person in persons]
     # The exchange calls this inside the transaction of its own read records (read_record_transaction): the page's
-    # records join it, without a savepoint of their own (two statements fewer a page); called alone, they get one.
+    # records join it, without a savepoint of their own (two statements fewer a page); called outside any
+    # transaction, they get a transaction of their own.
     with nullcontext() if connection.in_atomic_block else read_record_transaction():
         audit_record_many(
             action=PERSON_READ_ACTION, actor=actor, target_type="registries.person",
