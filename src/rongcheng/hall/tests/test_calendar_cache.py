@@ -61,7 +61,7 @@ def test_a_change_made_in_another_process_counts_at_the_next_computation_here(cl
 def _escalate(capsys, day: dt.date) -> str:
     """The escalation as the job worker (operations' `hall.escalate` job) or the timer runs it, in this process."""
     call_command("hall_escalate", "--date", day.isoformat())
-    return capsys.readouterr().out.strip()
+    return str(capsys.readouterr().out).strip()
 
 
 def test_the_escalation_in_a_worker_counts_the_calendar_changed_by_a_web_worker(clerk, on_day, capsys):
