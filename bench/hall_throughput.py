@@ -30,6 +30,25 @@ from _smoke import goal, parse_arguments
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
+def _backend_seconds(connection: object) -> float:
+    """CPU seconds used so far by this connection's PostgreSQL backend (same machine: /proc), 0 elsewhere."""
+    import os
+
+    if getattr(connection, "vendor", "") != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+CPU: dict[str, list[float]] = {}  # per path: [bench process seconds, backend seconds, applications]
+
+
 def _run(kind: str, count: int, repeats: int) -> tuple[float, float, Statements, Statements]:
     with throwaway_database(kind) as env:
         setup_django(env)
@@ -121,15 +140,19 @@ def _run(kind: str, count: int, repeats: int) -> tuple[float, float, Statements,
             return len(batch)
 
         through_services(residents[:5])  # warm up
-        service_rates, bare_rates = [], []
+        service_rates: list[float] = []
+        bare_rates: list[float] = []
         for repeat in range(repeats):
             batch = residents[repeat * count : (repeat + 1) * count]
-            began = time.perf_counter()
-            through_services(batch)
-            service_rates.append(len(batch) / (time.perf_counter() - began))
-            began = time.perf_counter()
-            bare_sql(batch)
-            bare_rates.append(len(batch) / (time.perf_counter() - began))
+            for name, work, rates in (("services", through_services, service_rates), ("bare", bare_sql, bare_rates)):
+                cpu, backend = time.process_time(), _backend_seconds(connection)
+                began = time.perf_counter()
+                work(batch)
+                rates.append(len(batch) / (time.perf_counter() - began))
+                used = CPU.setdefault(name, [0.0, 0.0, 0.0])
+                used[0] += time.process_time() - cpu
+                used[1] += _backend_seconds(connection) - backend
+                used[2] += len(batch)
         with counting_statements() as service_statements:
             through_services(residents[:1])
         with counting_statements() as bare_statements:
@@ -167,6 +190,9 @@ def main() -> None:
     print(f"  through the services (start … conclude, 8 transactions): {services_rate:8.1f} applications/s")
     print(f"  bare SQL of the same rows (INSERT + 7 UPDATEs, 8 commits): {bare_rate:8.1f} applications/s")
     print(f"  one application through the services: {service_statements}; bare SQL: {bare_statements}")
+    for name, (cpu, backend, done) in CPU.items():
+        print(f"  CPU per application, {name}: {cpu / done * 1000:.1f} ms in this process, "
+              f"{backend / done * 1000:.1f} ms in the database backend")  # fmt: skip
     ratio = services_rate / bare_rate
     print(f"  services / bare SQL: {ratio:.2f}")
     goal(f"a whole application through the services >= 0.5 of bare SQL ({kinds[0]})", f"{ratio:.2f}", ratio >= 0.5)

@@ -72,6 +72,7 @@ from rongcheng.kernel.errors import DomainError, ValidationFailed
 from rongcheng.kernel.events import publish
 from rongcheng.kernel.identifiers import credit_code_validate, id_number_validate
 from rongcheng.kernel.masking import mask_id_number, mask_name
+from rongcheng.kernel.prepared import PreparedLookup
 from rongcheng.licences.events import LicenceIssued
 from rongcheng.licences.models import Licence
 from rongcheng.licences.services import document_sign
@@ -367,19 +368,32 @@ def _record_from_licence(event: LicenceIssued) -> Record | None:
     )  # fmt: skip
 
 
+# The reads of every concluded application's delivery, compiled once per connection (kernel.prepared); the
+# application's placeholder is an id no application has.
+_concluded_application: PreparedLookup[Application] = PreparedLookup(
+    lambda application_id: (
+        Application.objects.select_related("service", "department").filter(pk=application_id).order_by("pk")[:1]
+    ),
+    placeholder=-7_305_991_141,
+)
+_person_by_index: PreparedLookup[Person] = PreparedLookup(
+    lambda index: Person.objects.filter(id_number_index=index).order_by("pk")[:1]
+)
+
+
 def record_from_conclusion(event: ApplicationConcluded) -> Record | None:
     """The 双公示 licensing record of an approved licensing application of the hall that issued no licence (a
     licence issued is recorded from its own event)."""
     if event.decision != "approved" or event.service_kind != "licensing" or event.issued_licence:
         return None
-    application = Application.objects.select_related("service", "department").filter(pk=event.application_id).first()
+    application = _concluded_application(int(event.application_id))
     if application is None:
         return None
     if event.party_kind == SubjectKind.ENTITY:
         entity = LegalEntity.objects.filter(credit_code=event.party_key).first()
         name, masked = (entity.name if entity else event.party_key), event.party_key
     else:
-        person = Person.objects.filter(id_number_index=event.party_key).first()
+        person = _person_by_index(event.party_key)
         if person is None:
             return None
         name, masked = person.name, person.id_number_masked

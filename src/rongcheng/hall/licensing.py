@@ -122,14 +122,16 @@ def licence_for_material(licences: list[Licence], licence_type: str) -> LicenceM
     return LicenceMaterial(licence.identifier, values, labels)
 
 
-def licence_uses_record(*, application: Application) -> None:
+def licence_uses_record(*, application: Application, identifiers: list[str] | None = None) -> None:
     """Each licence the application relies on is recorded as used for it; a licence that is no longer valid
-    (revoked, suspended, expired) is refused here, under the licence's row lock."""
-    identifiers = list(
-        ApplicationMaterial.objects.filter(application=application, source="licence").values_list(
-            "licence_identifier", flat=True
+    (revoked, suspended, expired) is refused here, under the licence's row lock. `identifiers`: the licences its
+    materials name, when the caller read them under the application's row lock (else read here)."""
+    if identifiers is None:
+        identifiers = list(
+            ApplicationMaterial.objects.filter(application=application, source="licence").values_list(
+                "licence_identifier", flat=True
+            )
         )
-    )
     if not identifiers:
         return
     account = hall_account()

@@ -38,6 +38,21 @@ class CalendarDay(models.Model):
         return f"{self.date} {self.kind}"
 
 
+class CalendarStamp(models.Model):
+    """The calendar's last change: one row (id 1) whose token every change of `CalendarDay` rewrites in its own
+    transaction (hall.calendar.calendar_changed). A process keeps the calendar it read under the stamp it read, and
+    reads it again when the stamp it reads next differs: a change made by any process shows at the next deadline."""
+
+    token = models.CharField(_("token"), max_length=32)
+
+    class Meta:
+        verbose_name = _("calendar stamp")
+        verbose_name_plural = _("calendar stamps")
+
+    def __str__(self) -> str:
+        return self.token
+
+
 class ServiceKind(models.TextChoices):
     LICENSING = "licensing", _("行政许可")
     PUBLIC_SERVICE = "public_service", _("公共服务")

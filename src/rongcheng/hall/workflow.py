@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import CharField, Exists, Model, OuterRef, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
+from django.db.models.sql import InsertQuery, UpdateQuery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
@@ -50,6 +52,7 @@ from rongcheng.hall.models import (
     Countersign,
     CountersignState,
     Flag,
+    MaterialSource,
     Message,
     NumberCounter,
     State,
@@ -58,6 +61,7 @@ from rongcheng.hall.models import (
 from rongcheng.hall.permissions import assurance_sufficient
 from rongcheng.kernel.context import Account
 from rongcheng.kernel.events import publish
+from rongcheng.kernel.prepared import PreparedLookup
 from rongcheng.kernel.transitions import Table, Transition
 
 Role = Literal["applicant", "officer", "system"]
@@ -76,6 +80,12 @@ class Step:
     today: dt.date = field(default_factory=lambda: working.today())
     changes: dict[str, Any] = field(default_factory=dict)
     countersigners: list[Department] = field(default_factory=list)
+    # The application's materials as the guard read them under the row lock, (code, source, licence identifier),
+    # for the effects that follow (the licences it relies on): None until read.
+    materials: list[tuple[str, str, str]] | None = None
+    # The rows every step writes with its state (its timeline event, the applicant's message), built once the
+    # changes are on the application: written by `state_written` with the guarded UPDATE.
+    riders: Callable[[], list[Model]] | None = None
 
     @property
     def officer(self) -> User:
@@ -100,9 +110,12 @@ class ApplicationTransition(Transition[Step]):
 # ── guards: each refuses by raising, before anything is written ─────────────────────────────────────────────────
 
 
-def missing_materials(application: Application) -> list[str]:
-    provided = set(ApplicationMaterial.objects.filter(application=application).values_list("code", flat=True))
-    return [m["code"] for m in application.service.materials if m.get("required", True) and m["code"] not in provided]
+def missing_materials(application: Application, provided: Iterable[str] | None = None) -> list[str]:
+    """The codes of the required materials the application lacks (`provided`: the codes it has, when known)."""
+    if provided is None:
+        provided = ApplicationMaterial.objects.filter(application=application).values_list("code", flat=True)
+    have = set(provided)
+    return [m["code"] for m in application.service.materials if m.get("required", True) and m["code"] not in have]
 
 
 def _material_name(application: Application, code: str) -> str:
@@ -112,7 +125,14 @@ def _material_name(application: Application, code: str) -> str:
 
 
 def materials_complete(step: Step) -> None:
-    missing = missing_materials(step.application)
+    """Every required material is provided. The materials are read once (code, source, licence used) and kept on
+    the step for `licences_used`, which records the licences among them."""
+    step.materials = list(
+        ApplicationMaterial.objects.filter(application=step.application).values_list(
+            "code", "source", "licence_identifier"
+        )
+    )
+    missing = missing_materials(step.application, (code for code, _source, _licence in step.materials))
     if missing:
         raise TransitionGuardFailed(
             f"Materials missing: {', '.join(missing)}.",
@@ -201,7 +221,12 @@ def fee_paid(step: Step) -> None:
 def licences_used(step: Step) -> None:
     """Each licence used as a material is recorded as used for this application; a licence that is no longer
     valid (revoked, suspended, expired) is refused here, at the moment of use, and the submission with it."""
-    licence_uses_record(application=step.application)
+    identifiers = (
+        None
+        if step.materials is None
+        else [licence for _code, source, licence in step.materials if source == MaterialSource.LICENCE]
+    )
+    licence_uses_record(application=step.application, identifiers=identifiers)
 
 
 def next_number(department: Department, day: dt.date) -> str:
@@ -236,8 +261,13 @@ def decision_reasoned(step: Step) -> None:
     step.changes["decision_reason"] = step.reason
 
 
+def _calendar(step: Step) -> working.WorkingCalendar:
+    """The working-day calendar as of the stamp the locking read brought (hall.calendar), or as of now."""
+    return working.calendar_current(getattr(step.application, "calendar_stamp", None))
+
+
 def clock_started(step: Step) -> None:
-    calendar = working.calendar_around(step.today)
+    calendar = _calendar(step)
     service = step.application.service
     step.changes.update(
         accepted_on=step.today,
@@ -255,7 +285,7 @@ def clock_resumed(step: Step) -> None:
     application = step.application
     if application.clock_stopped_on is None:
         return
-    calendar = working.calendar_around(step.today)
+    calendar = _calendar(step)
     stopped = calendar.between(application.clock_stopped_on, step.today)
     step.changes.update(clock_stopped_on=None)
     if application.deadline is not None:
@@ -265,15 +295,49 @@ def clock_resumed(step: Step) -> None:
 
 
 def state_written(step: Step) -> None:
-    """The row moves only if nobody changed it since it was read: one guarded UPDATE of the prepared changes."""
+    """The row moves only if nobody changed it since it was read: one guarded UPDATE of the prepared changes. The
+    rows that go with the step (its timeline event, the applicant's message) are written with it: on PostgreSQL in
+    the same statement (an UPDATE and its INSERTs in one WITH, each INSERT writing only if the UPDATE moved the row),
+    elsewhere right after it."""
     application = step.application
-    updated = Application.objects.filter(pk=application.pk, version=application.version, state=step.source).update(
-        **step.changes
-    )
-    if updated != 1:
-        raise TransitionNotAllowed("Another officer changed this application first; reload it.", state=step.source)
+    moved = Application.objects.filter(pk=application.pk, version=application.version, state=step.source)
     for name, value in step.changes.items():
         setattr(application, name, value)
+    riders, step.riders = (step.riders() if step.riders is not None else []), None
+    if riders and connection.vendor == "postgresql":
+        updated = _update_with_rows(moved, step.changes, riders)
+    else:
+        updated = moved.update(**step.changes)
+        if updated == 1:
+            for row in riders:
+                row.save(force_insert=True)
+    if updated != 1:
+        raise TransitionNotAllowed("Another officer changed this application first; reload it.", state=step.source)
+
+
+def _update_with_rows(moved: QuerySet[Application], changes: dict[str, Any], rows: list[Model]) -> int:
+    """`moved.update(**changes)` and the INSERTs of `rows` in one statement (PostgreSQL); returns the rows updated.
+    The SQL is the ORM's own for each part (the UPDATE as `update()` compiles it, each INSERT as `save()` would)."""
+    query = cast(UpdateQuery, moved.query.chain(UpdateQuery))
+    query.add_update_values(changes)
+    update_sql, update_params = query.get_compiler(moved.db).as_sql()
+    parts, params = [f"WITH moved AS ({update_sql} RETURNING 1)"], list(update_params)
+    for number, row in enumerate(rows):
+        meta = row._meta
+        fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+        insert = InsertQuery(type(row))
+        insert.insert_values(fields, [row])
+        ((insert_sql, insert_params),) = insert.get_compiler(moved.db).as_sql()
+        head, values_clause, values = insert_sql.partition(" VALUES (")
+        if not values_clause or not values.endswith(")"):
+            raise ValueError(f"Unexpected INSERT of {meta.label}: {insert_sql[:80]}")
+        parts.append(f", row{number} AS ({head} SELECT {values[:-1]} FROM moved)")  # noqa: S608 - the ORM's SQL
+        params.extend(insert_params)
+    with connection.cursor() as cursor:
+        # The ORM's own SQL for each part, joined: no value enters the text.
+        cursor.execute(" ".join([*parts, "SELECT COUNT(*) FROM moved"]), params)
+        (updated,) = cursor.fetchone()
+    return int(updated)
 
 
 def countersigns_requested(step: Step) -> None:
@@ -348,22 +412,51 @@ def _decided_at(application_id: Any) -> QuerySet[ApplicationEvent, Any]:
     )
 
 
+def _locking(checked: bool, concluding: bool, clock: bool) -> Callable[[Any], QuerySet[Application]]:
+    def build(application_id: Any) -> QuerySet[Application]:
+        query = (
+            Application.objects.select_for_update(of=("self",))
+            .select_related("service", "department", "applicant", "legal_entity")
+            .filter(pk=application_id)
+        )
+        if checked:
+            query = query.annotate(checks_kept=Exists(ApplicationCheck.objects.filter(application=OuterRef("pk"))))
+        if concluding:
+            query = query.annotate(decided_at=Subquery(_decided_at(OuterRef("pk"))[:1]))
+        if clock:
+            stamp = RawSQL(working.STAMP_SQL, (), output_field=CharField())  # noqa: S611 - constant SQL, no value
+            query = query.annotate(calendar_stamp=stamp)
+        return query.order_by("pk")[:1]
+
+    return build
+
+
+# The locking read of every transition, compiled once per connection (kernel.prepared): its four joined tables'
+# columns cost the ORM more CPU to compile than the database to answer. One per combination of what the guards read.
+# The placeholder is an id no application has (ids are positive).
+_LOCKED_ID_PLACEHOLDER = -7_305_991_137
+_LOCKING: dict[tuple[bool, bool, bool], PreparedLookup[Application]] = {
+    (checked, concluding, clock): PreparedLookup(
+        _locking(checked, concluding, clock), placeholder=_LOCKED_ID_PLACEHOLDER
+    )
+    for checked in (False, True)
+    for concluding in (False, True)
+    for clock in (False, True)
+}
+
+
 def application_locked(application_id: int, transition: ApplicationTransition) -> Application | None:
     """The application's row locked for `transition`, with its service, department, applicant and legal entity, and
     what the transition's guards and effects would otherwise read in statements of their own: whether any check
-    rows are kept (`checks_kept`, for the checked transitions) and when it was decided (`decided_at`, to conclude).
-    One statement. Both are read in the snapshot taken before the lock was granted; neither is written under this
-    lock (check rows are opened by the officer's page), and a decision missing from the snapshot is read again."""
-    query = (
-        Application.objects.select_for_update(of=("self",))
-        .select_related("service", "department", "applicant", "legal_entity")
-        .filter(pk=application_id)
-    )
-    if transition.name in CHECKED_TRANSITIONS:
-        query = query.annotate(checks_kept=Exists(ApplicationCheck.objects.filter(application=OuterRef("pk"))))
-    if transition.name == "conclude":
-        query = query.annotate(decided_at=Subquery(_decided_at(OuterRef("pk"))[:1]))
-    return query.first()
+    rows are kept (`checks_kept`, for the checked transitions), when it was decided (`decided_at`, to conclude) and
+    the working-day calendar's stamp (`calendar_stamp`, for a transition that starts or resumes the clock: the
+    process's calendar is used when it is current, hall.calendar). One statement, compiled once per connection.
+    The first two are read in the snapshot taken before the lock was granted; neither is written under this lock
+    (check rows are opened by the officer's page), and a decision missing from the snapshot is read again."""
+    lookup = _LOCKING[
+        (transition.name in CHECKED_TRANSITIONS, transition.name == "conclude", transition.clock in ("start", "resume"))
+    ]
+    return lookup(int(application_id))
 
 
 CLOCK_EFFECTS: dict[Clock, tuple[Callable[[Step], None], ...]] = {

@@ -9,7 +9,8 @@ the same columns, database converters, related objects and `_state`.
 
 Only querysets whose SQL does not depend on the value qualify: one `filter(field=value)` on a plain column, no
 `__in`, no value that Django inlines. `PreparedLookup` checks it when it compiles: the value must appear exactly once
-among the parameters.
+among the parameters. Annotations (an `Exists`, a `Subquery`) are set on the instance as the queryset sets them. A
+lookup on an integer column (a primary key) gives an integer `placeholder` that no query would use as a parameter.
 """
 
 from __future__ import annotations
@@ -39,24 +40,29 @@ class _Compiled:
     init_list: list[str]
     populators: list[Any]
     converters: dict[int, Any]
+    annotations: tuple[tuple[str, int], ...]  # (name, position in the row)
 
 
 class PreparedLookup(Generic[M]):
     """`lookup(value)`: the first instance of `build(value)` (a queryset, sliced to its first row), or None."""
 
-    def __init__(self, build: Callable[[Any], QuerySet[M]]) -> None:
+    def __init__(self, build: Callable[[Any], QuerySet[M]], *, placeholder: str | int = _PLACEHOLDER) -> None:
         self._build = build
+        self._placeholder = placeholder
         self._alias: str | None = None  # the database the queryset reads from (the router's choice), found once
 
     def _compile(self, connection: Any, alias: str) -> _Compiled:
-        queryset = self._build(_PLACEHOLDER)
+        placeholder = self._placeholder
+        queryset = self._build(placeholder)
         compiler = queryset.query.get_compiler(using=alias, connection=connection)
         sql, params = compiler.as_sql()
-        positions = [number for number, param in enumerate(params) if param == _PLACEHOLDER]
-        if len(positions) != 1 or _PLACEHOLDER in sql:
+        positions = [
+            number for number, param in enumerate(params) if type(param) is type(placeholder) and param == placeholder
+        ]
+        if len(positions) != 1 or str(placeholder) in sql:
             raise ValueError("A prepared lookup takes its value exactly once, as a parameter of its SQL.")
-        if compiler.annotation_col_map or queryset._known_related_objects:  # type: ignore[attr-defined]
-            raise ValueError("A prepared lookup builds plain instances: no annotations, no known related objects.")
+        if queryset._known_related_objects:  # type: ignore[attr-defined]
+            raise ValueError("A prepared lookup builds plain instances: no known related objects.")
         klass_info = compiler.klass_info
         select = compiler.select
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
@@ -65,12 +71,13 @@ class PreparedLookup(Generic[M]):
             start=start, end=end, init_list=[column[0].target.attname for column in select[start:end]],
             populators=get_related_populators(klass_info, select, alias),  # type: ignore[call-arg]  # Django 5.2
             converters=compiler.get_converters([column[0] for column in select[: compiler.col_count]]),
+            annotations=tuple((compiler.annotation_col_map or {}).items()),
         )  # fmt: skip
 
     def __call__(self, value: Any) -> M | None:
         alias = self._alias
         if alias is None:
-            alias = self._alias = self._build(_PLACEHOLDER).db
+            alias = self._alias = self._build(self._placeholder).db
         connection = connections[alias]
         # Kept on the connection (one per thread), so it lives and dies with it.
         prepared: dict[int, _Compiled] = connection.__dict__.setdefault("_rongcheng_prepared", {})
@@ -89,4 +96,6 @@ class PreparedLookup(Generic[M]):
         instance = compiled.model.from_db(alias, compiled.init_list, row[compiled.start : compiled.end])
         for populator in compiled.populators:
             populator.populate(row, instance)
+        for name, position in compiled.annotations:
+            setattr(instance, name, row[position])
         return instance  # type: ignore[return-value]

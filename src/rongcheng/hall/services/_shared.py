@@ -34,8 +34,11 @@ def _denied(user: Account | None, action: str, application_id: int | str, detail
     )  # fmt: skip
 
 
-def _event(application: Application, name: str, source: str, target: str, user: Account | None, reason: str) -> None:
-    ApplicationEvent.objects.create(
+def _event_row(
+    application: Application, name: str, source: str, target: str, user: Account | None, reason: str
+) -> ApplicationEvent:
+    """The timeline event of a step, not yet written."""
+    return ApplicationEvent(
         application=application, transition=name, from_state=source, to_state=target,
         actor_id=str(user.pk) if user is not None and user.is_authenticated else "",
         actor_label=(getattr(user, "display_name", "") or user.get_username()) if user is not None else "系统",
@@ -43,11 +46,26 @@ def _event(application: Application, name: str, source: str, target: str, user: 
     )  # fmt: skip
 
 
-def _notify(application: Application, template: str, **params: str) -> None:
+def _event(application: Application, name: str, source: str, target: str, user: Account | None, reason: str) -> None:
+    _event_row(application, name, source, target, user, reason).save(force_insert=True)
+
+
+def _message_row(application: Application, template: str, **params: str) -> Message:
+    """The applicant's message, not yet written; its e-mail (when the applicant has an address) is sent once the
+    transaction commits."""
     text = template.format(**params)
-    Message.objects.create(
+    message = Message(
         recipient_id=application.applicant_id, application=application, text=text, template=template, params=params
     )
+    _mail_on_commit(application, text)
+    return message
+
+
+def _notify(application: Application, template: str, **params: str) -> None:
+    _message_row(application, template, **params).save(force_insert=True)
+
+
+def _mail_on_commit(application: Application, text: str) -> None:
     email = application.applicant.email
     if email:
         subject = f"[榕城网上办事大厅] {application.number or ''} {application.service.name}"

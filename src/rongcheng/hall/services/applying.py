@@ -56,18 +56,26 @@ from rongcheng.kernel.context import Account, current_address
 from rongcheng.kernel.crypto import sm3_digest
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.kernel.identifiers import credit_code_validate
+from rongcheng.kernel.prepared import PreparedLookup
 from rongcheng.registries.errors import PersonNotFound
 from rongcheng.registries.models import EntityStatus, LegalEntity
 from rongcheng.registries.selectors import person_for_resident
 
-
-def _own_draft_or_correction(user: Account, application_id: int, action: str) -> Application:
-    application = (
+# The applicant's locking read of their draft, compiled once per connection (kernel.prepared); the placeholder is an
+# id no application has.
+_draft_row: PreparedLookup[Application] = PreparedLookup(
+    lambda application_id: (
         Application.objects.select_for_update(of=("self",))
         .select_related("service", "legal_entity")
         .filter(pk=application_id)
-        .first()
-    )
+        .order_by("pk")[:1]
+    ),
+    placeholder=-7_305_991_139,
+)
+
+
+def _own_draft_or_correction(user: Account, application_id: int, action: str) -> Application:
+    application = _draft_row(int(application_id))
     if application is None or not owns(user, application):
         raise ApplicationNotFound(f"You have no application {application_id}.")
     if not acts_for_party(user, application):
@@ -153,10 +161,15 @@ def _draft_quota_check(user: User, service: ServiceItem) -> None:
         )
 
 
+_active_service: PreparedLookup[ServiceItem] = PreparedLookup(
+    lambda code: ServiceItem.objects.select_related("department").filter(code=code, active=True).order_by("pk")[:1]
+)
+
+
 def application_start(*, user: User, service_code: str, credit_code: str = "") -> Application:
     """A draft application of this account for the service, for the person themself or, with `credit_code`, for a
     legal entity the account represents; the account must reach the service's assurance level."""
-    service = ServiceItem.objects.select_related("department").filter(code=service_code, active=True).first()
+    service = _active_service(service_code)
     if service is None:
         raise ServiceItemNotFound(f"No active service has the code {service_code!r}.")
     if not is_applicant(user):

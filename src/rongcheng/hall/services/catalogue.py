@@ -10,6 +10,7 @@ from django.db import transaction
 
 from rongcheng.accounts.models import Department
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
+from rongcheng.hall.calendar import calendar_changed
 from rongcheng.hall.catalogue import materials_validate
 from rongcheng.hall.errors import (
     CalendarInvalid,
@@ -121,6 +122,7 @@ def calendar_day_set(*, user: Account, date: dt.date, kind: str, name: str = "")
         )
     with transaction.atomic():
         day, _ = CalendarDay.objects.update_or_create(date=date, defaults={"kind": kind, "name": name[:40]})
+        calendar_changed()
         audit_record(
             action="hall.calendar.set", actor=actor_from_user(user), target_type="hall.calendar",
             target_id=date.isoformat(), detail={"kind": kind, "name": name[:40]},
@@ -138,6 +140,7 @@ def calendar_day_remove(*, user: Account, date: dt.date) -> None:
     with transaction.atomic():
         removed, _ = CalendarDay.objects.filter(date=date).delete()
         if removed:
+            calendar_changed()
             audit_record(
                 action="hall.calendar.remove", actor=actor_from_user(user), target_type="hall.calendar",
                 target_id=date.isoformat(),
@@ -152,5 +155,6 @@ def calendar_seed(days: Iterable[tuple[dt.date, str, str]], *, actor: Actor) -> 
             _, created = CalendarDay.objects.get_or_create(date=date, defaults={"kind": kind, "name": name})
             added += created
         if added:
+            calendar_changed()
             audit_record(action="hall.calendar.seed", actor=actor, target_type="hall.calendar", detail={"added": added})
     return added

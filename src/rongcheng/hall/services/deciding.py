@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
@@ -31,7 +32,7 @@ from rongcheng.hall.permissions import (
     officer_department,
     owns,
 )
-from rongcheng.hall.services._shared import MAX_REASON, MESSAGES, _denied, _event, _notify
+from rongcheng.hall.services._shared import MAX_REASON, MESSAGES, _denied, _event, _event_row, _message_row, _notify
 from rongcheng.hall.services.applying import _party_check, application_save
 from rongcheng.hall.workflow import TRANSITIONS, ApplicationTransition, Step, application_locked
 from rongcheng.kernel.context import Account, current_address
@@ -104,29 +105,44 @@ def _apply(
     user: Account | None, application: Application, step: ApplicationTransition, reason: str, departments: list[str]
 ) -> Application:
     """The row's guards, then its effects (the guarded write among them), as `hall.workflow` declares them; then
-    what every transition does: the timeline event, the audit record and the applicant's message."""
+    what every transition does: the timeline event and the applicant's message (written with the state, by the
+    guarded write), the audit record."""
     source = application.state
     context = Step(
         user=user, application=application, reason=reason, departments=departments,
         source=source, today=working.today(),
         changes={"state": step.target, "version": application.version + 1, "updated_at": timezone.now()},
     )  # fmt: skip
+    actor_user = user if step.role != "system" else None
+    template = MESSAGES.get(step.name)
+
+    def riders() -> list[Model]:  # built by `state_written` once the changes are on the application
+        rows: list[Model] = [_event_row(application, step.name, source, step.target, actor_user, reason)]
+        if template:
+            rows.append(
+                _message_row(
+                    application,
+                    template,
+                    number=application.number or "",
+                    reason=reason,
+                    deadline=str(application.deadline or ""),
+                    promised=str(application.promised_deadline or ""),
+                )
+            )
+        return rows
+
+    context.riders = riders
     step.check(context)
     step.carry_out(context)
-    actor_user = user if step.role != "system" else None
-    _event(application, step.name, source, step.target, actor_user, reason)
+    if context.riders is not None:  # a table row without the guarded write (none today): written here
+        for row in context.riders():
+            row.save(force_insert=True)
     audit_record(
         action=f"hall.application.{step.name}",
         actor=actor_from_user(user) if actor_user is not None else Actor.system("hall"),
         target_type="hall.application", target_id=application.pk, source_address=current_address(),
         detail={"from": source, "to": step.target, "number": application.number or "", "reason": reason[:200]},
     )  # fmt: skip
-    template = MESSAGES.get(step.name)
-    if template:
-        _notify(
-            application, template, number=application.number or "", reason=reason,
-            deadline=str(application.deadline or ""), promised=str(application.promised_deadline or ""),
-        )  # fmt: skip
     return application
 
 

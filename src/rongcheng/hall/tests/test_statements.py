@@ -19,6 +19,7 @@ from django.apps import apps
 from django.db import connection
 
 from rongcheng.audit.models import AuditRecord
+from rongcheng.hall import calendar as working
 from rongcheng.hall import services
 from rongcheng.hall.models import Application, ApplicationEvent, ApplicationMaterial, Message
 from rongcheng.hall.tests import factories as f
@@ -26,21 +27,28 @@ from rongcheng.kernel.models import EventOutbox
 
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits: the outbox delivers after the conclusion's
 
-# Per step: (statements, commits). Each transition: the row locked with what its guards read, the guarded UPDATE,
-# the timeline event, the audit record and (most of them) the applicant's message.
+# Per step: (statements, commits). Each transition: the row locked with what its guards read, the guarded UPDATE
+# with the timeline event and (most of them) the applicant's message, the audit record. On PostgreSQL the UPDATE and
+# its event and message are one statement (hall.workflow.state_written); elsewhere three.
 EXPECTED = {
     "start": (6, 1),  # service, account lock, open drafts, application, event, audit
     "prefill": (5, 1),  # application lock, person, person-read audit, materials upsert, prefill audit
     "upload": (4, 1),  # application lock, its materials (quota and replaced file), material upsert, audit
-    "submit": (8, 1),  # lock, materials present, licences relied on, number counter, UPDATE, event, audit, message
-    "accept": (7, 1),  # lock (+ check rows kept?), credit check, calendar, UPDATE, event, audit, message
-    "review": (4, 1),  # lock, UPDATE, event, audit
-    "approve": (6, 1),  # lock (+ check rows kept?), credit check, UPDATE, event, audit, message
-    # lock (+ decision time), UPDATE, outbox row, event, audit, message; committed; then the outbox's delivery:
-    # row lock, savepoint, application, person, record present?, calendar, subject (new: select, savepoint, insert,
-    # release), record (savepoint, insert, release), audit, release, row delivered; committed
-    "conclude": (22, 2),
+    "submit": (5, 1),  # lock, materials (present? licences relied on?), number counter, UPDATE+event+message, audit
+    "accept": (4, 1),  # lock (+ check rows kept? calendar stamp), credit check, UPDATE+event+message, audit
+    "review": (3, 1),  # lock, UPDATE+event, audit
+    "approve": (4, 1),  # lock (+ check rows kept?), credit check, UPDATE+event+message, audit
+    # lock (+ decision time), UPDATE+event+message, outbox row, audit; committed; then the outbox's delivery:
+    # row lock, savepoint, application, person, record present?, calendar stamp, subject (new: select, savepoint,
+    # insert, release), record (savepoint, insert, release), audit, release, row delivered; committed
+    "conclude": (20, 2),
 }
+# Where the UPDATE, the event and the message are three statements: one more for a step that writes no message,
+# two more for one that does.
+EXPECTED_ELSEWHERE = {
+    **EXPECTED,
+    "submit": (7, 1), "accept": (6, 1), "review": (4, 1), "approve": (6, 1), "conclude": (22, 2),
+}  # fmt: skip
 
 
 def _counting(steps: dict[str, list[int]], step: list[str]) -> Callable[..., Any]:
@@ -66,6 +74,9 @@ def test_one_whole_application_takes_the_statements_and_commits_pinned(settings)
     # The officer's permissions are loaded once per account object (a request's, or the benchmark's one officer):
     # loaded here, before counting, as the benchmark's warm-up loads them.
     assert officer.has_perm("hall.decide_application")
+    # The working-day calendar is kept per process under its stamp (hall.calendar): read once here, as the
+    # benchmark's warm-up reads it; acceptance then finds it current by the stamp its locking read brings.
+    working.calendar_current()
     steps: dict[str, list[int]] = {name: [0, 0] for name in EXPECTED}
     step = ["start"]
     commit = connection.commit
@@ -93,7 +104,8 @@ def test_one_whole_application_takes_the_statements_and_commits_pinned(settings)
     finally:
         del connection.commit
 
-    assert {name: tuple(counts) for name, counts in steps.items()} == EXPECTED
+    expected = EXPECTED if connection.vendor == "postgresql" else EXPECTED_ELSEWHERE
+    assert {name: tuple(counts) for name, counts in steps.items()} == expected
 
     # and the application is where the services promise it is
     application = Application.objects.get(pk=application.pk)
