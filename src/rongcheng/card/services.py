@@ -892,9 +892,6 @@ def _taps_book(terminal: Terminal, batch_number: int, parsed: list[tuple[str, in
             continue
         seen.add((card[0], counter))
         fresh.append((card, counter, amount, at))
-    batch = TapBatch.objects.create(
-        terminal=terminal, number=batch_number, uploaded_at=moment, taps=len(parsed), duplicates=len(duplicates)
-    )
     counters_by_card: dict[int, set[int]] = defaultdict(set)
     for card, counter, _amount, _at in fresh:
         counters_by_card[card[0]].add(counter)
@@ -911,85 +908,78 @@ def _taps_book(terminal: Terminal, batch_number: int, parsed: list[tuple[str, in
             gaps.append({"card": numbers[card_id], "missing": missing, "count": count})
         if top > previous[card_id]:
             raised[card_id] = top
+    # The batch's row is written whole and the terminal's last batch raised before the ledger's accounts are locked
+    # (all in the upload's transaction): the operator's payable account, which every batch of its terminals locks,
+    # is then held for the booking and the commit only.
+    batch = TapBatch.objects.create(
+        terminal=terminal, number=batch_number, uploaded_at=moment, taps=len(parsed), booked=len(fresh),
+        duplicates=len(duplicates), gaps=gaps,
+    )  # fmt: skip
+    terminal.last_batch = batch_number
+    terminal.save(update_fields=["last_batch"])
     if fresh:
         keys = [f"tap:{card[0]}:{counter}" for card, counter, _amount, _at in fresh]
         payable = terminal.merchant.payable_id
-        times = ""
         if connection.vendor == "postgresql":
             business = [at for _card, _c, _a, at in fresh]
             times = ledger.pg_times(business)  # once for the transfers and the taps
+            taps_columns = _taps_columns(terminal, batch, fresh, raised, times)  # built before the locks too
             ids = ledger.book_to_one(
                 debits=[card[1] for card, _c, _a, _t in fresh], credit_id=payable,
                 amounts=[amount for _card, _c, amount, _t in fresh], keys=keys,
                 business=business, kind=TransferKind.TAP, business_literal=times,
             )  # fmt: skip
+            with connection.cursor() as cursor:
+                cursor.execute(_TAPS_INSERT, {**taps_columns, "transfers": ledger.pg_ints(ids)})
         else:
             specs = [
                 TransferSpec(card[1], payable, amount, TransferKind.TAP, key=key, overdraft=True, business_at=at)
                 for (card, _counter, amount, at), key in zip(fresh, keys, strict=True)
             ]  # fmt: skip
             ids = [t.id for t in ledger.book(specs)]
-        _taps_insert(terminal, batch, fresh, ids, raised, times)
-    batch.booked = len(fresh)
-    batch.gaps = gaps
-    batch.save(update_fields=["booked", "gaps"])
-    terminal.last_batch = batch_number
-    terminal.save(update_fields=["last_batch"])
+            Tap.objects.bulk_create(
+                Tap(card_id=card[0], counter=counter, terminal=terminal, batch=batch, amount=amount, tapped_at=at,
+                    transfer_id=transfer_id)
+                for (card, counter, amount, at), transfer_id in zip(fresh, ids, strict=True)
+            )  # fmt: skip
+            for card_id, top in raised.items():
+                Card.objects.filter(pk=card_id).update(tap_counter=top)
     return BatchResult(batch, len(fresh), duplicates, unknown, gaps)
 
 
 _TAPS_INSERT = f"""
 WITH taps AS (
     INSERT INTO {Tap._meta.db_table} (card_id, counter, amount, tapped_at, transfer_id, terminal_id, batch_id)
-    SELECT c, n, a, t, x, %s, %s
-      FROM unnest(%s::bigint[], %s::integer[], %s::bigint[], %s::timestamptz[], %s::bigint[]) AS u(c, n, a, t, x)
+    SELECT c, n, a, t, x, %(terminal)s, %(batch)s
+      FROM unnest(%(cards)s::bigint[], %(counters)s::integer[], %(amounts)s::bigint[], %(times)s::timestamptz[],
+                  %(transfers)s::bigint[]) AS u(c, n, a, t, x)
 )
 UPDATE {Card._meta.db_table} AS card SET tap_counter = r.top
-  FROM unnest(%s::bigint[], %s::integer[]) AS r(id, top)
+  FROM unnest(%(raised)s::bigint[], %(tops)s::integer[]) AS r(id, top)
  WHERE card.id = r.id
 """  # noqa: S608 (the models' own tables; every value a parameter)
 
 
-def _taps_insert(
+def _taps_columns(
     terminal: Terminal,
     batch: TapBatch,
     fresh: list[tuple[_TapCard, int, int, dt.datetime]],
-    transfer_ids: list[int],
     raised: dict[int, int],
     times: str,
-) -> None:
-    """The batch's taps and the cards' new highest counters: on PostgreSQL one statement of arrays (a fixed
-    handful of parameters whatever the batch size; `times` the taps' times as an array literal, already built for
-    their transfers), else bulk_create and one update per card."""
-    if connection.vendor != "postgresql":
-        Tap.objects.bulk_create(
-            Tap(card_id=card[0], counter=counter, terminal=terminal, batch=batch, amount=amount, tapped_at=at,
-                transfer_id=transfer_id)
-            for (card, counter, amount, at), transfer_id in zip(fresh, transfer_ids, strict=True)
-        )  # fmt: skip
-        for card_id, top in raised.items():
-            Card.objects.filter(pk=card_id).update(tap_counter=top)
-        return
-    columns: list[list[Any]] = [[], [], []]
+) -> dict[str, Any]:
+    """The parameters of `_TAPS_INSERT` but the transfers' ids (PostgreSQL): the batch's taps and the cards' new
+    highest counters as array literals (a fixed handful of parameters whatever the batch size; `times` the taps'
+    times, already built for their transfers), built before the accounts are locked."""
+    columns: list[list[int]] = [[], [], []]
     for card, counter, amount, _at in fresh:
         columns[0].append(card[0])
         columns[1].append(counter)
         columns[2].append(amount)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _TAPS_INSERT,
-            [
-                terminal.pk,
-                batch.pk,
-                ledger.pg_ints(columns[0]),
-                ledger.pg_ints(columns[1]),
-                ledger.pg_ints(columns[2]),
-                times,
-                ledger.pg_ints(transfer_ids),
-                ledger.pg_ints(raised),
-                ledger.pg_ints(raised.values()),
-            ],
-        )
+    return {
+        "terminal": terminal.pk, "batch": batch.pk, "cards": ledger.pg_ints(columns[0]),
+        "counters": ledger.pg_ints(columns[1]), "amounts": ledger.pg_ints(columns[2]), "times": times,
+        "raised": ledger.pg_ints(raised), "tops": ledger.pg_ints(raised.values()),
+    }  # fmt: skip
 
 
 # --- phone QR codes -----------------------------------------------------------------------------------------------

@@ -359,3 +359,49 @@ def test_random_sequences_keep_every_invariant() -> None:
             max_examples=15, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)
         ),
     )
+
+
+def test_keys_are_told_apart_byte_for_byte_and_compared_under_the_c_collation_on_postgresql() -> None:
+    """Migration 0014: the transfers' `key` is compared under "C" on PostgreSQL (memcmp instead of strcoll). Equality
+    is unchanged: keys differing only in case, accents or width are distinct transfers, a replay of a key returns
+    its transfer, the same key with other contents is refused, and lookups by key use the unique index."""
+    bank, purse, _shop = _accounts()
+    keys = ["tap:1:2", "TAP:1:2", "tāp:1:2", "ｔap:1:2", "tap:1:20"]
+    booked = ledger.book([TransferSpec(bank.id, purse.id, 10 + n, "top_up", key=k) for n, k in enumerate(keys)])
+    assert [t.key for t in booked] == keys
+    assert len({t.id for t in booked}) == len(keys)
+    again = ledger.book([TransferSpec(bank.id, purse.id, 10, "top_up", key="tap:1:2")])
+    assert again[0].id == booked[0].id
+    with pytest.raises(TransferKeyReused):
+        ledger.book([TransferSpec(bank.id, purse.id, 11, "top_up", key="tap:1:2")])
+    assert dict(Transfer.objects.filter(key__in=["TAP:1:2", "tap:1:20"]).values_list("key", "amount")) == {
+        "TAP:1:2": 11, "tap:1:20": 14,
+    }  # fmt: skip
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
+                "WHERE a.attrelid = 'card_transfer'::regclass AND a.attname = 'key'"
+            )
+            assert cursor.fetchone() == ("C",)
+            cursor.execute(
+                "SELECT c.collname FROM pg_index i JOIN pg_collation c ON c.oid = i.indcollation[0] "
+                "WHERE i.indrelid = 'card_transfer'::regclass AND i.indisunique AND i.indkey[0] = (SELECT attnum "
+                "FROM pg_attribute WHERE attrelid = 'card_transfer'::regclass AND attname = 'key')"
+            )
+            assert cursor.fetchall() == [("C",)]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[], [""], ["tap:1:2", "tap:3:4"], ['a"b', "c\\d", "\\", '"'], ["NULL", "null", "{}", "a,b", " x ", "中文", "é"]],
+)
+def test_array_literals_read_back_as_the_values_they_were_built_from(values: list[str]) -> None:
+    """`pg_texts` joins plain elements in one go and escapes the others; either way PostgreSQL reads back exactly
+    the strings given (the string NULL is not a null, spaces are kept)."""
+    literal = ledger.pg_texts(values)
+    assert literal == ledger.pg_texts(iter(values))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT %s::text[]", [literal])
+            assert cursor.fetchone()[0] == values

@@ -5,6 +5,7 @@ seconds) runs in CI; SQLite serialises writers, so it is skipped there."""
 
 from __future__ import annotations
 
+import datetime as dt
 import multiprocessing
 import os
 import random
@@ -113,3 +114,67 @@ def test_concurrent_bookings_keep_every_invariant_and_apply_no_transfer_twice() 
         assert Entry.objects.filter(transfer__key=key).count() == 2
     records = IdempotencyRecord.objects.filter(scope="stress")
     assert records.count() == records.values("key").distinct().count() == 4 * OPERATIONS
+
+
+def _uploader(code: str, key: bytes, batches: list[list[dict]], owner_id: int, results: multiprocessing.Queue) -> None:
+    from rongcheng.accounts.models import User
+    from rongcheng.card import services
+
+    connections.close_all()  # never share the parent's socket
+    owner = User.objects.get(pk=owner_id)
+    booked = duplicates = 0
+    try:
+        for number, taps in enumerate(batches, start=1):
+            mac = services.tap_batch_mac(key, code, number, taps)
+            result = services.tap_batch_upload(terminal_code=code, batch_number=number, taps=taps, actor=owner, mac=mac)
+            booked, duplicates = booked + result.booked, duplicates + len(result.duplicates)
+        results.put((code, booked, duplicates, ""))
+    except Exception as exc:  # a deadlock, a lock timeout: reported to the test, which fails on it
+        results.put((code, booked, duplicates, repr(exc)))
+    connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_terminals_uploading_at_once_over_the_same_cards_neither_deadlock_nor_book_a_tap_twice() -> None:
+    """Three terminals of one operator upload at once (as `bench/card_ledger.py --uploaders` does), every batch
+    tapping the same cards, each terminal listing them in its own order, and every tap sent by all three: the
+    batches lock the same card rows and the operator's payable account, in one order (cards by id, then accounts by
+    id; ADR 0012), so none waits on another in a cycle; each (card, counter) is booked once and reported as a
+    duplicate by the others, and the ledger checks out."""
+    from rongcheng.card import services
+    from rongcheng.card.models import Card, Tap
+    from rongcheng.card.tests.factories import SYSTEM, card_with, merchant
+
+    cards = [card_with(10_000) for _ in range(12)]
+    bus = merchant("BUSX", "bus")
+    terminals = [services.terminal_register(merchant=bus, code=f"TX{w}", actor=SYSTEM) for w in range(3)]
+    at = dt.datetime.now(dt.UTC).isoformat()
+    orders = [cards, cards[::-1], random.Random(3).sample(cards, len(cards))]
+    plans = [
+        [[{"card": c.number, "counter": 2 * b + n, "amount": 30, "at": at} for c in order for n in (1, 2)]
+         for b in range(3)]
+        for order in orders
+    ]  # fmt: skip
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    results: multiprocessing.Queue = context.Queue()
+    processes = [
+        context.Process(target=_uploader, args=(terminal.code, key, plan, bus.owner_id, results))
+        for (terminal, key), plan in zip(terminals, plans, strict=True)
+    ]
+    for process in processes:
+        process.start()
+    answers = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+    assert [error for *_counts, error in answers if error] == []
+    unique = len(cards) * 6
+    assert sum(booked for _code, booked, _d, _e in answers) == unique == Tap.objects.count()
+    assert sum(duplicates for _code, _b, duplicates, _e in answers) == 2 * unique
+    assert selectors.ledger_check() == []
+    assert set(Card.objects.filter(pk__in=[c.pk for c in cards]).values_list("tap_counter", flat=True)) == {6}
+    assert set(LedgerAccount.objects.filter(pk__in=[c.purse_id for c in cards]).values_list("balance", flat=True)) == {
+        10_000 - 6 * 30
+    }
+    assert LedgerAccount.objects.get(pk=bus.payable_id).balance == unique * 30
