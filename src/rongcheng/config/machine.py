@@ -24,6 +24,7 @@ runs the lighter chain; config/tests/test_machine_path.py compares both chains' 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -73,10 +74,10 @@ class _MachineHandler(BaseHandler):
 
     def load_middleware(self, is_async: bool = False) -> None:
         """BaseHandler.load_middleware over another list, for synchronous middlewares (all of the site's are)."""
-        self._view_middleware = []
-        self._template_response_middleware = []
-        self._exception_middleware = []
-        handler = convert_exception_to_response(self._get_response)
+        self._view_middleware: list[Callable[..., Any]] = []
+        self._template_response_middleware: list[Callable[..., Any]] = []
+        self._exception_middleware: list[Callable[..., Any]] = []
+        handler = convert_exception_to_response(self._get_response)  # type: ignore[attr-defined]  # untyped in stubs
         for path in reversed(self._machine_middleware):
             factory = import_string(path)
             if not getattr(factory, "sync_capable", True):
@@ -107,5 +108,5 @@ class MachineCallMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if is_machine_call(request):
             request.user = AnonymousUser()  # as AuthenticationMiddleware would make it without a session
-            return self.machine(request)  # type: ignore[no-any-return]
+            return self.machine(request)  # type: ignore[return-value]  # synchronous: an HttpResponse
         return self.get_response(request)
