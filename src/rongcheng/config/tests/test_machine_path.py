@@ -8,12 +8,15 @@ from __future__ import annotations
 import base64
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import Client, RequestFactory, override_settings
 from tests.api_callers import callers
 
@@ -82,11 +85,19 @@ def _call(handler: WSGIHandler, environ: dict[str, Any], *, close: bool = True) 
 
 
 @pytest.fixture
-def handlers() -> tuple[WSGIHandler, WSGIHandler]:
-    """The site's handler (with the machine path) and the same without it, built side by side."""
+def handlers() -> Iterator[tuple[WSGIHandler, WSGIHandler]]:
+    """The site's handler (with the machine path) and the same without it, built side by side. As Django's test
+    client does, the connection is not closed at each request's start and end: that would end the test's
+    transaction."""
     with override_settings(MIDDLEWARE=[path for path in settings.MIDDLEWARE if path != MACHINE]):
         whole = WSGIHandler()
-    return WSGIHandler(), whole
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield WSGIHandler(), whole
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 def _without_request_id(body: bytes) -> Any:
