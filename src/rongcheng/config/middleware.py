@@ -61,9 +61,11 @@ class ApiProblemMiddleware:
         problem = problem_response(
             request, status=status, type_slug=_SLUGS.get(status, f"http-{status}"), title=phrase, detail=detail
         )
-        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
-            if response.has_header(header):
-                problem[header] = response[header]
+        # Every header of the answer it replaces but its body's (Allow, Retry-After, WWW-Authenticate, and the security
+        # headers, Content-Language and Vary that the middlewares inside this one set on the way out).
+        for header, value in response.items():
+            if header.lower() not in ("content-type", "content-length") and not problem.has_header(header):
+                problem[header] = value
         return problem
 
 

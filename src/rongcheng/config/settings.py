@@ -83,6 +83,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a cookie-less call under /api/ or to the token endpoints takes the same chain without the middlewares
+    # of sessions, CSRF, accounts signed in, messages, static files and probes (config.machine).
+    "rongcheng.config.machine.MachineCallMiddleware",
     "rongcheng.config.middleware.RequestContextMiddleware",  # outermost: request id and address, X-Request-ID
     "rongcheng.operations.middleware.ObservationMiddleware",  # metrics by route, JSON access log, exchange log
     "rongcheng.operations.middleware.ProbeMiddleware",  # /livez, /readyz, /metrics: no session, cookie or audit

@@ -1,7 +1,8 @@
 """Observation of every request, and the probes answered before the site's own machinery.
 
 - ObservationMiddleware (just inside the request context): counts and times each request by route template, writes
-  one JSON access line, and records each call of a department system in the exchange log. Its process_view stamps
+  one JSON access line, and records each call of a department system in the exchange log (its row written once the
+  answer has been sent, when the server closes the response). Its process_view stamps
   the moment the request is handed over to be served (after sessions, locale and authentication); the moment the
   inner layers answer is taken when the response comes back to it: the two inner timestamps of the exchange log.
 - ProbeMiddleware (next): answers /livez, /readyz and /metrics before sessions, CSRF, locale, authentication and the
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject, empty
 
@@ -113,9 +114,8 @@ class ObservationMiddleware:
                 },
             )
         if user is not None and getattr(user, "kind", "") == "api_client" and route.startswith("/api/"):
-            from rongcheng.operations.services import exchange_record
-
-            exchange_record(
+            _exchange_record_after_response(
+                response,
                 client=user.get_username(),
                 service=f"{method} {route}",
                 purpose=(context.purpose if context else "") or str(request.GET.get("purpose", ""))[:100],
@@ -123,12 +123,29 @@ class ObservationMiddleware:
                 request_in_at=_moment(received_at),
                 request_out_at=_moment(getattr(request, "_rongcheng_service_in", received_at)),
                 response_in_at=_moment(answered_at),
-                response_out_at=timezone.now(),
                 request_bytes=int(request.META.get("CONTENT_LENGTH") or 0),
                 response_bytes=len(response.content) if not response.streaming else 0,
                 status=status,
             )
         return response
+
+
+def _exchange_record_after_response(response: HttpResponseBase, **record: Any) -> None:
+    """The call's exchange-log row, written once its answer has been handed over: when the server closes the
+    response (WSGI `close()`, after the last byte of the body was given to the server; the test client does the
+    same), in the worker thread that served it, before it takes the next request. The caller does not wait for the
+    row's round trip, and `response_out_at` is the moment the answer left, not a moment before it was sent.
+
+    One row per call, as before; a row is lost only if the worker dies between sending the answer and closing it
+    (before this, a worker dying in the same instant lost the answer and kept the row). exchange_record never
+    raises, and Django runs every closer even if one fails."""
+
+    def write() -> None:
+        from rongcheng.operations.services import exchange_record
+
+        exchange_record(**record, response_out_at=timezone.now())
+
+    response._resource_closers.append(write)  # type: ignore[attr-defined]  # run by close(), before request_finished
 
 
 def _moment(seconds: float) -> dt.datetime:
