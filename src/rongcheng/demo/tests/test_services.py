@@ -29,6 +29,10 @@ def test_seeding_twice_adds_nothing_the_second_time(tmp_path):
     ) == counts
     assert AuditRecord.objects.count() == audit_count
     assert [password for _, password, _ in second.accounts] == [password for _, password, _ in first.accounts]
+    # the catalogue's accounts (README story 6) are printed with the others, their passwords those of the file
+    shown = {username: password for username, password, _ in first.accounts}
+    assert {"data-editor", "data-steward", "data-civil", "data-office"} <= set(shown)
+    assert f"data-civil\t{shown['data-civil']}\t" in accounts_file.read_text(encoding="utf-8")
 
 
 def test_growing_the_city_adds_only_the_difference(tmp_path):
