@@ -214,7 +214,8 @@ def clearing(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.detail)
     runs = selectors.clearing_runs()
-    return render(request, "card/clearing.html", {"runs": runs, "yesterday": timezone.localdate() - dt.timedelta(days=1)})
+    yesterday = timezone.localdate() - dt.timedelta(days=1)  # the city's yesterday, not the server's
+    return render(request, "card/clearing.html", {"runs": runs, "yesterday": yesterday})
 
 
 @login_required

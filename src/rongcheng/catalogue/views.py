@@ -304,7 +304,8 @@ def resource_detail(request: HttpRequest, cls: str, seq: str, *, report: Any = N
     )  # fmt: skip
     return render(request, "catalogue/resource_detail.html", {
         "resource": resource, "versions": [
-            {"version": v.version, "changed_at": v.changed_at, "changed_by": v.changed_by, "note": _version_note(v.note)}
+            {"version": v.version, "changed_at": v.changed_at, "changed_by": v.changed_by,
+             "note": _version_note(v.note)}
             for v in resource.versions.order_by("-version")[:50]
         ],
         "items": [{**i, "type_label": item_labels.get(i["type"], i["type"])} for i in resource.items],
