@@ -486,7 +486,9 @@ def datasets(request: HttpRequest) -> HttpResponse:
             "may_approve": permissions.can_steward(user, dataset.organization) and dataset.approval == "pending"
             and dataset.approval_requested_by != user.get_username(),
         })  # fmt: skip
-    return render(request, "catalogue/datasets.html", {"rows": rows})
+    return render(request, "catalogue/datasets.html", {
+        "rows": rows, "data_requests": selectors.data_requests_for(user, own),
+    })  # fmt: skip
 
 
 @login_required
