@@ -166,7 +166,7 @@ def test_a_data_request_reaches_the_department_it_names_and_the_digital_office()
     refused = client.post("/opendata/request/", {"title": "", "description": "x"}).content.decode()
     assert "请填写需求名称，不超过200字。" in refused
     gsj, mzj = f.department(), f.department("FZ-MZJ", "福州市民政局")
-    client.post("/opendata/request/", {"title": "企业年报数据", "description": "按区县汇总。", "organization": gsj.code})
+    client.post("/opendata/request/", {"title": "企业年报数据", "description": "分区县。", "organization": gsj.code})
     client.post("/opendata/request/", {"title": "公交到站数据", "description": "实时到站。", "organization": ""})
     own = Client()
     own.force_login(f.steward(gsj))
