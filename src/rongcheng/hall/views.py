@@ -265,7 +265,7 @@ def _timeline(application: Application) -> list[dict[str, Any]]:
     labels = {name: t.label for name, t in TRANSITIONS.items()}
     labels.update(start=_("创建草稿"), countersign=_("会签意见"), escalate_near=_("临近期限预警"),
                   escalate_overdue=_("超期督办"), check_record=_("记录联合奖惩措施"),
-                  check_refresh=_("信用名单变化，重新核查"))  # fmt: skip
+                  check_refresh=_("信用名单变化，重新核查"), fee_paid=_("缴纳费用"))  # fmt: skip
     return [{"event": e, "label": labels.get(e.transition, e.transition)} for e in application.events.all()]
 
 

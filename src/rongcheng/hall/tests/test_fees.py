@@ -90,6 +90,14 @@ def test_a_payment_delivered_twice_is_noted_once_and_other_bills_are_ignored() -
                                 reference=bill.reference, amount=5, receipt_number="R8")  # fmt: skip
     services.fee_paid_record(other_department)
     assert ApplicationEvent.objects.filter(application=application, transition="fee_paid").count() == 1
+    # the applicant's timeline names the payment in words, not by the event's code name
+    from django.test import Client
+
+    client = Client()
+    client.force_login(application.applicant)
+    page = client.get(f"/hall/applications/{application.pk}/").content.decode()
+    assert "缴纳费用" in page
+    assert "fee_paid" not in page
 
 
 def test_a_service_without_fee_issues_no_bill_and_concludes() -> None:
