@@ -153,7 +153,7 @@ def command_demo(args: argparse.Namespace) -> int:
     print(f"\nRongcheng is serving at {url}")
     print("Demo sign-in accounts (also in the data directory, file demo-accounts.txt):")
     for username, password, role in report.accounts:
-        print(f"  {username:<10} {password:<20} {role}")
+        print(f"  {username:<12} {password:<20} {role}")
     print("Staff accounts also need a TOTP code: `rongcheng totp <username>` prints the current one (demo only).")
     from django.conf import settings
 

@@ -14,12 +14,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rongcheng.card import selectors, services
 from rongcheng.card.lifecycle import TRANSITIONS, USABLE_STATES
-from rongcheng.card.models import ClearingRun
+from rongcheng.card.models import CardForm, CardStatus, ClearingRun
 from rongcheng.card.permissions import FINANCE, has
 from rongcheng.kernel.context import note_actor
 from rongcheng.kernel.errors import DomainError
@@ -43,9 +44,22 @@ def my_cards(request: HttpRequest) -> HttpResponse:
     cards = [{"card": c, "balance": _yuan(c.purse.balance)} for c in owned]
     payable = [{"card": c, "balance": _yuan(c.purse.balance)} for c in owned if c.status in USABLE_STATES]
     bills = [{"bill": b, "amount": _yuan(b.amount)} for b in selectors.bills_unpaid_of(user)]
+    # One virtual card per resident (services.virtual_card_open hands back the one they have): the button shows
+    # only while they have none that is usable, lost or frozen.
+    has_virtual = any(c.form == CardForm.VIRTUAL and c.status in _VIRTUAL_HELD for c in owned)
     return render(request, "card/my_cards.html", {
         "cards": cards, "payable": payable, "bills": bills, "receipts": selectors.receipts_of(user),
+        "may_open_virtual": not has_virtual,
     })  # fmt: skip
+
+
+_VIRTUAL_HELD = (CardStatus.ACTIVE, CardStatus.LOST, CardStatus.FROZEN)
+
+
+def _memo(memo: str) -> str:
+    """A transfer's memo as the page's language says it: the ledger stores the fare rule's own words (换乘优惠, the
+    transfer discount) and otherwise what the channel or merchant sent (a top-up's reference), shown as sent."""
+    return _("换乘优惠") if memo == "换乘优惠" else memo
 
 
 @login_required
@@ -97,7 +111,7 @@ def _own_card(request: HttpRequest, reference: str) -> Any:
 def card_detail(request: HttpRequest, reference: str) -> HttpResponse:
     card = _own_card(request, reference)
     history = [
-        {"line": line, "amount": _yuan(line.amount), "balance": _yuan(line.balance_after)}
+        {"line": line, "amount": _yuan(line.amount), "balance": _yuan(line.balance_after), "memo": _memo(line.memo)}
         for line in selectors.card_history(card)
     ]
     may_report = TRANSITIONS.get("report_loss", card.status) is not None
@@ -200,7 +214,8 @@ def clearing(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.detail)
     runs = selectors.clearing_runs()
-    return render(request, "card/clearing.html", {"runs": runs, "yesterday": dt.date.today() - dt.timedelta(days=1)})
+    yesterday = timezone.localdate() - dt.timedelta(days=1)  # the city's yesterday, not the server's
+    return render(request, "card/clearing.html", {"runs": runs, "yesterday": yesterday})
 
 
 @login_required
@@ -234,7 +249,22 @@ def reconcile(request: HttpRequest) -> HttpResponse:
             messages.error(request, _("请填写业务日期（年-月-日）。"))
         except DomainError as exc:
             messages.error(request, exc.detail)
-    return render(request, "card/reconcile.html", {"report": report, "today": dt.date.today()})
+    return render(request, "card/reconcile.html", {"report": _report_shown(report), "today": timezone.localdate()})
+
+
+def _report_shown(report: services.Reconciliation | None) -> dict[str, Any] | None:
+    """The reconciliation with its amounts in 元 (the statement file is in 分, the pages speak 元)."""
+    if report is None:
+        return None
+    return {
+        "balanced": report.balanced, "matched": report.matched,
+        "ours_only": [{"reference": i["reference"], "amount": _yuan(i["amount"])} for i in report.ours_only],
+        "theirs_only": [{"reference": i["reference"], "amount": _yuan(i["amount"])} for i in report.theirs_only],
+        "amount_differs": [
+            {"reference": i["reference"], "ours": _yuan(i["ours"]), "theirs": _yuan(i["theirs"])}
+            for i in report.amount_differs
+        ],
+    }  # fmt: skip
 
 
 app_urlpatterns = [

@@ -317,7 +317,7 @@ def data_request(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             context["errors"] = {str(e["loc"][0]): e["msg"] for e in exc.errors}
             return render(request, "catalogue/opendata/request.html", context, status=422)
-        messages.success(request, _("已收到您的数据需求，相关部门将在门户上答复。"))
+        messages.success(request, _("已收到您的数据需求，已转给相关部门和市数字办研究；开放的数据将在本门户发布。"))
         return HttpResponseRedirect(reverse("opendata:search"))
     return render(request, "catalogue/opendata/request.html", context)
 

@@ -23,6 +23,7 @@ from rongcheng.accounts.models import Department
 from rongcheng.catalogue import permissions
 from rongcheng.catalogue.errors import DataResourceNotFound, DatasetNotFound
 from rongcheng.catalogue.models import (
+    DataRequest,
     DataResource,
     Dataset,
     DatasetGroup,
@@ -55,6 +56,16 @@ MEDIA_TYPES = {
 }
 
 Viewer = Any  # a User, a DepartmentApiToken, or None (the public)
+
+
+def data_requests_for(user: Any, departments: list[Department], *, limit: int = 200) -> list[DataRequest]:
+    """The public's data requests (opendata/request/) a member of staff deals with: those naming one of the
+    departments whose datasets they edit or steward; the digital office sees them all, those naming no department
+    too. Newest first."""
+    qs = DataRequest.objects.select_related("organization")
+    if not permissions.is_office(user):
+        qs = qs.filter(organization__in=departments)
+    return list(qs.order_by("-created_at")[:limit])
 
 
 def organization_name(department: Department) -> str:

@@ -6,6 +6,7 @@ message or, for a form, as its errors."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -59,6 +60,24 @@ FIELD_LABELS = {
     "backing": gettext_lazy("数据来源"), "provider": gettext_lazy("提供方"),
 }  # fmt: skip
 STATE_LABELS = dict(SharingState.choices)
+# The services write a version's note in their own words ("created", "upload FILE: N rows", "changed: a, b"); the page
+# says them in its language. A note an editor typed is shown as typed.
+_UPLOAD_NOTE = re.compile(r"^upload (?P<file>.+): (?P<rows>\d+) rows$")
+_NOTE_FIELDS = {
+    **FIELD_LABELS, "related_codes": gettext_lazy("关联资源"), "backing_params": gettext_lazy("数据来源参数"),
+}  # fmt: skip
+
+
+def _version_note(note: str) -> str:
+    if note == "created":
+        return _("编目")
+    upload = _UPLOAD_NOTE.match(note)
+    if upload is not None:
+        return _("上传 %(file)s：%(rows)s 行") % {"file": upload["file"], "rows": upload["rows"]}
+    fields = note.removeprefix("changed: ").split(", ") if note.startswith("changed: ") else []
+    if fields and all(f in _NOTE_FIELDS for f in fields):
+        return _("修改了：%(fields)s") % {"fields": _("、").join(str(_NOTE_FIELDS[f]) for f in fields)}
+    return note
 
 
 def _staff(request: HttpRequest) -> Any:
@@ -284,7 +303,11 @@ def resource_detail(request: HttpRequest, cls: str, seq: str, *, report: Any = N
         and resource.sharing_type != SharingType.NOT_SHARED
     )  # fmt: skip
     return render(request, "catalogue/resource_detail.html", {
-        "resource": resource, "versions": list(resource.versions.order_by("-version")[:50]),
+        "resource": resource, "versions": [
+            {"version": v.version, "changed_at": v.changed_at, "changed_by": v.changed_by,
+             "note": _version_note(v.note)}
+            for v in resource.versions.order_by("-version")[:50]
+        ],
         "items": [{**i, "type_label": item_labels.get(i["type"], i["type"])} for i in resource.items],
         "rows": resource.rows.count(), "cycle": dict(UpdateCycle.choices).get(resource.update_cycle, ""),
         "update": selectors.update_status(resource, city_today()),
@@ -456,12 +479,16 @@ def datasets(request: HttpRequest) -> HttpResponse:
         "organization"
     ).order_by("organization__code", "name")[:500]:  # fmt: skip
         rows.append({
-            "dataset": dataset, "state": dataset.get_state_display(), "approval": dataset.get_approval_display(),
+            "dataset": dataset, "state": dataset.get_state_display(),
+            # no review asked for: a dash, not the word 无 ("None" in English, read as a missing value)
+            "approval": dataset.get_approval_display() if dataset.approval else "—",
             "may_request": permissions.can_edit(user, dataset.organization) and dataset.approval != "pending",
             "may_approve": permissions.can_steward(user, dataset.organization) and dataset.approval == "pending"
             and dataset.approval_requested_by != user.get_username(),
         })  # fmt: skip
-    return render(request, "catalogue/datasets.html", {"rows": rows})
+    return render(request, "catalogue/datasets.html", {
+        "rows": rows, "data_requests": selectors.data_requests_for(user, own),
+    })  # fmt: skip
 
 
 @login_required

@@ -48,6 +48,13 @@ ACCOUNTS = {
     "data-civil": ("民政局编目员", "FZ-MZJ", "编目员", False),
     "data-office": ("市数字办数据共享管理员", "FZ-SZB", "数据共享管理员", True),
 }
+# What `demo` prints beside each of them (story 6 of the README signs in as data-civil and data-steward).
+ACCOUNT_DESCRIPTIONS = {
+    "data-editor": "data catalogue: FZ-GSJ's cataloguer, drafts open datasets and asks to publish them",
+    "data-steward": "data catalogue: FZ-GSJ's data steward, answers sharing requests, approves publication",
+    "data-civil": "data catalogue: FZ-MZJ's cataloguer, asks other departments to share their data",
+    "data-office": "data catalogue: the digital office, the whole catalogue and sharing disputes",
+}
 GROUPS = (("population", "人口与社会"), ("economy", "经济与市场"), ("government", "政务服务"),
           ("spatial", "空间地理"))  # fmt: skip
 
@@ -83,6 +90,20 @@ def demo_catalogue_accounts(accounts_file: Path) -> int:
                 role_grant_by_system(user=user, role=role, department=None if city_wide else department, actor=SYSTEM)
     _append(accounts_file, lines)
     return made
+
+
+def demo_catalogue_accounts_shown(accounts_file: Path) -> list[tuple[str, str, str]]:
+    """The catalogue's demo accounts as `demo` prints them: (username, password from the accounts file, role)."""
+    known: dict[str, str] = {}
+    if accounts_file.exists():
+        for line in accounts_file.read_text(encoding="utf-8").splitlines():
+            username, _, columns = line.partition("\t")
+            known.setdefault(username, columns.partition("\t")[0])
+    return [
+        (username, known.get(username, "(set before; unchanged)"), ACCOUNT_DESCRIPTIONS[username])
+        for username in ACCOUNTS
+        if User.objects.filter(username=username).exists()
+    ]
 
 
 def _append(accounts_file: Path, lines: list[str]) -> None:

@@ -189,6 +189,9 @@ SERVICES: tuple[dict[str, Any], ...] = (
         [_registry("holder", "申领人身份信息", IDENTITY), _upload("photo", "数码相片", ("jpg", "png"), 1)],
         any_window=True,
         min_assurance=2,
+        # 换领 costs the card's 工本费 (国家发展改革委、财政部《关于居民身份证收费标准及有关问题的通知》): the demo's
+        # one service with a fee, paid through the city card's unified payment before the application concludes.
+        fees="20元",
     ),
     _service(
         "GAJ-HZ-001",

@@ -29,7 +29,12 @@ from rongcheng.demo.cases import DEMO_ACCOUNTS as CASES_ACCOUNTS
 from rongcheng.demo.cases import DISTRICT_UNITS as CASES_DISTRICT_UNITS
 from rongcheng.demo.cases import UNITS as CASES_UNITS
 from rongcheng.demo.cases import demo_cases_seed
-from rongcheng.demo.catalogue import demo_catalogue_accounts, demo_catalogue_late_seed, demo_catalogue_seed
+from rongcheng.demo.catalogue import (
+    demo_catalogue_accounts,
+    demo_catalogue_accounts_shown,
+    demo_catalogue_late_seed,
+    demo_catalogue_seed,
+)
 from rongcheng.demo.credit import credit_seed
 from rongcheng.demo.generator import address_for, address_rows, entity_rows, person_rows, place_rows
 from rongcheng.demo.hall import EXTRA_DEPARTMENTS as HALL_DEPARTMENTS
@@ -95,6 +100,7 @@ def demo_city_seed(
     oidc_demo_seed()
     demo_staff_seed(business_roles={name: spec[0] for name, spec in DEMO_ROLES.items()})
     demo_catalogue_accounts(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
+    report.accounts += demo_catalogue_accounts_shown(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
     demo_identity_seed(accounts_file or Path(settings.DATA_DIR) / "demo-accounts.txt")
     demo_licences_seed()
     hall_seed()

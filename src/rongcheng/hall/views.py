@@ -93,6 +93,11 @@ def page_message(exc: DomainError) -> str:
     names = [e.get("msg") or e["loc"][-1] for e in exc.errors if e.get("rule") == "material.required" and e.get("loc")]
     if names and isinstance(exc, TransitionGuardFailed):
         return _("请先提供以下材料：%(materials)s。") % {"materials": "、".join(str(n) for n in names)}
+    unpaid = [str(e.get("msg", "")) for e in exc.errors if e.get("rule") == "fee.unpaid"]
+    if unpaid and unpaid[0].isdigit():  # the guard names the bill's payment code
+        return _("申请人尚未缴纳本事项的费用（缴款码 %(code)s），缴费后才能办结。") % {"code": unpaid[0]}
+    if unpaid:
+        return _("申请人尚未缴纳本事项的费用，缴费后才能办结。")
     for error in exc.errors:
         if error.get("rule") in RULE_MESSAGES:
             return str(RULE_MESSAGES[error["rule"]])
@@ -260,7 +265,7 @@ def _timeline(application: Application) -> list[dict[str, Any]]:
     labels = {name: t.label for name, t in TRANSITIONS.items()}
     labels.update(start=_("创建草稿"), countersign=_("会签意见"), escalate_near=_("临近期限预警"),
                   escalate_overdue=_("超期督办"), check_record=_("记录联合奖惩措施"),
-                  check_refresh=_("信用名单变化，重新核查"))  # fmt: skip
+                  check_refresh=_("信用名单变化，重新核查"), fee_paid=_("缴纳费用"))  # fmt: skip
     return [{"event": e, "label": labels.get(e.transition, e.transition)} for e in application.events.all()]
 
 

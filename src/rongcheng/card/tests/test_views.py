@@ -143,3 +143,58 @@ def test_a_resident_pays_a_bill_issued_to_them_by_card_and_gets_the_receipt():
     assert balance(card) == 500
     # the paid bill leaves the bills to pay (its receipt number may repeat the payment code's digits)
     assert f">{bill.payment_code}</span>" not in client.get("/card/").content.decode()
+
+
+def test_the_history_says_the_transfer_discount_in_the_pages_language():
+    person = make_person()
+    holder = resident("holder", person=person)
+    card = card_with(1000, holder=person.id_number_index)
+    bus, metro = merchant("BUS1", "bus"), merchant("METRO1", "metro")
+    moment = timezone.now() - dt.timedelta(minutes=30)
+    services.card_pay(number=card.number, merchant_code="BUS1", actor=bus.owner, key="b", base_fare=200, at=moment)
+    services.card_pay(number=card.number, merchant_code="METRO1", actor=metro.owner, key="m", base_fare=300,
+                      at=moment + dt.timedelta(minutes=20))  # fmt: skip
+    client = signed_in(holder)
+    assert "换乘优惠" in client.get(f"/card/cards/{card.reference}/").content.decode()
+    client.cookies["django_language"] = "en"
+    english = client.get(f"/card/cards/{card.reference}/").content.decode()
+    assert "transfer discount" in english
+    assert "换乘优惠" not in english
+
+
+def test_the_virtual_card_button_shows_only_while_the_resident_has_none():
+    person = make_person()
+    holder = resident("holder", person=person)
+    client = signed_in(holder)
+    assert "/card/virtual/" in client.get("/card/").content.decode()
+    client.post("/card/virtual/")
+    assert "/card/virtual/" not in client.get("/card/").content.decode()
+
+
+def test_finance_pages_propose_the_city_days_not_the_servers(monkeypatch):
+    """At 07:30 in Fuzhou the server's UTC date is still yesterday: clearing proposes the city's yesterday and
+    reconciliation the city's today."""
+    finance = account("finance", "add_clearingrun")
+    city_morning = dt.datetime(2026, 3, 10, 7, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    monkeypatch.setattr(timezone, "now", lambda: city_morning.astimezone(dt.UTC))
+    client = signed_in(finance)
+    assert 'value="2026-03-09"' in client.get("/card/finance/clearing/").content.decode()
+    assert 'value="2026-03-10"' in client.get("/card/finance/reconcile/").content.decode()
+
+
+def test_reconciliation_shows_its_differences_in_yuan():
+    finance = account("finance", "add_clearingrun")
+    card = card_with(0)
+    channel = account("online-channel", "add_transfer", kind="api_client")
+    services.card_top_up(number=card.number, amount=10_000, channel="online", actor=channel, key="t1",
+                         reference="ONLINE-1")  # fmt: skip
+    services.card_top_up(number=card.number, amount=2_550, channel="online", actor=channel, key="t2",
+                         reference="ONLINE-2")  # fmt: skip
+    statement = "ONLINE-1,10000\nONLINE-2,2500\nBANK-9,500\n"
+    page = signed_in(finance).post("/card/finance/reconcile/", {
+        "business_date": timezone.localdate().isoformat(), "channel": "online", "statement": statement,
+    }).content.decode()  # fmt: skip
+    assert "BANK-9：¥5.00" in page
+    assert "¥25.50" in page
+    assert "¥25.00" in page
+    assert "500 分" not in page

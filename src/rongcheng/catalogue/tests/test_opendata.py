@@ -158,6 +158,31 @@ def test_a_data_request_is_stored_and_bad_input_is_not():
     assert DataRequest.objects.get().title == "公交到站数据"
 
 
+def test_a_data_request_reaches_the_department_it_names_and_the_digital_office():
+    """A request the public makes is read by someone: the department it names (its editors and data stewards, on
+    their datasets page) and the digital office (every request, those naming no department too); another
+    department does not see it. A refused form says what to do, not only which field."""
+    client = Client()
+    refused = client.post("/opendata/request/", {"title": "", "description": "x"}).content.decode()
+    assert "请填写需求名称，不超过200字。" in refused
+    gsj, mzj = f.department(), f.department("FZ-MZJ", "福州市民政局")
+    client.post("/opendata/request/", {"title": "企业年报数据", "description": "分区县。", "organization": gsj.code})
+    client.post("/opendata/request/", {"title": "公交到站数据", "description": "实时到站。", "organization": ""})
+    own = Client()
+    own.force_login(f.steward(gsj))
+    page = own.get("/catalogue/datasets/").content.decode()
+    assert "企业年报数据" in page
+    assert "公交到站数据" not in page
+    other = Client()
+    other.force_login(f.editor(mzj))
+    assert "企业年报数据" not in other.get("/catalogue/datasets/").content.decode()
+    office = Client()
+    office.force_login(f.office())
+    everything = office.get("/catalogue/datasets/").content.decode()
+    assert "企业年报数据" in everything
+    assert "公交到站数据" in everything
+
+
 def test_dcat_catalog_parses_with_rdflib_and_lists_non_open_resources_without_data():
     f.published("departments")
     hidden = f.resource(name="不开放的资源")  # not_open

@@ -121,3 +121,37 @@ def test_the_data_steward_issues_and_revokes_a_token_shown_once():
     _client(steward).post("/catalogue/tokens/", {"revoke": token.prefix})
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_a_resources_versions_are_told_in_the_pages_language():
+    """The services note a version in their own words ("created", "upload FILE: N rows", "changed: a, b"); the page
+    says them in Chinese or English, never the English words on a Chinese page."""
+    from rongcheng.catalogue import services
+
+    resource = f.resource()
+    editor = f.editor()
+    client = _client(editor)
+    client.post(_url(resource, "upload/"), {"file": SimpleUploadedFile("firms.csv", f.CSV_OK)})
+    services.data_resource_update(code=resource.code, changes={"summary": "新的摘要。", "update_cycle": 7},
+                                  actor=editor)  # fmt: skip
+    page = client.get(_url(resource)).content.decode()
+    assert "上传 firms.csv：2 行" in page
+    assert "修改了：资源摘要、更新周期" in page
+    assert "编目" in page
+    assert "upload firms.csv" not in page
+    assert "changed:" not in page
+    assert ">created<" not in page
+    client.cookies["django_language"] = "en"
+    english = client.get(_url(resource)).content.decode()
+    assert "Uploaded firms.csv: 2 rows" in english
+    assert "Changed: " in english
+
+
+def test_a_dataset_with_no_review_asked_for_shows_a_dash_not_none():
+    f.published("firms-by-district")
+    client = _client(f.steward())
+    client.cookies["django_language"] = "en"
+    page = client.get("/catalogue/datasets/").content.decode()
+    assert "firms by district" in page
+    assert "<td>None</td>" not in page
+    assert "<td>—</td>" in page

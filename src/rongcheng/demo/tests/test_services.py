@@ -2,6 +2,7 @@ import pytest
 
 from rongcheng.accounts.models import AccountKind, Department, User
 from rongcheng.audit.models import AuditRecord
+from rongcheng.demo.catalogue import ACCOUNTS as CATALOGUE_ACCOUNTS
 from rongcheng.demo.services import DEMO_ACCOUNTS, demo_city_seed
 from rongcheng.divisions.models import Division, GridCell
 from rongcheng.kernel.identifiers import credit_code_validate, id_number_validate
@@ -29,6 +30,10 @@ def test_seeding_twice_adds_nothing_the_second_time(tmp_path):
     ) == counts
     assert AuditRecord.objects.count() == audit_count
     assert [password for _, password, _ in second.accounts] == [password for _, password, _ in first.accounts]
+    # the catalogue's accounts (README story 6) are printed with the others, their passwords those of the file
+    shown = {username: password for username, password, _ in first.accounts}
+    assert {"data-editor", "data-steward", "data-civil", "data-office"} <= set(shown)
+    assert f"data-civil\t{shown['data-civil']}\t" in accounts_file.read_text(encoding="utf-8")
 
 
 def test_growing_the_city_adds_only_the_difference(tmp_path):
@@ -63,7 +68,9 @@ def test_staff_accounts_are_real_accounts_with_private_passwords(tmp_path):
     accounts_file = tmp_path / "accounts.txt"
     report = demo_city_seed(persons=0, entities=0, accounts_file=accounts_file)
     # no person yet: no resident account to bind
-    assert [username for username, _, _ in report.accounts] == [row[0] for row in DEMO_ACCOUNTS if row[2] == "staff"]
+    assert [username for username, _, _ in report.accounts] == [
+        *(row[0] for row in DEMO_ACCOUNTS if row[2] == "staff"), *CATALOGUE_ACCOUNTS,
+    ]  # fmt: skip
     assert oct(accounts_file.stat().st_mode & 0o777) == "0o600"
     username, password, _ = report.accounts[0]
     user = User.objects.get(username=username)
@@ -75,7 +82,7 @@ def test_staff_accounts_are_real_accounts_with_private_passwords(tmp_path):
 
 def test_demo_roles_show_masking_by_entitlement(tmp_path):
     report = demo_city_seed(persons=20, entities=0, accounts_file=tmp_path / "a.txt")
-    assert [username for username, _, _ in report.accounts] == [row[0] for row in DEMO_ACCOUNTS]
+    assert [username for username, _, _ in report.accounts] == [*(row[0] for row in DEMO_ACCOUNTS), *CATALOGUE_ACCOUNTS]
     first = Person.objects.order_by("id").first()
     assert first is not None
     resident = User.objects.get(username="resident")

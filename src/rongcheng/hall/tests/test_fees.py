@@ -90,6 +90,14 @@ def test_a_payment_delivered_twice_is_noted_once_and_other_bills_are_ignored() -
                                 reference=bill.reference, amount=5, receipt_number="R8")  # fmt: skip
     services.fee_paid_record(other_department)
     assert ApplicationEvent.objects.filter(application=application, transition="fee_paid").count() == 1
+    # the applicant's timeline names the payment in words, not by the event's code name
+    from django.test import Client
+
+    client = Client()
+    client.force_login(application.applicant)
+    page = client.get(f"/hall/applications/{application.pk}/").content.decode()
+    assert "缴纳费用" in page
+    assert "fee_paid" not in page
 
 
 def test_a_service_without_fee_issues_no_bill_and_concludes() -> None:
@@ -97,3 +105,21 @@ def test_a_service_without_fee_issues_no_bill_and_concludes() -> None:
     application = f.walk(f.submitted(f.applicant(), item), f.officer(), "accept", "review", "approve", "conclude")
     assert application.state == State.CONCLUDED
     assert not Bill.objects.exists()
+
+
+def test_the_workbench_says_the_fee_is_unpaid_when_conclusion_waits_for_it() -> None:
+    """An officer who presses 办结 before the applicant has paid reads why and the bill's payment code, not the
+    vague "input does not meet the requirements"."""
+    from django.test import Client
+
+    item = f.service(fees="工本费 20元")
+    officer = f.officer()
+    application = f.walk(f.submitted(f.applicant(), item), officer, "accept", "review", "approve")
+    bill = Bill.objects.get()
+    client = Client()
+    client.force_login(officer)
+    page = client.post(
+        f"/hall/workbench/{application.pk}/transition/", {"transition": "conclude"}, follow=True
+    ).content.decode()
+    assert f"申请人尚未缴纳本事项的费用（缴款码 {bill.payment_code}），缴费后才能办结。" in page
+    assert "输入不符合要求" not in page
