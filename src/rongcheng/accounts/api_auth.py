@@ -6,7 +6,8 @@ by the selectors and services; this module answers "who is it" and, for a token,
 call" (its scope). Operations that change data also name the permission they need here, checked before the
 operation runs; a refusal is audited like a refused read.
 
-Tokens come from the OpenID Connect provider's token endpoint (/oauth/token/): RS256 JWTs (RFC 9068). Their
+Tokens come from the OpenID Connect provider's token endpoint (/oauth/token/): ES256 or RS256 JWTs (RFC 9068),
+each checked under the algorithm of the key its `kid` names, never the one its header claims. Their
 signature, expiry, issuer and audience are checked here, locally, against the provider's key ring (no query); a token
 for another audience is refused with `invalid_token`. Then one indexed query reads the token's row (stored hashed)
 with its application and account, which the call needs anyway: so a revoked token (its row deleted), a deleted

@@ -72,11 +72,24 @@ def refusal_summaries_subscribe(subscriber: Callable[[RefusalSummary], object]) 
         _subscribers.append(subscriber)
 
 
+# Parsed rates by scope, each with a copy of the settings entry it was parsed from: every limited request asks
+# (a token grant twice), and parsing is the larger part of the question. Checked against the current entry on every
+# call (one small dict comparison), so settings replaced or changed in place by tests are seen at once.
+_parsed: dict[str, tuple[dict[str, str], dict[str, Rate]]] = {}
+
+
 def rates_for(scope: str) -> dict[str, Rate]:
+    """The rates of `scope` by kind (do not change the answer: it is shared)."""
     configured: dict[str, dict[str, str]] = getattr(settings, "RATE_LIMITS", {})
-    if scope not in configured:
+    entry = configured.get(scope)
+    if entry is None:
         raise ImproperlyConfigured(f"No rate limit is configured for {scope!r} (settings.RATE_LIMITS).")
-    return {kind: Rate.parse(text) for kind, text in configured[scope].items() if kind in KINDS and text}
+    known = _parsed.get(scope)
+    if known is not None and known[0] == entry:
+        return known[1]
+    rates = {kind: Rate.parse(text) for kind, text in entry.items() if kind in KINDS and text}
+    _parsed[scope] = (dict(entry), rates)
+    return rates
 
 
 def _summary_seconds() -> int:

@@ -12,6 +12,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import Application
 
+ACCESS_TOKEN_ALGORITHMS = [("ES256", "ES256 (P-256)"), ("RS256", "RS256 (RSA 2048)")]
+
 
 class ClientRegistration(models.Model):
     application = models.OneToOneField(
@@ -28,6 +30,11 @@ class ClientRegistration(models.Model):
     registered_at = models.DateTimeField(_("registered at"), auto_now_add=True)
     secret_rotated_at = models.DateTimeField(_("secret rotated at"), null=True, blank=True)
     disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
+    # The algorithm of the client's access tokens (RFC 9068): ES256 unless its resource servers need RS256, which
+    # RFC 9068 §2.1 makes the one every resource server supports. Registrations older than ES256 keep RS256.
+    access_token_algorithm = models.CharField(
+        _("access token algorithm"), max_length=5, choices=ACCESS_TOKEN_ALGORITHMS, default="ES256"
+    )
 
     class Meta:
         verbose_name = _("client registration")

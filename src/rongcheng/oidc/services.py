@@ -20,7 +20,7 @@ from rongcheng.audit.services import Actor, actor_from_user, audit_record
 from rongcheng.kernel.context import Account, current_address
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.oidc.errors import ClientManagementDenied, ClientNotFound, ConsentNotFound
-from rongcheng.oidc.models import ClientRegistration, Consent
+from rongcheng.oidc.models import ACCESS_TOKEN_ALGORITHMS, ClientRegistration, Consent
 from rongcheng.oidc.permissions import MANAGE_CLIENT, may_manage_clients
 from rongcheng.oidc.selectors import client_cache_forget
 
@@ -65,13 +65,18 @@ def client_register(
     post_logout_redirect_uris: list[str] | None = None,
     api_scopes: list[str] | None = None,
     sector_identifier: str = "",
+    access_token_algorithm: str = "ES256",  # noqa: S107  # a JOSE algorithm's name, not a secret
 ) -> IssuedSecret:
     """A department system's client: an account of kind api_client holding the permissions behind `api_scopes`,
-    an application of the toolkit, and its registration."""
+    an application of the toolkit, and its registration. Its access tokens are signed `access_token_algorithm`:
+    ES256, or RS256 for resource servers that verify nothing else (RFC 9068 §2.1); ID tokens are RS256 always."""
     detail = {"name": name, "department": department_code, "grant_type": grant_type}
     _require_manager(actor, "oidc.client.register", detail)
     if grant_type not in GRANT_TYPES:
         raise _invalid("grant_type", f"grant_type must be one of {', '.join(GRANT_TYPES)}.", "grant_type.choice")
+    if access_token_algorithm not in dict(ACCESS_TOKEN_ALGORITHMS):
+        raise _invalid("access_token_algorithm", "access_token_algorithm must be ES256 or RS256.",
+                       "access_token_algorithm.choice")  # fmt: skip
     unknown = sorted(set(api_scopes or ()) - set(settings.API_SCOPE_PERMISSIONS))
     if unknown:
         raise _invalid("api_scopes", f"Unknown API scopes: {', '.join(unknown)}.", "scope.known")
@@ -114,12 +119,13 @@ def client_register(
         application.save()
         registration = ClientRegistration.objects.create(
             application=application, department=department, sector_identifier=sector_identifier,
-            registered_by=actor.get_username(),
+            registered_by=actor.get_username(), access_token_algorithm=access_token_algorithm,
         )  # fmt: skip
         audit_record(
             action="oidc.client.register", actor=actor_from_user(actor), target_type="oidc.client",
             target_id=application.client_id, detail={**detail, "api_scopes": sorted(api_scopes or []),
-            "redirect_uris": redirect_uris, "sector_identifier": sector_identifier},
+            "redirect_uris": redirect_uris, "sector_identifier": sector_identifier,
+            "access_token_algorithm": access_token_algorithm},
         )  # fmt: skip
     return IssuedSecret(registration, secret)
 

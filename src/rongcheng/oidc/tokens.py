@@ -3,6 +3,10 @@
 The token endpoint calls `access_token_generate` (settings OAUTH2_PROVIDER["ACCESS_TOKEN_GENERATOR"]) for every
 grant; django-oauth-toolkit then stores only the token's SHA-256 (hashed at rest), which is what revocation and
 introspection look up. Protected APIs verify the signature, expiry and audience locally (accounts.api_auth).
+
+Access tokens are signed ES256 (P-256) unless the client's registration asks for RS256
+(`ClientRegistration.access_token_algorithm`): an ECDSA signature costs a tenth of an RSA one, which was a quarter of
+a client-credentials grant's CPU (ADR 0008, amended 2026-12-06). ID tokens stay RS256 (OpenID Connect's default).
 """
 
 from __future__ import annotations
@@ -12,14 +16,16 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from oauth2_provider.settings import oauth2_settings
 
 from rongcheng.accounts.api_auth import ACCESS_TOKEN_TYPE, api_audience_for
 from rongcheng.accounts.models import User
-from rongcheng.kernel.keyring import KeyRing, key_ring
+from rongcheng.kernel.keyring import ES256, KeyRing, key_ring
 from rongcheng.oidc.subjects import subject_for
 
 ACR_PREFIX = "urn:rongcheng:loa:"
+DEFAULT_ACCESS_TOKEN_ALGORITHM = ES256  # a client without a registration row (api_client_create) gets ES256
 
 
 def signing_keys() -> KeyRing:
@@ -51,6 +57,15 @@ def issuer_of(oauthlib_request: Any) -> str:
     return issuer
 
 
+def access_token_algorithm_for(client: Any) -> str:
+    """The algorithm of the client's access tokens: its registration's choice (loaded with the client, no query)."""
+    try:
+        registration = client.registration
+    except (ObjectDoesNotExist, AttributeError):
+        return DEFAULT_ACCESS_TOKEN_ALGORITHM
+    return str(registration.access_token_algorithm or DEFAULT_ACCESS_TOKEN_ALGORITHM)
+
+
 def _audience(request: Any, issuer: str) -> str | list[str]:
     resource = getattr(request, "resource", None)
     if isinstance(resource, str) and resource.strip():
@@ -79,4 +94,4 @@ def access_token_generate(request: Any) -> str:
     if user is not None and request.grant_type != "client_credentials":
         claims["sub"] = subject_for(user, client)
         claims["acr"] = acr_of(user)
-    return signing_keys().sign(claims, typ=ACCESS_TOKEN_TYPE)
+    return signing_keys().sign(claims, typ=ACCESS_TOKEN_TYPE, algorithm=access_token_algorithm_for(client))

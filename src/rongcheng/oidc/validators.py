@@ -28,7 +28,7 @@ from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidClientError
 
 from rongcheng.audit.services import Actor, audit_record
 from rongcheng.kernel.context import current_address
-from rongcheng.kernel.keyring import JwtInvalid, b64url_decode
+from rongcheng.kernel.keyring import RS256, JwtInvalid, b64url_decode
 from rongcheng.oidc.hashers import ALGORITHM, ClientSecretHasher
 from rongcheng.oidc.models import RedeemedCode
 from rongcheng.oidc.selectors import (
@@ -212,7 +212,7 @@ class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-
         id_token.update(**claims)
         if "nonce" not in id_token and request.nonce:
             id_token["nonce"] = request.nonce
-        serialized = signing_keys().sign(json.loads(json.dumps(id_token, default=str)), typ="JWT")
+        serialized = signing_keys().sign(json.loads(json.dumps(id_token, default=str)), typ="JWT", algorithm=RS256)
         with transaction.atomic():
             saved = self._save_id_token(id_token["jti"], request, expiration_time)
         request.access_token = saved
@@ -227,7 +227,7 @@ class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-
             return None
         kid = header.get("kid") if isinstance(header, dict) else None
         for key in signing_keys().keys():  # noqa: SIM118  # KeyRing.keys() is a method, not a dict view
-            if key.kid == kid:
+            if key.kid == kid and key.algorithm == RS256:  # ID tokens are RS256 only: an ES256 key names none
                 return jwk.JWK.from_pyca(key.public)
         return None
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from rongcheng.kernel.cache import SharedDatabaseCache, _as_datetime
 from rongcheng.kernel.errors import RateLimited
-from rongcheng.kernel.ratelimit import Rate, rate_limit_admit
+from rongcheng.kernel.ratelimit import Rate, rate_limit_admit, rates_for
 
 
 def test_rates_parse_and_refuse_nonsense():
@@ -36,6 +36,31 @@ def test_address_and_account_are_counted_apart(settings):
     rate_limit_admit("test.scope", address="192.0.2.3", account="7")
     with pytest.raises(RateLimited):
         rate_limit_admit("test.scope", address="192.0.2.4", account="7")
+
+
+def test_rates_are_parsed_once_and_follow_the_settings_at_once(settings, monkeypatch):
+    parsed: list[str] = []
+    real_parse = Rate.parse.__func__  # type: ignore[attr-defined]
+
+    def counting_parse(cls: type[Rate], text: str) -> Rate:
+        parsed.append(text)
+        return real_parse(cls, text)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Rate, "parse", classmethod(counting_parse))
+    settings.RATE_LIMITS = {"memo.scope": {"address": "2/60", "account": "3/60"}}
+    assert rates_for("memo.scope") == {"address": Rate(2, 60), "account": Rate(3, 60)}
+    assert rates_for("memo.scope") == {"address": Rate(2, 60), "account": Rate(3, 60)}
+    assert parsed == ["2/60", "3/60"]  # the second answer was remembered
+    settings.RATE_LIMITS = {"memo.scope": {"address": "5/60"}}  # override_settings, as tests and operators change it
+    assert rates_for("memo.scope") == {"address": Rate(5, 60)}
+    settings.RATE_LIMITS["memo.scope"]["address"] = "off/60"  # changed in place: seen too, and refused
+    with pytest.raises(ImproperlyConfigured):
+        rates_for("memo.scope")
+    settings.RATE_LIMITS["memo.scope"]["address"] = "7/60"
+    assert rates_for("memo.scope") == {"address": Rate(7, 60)}
+    settings.RATE_LIMITS = {}
+    with pytest.raises(ImproperlyConfigured):
+        rates_for("memo.scope")
 
 
 def test_an_unconfigured_scope_is_a_configuration_error(settings):

@@ -62,13 +62,22 @@ def test_the_access_token_is_an_rfc9068_jwt(rp, resident):
     tokens = sign_in(rp, resident)
     header = json.loads(b64url_decode(tokens["access_token"].split(".")[0]))
     claims = payload(tokens["access_token"])
-    assert (header["alg"], header["typ"]) == ("RS256", "at+jwt")
+    assert (header["alg"], header["typ"]) == ("ES256", "at+jwt")  # a registration's default (ADR 0008)
+    assert json.loads(b64url_decode(tokens["id_token"].split(".")[0]))["alg"] == "RS256"  # ID tokens: RS256 always
     client_id = rp.registration.application.client_id
     assert (claims["iss"], claims["aud"], claims["client_id"], claims["scope"], claims["acr"]) == (
         "http://testserver/oauth", "http://testserver/api/v1/", client_id, "openid profile", "urn:rongcheng:loa:2",
     )  # fmt: skip
     assert claims["sub"] == payload(tokens["id_token"])["sub"]
     assert claims["exp"] - claims["iat"] == 600
+
+
+def test_a_client_registered_for_rs256_gets_rs256_access_tokens(manager, resident):
+    legacy = register(manager, "gaj-legacy", access_token_algorithm="RS256")
+    tokens = sign_in(legacy, resident)
+    for token in (tokens["access_token"], tokens["id_token"]):
+        assert json.loads(b64url_decode(token.split(".")[0]))["alg"] == "RS256"
+    assert userinfo(tokens["access_token"])["sub"] == payload(tokens["id_token"])["sub"]
 
 
 def test_acr_follows_the_assurance_level(rp, resident):

@@ -3,6 +3,7 @@ JWKS, userinfo, refresh, client credentials to a registry API) and the independe
 
 from __future__ import annotations
 
+import json
 import secrets
 from urllib.parse import urlsplit
 
@@ -78,11 +79,47 @@ def test_authlib_client_credentials_call_a_registry_api(live_server, manager, pe
     client_id = system.registration.application.client_id
     with OAuth2Session(client_id, system.client_secret, scope="registries:read") as session:
         token = session.fetch_token(config["token_endpoint"], grant_type="client_credentials")
+    assert_verified_by_the_published_jwks(token["access_token"], config, "ES256")
     with OAuth2Session(client_id, token=token) as session:
         response = session.get(f"{base}/api/v1/registries/persons/{person.pk}?purpose=public_security", timeout=10)
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["record_id"], body["name"]) == (person.pk, "林**")  # masked: no entitlement
+
+
+def assert_verified_by_the_published_jwks(access_token: str, config: dict, algorithm: str) -> None:
+    """Another department's resource server: the JWKS as published, two libraries (Authlib, jwcrypto), nothing of
+    ours; each must verify the token under the algorithm its key is published for."""
+    from authlib.jose import JsonWebKey, jwt
+    from jwcrypto import jwk
+    from jwcrypto import jwt as jwcrypto_jwt
+
+    published = requests.get(config["jwks_uri"], timeout=10).json()
+    claims = jwt.decode(access_token, JsonWebKey.import_key_set(published), claims_options={
+        "iss": {"essential": True, "value": config["issuer"]}, "exp": {"essential": True},
+    })  # fmt: skip
+    claims.validate()
+    assert (claims.header["alg"], claims.header["typ"]) == (algorithm, "at+jwt")
+    (key,) = [k for k in published["keys"] if k["kid"] == claims.header["kid"]]
+    assert key["alg"] == algorithm
+    checked = jwcrypto_jwt.JWT(jwt=access_token, key=jwk.JWKSet.from_json(json.dumps(published)), algs=[algorithm],
+                               expected_type="JWS", check_claims={"iss": config["issuer"], "exp": None})  # fmt: skip
+    assert json.loads(checked.claims)["jti"] == claims["jti"]
+
+
+def test_a_client_registered_for_rs256_access_tokens_gets_them_verified_the_same_way(live_server, manager, person):
+    from authlib.integrations.requests_client import OAuth2Session
+
+    system = register(manager, "gaj-legacy-check", grant_type="client-credentials", redirect_uris=[],
+                      api_scopes=["registries:read"], access_token_algorithm="RS256")  # fmt: skip
+    config = discovery(live_server.url)
+    client_id = system.registration.application.client_id
+    with OAuth2Session(client_id, system.client_secret, scope="registries:read") as session:
+        token = session.fetch_token(config["token_endpoint"], grant_type="client_credentials")
+    assert_verified_by_the_published_jwks(token["access_token"], config, "RS256")
+    with OAuth2Session(client_id, token=token) as session:
+        url = f"{live_server.url}/api/v1/registries/persons/{person.pk}?purpose=public_security"
+        assert session.get(url, timeout=10).status_code == 200
 
 
 def test_the_oic_package_does_discovery_and_the_code_flow(live_server, rp, resident):
