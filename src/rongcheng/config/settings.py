@@ -33,9 +33,9 @@ DATA_KEYS = (
 # HMAC-SM3 key of the blind indexes (exact lookup of encrypted ID numbers and phones). It does not rotate with the
 # data keys, or every index would have to be rebuilt.
 BLIND_INDEX_KEY = secret_from_file("blind-index-key", "RONGCHENG_BLIND_INDEX_KEY", 32, hex_format=True)
-# OpenID Connect provider (rongcheng.oidc, ADR 0008): RS256 signing keys (rotated with `rongcheng manage oidc_keys`),
-# the HMAC-SM3 key of client secrets and the key of pairwise subject identifiers. The issuer and the audience of the
-# platform's own API default to this server's address as the request names it.
+# OpenID Connect provider (rongcheng.oidc, ADR 0008): RS256 and ES256 signing keys (rotated with
+# `rongcheng manage oidc_keys`), the HMAC-SM3 key of client secrets and the key of pairwise subject identifiers. The
+# issuer and the audience of the platform's own API default to this server's address as the request names it.
 OIDC_KEYS_DIR = Path(os.environ.get("RONGCHENG_OIDC_KEYS_DIR") or DATA_DIR / "oidc-keys")
 CARD_KEYS_DIR = Path(os.environ.get("RONGCHENG_CARD_KEYS_DIR") or DATA_DIR / "card-keys")
 OIDC_CLIENT_SECRET_KEY = secret_from_file(
@@ -248,8 +248,9 @@ if AUDIT_READ_COMMIT not in ("durable", "async"):
 # API with them. A token acts as the application's owner, an account of kind api_client; the scopes a client may ask
 # for follow the permissions of that account (API_SCOPE_PERMISSIONS), so `registries:write` needs a write permission.
 # It is also the OpenID Connect provider of the department systems (rongcheng.oidc, ADR 0008): authorization code
-# with PKCE (S256), refresh tokens rotated with reuse detection, access tokens as RS256 JWTs (RFC 9068), pairwise
-# subjects. Client secrets are long random values hashed with a keyed HMAC-SM3, not argon2 (ClientSecretHasher).
+# with PKCE (S256), refresh tokens rotated with reuse detection, access tokens as JWTs (RFC 9068; ES256, or RS256
+# for a client registered for it), pairwise subjects. Client secrets are long random values hashed with a keyed
+# HMAC-SM3, not argon2 (ClientSecretHasher).
 OAUTH2_PROVIDER: dict[str, Any] = {
     "SCOPES": {
         "registries:read": "Read the base registries (masked unless entitled)",
