@@ -32,6 +32,8 @@ def test_hall_seed_is_idempotent_and_covers_departments():
         "高龄津贴申领",
         "购房提取住房公积金",
     } <= names
+    # one service with a fee, so the hall's unified payment (bill on approval, conclusion once paid) can be walked
+    assert ServiceItem.objects.get(code="GAJ-SFZ-001").fees == "20元"
 
 
 def test_the_demo_company_representative_applies_with_its_business_licence_prefilled(tmp_path):

@@ -124,8 +124,11 @@ def _conclude(city: dict[str, User], code: str) -> None:
     window = city["officer"] if service.any_window else city[_officer_of(service.department.code)]
     decider = city[_officer_of(service.department.code)]
     services.application_transition(user=window, application_id=application.pk, transition="accept")
-    for step in ("review", "approve", "conclude"):
+    for step in ("review", "approve"):
         services.application_transition(user=decider, application_id=application.pk, transition=step)
+    if service.fees != "不收费":  # the fee's bill, issued on approval, paid with the applicant's city card
+        _fee_pay(decider, applicant, application)
+    services.application_transition(user=decider, application_id=application.pk, transition="conclude")
     application.refresh_from_db()
     assert application.state == State.CONCLUDED
     if service.issues_licence_type:
@@ -195,3 +198,18 @@ def test_the_window_officer_lands_on_the_waiting_city_wide_application_and_sees_
     assert buttons(window) == set()  # accepted at the window, decided by the market-regulation bureau
     assert buttons(market) == {"review"}
     assert str(application.number) in market.get(reverse("hall:workbench")).content.decode()
+
+
+def _fee_pay(decider: User, applicant: User, application: Application) -> None:
+    """Concluding before the fee is paid is refused with the bill's payment code; paid by card, it goes on."""
+    from rongcheng.card.models import Bill, BillStatus, Card, CardForm
+    from rongcheng.card.services import bill_pay_by_card
+
+    application.refresh_from_db()  # numbered on acceptance
+    bill = Bill.objects.get(reference=f"hall:{application.number}", department_id=application.department_id)
+    assert bill.status == BillStatus.UNPAID
+    with pytest.raises(TransitionGuardFailed) as refused:
+        services.application_transition(user=decider, application_id=application.pk, transition="conclude")
+    assert refused.value.errors == [{"loc": ["fee"], "rule": "fee.unpaid", "msg": bill.payment_code}]
+    card = Card.objects.get(holder_index=applicant.id_number_index, form=CardForm.PHYSICAL)
+    bill_pay_by_card(payment_code=bill.payment_code, number=card.number, user=applicant, key=f"fee-{bill.pk}")
