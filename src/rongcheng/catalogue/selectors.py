@@ -38,6 +38,7 @@ from rongcheng.catalogue.models import (
     SharingRequest,
     SharingState,
 )
+from rongcheng.kernel.context import Account
 
 LICENCE_TITLES = {
     "cc-by-4.0": ("Creative Commons Attribution 4.0", "https://creativecommons.org/licenses/by/4.0/", True),
@@ -58,7 +59,7 @@ MEDIA_TYPES = {
 Viewer = Any  # a User, a DepartmentApiToken, or None (the public)
 
 
-def data_requests_for(user: Any, departments: list[Department], *, limit: int = 200) -> list[DataRequest]:
+def data_requests_for(user: Account, departments: list[Department], *, limit: int = 200) -> list[DataRequest]:
     """The public's data requests (opendata/request/) a member of staff deals with: those naming one of the
     departments whose datasets they edit or steward; the digital office sees them all, those naming no department
     too. Newest first."""
