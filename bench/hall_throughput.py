@@ -53,6 +53,7 @@ def _backend_seconds(connection: object) -> float:
 
 
 SHOW = "--show-statements" in sys.argv
+PROFILE = "--profile" in sys.argv
 CPU: dict[str, list[float]] = {}  # per path: [bench process seconds, backend seconds, applications]
 
 
@@ -278,7 +279,18 @@ def _run(kind: str, count: int, repeats: int) -> tuple[float, float, Statements,
             for name, work, rates in (("services", through_services, service_rates), ("bare", bare_sql, bare_rates)):
                 cpu, backend = time.process_time(), _backend_seconds(connection)
                 began = time.perf_counter()
-                work(batch)
+                if PROFILE and name == "services":
+                    import cProfile
+                    import pstats
+
+                    profiler = cProfile.Profile()
+                    profiler.runcall(work, batch)
+                    stats = pstats.Stats(profiler)
+                    print(f"cProfile of {len(batch)} applications through the services: {stats.total_calls} calls")
+                    stats.sort_stats("cumulative").print_stats(45)
+                    stats.sort_stats("tottime").print_stats(30)
+                else:
+                    work(batch)
                 rates.append(len(batch) / (time.perf_counter() - began))
                 used = CPU.setdefault(name, [0.0, 0.0, 0.0])
                 used[0] += time.process_time() - cpu
@@ -315,6 +327,7 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--applications", type=int, default=300, help="applications per pass")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="cProfile the services' pass (its rate means nothing)")
     parser.add_argument("--show-statements", action="store_true", help="print the SQL of the counted application")
     args = parse_arguments(parser, applications=4, repeats=1)
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]

@@ -30,9 +30,10 @@ from typing import IO, Any, Literal, cast
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import validate_ipv46_address
-from django.db import connection, connections, transaction
+from django.db import connection, connections, router, transaction
 from django.db.models import BooleanField, QuerySet, Subquery
-from django.db.models.expressions import RawSQL
+from django.db.models.expressions import DatabaseDefault, RawSQL
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from rongcheng.audit.errors import AuditChainBroken, AuditExportExists, AuditRecordInvalid, AuditRetentionNotReached
@@ -174,23 +175,81 @@ def audit_record(
                              detail=detail)  # fmt: skip
     mode = seal_mode()
     # The database queues the record for sealing (trigger in migration 0002): one INSERT, one round trip.
-    record = AuditRecord.objects.create(
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        actor_label=actor.label,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        outcome=outcome,
-        purpose=purpose,
-        source_address=source_address or None,
-        detail=stored_detail,
-        request_id=_request_id(),
+    record = _record_insert(
+        AuditRecord(
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+            actor_label=actor.label,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            outcome=outcome,
+            purpose=purpose,
+            source_address=source_address or None,
+            detail=stored_detail,
+            request_id=_request_id(),
+        )
     )
     if mode != "manual":
         transaction.on_commit(audit_seal_soon, robust=True)
     if outcome == "denied":
         _refusals.set(_refusals.get() + 1)
+    return record
+
+
+@dataclass(frozen=True)
+class _CompiledInsert:
+    sql: str
+    fields: tuple[Any, ...]  # the fields whose values are the parameters, in their order
+    returning: tuple[str, ...]  # the attributes the database fills in (id, occurred_at)
+    compiler: Any
+    converters: dict[int, Any]
+
+
+def _insert_compiled(alias: str) -> _CompiledInsert:
+    """The ORM's own INSERT of one record (what `AuditRecord.objects.create` sends, its database defaults and
+    RETURNING included), compiled once per connection: each record then costs its parameters, not a compilation."""
+    connection = connections[alias]
+    compiled: _CompiledInsert | None = connection.__dict__.get("_rongcheng_audit_insert")
+    if compiled is not None:
+        return compiled
+    meta = AuditRecord._meta
+    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+    # Every field given a value, as `audit_record` gives them, but the time, which the database fills in.
+    template = AuditRecord(actor_kind="system", outcome="success", detail={}, source_address=None, request_id="")
+    query = InsertQuery(AuditRecord)
+    query.insert_values(fields, [template])
+    compiler = query.get_compiler(using=alias, connection=connection)
+    returning = list(meta.db_returning_fields)
+    compiler.returning_fields = returning
+    ((sql, params),) = compiler.as_sql()
+    valued = tuple(f for f in fields if not isinstance(getattr(template, f.attname), DatabaseDefault))
+    if len(params) != len(valued) or not connection.features.can_return_columns_from_insert:
+        raise ImproperlyConfigured("The audit record's INSERT did not compile as expected.")
+    compiled = _CompiledInsert(
+        sql=sql, fields=valued, returning=tuple(f.attname for f in returning), compiler=compiler,
+        converters=compiler.get_converters([f.get_col(meta.db_table) for f in returning]),
+    )  # fmt: skip
+    connection.__dict__["_rongcheng_audit_insert"] = compiled
+    return compiled
+
+
+def _record_insert(record: AuditRecord) -> AuditRecord:
+    """`record.save(force_insert=True)` through the INSERT compiled once per connection: the same SQL and
+    parameters, the database's id and time set on the record as `save` sets them."""
+    alias = router.db_for_write(AuditRecord)
+    connection = connections[alias]
+    compiled = _insert_compiled(alias)
+    params = [field.get_db_prep_save(getattr(record, field.attname), connection) for field in compiled.fields]
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, params)
+        row = cursor.fetchone()
+    if compiled.converters:
+        row = next(iter(compiled.compiler.apply_converters([row], compiled.converters)))
+    for name, value in zip(compiled.returning, row, strict=True):
+        setattr(record, name, value)
+    record._state.adding = False
+    record._state.db = alias
     return record
 
 

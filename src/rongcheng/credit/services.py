@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Q
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from rongcheng.accounts.models import Department, User
@@ -119,14 +120,42 @@ def subject_key(kind: str, code: str) -> str:
 
 
 def subject_get_or_create(*, kind: str, key: str, name: str, code_masked: str) -> Subject:
+    """The subject of that kind and key, created when there is none: a read, and for a new subject one INSERT that
+    does nothing when another transaction created it meanwhile (then it is read again), without a savepoint."""
     subject = Subject.objects.filter(kind=kind, key=key).first()
     if subject is not None:
         return subject
-    try:
-        with transaction.atomic():
-            return Subject.objects.create(kind=kind, key=key, name=name[:120], code_masked=code_masked[:18])
-    except IntegrityError:
-        return Subject.objects.get(kind=kind, key=key)
+    subject = Subject(kind=kind, key=key, name=name[:120], code_masked=code_masked[:18])
+    if _inserted_once(subject):
+        return subject
+    return Subject.objects.get(kind=kind, key=key)
+
+
+def _inserted_once(row: Subject | Record) -> bool:
+    """INSERT the row unless a unique constraint holds one like it already (`ON CONFLICT DO NOTHING`): the ORM's own
+    INSERT, its id set on the row when written. One statement, no savepoint, and nothing to roll back when the row
+    was there: a repeated delivery writes nothing."""
+    meta = row._meta
+    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+    query = InsertQuery(type(row))
+    query.insert_values(fields, [row])
+    alias = router.db_for_write(type(row))
+    compiler = query.get_compiler(using=alias)
+    compiler.returning_fields = [meta.pk]
+    ((sql, params),) = compiler.as_sql()
+    values, returning, columns = sql.rpartition(" RETURNING ")
+    if not returning:
+        raise ValueError(f"Unexpected INSERT of {meta.label}: {sql[:80]}")
+    with connections[alias].cursor() as cursor:
+        # The ORM's INSERT with the upsert clause of both databases, which yields only to a unique constraint (not
+        # SQLite's `INSERT OR IGNORE`, which would also pass over a NOT NULL or CHECK violation).
+        cursor.execute(f"{values} ON CONFLICT DO NOTHING RETURNING {columns}", params)
+        returned = cursor.fetchone()
+    if returned is None:
+        return False
+    row.pk = returned[0]
+    row._state.adding, row._state.db = False, alias
+    return True
 
 
 def _subject_for(clean: CleanRecord) -> Subject:
@@ -300,16 +329,15 @@ def _automatic_record(
     *, kind_of_subject: str, key: str, name: str, masked: str, department: Department, reference: str,
     decided_on: dt.date, intake: str, values: dict[str, Any],
 ) -> Record | None:  # fmt: skip
-    """A licensing record the platform reports by itself; once per reference, whatever the number of deliveries."""
-    if Record.objects.filter(department=department, source_reference=reference).exists():
-        return None
+    """A licensing record the platform reports by itself; once per reference, whatever the number of deliveries
+    (the record's INSERT does nothing when the department holds one of that reference already)."""
     today = city_today()
     entity = LegalEntity.objects.select_related("legal_representative").filter(credit_code=key).first() \
         if kind_of_subject == SubjectKind.ENTITY else None  # fmt: skip
     rep_name, rep_index, rep_masked = _entity_representative(entity)
     due_on = publication_due(decided_on)
-    # No savepoint of its own when nested (the outbox's delivery holds one around the handler): an error here undoes
-    # the enclosing block's work all the same, and a record already there is caught by the inner block below.
+    # No savepoint of its own when nested (the outbox's delivery): an error here undoes the enclosing block's work all
+    # the same, and a record already there is written no second time (`_inserted_once`).
     with transaction.atomic(savepoint=False):
         subject = subject_get_or_create(kind=kind_of_subject, key=key, name=name, code_masked=masked)
         record = Record(
@@ -320,10 +348,7 @@ def _automatic_record(
             source_unit_code=department.credit_code, received_at=timezone.now(), published_on=max(today, decided_on),
             due_on=due_on, late=today > due_on, intake=intake, source_reference=reference, **values,
         )  # fmt: skip
-        try:
-            with transaction.atomic():
-                record.save()
-        except IntegrityError:
+        if not _inserted_once(record):
             return None
         audit_record(action="credit.record.report", actor=SYSTEM, target_type="credit.record", target_id=record.pk,
                      detail={"kind": record.kind, "intake": intake, "late": record.late})  # fmt: skip

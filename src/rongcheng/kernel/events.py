@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -177,34 +178,49 @@ class OutboxHandlerFailed(Exception):
     """A durable subscriber raised; the row stays owed and is handed over again (the job system's backoff)."""
 
 
+class _HandlerRaised(Exception):
+    """Raised out of the delivery's transaction to roll it back, the handler's effects with it."""
+
+    def __init__(self, row: Any) -> None:
+        super().__init__(row.pk)
+        self.row = row
+
+
 def outbox_deliver(row_id: int) -> bool:
     """Deliver one outbox row to its subscriber: the handler runs and the row is marked delivered in one
     transaction. True when delivered now; False when already delivered, taken by another worker at this moment, or
-    its subscriber is gone. Raises `OutboxHandlerFailed` when the handler raised (its effects rolled back, the
-    attempt and the exception's class recorded on the row)."""
+    its subscriber is gone. Raises `OutboxHandlerFailed` when the handler raised: its effects are rolled back with
+    the whole transaction (no savepoint around the handler, two statements fewer on every delivery), then the
+    attempt and the exception's class are recorded on the row, still owed, in a transaction of their own."""
     from rongcheng.kernel.models import EventOutbox
 
-    with transaction.atomic():
-        row = EventOutbox.objects.select_for_update(skip_locked=True).filter(pk=row_id, delivered_at=None).first()
-        if row is None:
-            return False
-        with _lock:
-            subscriber = _subscribers.get(row.subscriber)
-        if subscriber is None:
-            logger.warning("outbox row %s: no subscriber %s in this process", row.pk, row.subscriber)
-            return False
-        failure: Exception | None = None
-        try:
-            with transaction.atomic():  # a savepoint: a failing handler's effects go, the row's attempt stays
+    try:
+        with transaction.atomic():
+            row = EventOutbox.objects.select_for_update(skip_locked=True).filter(pk=row_id, delivered_at=None).first()
+            if row is None:
+                return False
+            with _lock:
+                subscriber = _subscribers.get(row.subscriber)
+            if subscriber is None:
+                logger.warning("outbox row %s: no subscriber %s in this process", row.pk, row.subscriber)
+                return False
+            try:
                 subscriber.handler(event_from_payload(row.event_type, row.payload))
-        except Exception as exc:
-            failure = exc
-            logger.exception("durable subscriber %s failed on %s %s", row.subscriber, row.event_type, row.event_id)
-        row.attempts += 1
-        row.failure = type(failure).__name__[:200] if failure else ""
-        row.delivered_at = None if failure else timezone.now()
-        row.save(update_fields=["attempts", "failure", "delivered_at"])
-    if failure is not None:
+            except Exception as exc:
+                raise _HandlerRaised(row) from exc
+            row.attempts += 1
+            row.failure = ""
+            row.delivered_at = timezone.now()
+            row.save(update_fields=["attempts", "failure", "delivered_at"])
+    except _HandlerRaised as raised:
+        row, failure = raised.row, raised.__cause__
+        logger.error(
+            "durable subscriber %s failed on %s %s", row.subscriber, row.event_type, row.event_id, exc_info=failure
+        )
+        # The row's lock went with the rollback: a row delivered meanwhile by another worker keeps its state.
+        EventOutbox.objects.filter(pk=row.pk, delivered_at=None).update(
+            attempts=F("attempts") + 1, failure=type(failure).__name__[:200] if failure else ""
+        )
         raise OutboxHandlerFailed(f"{row.subscriber} failed on outbox row {row.pk}") from failure
     return True
 
