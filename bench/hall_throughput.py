@@ -27,6 +27,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -208,7 +209,7 @@ def _run(kind: str, count: int, repeats: int) -> tuple[float, float, Statements,
                 for version, (name, source, target, message, extra) in enumerate(moves, start=1):
                     actor = applicant if name == "submit" else (str(officer.pk), officer.username)
                     with transaction.atomic(), connection.cursor() as cursor:
-                        params: list[object] = [target, version + 1, now]
+                        params: list[Any] = [target, version + 1, now]
                         if name == "submit":
                             cursor.execute(
                                 "INSERT INTO hall_numbercounter (prefix, last) VALUES (%s, 1) ON CONFLICT (prefix) "
@@ -286,7 +287,7 @@ def _run(kind: str, count: int, repeats: int) -> tuple[float, float, Statements,
                     profiler = cProfile.Profile()
                     profiler.runcall(work, batch)
                     stats = pstats.Stats(profiler)
-                    print(f"cProfile of {len(batch)} applications through the services: {stats.total_calls} calls")
+                    print(f"cProfile of {len(batch)} applications through the services: {stats.total_calls} calls")  # type: ignore[attr-defined]
                     stats.sort_stats("cumulative").print_stats(45)
                     stats.sort_stats("tottime").print_stats(30)
                 else:
