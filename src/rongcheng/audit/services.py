@@ -269,6 +269,46 @@ def _records_insert(
         )  # fmt: skip
 
 
+def audit_record_page(
+    *,
+    action: str,
+    actor: Actor,
+    target_type: str,
+    page_sql: str,
+    page_params: Sequence[Any],
+    width: int,
+    limit: int,
+    purpose: str = "",
+    source_address: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> list[tuple[Any, ...]]:
+    """PostgreSQL, inside the caller's transaction: the rows of a page query (`page_sql`, `width` columns, ordered by
+    its first column ascending, which names each row's target) and one record per row of its first `limit` rows, as
+    `audit_record_many` writes them, by one statement: the records are driven by the very rows read (one snapshot),
+    the targets never travel back, and the page and its records cost one round trip. Returns the page's rows."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        raise ImproperlyConfigured("audit_record_page runs on PostgreSQL inside the caller's transaction")
+    stored_detail = _checked(action=action, actor=actor, outcome="success", target_type=target_type,
+                             target_id="", purpose=purpose, source_address=source_address,
+                             detail=detail)  # fmt: skip
+    names = ", ".join(f"c{n}" for n in range(width))
+    sql = (
+        f"WITH page ({names}) AS MATERIALIZED ({page_sql}), records AS ("  # noqa: S608 - the model's table; the caller's compiled query
+        f"INSERT INTO {AuditRecord._meta.db_table} (actor_kind, actor_id, actor_label, action, target_type, "
+        "target_id, outcome, source_address, purpose, detail, request_id) "
+        "SELECT %s, %s, %s, %s, %s, c0::text, 'success', %s::inet, %s, %s::jsonb, %s "
+        "FROM (SELECT c0 FROM page ORDER BY c0 LIMIT %s) AS targets ORDER BY c0) "
+        "SELECT * FROM page ORDER BY c0"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*page_params, actor.kind, actor.id, actor.label, action, target_type,
+                             source_address or None, purpose, json.dumps(stored_detail), _request_id(), limit])  # fmt: skip
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    if rows and seal_mode() != "manual":
+        transaction.on_commit(audit_seal_soon, robust=True)
+    return rows
+
+
 def read_records_write(
     *,
     action: str,
