@@ -100,7 +100,7 @@ _DETAIL, _OCCURRED_AT, _SOURCE_ADDRESS, _REQUEST_ID = (
 _SORTED_FIELDS = tuple(
     (index, json.dumps(name) + ":") for index, name in sorted(enumerate(RECORD_FIELDS), key=lambda field: field[1])
 )
-_encode_text = json.encoder.encode_basestring  # type: ignore[attr-defined]  # what json.dumps uses for str when ensure_ascii=False
+_encode_text = json.encoder.encode_basestring  # what json.dumps uses for a string when ensure_ascii=False
 
 
 def record_canonical_text(values: Sequence[Any], detail_text: str) -> str:

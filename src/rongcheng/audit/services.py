@@ -301,8 +301,9 @@ def audit_record_page(
         "SELECT * FROM page ORDER BY c0"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*page_params, actor.kind, actor.id, actor.label, action, target_type,
-                             source_address or None, purpose, json.dumps(stored_detail), _request_id(), limit])  # fmt: skip
+        record = [actor.kind, actor.id, actor.label, action, target_type, source_address or None, purpose,
+                  json.dumps(stored_detail), _request_id()]  # fmt: skip
+        cursor.execute(sql, [*page_params, *record, limit])
         rows: list[tuple[Any, ...]] = cursor.fetchall()
     if rows and seal_mode() != "manual":
         transaction.on_commit(audit_seal_soon, robust=True)
@@ -528,16 +529,17 @@ def _records_queued_rows(queued: list[int]) -> list[tuple[Any, ...]]:
     already seals one (None for the others). The ids travel as one array literal, the statement written once."""
     with connection.cursor() as cursor:
         cursor.execute(_RECORDS_QUEUED_SQL, ["{" + ",".join(map(str, queued)) + "}"])
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    return rows
 
 
 # occurred_at comes as the UTC text `audit.selectors._utc_text` writes (to_char: four-digit years, microseconds).
 _RECORDS_QUEUED_SQL = (
-    "SELECT "  # noqa: S608 - the models' tables and columns
+    "SELECT "
     + ", ".join(
         "to_char(r.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
         if name == "occurred_at"
-        else f"r.{AuditRecord._meta.get_field(name).column}"
+        else f"r.{AuditRecord._meta.get_field(name).column}"  # type: ignore[union-attr]  # concrete fields
         for name in RECORD_FIELDS
     )
     + ", l.sequence "

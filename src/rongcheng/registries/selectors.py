@@ -540,7 +540,7 @@ def persons_read_for_sharing(
     for name in fields:
         columns.extend(_EXCHANGE_COLUMNS[name][name in shown])
     page = Person.objects.order_by("pk").values(*dict.fromkeys(columns))[offset : offset + limit + 1]
-    record = {
+    record: dict[str, Any] = {
         "action": PERSON_READ_ACTION, "actor": actor, "target_type": "registries.person", "purpose": purpose[:500],
         "source_address": current_address(),
         "detail": {"clear": sorted(shown), "via": "exchange", "department": department[:100], "grant": grant[:40],

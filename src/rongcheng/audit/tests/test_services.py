@@ -382,7 +382,8 @@ class TestSeal:
              "10.0.0.8", {"via": "exchange", "clear": []})
             for n in (1001, 1002, 1003)
         ]  # fmt: skip
-        assert len({r.request_id for r in records}) == 1 and records[0].request_id
+        assert len({r.request_id for r in records}) == 1
+        assert records[0].request_id
         assert AuditPending.objects.count() == 0
         assert list(AuditChainLink.objects.order_by("sequence").values_list("record_id", flat=True)) == [
             r.pk for r in records
