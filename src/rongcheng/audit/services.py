@@ -285,7 +285,7 @@ def audit_record_page(
     """PostgreSQL, inside the caller's transaction: the rows of a page query (`page_sql`, `width` columns, ordered by
     its first column ascending, which names each row's target) and one record per row of its first `limit` rows, as
     `audit_record_many` writes them, by one statement: the records are driven by the very rows read (one snapshot),
-    the targets never travel back, and the page and its records cost one round trip. Returns the page's rows."""
+    the targets never travel back, and the page and its records are one statement. Returns the page's rows."""
     if connection.vendor != "postgresql" or not connection.in_atomic_block:
         raise ImproperlyConfigured("audit_record_page runs on PostgreSQL inside the caller's transaction")
     stored_detail = _checked(action=action, actor=actor, outcome="success", target_type=target_type,
