@@ -4,6 +4,7 @@ selector, and shown in the person's "who read my data" with the consuming depart
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -278,7 +279,7 @@ def test_a_page_of_every_field_reads_exactly_the_persons_it_records_masked_or_in
     first, second = people
     third = make_person(name="严复")
     actor = Actor("api_client", "42", "fz-mzj-system")
-    arguments = {"actor": actor, "department": "福州市民政局", "grant": "GX0001", "purpose": PURPOSE,
+    arguments: dict[str, Any] = {"actor": actor, "department": "福州市民政局", "grant": "GX0001", "purpose": PURPOSE,
                  "fields": list(EXCHANGE_FIELDS), "clear": frozenset({"phone", "address", "sex"})}  # fmt: skip
     rows, more = persons_read_for_sharing(offset=0, limit=2, **arguments)
     expected = [
