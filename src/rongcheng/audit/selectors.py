@@ -52,7 +52,10 @@ def chain_key() -> bytes:
 
 
 def _utc_text(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = value.astimezone(dt.UTC)
+    if utc.year >= 1000:  # isoformat writes what this strftime writes, in less time; strftime's %Y pads no year below
+        return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def record_canonical_dict(values: Sequence[Any]) -> dict[str, Any]:
@@ -83,6 +86,51 @@ def record_canonical_bytes(values: Sequence[Any]) -> bytes:
 
 def chain_mac(key: bytes, previous_mac: bytes, sequence: int, values: Sequence[Any]) -> bytes:
     return hmac_sm3(key, previous_mac + sequence.to_bytes(8, "big") + record_canonical_bytes(values))
+
+
+def detail_canonical(detail: Any) -> str:
+    """A record's detail as `record_canonical_bytes` writes it inside the record (key order and spacing fixed)."""
+    return json.dumps(detail, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
+# The fields in the order json.dumps(sort_keys=True) writes them, each with its key as written before its value.
+_DETAIL, _OCCURRED_AT, _SOURCE_ADDRESS, _REQUEST_ID = (
+    RECORD_FIELDS.index(name) for name in ("detail", "occurred_at", "source_address", "request_id")
+)
+_SORTED_FIELDS = tuple(
+    (index, json.dumps(name) + ":") for index, name in sorted(enumerate(RECORD_FIELDS), key=lambda field: field[1])
+)
+_encode_text = json.encoder.encode_basestring  # what json.dumps uses for a string when ensure_ascii=False
+
+
+def record_canonical_text(values: Sequence[Any], detail_text: str) -> str:
+    """`record_canonical_bytes(values)` decoded, written field by field, with the detail given as its canonical text
+    (`detail_canonical`): the sealer writes a page of records that share one detail, and canonicalises it once;
+    the time may be given as its UTC text already (`_utc_text`'s form).
+    Strings, integers and nulls are written as json.dumps writes them; any other value by json.dumps itself.
+    audit/tests/test_selectors.py checks it against `record_canonical_bytes` value for value."""
+    parts = ["{"]
+    for index, key in _SORTED_FIELDS:
+        value = values[index]
+        if index == _DETAIL:
+            text = detail_text
+        elif index == _OCCURRED_AT:  # a time, or its UTC text as `_utc_text` writes it (PostgreSQL's to_char)
+            text = '"' + (value if type(value) is str else _utc_text(value)) + '"'
+        elif index == _REQUEST_ID and not value:
+            continue
+        elif value is None:
+            text = "null"
+        elif index == _SOURCE_ADDRESS or type(value) is str:
+            text = _encode_text(str(value))
+        elif type(value) is int:
+            text = int.__repr__(value)
+        else:
+            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+        parts.append(key)
+        parts.append(text)
+        parts.append(",")
+    parts[-1] = "}"
+    return "".join(parts)
 
 
 def anchor_mac(key: bytes, *, sequence: int, mac: bytes, purged_count: int, export_digest: str) -> bytes:

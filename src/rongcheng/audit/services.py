@@ -50,13 +50,15 @@ from rongcheng.audit.selectors import (
     chain_mac,
     chain_rows,
     chain_start,
+    detail_canonical,
     read_snapshot,
     record_canonical_dict,
+    record_canonical_text,
 )
 from rongcheng.audit.selectors import VerifyResult as VerifyResult  # re-exported: `rongcheng check` imports it here
 from rongcheng.audit.selectors import audit_verify as audit_verify
 from rongcheng.kernel.context import Account, current, current_address, running, system
-from rongcheng.kernel.crypto import constant_time_equal
+from rongcheng.kernel.crypto import constant_time_equal, hmac_sm3
 from rongcheng.kernel.pagination import Page
 from rongcheng.kernel.ratelimit import RefusalSummary
 
@@ -326,6 +328,47 @@ def _records_insert(
         )  # fmt: skip
 
 
+def audit_record_page(
+    *,
+    action: str,
+    actor: Actor,
+    target_type: str,
+    page_sql: str,
+    page_params: Sequence[Any],
+    width: int,
+    limit: int,
+    purpose: str = "",
+    source_address: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> list[tuple[Any, ...]]:
+    """PostgreSQL, inside the caller's transaction: the rows of a page query (`page_sql`, `width` columns, ordered by
+    its first column ascending, which names each row's target) and one record per row of its first `limit` rows, as
+    `audit_record_many` writes them, by one statement: the records are driven by the very rows read (one snapshot),
+    the targets never travel back, and the page and its records are one statement. Returns the page's rows."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        raise ImproperlyConfigured("audit_record_page runs on PostgreSQL inside the caller's transaction")
+    stored_detail = _checked(action=action, actor=actor, outcome="success", target_type=target_type,
+                             target_id="", purpose=purpose, source_address=source_address,
+                             detail=detail)  # fmt: skip
+    names = ", ".join(f"c{n}" for n in range(width))
+    sql = (
+        f"WITH page ({names}) AS MATERIALIZED ({page_sql}), records AS ("  # noqa: S608 - the model's table; the caller's compiled query
+        f"INSERT INTO {AuditRecord._meta.db_table} (actor_kind, actor_id, actor_label, action, target_type, "
+        "target_id, outcome, source_address, purpose, detail, request_id) "
+        "SELECT %s, %s, %s, %s, %s, c0::text, 'success', %s::inet, %s, %s::jsonb, %s "
+        "FROM (SELECT c0 FROM page ORDER BY c0 LIMIT %s) AS targets ORDER BY c0) "
+        "SELECT * FROM page ORDER BY c0"
+    )
+    with connection.cursor() as cursor:
+        record = [actor.kind, actor.id, actor.label, action, target_type, source_address or None, purpose,
+                  json.dumps(stored_detail), _request_id()]  # fmt: skip
+        cursor.execute(sql, [*page_params, *record, limit])
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    if rows and seal_mode() != "manual":
+        transaction.on_commit(audit_seal_soon, robust=True)
+    return rows
+
+
 def read_records_write(
     *,
     action: str,
@@ -485,18 +528,38 @@ def audit_seal(*, limit: int = SEAL_BATCH) -> SealResult:
         queued = list(AuditPending.objects.order_by("record_id").values_list("record_id", flat=True)[: limit + 1])
         remaining = len(queued) > limit
         queued = queued[:limit]
-        rows = list(_records_queued(queued).order_by("id").values_list(*RECORD_FIELDS, "link__sequence"))
         head = chain_head()
         links: list[tuple[int, int, bytes]] = []  # sequence, record id, MAC
-        for row in rows:
-            values, already_sealed = row[:-1], row[-1]
-            if already_sealed is not None:
-                logger.warning("audit record %s was queued again after being sealed at link %s", row[0], already_sealed)
-                continue
-            sequence = head.sequence + 1
-            mac = chain_mac(key, head.mac, sequence, values)
-            links.append((sequence, values[0], mac))
-            head = ChainHead(sequence, mac)
+        if connection.vendor == "postgresql":
+            # Each record's canonical text written field by field, its detail canonicalised once per distinct
+            # detail (a page of persons read is a hundred records with one detail): the same bytes as chain_mac's.
+            details: dict[str, str] = {}
+            for row in _records_queued_rows(queued):
+                values, already_sealed = row[:-1], row[-1]
+                if already_sealed is not None:
+                    logger.warning("audit record %s was queued again after being sealed at link %s", row[0],
+                                   already_sealed)  # fmt: skip
+                    continue
+                detail = details.get(values[_DETAIL_INDEX])
+                if detail is None:
+                    detail = details[values[_DETAIL_INDEX]] = detail_canonical(json.loads(values[_DETAIL_INDEX]))
+                sequence = head.sequence + 1
+                body = record_canonical_text(values, detail).encode()
+                mac = hmac_sm3(key, head.mac + sequence.to_bytes(8, "big") + body)
+                links.append((sequence, values[0], mac))
+                head = ChainHead(sequence, mac)
+        else:
+            rows = list(_records_queued(queued).order_by("id").values_list(*RECORD_FIELDS, "link__sequence"))
+            for row in rows:
+                values, already_sealed = row[:-1], row[-1]
+                if already_sealed is not None:
+                    logger.warning("audit record %s was queued again after being sealed at link %s", row[0],
+                                   already_sealed)  # fmt: skip
+                    continue
+                sequence = head.sequence + 1
+                mac = chain_mac(key, head.mac, sequence, values)
+                links.append((sequence, values[0], mac))
+                head = ChainHead(sequence, mac)
         _links_write(links, queued)
     if links:
         # The head in the log is a copy outside the database; `audit verify --expect` checks the chain against it.
@@ -515,6 +578,35 @@ def _records_queued(queued: list[int]) -> QuerySet[AuditRecord]:
     return AuditRecord.objects.filter(condition)
 
 
+_DETAIL_INDEX = RECORD_FIELDS.index("detail")
+
+
+def _records_queued_rows(queued: list[int]) -> list[tuple[Any, ...]]:
+    """PostgreSQL: the records of these ids by id, their RECORD_FIELDS as the ORM reads them but the detail as the
+    JSON text PostgreSQL sends (decoded once per distinct detail by the sealer), the time as its UTC text, and the
+    sequence of a link that
+    already seals one (None for the others). The ids travel as one array literal, the statement written once."""
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORDS_QUEUED_SQL, ["{" + ",".join(map(str, queued)) + "}"])
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    return rows
+
+
+# occurred_at comes as the UTC text `audit.selectors._utc_text` writes (to_char: four-digit years, microseconds).
+_RECORDS_QUEUED_SQL = (
+    "SELECT "
+    + ", ".join(
+        "to_char(r.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        if name == "occurred_at"
+        else f"r.{AuditRecord._meta.get_field(name).column}"  # type: ignore[union-attr]  # concrete fields
+        for name in RECORD_FIELDS
+    )
+    + ", l.sequence "
+    f"FROM {AuditRecord._meta.db_table} r LEFT JOIN {AuditChainLink._meta.db_table} l ON l.record_id = r.id "
+    "WHERE r.id = ANY(%s::bigint[]) ORDER BY r.id"
+)
+
+
 def _links_write(links: list[tuple[int, int, bytes]], queued: list[int]) -> None:
     """Insert the links (sequence, record id, MAC) and take their records (by exact ids) off the queue: a lower id
     committed since the records were read is still unsealed and must stay queued. On PostgreSQL each is one statement
@@ -527,15 +619,25 @@ def _links_write(links: list[tuple[int, int, bytes]], queued: list[int]) -> None
         )
         AuditPending.objects.filter(record_id__in=queued).delete()
         return
+    # The values travel as plain text (an array literal of ids, the MACs in hex joined by commas): quoted as one
+    # string each, where lists of ints and of bytes were adapted element by element. The links' sequences follow on
+    # from the first, one by one, as the sealer numbered them.
     with connection.cursor() as cursor:
         if links:
-            sequences, records, macs = zip(*links, strict=True)
+            first = links[0][0]
+            if any(sequence != first + n for n, (sequence, _, _) in enumerate(links)):
+                raise AuditChainBroken("the sealer numbered its links out of order")
             cursor.execute(
                 f"INSERT INTO {AuditChainLink._meta.db_table} (sequence, record_id, mac) "  # noqa: S608 - the model's table
-                "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[])",
-                [list(sequences), list(records), [bytes(mac) for mac in macs]],
+                "SELECT %s + n - 1, record, decode(mac, 'hex') "
+                "FROM unnest(%s::bigint[], string_to_array(%s, ',')) WITH ORDINALITY AS links(record, mac, n)",
+                [first, "{" + ",".join(str(record) for _, record, _ in links) + "}",
+                 ",".join(mac.hex() for _, _, mac in links)],
             )  # fmt: skip
-        cursor.execute(f"DELETE FROM {AuditPending._meta.db_table} WHERE record_id = ANY(%s::bigint[])", [queued])  # noqa: S608 - the model's table
+        cursor.execute(
+            f"DELETE FROM {AuditPending._meta.db_table} WHERE record_id = ANY(%s::bigint[])",  # noqa: S608 - the model's table
+            ["{" + ",".join(map(str, queued)) + "}"],
+        )
 
 
 _process_sealer = threading.Lock()

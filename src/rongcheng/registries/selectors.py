@@ -20,6 +20,7 @@ from rongcheng.audit.services import (
     actor_from_user,
     audit_record,
     audit_record_many,
+    audit_record_page,
     read_record_transaction,
     read_records_write,
 )
@@ -538,19 +539,31 @@ def persons_read_for_sharing(
     columns = ["pk"]
     for name in fields:
         columns.extend(_EXCHANGE_COLUMNS[name][name in shown])
-    persons = list(Person.objects.order_by("pk").values(*dict.fromkeys(columns))[offset : offset + limit + 1])
-    more = len(persons) > limit
-    persons = persons[:limit]
+    page = Person.objects.order_by("pk").values(*dict.fromkeys(columns))[offset : offset + limit + 1]
+    record: dict[str, Any] = {
+        "action": PERSON_READ_ACTION, "actor": actor, "target_type": "registries.person", "purpose": purpose[:500],
+        "source_address": current_address(),
+        "detail": {"clear": sorted(shown), "via": "exchange", "department": department[:100], "grant": grant[:40],
+                   "fields": list(fields)},
+    }  # fmt: skip
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        # The exchange calls this inside the transaction of its own read records (read_record_transaction): on
+        # PostgreSQL the page and its read records are one statement (audit_record_page), the records written for
+        # exactly the persons read, by their ids, without a round trip of their own.
+        names = [*page.query.values_select]
+        sql, params = page.query.sql_with_params()
+        persons = [dict(zip(names, row, strict=True))
+                   for row in audit_record_page(page_sql=sql, page_params=params, width=len(names), limit=limit,
+                                                **record)]  # fmt: skip
+        more = len(persons) > limit
+        persons = persons[:limit]
+    else:
+        persons = list(page)
+        more = len(persons) > limit
+        persons = persons[:limit]
+        # Inside a caller's transaction the page's records join it, without a savepoint of their own; called
+        # outside any transaction, they get a transaction of their own.
+        with nullcontext() if connection.in_atomic_block else read_record_transaction():
+            audit_record_many(target_ids=[person["pk"] for person in persons], **record)
     rows = [{name: _exchange_value(name, person, name in shown) for name in fields} for person in persons]
-    # The exchange calls this inside the transaction of its own read records (read_record_transaction): the page's
-    # records join it, without a savepoint of their own (two statements fewer a page); called outside any
-    # transaction, they get a transaction of their own.
-    with nullcontext() if connection.in_atomic_block else read_record_transaction():
-        audit_record_many(
-            action=PERSON_READ_ACTION, actor=actor, target_type="registries.person",
-            target_ids=[person["pk"] for person in persons], purpose=purpose[:500],
-            source_address=current_address(),
-            detail={"clear": sorted(shown), "via": "exchange", "department": department[:100], "grant": grant[:40],
-                    "fields": list(fields)},
-        )  # fmt: skip
     return rows, more

@@ -6,10 +6,21 @@ from contextlib import nullcontext
 import pytest
 from django.db import connection
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from rongcheng.audit.models import AuditChainLink, AuditRecord
-from rongcheng.audit.selectors import AuditSearch, audit_record_search, audit_verify
-from rongcheng.audit.services import Actor, audit_seal
+from rongcheng.audit.selectors import (
+    AuditSearch,
+    _utc_text,
+    audit_record_search,
+    audit_verify,
+    detail_canonical,
+    record_canonical_bytes,
+    record_canonical_text,
+)
+from rongcheng.audit.services import _RECORDS_QUEUED_SQL, Actor, audit_seal
 from rongcheng.audit.tests.helpers import ALICE, append, raw_sql
 from rongcheng.kernel.context import RequestContext, running
 from rongcheng.kernel.errors import ValidationFailed
@@ -283,3 +294,50 @@ class TestSearch:
     def test_refuses_a_bad_limit(self, limit):
         with pytest.raises(ValidationFailed):
             audit_record_search(search=AuditSearch(), limit=limit)
+
+
+_texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=30)  # any character but a lone surrogate
+_details = st.recursive(
+    st.none() | st.booleans() | st.integers() | _texts,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_texts, children, max_size=3),
+    max_leaves=8,
+)
+
+
+class TestCanonicalText:
+    """`record_canonical_text` (the sealer's field-by-field writing, the detail canonicalised once) gives exactly the
+    bytes `record_canonical_bytes` gives, which verification uses: any difference would break the chain."""
+
+    @hypothesis_settings(max_examples=100, deadline=None)
+    @given(
+        record_id=st.integers(min_value=1, max_value=2**62),
+        occurred=st.datetimes(min_value=dt.datetime(1000, 1, 2), max_value=dt.datetime(9999, 12, 30),
+                              timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=8))])),
+        strings=st.lists(_texts, min_size=7, max_size=7),
+        address=st.sampled_from([None, "10.0.0.8", "2001:db8::1"]),
+        detail=st.dictionaries(_texts, _details, max_size=4),
+        request_id=st.sampled_from(["", "0c65d1a420664e1e8be5101bc4a74dcc"]),
+    )  # fmt: skip
+    def test_the_same_bytes_as_record_canonical_bytes(self, record_id, occurred, strings, address, detail, request_id):
+        actor_kind, actor_id, actor_label, action, target_type, target_id, purpose = strings
+        values = (record_id, occurred, actor_kind, actor_id, actor_label, action, target_type, target_id, "success",
+                  address, purpose, detail, request_id)  # fmt: skip
+        expected = record_canonical_bytes(values)
+        assert record_canonical_text(values, detail_canonical(detail)).encode() == expected
+        as_text = (values[0], _utc_text(occurred), *values[2:])  # the time as PostgreSQL's to_char gives it
+        assert record_canonical_text(as_text, detail_canonical(detail)).encode() == expected
+
+    def test_the_time_is_written_as_strftime_writes_it(self):
+        moment = dt.datetime(2026, 12, 6, 8, 5, 3, 7, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        assert _utc_text(moment) == "2026-12-06T00:05:03.000007Z"
+        assert _utc_text(moment.replace(microsecond=0)) == "2026-12-06T00:05:03.000000Z"
+
+    @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
+    def test_the_sealers_read_of_the_time_is_utc_text(self):
+        """The sealer reads the time as to_char's UTC text: the same as `_utc_text` of the time the ORM reads."""
+        records = append(3)
+        with connection.cursor() as cursor:
+            cursor.execute(_RECORDS_QUEUED_SQL, ["{" + ",".join(str(r.pk) for r in records) + "}"])
+            rows = cursor.fetchall()
+        stored = AuditRecord.objects.filter(pk__in=[r.pk for r in records]).order_by("id")
+        assert [row[1] for row in rows] == [_utc_text(r.occurred_at) for r in stored]

@@ -29,6 +29,7 @@ from rongcheng.audit.services import (
     audit_purge,
     audit_record,
     audit_record_many,
+    audit_record_page,
     audit_seal,
     audit_seal_all,
     audit_seal_soon,
@@ -352,6 +353,49 @@ class TestSeal:
         assert audit_seal().sealed == 1
         assert AuditChainLink.objects.get(record_id=hidden).sequence == 150
         assert audit_verify().ok
+
+    @on_postgresql
+    def test_a_page_query_and_its_records_are_one_statement_with_a_record_per_row_read(
+        self, django_capture_on_commit_callbacks
+    ):
+        """audit_record_page: the page's rows as the query gives them (the row past the limit included, so the
+        caller can tell that more follow), and one record per row within the limit, as audit_record_many writes
+        them, in the order of the rows; sealed after commit with the expected MACs; no row, no record."""
+        from django.db import transaction
+        from django.test.utils import CaptureQueriesContext
+
+        page = "SELECT n, 'row ' || n FROM generate_series(%s, %s) AS n ORDER BY n"
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            with request_from("10.0.0.8"), CaptureQueriesContext(connection) as statements:
+                rows = audit_record_page(action="registries.person.read", actor=ALICE, target_type="registries.person",
+                                         page_sql=page, page_params=[1001, 1004], width=2, limit=3,
+                                         purpose="核验身份", source_address="10.0.0.8",
+                                         detail={"via": "exchange", "clear": []})  # fmt: skip
+            assert len(statements.captured_queries) == 1
+            assert rows == [(1001, "row 1001"), (1002, "row 1002"), (1003, "row 1003"), (1004, "row 1004")]
+            assert audit_record_page(action="registries.person.read", actor=ALICE, target_type="registries.person",
+                                     page_sql=page, page_params=[5, 4], width=2, limit=3) == []  # fmt: skip
+        records = list(AuditRecord.objects.order_by("id"))
+        assert [(r.action, r.actor_kind, r.actor_id, r.actor_label, r.target_type, r.target_id, r.outcome,
+                 r.purpose, r.source_address, r.detail) for r in records] == [
+            ("registries.person.read", "user", "7", "alice", "registries.person", str(n), "success", "核验身份",
+             "10.0.0.8", {"via": "exchange", "clear": []})
+            for n in (1001, 1002, 1003)
+        ]  # fmt: skip
+        assert len({r.request_id for r in records}) == 1
+        assert records[0].request_id
+        assert AuditPending.objects.count() == 0
+        assert list(AuditChainLink.objects.order_by("sequence").values_list("record_id", flat=True)) == [
+            r.pk for r in records
+        ]
+        assert audit_verify().ok
+
+    @pytest.mark.skipif(connection.vendor == "postgresql", reason="elsewhere than PostgreSQL")
+    def test_a_page_query_with_its_records_needs_postgresql(self):
+        with pytest.raises(ImproperlyConfigured):
+            audit_record_page(action="registries.person.read", actor=ALICE, target_type="registries.person",
+                              page_sql="SELECT 1", page_params=[], width=1, limit=1)  # fmt: skip
+        assert AuditRecord.objects.count() == 0
 
     def test_seal_all(self):
         append(7)

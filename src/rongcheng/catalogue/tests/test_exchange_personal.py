@@ -4,6 +4,7 @@ selector, and shown in the person's "who read my data" with the consuming depart
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -216,6 +217,10 @@ def test_each_page_of_person_records_reads_the_persons_once_and_records_each_rea
         # the first call may send one ahead (this process has not yet seen the code's grant), never the later ones
         assert len([sql for sql in sent if "catalogue_resourcerow" in sql]) <= (1 if call == 0 else 0)
         assert [sql for sql in sent if sql.startswith("SAVEPOINT")] == sent[:1]
+        if connection.vendor == "postgresql":  # the page and its read records: one statement (audit_record_page)
+            (page_sql,) = [sql for sql in sent if "registries_person" in sql]
+            assert "INSERT INTO audit_record" in page_sql
+            assert len([sql for sql in sent if "INSERT INTO audit_record" in sql]) == 2  # and the exchange's record
         pages.append((page.fields, page.rows, page.more))
     assert pages == [
         (ITEMS, [{"id_number": "350102********0018", "name": "林则徐", "division_code": "350102"}], True),
@@ -261,3 +266,36 @@ def test_an_uploaded_resource_once_guessed_backed_still_answers_its_rows():
                              {"name": "闽江贸易有限公司", "legal_person": "李*"}]  # fmt: skip
     assert not exchange_pages.backed_guess(resource.code)
     assert ExchangeUse.objects.filter(grant__request=request).count() == 3
+
+
+def test_a_page_of_every_field_reads_exactly_the_persons_it_records_masked_or_in_clear(people):
+    """The registry's page for the exchange, every field, some in clear: the exact values (the stored masked forms,
+    the ciphers decrypted only for the fields in clear, the address by its join), the person past the limit only
+    telling that more follow, and one read record per person returned, in order, none for the one past the limit
+    (on PostgreSQL the page and its records are one statement, `audit_record_page`)."""
+    from rongcheng.audit.services import Actor
+    from rongcheng.registries.selectors import EXCHANGE_FIELDS, persons_read_for_sharing
+
+    first, second = people
+    third = make_person(name="严复")
+    actor = Actor("api_client", "42", "fz-mzj-system")
+    arguments: dict[str, Any] = {"actor": actor, "department": "福州市民政局", "grant": "GX0001", "purpose": PURPOSE,
+                 "fields": list(EXCHANGE_FIELDS), "clear": frozenset({"phone", "address", "sex"})}  # fmt: skip
+    rows, more = persons_read_for_sharing(offset=0, limit=2, **arguments)
+    expected = [
+        {"id_number": "350102********0018", "name": "林**", "sex": first.sex, "birth_date": "1985-**-**",
+         "ethnicity": "01", "division_code": "350102", "address": "福州市鼓楼区三坊七巷1号", "phone": "13812345678",
+         "status": first.status},
+        {"id_number": "350103********0020", "name": "沈**", "sex": second.sex, "birth_date": "1990-**-**",
+         "ethnicity": "01", "division_code": "350103", "address": "福州市鼓楼区三坊七巷1号", "phone": "13812345678",
+         "status": second.status},
+    ]  # fmt: skip
+    assert (rows, more) == (expected, True)
+    assert persons_read_for_sharing(offset=2, limit=2, **arguments)[1] is False
+    reads = AuditRecord.objects.filter(action="registries.person.read").order_by("id")
+    assert [(r.target_id, r.actor_kind, r.actor_id, r.purpose, r.outcome, r.detail) for r in reads] == [
+        (str(person.pk), "api_client", "42", PURPOSE, "success",
+         {"clear": ["address", "phone"], "via": "exchange", "department": "福州市民政局", "grant": "GX0001",
+          "fields": list(EXCHANGE_FIELDS)})
+        for person in (first, second, third)
+    ]  # fmt: skip
