@@ -18,7 +18,7 @@ Data, generated for the run and said plainly:
     uv run python bench/licences_holder_lookup.py                       # 10 million licences (about 10-15 min)
     uv run python bench/licences_holder_lookup.py --licences 500000 --holders 100000
     uv run python bench/licences_holder_lookup.py --reuse               # keep rc_bench_licences for the next run
-    uv run python bench/licences_holder_lookup.py --database-name rc_mine --reuse   # a database (and data dir) of its own
+    uv run python bench/licences_holder_lookup.py --database-name rc_mine --reuse  # own database and data dir
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ valid_for=AUTHORIZATION_LIFETIME) -> HolderAuthorization``
 
 ``licences_for_holder(*, holder_code | holder_index, reader, application_reference)``
     The holder's licences (by ID number or credit code, one indexed query) for `reader`, only under a live
-    authorization for that application; each licence returned is recorded as fetched (LicenceUse) and audited.
+    authorization for that application; each licence returned is recorded as fetched (LicenceUse) and audited, the
+    fetch rows and the audit record committed together before it returns (on PostgreSQL by one statement, ADR 0011).
     Raises HolderAuthorizationMissing.
 
 ``licence_use_record(*, licence, application_reference, actor) -> LicenceUse``
