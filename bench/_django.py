@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import statistics
 import tempfile
@@ -84,6 +85,9 @@ class Statements:
         return f"{self.statements} statements ({self.writes} writes), {self.commits} commits"
 
 
+_MODIFYING = re.compile(r"\b(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+
+
 @contextmanager
 def counting_statements() -> Iterator[Statements]:
     from django.db import connection
@@ -93,6 +97,8 @@ def counting_statements() -> Iterator[Statements]:
     def counter(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
         counts.statements += 1
         verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+        if verb == "WITH" and _MODIFYING.search(sql):  # a data-modifying WITH (several tables' rows in one statement)
+            verb = "INSERT"
         if verb in {"INSERT", "UPDATE", "DELETE", "COPY"}:
             counts.writes += 1
             if not context["connection"].in_atomic_block:

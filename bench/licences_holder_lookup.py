@@ -18,6 +18,7 @@ Data, generated for the run and said plainly:
     uv run python bench/licences_holder_lookup.py                       # 10 million licences (about 10-15 min)
     uv run python bench/licences_holder_lookup.py --licences 500000 --holders 100000
     uv run python bench/licences_holder_lookup.py --reuse               # keep rc_bench_licences for the next run
+    uv run python bench/licences_holder_lookup.py --database-name rc_mine --reuse  # own database and data dir
 """
 
 from __future__ import annotations
@@ -215,7 +216,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4_000)
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--database-name", default=DATABASE,
+        help=f"the PostgreSQL database (default {DATABASE}); its data directory is named after it, beside {DATA_DIR}",
+    )  # fmt: skip
     args = parse_arguments(parser, licences=3_000, holders=600, requests=30)
+    if args.database_name != DATABASE:  # a session sharing the server keeps to its own database and keys
+        DATABASE = args.database_name
+        DATA_DIR = DATA_DIR.with_name(DATABASE)
     if args.smoke:  # its own database and keys beside any full run's, never kept
         DATABASE = f"{DATABASE}_smoke_{os.getpid()}"
         DATA_DIR = DATA_DIR.with_name(f"{DATA_DIR.name}_smoke_{os.getpid()}")

@@ -20,7 +20,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -318,14 +318,30 @@ _RECORDS_INSERT_UNFLUSHED = _RECORDS_INSERT_SQL.format(
 
 def _records_insert(
     *, action: str, actor: Actor, target_type: str, targets: Sequence[str], purpose: str, source_address: str | None,
-    detail: Mapping[str, Any], request_id: str, unflushed: bool,
+    detail: Mapping[str, Any], request_id: str, unflushed: bool, alongside: RowsAlongside | None = None,
 ) -> None:  # fmt: skip
+    sql = _RECORDS_INSERT_UNFLUSHED if unflushed else _RECORDS_INSERT_DURABLE
+    params = [actor.kind, actor.id, actor.label, action, target_type, source_address or None, purpose,
+              json.dumps(detail), request_id, list(targets)]  # fmt: skip
+    if alongside is not None:
+        # A data-modifying WITH runs exactly once, referenced or not, in the statement's own transaction.
+        sql = f"WITH alongside AS ({alongside.sql}) {sql}"
+        params = [*alongside.params, *params]
     with connection.cursor() as cursor:
-        cursor.execute(
-            _RECORDS_INSERT_UNFLUSHED if unflushed else _RECORDS_INSERT_DURABLE,
-            [actor.kind, actor.id, actor.label, action, target_type, source_address or None, purpose,
-             json.dumps(detail), request_id, list(targets)],
-        )  # fmt: skip
+        cursor.execute(sql, params)
+
+
+@dataclass(frozen=True)
+class RowsAlongside:
+    """Other rows that record the same read (a licence's fetch records), written with its audit records and committed
+    with them: by `read_records_write`'s one statement, `sql` (an ``INSERT … SELECT`` with %s placeholders, filled by
+    `params`) as a data-modifying WITH of the records' INSERT; wherever the records go in a transaction instead
+    (SQLite, inside a caller's transaction), by `write()` in that transaction, before them. Both must write the same
+    rows."""
+
+    sql: str
+    params: Sequence[Any]
+    write: Callable[[], object]
 
 
 def audit_record_page(
@@ -378,6 +394,7 @@ def read_records_write(
     purpose: str = "",
     source_address: str | None = None,
     detail: Mapping[str, Any] | None = None,
+    alongside: RowsAlongside | None = None,
 ) -> int:
     """The records of one read of personal data (one per target, as `audit_record_many` writes them), committed as
     a transaction of their own before the caller answers: what `read_record_transaction()` around
@@ -387,11 +404,15 @@ def read_records_write(
     (one round trip, where BEGIN, INSERT and COMMIT took three, and `SET LOCAL` a fourth): durable by default; with
     settings.AUDIT_READ_COMMIT == "async" its commit, and only it, does not wait for the WAL flush (ADR 0011). Inside
     a caller's transaction, and on SQLite, `read_record_transaction()` decides as it does for any read's records.
-    Returns how many were written; none for no target (no statement)."""
+    `alongside`, the read's own records in its app's tables (a licence fetch's rows), goes in with them: in the same
+    statement, or in the same transaction. Returns how many audit records were written; none for no target (no
+    statement, and nothing alongside)."""
     if not target_ids:
         return 0
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         with read_record_transaction():
+            if alongside is not None:
+                alongside.write()
             return audit_record_many(
                 action=action, actor=actor, target_type=target_type, target_ids=target_ids, purpose=purpose,
                 source_address=source_address, detail=detail,
@@ -403,7 +424,7 @@ def read_records_write(
     _records_insert(
         action=action, actor=actor, target_type=target_type, targets=targets, purpose=purpose,
         source_address=source_address, detail=stored_detail, request_id=_request_id(),
-        unflushed=settings.AUDIT_READ_COMMIT == "async",
+        unflushed=settings.AUDIT_READ_COMMIT == "async", alongside=alongside,
     )  # fmt: skip
     if seal_mode() != "manual":
         audit_seal_soon()  # committed already: what on_commit would run at once outside a transaction

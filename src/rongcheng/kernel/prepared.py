@@ -11,10 +11,16 @@ Only querysets whose SQL does not depend on the value qualify: one `filter(field
 `__in`, no value that Django inlines. `PreparedLookup` checks it when it compiles: the value must appear exactly once
 among the parameters. Annotations (an `Exists`, a `Subquery`) are set on the instance as the queryset sets them. A
 lookup on an integer column (a primary key) gives an integer `placeholder` that no query would use as a parameter.
+
+`PreparedQuery` is the same for a query of several values and several rows (a holder's licences under an
+authorization): each value has its own placeholder (of the column's type: a string, an integer, a datetime no query
+would use), which may appear more than once among the parameters (a subquery repeated by an annotation) but never in
+the SQL itself; a call returns every instance, in the queryset's order.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -32,7 +38,8 @@ _PLACEHOLDER = "\x00rongcheng.kernel.prepared\x00"
 class _Compiled:
     sql: str
     params: tuple[Any, ...]
-    position: int  # of the looked-up value in params
+    positions: tuple[tuple[int, ...], ...]  # of each looked-up value in params
+    adapters: tuple[Callable[[Any], Any] | None, ...]  # of each value, as the backend adapts it (see _adapter)
     compiler: Any
     model: type[Model]
     start: int
@@ -41,6 +48,15 @@ class _Compiled:
     populators: list[Any]
     converters: dict[int, Any]
     annotations: tuple[tuple[str, int], ...]  # (name, position in the row)
+
+    def bind(self, values: tuple[Any, ...]) -> list[Any]:
+        params = list(self.params)
+        for value, positions, adapt in zip(values, self.positions, self.adapters, strict=True):
+            if adapt is not None:
+                value = adapt(value)  # the value as the queryset would have passed it
+            for position in positions:
+                params[position] = value
+        return params
 
 
 class PreparedLookup(Generic[M]):
@@ -52,50 +68,104 @@ class PreparedLookup(Generic[M]):
         self._alias: str | None = None  # the database the queryset reads from (the router's choice), found once
 
     def _compile(self, connection: Any, alias: str) -> _Compiled:
-        placeholder = self._placeholder
-        queryset = self._build(placeholder)
-        compiler = queryset.query.get_compiler(using=alias, connection=connection)
-        sql, params = compiler.as_sql()
-        positions = [
-            number for number, param in enumerate(params) if type(param) is type(placeholder) and param == placeholder
-        ]
-        if len(positions) != 1 or str(placeholder) in sql:
+        compiled = _compile(self._build(self._placeholder), (self._placeholder,), connection, alias)
+        if len(compiled.positions[0]) != 1:
             raise ValueError("A prepared lookup takes its value exactly once, as a parameter of its SQL.")
-        if queryset._known_related_objects:  # type: ignore[attr-defined]
-            raise ValueError("A prepared lookup builds plain instances: no known related objects.")
-        klass_info = compiler.klass_info
-        select = compiler.select
-        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-        return _Compiled(
-            sql=sql, params=tuple(params), position=positions[0], compiler=compiler, model=klass_info["model"],
-            start=start, end=end, init_list=[column[0].target.attname for column in select[start:end]],
-            populators=get_related_populators(klass_info, select, alias),  # type: ignore[call-arg]  # Django 5.2
-            converters=compiler.get_converters([column[0] for column in select[: compiler.col_count]]),
-            annotations=tuple((compiler.annotation_col_map or {}).items()),
-        )  # fmt: skip
+        return compiled
 
     def __call__(self, value: Any) -> M | None:
         alias = self._alias
         if alias is None:
             alias = self._alias = self._build(self._placeholder).db
         connection = connections[alias]
-        # Kept on the connection (one per thread), so it lives and dies with it.
-        prepared: dict[int, _Compiled] = connection.__dict__.setdefault("_rongcheng_prepared", {})
-        compiled = prepared.get(id(self))
-        if compiled is None:
-            compiled = prepared[id(self)] = self._compile(connection, alias)
-        params = list(compiled.params)
-        params[compiled.position] = value
+        compiled = _compiled_for(self, connection, alias)
         with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, params)
+            cursor.execute(compiled.sql, compiled.bind((value,)))
             row = cursor.fetchone()
         if row is None:
             return None
-        if compiled.converters:
-            row = next(iter(compiled.compiler.apply_converters([row], compiled.converters)))
+        return _instances(compiled, alias, [row])[0]  # type: ignore[return-value]
+
+
+class PreparedQuery(Generic[M]):
+    """`query(*values)`: every instance of `build(*placeholders)`, in its order, compiled once per connection."""
+
+    def __init__(self, build: Callable[..., QuerySet[M]], *, placeholders: tuple[Any, ...]) -> None:
+        if len({(type(p), p) for p in placeholders}) != len(placeholders):
+            raise ValueError("Each value of a prepared query needs a placeholder of its own.")
+        self._build = build
+        self._placeholders = placeholders
+        self._alias: str | None = None
+
+    def _compile(self, connection: Any, alias: str) -> _Compiled:
+        return _compile(self._build(*self._placeholders), self._placeholders, connection, alias)
+
+    def __call__(self, *values: Any) -> list[M]:
+        alias = self._alias
+        if alias is None:
+            alias = self._alias = self._build(*self._placeholders).db
+        connection = connections[alias]
+        compiled = _compiled_for(self, connection, alias)
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, compiled.bind(values))
+            rows = cursor.fetchall()
+        return _instances(compiled, alias, rows)  # type: ignore[return-value]
+
+
+def _compiled_for(prepared: PreparedLookup[Any] | PreparedQuery[Any], connection: Any, alias: str) -> _Compiled:
+    # Kept on the connection (one per thread), so it lives and dies with it.
+    cache: dict[int, _Compiled] = connection.__dict__.setdefault("_rongcheng_prepared", {})
+    compiled = cache.get(id(prepared))
+    if compiled is None:
+        compiled = cache[id(prepared)] = prepared._compile(connection, alias)
+    return compiled
+
+
+def _adapter(placeholder: Any, connection: Any) -> Callable[[Any], Any] | None:
+    """How the database's backend adapts a value of this kind before it becomes a parameter (SQLite writes a datetime
+    as text), or None when it passes as it is."""
+    if isinstance(placeholder, dt.datetime):
+        adapt: Callable[[Any], Any] = connection.ops.adapt_datetimefield_value
+        return None if adapt(placeholder) == placeholder else adapt
+    return None
+
+
+def _compile(queryset: QuerySet[Any], placeholders: tuple[Any, ...], connection: Any, alias: str) -> _Compiled:
+    compiler = queryset.query.get_compiler(using=alias, connection=connection)
+    sql, params = compiler.as_sql()
+    adapters = tuple(_adapter(placeholder, connection) for placeholder in placeholders)
+    sought = [adapt(p) if adapt else p for p, adapt in zip(placeholders, adapters, strict=True)]
+    positions = tuple(
+        tuple(number for number, param in enumerate(params) if type(param) is type(wanted) and param == wanted)
+        for wanted in sought
+    )
+    if any(not found or str(placeholder) in sql for found, placeholder in zip(positions, placeholders, strict=True)):
+        raise ValueError("A prepared query takes each value as a parameter of its SQL, never in the SQL itself.")
+    if queryset._known_related_objects:  # type: ignore[attr-defined]
+        raise ValueError("A prepared query builds plain instances: no known related objects.")
+    klass_info = compiler.klass_info
+    select = compiler.select
+    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    return _Compiled(
+        sql=sql, params=tuple(params), positions=positions, adapters=adapters, compiler=compiler,
+        model=klass_info["model"], start=start, end=end,
+        init_list=[column[0].target.attname for column in select[start:end]],
+        populators=get_related_populators(klass_info, select, alias),  # type: ignore[call-arg]  # Django 5.2
+        converters=compiler.get_converters([column[0] for column in select[: compiler.col_count]]),
+        annotations=tuple((compiler.annotation_col_map or {}).items()),
+    )  # fmt: skip
+
+
+def _instances(compiled: _Compiled, alias: str, rows: list[Any]) -> list[Model]:
+    """The instances of `rows` as Django's ModelIterable builds them: converters, related objects, annotations."""
+    if compiled.converters:
+        rows = list(compiled.compiler.apply_converters(rows, compiled.converters))
+    instances = []
+    for row in rows:
         instance = compiled.model.from_db(alias, compiled.init_list, row[compiled.start : compiled.end])
         for populator in compiled.populators:
             populator.populate(row, instance)
         for name, position in compiled.annotations:
             setattr(instance, name, row[position])
-        return instance  # type: ignore[return-value]
+        instances.append(instance)
+    return instances

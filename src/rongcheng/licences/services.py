@@ -17,7 +17,8 @@ valid_for=AUTHORIZATION_LIFETIME) -> HolderAuthorization``
 
 ``licences_for_holder(*, holder_code | holder_index, reader, application_reference)``
     The holder's licences (by ID number or credit code, one indexed query) for `reader`, only under a live
-    authorization for that application; each licence returned is recorded as fetched (LicenceUse) and audited.
+    authorization for that application; each licence returned is recorded as fetched (LicenceUse) and audited, the
+    fetch rows and the audit record committed together before it returns (on PostgreSQL by one statement, ADR 0011).
     Raises HolderAuthorizationMissing.
 
 ``licence_use_record(*, licence, application_reference, actor) -> LicenceUse``
@@ -36,17 +37,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from rongcheng.accounts.models import AccountKind, User
-from rongcheng.audit.services import Actor, actor_from_user, audit_record, read_record_transaction
+from rongcheng.audit.services import (
+    Actor,
+    RowsAlongside,
+    actor_from_user,
+    audit_record,
+    read_records_write,
+)
 from rongcheng.identity.selectors import representation_list_for_user
 from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import ValidationFailed
 from rongcheng.kernel.events import publish
 from rongcheng.kernel.identifiers import IdNumber, holder_code_validate
 from rongcheng.kernel.masking import mask_id_number
+from rongcheng.kernel.prepared import PreparedQuery
 from rongcheng.licences import documents
 from rongcheng.licences.errors import (
     HolderAuthorizationMissing,
@@ -587,18 +595,45 @@ def holder_authorization_withdraw(*, authorization: HolderAuthorization, holder_
     return locked
 
 
-def _live_authorization(holder_index: str, reader: User, reference: str) -> HolderAuthorization | None:
+def _live_authorizations(holder_index: str, grantee_id: Any, reference: str, now: Any) -> QuerySet[HolderAuthorization]:
+    """The authorizations `grantee_id` holds now for this holder and application, the newest first."""
+    return HolderAuthorization.objects.filter(
+        holder_index=holder_index,
+        grantee_id=grantee_id,
+        application_reference=reference,
+        withdrawn_at__isnull=True,
+        expires_at__gt=now,
+    ).order_by("-granted_at")
+
+
+def _live_authorization(
+    holder_index: str, reader: User, reference: str, now: dt.datetime | None = None
+) -> HolderAuthorization | None:
+    return _live_authorizations(holder_index, reader.pk, reference, now or timezone.now()).first()
+
+
+def _authorized_licences_query(index: Any, grantee_id: Any, reference: Any, now: Any) -> QuerySet[Licence]:
+    """The holder's licences, each with `authorization_id`, the newest live authorization's (a subquery evaluated
+    once): only under one, and only of the types it names when it names any; in issue order."""
+    authorization = Subquery(_live_authorizations(index, grantee_id, reference, now).values("pk")[:1])
+    through = HolderAuthorization.licence_types.through
+    types = through.objects.filter(holderauthorization_id=OuterRef("authorization_id"))
     return (
-        HolderAuthorization.objects.filter(
-            holder_index=holder_index,
-            grantee=reader,
-            application_reference=reference,
-            withdrawn_at__isnull=True,
-            expires_at__gt=timezone.now(),
-        )
-        .order_by("-granted_at")
-        .first()
+        Licence.objects.filter(holder_index=index)
+        .annotate(authorization_id=authorization)
+        .filter(authorization_id__isnull=False)
+        .filter(~Exists(types) | Q(licence_type_id__in=types.values("licencetype_id")))
+        .select_related("licence_type")
+        .order_by("id")
     )
+
+
+# Compiled once per connection: the ORM's compilation of this query cost more CPU than the query (issue 13).
+_authorized_licences: PreparedQuery[Licence] = PreparedQuery(
+    _authorized_licences_query,
+    placeholders=("\x00holder index\x00", -0x7265616465720001, "\x00reference\x00",
+                  dt.datetime(1, 1, 1, 0, 0, 0, 271828, tzinfo=dt.UTC)),
+)  # fmt: skip
 
 
 def licences_for_holder(
@@ -615,35 +650,57 @@ def licences_for_holder(
     reference = _reference_check(application_reference)
     index = holder_index or holder_index_for_code(holder_code)[1]
     audit_actor = actor_from_user(reader)
-    authorization = _live_authorization(index, reader, reference)
-    if authorization is None:
-        _denied("licences.holder.fetch", audit_actor, {"application_reference": reference})
-        raise HolderAuthorizationMissing(
-            "The holder has not authorized this account to fetch their licences for this application."
-        )
-    # One query: the holder's licences, limited to the authorized types when the authorization names any.
-    types = HolderAuthorization.licence_types.through.objects.filter(holderauthorization_id=authorization.pk)
-    licences = (
-        Licence.objects.filter(holder_index=index)
-        .filter(~Exists(types) | Q(licence_type_id__in=types.values("licencetype_id")))
-        .select_related("licence_type")
-        .order_by("id")
-    )
-    result = list(licences)
     now = timezone.now()
-    with read_record_transaction():  # its only writes record this read
+    # One query: the holder's licences under the live authorization, of the types it names when it names any.
+    result = _authorized_licences(index, reader.pk, reference, now)
+    authorization_id: int | None = result[0].authorization_id if result else None  # type: ignore[attr-defined]
+    if authorization_id is None:  # no licence: no authorization, or none of the types it opens
+        authorization = _live_authorization(index, reader, reference, now)
+        if authorization is None:
+            _denied("licences.holder.fetch", audit_actor, {"application_reference": reference})
+            raise HolderAuthorizationMissing(
+                "The holder has not authorized this account to fetch their licences for this application."
+            )
+        authorization_id = authorization.pk
+    _fetch_records_write(result, authorization_id=authorization_id, reference=reference, actor=audit_actor)
+    return result
+
+
+# The fetch records of one fetch, one row per licence in the licences' order, as one INSERT … SELECT whatever their
+# number (the licence ids travel as one array): the statement that also writes the audit record (ADR 0011).
+_FETCH_ROWS_SQL = (
+    f"INSERT INTO {LicenceUse._meta.db_table} "  # noqa: S608 - the model's table
+    "(licence_id, kind, application_reference, authorization_id, actor_id, actor_label, at) "
+    "SELECT licence, %s, %s, %s, %s, %s, %s FROM unnest(%s::bigint[]) WITH ORDINALITY AS fetched(licence, position) "
+    "ORDER BY position"
+)
+
+
+def _fetch_records_write(licences: list[Licence], *, authorization_id: int, reference: str, actor: Actor) -> None:
+    """A fetch record (LicenceUse) per licence and the fetch's audit record, committed together before the answer
+    leaves: on PostgreSQL one statement that is its own transaction (`audit.services.read_records_write`), else one
+    transaction whose only writes record this read."""
+    now = timezone.now()
+    label = actor.label[:150]
+
+    def rows_write() -> None:
         LicenceUse.objects.bulk_create(
             LicenceUse(licence=licence, kind=UseKind.FETCH, application_reference=reference,
-                       authorization=authorization, actor_id=audit_actor.id, actor_label=audit_actor.label[:150],
-                       at=now)
-            for licence in result
+                       authorization_id=authorization_id, actor_id=actor.id, actor_label=label, at=now)
+            for licence in licences
         )  # fmt: skip
-        audit_record(
-            action="licences.holder.fetch", actor=audit_actor, target_type="licences.authorization",
-            target_id=authorization.pk, purpose="licence_reuse", source_address=current_address(),
-            detail={"application_reference": reference, "licences": [licence.identifier for licence in result]},
-        )  # fmt: skip
-    return result
+
+    rows = RowsAlongside(
+        sql=_FETCH_ROWS_SQL,
+        params=[UseKind.FETCH.value, reference, authorization_id, actor.id, label, now, [x.pk for x in licences]],
+        write=rows_write,
+    )  # fmt: skip
+    read_records_write(
+        action="licences.holder.fetch", actor=actor, target_type="licences.authorization",
+        target_ids=[authorization_id], purpose="licence_reuse", source_address=current_address(),
+        detail={"application_reference": reference, "licences": [licence.identifier for licence in licences]},
+        alongside=rows if licences else None,
+    )  # fmt: skip
 
 
 def licence_use_record(*, licence: Licence, application_reference: str, actor: User) -> LicenceUse:

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from rongcheng.audit.models import AuditRecord
-from rongcheng.audit.services import audit_record, read_record_transaction, read_records_write
+from rongcheng.audit.models import AuditChainLink, AuditPending, AuditRecord
+from rongcheng.audit.services import Actor, RowsAlongside, audit_record, read_record_transaction, read_records_write
 from rongcheng.audit.tests.helpers import ALICE, append, on_postgresql
 from rongcheng.kernel.context import RequestContext, running
 
@@ -190,3 +190,84 @@ def test_read_records_async_never_relax_a_callers_transaction(settings):
             assert _synchronous_commit() == "on"
 
     assert _with_commit_setting_recorded(write) == ["on"]
+
+
+# --- rows alongside: a read's own records in its app's tables, written with its audit records ------------------------
+
+# Another app's record of the read, here a row of a table of the audit app's own so the test stands alone.
+_ALONGSIDE_SQL = (
+    "INSERT INTO audit_record (actor_kind, actor_id, actor_label, action, target_type, target_id, outcome, purpose, "
+    "detail, request_id) SELECT 'system', '', 'alongside', %s, '', '', 'success', '', '{}'::jsonb, ''"
+)
+
+
+def _alongside(written: list[str]) -> RowsAlongside:
+    def write() -> None:
+        written.append("write")
+        audit_record(action="tests.alongside.write", actor=Actor.system("alongside"))
+
+    return RowsAlongside(sql=_ALONGSIDE_SQL, params=["tests.alongside.sql"], write=write)
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_rows_alongside_go_in_the_records_statement_durable_by_default(settings):
+    written: list[str] = []
+    with CaptureQueriesContext(connection) as queries:
+        seen = _with_commit_setting_recorded(
+            lambda: read_records_write(**READ, target_ids=[42], alongside=_alongside(written))
+        )
+    assert written == []  # the SQL, not the transaction's write
+    assert sorted(seen) == ["on", "on"]
+    statements = [query["sql"] for query in queries if "INSERT INTO audit_record" in query["sql"]]
+    assert len(statements) == 1
+    assert statements[0].startswith("WITH alongside AS (INSERT INTO audit_record ")
+    assert sorted(AuditRecord.objects.values_list("action", flat=True)) == [
+        "registries.person.read", "tests.alongside.sql",
+    ]  # fmt: skip
+    assert AuditChainLink.objects.count() == 2  # both queued by the statement's trigger, both sealed
+    assert not AuditPending.objects.exists()
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_rows_alongside_share_the_unflushed_commit_of_the_records_statement(settings):
+    settings.AUDIT_READ_COMMIT = "async"
+
+    def write() -> None:
+        read_records_write(**READ, target_ids=[42], alongside=_alongside([]))
+        assert _synchronous_commit() == "on"
+
+    with CaptureQueriesContext(connection) as queries:
+        _with_commit_setting_recorded(write)
+    statements = [query["sql"] for query in queries if "INSERT INTO audit_record" in query["sql"]]
+    assert len(statements) == 1  # one statement: one transaction, whose commit set_config made unflushed
+    assert "set_config('synchronous_commit', 'off', true)" in statements[0]
+    assert AuditRecord.objects.filter(action="registries.person.read", purpose="off").count() == 1
+    assert AuditRecord.objects.filter(action="tests.alongside.sql").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_alongside_inside_a_callers_transaction_are_written_in_it_and_roll_back_with_it():
+    written: list[str] = []
+
+    def read_that_fails() -> None:
+        with transaction.atomic():
+            read_records_write(**READ, target_ids=[42], alongside=_alongside(written))
+            assert sorted(AuditRecord.objects.values_list("action", flat=True)) == [
+                "registries.person.read", "tests.alongside.write",
+            ]  # fmt: skip
+            raise RuntimeError("the caller failed after the read was recorded")
+
+    with pytest.raises(RuntimeError):
+        read_that_fails()
+    assert written == ["write"]
+    assert not AuditRecord.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_target_nothing_alongside_either():
+    written: list[str] = []
+    with CaptureQueriesContext(connection) as queries:
+        assert read_records_write(**READ, target_ids=[], alongside=_alongside(written)) == 0
+    assert (len(queries), written) == (0, [])

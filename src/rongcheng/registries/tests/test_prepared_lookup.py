@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
-from rongcheng.kernel.prepared import PreparedLookup
+from rongcheng.kernel.prepared import PreparedLookup, PreparedQuery
 from rongcheng.registries.models import Person
 from rongcheng.registries.protection import index_of
 from rongcheng.registries.selectors import _person_by_index
@@ -56,3 +57,27 @@ def test_a_queryset_whose_sql_depends_on_the_value_is_refused():
     twice = PreparedLookup(lambda value: Person.objects.filter(name=value, division_code=value)[:1])
     with pytest.raises(ValueError, match="exactly once"):
         twice("350102")
+
+
+def test_a_prepared_query_of_several_values_gives_every_row_in_order():
+    first, second = make_person(), make_person()
+    make_person()
+    both = PreparedQuery(
+        lambda one, other: Person.objects.filter(Q(id_number_index=one) | Q(id_number_index=other)).order_by("-pk"),
+        placeholders=("\x00one\x00", "\x00other\x00"),
+    )
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            found = both(first.id_number_index, second.id_number_index)
+        assert len(queries) == 1
+        assert [person.pk for person in found] == [second.pk, first.pk]
+        assert _fields(found[1]) == _fields(Person.objects.get(pk=first.pk))
+    assert both("nobody", "nobody either") == []
+
+
+def test_a_prepared_query_needs_a_placeholder_per_value_each_a_parameter():
+    with pytest.raises(ValueError, match="placeholder of its own"):
+        PreparedQuery(lambda one, other: Person.objects.filter(name=one, division_code=other), placeholders=("x", "x"))
+    unused = PreparedQuery(lambda one, other: Person.objects.filter(name=one), placeholders=("\x00a\x00", "\x00b\x00"))
+    with pytest.raises(ValueError, match="each value as a parameter"):
+        unused("a", "b")
