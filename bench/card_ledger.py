@@ -260,8 +260,9 @@ def _run(kind: str, payments: int, taps: int, batch: int, payers: int, uploaders
                     "  FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
                     "  WITH ORDINALITY AS u(d, db, cb, card, pos)), "
                     "t AS (INSERT INTO card_transfer (id, key, kind, phase, amount, debit_id, credit_id, linked_group, "
-                    "  overdraft, memo, created_at, business_at, batch_id) SELECT tid, %s || pos, 'tap', 'single', 100, d, "
-                    "  %s, '', false, '', %s, %s, %s FROM u ORDER BY pos), "
+                    "  overdraft, memo, created_at, business_at, batch_id) "
+                    "  SELECT tid, %s || pos, 'tap', 'single', 100, d, %s, '', false, '', %s, %s, %s "
+                    "  FROM u ORDER BY pos), "
                     "e AS (INSERT INTO card_entry (transfer_id, account_id, amount, balance_before, balance_after, at) "
                     "  SELECT u.tid, x.a, x.m, x.b, x.b + x.m, %s FROM u CROSS JOIN "
                     "  LATERAL (VALUES (u.d, -100, u.db, 0), (%s, 100, u.cb, 1)) AS x(a, m, b, side) "
@@ -350,8 +351,9 @@ def _run(kind: str, payments: int, taps: int, batch: int, payers: int, uploaders
     print(f"  with the API's idempotency record:     {request_rate:9.1f} payments/s ({request_statements})")
     print(f"  offline taps booked (tap_batch_upload): {tap_rate:8.1f} taps/s (one connection)")
     if raw_tap_rate is not None:
-        print(f"  the same tap rows written by hand:     {raw_tap_rate:9.1f} taps/s (one connection; per tap a transfer "
-              "naming its batch, two entries; per batch the balances and cards' counters, as the service writes)")
+        print(f"  the same tap rows written by hand:     {raw_tap_rate:9.1f} taps/s (one connection)")
+        print("    (per tap a transfer naming its batch and two entries; per batch the balances, the cards' counters:")
+        print("    the rows the service writes since migration 0015)")
     if at_once_rate is not None:
         print(f"  {uploaders} terminals uploading at once:     {at_once_rate:9.1f} taps/s ({at_once_taps} taps)")
     cleared = taps * (2 if raw_tap_rate is not None else 1) + at_once_taps  # the hand-written taps are cleared too

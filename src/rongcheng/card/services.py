@@ -932,9 +932,7 @@ def _taps_book(terminal: Terminal, batch_number: int, parsed: list[tuple[str, in
         if connection.vendor == "postgresql":
             if raised:  # the cards' rows are locked already; raised before the accounts are locked
                 with connection.cursor() as cursor:
-                    cursor.execute(
-                        _TAP_COUNTERS_RAISE, [ledger.pg_ints(raised), ledger.pg_ints(raised.values())]
-                    )
+                    cursor.execute(_TAP_COUNTERS_RAISE, [ledger.pg_ints(raised), ledger.pg_ints(raised.values())])
             ledger.book_to_one(
                 debits=[card[1] for card, _c, _a, _t in fresh], credit_id=payable,
                 amounts=[amount for _card, _c, amount, _t in fresh], keys=keys,

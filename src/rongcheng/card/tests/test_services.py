@@ -256,7 +256,7 @@ def test_each_tap_of_a_batch_is_a_transfer_of_its_own_and_the_ids_follow_the_tap
     rows = list(result.batch.transfers.order_by("id"))
     assert [t.key for t in rows] == [services.tap_key(cards[c].pk, n) for c, n, _a, _m in plan]
     for transfer, (c, _n, amount, _m), raw in zip(rows, plan, taps, strict=True):
-        assert (transfer.kind, transfer.batch_id, transfer.batch.terminal.code) == ("tap", result.batch.pk, "TI")
+        assert (transfer.kind, transfer.batch_id, result.batch.terminal.code) == ("tap", result.batch.pk, "TI")
         assert (transfer.debit_id, transfer.credit_id) == (cards[c].purse_id, bus.payable_id)
         assert transfer.amount == amount == raw["amount"]
         assert transfer.business_at == dt.datetime.fromisoformat(str(raw["at"]))
@@ -337,6 +337,7 @@ def test_the_database_refuses_a_reference_to_nothing_and_deleting_what_the_ledge
     taps = [{"card": card.number, "counter": 1, "amount": 10, "at": timezone.now().isoformat()}]
     services.tap_batch_upload(**_batch("TR", key, 1, taps), actor=bus.owner)
     tap = Transfer.objects.select_related("batch").get(key=services.tap_key(card.pk, 1))
+    assert tap.batch is not None
     before = ledger_snapshot()
     now = timezone.now()
     wrong: list[tuple[str, list[object]]] = [
@@ -460,6 +461,51 @@ def test_clearing_settles_each_merchant_once_and_a_rerun_clears_only_late_upload
     assert "tap:" in second.settlement_file
     assert "# late since" in second.settlement_file
     assert Transfer.objects.filter(kind="settlement").count() == 2
+    assert selectors.ledger_check() == []
+
+
+def test_a_batchs_taps_clear_refund_and_read_as_of_as_taps_booked_one_by_one() -> None:
+    """A tap is its transfer (migration 0015): the clearing of a batch's taps gives the same line (count, gross,
+    refunds, fees, net) as the same taps booked one by one through the ledger engine (the shape every tap had
+    before), a tap can still be refunded by its key (never beyond its fare), and
+    a purse's balance as of any moment (one query) equals replaying its entries up to that moment."""
+    from rongcheng.card import ledger
+    from rongcheng.card.ledger import TransferSpec
+    from rongcheng.card.models import Entry
+
+    finance = account("finance", "add_clearingrun")
+    twins = [(card_with(300), card_with(300)) for _ in range(3)]
+    batched, single = merchant("BUSC", "bus", fee_rate=60), merchant("BUSD", "bus", fee_rate=60)
+    _terminal, key = services.terminal_register(merchant=batched, code="TC", actor=SYSTEM)
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    start = dt.datetime.combine(yesterday, dt.time(7), tzinfo=services.CITY_ZONE)
+    plan = [(0, 1, 200, 0), (1, 1, 150, 3), (0, 2, 200, 9), (2, 1, 75, 11), (1, 2, 150, 30), (0, 3, 200, 50)]
+    taps = [{"card": twins[c][0].number, "counter": n, "amount": a, "at": (start + dt.timedelta(minutes=m)).isoformat()}
+            for c, n, a, m in plan]  # fmt: skip
+    result = services.tap_batch_upload(**_batch("TC", key, 1, taps), actor=batched.owner)
+    assert result.booked == len(plan)
+    for c, n, a, m in plan:
+        ledger.book([TransferSpec(twins[c][1].purse_id, single.payable_id, a, "tap", key=f"single:{c}:{n}",
+                                  overdraft=True, business_at=start + dt.timedelta(minutes=m))])  # fmt: skip
+    run = services.clearing_run(business_date=yesterday, actor=finance)
+    lines = {line.merchant.code: line for line in ClearingLine.objects.filter(run=run)}
+    figures = {code: (x.count, x.gross, x.refunds, x.fees, x.net) for code, x in lines.items()}
+    assert figures["BUSC"] == figures["BUSD"] == (6, 975, 0, 5, 970)
+    # a tap refunded by its key, never beyond its fare
+    tap = Transfer.objects.get(key=services.tap_key(twins[0][0].pk, 3))
+    refund = services.payment_refund(transfer_key=tap.key, amount=120, actor=batched.owner, key="tap-refund")
+    assert (refund.reverses_id, refund.debit_id, refund.credit_id) == (tap.pk, batched.payable_id, tap.debit_id)
+    with pytest.raises(ReversalExceedsOriginal):
+        services.payment_refund(transfer_key=tap.key, amount=81, actor=batched.owner, key="tap-refund-2")
+    assert balance(twins[0][0]) == 300 - 600 + 120
+    # as of every moment an entry was posted (and between), the one-query balance equals replaying the entries
+    for card, _twin in twins:
+        entries = list(Entry.objects.filter(account_id=card.purse_id).order_by("at", "id"))
+        moments = sorted({e.at for e in entries} | {e.at - dt.timedelta(microseconds=1) for e in entries})
+        for moment in moments:
+            replayed = sum(e.amount for e in entries if e.at <= moment)
+            assert selectors.balance_as_of(card.purse_id, moment) == replayed
+        assert [e.balance_after for e in entries][-1] == balance(card)
     assert selectors.ledger_check() == []
 
 
