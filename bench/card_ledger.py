@@ -13,8 +13,9 @@ payment waits on that account's row lock. On PostgreSQL both rates are also take
 (`--payers`, default 4: processes of their own, each with its own connection, merchant and cards), as a city's
 terminals pay together and PostgreSQL flushes their commits together; one connection gives the latency-bound rate.
 Offline taps are uploaded through `tap_batch_upload` (MAC, parsing, duplicates and gaps, set-based booking) and
-compared in the same run with the same rows written by hand: per batch, the accounts locked, then transfers, entries,
-balances and taps inserted from arrays in one transaction (the physical limit of those rows with their indexes and
+compared in the same run with the same rows written by hand: per batch, the accounts locked, then transfers (each
+the tap, naming its batch: migration 0015), entries, balances and the cards' counters written from arrays in one
+transaction (the physical limit of those rows with their indexes and
 reference checks, migration 0011). On PostgreSQL the upload is also timed with several terminals uploading at once
 (`--uploaders`, default 2: processes of their own, each with its own connection and terminal of the same operator,
 their batches tapping the same cards), as a city's terminals upload together; two goal lines, one per rate, say
@@ -74,7 +75,7 @@ def _run(kind: str, payments: int, taps: int, batch: int, payers: int, uploaders
         from rongcheng.audit.services import Actor
         from rongcheng.card import ledger, selectors, services
         from rongcheng.card.ledger import TransferSpec
-        from rongcheng.card.models import Card, LedgerAccount, Tap
+        from rongcheng.card.models import Card, LedgerAccount, Transfer
 
         system = Actor.system("bench/card_ledger.py")
         owner = User.objects.create(username="bench-merchant", kind=AccountKind.API_CLIENT)
@@ -227,8 +228,11 @@ def _run(kind: str, payments: int, taps: int, batch: int, payers: int, uploaders
                 sequence = cursor.fetchone()[0]
 
         def raw_taps(batch_number: int, rows: list[dict[str, Any]]) -> None:
-            """The same rows by hand, on PostgreSQL: lock, then transfers (their ids drawn from the sequence in tap
-            order, as the service does), entries, balances and taps from arrays in one statement."""
+            """The same rows by hand, on PostgreSQL, as the service writes them since migration 0015 (a tap is its
+            transfer): the batch's row, the accounts locked, then the transfers naming the batch (their ids drawn
+            from the sequence in tap order, as the service does), their entries, the balances and each card's row
+            (its highest tap counter, written again with the same value here so as not to disturb the service's
+            counters) from arrays in one statement."""
             from rongcheng.card.ledger import pg_ints
             from rongcheng.card.models import TapBatch
 
@@ -256,21 +260,20 @@ def _run(kind: str, payments: int, taps: int, batch: int, payers: int, uploaders
                     "  FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
                     "  WITH ORDINALITY AS u(d, db, cb, card, pos)), "
                     "t AS (INSERT INTO card_transfer (id, key, kind, phase, amount, debit_id, credit_id, linked_group, "
-                    "  overdraft, memo, created_at, business_at) SELECT tid, %s || pos, 'tap', 'single', 100, d, %s, "
-                    "  '', false, '', %s, %s FROM u ORDER BY pos), "
+                    "  overdraft, memo, created_at, business_at, batch_id) "
+                    "  SELECT tid, %s || pos, 'tap', 'single', 100, d, %s, '', false, '', %s, %s, %s "
+                    "  FROM u ORDER BY pos), "
                     "e AS (INSERT INTO card_entry (transfer_id, account_id, amount, balance_before, balance_after, at) "
                     "  SELECT u.tid, x.a, x.m, x.b, x.b + x.m, %s FROM u CROSS JOIN "
                     "  LATERAL (VALUES (u.d, -100, u.db, 0), (%s, 100, u.cb, 1)) AS x(a, m, b, side) "
                     "  ORDER BY u.pos, x.side), "
                     "b AS (UPDATE card_ledgeraccount a SET balance = n.b, posted_until = %s "
                     "  FROM unnest(%s::bigint[], %s::bigint[]) AS n(id, b) WHERE a.id = n.id) "
-                    "INSERT INTO card_tap (card_id, counter, amount, tapped_at, transfer_id, terminal_id, batch_id) "
-                    "SELECT u.card, 1000000 + %s * 100000 + u.pos, 100, %s, u.tid, %s, %s FROM u",
+                    "UPDATE card_card SET tap_counter = tap_counter WHERE id IN (SELECT DISTINCT card FROM u)",
                     [sequence, pg_ints(debits), pg_ints(before), pg_ints(credit_before),
                      pg_ints(purses[r["card"]][0] for r in rows), f"rawtap:{batch_number}:", bus.payable_id, now,
-                     at, now, bus.payable_id, now, pg_ints(wanted),
-                     pg_ints(balances[i] for i in wanted), batch_number, at, raw_terminal.pk,
-                     batch_row.pk],
+                     at, batch_row.pk, now, bus.payable_id, now, pg_ints(wanted),
+                     pg_ints(balances[i] for i in wanted)],
                 )  # fmt: skip
 
         # the terminals' MACs, computed before the clock starts: the terminal's work, not the platform's (the upload
@@ -326,7 +329,7 @@ def _run(kind: str, payments: int, taps: int, batch: int, payers: int, uploaders
             at_once_seconds = _at_once(upload, "service", uploaders, per_uploader, "u")
             at_once_taps = per_uploader * uploaders * batch
             at_once_rate = at_once_taps / at_once_seconds
-            booked = Tap.objects.filter(terminal__in=[t for t, _k in fleet]).count()
+            booked = Transfer.objects.filter(batch__terminal__in=[t for t, _k in fleet]).count()
             if booked != at_once_taps:
                 raise SystemExit(f"{booked} taps booked of {at_once_taps} uploaded at once")
 
@@ -349,6 +352,8 @@ def _run(kind: str, payments: int, taps: int, batch: int, payers: int, uploaders
     print(f"  offline taps booked (tap_batch_upload): {tap_rate:8.1f} taps/s (one connection)")
     if raw_tap_rate is not None:
         print(f"  the same tap rows written by hand:     {raw_tap_rate:9.1f} taps/s (one connection)")
+        print("    (per tap a transfer naming its batch and two entries; per batch the balances, the cards' counters:")
+        print("    the rows the service writes since migration 0015)")
     if at_once_rate is not None:
         print(f"  {uploaders} terminals uploading at once:     {at_once_rate:9.1f} taps/s ({at_once_taps} taps)")
     cleared = taps * (2 if raw_tap_rate is not None else 1) + at_once_taps  # the hand-written taps are cleared too

@@ -82,6 +82,7 @@ class TransferSpec:
     overdraft: bool = False
     business_at: dt.datetime | None = None
     memo: str = ""
+    batch_id: int | None = None  # an offline tap's batch: the transfer is the tap (ADR 0012)
 
 
 @dataclass
@@ -135,6 +136,7 @@ def _same(transfer: Transfer, spec: TransferSpec) -> bool:
         and transfer.phase == spec.phase
         and transfer.pending_id == spec.pending_id
         and transfer.reverses_id == spec.reverses_id
+        and transfer.batch_id == spec.batch_id
     )
 
 
@@ -193,7 +195,7 @@ def _one_round_trip(specs: Sequence[TransferSpec]) -> bool:
     return (
         connection.vendor == "postgresql"
         and len(specs) <= FUNCTION_GROUP_MAX
-        and all(s.phase == Phase.SINGLE and s.reverses_id is None for s in specs)
+        and all(s.phase == Phase.SINGLE and s.reverses_id is None and s.batch_id is None for s in specs)
     )
 
 
@@ -278,8 +280,9 @@ WITH u AS MATERIALIZED (  -- the transfers' ids drawn here, in order, so that no
 ), t AS (
     INSERT INTO {Transfer._meta.db_table} (id, key, kind, phase, amount, debit_id, credit_id, pending_id,
                                            reverses_id, linked_group, timeout_at, overdraft, memo, created_at,
-                                           business_at)
-    SELECT tid, k, %(kind)s, 'single', a, d, %(credit)s, NULL, NULL, %(group)s, NULL, o, '', %(moment)s, b
+                                           business_at, batch_id)
+    SELECT tid, k, %(kind)s, 'single', a, d, %(credit)s, NULL, NULL, %(group)s, NULL, o, '', %(moment)s, b,
+           %(batch)s::bigint
       FROM u ORDER BY pos
 ), e AS (
     INSERT INTO {Entry._meta.db_table} (transfer_id, account_id, amount, balance_before, balance_after, at)
@@ -319,7 +322,7 @@ def book_to_one(
     keys: Sequence[str],
     business: Sequence[dt.datetime],
     kind: str,
-    business_literal: str | None = None,
+    batch_id: int | None = None,
 ) -> list[int]:
     """PostgreSQL, set-based: transfer `amounts[i]` from `debits[i]` to `credit_id` for every i, in order, all or
     nothing, each booked even below its debit's lower limit (offline taps: the money was spent; `overdraft` records
@@ -332,8 +335,8 @@ def book_to_one(
     account, as one statement of arrays; the transfers' ids are drawn from their sequence in order at its start, so
     the entries and the ids returned take them by position (no join back by key). The checks are those of `_apply`
     for an overdraft transfer: one currency, the credit's upper limit (against the batch's total, since credits only
-    raise it). `business_literal` is `pg_times(business)` when the caller has built it already (a tap batch writes
-    the same times into its taps)."""
+    raise it). `batch_id` names the batch of offline taps the transfers are (ADR 0012, "Taps folded into their
+    transfers")."""
     if connection.vendor != "postgresql":
         raise LedgerInputInvalid("Set-based booking needs PostgreSQL; book() the specs elsewhere.")
     if not amounts or not len(debits) == len(amounts) == len(keys) == len(business):
@@ -351,8 +354,8 @@ def book_to_one(
     # operator's payable in a tap batch, is held for the rest only)
     literals: dict[str, Any] = {
         "keys": pg_texts(keys), "amounts": pg_ints(amounts), "debits": pg_ints(debits),
-        "business": business_literal or pg_times(business), "kind": kind, "credit": credit_id,
-        "group": uuid.uuid4().hex if len(keys) > 1 else "",
+        "business": pg_times(business), "kind": kind, "credit": credit_id,
+        "group": uuid.uuid4().hex if len(keys) > 1 else "", "batch": batch_id,
     }  # fmt: skip
     wanted = sorted({*debits, credit_id})
     wanted_literal = pg_ints(wanted)
@@ -484,7 +487,7 @@ def _book_locked(specs: Sequence[TransferSpec], keys: list[str], now: dt.datetim
 
 _TRANSFER_COLUMNS = (
     "key", "kind", "phase", "amount", "debit_id", "credit_id", "pending_id", "reverses_id", "linked_group",
-    "timeout_at", "overdraft", "memo", "created_at", "business_at",
+    "timeout_at", "overdraft", "memo", "created_at", "business_at", "batch_id",
 )  # fmt: skip
 _CHUNK = 500
 
@@ -506,6 +509,7 @@ def _transfers_insert(transfers: list[Transfer]) -> None:
                 params.extend((
                     t.key, t.kind, t.phase, t.amount, t.debit_id, t.credit_id, t.pending_id, t.reverses_id,
                     t.linked_group, adapt(t.timeout_at), t.overdraft, t.memo, adapt(t.created_at), adapt(t.business_at),
+                    t.batch_id,
                 ))  # fmt: skip
             cursor.execute(
                 # S608: the table and columns are the model's own, every value a placeholder
@@ -521,7 +525,7 @@ def _transfers_insert(transfers: list[Transfer]) -> None:
 
 _TRANSFER_TYPES = (
     "text", "text", "text", "bigint", "bigint", "bigint", "bigint", "bigint", "text", "timestamptz", "boolean", "text",
-    "timestamptz", "timestamptz",
+    "timestamptz", "timestamptz", "bigint",
 )  # fmt: skip
 
 
@@ -534,7 +538,7 @@ def _transfers_insert_unnest(transfers: list[Transfer]) -> None:
     for t in transfers:
         values = (
             t.key, t.kind, t.phase, t.amount, t.debit_id, t.credit_id, t.pending_id, t.reverses_id, t.linked_group,
-            t.timeout_at, t.overdraft, t.memo, t.created_at, t.business_at,
+            t.timeout_at, t.overdraft, t.memo, t.created_at, t.business_at, t.batch_id,
         )  # fmt: skip
         for column, value in zip(columns, values, strict=True):
             column.append(value)
@@ -653,7 +657,7 @@ def _apply(
         key=key, kind=spec.kind, phase=spec.phase, amount=spec.amount, debit=debit,
         credit=credit, pending_id=spec.pending_id, reverses_id=spec.reverses_id, linked_group=group,
         timeout_at=timeout_at, overdraft=overdraft, memo=spec.memo, created_at=moment,
-        business_at=spec.business_at or business_default,
+        business_at=spec.business_at or business_default, batch_id=spec.batch_id,
     )  # fmt: skip
 
 

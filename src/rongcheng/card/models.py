@@ -120,6 +120,14 @@ class Transfer(models.Model):
         db_index=False, db_constraint=False,
     )  # fmt: skip
     linked_group = models.CharField(_("linked group"), max_length=36, blank=True)
+    # an offline tap's transfer is the tap (ADR 0012, "Taps folded into their transfers"): its batch here (the
+    # terminal is the batch's), its card the purse's, its fare the amount, its tap time `business_at`, its card and
+    # counter the key `tap:<card>:<counter>`, unique; NULL for every other transfer. A BRIN index on PostgreSQL
+    # (migration 0015): transfers are appended batch after batch and only a batch's deletion guard reads by it
+    batch = models.ForeignKey(
+        "TapBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="transfers",
+        verbose_name=_("tap batch"), db_index=False, db_constraint=False,
+    )  # fmt: skip
     timeout_at = models.DateTimeField(_("pending until"), null=True, blank=True)
     overdraft = models.BooleanField(_("booked over the lower limit"), default=False)
     memo = models.CharField(_("memo"), max_length=120, blank=True)
@@ -315,6 +323,9 @@ class Terminal(models.Model):
 
 
 class TapBatch(models.Model):
+    """A terminal's upload of offline taps. Its taps are its transfers (`transfers`, kind tap, ADR 0012 "Taps folded
+    into their transfers"): each the tap of one card (the purse debited) and counter (the key), at its tap time."""
+
     terminal = models.ForeignKey(Terminal, on_delete=models.PROTECT, related_name="batches")
     number = models.PositiveIntegerField(_("batch number"))
     uploaded_at = models.DateTimeField(_("uploaded at"))
@@ -325,38 +336,11 @@ class TapBatch(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["terminal", "number"], name="card_batch_unique")]
+        # the terminals' permission (scope card:pay), the tap model's own until taps became transfers (migration 0015)
+        permissions = [("add_tap", _("Can add tap"))]
 
     def __str__(self) -> str:
         return str(f"{self.terminal_id}:{self.number}")
-
-
-class Tap(models.Model):
-    """One offline tap, unique by card and the card's transaction counter; booked at `tapped_at`."""
-
-    # references checked per statement by the database (migration 0011), not per row
-    card = models.ForeignKey(
-        Card, on_delete=models.PROTECT, related_name="taps", db_index=False, db_constraint=False
-    )  # (card, counter) below serves it
-    counter = models.PositiveIntegerField(_("card counter"))
-    # the terminal is the batch's (the database checks it, migration 0013), so the batch's own foreign key keeps a
-    # terminal with taps from being deleted: no index of its own; the batch's is a BRIN index on PostgreSQL (taps are
-    # appended batch after batch)
-    # DO_NOTHING: Django's PROTECT of the batch's terminal refuses first, without reading the taps by terminal
-    terminal = models.ForeignKey(
-        Terminal, on_delete=models.DO_NOTHING, related_name="taps", db_index=False, db_constraint=False
-    )
-    batch = models.ForeignKey(
-        TapBatch, on_delete=models.PROTECT, related_name="tap_rows", db_index=False, db_constraint=False
-    )
-    amount = models.BigIntegerField(_("fare (fen)"))
-    tapped_at = models.DateTimeField(_("tapped at"))
-    transfer = models.OneToOneField(Transfer, on_delete=models.PROTECT, related_name="tap", db_constraint=False)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["card", "counter"], name="card_tap_counter_unique")]
-
-    def __str__(self) -> str:
-        return str(f"{self.card_id}:{self.counter}")
 
 
 class QrUse(models.Model):

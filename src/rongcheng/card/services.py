@@ -78,7 +78,6 @@ from rongcheng.card.models import (
     Phase,
     QrUse,
     Receipt,
-    Tap,
     TapBatch,
     Terminal,
     Transfer,
@@ -827,9 +826,16 @@ _TAP_CARDS_LOCK = (
     "WHERE number = ANY(%s::text[]) ORDER BY id FOR NO KEY UPDATE"
 )
 _TAPS_BOOKED = (
-    f"SELECT t.card_id, t.counter FROM {Tap._meta.db_table} t "  # noqa: S608 (the model's own table)
-    "JOIN unnest(%s::bigint[], %s::integer[]) AS u(card_id, counter) ON t.card_id = u.card_id AND t.counter = u.counter"
+    f"SELECT key, kind, debit_id FROM {Transfer._meta.db_table} "  # noqa: S608 (the model's own table)
+    "WHERE key = ANY(%s::text[])"
 )
+
+
+def tap_key(card_id: int, counter: int) -> str:
+    """The ledger key of a tap's transfer: the tap is unique by card and the card's transaction counter, and its
+    transfer is the tap (ADR 0012, "Taps folded into their transfers"), so the transfers' unique key keeps it so."""
+    return f"tap:{card_id}:{counter}"
+
 
 _TapCard = tuple[int, int, int]  # card id, purse id, highest tap counter booked before this batch
 
@@ -851,22 +857,24 @@ def _tap_cards_locked(numbers: set[str]) -> dict[str, _TapCard]:
     return {number: (card_id, purse, top) for number, card_id, purse, top in rows}
 
 
-def _taps_booked(candidates: list[tuple[int, int]]) -> set[tuple[int, int]]:
-    """Which (card, counter) pairs are booked already, by the unique key of taps."""
+def _taps_booked(candidates: list[tuple[int, int, int]]) -> set[tuple[int, int]]:
+    """Which (card, counter) pairs of `candidates` (card, purse, counter) are booked already: by their transfers'
+    unique key. A key held by anything but that card's tap (no service books one) refuses the batch."""
     if not candidates:
         return set()
+    wanted = {tap_key(card_id, counter): (card_id, purse_id, counter) for card_id, purse_id, counter in candidates}
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(
-                _TAPS_BOOKED, [ledger.pg_ints(c for c, _n in candidates), ledger.pg_ints(n for _c, n in candidates)]
-            )
-            return {(card_id, counter) for card_id, counter in cursor.fetchall()}
+            cursor.execute(_TAPS_BOOKED, [ledger.pg_texts(wanted)])
+            rows = cursor.fetchall()
+    else:
+        rows = list(Transfer.objects.filter(key__in=list(wanted)).values_list("key", "kind", "debit_id"))
     found: set[tuple[int, int]] = set()
-    by_card: dict[int, set[int]] = defaultdict(set)
-    for card_id, counter in candidates:
-        by_card[card_id].add(counter)
-    for card_id, counters in by_card.items():
-        found.update(Tap.objects.filter(card_id=card_id, counter__in=counters).values_list("card_id", "counter"))
+    for key, kind, debit_id in rows:
+        card_id, purse_id, counter = wanted[key]
+        if kind != TransferKind.TAP or debit_id != purse_id:
+            raise TransferKeyReused(f"The key {key} names a transfer that is not this tap.", key=key)
+        found.add((card_id, counter))
     return found
 
 
@@ -879,8 +887,9 @@ def _taps_book(terminal: Terminal, batch_number: int, parsed: list[tuple[str, in
     cards = _tap_cards_locked({p[0] for p in parsed})
     unknown = sorted({p[0] for p in parsed if p[0] not in cards})
     seen = _taps_booked(
-        [(card[0], counter) for number, counter, _a, _t in parsed if (card := cards.get(number)) and counter <= card[2]]
-    )
+        [(card[0], card[1], counter) for number, counter, _a, _t in parsed if (card := cards.get(number))
+         and counter <= card[2]]
+    )  # fmt: skip
     duplicates: list[dict[str, Any]] = []
     fresh: list[tuple[_TapCard, int, int, dt.datetime]] = []
     for number, counter, amount, at in parsed:
@@ -918,68 +927,33 @@ def _taps_book(terminal: Terminal, batch_number: int, parsed: list[tuple[str, in
     terminal.last_batch = batch_number
     terminal.save(update_fields=["last_batch"])
     if fresh:
-        keys = [f"tap:{card[0]}:{counter}" for card, counter, _amount, _at in fresh]
+        keys = [tap_key(card[0], counter) for card, counter, _amount, _at in fresh]
         payable = terminal.merchant.payable_id
         if connection.vendor == "postgresql":
-            business = [at for _card, _c, _a, at in fresh]
-            times = ledger.pg_times(business)  # once for the transfers and the taps
-            taps_columns = _taps_columns(terminal, batch, fresh, raised, times)  # built before the locks too
-            ids = ledger.book_to_one(
+            if raised:  # the cards' rows are locked already; raised before the accounts are locked
+                with connection.cursor() as cursor:
+                    cursor.execute(_TAP_COUNTERS_RAISE, [ledger.pg_ints(raised), ledger.pg_ints(raised.values())])
+            ledger.book_to_one(
                 debits=[card[1] for card, _c, _a, _t in fresh], credit_id=payable,
                 amounts=[amount for _card, _c, amount, _t in fresh], keys=keys,
-                business=business, kind=TransferKind.TAP, business_literal=times,
+                business=[at for _card, _c, _a, at in fresh], kind=TransferKind.TAP, batch_id=batch.pk,
             )  # fmt: skip
-            with connection.cursor() as cursor:
-                cursor.execute(_TAPS_INSERT, {**taps_columns, "transfers": ledger.pg_ints(ids)})
         else:
             specs = [
-                TransferSpec(card[1], payable, amount, TransferKind.TAP, key=key, overdraft=True, business_at=at)
+                TransferSpec(card[1], payable, amount, TransferKind.TAP, key=key, overdraft=True, business_at=at,
+                             batch_id=batch.pk)
                 for (card, _counter, amount, at), key in zip(fresh, keys, strict=True)
             ]  # fmt: skip
-            ids = [t.id for t in ledger.book(specs)]
-            Tap.objects.bulk_create(
-                Tap(card_id=card[0], counter=counter, terminal=terminal, batch=batch, amount=amount, tapped_at=at,
-                    transfer_id=transfer_id)
-                for (card, counter, amount, at), transfer_id in zip(fresh, ids, strict=True)
-            )  # fmt: skip
+            ledger.book(specs)
             for card_id, top in raised.items():
                 Card.objects.filter(pk=card_id).update(tap_counter=top)
     return BatchResult(batch, len(fresh), duplicates, unknown, gaps)
 
 
-_TAPS_INSERT = f"""
-WITH taps AS (
-    INSERT INTO {Tap._meta.db_table} (card_id, counter, amount, tapped_at, transfer_id, terminal_id, batch_id)
-    SELECT c, n, a, t, x, %(terminal)s, %(batch)s
-      FROM unnest(%(cards)s::bigint[], %(counters)s::integer[], %(amounts)s::bigint[], %(times)s::timestamptz[],
-                  %(transfers)s::bigint[]) AS u(c, n, a, t, x)
+_TAP_COUNTERS_RAISE = (
+    f"UPDATE {Card._meta.db_table} AS card SET tap_counter = r.top "  # noqa: S608 (the model's own table)
+    "FROM unnest(%s::bigint[], %s::integer[]) AS r(id, top) WHERE card.id = r.id"
 )
-UPDATE {Card._meta.db_table} AS card SET tap_counter = r.top
-  FROM unnest(%(raised)s::bigint[], %(tops)s::integer[]) AS r(id, top)
- WHERE card.id = r.id
-"""  # noqa: S608 (the models' own tables; every value a parameter)
-
-
-def _taps_columns(
-    terminal: Terminal,
-    batch: TapBatch,
-    fresh: list[tuple[_TapCard, int, int, dt.datetime]],
-    raised: dict[int, int],
-    times: str,
-) -> dict[str, Any]:
-    """The parameters of `_TAPS_INSERT` but the transfers' ids (PostgreSQL): the batch's taps and the cards' new
-    highest counters as array literals (a fixed handful of parameters whatever the batch size; `times` the taps'
-    times, already built for their transfers), built before the accounts are locked."""
-    columns: list[list[int]] = [[], [], []]
-    for card, counter, amount, _at in fresh:
-        columns[0].append(card[0])
-        columns[1].append(counter)
-        columns[2].append(amount)
-    return {
-        "terminal": terminal.pk, "batch": batch.pk, "cards": ledger.pg_ints(columns[0]),
-        "counters": ledger.pg_ints(columns[1]), "amounts": ledger.pg_ints(columns[2]), "times": times,
-        "raised": ledger.pg_ints(raised), "tops": ledger.pg_ints(raised.values()),
-    }  # fmt: skip
 
 
 # --- phone QR codes -----------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from rongcheng.card.errors import (
     TransferKeyReused,
 )
 from rongcheng.card.events import BillPaid
-from rongcheng.card.models import Bill, Card, CardStatus, ClearingLine, IdempotencyRecord, Receipt, Tap, Transfer
+from rongcheng.card.models import Bill, Card, CardStatus, ClearingLine, IdempotencyRecord, Receipt, Transfer
 from rongcheng.card.services import luhn_digit, luhn_valid
 from rongcheng.card.tests.factories import SYSTEM, account, balance, card_with, ledger_snapshot, merchant
 from rongcheng.kernel import events
@@ -179,7 +179,8 @@ def test_offline_taps_book_at_tap_time_report_duplicates_and_gaps_and_refuse_for
     assert (result.booked, result.gaps) == (2, [{"card": card.number, "missing": [2, 3], "count": 2}])
     assert balance(card) == -50  # offline taps book into debt
     assert {"card": card.number, "reason": "debt"} in selectors.deny_list()
-    assert Tap.objects.get(counter=1).transfer.business_at.isoformat() == days_ago
+    tap = Transfer.objects.get(key=services.tap_key(card.pk, 1))  # the tap is its transfer
+    assert (tap.kind, tap.business_at.isoformat(), tap.batch_id) == ("tap", days_ago, result.batch.pk)
     before = ledger_snapshot()
     again = services.tap_batch_upload(**_batch("T1", key, 2, taps[:1]), actor=bus.owner)
     assert (again.booked, again.duplicates) == (0, [{"card": card.number, "counter": 1}])
@@ -234,10 +235,11 @@ def test_a_tap_batch_books_set_wise_entries_in_tap_order_and_keeps_the_cards_hig
     assert {"card": poor.number, "reason": "debt"} in selectors.deny_list()
 
 
-def test_each_tap_of_a_batch_names_its_own_transfer_and_the_ids_follow_the_taps_order() -> None:
+def test_each_tap_of_a_batch_is_a_transfer_of_its_own_and_the_ids_follow_the_taps_order() -> None:
     """On PostgreSQL the batch's transfer ids are drawn from the sequence before the rows are written (no join back
-    by key): every tap must still name the transfer of its own card, counter, fare and time, the ids ascending in
-    the batch's order, each with its two entries; and nothing outside the batch's accounts and cards changes."""
+    by key): each tap is the transfer of its own card (the purse), counter (the key), fare and time, naming its
+    batch, the ids ascending in the batch's order, each with its two entries; and nothing outside the batch's
+    accounts and cards changes."""
     from rongcheng.card.models import Entry
 
     cards = [card_with(b) for b in (500, 0, 80)]
@@ -251,16 +253,15 @@ def test_each_tap_of_a_batch_names_its_own_transfer_and_the_ids_follow_the_taps_
     before = bystander.purse.entries.count(), balance(bystander), Card.objects.get(pk=bystander.pk).tap_counter
     result = services.tap_batch_upload(**_batch("TI", key, 1, taps), actor=bus.owner)
     assert result.booked == len(plan)
-    rows = list(Tap.objects.filter(batch=result.batch).select_related("transfer", "card").order_by("transfer_id"))
-    assert [(t.card.number, t.counter) for t in rows] == [(cards[c].number, n) for c, n, _a, _m in plan]
-    for tap, raw in zip(rows, taps, strict=True):
-        transfer = tap.transfer
-        assert transfer.key == f"tap:{tap.card_id}:{tap.counter}"
-        assert (transfer.debit_id, transfer.credit_id) == (tap.card.purse_id, bus.payable_id)
-        assert transfer.amount == tap.amount == raw["amount"]
-        assert transfer.business_at == tap.tapped_at == dt.datetime.fromisoformat(str(raw["at"]))
+    rows = list(result.batch.transfers.order_by("id"))
+    assert [t.key for t in rows] == [services.tap_key(cards[c].pk, n) for c, n, _a, _m in plan]
+    for transfer, (c, _n, amount, _m), raw in zip(rows, plan, taps, strict=True):
+        assert (transfer.kind, transfer.batch_id, result.batch.terminal.code) == ("tap", result.batch.pk, "TI")
+        assert (transfer.debit_id, transfer.credit_id) == (cards[c].purse_id, bus.payable_id)
+        assert transfer.amount == amount == raw["amount"]
+        assert transfer.business_at == dt.datetime.fromisoformat(str(raw["at"]))
         sides = list(Entry.objects.filter(transfer=transfer).order_by("id").values_list("account_id", "amount"))
-        assert sides == [(tap.card.purse_id, -tap.amount), (bus.payable_id, tap.amount)]
+        assert sides == [(cards[c].purse_id, -amount), (bus.payable_id, amount)]
     assert [balance(c) for c in cards] == [500 - 550, 0 - 12, 80 - 90]
     assert balance(bus.payable) == 652
     assert (bystander.purse.entries.count(), balance(bystander), Card.objects.get(pk=bystander.pk).tap_counter) == (
@@ -321,9 +322,10 @@ def test_a_batch_booked_set_wise_gives_the_same_ledger_as_its_taps_booked_one_by
 
 
 def test_the_database_refuses_a_reference_to_nothing_and_deleting_what_the_ledger_names() -> None:
-    """The references of transfers, entries and taps are the database's to enforce (checked per statement on
-    PostgreSQL, per row on SQLite; migration 0011): a wrong id is refused, and so is deleting a row still named (on
-    SQLite by Django's PROTECT: its triggers cannot be deferred, see the migration)."""
+    """The references of transfers (a tap's batch among them, migration 0015) and entries are the database's to
+    enforce (checked per statement on PostgreSQL, per row on SQLite; migration 0011): a wrong id is refused, and so
+    is deleting a row still named (on SQLite by Django's PROTECT: its triggers cannot be deferred, see the
+    migration); on PostgreSQL a card whose purse has moved money (its taps) cannot be deleted either."""
     from django.db import IntegrityError, connection, transaction
     from django.db.models import ProtectedError
 
@@ -334,15 +336,13 @@ def test_the_database_refuses_a_reference_to_nothing_and_deleting_what_the_ledge
     _terminal, key = services.terminal_register(merchant=bus, code="TR", actor=SYSTEM)
     taps = [{"card": card.number, "counter": 1, "amount": 10, "at": timezone.now().isoformat()}]
     services.tap_batch_upload(**_batch("TR", key, 1, taps), actor=bus.owner)
-    other, _other_key = services.terminal_register(merchant=bus, code="TR2", actor=SYSTEM)
-    tap = Tap.objects.select_related("transfer").get(card=card)
-    spare = Transfer.objects.exclude(pk=tap.transfer_id).order_by("id").first()  # the card's top-up, no tap's
-    assert spare is not None
+    tap = Transfer.objects.select_related("batch").get(key=services.tap_key(card.pk, 1))
+    assert tap.batch is not None
     before = ledger_snapshot()
     now = timezone.now()
     wrong: list[tuple[str, list[object]]] = [
         ("INSERT INTO card_entry (transfer_id, account_id, amount, balance_before, balance_after, at) "
-         "VALUES (%s, %s, 1, 0, 1, %s)", [tap.transfer_id, 10**9, now]),
+         "VALUES (%s, %s, 1, 0, 1, %s)", [tap.pk, 10**9, now]),
         ("INSERT INTO card_entry (transfer_id, account_id, amount, balance_before, balance_after, at) "
          "VALUES (%s, %s, 1, 0, 1, %s)", [10**9, bus.payable_id, now]),
         ("INSERT INTO card_transfer (key, kind, phase, amount, debit_id, credit_id, linked_group, overdraft, memo, "
@@ -351,23 +351,19 @@ def test_the_database_refuses_a_reference_to_nothing_and_deleting_what_the_ledge
         ("INSERT INTO card_transfer (key, kind, phase, amount, debit_id, credit_id, reverses_id, linked_group, "
          "overdraft, memo, created_at, business_at) VALUES ('wrong', 'refund', 'single', 1, %s, %s, %s, '', false, "
          "'', %s, %s)", [bus.payable_id, card.purse_id, 10**9, now, now]),
-        ("INSERT INTO card_tap (card_id, counter, amount, tapped_at, transfer_id, terminal_id, batch_id) "
-         "VALUES (%s, 2, 10, %s, %s, %s, %s)", [card.pk, now, tap.transfer_id, tap.terminal_id, 10**9]),
-        ("UPDATE card_tap SET card_id = %s WHERE id = %s", [10**9, tap.pk]),
-        # a tap's terminal is its batch's (migration 0013): the batch's foreign key then holds the terminal
-        ("INSERT INTO card_tap (card_id, counter, amount, tapped_at, transfer_id, terminal_id, batch_id) "
-         "VALUES (%s, 2, 10, %s, %s, %s, %s)", [card.pk, now, spare.pk, other.pk, tap.batch_id]),
-        ("UPDATE card_tap SET terminal_id = %s WHERE id = %s", [other.pk, tap.pk]),
-        ("UPDATE card_tap SET terminal_id = %s WHERE id = %s", [10**9, tap.pk]),
+        # a tap's batch (migration 0015)
+        ("INSERT INTO card_transfer (key, kind, phase, amount, debit_id, credit_id, linked_group, overdraft, memo, "
+         "created_at, business_at, batch_id) VALUES ('wrong', 'tap', 'single', 1, %s, %s, '', false, '', %s, %s, %s)",
+         [card.purse_id, bus.payable_id, now, now, 10**9]),
     ]  # fmt: skip
     if connection.vendor == "postgresql":
         wrong += [
             ("DELETE FROM card_ledgeraccount WHERE id = %s", [bus.payable_id]),
             ("DELETE FROM card_card WHERE id = %s", [card.pk]),
-            ("DELETE FROM card_terminal WHERE id = %s", [tap.terminal_id]),
+            ("DELETE FROM card_terminal WHERE id = %s", [tap.batch.terminal_id]),
             ("DELETE FROM card_tapbatch WHERE id = %s", [tap.batch_id]),
         ]
-    named = [(LedgerAccount, bus.payable_id), (Card, card.pk), (Terminal, tap.terminal_id), (TapBatch, tap.batch_id)]
+    named = [(LedgerAccount, bus.payable_id), (Terminal, tap.batch.terminal_id), (TapBatch, tap.batch_id)]
     for sql, params in wrong:
         with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, params)  # type: ignore[arg-type]
@@ -375,8 +371,8 @@ def test_the_database_refuses_a_reference_to_nothing_and_deleting_what_the_ledge
         with pytest.raises(ProtectedError), transaction.atomic():
             model._default_manager.filter(pk=pk).delete()
     assert ledger_snapshot() == before
-    assert Tap.objects.get(pk=tap.pk).card_id == card.pk
-    assert Tap.objects.get(pk=tap.pk).terminal_id == tap.terminal_id == tap.batch.terminal_id
+    assert Card.objects.filter(pk=card.pk).exists()
+    assert Transfer.objects.get(pk=tap.pk).batch_id == tap.batch_id
 
 
 def test_qr_codes_pay_once_within_60_seconds_and_verify_offline() -> None:
@@ -465,6 +461,51 @@ def test_clearing_settles_each_merchant_once_and_a_rerun_clears_only_late_upload
     assert "tap:" in second.settlement_file
     assert "# late since" in second.settlement_file
     assert Transfer.objects.filter(kind="settlement").count() == 2
+    assert selectors.ledger_check() == []
+
+
+def test_a_batchs_taps_clear_refund_and_read_as_of_as_taps_booked_one_by_one() -> None:
+    """A tap is its transfer (migration 0015): the clearing of a batch's taps gives the same line (count, gross,
+    refunds, fees, net) as the same taps booked one by one through the ledger engine (the shape every tap had
+    before), a tap can still be refunded by its key (never beyond its fare), and
+    a purse's balance as of any moment (one query) equals replaying its entries up to that moment."""
+    from rongcheng.card import ledger
+    from rongcheng.card.ledger import TransferSpec
+    from rongcheng.card.models import Entry
+
+    finance = account("finance", "add_clearingrun")
+    twins = [(card_with(300), card_with(300)) for _ in range(3)]
+    batched, single = merchant("BUSC", "bus", fee_rate=60), merchant("BUSD", "bus", fee_rate=60)
+    _terminal, key = services.terminal_register(merchant=batched, code="TC", actor=SYSTEM)
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    start = dt.datetime.combine(yesterday, dt.time(7), tzinfo=services.CITY_ZONE)
+    plan = [(0, 1, 200, 0), (1, 1, 150, 3), (0, 2, 200, 9), (2, 1, 75, 11), (1, 2, 150, 30), (0, 3, 200, 50)]
+    taps = [{"card": twins[c][0].number, "counter": n, "amount": a, "at": (start + dt.timedelta(minutes=m)).isoformat()}
+            for c, n, a, m in plan]  # fmt: skip
+    result = services.tap_batch_upload(**_batch("TC", key, 1, taps), actor=batched.owner)
+    assert result.booked == len(plan)
+    for c, n, a, m in plan:
+        ledger.book([TransferSpec(twins[c][1].purse_id, single.payable_id, a, "tap", key=f"single:{c}:{n}",
+                                  overdraft=True, business_at=start + dt.timedelta(minutes=m))])  # fmt: skip
+    run = services.clearing_run(business_date=yesterday, actor=finance)
+    lines = {line.merchant.code: line for line in ClearingLine.objects.filter(run=run)}
+    figures = {code: (x.count, x.gross, x.refunds, x.fees, x.net) for code, x in lines.items()}
+    assert figures["BUSC"] == figures["BUSD"] == (6, 975, 0, 5, 970)
+    # a tap refunded by its key, never beyond its fare
+    tap = Transfer.objects.get(key=services.tap_key(twins[0][0].pk, 3))
+    refund = services.payment_refund(transfer_key=tap.key, amount=120, actor=batched.owner, key="tap-refund")
+    assert (refund.reverses_id, refund.debit_id, refund.credit_id) == (tap.pk, batched.payable_id, tap.debit_id)
+    with pytest.raises(ReversalExceedsOriginal):
+        services.payment_refund(transfer_key=tap.key, amount=81, actor=batched.owner, key="tap-refund-2")
+    assert balance(twins[0][0]) == 300 - 600 + 120
+    # as of every moment an entry was posted (and between), the one-query balance equals replaying the entries
+    for card, _twin in twins:
+        entries = list(Entry.objects.filter(account_id=card.purse_id).order_by("at", "id"))
+        moments = sorted({e.at for e in entries} | {e.at - dt.timedelta(microseconds=1) for e in entries})
+        for moment in moments:
+            replayed = sum(e.amount for e in entries if e.at <= moment)
+            assert selectors.balance_as_of(card.purse_id, moment) == replayed
+        assert [e.balance_after for e in entries][-1] == balance(card)
     assert selectors.ledger_check() == []
 
 

@@ -142,7 +142,7 @@ def test_terminals_uploading_at_once_over_the_same_cards_neither_deadlock_nor_bo
     id; ADR 0012), so none waits on another in a cycle; each (card, counter) is booked once and reported as a
     duplicate by the others, and the ledger checks out."""
     from rongcheng.card import services
-    from rongcheng.card.models import Card, Tap
+    from rongcheng.card.models import Card, Transfer
     from rongcheng.card.tests.factories import SYSTEM, card_with, merchant
 
     cards = [card_with(10_000) for _ in range(12)]
@@ -170,7 +170,7 @@ def test_terminals_uploading_at_once_over_the_same_cards_neither_deadlock_nor_bo
         assert process.exitcode == 0
     assert [error for *_counts, error in answers if error] == []
     unique = len(cards) * 6
-    assert sum(booked for _code, booked, _d, _e in answers) == unique == Tap.objects.count()
+    assert sum(booked for _code, booked, _d, _e in answers) == unique == Transfer.objects.filter(kind="tap").count()
     assert sum(duplicates for _code, _b, duplicates, _e in answers) == 2 * unique
     assert selectors.ledger_check() == []
     assert set(Card.objects.filter(pk__in=[c.pk for c in cards]).values_list("tap_counter", flat=True)) == {6}
