@@ -75,7 +75,7 @@ class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-
         unchecked = deferral is not None and request.grant_type == "client_credentials" and _commits_alone()
         found = application_for_token_endpoint(client_id, unchecked=unchecked)
         if deferral is not None and found.unchecked:
-            deferral.used = True
+            deferral.used, deferral.stamp = True, found.stamp
         request.client_stamp = found.stamp
         request.client_stamp_unchecked = found.unchecked
         if found.application is None or not client_usable(found.application):
@@ -310,6 +310,7 @@ class StampCheckDeferral:
     may then serve without reading the stamp first (`used` says one did), the token row's INSERT checking it."""
 
     used: bool = False
+    stamp: int = 0  # the stamp the unchecked client was kept under
 
 
 _deferral: ContextVar[StampCheckDeferral | None] = ContextVar("oidc_stamp_check_deferral", default=None)

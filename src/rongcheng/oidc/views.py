@@ -205,9 +205,9 @@ class TokenView(oauth2_views.TokenView):  # type: ignore[misc]  # django-oauth-t
 
     def _token_answer(self, request: HttpRequest) -> tuple[dict[str, str], str, int]:
         """oauthlib's answer. A client-credentials grant may first be served by a client this process keeps without
-        reading the stamp of clients (the token row's INSERT checks it): if the client changed meanwhile, or if that
-        first try is refused, the grant starts again with the client checked against the stamp before use, so a
-        grant is refused, and a refusal decided, only on the client as it is now. Nothing of a client-credentials
+        reading the stamp of clients (the token row's INSERT checks it): if the client changed meanwhile (the INSERT
+        finds another stamp, or a refused first try finds one), the grant starts again with the client read afresh,
+        so a grant is made, and a refusal decided, only on the client as it is now. Nothing of a client-credentials
         grant is written before its token row, so a second try repeats no effect."""
         deferral = StampCheckDeferral() if request.POST.get("grant_type") == "client_credentials" else None
         for _attempt in range(3):
@@ -217,8 +217,8 @@ class TokenView(oauth2_views.TokenView):  # type: ignore[misc]  # django-oauth-t
             except ClientChanged:
                 deferral = None  # read the client and the stamp afresh
                 continue
-            if status != 200 and deferral is not None and deferral.used:
-                deferral = None  # a refusal is never decided on an unchecked client
+            if status != 200 and deferral is not None and deferral.used and selectors.client_stamp() != deferral.stamp:
+                deferral = None  # a refusal is never decided on a client that changed since it was kept
                 continue
             return headers, body, status
         raise ClientChanged("the clients kept changing during the grant")
