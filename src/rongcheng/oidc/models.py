@@ -83,3 +83,20 @@ class RedeemedCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id}:{self.code_checksum[:12]}"
+
+
+class ClientStamp(models.Model):
+    """One row whose `value` goes up with every change to what a token grant reads of a client: its application
+    (secret, grant type, owner, deletion), its registration (disabled, algorithm), an owner account's `is_active` or
+    `is_superuser`. Database triggers bump it (migration 0004), so a change through any path counts, a service, the
+    admin, a queryset update or a tool. A process keeps clients it has read, each with the stamp read alongside; a
+    cached client serves a grant only while the stamp is unchanged (oidc.selectors.application_for_token_endpoint)."""
+
+    value = models.BigIntegerField(_("value"), default=0)
+
+    class Meta:
+        verbose_name = _("client stamp")
+        verbose_name_plural = _("client stamps")
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from oauth2_provider.models import AccessToken, Application
 
 from rongcheng.accounts.models import User
@@ -23,7 +23,7 @@ from rongcheng.accounts.selectors import with_cached_permissions
 from rongcheng.audit.services import Actor, actor_from_user, audit_record
 from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import DomainError
-from rongcheng.oidc.models import ClientRegistration, Consent
+from rongcheng.oidc.models import ClientRegistration, ClientStamp, Consent
 from rongcheng.oidc.subjects import subject_for
 from rongcheng.registries.permissions import clear_fields, may_read, reader_for
 from rongcheng.registries.selectors import person_for_resident, person_read
@@ -121,32 +121,61 @@ def client_get(*, client_id: str) -> ClientRegistration:
     )
 
 
-# The token endpoint reads each client once per CLIENT_CACHE_SECONDS per process instead of on every grant: a
-# rotated secret or a disabled client takes effect at once in the process that changed it and within this delay in
-# the others (tokens a disabled client gets meanwhile are refused by the API, which checks the registration).
-CLIENT_CACHE_SECONDS = 5.0
-_clients: dict[str, tuple[float, Application | None]] = {}
+# The token endpoint reads a client once per process and keeps it with the stamp of clients read alongside
+# (oidc.models.ClientStamp, bumped by database triggers on any change to a client, its registration or its owner's
+# standing). A kept client serves a request only while the stamp is unchanged, so a rotated secret, a disabled or
+# deleted client, a changed grant type is seen by every process at its next request: either the stamp is read
+# before the client is used (`client_stamp`, one small query), or, for a client-credentials grant on PostgreSQL,
+# the token row's INSERT carries the check (`unchecked=True`: the row goes in only under the same stamp, and the
+# grant starts again on fresh data when it does not; oidc.validators, oidc.views.TokenView).
+_clients: dict[str, tuple[int, Application]] = {}
+_STAMP = Coalesce(Subquery(ClientStamp.objects.filter(pk=1).values("value")[:1]), Value(0))
 
 
-def application_for_token_endpoint(client_id: str | None) -> Application | None:
+class ClientChanged(Exception):  # a signal to start over, not an error of the caller
+    """A client served from this process's cache changed since it was read: the grant starts again, fresh."""
+
+
+@dataclass(frozen=True)
+class ClientForToken:
+    application: Application | None
+    stamp: int  # the stamp of clients the application was read under
+    unchecked: bool  # served from the cache without reading the stamp: the caller's write must check it
+
+
+def client_stamp() -> int:
+    stamp = ClientStamp.objects.filter(pk=1).values_list("value", flat=True).first()
+    return int(stamp or 0)
+
+
+def application_for_token_endpoint(client_id: str | None, *, unchecked: bool = False) -> ClientForToken:
+    """The client named `client_id` as the token, introspection and revocation endpoints authenticate it. A kept
+    client is checked against the current stamp first, unless `unchecked` (the caller checks the stamp in the same
+    statement as its write, and starts over on a mismatch). An unknown client is never kept."""
     if not client_id or "\x00" in client_id:
-        return None  # none given, or a NUL byte PostgreSQL cannot even compare: no client has it
-    now = time.monotonic()
+        return ClientForToken(None, 0, False)  # none given, or a NUL byte PostgreSQL cannot compare: no client has it
     cached = _clients.get(client_id)
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    try:
-        application: Application | None = Application.objects.select_related("user", "registration").get(
-            client_id=client_id
-        )
-    except Application.DoesNotExist:
-        application = None
-    if application is not None and application.user is not None:
+    if cached is not None:
+        if unchecked:
+            return ClientForToken(cached[1], cached[0], True)
+        if cached[0] == client_stamp():
+            return ClientForToken(cached[1], cached[0], False)
+    application: Any = (
+        Application.objects.select_related("user", "registration")
+        .annotate(client_stamp=_STAMP)
+        .filter(client_id=client_id)
+        .first()
+    )
+    if application is None:
+        _clients.pop(client_id, None)
+        return ClientForToken(None, 0, False)
+    if application.user is not None:
         with_cached_permissions(application.user)  # the scopes backend asks has_perm of the owner
+    stamp = int(application.client_stamp)
     if len(_clients) > 10_000:
-        _clients.clear()  # unknown ids cannot grow the cache without bound
-    _clients[client_id] = (now + CLIENT_CACHE_SECONDS, application)
-    return application
+        _clients.clear()
+    _clients[client_id] = (stamp, application)
+    return ClientForToken(application, stamp, False)
 
 
 def client_cache_forget(client_id: str) -> None:

@@ -12,6 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,10 +34,12 @@ from rongcheng.audit.services import Actor, audit_record
 from rongcheng.kernel.context import current_address
 from rongcheng.kernel.keyring import RS256, JwtInvalid, b64url_decode
 from rongcheng.oidc.hashers import ALGORITHM, ClientSecretHasher
-from rongcheng.oidc.models import RedeemedCode
+from rongcheng.oidc.models import ClientStamp, RedeemedCode
 from rongcheng.oidc.selectors import (
+    ClientChanged,
     application_for_token_endpoint,
     client_cache_forget,
+    client_stamp,
     id_number_clear_for,
     id_number_masked_for,
 )
@@ -60,14 +66,22 @@ class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-
     # --- clients --------------------------------------------------------------------------------------------------
 
     def _load_application(self, client_id: str, request: Any) -> Any:
+        """The client from this process's cache, checked against the stamp of clients now, or, for a
+        client-credentials grant whose token row goes in alone (`stamp_check_deferred`), by that row's INSERT."""
         client = request.client
         if isinstance(client, Application) and client.client_id == client_id:
             return client
-        client = application_for_token_endpoint(client_id)
-        if client is None or not client_usable(client):
+        deferral = _deferral.get()
+        unchecked = deferral is not None and request.grant_type == "client_credentials" and _commits_alone()
+        found = application_for_token_endpoint(client_id, unchecked=unchecked)
+        if deferral is not None and found.unchecked:
+            deferral.used, deferral.stamp = True, found.stamp
+        request.client_stamp = found.stamp
+        request.client_stamp_unchecked = found.unchecked
+        if found.application is None or not client_usable(found.application):
             return None
-        request.client = client
-        return client
+        request.client = found.application
+        return found.application
 
     def _check_secret(self, provided_secret: str, stored_secret: str) -> bool:
         if stored_secret.startswith(f"{ALGORITHM}$"):
@@ -128,7 +142,19 @@ class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-
         A client-credentials grant writes one row and nothing else, so on PostgreSQL that row goes in one round trip
         (`_one_statement_without_flush_wait`) instead of four (BEGIN, SET LOCAL, INSERT, COMMIT): under load each
         round trip waits for the database process to be scheduled, and those waits were most of a grant's time.
-        Never inside a caller's transaction: a SET LOCAL there would take the flush from the caller's commit too."""
+        Never inside a caller's transaction: a SET LOCAL there would take the flush from the caller's commit too.
+
+        A client served from the cache without reading the stamp of clients (`stamp_check_deferred`) is checked here:
+        by the row's INSERT itself on the one-statement path, by a query otherwise; a changed client raises
+        ClientChanged, and the token endpoint starts the grant again on fresh data (no row, no token given)."""
+        unflushed = request.grant_type == "client_credentials" and _commits_alone()
+        if (
+            getattr(request, "client_stamp_unchecked", False)
+            and not unflushed
+            and client_stamp() != request.client_stamp
+        ):
+            client_cache_forget(request.client.client_id)
+            raise ClientChanged(request.client.client_id)
         try:
             if request.grant_type == "client_credentials" and _commits_alone():
                 with connection.execute_wrapper(_one_statement_without_flush_wait):
@@ -148,15 +174,20 @@ class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-
         """The toolkit's, except for a client-credentials grant sent alone on PostgreSQL (save_bearer_token's fast
         path): its row goes in through one INSERT written once (`_client_credentials_row_insert`) instead of a model
         save, whose compiler, field hooks and signals were a third of the Python work of a grant. Same row, same
-        columns, the same checksum at rest; returns the new row's primary key, which no caller of this path reads."""
+        columns, the same checksum at rest; returns the new row's primary key, which no caller of this path reads.
+        The row goes in only under the stamp of clients the client was read under (ClientChanged otherwise)."""
         if (
             request.grant_type == "client_credentials"
             and source_refresh_token is None
             and not token.get("id_token")
             and _commits_alone()
         ):
-            return _client_credentials_row_insert(expires=expires, request=request, access_token=token["access_token"],
-                                                  scope=token["scope"])  # fmt: skip
+            pk = _client_credentials_row_insert(expires=expires, request=request, access_token=token["access_token"],
+                                                scope=token["scope"])  # fmt: skip
+            if pk is None:  # the stamp of clients moved since this client was read: no row went in
+                client_cache_forget(request.client.client_id)
+                raise ClientChanged(request.client.client_id)
+            return pk
         return super()._create_access_token(expires, request, token, source_refresh_token)
 
     # --- refresh tokens -------------------------------------------------------------------------------------------
@@ -246,26 +277,52 @@ _ROW_FIELDS = ("user", "source_refresh_token", "token", "token_checksum", "id_to
                "scope", "resource", "created", "updated")  # fmt: skip
 if {field.name for field in AccessToken._meta.concrete_fields} != {"id", *_ROW_FIELDS}:
     raise RuntimeError("AccessToken's columns changed: update _ROW_FIELDS and _client_credentials_row_insert")
+# The row goes in only if the stamp of clients is the one the client was read under: a client changed by another
+# process since this one cached it gets no row (and no token), in the same round trip.
+_STAMP_MATCHES = f"COALESCE((SELECT value FROM {ClientStamp._meta.db_table} WHERE id = 1), 0) = %s"  # noqa: S608
 _ROW_INSERT = (
     _ACCESS_TOKEN_INSERT
     + "("
     + ", ".join(f'"{AccessToken._meta.get_field(name).column}"' for name in _ROW_FIELDS)
-    + ') VALUES (NULL, NULL, %s, %s, NULL, %s, %s, %s, %s, %s, %s) RETURNING "id"'
+    + f') SELECT NULL, NULL, %s, %s, NULL, %s, %s, %s, %s, %s, %s WHERE {_STAMP_MATCHES} RETURNING "id"'
 )
 _RESOURCE_FIELD = AccessToken._meta.get_field("resource")
 
 
-def _client_credentials_row_insert(*, expires: Any, request: Any, access_token: str, scope: str) -> int:
+def _client_credentials_row_insert(*, expires: Any, request: Any, access_token: str, scope: str) -> int | None:
     """Insert the row of a client-credentials access token (the toolkit's set_token_value and TokenChecksumField:
-    the SHA-256 of the token always, the token itself only if storage in clear is configured); its id."""
+    the SHA-256 of the token always, the token itself only if storage in clear is configured); its id, or None if
+    the stamp of clients is no longer the client's."""
     at_rest = "" if oauth2_settings.COMPLIANT_BCP_RFC9700_TOKEN_STORAGE else access_token
     checksum = hashlib.sha256(access_token.encode("utf-8")).hexdigest()
     resource = _RESOURCE_FIELD.get_db_prep_save(getattr(request, "resource", None) or [], connection)
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(_ROW_INSERT, [at_rest, checksum, request.client.pk, expires, scope, resource, now, now])
-        (pk,) = cursor.fetchone()
-    return int(pk)
+        cursor.execute(_ROW_INSERT, [at_rest, checksum, request.client.pk, expires, scope, resource, now, now,
+                                     int(getattr(request, "client_stamp", 0))])  # fmt: skip
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+@dataclass
+class StampCheckDeferral:
+    """Set by the token endpoint around a client-credentials grant it will start again if asked: a cached client
+    may then serve without reading the stamp first (`used` says one did), the token row's INSERT checking it."""
+
+    used: bool = False
+    stamp: int = 0  # the stamp the unchecked client was kept under
+
+
+_deferral: ContextVar[StampCheckDeferral | None] = ContextVar("oidc_stamp_check_deferral", default=None)
+
+
+@contextmanager
+def stamp_check_deferred(deferral: StampCheckDeferral | None) -> Iterator[None]:
+    token = _deferral.set(deferral)
+    try:
+        yield
+    finally:
+        _deferral.reset(token)
 
 
 def _commits_alone() -> bool:

@@ -37,9 +37,10 @@ from rongcheng.oidc import selectors, services
 from rongcheng.oidc.models import ClientRegistration
 from rongcheng.oidc.permissions import may_manage_clients
 from rongcheng.oidc.scopes import OIDC_SCOPES
+from rongcheng.oidc.selectors import ClientChanged
 from rongcheng.oidc.server import OFFERED_GRANT_TYPES
 from rongcheng.oidc.tokens import ACR_PREFIX, signing_keys
-from rongcheng.oidc.validators import client_usable, resource_unparseable
+from rongcheng.oidc.validators import StampCheckDeferral, client_usable, resource_unparseable, stamp_check_deferred
 
 # What each scope releases, as the consent screen lists it.
 SCOPE_CLAIMS = {
@@ -186,7 +187,7 @@ class TokenView(oauth2_views.TokenView):  # type: ignore[misc]  # django-oauth-t
         return self.authorization_flow_token_response(request)
 
     def authorization_flow_token_response(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        _url, headers, body, status = self.create_token_response(request)
+        headers, body, status = self._token_answer(request)
         # oauthlib leaves out the media type of an error raised while the token is saved (invalid_target): JSON.
         response = HttpResponse(content=body, status=status, content_type="application/json")
         for key, value in headers.items():
@@ -201,6 +202,26 @@ class TokenView(oauth2_views.TokenView):  # type: ignore[misc]  # django-oauth-t
         services.token_response_record(client_id=_printable(_claimed_client_id(request)), grant_type=grant_type,
                                        error=error)  # fmt: skip
         return response
+
+    def _token_answer(self, request: HttpRequest) -> tuple[dict[str, str], str, int]:
+        """oauthlib's answer. A client-credentials grant may first be served by a client this process keeps without
+        reading the stamp of clients (the token row's INSERT checks it): if the client changed meanwhile (the INSERT
+        finds another stamp, or a refused first try finds one), the grant starts again with the client read afresh,
+        so a grant is made, and a refusal decided, only on the client as it is now. Nothing of a client-credentials
+        grant is written before its token row, so a second try repeats no effect."""
+        deferral = StampCheckDeferral() if request.POST.get("grant_type") == "client_credentials" else None
+        for _attempt in range(3):
+            try:
+                with stamp_check_deferred(deferral):
+                    _url, headers, body, status = self.create_token_response(request)
+            except ClientChanged:
+                deferral = None  # read the client and the stamp afresh
+                continue
+            if status != 200 and deferral is not None and deferral.used and selectors.client_stamp() != deferral.stamp:
+                deferral = None  # a refusal is never decided on a client that changed since it was kept
+                continue
+            return headers, body, status
+        raise ClientChanged("the clients kept changing during the grant")
 
 
 def _printable(text: str) -> str:
