@@ -30,6 +30,8 @@ PAGES: dict[str | None, tuple[str, ...]] = {
     "secadmin": ("/oidc/clients/", "/staff/duties/", "/operations/security/"),
     "auditor": ("/audit/",),
     "finance": ("/card/finance/clearing/",),
+    "busop": ("/card/", "/card/merchant/"),
+    "shop": ("/card/merchant/",),
     "cgdispatch": ("/cases/", "/cases/statistics/"),
     "credit": ("/credit/office/",),
     "data-office": ("/catalogue/", "/catalogue/sharing/", "/catalogue/statistics/"),

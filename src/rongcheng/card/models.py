@@ -293,7 +293,8 @@ class MerchantKind(models.TextChoices):
 
 class Merchant(models.Model):
     """A participant paid through the card: a transit operator, a car park, a shop. `fee_rate` is in basis points
-    of the gross, taken at clearing. Staff of `department` (if any) see its transactions and settlements."""
+    of the gross, taken at clearing. Its `owner` account (if any) acts for it: takes its payments, uploads its
+    terminals' taps and sees its transactions and settlements (card.permissions.acts_for_merchant)."""
 
     code = models.CharField(_("merchant code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=80)

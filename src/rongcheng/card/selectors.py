@@ -118,10 +118,13 @@ class HistoryLine:
 
 
 def card_history(card: Card, *, limit: int = 50) -> list[HistoryLine]:
+    """The card's latest transactions, newest first by the time each took place (`Transfer.business_at`: a tap is
+    shown at its tap time even when its terminal uploaded it days later), ties in the order they were posted. The
+    balance after each line is the purse's as posted (a late tap's is later than its neighbours')."""
     entries = (
         Entry.objects.filter(account_id=card.purse_id)
         .select_related("transfer__debit", "transfer__credit")
-        .order_by("-at", "-id")[:limit]
+        .order_by("-transfer__business_at", "-at", "-id")[:limit]
     )
     names = {m.payable_id: m.name for m in Merchant.objects.all()}
     lines = []

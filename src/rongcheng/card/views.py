@@ -49,7 +49,7 @@ def my_cards(request: HttpRequest) -> HttpResponse:
     has_virtual = any(c.form == CardForm.VIRTUAL and c.status in _VIRTUAL_HELD for c in owned)
     return render(request, "card/my_cards.html", {
         "cards": cards, "payable": payable, "bills": bills, "receipts": selectors.receipts_of(user),
-        "may_open_virtual": not has_virtual,
+        "may_open_virtual": not has_virtual, "merchants": selectors.merchants_of(user),
     })  # fmt: skip
 
 
@@ -121,15 +121,24 @@ def card_detail(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def report_loss(request: HttpRequest, reference: str) -> HttpResponse:
+    """Reporting a card lost stops it at once and cannot be undone online: the page says what follows and the
+    report is taken only with the box "I confirm" ticked (checked again here, not only by the browser)."""
     card = _own_card(request, reference)
-    try:
-        services.card_transition(number=card.number, action="report_loss", actor=_user(request))
-        messages.success(request, _("已挂失：此卡已停止支付，请到服务网点补卡，余额将转入新卡。"))
-    except DomainError as exc:
-        messages.error(request, exc.detail)
-    return HttpResponseRedirect(reverse("card:detail", args=[card.reference]))
+    if TRANSITIONS.get("report_loss", card.status) is None:
+        return HttpResponseRedirect(reverse("card:detail", args=[card.reference]))
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        try:
+            services.card_transition(number=card.number, action="report_loss", actor=_user(request))
+            messages.success(request, _("已挂失：此卡已停止支付，请到服务网点补卡，余额将转入新卡。"))
+        except DomainError as exc:
+            messages.error(request, exc.detail)
+        return HttpResponseRedirect(reverse("card:detail", args=[card.reference]))
+    error = request.method == "POST"
+    return render(request, "card/report_loss.html", {
+        "card": card, "balance": _yuan(card.purse.balance), "error": error,
+    }, status=422 if error else 200)  # fmt: skip
 
 
 @login_required
@@ -189,7 +198,7 @@ def merchant_home(request: HttpRequest) -> HttpResponse:
             ]
         ]
         rows.append({"merchant": merchant, "transactions": transactions, "settlements": settlements})
-    return render(request, "card/merchant.html", {"rows": rows})
+    return render(request, "card/merchant.html", {"rows": rows, "merchants": merchants})
 
 
 def _finance(request: HttpRequest) -> Any:

@@ -3,7 +3,9 @@
 Plain Django views (no trailing slash, no redirect, no CSRF token): GET with query parameters or POST with a JSON
 body (or a form), answering CKAN's envelope `{"help", "success", "result"}`, and its errors
 `{"help", "success": false, "error": {"__type", "message", <field>: [...]}}` with CKAN's statuses: 404 Not Found
-Error, 409 Validation Error, 403 Authorization Error, 400 for an unknown action or an unreadable body. Clients written
+Error, 409 Validation Error, 409 Search Error (a filter query `fq` the search does not understand, as CKAN answers
+one its Solr refuses: `Search Query is invalid: ...`, never an empty result), 403 Authorization Error, 400 for an
+unknown action or an unreadable body. Clients written
 for CKAN (ckanapi, harvesters) work unmodified: `RemoteCKAN("<server>/opendata")`.
 
 Writes (`package_create`, `package_patch`, `resource_create`) need a department's API token in the `Authorization`
@@ -51,6 +53,14 @@ class CkanNotFound(CkanError):
 class CkanNotAuthorized(CkanError):
     status = 403
     type = "Authorization Error"
+
+
+class CkanSearchError(CkanError):
+    """A filter query the search does not understand: CKAN answers Solr's refusal of it so (409, `Search Error`;
+    ckanapi raises its SearchError), never as a search that found nothing."""
+
+    status = 409
+    type = "Search Error"
 
 
 class CkanBadRequest(CkanError):
@@ -146,6 +156,10 @@ def package_search(call: Call) -> dict[str, Any]:
             facet_limit=facet_limit if facet_limit >= 0 else 1000, viewer=call.viewer,
             include_private=call.boolean("include_private"),
         )  # fmt: skip
+    except selectors.SearchQueryInvalid as exc:
+        raise CkanSearchError(
+            f"Search Query is invalid: fq: {exc}. Understood: {selectors.FQ_UNDERSTOOD}", {"fq": [str(exc)]}
+        ) from None
     except ValueError as exc:
         raise _invalid("sort" if str(exc) == "sort" else "fq", f"Cannot search by {exc}") from None
     return {

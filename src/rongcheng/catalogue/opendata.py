@@ -25,6 +25,7 @@ from rongcheng.catalogue import ckan, dcat, selectors, services
 from rongcheng.catalogue.errors import DatasetNotFound
 from rongcheng.catalogue.models import DataResource, DatasetResource, OpenType, UpdateCycle
 from rongcheng.kernel.errors import DomainError, RateLimited
+from rongcheng.kernel.problems import problem_response
 from rongcheng.kernel.ratelimit import rate_limit_request
 
 PAGE = 20
@@ -65,7 +66,8 @@ def _shown(value: Any) -> str:
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:200]
-    chosen = {field: request.GET.get(field, "").strip()[:100] for field in FACET_LABELS}
+    # A facet's value as the page quotes it: a quotation mark of its own would end the quoted value early.
+    chosen = {field: request.GET.get(field, "").replace('"', "").strip()[:100] for field in FACET_LABELS}
     fq = " ".join(f'{field}:"{value}"' for field, value in chosen.items() if value)
     try:
         page = max(1, int(request.GET.get("page", "1")))
@@ -165,7 +167,9 @@ def resource_page(request: HttpRequest, name: str, resource_id: str) -> HttpResp
         downloads.append(("GeoJSON", f"{base}?format=geojson"))
     return render(request, "catalogue/opendata/resource.html", {
         "dataset": resource.dataset, "resource": resource, "rows": rows, "total": total,
-        "headers": [f["description"] or f["id"] for f in resource.fields],
+        # A column's name as its header, its description's words before the brackets (the code list or the standard
+        # in brackets stays in the data dictionary): a long header squeezed a phone's preview to a character a line.
+        "headers": [(f["description"] or f["id"]).partition("（")[0] or f["id"] for f in resource.fields],
         "dictionary": dictionary, "downloads": downloads, "preview_rows": PREVIEW_ROWS,
     })  # fmt: skip
 
@@ -322,6 +326,21 @@ def data_request(request: HttpRequest) -> HttpResponse:
     return render(request, "catalogue/opendata/request.html", context)
 
 
+class _BadParameter(Exception):
+    """A query parameter of a DCAT endpoint that cannot be read: answered 400 with a problem document naming it."""
+
+    def __init__(self, name: str, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.name, self.rule, self.message = name, rule, message
+
+
+def _bad_parameter(request: HttpRequest, exc: _BadParameter) -> HttpResponse:
+    return problem_response(
+        request, status=400, type_slug="bad-request", title="Bad request", detail=exc.message,
+        errors=[{"loc": ["query", exc.name], "rule": exc.rule, "msg": exc.message}],
+    )  # fmt: skip
+
+
 def _modified_since(request: HttpRequest) -> dt.datetime | None:
     value = request.GET.get("modified_since", "")
     if not value:
@@ -329,15 +348,18 @@ def _modified_since(request: HttpRequest) -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise Http404 from None
+        raise _BadParameter(
+            "modified_since", "modified_since.iso8601",
+            "modified_since is a date or moment in ISO 8601, such as 2024-01-31 or 2024-01-31T08:00:00Z.",
+        ) from None  # fmt: skip
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _page(request: HttpRequest) -> int:
-    try:
-        return max(1, int(request.GET.get("page", "1")))
-    except ValueError:
-        raise Http404 from None
+    value = request.GET.get("page", "1")
+    if not value.isdigit() or int(value) < 1 or len(value) > 9:
+        raise _BadParameter("page", "page.natural", "page is a whole number from 1.")
+    return int(value)
 
 
 def _rdf(nodes: list[dict[str, Any]], fmt: str) -> HttpResponse:
@@ -348,8 +370,14 @@ def _rdf(nodes: list[dict[str, Any]], fmt: str) -> HttpResponse:
 
 @require_GET
 def catalog(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The catalog as DCAT-AP (JSON-LD or Turtle), a Hydra page of it; an unreadable `page` or `modified_since` is a
+    400 problem document naming the parameter (never a 404: the catalog is there, the question is malformed)."""
     base = request.build_absolute_uri("/").rstrip("/")
-    nodes = dcat.catalog_nodes(base, page=_page(request), modified_since=_modified_since(request), path=request.path)
+    try:
+        page, since = _page(request), _modified_since(request)
+    except _BadParameter as exc:
+        return _bad_parameter(request, exc)
+    nodes = dcat.catalog_nodes(base, page=page, modified_since=since, path=request.path)
     return _rdf(nodes, fmt)
 
 

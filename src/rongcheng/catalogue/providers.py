@@ -7,23 +7,33 @@ cases and credit records, add theirs the same way); a resource names its provide
 A provider whose rows are derived from personal data (`personal_derived`) yields aggregates only; `rows_for`
 then suppresses every count below settings.CATALOGUE_SMALL_CELL_THRESHOLD (the cell is published empty, and its
 `suppressed` column says so), so no small group of people can be singled out of an open dataset.
+
+A published value is one a reader understands (the data dictionary says which it is): where a national code list
+exists the row carries the code and, in a `<column>_name` column beside it, its name (sex: GB/T 2261.1-2003, 1 男性,
+2 女性); where the platform's own code list is all there is (states, kinds, channels, levels) the row carries the
+name the platform's pages show in Chinese, and the dictionary lists the names. No row carries the platform's internal
+English codes.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import models
 from django.db.models import Count
+from django.utils import translation
 
 from rongcheng.accounts.models import Department
-from rongcheng.divisions.models import Division, GridCell
-from rongcheng.hall.models import Application, ServiceItem
-from rongcheng.licences.models import Licence
-from rongcheng.registries.models import Address, LegalEntity, Person
+from rongcheng.divisions.models import Division, DivisionLevel, GridCell
+from rongcheng.hall.models import Application, ServiceItem, ServiceKind
+from rongcheng.hall.models import State as ApplicationState
+from rongcheng.licences.models import HolderKind, Licence
+from rongcheng.registries.models import Address, EntityStatus, LegalEntity, Person, Sex
 
 Row = dict[str, Any]
 
@@ -112,6 +122,21 @@ def columns_for(key: str) -> list[Column]:
 # --- the platform's own data ---------------------------------------------------------------------------------------
 
 
+def _names(choices: type[models.TextChoices]) -> dict[str, str]:
+    """A code list's names as published: the Chinese the pages show, whatever the language of the request."""
+    with translation.override("zh-hans"):
+        return {value: str(label) for value, label in choices.choices}
+
+
+def _named(choices: type[models.TextChoices]) -> str:
+    """The names of a code list, for the data dictionary."""
+    return "、".join(_names(choices).values())
+
+
+# GB/T 2261.1-2003 人的性别代码: 0 未知的性别, 1 男性, 2 女性, 9 未说明的性别.
+_SEX_CODES: dict[str, tuple[str, str]] = {Sex.MALE.value: ("1", "男性"), Sex.FEMALE.value: ("2", "女性")}
+
+
 def _division_names() -> dict[str, str]:
     return dict(Division.objects.values_list("code", "name"))
 
@@ -122,9 +147,10 @@ def _divisions(params: dict[str, Any]) -> Iterator[Row]:
     )
     if params.get("level"):
         qs = qs.filter(level=params["level"])
+    levels = _names(DivisionLevel)
     for code, name, level, parent, valid_from, valid_to in qs.iterator(chunk_size=2000):
         yield {
-            "code": code, "name": name, "level": level, "parent_code": parent or "",
+            "code": code, "name": name, "level": levels.get(level, level), "parent_code": parent or "",
             "valid_from": valid_from.isoformat() if valid_from else "",
             "valid_to": valid_to.isoformat() if valid_to else "",
         }  # fmt: skip
@@ -152,9 +178,10 @@ def _population_by_division(params: dict[str, Any]) -> Iterator[Row]:
         .annotate(n=Count("id"))
         .order_by("division_code", "sex")
     )
-    for row in qs:
+    for row in sorted(qs, key=lambda r: (r["division_code"], _SEX_CODES.get(r["sex"], ("9",))[0])):
+        code, name = _SEX_CODES.get(row["sex"], ("9", "未说明的性别"))
         yield {"division_code": row["division_code"], "division_name": names.get(row["division_code"], ""),
-               "sex": row["sex"], "persons": row["n"]}  # fmt: skip
+               "sex": code, "sex_name": name, "persons": row["n"]}  # fmt: skip
 
 
 def _population_by_birth_decade(params: dict[str, Any]) -> Iterator[Row]:
@@ -165,7 +192,7 @@ def _population_by_birth_decade(params: dict[str, Any]) -> Iterator[Row]:
         key = (division, born.year // 10 * 10)
         counts[key] = counts.get(key, 0) + 1
     for (division, decade), n in sorted(counts.items()):
-        yield {"division_code": division, "birth_decade": f"{decade}s", "persons": n}
+        yield {"division_code": division, "birth_decade": f"{decade}年代", "persons": n}
 
 
 def _entities_by_division(params: dict[str, Any]) -> Iterator[Row]:
@@ -175,9 +202,11 @@ def _entities_by_division(params: dict[str, Any]) -> Iterator[Row]:
         .annotate(n=Count("id"))
         .order_by("division_code", "entity_type", "status")
     )
+    statuses = _names(EntityStatus)
     for row in qs:
         yield {"division_code": row["division_code"], "division_name": names.get(row["division_code"], ""),
-               "entity_type": row["entity_type"], "status": row["status"], "entities": row["n"]}  # fmt: skip
+               "entity_type": row["entity_type"], "status": statuses.get(row["status"], row["status"]),
+               "entities": row["n"]}  # fmt: skip
 
 
 def _indicators(params: dict[str, Any]) -> Iterator[Row]:
@@ -196,8 +225,10 @@ def _service_items(params: dict[str, Any]) -> Iterator[Row]:
     qs = ServiceItem.objects.filter(active=True).select_related("department").order_by("code")
     if params.get("department"):
         qs = qs.filter(department__code=params["department"])
+    kinds = _names(ServiceKind)
     for item in qs:
-        yield {"code": item.code, "name": item.name, "department": item.department.name, "kind": item.kind,
+        yield {"code": item.code, "name": item.name, "department": item.department.name,
+               "kind": kinds.get(item.kind, item.kind),
                "statutory_days": item.statutory_days, "promised_days": item.promised_days, "fees": item.fees,
                "online_only": item.online_only}  # fmt: skip
 
@@ -209,9 +240,11 @@ def _applications_by_service(params: dict[str, Any]) -> Iterator[Row]:
         .annotate(n=Count("id"))
         .order_by("service__code", "state")
     )
+    states = _names(ApplicationState)
     for row in qs:
         yield {"service_code": row["service__code"], "service_name": row["service__name"],
-               "department": row["department__name"], "state": row["state"], "applications": row["n"]}  # fmt: skip
+               "department": row["department__name"], "state": states.get(row["state"], row["state"]),
+               "applications": row["n"]}  # fmt: skip
 
 
 def _licences_by_type(params: dict[str, Any]) -> Iterator[Row]:
@@ -220,9 +253,10 @@ def _licences_by_type(params: dict[str, Any]) -> Iterator[Row]:
         .annotate(n=Count("id"))
         .order_by("licence_type__code", "holder_kind")
     )
+    kinds = _names(HolderKind)
     for row in qs:
         yield {"type_code": row["licence_type__code"], "type_name": row["licence_type__name"],
-               "department": row["department__name"], "holder_kind": row["holder_kind"],
+               "department": row["department__name"], "holder_kind": kinds.get(row["holder_kind"], row["holder_kind"]),
                "licences": row["n"]}  # fmt: skip
 
 
@@ -235,7 +269,8 @@ _DIVISION = Column("division_code", "text", "行政区划代码（GB/T 2260）")
 _DIVISION_NAME = Column("division_name", "text", "行政区划名称")
 
 provider_register(Provider("divisions.divisions", "行政区划", (
-    Column("code", "text", "区划代码"), Column("name", "text", "区划名称"), Column("level", "text", "层级"),
+    Column("code", "text", "区划代码"), Column("name", "text", "区划名称"),
+    Column("level", "text", f"层级（{_named(DivisionLevel)}）"),
     Column("parent_code", "text", "上级区划代码"), Column("valid_from", "date", "启用日期"),
     Column("valid_to", "date", "停用日期"),
 ), _divisions, params=("level",)))  # fmt: skip
@@ -247,14 +282,16 @@ provider_register(Provider("registries.addresses_by_division", "标准地址数�
     _DIVISION, _DIVISION_NAME, Column("addresses", "integer", "标准地址数"),
 ), _addresses_by_division))  # fmt: skip
 provider_register(Provider("registries.population_by_division", "分区县分性别户籍人口", (
-    _DIVISION, _DIVISION_NAME, Column("sex", "text", "性别"), Column("persons", "integer", "人数", count=True),
+    _DIVISION, _DIVISION_NAME, Column("sex", "text", "性别代码（GB/T 2261.1：1 男性，2 女性）"),
+    Column("sex_name", "text", "性别"), Column("persons", "integer", "人数", count=True),
 ), _population_by_division, personal_derived=True))  # fmt: skip
 provider_register(Provider("registries.population_by_birth_decade", "分区县分出生年代户籍人口", (
-    _DIVISION, Column("birth_decade", "text", "出生年代"), Column("persons", "integer", "人数", count=True),
+    _DIVISION, Column("birth_decade", "text", "出生年代（如 1980年代：1980—1989 年出生）"),
+    Column("persons", "integer", "人数", count=True),
 ), _population_by_birth_decade, personal_derived=True))  # fmt: skip
 provider_register(Provider("registries.entities_by_division", "分区县分类型市场主体", (
-    _DIVISION, _DIVISION_NAME, Column("entity_type", "text", "主体类型"), Column("status", "text", "登记状态"),
-    Column("entities", "integer", "主体数"),
+    _DIVISION, _DIVISION_NAME, Column("entity_type", "text", "主体类型"),
+    Column("status", "text", f"登记状态（{_named(EntityStatus)}）"), Column("entities", "integer", "主体数"),
 ), _entities_by_division))  # fmt: skip
 provider_register(Provider("registries.indicators", "宏观经济指标", (
     Column("code", "text", "指标代码"), Column("name", "text", "指标名称"), Column("period", "text", "统计期"),
@@ -262,18 +299,19 @@ provider_register(Provider("registries.indicators", "宏观经济指标", (
 ), _indicators, params=("code",)))  # fmt: skip
 provider_register(Provider("hall.service_items", "政务服务事项目录", (
     Column("code", "text", "事项编码"), Column("name", "text", "事项名称"), Column("department", "text", "实施部门"),
-    Column("kind", "text", "事项类型"), Column("statutory_days", "integer", "法定办结时限（工作日）"),
+    Column("kind", "text", f"事项类型（{_named(ServiceKind)}）"),
+    Column("statutory_days", "integer", "法定办结时限（工作日）"),
     Column("promised_days", "integer", "承诺办结时限（工作日）"), Column("fees", "text", "收费标准"),
     Column("online_only", "boolean", "是否全程网办"),
 ), _service_items, params=("department",)))  # fmt: skip
 provider_register(Provider("hall.applications_by_service", "分事项办件量", (
     Column("service_code", "text", "事项编码"), Column("service_name", "text", "事项名称"),
-    Column("department", "text", "实施部门"), Column("state", "text", "办件状态"),
+    Column("department", "text", "实施部门"), Column("state", "text", "办件状态（如已受理、审查中、办结）"),
     Column("applications", "integer", "办件数", count=True),
 ), _applications_by_service, personal_derived=True))  # fmt: skip
 provider_register(Provider("licences.licences_by_type", "分类型电子证照签发量", (
     Column("type_code", "text", "证照类型代码"), Column("type_name", "text", "证照类型名称"),
-    Column("department", "text", "签发部门"), Column("holder_kind", "text", "持证主体类型"),
+    Column("department", "text", "签发部门"), Column("holder_kind", "text", f"持证主体类型（{_named(HolderKind)}）"),
     Column("licences", "integer", "证照数", count=True),
 ), _licences_by_type, personal_derived=True))  # fmt: skip
 provider_register(Provider("accounts.departments", "政务部门名录", (
@@ -318,17 +356,28 @@ _CASES_NOT_KEPT = ("rejected", "merged")
 _CASES_DONE = ("closed", "evaluated")  # and its DONE: closed, then perhaps evaluated
 
 
+def _case_names() -> dict[str, dict[str, str]]:
+    from rongcheng.cases.models import Channel, Urgency
+    from rongcheng.cases.models import State as CaseState
+
+    return {"channel": _names(Channel), "state": _names(CaseState), "urgency": _names(Urgency)}
+
+
+_CASE_NAMES = functools.cache(_case_names)
+
+
 def _case_row(values: tuple[Any, ...]) -> Row:
     from rongcheng.cases.selectors import PUBLIC_ROUNDING
 
     case = dict(zip(_CASE_COLUMNS, values, strict=True))
+    names = _CASE_NAMES()
     sensitive = case["category__sensitive"]
     lon, lat = case["longitude"], case["latitude"]
     if sensitive:
         lon, lat = round(lon, PUBLIC_ROUNDING), round(lat, PUBLIC_ROUNDING)
     return {
         "number": case["number"], "category_code": case["category__code"], "category": case["category__name"],
-        "channel": case["channel"], "state": case["state"], "urgency": case["urgency"],
+        **{name: names[name].get(case[name], case[name]) for name in ("channel", "state", "urgency")},
         "district_code": case["district_code"], "street_code": case["street_code"],
         "community_code": case["community_code"], "cell_code": case["cell_code"],
         "place": case["place_name"] if sensitive else (case["address"] or case["place_name"]),
@@ -380,8 +429,10 @@ def _cases_by_category(params: dict[str, Any]) -> Iterator[Row]:
 
 provider_register(Provider("cases.cases", "城市管理案卷", (
     Column("number", "text", "案卷编号"), Column("category_code", "text", "问题类别代码"),
-    Column("category", "text", "问题类别"), Column("channel", "text", "来源渠道"), Column("state", "text", "办理状态"),
-    Column("urgency", "text", "紧急程度"), Column("district_code", "text", "区县代码"),
+    Column("category", "text", "问题类别"), Column("channel", "text", "来源渠道（如市民上报、12345热线）"),
+    Column("state", "text", "办理状态（如已立案、处置中、已结案）"),
+    Column("urgency", "text", "紧急程度（一般、紧急）"),
+    Column("district_code", "text", "区县代码"),
     Column("street_code", "text", "街道代码"), Column("community_code", "text", "社区代码"),
     Column("cell_code", "text", "单元网格编码"), Column("place", "text", "位置（敏感类别只到地名）"),
     Column("longitude", "number", "经度（敏感类别约 100 米精度）"),
@@ -410,20 +461,31 @@ _CREDIT_COLUMNS = ("id", "kind", "subject__kind", "subject__name", "subject__cod
                    "status", "published_on", "public_until")  # fmt: skip
 
 
+def _credit_names() -> dict[str, dict[str, str]]:
+    from rongcheng.credit.models import RecordKind, RecordStatus, SubjectKind
+
+    return {"kind": _names(RecordKind), "subject_kind": _names(SubjectKind), "status": _names(RecordStatus)}
+
+
+_CREDIT_NAMES = functools.cache(_credit_names)
+
+
 def _credit_row(values: tuple[Any, ...]) -> Row:
     from rongcheng.credit.models import SubjectKind
     from rongcheng.kernel.masking import mask_name
 
     record = dict(zip(_CREDIT_COLUMNS, values, strict=True))
     person = record["subject__kind"] == SubjectKind.PERSON
+    names = _CREDIT_NAMES()
     return {
-        "kind": record["kind"], "subject_kind": record["subject__kind"],
+        "kind": names["kind"].get(record["kind"], record["kind"]),
+        "subject_kind": names["subject_kind"].get(record["subject__kind"], record["subject__kind"]),
         "subject_name": mask_name(record["subject__name"]) if person else record["subject__name"],
         "subject_code": record["subject__code_masked"], "department": record["department__name"],
         "document_number": record["document_number"], "category": record["category"], "content": record["content"],
         "decided_on": record["decided_on"].isoformat(),
         "valid_until": record["valid_until"].isoformat() if record["valid_until"] else None,
-        "authority": record["authority"], "status": record["status"],
+        "authority": record["authority"], "status": names["status"].get(record["status"], record["status"]),
         "published_on": record["published_on"].isoformat(), "public_until": record["public_until"].isoformat(),
     }  # fmt: skip
 
@@ -456,24 +518,27 @@ def _credit_by_department(params: dict[str, Any]) -> Iterator[Row]:
         .annotate(n=Count("id"))
         .order_by("department__name", "kind", "subject__kind")
     )
+    names = _CREDIT_NAMES()
     for row in qs:
-        yield {"department": row["department__name"], "kind": row["kind"], "subject_kind": row["subject__kind"],
+        yield {"department": row["department__name"], "kind": names["kind"].get(row["kind"], row["kind"]),
+               "subject_kind": names["subject_kind"].get(row["subject__kind"], row["subject__kind"]),
                "records": row["n"]}  # fmt: skip
 
 
 provider_register(Provider("credit.public_records", "信用信息双公示", (
-    Column("kind", "text", "信息类别"), Column("subject_kind", "text", "主体类型"),
+    Column("kind", "text", "信息类别（如行政许可、行政处罚）"),
+    Column("subject_kind", "text", "主体类型（法人和其他组织、自然人）"),
     Column("subject_name", "text", "主体名称（自然人姓名已脱敏）"),
     Column("subject_code", "text", "统一社会信用代码或脱敏身份证号"),
     Column("department", "text", "报送部门"), Column("document_number", "text", "决定文书号"),
     Column("category", "text", "类别"), Column("content", "text", "内容"), Column("decided_on", "date", "决定日期"),
     Column("valid_until", "date", "有效期至"), Column("authority", "text", "决定机关"),
-    Column("status", "text", "当前状态"),
+    Column("status", "text", "当前状态（有效、无效）"),
     Column("published_on", "date", "公示日期"), Column("public_until", "date", "公示截止日期"),
 ), _credit_records, page=_credit_page))  # fmt: skip
 provider_register(Provider("credit.records_by_department", "信用信息双公示数量（分部门分类别）", (
-    Column("department", "text", "报送部门"), Column("kind", "text", "信息类别"),
-    Column("subject_kind", "text", "主体类型"),
+    Column("department", "text", "报送部门"), Column("kind", "text", "信息类别（如行政许可、行政处罚）"),
+    Column("subject_kind", "text", "主体类型（法人和其他组织、自然人）"),
     Column("records", "integer", "记录数", count=True),
 ), _credit_by_department, personal_derived=True))  # fmt: skip
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -231,25 +232,93 @@ SORTS = {
 }
 
 
-def _filter_field(qs: QuerySet[Dataset], field: str, value: str) -> QuerySet[Dataset]:
-    value = value.strip().strip('"')
+class SearchQueryInvalid(ValueError):
+    """A filter query (`fq`) this search does not understand; the message says what and what is understood. CKAN,
+    whose Solr refuses such a query, answers it as a search error: never read as "nothing matched"."""
+
+
+# Fields a filter query may name: CKAN's own names for them (Solr's index fields of a dataset).
+FQ_FIELDS = (*FACET_FIELDS, "owner_org", "name", "dataset_type", "metadata_modified", "metadata_created")
+_RANGE_FIELDS = {"metadata_modified": "metadata_modified", "metadata_created": "metadata_created"}
+FQ_UNDERSTOOD = (
+    'field:value, field:"value", field:* (has the field), +field:value, -field:value (or NOT), AND between '
+    "terms, *:*, metadata_modified:[from TO to] (ISO dates or *); fields: " + ", ".join(FQ_FIELDS)
+)
+
+
+def _filter_field(qs: QuerySet[Dataset], field: str, value: str, *, exclude: bool = False) -> QuerySet[Dataset]:
+    """Datasets whose `field` is `value` (`*`: has a value for the field), or, with `exclude`, all others."""
+    condition = _field_condition(field, value)
+    return qs.exclude(condition) if exclude else qs.filter(condition)
+
+
+def _field_condition(field: str, value: str) -> Q:
+    if field in _RANGE_FIELDS and value[:1] in ("[", "{"):
+        return _range_condition(_RANGE_FIELDS[field], value)
+    quoted = len(value) >= 2 and value[0] == value[-1] == '"'
+    value = value[1:-1] if quoted else value.strip()
+    anything = value == "*" and not quoted
+    if not quoted and not anything and any(c in value for c in '*?()[]{}"'):
+        raise SearchQueryInvalid(f"{field}:{value}: wildcards, groups and ranges are not understood here")
     if field in ("organization", "owner_org"):
-        return qs.filter(organization__code__iexact=value)
+        return Q(organization__isnull=False) if anything else Q(organization__code__iexact=value)
     if field == "tags":
-        return qs.filter(pk__in=DatasetTag.objects.filter(name=value).values("dataset_id"))
+        tags = DatasetTag.objects.all() if anything else DatasetTag.objects.filter(name=value)
+        return Q(pk__in=tags.values("dataset_id"))
     if field == "res_format":
-        return qs.filter(pk__in=DatasetResource.objects.filter(format__iexact=value).values("dataset_id"))
+        formats = (
+            DatasetResource.objects.exclude(format="")
+            if anything
+            else DatasetResource.objects.filter(format__iexact=value)
+        )
+        return Q(pk__in=formats.values("dataset_id"))
     if field == "license_id":
-        return qs.filter(licence_id=value)
+        return ~Q(licence_id="") if anything else Q(licence_id=value)
     if field == "groups":
-        return qs.filter(groups__name=value)
+        members = Dataset.groups.through.objects.all()
+        return Q(pk__in=(members if anything else members.filter(datasetgroup__name=value)).values("dataset_id"))
     if field == "name":
-        return qs.filter(name=value)
-    raise ValueError(field)
+        return Q() if anything else Q(name=value)
+    if field == "dataset_type":  # every dataset here is of CKAN's one type, "dataset"
+        return Q() if anything or value == "dataset" else Q(pk__in=[])
+    if field in _RANGE_FIELDS:
+        if anything:
+            return Q()
+        raise SearchQueryInvalid(f"{field}:{value}: a date is filtered by a range, {field}:[from TO to]")
+    raise SearchQueryInvalid(f"{field}: not a field a search can filter on")
+
+
+_RANGE = re.compile(r"([\[{])\s*(\S+)\s+TO\s+(\S+)\s*([\]}])")
+
+
+def _range_condition(column: str, text: str) -> Q:
+    """Solr's range `[from TO to]` (inclusive) or `{from TO to}` (exclusive) over a moment; `*` leaves a side open."""
+    match = _RANGE.fullmatch(text)
+    if match is None:
+        raise SearchQueryInvalid(f"{text}: a range is [from TO to]")
+    opening, low, high, closing = match.groups()
+    condition = Q()
+    for bound, inclusive, lookup in ((low, opening == "[", "gte"), (high, closing == "]", "lte")):
+        if bound == "*":
+            continue
+        moment = _moment(bound)
+        condition &= Q(**{f"{column}__{lookup if inclusive else lookup[:2]}": moment})
+    return condition
+
+
+def _moment(text: str) -> dt.datetime:
+    if text.upper().startswith("NOW"):
+        raise SearchQueryInvalid(f"{text}: date arithmetic is not understood; give an ISO date (2024-01-31T00:00:00Z)")
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SearchQueryInvalid(f"{text}: not an ISO date (2024-01-31T00:00:00Z)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _terms(text: str) -> list[tuple[str, str]]:
-    """`field:value` terms of a Solr-like query (quoted values allowed); a bare word is ("", word)."""
+    """`field:value` terms of a Solr-like query (quoted values allowed); a bare word is ("", word). Lenient, for `q`:
+    what is not a known field's term is a word to look for."""
     terms: list[tuple[str, str]] = []
     for raw in _split(text):
         part = raw.lstrip("+")
@@ -260,17 +329,64 @@ def _terms(text: str) -> list[tuple[str, str]]:
     return terms
 
 
-def _split(text: str) -> Iterator[str]:
-    word, quoted = "", False
+def _filter_terms(text: str) -> list[tuple[str, str, bool]]:
+    """The terms of a filter query (`fq`) as (field, value, excluded), a bare word as ("", word, excluded). Strict:
+    a form it does not understand (OR, grouping, an unknown field, a wildcard inside a value, date arithmetic) raises
+    SearchQueryInvalid naming it, since reading it otherwise would answer a wrong count."""
+    terms: list[tuple[str, str, bool]] = []
+    negate = False
+    for raw in _split(text, strict=True):
+        if raw in ("", "AND", "&&"):
+            continue
+        if raw == "NOT" or raw == "!":
+            negate = True
+            continue
+        if raw in ("OR", "||") or raw[:1] == "(" or raw.endswith(")"):
+            raise SearchQueryInvalid(f"{raw}: OR and groups are not understood; send the terms joined by AND")
+        excluded = negate or raw[:1] in ("-", "!")
+        negate = False
+        part = raw[1:] if raw[:1] in ("+", "-", "!") else raw
+        if part in ("*:*", "*"):
+            if excluded:
+                terms.append(("", "", True))
+            continue
+        field, sep, value = part.partition(":")
+        if sep and field[:1] != '"':
+            if field not in FQ_FIELDS:
+                raise SearchQueryInvalid(f"{field}: not a field a search can filter on ({', '.join(FQ_FIELDS)})")
+            if not value:
+                raise SearchQueryInvalid(f"{part}: a value is missing")
+            terms.append((field, value, excluded))
+        else:
+            if any(c in part for c in "*?"):
+                raise SearchQueryInvalid(f"{part}: wildcards are not understood in words")
+            terms.append(("", part.strip('"'), excluded))
+    if negate:
+        raise SearchQueryInvalid("NOT: a term must follow")
+    return terms
+
+
+def _split(text: str, *, strict: bool = False) -> Iterator[str]:
+    """Whitespace-separated words, keeping a quoted phrase and a [range] whole; `strict`: an unclosed quotation mark
+    is refused (SearchQueryInvalid)."""
+    word, quoted, depth = "", False, 0
     for char in text:
         if char == '"':
             quoted = not quoted
             word += char
-        elif char.isspace() and not quoted:
+        elif not quoted and char in "[{":
+            depth += 1
+            word += char
+        elif not quoted and char in "]}" and depth:
+            depth -= 1
+            word += char
+        elif char.isspace() and not quoted and not depth:
             yield word
             word = ""
         else:
             word += char
+    if quoted and strict:
+        raise SearchQueryInvalid("a quotation mark is not closed")
     yield word
 
 
@@ -285,15 +401,26 @@ def dataset_search(
     *, q: str = "", fq: str = "", rows: int = 10, start: int = 0, sort: str = "", facet_fields: list[str] | None = None,
     facet_limit: int = 50, viewer: Viewer = None, include_private: bool = False,
 ) -> SearchResult:  # fmt: skip
-    """Datasets matching words (title, name, notes, tags) and field filters; ValueError names a field it does not
-    know. Facets are counted over the whole match."""
+    """Datasets matching words (title, name, notes, tags) and field filters. `q` is lenient (what is not a known
+    field's term is a word); `fq` is strict: a form it does not understand raises SearchQueryInvalid saying what (see
+    FQ_UNDERSTOOD), and an unknown sort ValueError("sort"). Facets are counted over the whole match."""
     qs = (
         datasets_visible(viewer)
         if include_private
         else Dataset.objects.filter(state=DatasetState.ACTIVE, private=False)
     )
-    for field, value in [*_terms(q if q not in ("*:*", "*") else ""), *_terms(fq)]:
-        qs = _filter_field(qs, field, value) if field else qs.filter(_word(value.strip('"')))
+    for field, value in _terms(q if q not in ("*:*", "*") else ""):
+        try:
+            qs = _filter_field(qs, field, value) if field else qs.filter(_word(value.strip('"')))
+        except SearchQueryInvalid:  # `q` is lenient: a term it cannot read as a filter is looked for as words
+            qs = qs.filter(_word(f"{field}:{value}".strip('"')))
+    for field, value, excluded in _filter_terms(fq):
+        if field:
+            qs = _filter_field(qs, field, value, exclude=excluded)
+        elif value:
+            qs = qs.exclude(_word(value)) if excluded else qs.filter(_word(value))
+        else:  # -*:* : nothing
+            qs = qs.none()
     order = SORTS.get(" ".join(sort.split()).lower() if sort else "score desc")
     if order is None:
         raise ValueError("sort")

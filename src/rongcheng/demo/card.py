@@ -1,8 +1,10 @@
-"""Demo city card: the card company, three merchants (bus, metro, meter parking) with their systems and a terminal,
-an online payment channel, the demo resident's card with a balance and a history (top-up, bus and metro rides with
-the transfer discount, parking, a paid government bill with its signed receipt, offline taps from yesterday), and
-yesterday cleared by the finance officer (`finance`). All through the card's services. Idempotent: once the
-resident has a card, a second run adds nothing."""
+"""Demo city card: the card company, four merchants (bus, metro, meter parking, a shop) and a bus terminal (the bus
+operator and the shop act through sign-in accounts, `busop` and `shop`, who see their transactions and settlements
+on /card/merchant/; metro and parking through their systems' accounts), an online payment channel, the demo
+resident's card with a balance and a history (top-up, bus and metro rides with the transfer discount, parking, two
+purchases at the shop, a paid government bill with its signed receipt, offline taps from yesterday), and yesterday
+cleared by the finance officer (`finance`). All through the card's services. Idempotent: once the resident has a
+card, a second run adds nothing."""
 
 from __future__ import annotations
 
@@ -25,7 +27,11 @@ MERCHANTS = (
     ("FZ-BUS", "福州公交集团", "bus", 60),
     ("FZ-METRO", "福州地铁", "metro", 60),
     ("FZ-PARK", "福州路内停车", "parking", 100),
+    ("FZ-SHOP-0001", "榕城便利店（东街口店）", "shop", 50),
 )
+# The merchants whose demo sign-in account (demo.services.DEMO_ACCOUNTS) acts for them; the others act through a
+# system account of their own.
+SIGN_IN_OWNERS = {"FZ-BUS": "busop", "FZ-SHOP-0001": "shop"}
 
 
 def _system_account(username: str, display: str, *codenames: str, department: Department | None = None) -> User:
@@ -61,7 +67,11 @@ def demo_card_seed() -> None:
         return
     if Card.objects.filter(holder_index=resident.id_number_index).exists():
         return
-    owners = {code: _system_account(f"card-{code.lower()}", name, "add_tap") for code, name, _k, _f in MERCHANTS}
+    owners = {
+        code: User.objects.filter(username=SIGN_IN_OWNERS.get(code, "")).first()
+        or _system_account(f"card-{code.lower()}", name, "add_tap")
+        for code, name, _k, _f in MERCHANTS
+    }
     for code, name, kind, fee in MERCHANTS:
         services.merchant_register(code=code, name=name, kind=kind, fee_rate=fee, owner=owners[code], actor=SYSTEM)
     channel = _system_account("card-channel", "线上支付渠道", "add_transfer")
@@ -85,6 +95,11 @@ def demo_card_seed() -> None:
                       at=now - dt.timedelta(hours=1))  # fmt: skip
     services.card_pay(number=card.number, merchant_code="FZ-PARK", actor=park, key="demo-park-1", minutes=75,
                       at=now - dt.timedelta(minutes=30))  # fmt: skip
+    shop = owners["FZ-SHOP-0001"]
+    services.card_pay(number=card.number, merchant_code="FZ-SHOP-0001", actor=shop, key="demo-shop-1", amount=850,
+                      at=morning + dt.timedelta(minutes=20), memo="早餐")  # fmt: skip
+    services.card_pay(number=card.number, merchant_code="FZ-SHOP-0001", actor=shop, key="demo-shop-2", amount=350,
+                      at=now - dt.timedelta(minutes=10), memo="饮料")  # fmt: skip
     police = Department.objects.filter(code="FZ-GAJ").first()
     if police is not None:
         bill = services.bill_issue(department_id=police.pk, item="居民身份证工本费", payer_name="市民", amount=2000,

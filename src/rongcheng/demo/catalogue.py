@@ -7,7 +7,9 @@
   conditions, one conditional resource with rows uploaded by its department and one not shared;
 - twenty-two open datasets or more over several organizations, backed by the platform's own data and published through
   an editor's request and a data steward's approval;
-- a pending sharing request, and an API token of the market regulator for the CKAN Action API, written to the
+- a pending sharing request; an overdue one (民政局 asked 公安局 for 户籍人口个人信息 three weeks ago and had no answer
+  within the ten working days: flagged and escalated to the digital office, whose 共享申请 page lists it); and an API
+  token of the market regulator for the CKAN Action API, written to the
   demo accounts file on a line beginning `ckan-token`.
 """
 
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from rongcheng.accounts.models import AccountKind, Department, User
 from rongcheng.audit.services import Actor, audit_record
@@ -28,7 +31,7 @@ from rongcheng.catalogue import services
 from rongcheng.catalogue.models import DataResource, Dataset, DepartmentApiToken, SharingRequest
 from rongcheng.catalogue.services import provider_columns
 from rongcheng.hall.models import ServiceItem
-from rongcheng.hall.selectors import city_today
+from rongcheng.hall.selectors import city_today, working_days_add
 from rongcheng.registries.models import LegalEntity
 from rongcheng.staff.models import Duty, Role, RoleAssignment
 from rongcheng.staff.services import role_define, role_grant_by_system
@@ -277,8 +280,31 @@ def demo_catalogue_late_seed() -> int:
     return sum(_publish(*row) for row in rows)
 
 
+OVERDUE_DAYS_AGO = 21  # calendar days: past the ten working days of SHARING_ANSWER_DAYS, whatever the holidays
+
+
+def _overdue_request(civil: User) -> None:
+    """A conditional request its provider did not answer in time: made through the service, then dated back
+    `OVERDUE_DAYS_AGO` days with the deadline the service gives a request of that day (as the demo's cases are dated
+    back, demo.cases._date_back); the deadline job then flags it and escalates it to the digital office."""
+    persons = DataResource.objects.filter(provider__code="FZ-GAJ", backing="registries.persons").first()
+    if persons is None or SharingRequest.objects.filter(resource=persons).exists():
+        return
+    today = city_today()
+    request = services.sharing_request_submit(
+        resource_code=persons.code, items=["name", "sex", "division_code", "status"],
+        purpose="最低生活保障申请人户籍核对", scenario="低保审核时核对申请人及共同生活家庭成员的户籍登记状态。",
+        period_from=today, period_until=today + dt.timedelta(days=365), actor=civil,
+    )  # fmt: skip
+    submitted = timezone.now() - dt.timedelta(days=OVERDUE_DAYS_AGO)
+    deadline = working_days_add(timezone.localtime(submitted).date(), services.SHARING_ANSWER_DAYS)
+    SharingRequest.objects.filter(pk=request.pk).update(submitted_at=submitted, deadline=deadline)
+    services.sharing_overdue_escalate()
+
+
 def demo_catalogue_seed(accounts_file: Path) -> int:
-    """Resources, open datasets, a pending sharing request and the CKAN token; returns datasets published now."""
+    """Resources, open datasets, a pending and an overdue sharing request and the CKAN token; returns datasets
+    published now."""
     if not User.objects.filter(username="data-office").exists():
         return 0
     for name, title in GROUPS:
@@ -294,6 +320,8 @@ def demo_catalogue_seed(accounts_file: Path) -> int:
             scenario="最低生活保障申请审核时，核对申请人名下是否有市场主体。", period_from=today,
             period_until=today + dt.timedelta(days=365), actor=civil,
         )  # fmt: skip
+    if civil is not None:
+        _overdue_request(civil)
     if not DepartmentApiToken.objects.filter(department__code="FZ-GSJ", name="demo", revoked_at__isnull=True).exists():
         _token, raw = services.api_token_issue(department_code="FZ-GSJ", name="demo", actor=SYSTEM)
         _append(accounts_file, [f"ckan-token-fz-gsj\t{raw}\n"])

@@ -376,6 +376,26 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str, str, str, bool, str], ...] = (
         )
     ),
     ("finance", "市民卡清算员", "staff", "FZ-SMK", "", False, "city card finance: clearing and reconciliation"),
+    # The accounts that act for a card merchant (demo.card makes them the merchants' owners): they see their
+    # merchant's transactions and settlements on /card/merchant/.
+    (
+        "busop",
+        "福州公交集团票务结算员",
+        "company_representative",
+        "",
+        "",
+        False,
+        "city card bus operator (福州公交集团): its fares, taps and daily settlements",
+    ),
+    (
+        "shop",
+        "便利店店主",
+        "company_representative",
+        "",
+        "",
+        False,
+        "city card shop merchant (榕城便利店): its sales and daily settlements",
+    ),
     ("resident", "市民", "resident", "", "", False, "resident bound to the first demo person: who read my data"),
     (
         "company",

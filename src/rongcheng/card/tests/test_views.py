@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from rongcheng.accounts.models import Department
-from rongcheng.card import services
+from rongcheng.card import selectors, services
 from rongcheng.card.models import Bill, Card, ClearingRun, Receipt
 from rongcheng.card.tests.factories import SYSTEM, account, balance, card_with, merchant
 from rongcheng.registries.tests.factories import make_person, resident
@@ -46,10 +46,64 @@ def test_a_resident_sees_and_manages_only_their_own_cards():
     assert "充值" in detail
     qr = client.get(f"/card/cards/{card.reference}/qr/").content.decode()
     assert "<svg" in qr
-    assert client.post(f"/card/cards/{card.reference}/report-loss/").status_code == 302
+    assert client.post(f"/card/cards/{card.reference}/report-loss/", {"confirm": "yes"}).status_code == 302
     assert Card.objects.get(pk=card.pk).status == "lost"
-    assert client.post(f"/card/cards/{stranger_card.reference}/report-loss/").status_code == 404
+    assert client.post(f"/card/cards/{stranger_card.reference}/report-loss/", {"confirm": "yes"}).status_code == 404
     assert Card.objects.get(pk=stranger_card.pk).status == "active"
+
+
+def test_reporting_a_card_lost_asks_for_confirmation_first():
+    person = make_person()
+    holder = resident("holder", person=person)
+    card = card_with(1234, holder=person.id_number_index)
+    client = signed_in(holder)
+    detail = client.get(f"/card/cards/{card.reference}/").content.decode()
+    assert f'href="/card/cards/{card.reference}/report-loss/"' in detail  # a link to the confirmation, not a form
+    assert 'action="/card/cards/' not in detail
+    confirm = client.get(f"/card/cards/{card.reference}/report-loss/")
+    assert confirm.status_code == 200
+    page = confirm.content.decode()
+    assert 'name="confirm"' in page
+    assert "required" in page
+    assert "12.34" in page
+    assert Card.objects.get(pk=card.pk).status == "active"  # looking is not reporting
+    refused = client.post(f"/card/cards/{card.reference}/report-loss/")  # the box not ticked
+    assert refused.status_code == 422
+    assert "请勾选「我确认挂失这张卡」" in refused.content.decode()
+    assert Card.objects.get(pk=card.pk).status == "active"
+    assert client.post(f"/card/cards/{card.reference}/report-loss/", {"confirm": "no"}).status_code == 422
+    assert Card.objects.get(pk=card.pk).status == "active"
+    done = client.post(f"/card/cards/{card.reference}/report-loss/", {"confirm": "yes"})
+    assert done.status_code == 302
+    assert Card.objects.get(pk=card.pk).status == "lost"
+    # Lost already: the confirmation is not offered again.
+    again = client.get(f"/card/cards/{card.reference}/report-loss/")
+    assert again.status_code == 302
+    assert again["Location"] == f"/card/cards/{card.reference}/"
+    english = client.get(f"/card/cards/{card.reference}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert english.status_code == 200
+
+
+def test_the_history_is_ordered_by_the_time_of_each_transaction_not_of_its_posting():
+    person = make_person()
+    holder = resident("holder", person=person)
+    card = card_with(5000, holder=person.id_number_index)
+    shop = merchant("SHOP", "shop")
+    now = timezone.now()
+    services.card_pay(number=card.number, merchant_code="SHOP", actor=shop.owner, key="today", amount=101,
+                      at=now - dt.timedelta(hours=1))  # fmt: skip
+    # Posted after it, but made two days earlier (a tap uploaded late): shown at its own time, below.
+    services.card_pay(number=card.number, merchant_code="SHOP", actor=shop.owner, key="late", amount=202,
+                      at=now - dt.timedelta(days=2))  # fmt: skip
+    # Two at the very same moment: the one posted later comes first, every time.
+    moment = now - dt.timedelta(days=1)
+    services.card_pay(number=card.number, merchant_code="SHOP", actor=shop.owner, key="tie-1", amount=303, at=moment)
+    services.card_pay(number=card.number, merchant_code="SHOP", actor=shop.owner, key="tie-2", amount=404, at=moment)
+    history = selectors.card_history(card)
+    assert [line.amount for line in history] == [5000, -101, -404, -303, -202]  # the top-up: just now
+    assert [line.business_at for line in history] == sorted((line.business_at for line in history), reverse=True)
+    page = signed_in(holder).get(f"/card/cards/{card.reference}/").content.decode()
+    assert page.index("-1.01") < page.index("-4.04") < page.index("-3.03") < page.index("-2.02")
 
 
 def test_a_resident_opens_the_virtual_card():

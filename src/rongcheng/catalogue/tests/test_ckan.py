@@ -69,6 +69,46 @@ def test_package_search_filters_and_facet_field_as_json_string(portal):
     assert result["search_facets"]["license_id"]["items"][0]["name"] == "cc-by-4.0"
 
 
+def test_package_search_reads_the_filter_queries_ckan_clients_send(portal):
+    """`field:*` matches every dataset having the field (Solr's existence query), as CKAN answers it; the common
+    forms of fq a client sends are read, the same as CKAN's Solr reads them."""
+
+    def names(fq: str) -> list[str]:
+        return sorted(d["name"] for d in portal.action.package_search(fq=fq, rows=100)["results"])
+
+    everything = ["civil-affairs", "departments-list", "market-entities"]
+    assert names("organization:*") == everything
+    assert names("tags:* res_format:*") == everything
+    assert names("*:*") == everything
+    assert names("+dataset_type:dataset") == everything
+    assert names("organization:fz-gsj") == ["departments-list", "market-entities"]
+    assert names('tags:"企业"') == ["civil-affairs", "market-entities"]
+    assert names("res_format:CSV") == ["departments-list", "market-entities"]
+    assert names("+organization:fz-gsj +tags:企业") == ["market-entities"]
+    assert names("organization:fz-gsj AND tags:市场") == ["market-entities"]
+    assert names("-organization:fz-gsj") == ["civil-affairs"]
+    assert names("tags:企业 NOT organization:fz-mzj") == ["market-entities"]
+    assert names("metadata_modified:[2000-01-01T00:00:00Z TO *]") == everything
+    assert names("metadata_modified:[* TO 2000-01-01T00:00:00Z]") == []
+    assert names("name:departments-list") == ["departments-list"]
+    assert portal.action.package_search(fq=["organization:fz-mzj", "res_format:JSON"])["count"] == 1
+
+
+@pytest.mark.parametrize("fq", ["organization:fz-gsj OR organization:fz-mzj", "organization:(fz-gsj fz-mzj)",
+                                "colour:blue", "tags:企*", 'tags:"企业', "metadata_modified:[NOW-1DAY TO NOW]",
+                                "metadata_modified:2024-01-01", "NOT", "organization:"])  # fmt: skip
+def test_a_filter_query_the_search_does_not_read_is_a_search_error_not_nothing(portal, live_server, fq):
+    with pytest.raises(ckanapi.SearchError) as refused:
+        portal.action.package_search(fq=fq)
+    assert refused.value.args[0]
+    answer = requests.get(live_server.url + "/opendata/api/3/action/package_search", {"fq": fq}, timeout=10)
+    assert answer.status_code == 409
+    body = answer.json()
+    assert body["success"] is False
+    assert body["error"]["__type"] == "Search Error"
+    assert body["error"]["message"].startswith("Search Query is invalid: ")
+
+
 def test_package_show_and_resource_show(portal):
     package = portal.action.package_show(id="market-entities")
     assert package["organization"]["name"] == "fz-gsj"

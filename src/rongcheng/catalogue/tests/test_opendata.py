@@ -212,6 +212,22 @@ def test_dcat_catalog_parses_with_rdflib_and_lists_non_open_resources_without_da
     assert (open_node, rdflib.RDF.type, DCAT.Dataset) in one
 
 
+@pytest.mark.parametrize("query", ["modified_since=bad", "modified_since=2024-13-01", "page=x", "page=0",
+                                   "page=-1"])  # fmt: skip
+@pytest.mark.parametrize("path", ["/opendata/catalog.jsonld", "/opendata/catalog.ttl"])
+def test_dcat_refuses_an_unreadable_parameter_with_a_400_problem_naming_it(path, query):
+    f.published("departments")
+    response = Client().get(f"{path}?{query}")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 400
+    assert problem["type"] == "/problems/bad-request"
+    assert problem["errors"][0]["loc"] == ["query", query.partition("=")[0]]
+    assert "ISO 8601" in problem["detail"] or "whole number" in problem["detail"]
+    assert Client().get(f"{path}?modified_since=2024-01-31").status_code == 200
+
+
 def test_a_published_revision_cannot_be_changed_in_postgresql():
     from django.db import DatabaseError, connection, transaction
 

@@ -122,9 +122,9 @@ def test_credit_records_are_shared_as_the_public_sees_them_and_counted_with_smal
     page = services.exchange_read(resource_code=resource.code, fields=None, purpose="信用核查", offset=0, limit=10,
                                   user=system)  # fmt: skip
     assert page.rows == [
-        {"subject_kind": "entity", "subject_name": "福州某某食品有限公司", "subject_code": "91350100MA2XN1Y057",
+        {"subject_kind": "法人和其他组织", "subject_name": "福州某某食品有限公司", "subject_code": "91350100MA2XN1Y057",
          "document_number": "榕市监罚〔2026〕12号"},
-        {"subject_kind": "person", "subject_name": "张**", "subject_code": "350102********0018",
+        {"subject_kind": "自然人", "subject_name": "张**", "subject_code": "350102********0018",
          "document_number": "榕市监罚〔2026〕13号"},
     ]  # fmt: skip
     assert "legal_representative" not in str(services.provider_columns("credit.public_records"))
@@ -132,9 +132,9 @@ def test_credit_records_are_shared_as_the_public_sees_them_and_counted_with_smal
                                                  classification="04002", category="base",
                                                  sharing_type="unconditional")))  # fmt: skip
     assert counts == [
-        {"department": "福州市市场监督管理局", "kind": "penalty", "subject_kind": "entity", "records": None,
+        {"department": "福州市市场监督管理局", "kind": "行政处罚", "subject_kind": "法人和其他组织", "records": None,
          "suppressed": True},
-        {"department": "福州市市场监督管理局", "kind": "penalty", "subject_kind": "person", "records": None,
+        {"department": "福州市市场监督管理局", "kind": "行政处罚", "subject_kind": "自然人", "records": None,
          "suppressed": True},
     ]  # fmt: skip
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from rongcheng.accounts.models import Department
+from rongcheng.accounts.models import Department, User
 from rongcheng.catalogue.models import DataResource, Dataset, DatasetRevision, SharingRequest
 from rongcheng.demo.services import demo_city_seed
+from rongcheng.hall.selectors import city_today
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,21 @@ def test_the_demo_catalogue(tmp_path, settings):
     assert set(Department.objects.values_list("code", flat=True)) == set(
         DataResource.objects.values_list("provider__code", flat=True)
     )
-    assert SharingRequest.objects.filter(state="submitted").count() == 1
+    assert SharingRequest.objects.filter(state="submitted").count() == 2
+    # One of them unanswered past its deadline: flagged overdue and escalated to the digital office's page.
+    overdue = SharingRequest.objects.get(state="submitted", escalated_at__isnull=False)
+    assert overdue.resource.provider.code == "FZ-GAJ"
+    assert overdue.deadline is not None
+    assert overdue.deadline < city_today()
+    office = Client()
+    office.force_login(User.objects.get(username="data-office"))
+    page = office.get("/catalogue/sharing/").content.decode()
+    escalated = page[page.index(overdue.number) :].partition("</tr>")[0]
+    assert "（已督办）" in escalated
+    assert "已逾期" in escalated
+    detail = office.get(f"/catalogue/sharing/{overdue.number}/").content.decode()
+    assert "（已督办）" in detail
+    assert "提交市数字办督办" in detail
     # City cases and public credit are catalogued from their own apps' data, and their aggregates are open with rows.
     assert {"cases.cases", "cases.cases_by_category", "credit.public_records", "credit.records_by_department"} <= set(
         DataResource.objects.values_list("backing", flat=True)
