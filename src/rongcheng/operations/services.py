@@ -115,11 +115,10 @@ def _exchange_rows_write(rows: list[list[Any]]) -> int:
                     batch = rows[start : start + EXCHANGE_BATCH]
                     cursor.execute(_exchange_insert_sql(len(batch)), [value for row in batch for value in row])
                     written += len(batch)
-        else:
-            ExchangeRecord.objects.bulk_create(
-                ExchangeRecord(**dict(zip(_EXCHANGE_RECORD_FIELDS, row, strict=True))) for row in rows
-            )
-            written = len(rows)
+        else:  # one INSERT a row (bulk_create would add a savepoint around them)
+            for row in rows:
+                ExchangeRecord.objects.create(**dict(zip(_EXCHANGE_RECORD_FIELDS, row, strict=True)))
+                written += 1
     except Exception:
         logger.exception("%d exchange records not written", len(rows) - written)
     return written
