@@ -20,6 +20,13 @@ def _audit_seal_inline(settings):
 
 
 @pytest.fixture(autouse=True)
+def _exchange_log_inline(settings):
+    """Write each exchange-log row when its call's response is closed: tests count them at once, inside the test's
+    transaction, and no writer thread outlives a test. operations/tests/test_exchange_log.py tests the writer."""
+    settings.EXCHANGE_LOG_WRITE = "inline"
+
+
+@pytest.fixture(autouse=True)
 def _rate_windows_away_from_their_ends(monkeypatch):
     """Rate limits count in fixed windows (a minute, an hour) numbered by the limiter's clock. A test that counts
     two requests must not see a window end between them, so each test starts at 12:30:30 of the limiter's day: half a

@@ -243,6 +243,13 @@ AUDIT_SEAL_MODE = os.environ.get("RONGCHENG_AUDIT_SEAL_MODE") or None
 AUDIT_READ_COMMIT = os.environ.get("RONGCHENG_AUDIT_READ_COMMIT", "durable")
 if AUDIT_READ_COMMIT not in ("durable", "async"):
     raise ImproperlyConfigured("RONGCHENG_AUDIT_READ_COMMIT is durable or async.")
+# The exchange log's rows (one per call of a department system, rongcheng.operations.services): "background" (the
+# default) hands them to a writer thread per process that appends each batch by one statement (PostgreSQL; SQLite
+# writes each row at once); "inline" writes each row in the thread that served the call. ADR 0017 says what a
+# worker killed outright can lose.
+EXCHANGE_LOG_WRITE = os.environ.get("RONGCHENG_EXCHANGE_LOG_WRITE", "background")
+if EXCHANGE_LOG_WRITE not in ("background", "inline"):
+    raise ImproperlyConfigured("RONGCHENG_EXCHANGE_LOG_WRITE is background or inline.")
 
 # OAuth 2.0 (django-oauth-toolkit): department systems take client-credentials tokens at /oauth/token/ and call the
 # API with them. A token acts as the application's owner, an account of kind api_client; the scopes a client may ask

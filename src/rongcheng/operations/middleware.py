@@ -136,14 +136,15 @@ def _exchange_record_after_response(response: HttpResponseBase, **record: Any) -
     same), in the worker thread that served it, before it takes the next request. The caller does not wait for the
     row's round trip, and `response_out_at` is the moment the answer left, not a moment before it was sent.
 
-    One row per call, as before; a row is lost only if the worker dies between sending the answer and closing it
-    (before this, a worker dying in the same instant lost the answer and kept the row). exchange_record never
-    raises, and Django runs every closer even if one fails."""
+    The row goes to the process's exchange-log writer (operations.services.exchange_record_later), which appends the
+    rows of the calls of the last moments by one statement (settings.EXCHANGE_LOG_WRITE, ADR 0017): one row per call;
+    a row is lost only if the worker is killed outright before the writer's next statement. exchange_record_later
+    never raises, and Django runs every closer even if one fails."""
 
     def write() -> None:
-        from rongcheng.operations.services import exchange_record
+        from rongcheng.operations.services import exchange_record_later
 
-        exchange_record(**record, response_out_at=timezone.now())
+        exchange_record_later(**record, response_out_at=timezone.now())
 
     response._resource_closers.append(write)  # type: ignore[attr-defined]  # run by close(), before request_finished
 

@@ -7,16 +7,20 @@ count and where to look, not the subject."""
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
+import multiprocessing.util
 import os
 import secrets
 import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -56,36 +60,178 @@ def exchange_record(
     response_bytes: int,
     status: int,
 ) -> bool:
-    """One call of a department system; whether it was written. Never raises: a lost statistic must not fail the
-    call it describes. On PostgreSQL, outside a transaction, one statement that commits without waiting for the WAL
-    flush (as the rate-limit counters do): a record lost in a database crash loses a statistic, while waiting for
-    the disk cost each call a second flush after that of its audit record."""
-    values: list[Any] = [
+    """One call of a department system, written now; whether it was written. Never raises: a lost statistic must not
+    fail the call it describes. On PostgreSQL, outside a transaction, one statement that commits without waiting for
+    the WAL flush (as the rate-limit counters do): a record lost in a database crash loses a statistic, while waiting
+    for the disk cost each call a second flush after that of its audit record."""
+    values = _exchange_values(
+        client=client, service=service, purpose=purpose, request_id=request_id, request_in_at=request_in_at,
+        request_out_at=request_out_at, response_in_at=response_in_at, response_out_at=response_out_at,
+        request_bytes=request_bytes, response_bytes=response_bytes, status=status,
+    )  # fmt: skip
+    return _exchange_rows_write([values]) == 1
+
+
+def exchange_record_later(**record: Any) -> None:
+    """One call of a department system (exchange_record's arguments), written by this process's exchange-log writer
+    with the calls around it (settings.EXCHANGE_LOG_WRITE == "background", PostgreSQL), else at once. Never raises,
+    never waits for the database unless the writer is a whole queue behind (then it writes this row itself)."""
+    if settings.EXCHANGE_LOG_WRITE != "background" or connection.vendor != "postgresql" or connection.in_atomic_block:
+        exchange_record(**record)
+        return
+    _exchange_writer.add(_exchange_values(**record))
+
+
+def exchange_log_flush() -> int:
+    """Write what this process's exchange-log writer holds, now; how many rows were written."""
+    return _exchange_writer.flush()
+
+
+def exchange_log_stop() -> None:
+    """Write what the writer holds, end its thread and close its connection (tests: no thread outlives its test, no
+    connection keeps the test database from being dropped). The next row starts it again."""
+    _exchange_writer.stop()
+
+
+def _exchange_values(
+    *, client: str, service: str, purpose: str, request_id: str, request_in_at: dt.datetime,
+    request_out_at: dt.datetime, response_in_at: dt.datetime, response_out_at: dt.datetime, request_bytes: int,
+    response_bytes: int, status: int,
+) -> list[Any]:  # fmt: skip
+    return [
         client[:100], service[:200], purpose[:100], request_id[:64], request_in_at, request_out_at, response_in_at,
         response_out_at, max(0, request_bytes), max(0, response_bytes), status, status < 400,
     ]  # fmt: skip
+
+
+def _exchange_rows_write(rows: list[list[Any]]) -> int:
+    """Append `rows` (values in _EXCHANGE_RECORD_FIELDS' order); how many were written. Never raises. On PostgreSQL,
+    outside a transaction, one statement (EXCHANGE_BATCH rows at most) committed without waiting for the WAL flush."""
+    written = 0
     try:
         if connection.vendor == "postgresql" and not connection.in_atomic_block:
             with connection.cursor() as cursor:
-                cursor.execute(_EXCHANGE_RECORD_SQL, values)
-        else:
-            ExchangeRecord.objects.create(**dict(zip(_EXCHANGE_RECORD_FIELDS, values, strict=True)))
+                for start in range(0, len(rows), EXCHANGE_BATCH):
+                    batch = rows[start : start + EXCHANGE_BATCH]
+                    cursor.execute(_exchange_insert_sql(len(batch)), [value for row in batch for value in row])
+                    written += len(batch)
+        else:  # one INSERT a row (bulk_create would add a savepoint around them)
+            for row in rows:
+                ExchangeRecord.objects.create(**dict(zip(_EXCHANGE_RECORD_FIELDS, row, strict=True)))
+                written += 1
     except Exception:
-        logger.exception("exchange record not written")
-        return False
-    return True
+        logger.exception("%d exchange records not written", len(rows) - written)
+    return written
 
 
 _EXCHANGE_RECORD_FIELDS = (
     "client_id", "service", "purpose", "request_id", "request_in_at", "request_out_at", "response_in_at",
     "response_out_at", "request_bytes", "response_bytes", "status", "succeeded",
 )  # fmt: skip
-# `set_config(..., true)` holds for the statement's own transaction (autocommit), whose commit reads it.
-_EXCHANGE_RECORD_SQL = (
-    f"INSERT INTO {ExchangeRecord._meta.db_table} ({', '.join(_EXCHANGE_RECORD_FIELDS)}) "  # noqa: S608 - the model's table and fields
-    f"SELECT {', '.join(['%s'] * len(_EXCHANGE_RECORD_FIELDS))} "
-    "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS a"
-)
+EXCHANGE_BATCH = 500  # rows appended by one statement at most
+_EXCHANGE_ROW = "(" + ", ".join(["%s"] * len(_EXCHANGE_RECORD_FIELDS)) + ")"
+_exchange_sql: dict[int, str] = {}
+
+
+def _exchange_insert_sql(rows: int) -> str:
+    """INSERT of `rows` rows, one statement that is its own transaction (autocommit), committed without waiting for
+    the WAL flush: `set_config(..., true)` holds for that transaction, whose commit reads it."""
+    sql = _exchange_sql.get(rows)
+    if sql is None:
+        columns = ", ".join(_EXCHANGE_RECORD_FIELDS)
+        sql = (
+            f"INSERT INTO {ExchangeRecord._meta.db_table} ({columns}) "  # noqa: S608 - the model's table and fields
+            f"SELECT v.* FROM (VALUES {', '.join([_EXCHANGE_ROW] * rows)}) AS v ({columns}), "
+            "(SELECT set_config('synchronous_commit', 'off', true)) AS a"
+        )
+        if len(_exchange_sql) < 64:
+            _exchange_sql[rows] = sql
+    return sql
+
+
+EXCHANGE_GATHER_SECONDS = 0.05  # the writer waits this long after a row so the calls meanwhile share its statement
+EXCHANGE_QUEUE_LIMIT = 20_000  # rows held at most; beyond, a call writes its own row (the writer is behind)
+EXCHANGE_IDLE_CLOSE_SECONDS = 60.0  # an idle writer closes its database connection
+
+
+class _ExchangeLogWriter:
+    """One daemon thread per process (started on first use, and again in a forked child), asleep while idle.
+
+    A call's row is appended to a list under a lock (a request pays that and setting an event); the thread waits
+    EXCHANGE_GATHER_SECONDS, then appends everything held by one statement on its own connection. What it holds is
+    written when the process exits normally: at interpreter exit (atexit) and at a multiprocessing child's end
+    (granian's workers; multiprocessing does not run atexit there). A process killed outright (SIGKILL, out of
+    memory) loses the rows it held: at most the calls of the last EXCHANGE_GATHER_SECONDS and of the statement in
+    flight (ADR 0017)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()  # the list and the thread
+        self._writing = threading.Lock()  # one writer at a time: the thread, or a flush
+        self._rows: list[list[Any]] = []
+        self._wakeup = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def add(self, row: list[Any]) -> None:
+        with self._guard:
+            if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
+                self._start()
+            behind = len(self._rows) >= EXCHANGE_QUEUE_LIMIT
+            if not behind:
+                self._rows.append(row)
+        if behind:
+            _exchange_rows_write([row])
+        else:
+            self._wakeup.set()
+
+    def _start(self) -> None:
+        if self._pid != os.getpid():
+            self._rows = []  # a forked child's copy of its parent's rows: the parent writes them
+            self._writing = threading.Lock()  # a lock held by a thread of the parent is never released here
+            atexit.register(self.flush)
+            multiprocessing.util.Finalize(None, self.flush, exitpriority=10)
+            self._pid = os.getpid()
+        self._wakeup = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="exchange-log", daemon=True)
+        self._thread.start()
+
+    def flush(self) -> int:
+        with self._writing:
+            with self._guard:
+                rows, self._rows = self._rows, []
+            written = _exchange_rows_write(rows) if rows else 0
+            if written < len(rows) and threading.current_thread().name == "exchange-log":
+                connections.close_all()  # the writer's own connection, perhaps broken: the next rows open another
+            return written
+
+    def stop(self) -> None:
+        with self._guard:
+            thread, self._thread = self._thread, None
+            wakeup = self._wakeup
+        if thread is not None and thread.is_alive():
+            thread.stopping = True  # type: ignore[attr-defined]
+            wakeup.set()
+            thread.join(timeout=10)
+        self.flush()
+
+    def _run(self) -> None:
+        wakeup = self._wakeup
+        me = threading.current_thread()
+        while not getattr(me, "stopping", False):
+            if not wakeup.wait(timeout=EXCHANGE_IDLE_CLOSE_SECONDS):
+                connections.close_all()  # this thread's connection only
+                wakeup.wait()
+            if not getattr(me, "stopping", False):
+                time.sleep(EXCHANGE_GATHER_SECONDS)
+            wakeup.clear()  # a row added from here on wakes the thread again
+            try:
+                self.flush()
+            except Exception:  # _exchange_rows_write never raises; a lock or a list should not either
+                logger.exception("the exchange-log writer failed")
+        connections.close_all()
+
+
+_exchange_writer = _ExchangeLogWriter()
 
 
 # --- worker heartbeat and metrics token -------------------------------------------------------------------------------
