@@ -80,6 +80,8 @@ class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-
         request.client_stamp_unchecked = found.unchecked
         if found.application is None or not client_usable(found.application):
             return None
+        if request.grant_type == "client_credentials" and not owner_active(found.application):
+            return None  # the system's account was deactivated: it acts for no one, so its client is refused
         request.client = found.application
         return found.application
 
@@ -389,6 +391,12 @@ def resource_unparseable(value: Any) -> bool:
     except ValueError:
         return True
     return False
+
+
+def owner_active(application: Any) -> bool:
+    """A client-credentials grant acts as the client's owner account: an owner deactivated (a department system
+    taken out of service) leaves its client unable to authenticate, rather than granted an empty scope."""
+    return application.user is None or bool(application.user.is_active)
 
 
 def client_usable(application: Any) -> bool:

@@ -95,16 +95,21 @@ def test_a_change_behind_every_service_is_seen_too(manager):
 
 
 def test_an_owner_deactivated_in_another_process_is_seen_at_once(manager):
-    """An inactive owner holds no permission, so no API scope is available to its client: the grant is worked out on
-    the owner as it is now (the kept client would have given registries:read)."""
+    """A deactivated owner (the department system taken out of service) leaves its client refused at once, in
+    every process: 401 invalid_client, no token row, rather than a grant with an empty scope (the kept client would
+    have given registries:read)."""
 
     def deactivate_owner(client_id: str) -> None:
         owner = Application.objects.get(client_id=client_id).user_id
         User.objects.filter(pk=owner).update(is_active=False)
 
     system, client_id, _ = kept_then_changed(manager, deactivate_owner)
+    rows = AccessToken.objects.count()
     answer = grant(client_id, system.client_secret)
-    assert "registries:read" not in answer.json().get("scope", "").split()
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "invalid_client"
+    assert AccessToken.objects.count() == rows
+    assert issue_refusals(client_id) == [{"error": "invalid_client", "grant_type": "client_credentials"}]
 
 
 def test_the_stamp_moves_with_what_a_grant_reads_of_a_client_and_nothing_else(manager):
