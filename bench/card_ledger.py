@@ -18,8 +18,9 @@ the tap, naming its batch: migration 0015), entries, balances and the cards' cou
 transaction (the physical limit of those rows with their indexes and
 reference checks, migration 0011). On PostgreSQL the upload is also timed with several terminals uploading at once
 (`--uploaders`, default 2: processes of their own, each with its own connection and terminal of the same operator,
-their batches tapping the same cards), as a city's terminals upload together; two goal lines, one per rate, say
-which is which. Clearing time is measured on the taps booked and
+each tapping cards of its own, as a card is in one vehicle at a time; `--shared-cards`: every batch over the same
+cards, the worst case for locks), as a city's terminals upload together; two goal lines, one per rate, say which is
+which. Clearing time is measured on the taps booked and
 extrapolated linearly to 15 million taps.
 
     uv run python bench/card_ledger.py --database postgresql            # the figures of the closing note
@@ -65,7 +66,9 @@ END $$;
 """
 
 
-def _run(kind: str, payments: int, taps: int, batch: int, payers: int, uploaders: int) -> None:
+def _run(
+    kind: str, payments: int, taps: int, batch: int, payers: int, uploaders: int, shared_cards: bool = False
+) -> None:
     with throwaway_database(kind) as env:
         setup_django(env)
         from django.db import connection, transaction
@@ -296,25 +299,39 @@ def _run(kind: str, payments: int, taps: int, batch: int, payers: int, uploaders
 
         # Terminals uploading at once (PostgreSQL): a city's thousands of terminals upload together, so the rate the
         # machine books is that of several connections; one upload's Python (MAC, parsing, arrays) runs beside
-        # another's statements. Each uploader is a process of its own with its own terminal of the same operator,
-        # and their batches tap the same cards (counters continuing card by card, batches dealt in turn): the worst
-        # case for locks, every batch locking the same card rows and the operator's payable account. Lock order
-        # (ADR 0012): a terminal's own row, then the batch's cards in id order, then its accounts in id order; no
-        # cycle, so no deadlock (a deadlock would fail an uploader, and the run).
+        # another's statements. Each uploader is a process of its own with its own terminal of the same operator;
+        # with --shared-cards their batches tap the same cards (counters continuing card by card, batches dealt in
+        # turn): the worst case for locks, every batch locking the same card rows and the operator's payable
+        # account. Lock order (ADR 0012): a terminal's own row, then the batch's cards in id order, then its accounts
+        # in id order; no cycle, so no deadlock (a deadlock would fail an uploader, and the run).
         at_once_taps = 0
         at_once_rate = None
+        over = "the same cards" if shared_cards else "cards of their own"
         if kind == "postgresql" and uploaders > 1:
             fleet = [
                 services.terminal_register(merchant=bus, code=f"BENCH-U{n}", actor=system) for n in range(uploaders)
             ]
             per_uploader = max(1, len(batches) // uploaders)  # about as many taps as on one connection
             dealt: list[list[tuple[list[dict[str, Any]], str]]] = [[] for _ in range(uploaders)]
-            position = 0
+            # The city's case (default): a card is in one vehicle at a time, so each terminal's batches tap cards of
+            # its own (a pool of `batch` cards per terminal, each once a batch). `--shared-cards`: the worst case,
+            # every batch of every terminal over the same cards, which then wait on each other's card rows.
+            pools = (
+                [cards] * uploaders
+                if shared_cards
+                else [[services.card_issue(actor=system) for _ in range(batch)] for _ in range(uploaders)]
+            )
+            positions = [0] * uploaders
             for turn in range(per_uploader * uploaders):
                 rows = []
+                pool = pools[turn % uploaders] if not shared_cards else cards
                 for _ in range(batch):
-                    number = cards[position % len(cards)].number
-                    position += 1
+                    if shared_cards:
+                        number = cards[positions[0] % len(cards)].number
+                        positions[0] += 1
+                    else:
+                        number = pool[positions[turn % uploaders] % len(pool)].number
+                        positions[turn % uploaders] += 1
                     counters[number] = counters.get(number, 0) + 1
                     rows.append({"card": number, "counter": counters[number], "amount": 100, "at": noon})
                 fleet_terminal, fleet_key = fleet[turn % uploaders]
@@ -355,7 +372,7 @@ def _run(kind: str, payments: int, taps: int, batch: int, payers: int, uploaders
         print("    (per tap a transfer naming its batch and two entries; per batch the balances, the cards' counters:")
         print("    the rows the service writes since migration 0015)")
     if at_once_rate is not None:
-        print(f"  {uploaders} terminals uploading at once:     {at_once_rate:9.1f} taps/s ({at_once_taps} taps)")
+        print(f"  {uploaders} terminals uploading at once ({over}): {at_once_rate:9.1f} taps/s ({at_once_taps} taps)")
     cleared = taps * (2 if raw_tap_rate is not None else 1) + at_once_taps  # the hand-written taps are cleared too
     day_estimate = clearing_seconds / max(cleared, 1) * 15_000_000
     print(
@@ -387,7 +404,7 @@ def _run(kind: str, payments: int, taps: int, batch: int, payers: int, uploaders
     if raw_tap_rate is not None:
         tap_figure += f" ({tap_rate / raw_tap_rate:.2f} of the same rows written by hand)"
     if at_once_rate is not None:
-        goal(f"offline taps booked >= 30000/s ({kind}, {uploaders} terminals uploading at once)",
+        goal(f"offline taps booked >= 30000/s ({kind}, {uploaders} terminals uploading at once, {over})",
              f"{at_once_rate:.0f}/s", at_once_rate >= 30_000)  # fmt: skip
     goal(f"offline taps booked >= 30000/s ({kind}, one connection)", tap_figure, tap_rate >= 30_000)
     goal("clearing 15 million taps within 2 hours (extrapolated)", f"{day_estimate / 60:.1f} min", day_estimate < 7200)
@@ -430,8 +447,13 @@ def main() -> None:
     parser.add_argument(
         "--uploaders", type=int, default=2, help="terminals uploading tap batches at once (PostgreSQL; 1: none)"
     )
+    parser.add_argument(
+        "--shared-cards",
+        action="store_true",
+        help="terminals uploading at once tap the same cards (the worst case for locks; default: cards of their own)",
+    )
     args = parse_arguments(parser, payments=20, taps=300, batch=100, payers=2, uploaders=2)
-    _run(args.database, args.payments, args.taps, args.batch, args.payers, args.uploaders)
+    _run(args.database, args.payments, args.taps, args.batch, args.payers, args.uploaders, args.shared_cards)
 
 
 if __name__ == "__main__":
