@@ -241,11 +241,12 @@ def _run(
 
             at = dt.datetime.fromisoformat(noon)
             debits = [purses[r["card"]][1] for r in rows]
+            credit = raw_terminal.payable_id  # the terminal's part of the operator's payable, as the service credits
             with transaction.atomic(), connection.cursor() as cursor:
                 batch_row = TapBatch.objects.create(
                     terminal=raw_terminal, number=batch_number, uploaded_at=timezone.now(), taps=len(rows)
                 )
-                wanted = sorted({*debits, bus.payable_id})
+                wanted = sorted({*debits, credit})
                 cursor.execute(
                     "SELECT id, balance FROM card_ledgeraccount WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
                     [pg_ints(wanted)],
@@ -255,8 +256,8 @@ def _run(
                 for debit in debits:
                     before.append(balances[debit])
                     balances[debit] -= 100
-                    credit_before.append(balances[bus.payable_id])
-                    balances[bus.payable_id] += 100
+                    credit_before.append(balances[credit])
+                    balances[credit] += 100
                 now = timezone.now()
                 cursor.execute(
                     "WITH u AS MATERIALIZED (SELECT u.*, nextval(%s::regclass) AS tid "
@@ -274,8 +275,8 @@ def _run(
                     "  FROM unnest(%s::bigint[], %s::bigint[]) AS n(id, b) WHERE a.id = n.id) "
                     "UPDATE card_card SET tap_counter = tap_counter WHERE id IN (SELECT DISTINCT card FROM u)",
                     [sequence, pg_ints(debits), pg_ints(before), pg_ints(credit_before),
-                     pg_ints(purses[r["card"]][0] for r in rows), f"rawtap:{batch_number}:", bus.payable_id, now,
-                     at, batch_row.pk, now, bus.payable_id, now, pg_ints(wanted),
+                     pg_ints(purses[r["card"]][0] for r in rows), f"rawtap:{batch_number}:", credit, now,
+                     at, batch_row.pk, now, credit, now, pg_ints(wanted),
                      pg_ints(balances[i] for i in wanted)],
                 )  # fmt: skip
 
@@ -301,9 +302,10 @@ def _run(
         # machine books is that of several connections; one upload's Python (MAC, parsing, arrays) runs beside
         # another's statements. Each uploader is a process of its own with its own terminal of the same operator;
         # with --shared-cards their batches tap the same cards (counters continuing card by card, batches dealt in
-        # turn): the worst case for locks, every batch locking the same card rows and the operator's payable
-        # account. Lock order (ADR 0012): a terminal's own row, then the batch's cards in id order, then its accounts
-        # in id order; no cycle, so no deadlock (a deadlock would fail an uploader, and the run).
+        # turn): the worst case for locks, every batch locking the same card rows and purses. Each terminal's taps
+        # credit its own part of the operator's payable (ADR 0012, sixth pass), so terminals over cards of their own
+        # lock no row in common. Lock order (ADR 0012): a terminal's own row, then the batch's cards in id order, then
+        # its accounts in id order; no cycle, so no deadlock (a deadlock would fail an uploader, and the run).
         at_once_taps = 0
         at_once_rate = None
         over = "the same cards" if shared_cards else "cards of their own"

@@ -86,6 +86,7 @@ class TransferKind(models.TextChoices):
     SETTLEMENT = "settlement", _("结算")
     ADJUSTMENT = "adjustment", _("调账")
     PREAUTH = "preauth", _("预授权")
+    SWEEP = "sweep", _("终端应付归集")
 
 
 class Transfer(models.Model):
@@ -318,6 +319,22 @@ class Terminal(models.Model):
     key_cipher = models.TextField(_("key (encrypted)"))
     last_batch = models.PositiveIntegerField(_("last batch"), default=0)
     active = models.BooleanField(_("active"), default=True)
+    # The terminal's part of its merchant's payable (ADR 0012, "An operator's payable split by terminal"): its taps
+    # are credited here, so that batches of different terminals lock different accounts; the clearing counts it as
+    # the merchant's and moves its balance to the merchant's payable (`TransferKind.SWEEP`). Nullable only so that
+    # adding it rebuilds no table on SQLite (whose ledger triggers name this one); every terminal has one (migration
+    # 0016, `terminal_register`, and the upload opens it under the terminal's lock if it is missing).
+    payable = models.ForeignKey(
+        LedgerAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="terminals",
+        verbose_name=_("payable sub-account"),
+    )  # fmt: skip
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payable"], name="card_terminal_payable_unique", condition=Q(payable__isnull=False)
+            )
+        ]
 
     def __str__(self) -> str:
         return str(self.code)

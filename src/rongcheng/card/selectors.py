@@ -7,7 +7,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 
 from rongcheng.accounts.selectors import is_signed_in
 from rongcheng.card import ledger
@@ -22,7 +22,9 @@ from rongcheng.card.models import (
     Merchant,
     Phase,
     Receipt,
+    Terminal,
     Transfer,
+    TransferKind,
 )
 from rongcheng.card.permissions import owns_card
 from rongcheng.kernel.context import Account
@@ -126,7 +128,7 @@ def card_history(card: Card, *, limit: int = 50) -> list[HistoryLine]:
         .select_related("transfer__debit", "transfer__credit")
         .order_by("-transfer__business_at", "-at", "-id")[:limit]
     )
-    names = {m.payable_id: m.name for m in Merchant.objects.all()}
+    names = merchant_names()
     lines = []
     for entry in entries:
         transfer = entry.transfer
@@ -139,6 +141,33 @@ def card_history(card: Card, *, limit: int = 50) -> list[HistoryLine]:
             )
         )  # fmt: skip
     return lines
+
+
+def merchant_names() -> dict[int, str]:
+    """The name of the merchant each payable account belongs to, its own and its terminals' parts (ADR 0012, "An
+    operator's payable split by terminal"), so that a tap reads as paid to its operator."""
+    names = {m.payable_id: m.name for m in Merchant.objects.all()}
+    names.update(Terminal.objects.filter(payable__isnull=False).values_list("payable_id", "merchant__name"))
+    return names
+
+
+def merchant_account_ids(merchant: Merchant) -> list[int]:
+    """The merchant's payable and its terminals' parts of it, where their taps are credited."""
+    parts = Terminal.objects.filter(merchant=merchant, payable__isnull=False).values_list("payable_id", flat=True)
+    return [merchant.payable_id, *sorted(parts)]
+
+
+def merchant_balance_as_of(merchant: Merchant, moment: dt.datetime) -> int:
+    """What the merchant was owed at `moment`: the balances as of then of its payable and its terminals' parts,
+    summed in one query (per account its latest entry at or before `moment`, by the `(account, at, id)` index)."""
+    latest = (
+        Entry.objects.filter(account_id=OuterRef("pk"), at__lte=moment)
+        .order_by("-at", "-id")
+        .values("balance_after")[:1]
+    )
+    accounts = LedgerAccount.objects.filter(Q(merchant=merchant) | Q(terminals__merchant=merchant))
+    total = accounts.annotate(then=Subquery(latest)).aggregate(s=Sum("then"))["s"]
+    return int(total or 0)
 
 
 def deny_list() -> list[dict[str, str]]:
@@ -164,9 +193,13 @@ def merchants_of(user: Account) -> list[Merchant]:
 
 
 def merchant_transactions(merchant: Merchant, *, limit: int = 100) -> QuerySet[Transfer]:
+    """The merchant's transactions on its payable and its terminals' parts of it, newest first; the sweeps of a
+    part into the payable at clearing move nothing in or out of the merchant's money and are not listed."""
+    accounts = merchant_account_ids(merchant)
     return (
-        Transfer.objects.filter(Q(credit_id=merchant.payable_id) | Q(debit_id=merchant.payable_id))
+        Transfer.objects.filter(Q(credit_id__in=accounts) | Q(debit_id__in=accounts))
         .filter(phase__in=(Phase.SINGLE, Phase.POST))
+        .exclude(kind=TransferKind.SWEEP)
         .order_by("-created_at", "-id")[:limit]
     )
 

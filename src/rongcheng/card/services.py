@@ -469,6 +469,11 @@ def merchant_for(code: str) -> Merchant:
     return merchant
 
 
+def merchant_of_account(account_id: int) -> Merchant | None:
+    """The merchant whose payable `account_id` is, or a part of (a terminal's, where its taps are credited)."""
+    return Merchant.objects.filter(Q(payable_id=account_id) | Q(terminals__payable_id=account_id)).first()
+
+
 def merchant_register(
     *, code: str, name: str, kind: str, fee_rate: int = 0, owner: Any | None = None, actor: Acting
 ) -> Merchant:
@@ -508,9 +513,10 @@ def parking_fee(*, minutes: int) -> int:
 
 
 def _previous_boarding(card: Card, at: dt.datetime) -> bool:
+    transit = (MerchantKind.BUS, MerchantKind.METRO)
     return Transfer.objects.filter(
+        Q(credit__merchant__kind__in=transit) | Q(credit__terminals__merchant__kind__in=transit),
         debit_id=card.purse_id, kind__in=(TransferKind.TAP, TransferKind.PAYMENT),
-        credit__merchant__kind__in=(MerchantKind.BUS, MerchantKind.METRO),
         business_at__gte=at - TRANSFER_WINDOW, business_at__lt=at,
     ).exists()  # fmt: skip
 
@@ -655,7 +661,7 @@ def payment_refund(*, transfer_key: str, amount: int, actor: Acting, key: str) -
     original = Transfer.objects.select_related("credit").filter(key=transfer_key).first()
     if original is None or original.kind not in (TransferKind.PAYMENT, TransferKind.TAP):
         raise TransferNotFound("No card payment has this key.")
-    merchant = Merchant.objects.filter(payable_id=original.credit_id).first()
+    merchant = merchant_of_account(original.credit_id)
     with _refusal_audited("card.refund", actor, target_type="card.transfer", target_id=transfer_key):
         _require(merchant is not None and acts_for_merchant(actor, merchant), "Only the merchant paid refunds.")
         spec = TransferSpec(
@@ -721,7 +727,7 @@ def terminal_register(*, merchant: Merchant, code: str, actor: Acting) -> tuple[
         secret = secrets.token_bytes(16)
         with transaction.atomic():
             terminal = Terminal.objects.create(
-                code=code, merchant=merchant,
+                code=code, merchant=merchant, payable=_terminal_payable_open(code, merchant),
                 key_cipher=data_keyring().encrypt_text(secret.hex(), associated_data=f"card.terminal:{code}".encode()),
             )  # fmt: skip
             audit_record(
@@ -729,6 +735,22 @@ def terminal_register(*, merchant: Merchant, code: str, actor: Acting) -> tuple[
                 target_id=terminal.pk, detail={"code": code, "merchant": merchant.code},
             )  # fmt: skip
         return terminal, secret
+
+
+def _terminal_payable_open(terminal_code: str, merchant: Merchant) -> LedgerAccount:
+    """The terminal's part of its merchant's payable (ADR 0012, "An operator's payable split by terminal"), where its
+    taps are credited: an account of the merchant's kind, without limits, summed with the merchant's payable by the
+    clearing and the merchant's pages."""
+    return ledger.account_open(code=f"terminal:{terminal_code}", kind=AccountKind.MERCHANT, name=merchant.name)
+
+
+def _terminal_payable(terminal: Terminal) -> int:
+    """The id of the terminal's payable sub-account, opened now (under the terminal's row lock, which the upload
+    holds) for a terminal registered before terminals had one and not yet given one by migration 0016."""
+    if terminal.payable_id is None:
+        terminal.payable = _terminal_payable_open(terminal.code, terminal.merchant)
+        terminal.save(update_fields=["payable"])
+    return terminal.payable_id  # type: ignore[return-value]
 
 
 def _terminal_key(terminal: Terminal) -> bytes:
@@ -918,8 +940,7 @@ def _taps_book(terminal: Terminal, batch_number: int, parsed: list[tuple[str, in
         if top > previous[card_id]:
             raised[card_id] = top
     # The batch's row is written whole and the terminal's last batch raised before the ledger's accounts are locked
-    # (all in the upload's transaction): the operator's payable account, which every batch of its terminals locks,
-    # is then held for the booking and the commit only.
+    # (all in the upload's transaction), so that the accounts are held for the booking and the commit only.
     batch = TapBatch.objects.create(
         terminal=terminal, number=batch_number, uploaded_at=moment, taps=len(parsed), booked=len(fresh),
         duplicates=len(duplicates), gaps=gaps,
@@ -928,7 +949,8 @@ def _taps_book(terminal: Terminal, batch_number: int, parsed: list[tuple[str, in
     terminal.save(update_fields=["last_batch"])
     if fresh:
         keys = [tap_key(card[0], counter) for card, counter, _amount, _at in fresh]
-        payable = terminal.merchant.payable_id
+        # the terminal's own part of the operator's payable: batches of other terminals lock other accounts
+        payable = _terminal_payable(terminal)
         if connection.vendor == "postgresql":
             if raised:  # the cards' rows are locked already; raised before the accounts are locked
                 with connection.cursor() as cursor:
@@ -1195,20 +1217,46 @@ def clearing_run(*, business_date: dt.date, actor: Acting, cutoff: dt.datetime |
             return run
 
 
+def _merchant_accounts() -> tuple[dict[int, Merchant], list[tuple[int, str, int]]]:
+    """Every merchant's payable accounts, its own and its terminals' parts (ADR 0012, "An operator's payable split
+    by terminal"), each to its merchant; and the parts as (account id, terminal code, merchant's payable id)."""
+    merchants = {m.id: m for m in Merchant.objects.select_related("payable")}
+    owners = {m.payable_id: m for m in merchants.values()}
+    parts = []
+    for account_id, code, merchant_id in Terminal.objects.filter(payable__isnull=False).values_list(
+        "payable_id", "code", "merchant_id"
+    ):
+        owners[account_id] = merchants[merchant_id]
+        parts.append((account_id, code, merchants[merchant_id].payable_id))
+    return owners, parts
+
+
 def _clear(run: ClearingRun, window: Q) -> list[ClearingLine]:
-    merchants = {m.payable_id: m for m in Merchant.objects.all()}
+    """Per merchant, over all its payable accounts: the gross and count of its payments and taps, its refunds, fee
+    and net; booked with the sweeps of its terminals' parts into its payable, all linked (one `book`)."""
+    owners, parts = _merchant_accounts()
     income: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    refunds: dict[int, int] = defaultdict(int)
     for credit_id, total, count in _sums(window & Q(kind__in=(TransferKind.PAYMENT, TransferKind.TAP)), "credit_id"):
-        income[credit_id] = [total, count]
-    refunds = {d: t for d, t, _c in _sums(window & Q(kind=TransferKind.REFUND), "debit_id")}
+        if (owner := owners.get(credit_id)) is not None:
+            income[owner.payable_id][0] += total
+            income[owner.payable_id][1] += count
+    for debit_id, total, _count in _sums(window & Q(kind=TransferKind.REFUND), "debit_id"):
+        if (owner := owners.get(debit_id)) is not None:
+            refunds[owner.payable_id] += total
     fee_account = system_account(FEE_INCOME)
     bank = system_account(BANK)
     lines, specs = [], []
     prefix = f"clear:{run.business_date.isoformat()}:{run.sequence}"
+    # each terminal's part moves what it holds to its merchant's payable, which the fee and the settlement debit;
+    # taps booked after this read stay in the part for the next run's sweep (credits only raise it)
+    held = dict(LedgerAccount.objects.filter(id__in=[p[0] for p in parts]).values_list("id", "balance"))
+    for account_id, code, payable_id in parts:
+        if held.get(account_id, 0) > 0:
+            specs.append(TransferSpec(account_id, payable_id, held[account_id], TransferKind.SWEEP,
+                                      key=f"{prefix}:{code}:sweep"))  # fmt: skip
     for payable_id in sorted(set(income) | set(refunds)):
-        merchant = merchants.get(payable_id)
-        if merchant is None:
-            continue
+        merchant = owners[payable_id]
         gross, count = income[payable_id]
         refunded = refunds.get(payable_id, 0)
         fees = gross * merchant.fee_rate // 10_000
@@ -1255,8 +1303,11 @@ def _settlement_file(run: ClearingRun, lines: list[ClearingLine], window: Q) -> 
             .select_related("debit", "credit")
             .order_by("created_at", "id")
         )
+        owners, _parts = _merchant_accounts()
         for t in late:
-            account = t.debit.code if t.kind == TransferKind.REFUND else t.credit.code
+            side = t.debit if t.kind == TransferKind.REFUND else t.credit
+            owner = owners.get(side.id)
+            account = owner.payable.code if owner is not None else side.code  # a terminal's part: its merchant's
             out.append(f"{t.key},{t.kind},{account},{t.amount},{t.business_at.isoformat()},{t.created_at.isoformat()}")
     return "\n".join(out) + "\n"
 

@@ -187,8 +187,9 @@ def merchant_home(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     rows = []
     for merchant in merchants:
+        accounts = set(selectors.merchant_account_ids(merchant))  # its payable and its terminals' parts of it
         transactions = [
-            {"t": t, "amount": _yuan(t.amount if t.credit_id == merchant.payable_id else -t.amount)}
+            {"t": t, "amount": _yuan(t.amount if t.credit_id in accounts else -t.amount)}
             for t in selectors.merchant_transactions(merchant, limit=50)
         ]
         settlements = [

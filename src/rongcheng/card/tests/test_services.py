@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from rongcheng.accounts.models import AccountKind, Department
 from rongcheng.audit.models import AuditRecord
-from rongcheng.card import selectors, services
+from rongcheng.card import ledger, selectors, services
 from rongcheng.card.errors import (
     BalanceLimitExceeded,
     BillNotPayable,
@@ -26,6 +26,7 @@ from rongcheng.card.errors import (
     TransferKeyReused,
 )
 from rongcheng.card.events import BillPaid
+from rongcheng.card.ledger import TransferSpec
 from rongcheng.card.models import Bill, Card, CardStatus, ClearingLine, IdempotencyRecord, Receipt, Transfer
 from rongcheng.card.services import luhn_digit, luhn_valid
 from rongcheng.card.tests.factories import SYSTEM, account, balance, card_with, ledger_snapshot, merchant
@@ -201,7 +202,7 @@ def test_offline_taps_book_at_tap_time_report_duplicates_and_gaps_and_refuse_for
 def test_a_tap_batch_books_set_wise_entries_in_tap_order_and_keeps_the_cards_highest_counter() -> None:
     rich, poor = card_with(150), card_with(0)
     bus = merchant("BUS2", "bus")
-    _terminal, key = services.terminal_register(merchant=bus, code="T2", actor=SYSTEM)
+    terminal, key = services.terminal_register(merchant=bus, code="T2", actor=SYSTEM)
     at = (timezone.now() - dt.timedelta(hours=2)).isoformat()
     nobody = "3501000000000000"[:15]
     nobody += luhn_digit(nobody)
@@ -222,8 +223,11 @@ def test_a_tap_batch_books_set_wise_entries_in_tap_order_and_keeps_the_cards_hig
         (100, False), (100, True)]  # fmt: skip
     assert list(rich.purse.entries.order_by("id").values_list("balance_before", "balance_after")) == [
         (0, 150), (150, 50), (50, -50)]  # fmt: skip
-    payable = list(bus.payable.entries.order_by("id").values_list("balance_before", "amount"))
-    assert payable == [(0, 100), (100, 50), (150, 100)]  # the taps' order in the batch
+    # credited to the terminal's part of the operator's payable (ADR 0012), in the taps' order in the batch
+    assert terminal.payable is not None
+    payable = list(terminal.payable.entries.order_by("id").values_list("balance_before", "amount"))
+    assert payable == [(0, 100), (100, 50), (150, 100)]
+    assert not bus.payable.entries.exists()
     assert {c.number: c.tap_counter for c in Card.objects.filter(pk__in=[rich.pk, poor.pk])} == {
         rich.number: 2, poor.number: 3}  # fmt: skip
     late = [{"card": poor.number, "counter": 1, "amount": 50, "at": at},
@@ -245,7 +249,7 @@ def test_each_tap_of_a_batch_is_a_transfer_of_its_own_and_the_ids_follow_the_tap
     cards = [card_with(b) for b in (500, 0, 80)]
     bystander = card_with(300)
     bus = merchant("BUSI", "bus")
-    _terminal, key = services.terminal_register(merchant=bus, code="TI", actor=SYSTEM)
+    terminal, key = services.terminal_register(merchant=bus, code="TI", actor=SYSTEM)
     now = timezone.now()
     plan = [(2, 1, 30, 9), (0, 1, 200, 8), (1, 1, 5, 7), (0, 2, 200, 6), (2, 2, 60, 5), (1, 2, 7, 4), (0, 3, 150, 3)]
     taps = [{"card": cards[c].number, "counter": n, "amount": a, "at": (now - dt.timedelta(minutes=m)).isoformat()}
@@ -257,13 +261,13 @@ def test_each_tap_of_a_batch_is_a_transfer_of_its_own_and_the_ids_follow_the_tap
     assert [t.key for t in rows] == [services.tap_key(cards[c].pk, n) for c, n, _a, _m in plan]
     for transfer, (c, _n, amount, _m), raw in zip(rows, plan, taps, strict=True):
         assert (transfer.kind, transfer.batch_id, result.batch.terminal.code) == ("tap", result.batch.pk, "TI")
-        assert (transfer.debit_id, transfer.credit_id) == (cards[c].purse_id, bus.payable_id)
+        assert (transfer.debit_id, transfer.credit_id) == (cards[c].purse_id, terminal.payable_id)
         assert transfer.amount == amount == raw["amount"]
         assert transfer.business_at == dt.datetime.fromisoformat(str(raw["at"]))
         sides = list(Entry.objects.filter(transfer=transfer).order_by("id").values_list("account_id", "amount"))
-        assert sides == [(cards[c].purse_id, -amount), (bus.payable_id, amount)]
+        assert sides == [(cards[c].purse_id, -amount), (terminal.payable_id, amount)]
     assert [balance(c) for c in cards] == [500 - 550, 0 - 12, 80 - 90]
-    assert balance(bus.payable) == 652
+    assert (balance(f"terminal:{terminal.code}"), balance(bus.payable)) == (652, 0)
     assert (bystander.purse.entries.count(), balance(bystander), Card.objects.get(pk=bystander.pk).tap_counter) == (
         before)  # fmt: skip
     assert Transfer.objects.filter(kind="tap").count() == len(plan)
@@ -280,7 +284,7 @@ def test_a_batch_booked_set_wise_gives_the_same_ledger_as_its_taps_booked_one_by
     starts = [150, 0, 1000]
     batch_cards, single_cards = [card_with(b) for b in starts], [card_with(b) for b in starts]
     batched, single = merchant("BUSA", "bus"), merchant("BUSB", "bus")
-    _terminal, key = services.terminal_register(merchant=batched, code="TA", actor=SYSTEM)
+    terminal, key = services.terminal_register(merchant=batched, code="TA", actor=SYSTEM)
     now = timezone.now()
     plan = [
         (0, 1, 100, 50),
@@ -315,8 +319,9 @@ def test_a_batch_booked_set_wise_gives_the_same_ledger_as_its_taps_booked_one_by
         assert transfers(one.purse_id) == transfers(other.purse_id)
         assert entries(one.purse_id) == entries(other.purse_id)
         assert balance(one) == balance(other)
-    assert entries(batched.payable_id) == entries(single.payable_id)
-    assert balance(batched.payable) == balance(single.payable) == sum(a for _c, _n, a, _m in plan)
+    assert terminal.payable_id is not None
+    assert entries(terminal.payable_id) == entries(single.payable_id)  # the terminal's part of the payable
+    assert balance(f"terminal:{terminal.code}") == balance(single.payable) == sum(a for _c, _n, a, _m in plan)
     assert [balance(c) for c in batch_cards] == [-150, -100, -200]
     assert selectors.ledger_check() == []
 
@@ -333,7 +338,7 @@ def test_the_database_refuses_a_reference_to_nothing_and_deleting_what_the_ledge
 
     card = card_with(100)
     bus = merchant("BUSR", "bus")
-    _terminal, key = services.terminal_register(merchant=bus, code="TR", actor=SYSTEM)
+    terminal, key = services.terminal_register(merchant=bus, code="TR", actor=SYSTEM)
     taps = [{"card": card.number, "counter": 1, "amount": 10, "at": timezone.now().isoformat()}]
     services.tap_batch_upload(**_batch("TR", key, 1, taps), actor=bus.owner)
     tap = Transfer.objects.select_related("batch").get(key=services.tap_key(card.pk, 1))
@@ -358,12 +363,14 @@ def test_the_database_refuses_a_reference_to_nothing_and_deleting_what_the_ledge
     ]  # fmt: skip
     if connection.vendor == "postgresql":
         wrong += [
-            ("DELETE FROM card_ledgeraccount WHERE id = %s", [bus.payable_id]),
+            # the account the tap credits: the terminal's part of the operator's payable (ADR 0012, sixth pass)
+            ("DELETE FROM card_ledgeraccount WHERE id = %s", [terminal.payable_id]),
             ("DELETE FROM card_card WHERE id = %s", [card.pk]),
             ("DELETE FROM card_terminal WHERE id = %s", [tap.batch.terminal_id]),
             ("DELETE FROM card_tapbatch WHERE id = %s", [tap.batch_id]),
         ]
-    named = [(LedgerAccount, bus.payable_id), (Terminal, tap.batch.terminal_id), (TapBatch, tap.batch_id)]
+    named = [(LedgerAccount, bus.payable_id), (LedgerAccount, terminal.payable_id), (Terminal, tap.batch.terminal_id),
+             (TapBatch, tap.batch_id)]  # fmt: skip
     for sql, params in wrong:
         with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, params)  # type: ignore[arg-type]
@@ -458,9 +465,14 @@ def test_clearing_settles_each_merchant_once_and_a_rerun_clears_only_late_upload
     second = services.clearing_run(business_date=yesterday, actor=finance)
     late = ClearingLine.objects.get(run=second)
     assert (late.count, late.gross, late.fees, late.net) == (1, 150, 1, 149)
-    assert "tap:" in second.settlement_file
+    # the tap was credited to the terminal's part of the payable; the file names the merchant's payable, as before
+    assert f"{services.tap_key(card.pk, 1)},tap,merchant:BUS1,150," in second.settlement_file
     assert "# late since" in second.settlement_file
     assert Transfer.objects.filter(kind="settlement").count() == 2
+    # the part was swept into the merchant's payable, which the fee and the settlement debited
+    sweep = Transfer.objects.get(kind="sweep")
+    assert (sweep.debit.code, sweep.credit.code, sweep.amount) == ("terminal:T1", "merchant:BUS1", 150)
+    assert (balance("terminal:T1"), balance("merchant:BUS1")) == (0, 2000 - 300 - 20 - 1980 + 150 - 1 - 149)
     assert selectors.ledger_check() == []
 
 
@@ -476,7 +488,7 @@ def test_a_batchs_taps_clear_refund_and_read_as_of_as_taps_booked_one_by_one() -
     finance = account("finance", "add_clearingrun")
     twins = [(card_with(300), card_with(300)) for _ in range(3)]
     batched, single = merchant("BUSC", "bus", fee_rate=60), merchant("BUSD", "bus", fee_rate=60)
-    _terminal, key = services.terminal_register(merchant=batched, code="TC", actor=SYSTEM)
+    terminal, key = services.terminal_register(merchant=batched, code="TC", actor=SYSTEM)
     yesterday = timezone.localdate() - dt.timedelta(days=1)
     start = dt.datetime.combine(yesterday, dt.time(7), tzinfo=services.CITY_ZONE)
     plan = [(0, 1, 200, 0), (1, 1, 150, 3), (0, 2, 200, 9), (2, 1, 75, 11), (1, 2, 150, 30), (0, 3, 200, 50)]
@@ -494,7 +506,7 @@ def test_a_batchs_taps_clear_refund_and_read_as_of_as_taps_booked_one_by_one() -
     # a tap refunded by its key, never beyond its fare
     tap = Transfer.objects.get(key=services.tap_key(twins[0][0].pk, 3))
     refund = services.payment_refund(transfer_key=tap.key, amount=120, actor=batched.owner, key="tap-refund")
-    assert (refund.reverses_id, refund.debit_id, refund.credit_id) == (tap.pk, batched.payable_id, tap.debit_id)
+    assert (refund.reverses_id, refund.debit_id, refund.credit_id) == (tap.pk, terminal.payable_id, tap.debit_id)
     with pytest.raises(ReversalExceedsOriginal):
         services.payment_refund(transfer_key=tap.key, amount=81, actor=batched.owner, key="tap-refund-2")
     assert balance(twins[0][0]) == 300 - 600 + 120
@@ -506,6 +518,66 @@ def test_a_batchs_taps_clear_refund_and_read_as_of_as_taps_booked_one_by_one() -
             replayed = sum(e.amount for e in entries if e.at <= moment)
             assert selectors.balance_as_of(card.purse_id, moment) == replayed
         assert [e.balance_after for e in entries][-1] == balance(card)
+    assert selectors.ledger_check() == []
+
+
+def test_an_operators_terminals_book_to_parts_of_its_payable_that_clear_and_show_as_one(
+    django_assert_num_queries,
+) -> None:
+    """ADR 0012, "An operator's payable split by terminal": each terminal's taps are credited to its own part of the
+    operator's payable (batches of two terminals lock different accounts), and everything that reads the operator's
+    money sums the parts with its payable: the clearing (the same line as one payable gives, with the parts swept
+    into the payable), its transactions (the page and the API), the card's transfer discount after a tap, the
+    counterparty a card's history names, and its balance as of any moment (one query)."""
+    finance = account("finance", "add_clearingrun")
+    bus, twin = merchant("BUSP", "bus", fee_rate=100), merchant("BUSQ", "bus", fee_rate=100)
+    first, key_1 = services.terminal_register(merchant=bus, code="TP1", actor=SYSTEM)
+    second, key_2 = services.terminal_register(merchant=bus, code="TP2", actor=SYSTEM)
+    assert len({first.payable_id, second.payable_id, bus.payable_id}) == 3
+    riders = [card_with(1000), card_with(1000)]
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    noon = dt.datetime.combine(yesterday, dt.time(12), tzinfo=services.CITY_ZONE)
+    services.card_pay(number=riders[0].number, merchant_code="BUSP", actor=bus.owner, key="cash", amount=500, at=noon)
+    services.card_pay(number=riders[0].number, merchant_code="BUSQ", actor=twin.owner, key="twin", amount=500, at=noon)
+    before_taps = timezone.now()
+    plans = [(first, key_1, riders[0], [200, 200]), (second, key_2, riders[1], [300])]
+    for terminal, key, card, fares in plans:
+        taps = [{"card": card.number, "counter": n, "amount": a, "at": noon.isoformat()}
+                for n, a in enumerate(fares, start=1)]  # fmt: skip
+        services.tap_batch_upload(**_batch(terminal.code, key, 1, taps), actor=bus.owner)
+        for n, a in enumerate(fares, start=1):  # the same taps, booked to the twin's one payable
+            ledger.book([TransferSpec(card.purse_id, twin.payable_id, a, "tap", key=f"twin:{card.pk}:{n}",
+                                      overdraft=True, business_at=noon)])  # fmt: skip
+    assert (balance("terminal:TP1"), balance("terminal:TP2"), balance(bus.payable)) == (400, 300, 500)
+    assert balance(twin.payable) == 1200
+    after_taps = timezone.now()
+    with django_assert_num_queries(1):
+        owed = selectors.merchant_balance_as_of(bus, after_taps)
+    assert (owed, selectors.merchant_balance_as_of(bus, before_taps)) == (1200, 500)
+    # its transactions: the payment and the three taps, all credited to the operator
+    listed = list(selectors.merchant_transactions(bus))
+    assert sorted(t.amount for t in listed) == [200, 200, 300, 500]
+    accounts = set(selectors.merchant_account_ids(bus))
+    assert all(t.credit_id in accounts for t in listed)
+    # a card's history names the operator of a tap credited to a terminal's part
+    taps_shown = [line.counterparty for line in selectors.card_history(riders[1]) if line.kind == "tap"]
+    assert sorted(taps_shown) == sorted([bus.name, twin.name])
+    # the clearing: the same line as the twin's one payable, the parts swept into the payable
+    run = services.clearing_run(business_date=yesterday, actor=finance)
+    lines = {line.merchant.code: line for line in ClearingLine.objects.filter(run=run)}
+    figures = {code: (x.count, x.gross, x.refunds, x.fees, x.net) for code, x in lines.items()}
+    assert figures["BUSP"] == figures["BUSQ"] == (4, 1200, 0, 12, 1188)
+    sweeps = Transfer.objects.filter(kind="sweep").order_by("debit__code")
+    assert [(t.debit.code, t.credit_id, t.amount) for t in sweeps] == [
+        ("terminal:TP1", bus.payable_id, 400), ("terminal:TP2", bus.payable_id, 300)]  # fmt: skip
+    assert (balance("terminal:TP1"), balance("terminal:TP2"), balance(bus.payable), balance(twin.payable)) == (
+        0, 0, 0, 0)  # fmt: skip
+    # a ride within 90 minutes of a tap on the operator's bus gets the transfer discount
+    paid = services.card_pay(number=riders[1].number, merchant_code="BUSP", actor=bus.owner, key="on",
+                             base_fare=200, at=noon + dt.timedelta(minutes=30))  # fmt: skip
+    assert paid.amount == 100
+    assert selectors.merchant_balance_as_of(bus, timezone.now()) == balance(bus.payable) == 100
+    assert not any(t.kind == "sweep" for t in selectors.merchant_transactions(bus))
     assert selectors.ledger_check() == []
 
 

@@ -138,9 +138,10 @@ def _uploader(code: str, key: bytes, batches: list[list[dict]], owner_id: int, r
 def test_terminals_uploading_at_once_over_the_same_cards_neither_deadlock_nor_book_a_tap_twice() -> None:
     """Three terminals of one operator upload at once (as `bench/card_ledger.py --uploaders` does), every batch
     tapping the same cards, each terminal listing them in its own order, and every tap sent by all three: the
-    batches lock the same card rows and the operator's payable account, in one order (cards by id, then accounts by
-    id; ADR 0012), so none waits on another in a cycle; each (card, counter) is booked once and reported as a
-    duplicate by the others, and the ledger checks out."""
+    batches lock the same card rows, in one order (cards by id, then accounts by id: the purses and the terminal's
+    part of the operator's payable; ADR 0012), so none waits on another in a cycle; each (card, counter) is booked
+    once and reported as a duplicate by the others, the operator is owed every tap once over its terminals' parts,
+    and the ledger checks out."""
     from rongcheng.card import services
     from rongcheng.card.models import Card, Transfer
     from rongcheng.card.tests.factories import SYSTEM, card_with, merchant
@@ -177,4 +178,11 @@ def test_terminals_uploading_at_once_over_the_same_cards_neither_deadlock_nor_bo
     assert set(LedgerAccount.objects.filter(pk__in=[c.purse_id for c in cards]).values_list("balance", flat=True)) == {
         10_000 - 6 * 30
     }
-    assert LedgerAccount.objects.get(pk=bus.payable_id).balance == unique * 30
+    # the operator is owed every tap once, over its terminals' parts of its payable, each what its terminal booked
+    parts = {terminal.code: LedgerAccount.objects.get(code=f"terminal:{terminal.code}") for terminal, _key in terminals}
+    assert len({part.pk for part in parts.values()}) == 3
+    assert LedgerAccount.objects.get(pk=bus.payable_id).balance == 0
+    assert {code: part.balance for code, part in parts.items()} == {
+        code: booked * 30 for code, booked, _d, _e in answers
+    }
+    assert sum(part.balance for part in parts.values()) == unique * 30
