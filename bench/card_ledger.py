@@ -212,6 +212,9 @@ def _run(
 
         terminal, key = services.terminal_register(merchant=bus, code="BENCH-T1", actor=system)
         raw_terminal, _raw_key = services.terminal_register(merchant=bus, code="BENCH-T2", actor=system)
+        raw_credit = raw_terminal.payable_id  # its part of the operator's payable, which the service credits
+        if raw_credit is None:
+            raise SystemExit("a terminal registered without its part of the payable")
         day = timezone.localdate() - dt.timedelta(days=1)
         noon = dt.datetime.combine(day, dt.time(12), tzinfo=services.CITY_ZONE).isoformat()
         counters: dict[str, int] = {}
@@ -241,7 +244,7 @@ def _run(
 
             at = dt.datetime.fromisoformat(noon)
             debits = [purses[r["card"]][1] for r in rows]
-            credit = raw_terminal.payable_id  # the terminal's part of the operator's payable, as the service credits
+            credit = raw_credit
             with transaction.atomic(), connection.cursor() as cursor:
                 batch_row = TapBatch.objects.create(
                     terminal=raw_terminal, number=batch_number, uploaded_at=timezone.now(), taps=len(rows)
