@@ -1,6 +1,6 @@
-"""The provider's answer to a sharing request on a 390 px phone: the data items to grant, then the expiry with its
-label above its date, each on lines of their own (the label ran on after the last item's checkbox and read as one
-more data item)."""
+"""Catalogue pages on a 390 px phone: the provider's answer to a sharing request (the data items to grant, then the
+expiry with its label above its date, each on lines of their own: the label ran on after the last item's checkbox and
+read as one more data item)."""
 
 from __future__ import annotations
 
@@ -38,5 +38,6 @@ def test_the_grant_forms_items_and_expiry_each_take_their_own_lines_at_390_px(pa
     assert label["y"] >= max(box["y"] + box["height"] for box in items)  # below every item, not beside the last
     assert date["y"] >= label["y"] + label["height"]  # the date under its label
     assert abs(date["x"] - label["x"]) < 1
+    assert date["height"] < 3 * label["height"]  # one line's height, not the 12rem of the row's basis
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
