@@ -156,4 +156,5 @@ def test_every_story_ends_as_the_stories_page_says(browser, live_server, demo_ci
         "card-pay-fee",
         "credit-report",
         "city-case",
+        "merchant-settlement",
     ]

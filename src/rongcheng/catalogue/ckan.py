@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -66,6 +67,13 @@ class CkanSearchError(CkanError):
 class CkanBadRequest(CkanError):
     status = 400
     type = "Bad Request"
+
+
+class CkanBodyTooLarge(CkanBadRequest):
+    """A body over the server's limit (Django's DATA_UPLOAD_MAX_MEMORY_SIZE): CKAN has no error of its own for it
+    (its web server answers 413), so a Bad Request in the envelope with the status that says why."""
+
+    status = 413
 
 
 def _invalid(field: str, message: str) -> CkanError:
@@ -350,6 +358,15 @@ ACTIONS: dict[str, Callable[[Call], Any]] = {
 
 
 def _params(request: HttpRequest) -> dict[str, Any]:
+    try:
+        return _read_params(request)
+    except RequestDataTooBig:
+        raise CkanBodyTooLarge("Bad request - the request body is larger than the server accepts") from None
+    except TooManyFieldsSent:
+        raise CkanBadRequest("Bad request - the request sends more fields than the server accepts") from None
+
+
+def _read_params(request: HttpRequest) -> dict[str, Any]:
     if request.method == "POST":
         content_type = request.content_type or ""
         if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):

@@ -252,6 +252,11 @@ class SharingRequest(models.Model):
         """(name, title) of each data item asked for: the officer's grant form shows titles and sends names."""
         return list(zip(self.items, self.item_titles, strict=True))
 
+    @property
+    def clear_item_choices(self) -> list[tuple[str, str]]:
+        """(name, title) of each personal data item asked for in clear, for the grant form."""
+        return list(zip(self.clear_items, self.clear_item_titles, strict=True))
+
 
 class SharingGrant(models.Model):
     """What a consumer department may read of a resource: named data items, until an expiry; revocable."""

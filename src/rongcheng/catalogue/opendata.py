@@ -149,6 +149,17 @@ def _version(request: HttpRequest, resource: DatasetResource) -> int:
     return number
 
 
+def _field_name(field: dict[str, str]) -> str:
+    """A column's name for people: its description's words before the brackets (the column id when it has none)."""
+    return (field["description"] or field["id"]).partition("（")[0] or field["id"]
+
+
+def _field_note(field: dict[str, str]) -> str:
+    """What the description says beyond the name: the code list or the standard in its brackets."""
+    note = (field["description"] or "").partition("（")[2].removesuffix("）")
+    return note or "—"
+
+
 @require_GET
 def resource_page(request: HttpRequest, name: str, resource_id: str) -> HttpResponse:
     resource = _resource(request, name, resource_id)
@@ -159,8 +170,8 @@ def resource_page(request: HttpRequest, name: str, resource_id: str) -> HttpResp
         page = selectors.datastore_search(resource=resource, limit=PREVIEW_ROWS)
         rows = [[_shown(record.get(c)) for c in columns] for record in page.records]
         total = page.total
-    dictionary = [{"id": f["id"], "type": TYPE_LABELS.get(f["type"], f["type"]), "description": f["description"]}
-                  for f in resource.fields]  # fmt: skip
+    dictionary = [{"name": _field_name(f), "id": f["id"], "type": TYPE_LABELS.get(f["type"], f["type"]),
+                   "note": _field_note(f)} for f in resource.fields]  # fmt: skip
     base = reverse("opendata:download", args=[resource.dataset.name, resource.uuid])
     downloads = [(label, f"{base}?format={fmt}") for label, fmt in (("CSV", "csv"), ("JSON", "json"), ("XLSX", "xlsx"))]
     if "geometry" in columns:
@@ -169,7 +180,7 @@ def resource_page(request: HttpRequest, name: str, resource_id: str) -> HttpResp
         "dataset": resource.dataset, "resource": resource, "rows": rows, "total": total,
         # A column's name as its header, its description's words before the brackets (the code list or the standard
         # in brackets stays in the data dictionary): a long header squeezed a phone's preview to a character a line.
-        "headers": [(f["description"] or f["id"]).partition("（")[0] or f["id"] for f in resource.fields],
+        "headers": [_field_name(f) for f in resource.fields],
         "dictionary": dictionary, "downloads": downloads, "preview_rows": PREVIEW_ROWS,
     })  # fmt: skip
 

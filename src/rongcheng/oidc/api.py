@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from rongcheng.accounts.api_auth import api_auth
 from rongcheng.accounts.selectors import account_signed_in
@@ -27,6 +28,11 @@ class ClientIn(Schema):
     post_logout_redirect_uris: list[str] = []
     api_scopes: list[str] = []
     sector_identifier: str = ""
+    access_token_algorithm: Literal["ES256", "RS256"] = Field(
+        "ES256",
+        description="The JWS algorithm of the client's access tokens (RFC 9068): ES256, or RS256 for resource "
+        "servers that verify nothing else. ID tokens are RS256 always.",
+    )
 
 
 class ClientOut(Schema):
@@ -36,6 +42,7 @@ class ClientOut(Schema):
     grant_type: str
     redirect_uris: list[str]
     sector_identifier: str
+    access_token_algorithm: str = Field(description="The JWS algorithm of the client's access tokens (RFC 9068).")
     registered_by: str
     registered_at: dt.datetime
     secret_rotated_at: dt.datetime | None
@@ -53,7 +60,8 @@ def _out(registration: ClientRegistration) -> dict[str, object]:
         "client_id": application.client_id, "name": application.name,
         "department_code": registration.department.code if registration.department else None,
         "grant_type": application.authorization_grant_type, "redirect_uris": application.redirect_uris.split(),
-        "sector_identifier": registration.sector_identifier, "registered_by": registration.registered_by,
+        "sector_identifier": registration.sector_identifier,
+        "access_token_algorithm": registration.access_token_algorithm, "registered_by": registration.registered_by,
         "registered_at": registration.registered_at, "secret_rotated_at": registration.secret_rotated_at,
         "disabled_at": registration.disabled_at, "enabled": client_usable(application),
     }  # fmt: skip

@@ -34,7 +34,7 @@ from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidRequestErro
 from rongcheng.accounts.selectors import account_signed_in
 from rongcheng.kernel.errors import DomainError
 from rongcheng.oidc import selectors, services
-from rongcheng.oidc.models import ClientRegistration
+from rongcheng.oidc.models import ACCESS_TOKEN_ALGORITHMS, ClientRegistration
 from rongcheng.oidc.permissions import may_manage_clients
 from rongcheng.oidc.scopes import OIDC_SCOPES
 from rongcheng.oidc.selectors import ClientChanged
@@ -376,6 +376,12 @@ class ClientForm(forms.Form):
     sector_identifier = forms.CharField(
         label=gettext_lazy("扇区标识（同一扇区的应用看到相同的用户标识）"), required=False
     )
+    access_token_algorithm = forms.ChoiceField(
+        label=gettext_lazy("访问令牌签名算法（接收令牌的系统只能校验 RSA 时选 RS256）"),
+        choices=ACCESS_TOKEN_ALGORITHMS,
+        initial="ES256",
+        required=False,  # as in the API: ES256 unless asked
+    )
 
 
 SECRET_SESSION_KEY = "oidc.issued_secret"  # noqa: S105  # a session key name, not a secret
@@ -400,6 +406,7 @@ def client_register(request: HttpRequest) -> HttpResponse:
                 grant_type=data["grant_type"], redirect_uris=data["redirect_uris"].split(),
                 post_logout_redirect_uris=data["post_logout_redirect_uris"].split(), api_scopes=data["api_scopes"],
                 sector_identifier=data["sector_identifier"].strip(),
+                access_token_algorithm=data["access_token_algorithm"] or "ES256",
             )  # fmt: skip
         except DomainError as exc:
             for error in exc.errors or [{"msg": exc.detail}]:

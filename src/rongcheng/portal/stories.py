@@ -334,4 +334,23 @@ STORIES: tuple[Story, ...] = (
             "每一步都记入办理过程和审计日志，市民在「我的上报」中随时看到进展。"
         ),
     ),
+    Story(
+        key="merchant-settlement",
+        title=_("公交集团查看市民卡刷卡乘车交易和每日结算"),
+        capability=_("市民卡"),
+        accounts=(("busop", _("福州公交集团票务结算员（商户账户）")),),
+        steps=(
+            (Action("home"), _sign_in("busop")),
+            (
+                Action("link", "市民卡"),
+                Action("link", "商户交易与结算"),
+                Action("see", "刷卡乘车"),
+                Action("see", "结算额（元）"),
+            ),
+        ),
+        ending=_(
+            "车载终端离线上传的刷卡按刷卡时间入账；市民卡清算员每日清分后，商户看到每个业务日的笔数、交易额、"
+            "手续费和结算额。"
+        ),
+    ),
 )

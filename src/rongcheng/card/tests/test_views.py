@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -234,6 +235,15 @@ def test_finance_pages_propose_the_city_days_not_the_servers(monkeypatch):
     client = signed_in(finance)
     assert 'value="2026-03-09"' in client.get("/card/finance/clearing/").content.decode()
     assert 'value="2026-03-10"' in client.get("/card/finance/reconcile/").content.decode()
+
+
+def test_the_finance_forms_stack_each_label_above_its_field():
+    """The site's form layout (`.form`: one field a line, its label above it): at 390 px the reconciliation's labels,
+    list and file field ran on in one paragraph, a label read as the end of the field before it."""
+    client = signed_in(account("finance", "add_clearingrun"))
+    for url in ("/card/finance/reconcile/", "/card/finance/clearing/"):
+        page = client.get(url).content.decode()
+        assert re.search(r'<form method="post"[^>]*class="form"', page), url
 
 
 def test_reconciliation_shows_its_differences_in_yuan():

@@ -185,7 +185,15 @@ def test_on_the_pages_clear_items_are_asked_for_and_the_provider_grants_only_tho
     assert (request.state, request.items, request.clear_items) == ("submitted", ITEMS, ["name", "id_number"])
     provider = Client()
     provider.force_login(f.steward(resource.provider))
-    assert "同意明文提供的个人信息项" in provider.get(f"/catalogue/sharing/{request.number}/").content.decode()
+    detail = provider.get(f"/catalogue/sharing/{request.number}/").content.decode()
+    assert "同意明文提供的个人信息项" in detail
+    # the items asked for in clear by their titles, as the items above them, never by their column names
+    name, id_number = resource.item_titles(["name", "id_number"])
+    assert (name, id_number) == ("姓名", "公民身份号码")
+    assert f"<dd>{name}、{id_number}</dd>" in detail
+    assert f'name="clear_items" value="id_number"> {id_number}</label>' in detail
+    assert "> id_number<" not in detail
+    assert "、id_number" not in detail
     provider.post(f"/catalogue/sharing/{request.number}/grant/",
                   {"items": ITEMS, "clear_items": ["name"], "clear_answered": "1"})  # fmt: skip
     grant = SharingGrant.objects.get()

@@ -102,6 +102,11 @@ def test_the_ckan_api_answers_hostile_input_in_its_envelope_and_stores_nothing()
         (_action("package_create", body="{not json", token=raw), 400, "Bad Request"),
         (_action("package_create", body={"name": "Evil Name!", "owner_org": "fz-gsj", "title": "t"}, token=raw),
          409, "Validation Error"),
+        # a body over the server's limit (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB): the envelope, not the HTML error page
+        (_action("package_search", body={"q": "x" * (3 * 1024 * 1024)}), 413, "Bad Request"),
+        (_action("package_create", body={"name": "big", "owner_org": "fz-gsj", "notes": "x" * (3 * 1024 * 1024)},
+                 token=raw), 413, "Bad Request"),
+        (Client().post("/opendata/api/3/action/package_search", {"q": "x" * (3 * 1024 * 1024)}), 413, "Bad Request"),
     ]  # fmt: skip
     for response, status, kind in cases:
         assert response["Content-Type"].startswith("application/json"), response.content[:200]

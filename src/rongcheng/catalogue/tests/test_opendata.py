@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 import rdflib
@@ -139,6 +140,33 @@ def test_the_pages_in_chinese_and_english():
     english = client.get("/opendata/dataset/departments", HTTP_ACCEPT_LANGUAGE="en")
     assert english.status_code == 200
     assert client.get("/opendata/dataset/never-was").status_code == 404
+
+
+def _dictionary(page: str) -> list[list[str]]:
+    table = page.split('aria-label="数据字典"')[-1].split('aria-label="Data dictionary"')[-1].split("</table>")[0]
+    return [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row) for row in re.findall(r"<tr>(.*?)</tr>", table)]
+
+
+@pytest.mark.parametrize(("language", "header"), [
+    ("zh-hans", ["字段", "文件中的列名", "类型", "说明"]),
+    ("en", ["Field", "Column in the files", "Type", "Description"]),
+])  # fmt: skip
+def test_the_data_dictionary_names_each_field_in_words_and_gives_its_column_in_the_files(language, header):
+    """A reader sees the field's name first, as the preview's header; the column name the downloads and the
+    datastore use comes second, marked as such (not as the field's name), and the standard in brackets as a note."""
+    dataset = f.published("population", backing="registries.population_by_division")
+    resource = dataset.resources.get()
+    page = Client().get(f"/opendata/dataset/population/resource/{resource.uuid}",
+                        HTTP_ACCEPT_LANGUAGE=language).content.decode()  # fmt: skip
+    rows = _dictionary(page)
+    assert rows[0] == header
+    assert rows[1][0] == "行政区划代码"
+    assert rows[1][1] == '<code lang="en">division_code</code>'
+    assert rows[1][3] == "GB/T 2260"
+    assert rows[3][0] == "性别代码"
+    assert rows[3][3] == "GB/T 2261.1：1 男性，2 女性"
+    assert rows[4][0] == "性别"
+    assert rows[4][3] == "—"  # no more to say than its name
 
 
 def test_a_private_dataset_page_is_a_404_for_outsiders():

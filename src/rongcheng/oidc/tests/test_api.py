@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from django.test import Client
 
 from rongcheng.accounts.models import User
 from rongcheng.audit.models import AuditRecord
+from rongcheng.kernel.keyring import b64url_decode
 from rongcheng.oidc.models import ClientRegistration
 from rongcheng.oidc.tests.conftest import REDIRECT, register
 from rongcheng.oidc.tests.flows import code_through_test_client
@@ -58,8 +60,10 @@ def test_a_manager_session_registers_a_client_and_sees_its_secret_once(manager):
         "tjj-stats", "client-credentials", "FZ-GAJ", True,
     )  # fmt: skip
     assert len(body["client_secret"]) == 128
+    assert body["access_token_algorithm"] == "ES256"  # the default, shown so the resource server knows what to verify
     detail = browser.get(f"/api/v1/oidc/clients/{body['client_id']}").json()
     assert "client_secret" not in detail
+    assert detail["access_token_algorithm"] == "ES256"
     token = token_request(body["client_id"], body["client_secret"], grant_type="client_credentials")
     assert token.json()["scope"] == "registries:read"
 
@@ -82,9 +86,24 @@ def test_an_administrators_console_with_the_clients_scope_rotates_and_disables(m
     assert api.status_code == 401
 
 
+def test_a_client_registered_for_rs256_resource_servers_says_so_and_gets_rs256_tokens(manager):
+    browser = Client()
+    browser.force_login(manager)
+    response = browser.post("/api/v1/oidc/clients", {**BODY, "access_token_algorithm": "RS256"},
+                            content_type="application/json")  # fmt: skip
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["access_token_algorithm"] == "RS256"
+    assert [c["access_token_algorithm"] for c in browser.get("/api/v1/oidc/clients").json()] == ["RS256"]
+    token = token_request(body["client_id"], body["client_secret"], grant_type="client_credentials").json()
+    header = json.loads(b64url_decode(token["access_token"].split(".")[0]))
+    assert header["alg"] == "RS256"
+
+
 @pytest.mark.parametrize(
     ("change", "rule"),
     [
+        ({"access_token_algorithm": "HS256"}, "literal_error"),  # the schema names the two
         ({"grant_type": "password"}, "grant_type.choice"),
         ({"department_code": "FZ-NONE"}, "department.known"),
         ({"api_scopes": ["everything"]}, "scope.known"),

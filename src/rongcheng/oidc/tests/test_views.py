@@ -135,6 +135,8 @@ def test_a_manager_registers_rotates_and_disables_a_client_in_pages(manager):
     client_id = re.search(r'id="client-id">([^<]+)<', page).group(1)  # type: ignore[union-attr]
     assert response["Cache-Control"] == "no-store"
     assert Application.objects.get(client_id=client_id).client_secret.startswith("hmac_sm3$")
+    # the algorithm the department's resource servers verify its access tokens with, as registered (the default)
+    assert re.search(r'id="access-token-algorithm">([^<]+)<', page).group(1) == "ES256 (P-256)"  # type: ignore[union-attr]
     assert "client-secret" not in browser.get(f"/oidc/clients/{client_id}/").content.decode()  # shown once
     assert token_request(client_id, secret, grant_type="client_credentials").json()["error"] == "unauthorized_client"
 
@@ -148,6 +150,19 @@ def test_a_manager_registers_rotates_and_disables_a_client_in_pages(manager):
             if r.action.startswith("oidc.client")] == [
         "oidc.client.register", "oidc.client.rotate_secret", "oidc.client.disable",
     ]  # fmt: skip
+
+
+def test_the_registration_form_offers_the_access_token_algorithm_and_keeps_the_choice(manager):
+    browser = Client()
+    browser.force_login(manager)
+    form = browser.get("/oidc/clients/register/").content.decode()
+    assert re.findall(r'<option value="(ES256|RS256)"( selected)?', form) == [("ES256", " selected"), ("RS256", "")]
+    page = browser.post("/oidc/clients/register/", {
+        "name": "sbj-legacy", "department_code": "FZ-GAJ", "grant_type": "client-credentials", "redirect_uris": "",
+        "post_logout_redirect_uris": "", "sector_identifier": "", "access_token_algorithm": "RS256",
+    }, follow=True).content.decode()  # fmt: skip
+    assert re.search(r'id="access-token-algorithm">([^<]+)<', page).group(1) == "RS256 (RSA 2048)"  # type: ignore[union-attr]
+    assert ClientRegistration.objects.get(application__name="sbj-legacy").access_token_algorithm == "RS256"
 
 
 def test_the_portal_sign_in_page_is_the_one_the_provider_uses(rp, resident):

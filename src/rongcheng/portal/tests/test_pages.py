@@ -76,7 +76,7 @@ def test_the_stories_page_lists_every_story_with_its_accounts_and_steps_in_both_
     home = client.get("/").content.decode()
     assert home.count('href="/stories/"') == 2  # the home page's invitation and the footer
     page = client.get("/stories/").content.decode()
-    assert page.count('<section class="story card"') == len(STORIES) == 9
+    assert page.count('<section class="story card"') == len(STORIES) == 10
     assert "故事1：居民网上申领居住证，民警审批，居民拿到电子证照" in page
     assert "点击「一键填入政府已有材料」，点击「提交申请」，页面显示「申请已提交。」。" in page
     assert "<code>police</code> · 户籍民警（工作人员，登录需动态口令）" in page
