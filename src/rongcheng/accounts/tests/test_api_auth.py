@@ -393,11 +393,9 @@ def clock(monkeypatch) -> list[float]:
     """The monotonic clock the token cache reads, moved by the test (clock[0] seconds ahead of the real one)."""
     import time
 
-    from rongcheng.accounts import api_auth
-
     ahead = [0.0]
     real = time.monotonic
-    monkeypatch.setattr(api_auth.time, "monotonic", lambda: real() + ahead[0])
+    monkeypatch.setattr(time, "monotonic", lambda: real() + ahead[0])
     return ahead
 
 
