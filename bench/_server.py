@@ -251,3 +251,75 @@ def http_load(
         return wrk_load(port, path, expect=expect, connections=processes * threads, seconds=seconds, headers=headers)
     results, elapsed = in_processes(_load_process, (port, threads, seconds, path, expect, headers or {}), processes)
     return Load([t for r in results for t in r[0]], max(elapsed, seconds), sum(r[1] for r in results))
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc; none elsewhere)."""
+    found = []
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def server_workers(pid: int) -> list[int]:
+    """The worker processes of the server started as `pid` (the CLI, granian's main process under it, its workers):
+    every process below `pid` that holds a listening socket of its own is a worker."""
+    tree, frontier = [], [pid]
+    while frontier:
+        frontier = [child for parent in frontier for child in _children(parent)]
+        tree.extend(frontier)
+    return [p for p in tree if _sockets(p)] or tree
+
+
+def _sockets(pid: int) -> set[int]:
+    inodes = set()
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(int(target[8:-1]))
+    except OSError:
+        pass
+    return inodes
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far (Linux /proc; 0 elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def connections_per_worker(workers: list[int], server_port: int, client_ports: list[int]) -> list[int]:
+    """How many of the client's connections (its local ports) each worker holds, largest first: the kernel hands
+    each new connection to one worker (granian's workers each listen with SO_REUSEPORT) and a keep-alive connection
+    stays with it."""
+    inode_of_port: dict[int, int] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local_port, remote_port = int(fields[1].rsplit(":", 1)[1], 16), int(fields[2].rsplit(":", 1)[1], 16)
+            if local_port == server_port and remote_port in client_ports:
+                inode_of_port[remote_port] = int(fields[9])
+    held = {pid: _sockets(pid) for pid in workers}
+    counts = [sum(1 for inode in inode_of_port.values() if inode in sockets) for sockets in held.values()]
+    return sorted(counts, reverse=True)

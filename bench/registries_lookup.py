@@ -26,6 +26,7 @@ decrypted, audited) against lookups of valid ID numbers nobody holds (the same q
     uv run python bench/registries_lookup.py --persons 200000 --entities 20000
     uv run python bench/registries_lookup.py --reuse                       # keep rc_bench_lookup for the next run
     uv run python bench/registries_lookup.py --reuse --read-commit async   # records of reads committed unflushed
+    uv run python bench/registries_lookup.py --database-name rc_mine --reuse  # own database and data dir
     uv run python bench/registries_lookup.py --database-url postgres://...  # an already seeded database; give it
                                                                            # the keys it was seeded with (env)
 """
@@ -60,8 +61,11 @@ from _server import (
     _free_port,
     _stop,
     _wait_for,
+    connections_per_worker,
+    cpu_seconds,
     create_database,
     fill_data_dir,
+    server_workers,
 )
 from _smoke import goal, parse_arguments
 
@@ -83,6 +87,8 @@ class Load:
     latencies: list[float]
     seconds: float
     failures: int
+    spread: list[int]  # the client's connections held by each server worker, largest first
+    cpu: float  # CPU seconds the server's workers spent in the run
 
     def percentile(self, p: int) -> float:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
@@ -91,13 +97,20 @@ class Load:
     def rate(self) -> float:
         return len(self.latencies) / self.seconds
 
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU per lookup, milliseconds (its workers' user and system time over the run)."""
+        return self.cpu * 1000 / len(self.latencies)
 
-def _lookups(port: int, token: str, id_numbers: Sequence[str], connections: int) -> Load:
-    """Each thread keeps one HTTP/1.1 connection and times each request from send to the last byte of the body."""
+
+def _lookups(port: int, token: str, id_numbers: Sequence[str], connections: int, workers: list[int]) -> Load:
+    """Each thread keeps one HTTP/1.1 connection and times each request from send to the last byte of the body; the
+    connections stay open until the spread over the server's workers is read."""
     shares = [id_numbers[i::connections] for i in range(connections)]
     results: list[list[float]] = [[] for _ in shares]
     failures = [0] * connections
-    start = threading.Barrier(connections + 1)
+    ports = [0] * connections
+    start, done, release = (threading.Barrier(connections + 1) for _ in range(3))
 
     def run(number: int) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -113,16 +126,25 @@ def _lookups(port: int, token: str, id_numbers: Sequence[str], connections: int)
             out.append(time.perf_counter() - began)
             if response.status != 200 or id_number.encode() not in body:
                 failures[number] += 1
+        ports[number] = connection.sock.getsockname()[1] if connection.sock else 0
+        done.wait()
+        release.wait()
         connection.close()
 
     threads = [threading.Thread(target=run, args=(n,)) for n in range(connections)]
     for thread in threads:
         thread.start()
+    cpu_before = cpu_seconds(workers)
     start.wait()
     began = time.perf_counter()
+    done.wait()
+    seconds = time.perf_counter() - began
+    cpu = cpu_seconds(workers) - cpu_before
+    spread = connections_per_worker(workers, port, ports)
+    release.wait()
     for thread in threads:
         thread.join()
-    return Load([t for r in results for t in r], time.perf_counter() - began, sum(failures))
+    return Load([t for r in results for t in r], seconds, sum(failures), spread, cpu)
 
 
 def _token(port: int, client_id: str, secret: str) -> str:
@@ -240,6 +262,10 @@ def main() -> None:
     parser.add_argument("--entities", type=int, default=1_300_000)
     parser.add_argument("--database-url", help=f"an already seeded database (default: create {DATABASE})")
     parser.add_argument("--reuse", action="store_true", help=f"keep {DATABASE} (and its keys) for the next run")
+    parser.add_argument(
+        "--database-name", default=DATABASE,
+        help=f"the PostgreSQL database (default {DATABASE}); its data directory is named after it, beside {DATA_DIR}",
+    )  # fmt: skip
     parser.add_argument("--requests", type=int, default=20_000, help="lookups over parallel connections")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="granian worker processes")
@@ -249,6 +275,9 @@ def main() -> None:
                         help="settings.AUDIT_READ_COMMIT of the server and of this process: durable (the default) or "
                              "async (ADR 0011: the operator's choice)")  # fmt: skip
     args = parse_arguments(parser, persons=600, entities=60, requests=60, connections=2, in_process=30, repeats=1)
+    if args.database_name != DATABASE:  # a session sharing the server keeps to its own database and keys
+        DATABASE = args.database_name
+        DATA_DIR = DATA_DIR.with_name(DATABASE)
     if args.smoke:  # its own database and keys beside any full run's, never kept
         DATABASE = f"{DATABASE}_smoke_{os.getpid()}"
         DATA_DIR = DATA_DIR.with_name(f"{DATA_DIR.name}_smoke_{os.getpid()}")
@@ -344,10 +373,11 @@ def main() -> None:
     try:
         _wait_for(port, server, log)
         token = _token(port, entitled.client_id, secret)
-        _lookups(port, token, warm_up, args.connections)
+        workers = server_workers(server.pid)
+        _lookups(port, token, warm_up, args.connections, workers)
         load_average = os.getloadavg()  # the machine may be shared: say how busy it was when the timing began
-        one = _lookups(port, token, sequential, 1)
-        many = _lookups(port, token, parallel, args.connections)
+        one = _lookups(port, token, sequential, 1, workers)
+        many = _lookups(port, token, parallel, args.connections, workers)
     finally:
         _stop(server)
 
@@ -360,13 +390,15 @@ def main() -> None:
         f"{args.read_commit} (RONGCHENG_AUDIT_READ_COMMIT); each answer checked (200, in clear); load average "
         + " ".join(f"{load:.1f}" for load in load_average)
     )
-    columns = ("lookups", "p50 ms", "p90 ms", "p99 ms", "max ms", "req/s")
-    print(f"{'connections':<12} " + " ".join(f"{c:>8}" for c in columns) + f" {'failed':>7}")
+    columns = ("lookups", "p50 ms", "p90 ms", "p99 ms", "max ms", "req/s", "CPU ms")
+    print(f"{'connections':<12} " + " ".join(f"{c:>8}" for c in columns) + f" {'failed':>7}  per worker")
     for label, load in (("1", one), (str(args.connections), many)):
         print(
             f"{label:<12} {len(load.latencies):>8,} {load.percentile(50):>8.2f} {load.percentile(90):>8.2f} "
-            f"{load.percentile(99):>8.2f} {max(load.latencies) * 1000:>8.2f} {load.rate:>8.0f} {load.failures:>7}"
+            f"{load.percentile(99):>8.2f} {max(load.latencies) * 1000:>8.2f} {load.rate:>8.0f} {load.cpu_ms:>8.2f} "
+            f"{load.failures:>7}  {'+'.join(map(str, load.spread))}"
         )
+    print("(CPU ms: the server workers' CPU per lookup; per worker: how the connections were spread over them)")
     bare = rates["bare ORM lookup by blind index"]
     print(f"\nIn-process reads per second, median of {args.repeats} passes of {len(in_process) // args.repeats:,}:")
     for label, rate in rates.items():

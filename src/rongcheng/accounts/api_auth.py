@@ -10,14 +10,20 @@ Tokens come from the OpenID Connect provider's token endpoint (/oauth/token/): E
 each checked under the algorithm of the key its `kid` names, never the one its header claims. Their
 signature, expiry, issuer and audience are checked here, locally, against the provider's key ring (no query); a token
 for another audience is refused with `invalid_token`. Then one indexed query reads the token's row (stored hashed)
-with its application and account, which the call needs anyway: so a revoked token (its row deleted), a deleted
-application or a deactivated account is refused at once. Other resource servers verify the JWT alone through the
-JWKS and accept revocation within a token's lifetime (ADR 0008).
+with its application and account, which the call needs anyway. Each process keeps a token it has admitted, with
+that row, for at most settings.API_TOKEN_CACHE_SECONDS (one second; ADR 0019): a revoked token (its row deleted), a
+deleted or disabled application or a deactivated account is refused by every process within that bound, and at once
+by the process that made the change (model signals clear its cache). The token's expiry is checked on every call.
+Other resource servers verify the JWT alone through the JWKS and accept revocation within a token's lifetime
+(ADR 0008).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -96,14 +102,52 @@ _token_row: PreparedLookup[AccessToken] = PreparedLookup(
 )
 
 
+# Tokens this process admitted (ADR 0019): (the token's SHA-256, the audience it was checked for) -> (its row with
+# application, registration and owner as read, when it was read). An entry serves for a second at most; the
+# expiry is checked on every call. A change to a token, client or account through this process's models clears it
+# all (signals, `token_cache_clear`); other processes see the change when their entry runs out. The bound is
+# settings.API_TOKEN_CACHE_SECONDS (0: every call reads the row).
+TOKEN_CACHE_SIZE = 10_000
+_admitted: dict[tuple[str, str], tuple[AccessToken, float]] = {}
+_admitted_lock = threading.Lock()
+
+
+def token_cache_clear(**_: Any) -> None:
+    """Forget every admitted token (a receiver of the model signals of tokens, clients and accounts)."""
+    with _admitted_lock:
+        _admitted.clear()
+
+
+def _fresh_copy(access_token: AccessToken) -> AccessToken:
+    """A copy of a kept row for one request: the request may set attributes on the account (its permission cache,
+    `request.user`), never on the kept instances another thread reads."""
+    kept = copy.copy(access_token)
+    application = access_token.application
+    if application is not None:
+        application = copy.copy(application)
+        if application.user is not None:
+            application.user = copy.copy(application.user)
+        kept.application = application
+    if access_token.user_id is not None:
+        kept.user = copy.copy(access_token.user)
+    return kept
+
+
 def _access_token(request: HttpRequest, token: str) -> AccessToken | None:
-    """The token's row with its application and owner in one query, once the JWT itself has passed."""
+    """The token's row with its application and owner in one query, once the JWT itself has passed; a token admitted
+    by this process less than settings.API_TOKEN_CACHE_SECONDS ago is served from memory, its expiry checked again."""
     issuer = issuer_for(request)
     audience = api_audience_for(issuer)
+    key = (hashlib.sha256(token.encode("utf-8")).hexdigest(), audience)
+    seconds: float = settings.API_TOKEN_CACHE_SECONDS
+    kept = _admitted.get(key)
+    if kept is not None and time.monotonic() - kept[1] < seconds:
+        return _fresh_copy(kept[0]) if kept[0].is_valid() else None
     opaque = "." not in token
     if not opaque:
         access_token_verify(token, issuer=issuer, audience=audience)
-    access_token = _token_row(hashlib.sha256(token.encode("utf-8")).hexdigest())
+    read_at = time.monotonic()
+    access_token = _token_row(key[0])
     if access_token is None:
         return None
     if not access_token.is_valid() or _application_disabled(access_token.application):
@@ -112,6 +156,12 @@ def _access_token(request: HttpRequest, token: str) -> AccessToken | None:
         # An opaque token (issued before access tokens became JWTs, or written directly by a tool) is known only by
         # its row: its RFC 8707 resource stands in for the audience.
         raise TokenInvalid("The access token is invalid: issued for another audience.")
+    if seconds > 0:
+        with _admitted_lock:
+            if len(_admitted) >= TOKEN_CACHE_SIZE:
+                _admitted.clear()
+            _admitted[key] = (access_token, read_at)
+        return _fresh_copy(access_token)
     return access_token
 
 

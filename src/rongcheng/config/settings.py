@@ -258,6 +258,9 @@ if EXCHANGE_LOG_WRITE not in ("background", "inline"):
 # with PKCE (S256), refresh tokens rotated with reuse detection, access tokens as JWTs (RFC 9068; ES256, or RS256
 # for a client registered for it), pairwise subjects. Client secrets are long random values hashed with a keyed
 # HMAC-SM3, not argon2 (ClientSecretHasher).
+# How long a process may serve an access token it admitted without reading its row again (accounts.api_auth, ADR
+# 0018): a token revoked, a client disabled or an account deactivated in another process is refused within this bound.
+API_TOKEN_CACHE_SECONDS = float(os.environ.get("RONGCHENG_API_TOKEN_CACHE_SECONDS", "1"))
 OAUTH2_PROVIDER: dict[str, Any] = {
     "SCOPES": {
         "registries:read": "Read the base registries (masked unless entitled)",

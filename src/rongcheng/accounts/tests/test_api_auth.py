@@ -367,3 +367,113 @@ def test_the_token_lookup_reads_the_token_its_client_owner_and_registration_in_o
         assert found.is_valid()
         assert found.scope == expected.scope
     assert _token_row("0" * 64) is None
+
+
+# Each process keeps a token it admitted for settings.API_TOKEN_CACHE_SECONDS (ADR 0019).
+
+
+@pytest.fixture
+def row_reads(monkeypatch) -> list[str]:
+    """The checksums whose token row the API read from the database."""
+    from rongcheng.accounts import api_auth
+
+    reads: list[str] = []
+    real = api_auth._token_row
+
+    def counted(checksum: str) -> Any:
+        reads.append(checksum)
+        return real(checksum)
+
+    monkeypatch.setattr(api_auth, "_token_row", counted)
+    return reads
+
+
+@pytest.fixture
+def clock(monkeypatch) -> list[float]:
+    """The monotonic clock the token cache reads, moved by the test (clock[0] seconds ahead of the real one)."""
+    import time
+
+    ahead = [0.0]
+    real = time.monotonic
+    monkeypatch.setattr(time, "monotonic", lambda: real() + ahead[0])
+    return ahead
+
+
+def _found_nobody(response) -> None:
+    assert problem(response, 404)["type"] == "/problems/not-found"  # through authentication: the person is absent
+
+
+def test_a_token_admitted_within_the_bound_is_not_read_again(row_reads, clock, settings):
+    assert settings.API_TOKEN_CACHE_SECONDS == 1.0
+    token = token_of(application(account()))
+    for _ in range(3):
+        _found_nobody(Client().get(READ_PATH, headers=bearer(token)))
+    assert len(row_reads) == 1
+    clock[0] = 1.0  # the bound passed: the row is read again
+    _found_nobody(Client().get(READ_PATH, headers=bearer(token)))
+    assert len(row_reads) == 2
+
+
+def test_a_token_revoked_by_another_process_is_refused_once_the_bound_has_passed(clock):
+    app = application(account())
+    token = token_of(app)
+    _found_nobody(Client().get(READ_PATH, headers=bearer(token)))
+    # Another process deletes the row: no signal reaches this one (a raw delete sends none either).
+    tokens = get_access_token_model().objects.filter(application=app)
+    assert tokens._raw_delete(tokens.db) == 1
+    _found_nobody(Client().get(READ_PATH, headers=bearer(token)))  # within the bound: still admitted
+    clock[0] = 1.0
+    _assert_invalid_token(Client().get(READ_PATH, headers=bearer(token)))
+
+
+def test_a_token_revoked_through_this_process_is_refused_at_once():
+    app = application(account())
+    token = token_of(app)
+    _found_nobody(Client().get(READ_PATH, headers=bearer(token)))
+    basic = base64.b64encode(f"{app.client_id}:{SECRET}".encode()).decode()
+    revoked = Client().post("/oauth/revoke_token/", {"token": token}, HTTP_AUTHORIZATION=f"Basic {basic}")
+    assert revoked.status_code == 200
+    _assert_invalid_token(Client().get(READ_PATH, headers=bearer(token)))
+
+
+def test_an_account_deactivated_through_this_process_is_refused_at_once():
+    user = account()
+    token = token_of(application(user))
+    _found_nobody(Client().get(READ_PATH, headers=bearer(token)))
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    _assert_invalid_token(Client().get(READ_PATH, headers=bearer(token)))
+
+
+def test_a_kept_token_expires_on_time(monkeypatch):
+    app = application(account())
+    token = token_of(app)
+    _found_nobody(Client().get(READ_PATH, headers=bearer(token)))
+    expires = get_access_token_model().objects.get(application=app).expires
+    later = expires + dt.timedelta(seconds=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    _assert_invalid_token(Client().get(READ_PATH, headers=bearer(token)))
+
+
+def test_each_call_gets_its_own_copy_of_the_kept_account():
+    from django.test import RequestFactory
+
+    from rongcheng.accounts.api_auth import _access_token
+
+    app = application(account())
+    token = token_of(app)
+    request = RequestFactory().get(READ_PATH)
+    first, second = _access_token(request, token), _access_token(request, token)
+    assert first is not None
+    assert second is not None
+    assert first is not second
+    assert first.application.user is not second.application.user
+    assert first.application.user.pk == second.application.user.pk == app.user_id
+
+
+def test_with_the_cache_off_every_call_reads_the_row(row_reads, settings):
+    settings.API_TOKEN_CACHE_SECONDS = 0
+    token = token_of(application(account()))
+    for _ in range(2):
+        _found_nobody(Client().get(READ_PATH, headers=bearer(token)))
+    assert len(row_reads) == 2
