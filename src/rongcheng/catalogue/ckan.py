@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from rongcheng.catalogue import selectors, services
-from rongcheng.catalogue.errors import DatasetNotFound
+from rongcheng.catalogue.errors import DatasetNotFound, DatastoreQueryInvalid
 from rongcheng.catalogue.models import DepartmentApiToken
 from rongcheng.kernel.errors import DomainError, NotFound, PermissionDenied, RateLimited
 from rongcheng.kernel.ratelimit import rate_limit_request
@@ -104,8 +104,10 @@ class Call:
     def integer(self, name: str, default: int, *, low: int = 0, high: int | None = None) -> int:
         value = self.params.get(name, default)
         try:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)  # CKAN's int_validator: 1.5 is no count of rows
             number = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise _invalid(name, "Invalid integer") from None
         if number < low:
             raise _invalid(name, "Must be a natural number")
@@ -291,8 +293,8 @@ def datastore_search(call: Call) -> dict[str, Any]:
             fields=fields, sort=_sort_spec(call.get("sort")), revision=revision,
             include_total=call.boolean("include_total", True),
         )  # fmt: skip
-    except KeyError as exc:
-        raise _invalid("fields", f'field "{exc.args[0]}" not in table') from None
+    except DatastoreQueryInvalid as exc:
+        raise _invalid(exc.argument, exc.message) from None
     path = f"/api/3/action/datastore_search?resource_id={resource.uuid}"
     return {
         "resource_id": str(resource.uuid), "fields": page.fields, "records": page.records, "total": page.total,

@@ -75,3 +75,13 @@ class PublicationRefused(Conflict):
 class ApiTokenInvalid(PermissionDenied):
     type_slug = "catalogue-token-invalid"
     title = "Unknown or revoked API token"
+
+
+class DatastoreQueryInvalid(ValueError):
+    """A datastore search naming a field the table does not have, or filtering a field by a value not of its type:
+    `argument` is the call's argument at fault (filters, fields, sort), as CKAN names it in its Validation Error."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(message)
+        self.argument = argument
+        self.message = message

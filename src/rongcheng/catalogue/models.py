@@ -14,7 +14,10 @@ Action API; `DataRequest`s are the public's requests for data.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -81,6 +84,38 @@ class ItemType(models.TextChoices):
     DATE = "date", _("日期型")
     BOOLEAN = "boolean", _("布尔型")
     GEOMETRY = "geometry", _("空间型")
+
+
+def item_value(value: Any, kind: str) -> Any:
+    """One value converted to a data item's type (an uploaded cell, a datastore filter); ValueError when it does not
+    fit."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if kind == ItemType.INTEGER:
+        if isinstance(value, bool):
+            raise ValueError("not an integer")
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return int(str(value).strip())
+    if kind == ItemType.NUMBER:
+        try:
+            return float(Decimal(str(value).strip()))
+        except InvalidOperation:
+            raise ValueError("not a number") from None
+    if kind == ItemType.DATE:
+        if isinstance(value, dt.datetime):
+            return value.date().isoformat()
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return dt.date.fromisoformat(str(value).strip()).isoformat()
+    if kind == ItemType.BOOLEAN:
+        text = str(value).strip().lower()
+        if text in ("true", "1", "是", "yes"):
+            return True
+        if text in ("false", "0", "否", "no"):
+            return False
+        raise ValueError("not a yes or no")
+    return str(value).strip()
 
 
 class DataResource(models.Model):

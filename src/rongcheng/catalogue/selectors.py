@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from rongcheng.accounts.models import Department
 from rongcheng.catalogue import permissions
-from rongcheng.catalogue.errors import DataResourceNotFound, DatasetNotFound
+from rongcheng.catalogue.errors import DataResourceNotFound, DatasetNotFound, DatastoreQueryInvalid
 from rongcheng.catalogue.models import (
     DataRequest,
     DataResource,
@@ -35,9 +35,11 @@ from rongcheng.catalogue.models import (
     DatastoreRow,
     DepartmentApiToken,
     ExchangeUse,
+    ItemType,
     SharingGrant,
     SharingRequest,
     SharingState,
+    item_value,
 )
 from rongcheng.kernel.context import Account
 
@@ -641,11 +643,12 @@ def datastore_search(
     """A page of a tabular resource's rows as published (the latest revision unless named). Filters are equality on
     columns: on PostgreSQL one JSONB containment (`data @> {...}`) served by the GIN index."""
     revision = revision or resource.dataset.revision
-    columns = [f["id"] for f in resource.fields]
-    known = {"_id", *columns}
-    for name in [*(filters or {}), *(fields or []), *(s[0] for s in (sort or []))]:
-        if name not in known:
-            raise KeyError(name)
+    types = {"_id": ItemType.INTEGER, **{f["id"]: f["type"] for f in resource.fields}}
+    for argument, names in (("filters", filters or {}), ("fields", fields or []), ("sort", [s[0] for s in sort or []])):
+        for name in names:
+            if name not in types:
+                raise DatastoreQueryInvalid(argument, f'field "{name}" not in table')
+    filters = {key: _filter_value(key, value, types[key]) for key, value in (filters or {}).items()}
     qs = datastore_rows(resource, revision)
     if filters:
         if connection.vendor == "postgresql":
@@ -673,7 +676,7 @@ def datastore_search(
     order = [(f"-data__{name}" if descending else f"data__{name}") if name != "_id" else
              ("-row_number" if descending else "row_number") for name, descending in (sort or [])]  # fmt: skip
     qs = qs.order_by(*order, "row_number")
-    wanted = fields or columns
+    wanted = fields or [f["id"] for f in resource.fields]
     if include_total and (filters or q) and connection.vendor == "postgresql":
         rows, total = _datastore_page_and_total(qs, sort or [], offset, limit)
     else:
@@ -718,6 +721,18 @@ def _datastore_page_and_total(
     rows = [(number, data if isinstance(data, dict) else json.loads(data)) for _, number, data in found
             if number is not None]  # fmt: skip
     return rows, found[0][0]
+
+
+def _filter_value(name: str, value: Any, kind: str) -> Any:
+    """A filter's value (or list of values) as the column holds it: "5" finds the integer 5, "abc" on an integer
+    column is a bad call, not an empty page."""
+    try:
+        if isinstance(value, list):
+            return [item_value(v, kind) for v in value]
+        return item_value(value, kind)
+    except (TypeError, ValueError):
+        shown = str(value)[:40]
+        raise DatastoreQueryInvalid("filters", f'field "{name}": “{shown}” is not of the type {kind}') from None
 
 
 def _datastore_type(item_type: str) -> str:

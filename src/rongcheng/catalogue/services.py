@@ -25,7 +25,6 @@ import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import connection, transaction
@@ -75,6 +74,7 @@ from rongcheng.catalogue.models import (
     SharingState,
     SharingType,
     UpdateCycle,
+    item_value,
 )
 from rongcheng.hall.selectors import city_today, working_days_add
 from rongcheng.kernel.context import current_address
@@ -306,37 +306,6 @@ class UploadReport:
     errors: list[dict[str, Any]]
 
 
-def _cell(value: Any, kind: str) -> Any:
-    """One value converted to the item's type; ValueError when it does not fit."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if kind == ItemType.INTEGER:
-        if isinstance(value, bool):
-            raise ValueError("not an integer")
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        return int(str(value).strip())
-    if kind == ItemType.NUMBER:
-        try:
-            return float(Decimal(str(value).strip()))
-        except InvalidOperation:
-            raise ValueError("not a number") from None
-    if kind == ItemType.DATE:
-        if isinstance(value, dt.datetime):
-            return value.date().isoformat()
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        return dt.date.fromisoformat(str(value).strip()).isoformat()
-    if kind == ItemType.BOOLEAN:
-        text = str(value).strip().lower()
-        if text in ("true", "1", "是", "yes"):
-            return True
-        if text in ("false", "0", "否", "no"):
-            return False
-        raise ValueError("not a yes or no")
-    return str(value).strip()
-
-
 def _table_read(file_name: str, content: bytes) -> tuple[list[str], Iterator[list[Any]]]:
     if file_name.lower().endswith(".xlsx"):
         import openpyxl  # type: ignore[import-untyped]  # no stubs installed
@@ -384,7 +353,7 @@ def upload_check(resource: DataResource, file_name: str, content: bytes) -> tupl
         record: dict[str, Any] = {}
         for name, value in zip(header, row, strict=True):
             try:
-                record[name] = _cell(value, types[name])
+                record[name] = item_value(value, types[name])
             except (TypeError, ValueError):
                 errors.append({"row": number, "loc": [name], "rule": f"type.{types[name]}",
                                "msg": f"“{str(value)[:40]}” is not of the type {types[name]}"})  # fmt: skip
