@@ -90,7 +90,8 @@ def test_a_lookup_whose_plan_is_kept_gives_the_same_instances_and_prepares_once_
     )
     wanted = make_person(address="福州市鼓楼区三坊七巷1号")
     expected = Person.objects.select_related("address").filter(id_number_index=wanted.id_number_index).first()
-    assert expected is not None and expected.address is not None
+    assert expected is not None
+    assert expected.address is not None
     for _ in range(2):
         with CaptureQueriesContext(connection) as queries:
             person = kept(wanted.id_number_index)
