@@ -61,8 +61,8 @@ from rongcheng.registries.errors import PersonNotFound
 from rongcheng.registries.models import EntityStatus, LegalEntity
 from rongcheng.registries.selectors import person_for_resident
 
-# The applicant's locking read of their draft, compiled once per connection (kernel.prepared); the placeholder is an
-# id no application has.
+# The applicant's locking read of their draft, compiled once per connection and its plan kept by PostgreSQL
+# (kernel.prepared, ADR 0020); the placeholder is an id no application has.
 _draft_row: PreparedLookup[Application] = PreparedLookup(
     lambda application_id: (
         Application.objects.select_for_update(of=("self",))
@@ -71,6 +71,7 @@ _draft_row: PreparedLookup[Application] = PreparedLookup(
         .order_by("pk")[:1]
     ),
     placeholder=-7_305_991_139,
+    keep_plan=True,
 )
 
 

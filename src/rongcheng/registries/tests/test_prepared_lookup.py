@@ -81,3 +81,29 @@ def test_a_prepared_query_needs_a_placeholder_per_value_each_a_parameter():
     unused = PreparedQuery(lambda one, other: Person.objects.filter(name=one), placeholders=("\x00a\x00", "\x00b\x00"))
     with pytest.raises(ValueError, match="each value as a parameter"):
         unused("a", "b")
+
+
+def test_a_lookup_whose_plan_is_kept_gives_the_same_instances_and_prepares_once_per_session():
+    kept = PreparedLookup(
+        lambda index: Person.objects.select_related("address").filter(id_number_index=index).order_by("pk")[:1],
+        keep_plan=True,
+    )
+    wanted = make_person(address="福州市鼓楼区三坊七巷1号")
+    expected = Person.objects.select_related("address").filter(id_number_index=wanted.id_number_index).first()
+    assert expected is not None
+    assert expected.address is not None
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            person = kept(wanted.id_number_index)
+        assert person is not None
+        assert _fields(person) == _fields(expected)
+        assert _fields(person.address) == _fields(expected.address)  # type: ignore[arg-type]
+        assert len(queries) == 1  # the PREPARE is the session's setup, not a statement of the lookup
+        sent = queries[0]["sql"]
+        assert sent.startswith("EXECUTE rc_") if connection.vendor == "postgresql" else sent.startswith("SELECT")
+    assert kept(index_of("person.id_number", make_id_number())) is None
+    if connection.vendor == "postgresql":
+        name = sent.split()[1].split("(")[0]
+        with connection.cursor() as cursor:  # prepared once in this session: kept across the calls
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name = %s", [name])
+            assert cursor.fetchone() == (1,)
