@@ -664,7 +664,8 @@ def datastore_search(
                     continue
                 qs = qs.filter(**{f"data__{key}__in" if isinstance(value, list) else f"data__{key}": value})
         if "_id" in filters:
-            qs = qs.filter(row_number=filters["_id"])
+            wanted_ids = filters["_id"]
+            qs = qs.filter(**{"row_number__in" if isinstance(wanted_ids, list) else "row_number": wanted_ids})
     if q:
         if connection.vendor == "postgresql":
             qs = qs.extra(where=["data::text ILIKE %s"], params=[f"%{q}%"])  # a parameter, not SQL

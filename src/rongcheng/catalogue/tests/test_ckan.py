@@ -204,3 +204,32 @@ def test_a_department_token_writes_drafts_of_its_own_organization_only(live_serv
     assert set(Dataset.objects.values_list("name", flat=True)) == {"new-data"}
     assert DatasetResource.objects.count() == 1
     assert Dataset.objects.get().organization == gsj
+
+
+def test_datastore_search_names_the_argument_at_fault_and_takes_values_of_the_columns_type(portal, live_server):
+    resource_id = portal.action.package_show(id="market-entities")["resources"][0]["id"]
+    # "2" is the integer 2 to an integer column, as CKAN casts it (the row numbers here).
+    second = portal.action.datastore_search(resource_id=resource_id, filters={"_id": "2"}, fields=["code"])
+    assert second["records"] == [{"_id": 2, "code": "FZ-MZJ"}]
+    either = portal.action.datastore_search(resource_id=resource_id, filters={"_id": ["1", 2]}, fields=["code"])
+    assert [r["code"] for r in either["records"]] == ["FZ-GSJ", "FZ-MZJ"]
+    url = live_server.url + "/opendata/api/3/action/datastore_search"
+    for params, argument, message in [
+        ({"sort": "salary desc"}, "sort", 'field "salary" not in table'),
+        ({"fields": "code,salary"}, "fields", 'field "salary" not in table'),
+        ({"filters": json.dumps({"salary": 1})}, "filters", 'field "salary" not in table'),
+        ({"filters": json.dumps({"_id": "abc"})}, "filters", 'field "_id": “abc” is not of the type integer'),
+    ]:
+        answer = requests.post(url, json={"resource_id": resource_id, **params}, timeout=10)
+        assert answer.status_code == 409, params
+        error = answer.json()["error"]
+        assert (error["__type"], error[argument]) == ("Validation Error", [message])
+        assert set(error) == {"__type", "message", argument}
+    for rows in (1.5, "1.5", "ten"):
+        answer = requests.post(
+            live_server.url + "/opendata/api/3/action/package_search", json={"rows": rows}, timeout=10
+        )
+        assert answer.status_code == 409, rows
+        error = answer.json()["error"]
+        assert (error["__type"], error["rows"]) == ("Validation Error", ["Invalid integer"])
+    assert portal.action.package_search(rows=2.0)["count"] == 3  # a whole number written as a float is a count
