@@ -47,9 +47,11 @@ def _empty_cache(request):
     from django.core.cache import cache, caches
 
     from rongcheng.kernel.pagecache import forget_pages
+    from rongcheng.kernel.ratelimit import local_counts
 
     cache.clear()
     forget_pages()
+    local_counts.forget()  # the batched scopes' counts this process holds (kernel.ratelimit)
     wanted = next((name for name in ("transactional_db", "db") if name in request.fixturenames), None)
     if wanted is not None:
         request.getfixturevalue(wanted)

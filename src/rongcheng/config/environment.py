@@ -134,6 +134,25 @@ def flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def rate_limits_batched(
+    defaults: tuple[str, ...], limits: dict[str, dict[str, str]], override: str | None
+) -> frozenset[str]:
+    """The scopes counted in batches: the defaults, or the comma-separated scopes of `override` (`none`: no scope)."""
+    if override is None:
+        scopes = frozenset(defaults)
+    elif override.strip() == "none":
+        scopes = frozenset()
+    else:
+        scopes = frozenset(part.strip() for part in override.split(",") if part.strip())
+    unknown = sorted(scopes - set(limits))
+    if unknown:
+        raise ConfigurationError(
+            f"RONGCHENG_RATE_LIMIT_BATCHED names {', '.join(unknown)}, which are not rate-limit scopes; "
+            f"choose among {', '.join(sorted(limits))}, or `none`."
+        )
+    return scopes
+
+
 def rate_limits(defaults: dict[str, dict[str, str]], override: str) -> dict[str, dict[str, str]]:
     """The rate limits: the defaults, changed by `scope.kind=count/seconds` items (comma-separated; `off` removes
     one), e.g. RONGCHENG_RATE_LIMITS="identity.register.address=5/3600,hall.draft.account=off"."""

@@ -14,7 +14,14 @@ from typing import Any
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from rongcheng.config.environment import data_dir, database_from_url, flag, rate_limits, secret_from_file
+from rongcheng.config.environment import (
+    data_dir,
+    database_from_url,
+    flag,
+    rate_limits,
+    rate_limits_batched,
+    secret_from_file,
+)
 from rongcheng.oidc.hashers import ClientSecretHasher
 
 django_stubs_ext.monkeypatch()
@@ -441,6 +448,32 @@ CREDIT_OFFICE_DEPARTMENT = os.environ.get("RONGCHENG_CREDIT_OFFICE_DEPARTMENT", 
 HALL_UPLOAD_BYTES_PER_APPLICATION = int(os.environ.get("RONGCHENG_HALL_UPLOAD_BYTES_PER_APPLICATION", str(50 * 2**20)))
 # Refused requests are counted, not audited one by one: one audit record per scope and window of this many seconds.
 RATE_LIMIT_SUMMARY_SECONDS = int(os.environ.get("RONGCHENG_RATE_LIMIT_SUMMARY_SECONDS", "600"))
+# Scopes counted by each worker in memory and added to the shared counter in batches (ADR 0018): the machine calls and
+# the public reads, where a round trip per request costs more than a bounded overshoot (at most (workers - 1) x
+# batch size, the batch RATE_LIMIT_BATCH_SHARE of the limit, at most RATE_LIMIT_BATCH_MAX). Every other scope, and
+# every one that checks a person's credential (sign-in, SMS codes, passwords, TOTP, consent), counts each request in
+# the shared counter before it is answered. RONGCHENG_RATE_LIMIT_BATCHED replaces the list (`none`: no scope).
+RATE_LIMIT_BATCHED = rate_limits_batched(
+    (
+        "oauth.token",
+        "registries.lookup",
+        "licences.lookup",
+        "credit.lookup",
+        "credit.query",
+        "card.pay",
+        "card.topup",
+        "card.bills",
+        "cases.open311",
+        "spatial.ogc",
+        "spatial.api",
+        "opendata.read",
+    ),
+    RATE_LIMITS,
+    os.environ.get("RONGCHENG_RATE_LIMIT_BATCHED"),
+)
+RATE_LIMIT_BATCH_SHARE = float(os.environ.get("RONGCHENG_RATE_LIMIT_BATCH_SHARE", "0.05"))
+RATE_LIMIT_BATCH_MAX = int(os.environ.get("RONGCHENG_RATE_LIMIT_BATCH_MAX", "100"))
+RATE_LIMIT_SYNC_SECONDS = float(os.environ.get("RONGCHENG_RATE_LIMIT_SYNC_SECONDS", "0.1"))
 
 # Operations (rongcheng.operations; docs/operations.md): probes, metrics, background jobs, security events, backups.
 # /metrics answers a bearer token whose SM3 digest (hex) is RONGCHENG_METRICS_TOKEN_SM3 or DATA_DIR/metrics-token.sm3,

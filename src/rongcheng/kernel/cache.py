@@ -46,6 +46,26 @@ _COUNT_SQL_ASYNC = _COUNT_SQL.replace(
 )
 
 
+def _count_many_sql(rows: int, *, alone: bool) -> str:
+    """The upsert of `rows` counters, each by its own amount: `_COUNT_SQL` for several keys in one statement."""
+    table = COUNTER_TABLE
+    if alone:  # PostgreSQL, outside a transaction: as _COUNT_SQL_ASYNC, the commit does not wait for the disk
+        values = ", ".join(["(%s, %s::bigint, %s::double precision)"] * rows)
+        source = (
+            f"SELECT v.k, v.c, v.e FROM (VALUES {values}) AS v (k, c, e), "  # noqa: S608 - placeholders only
+            f"(SELECT set_config('synchronous_commit', 'off', true)) AS a "
+        )
+    else:
+        source = "VALUES " + ", ".join(["(%s, %s, %s)"] * rows) + " "
+    return (
+        f"INSERT INTO {table} (counter_key, count, expires) {source}"
+        f"ON CONFLICT (counter_key) DO UPDATE SET "
+        f"count = CASE WHEN {table}.expires < %s THEN excluded.count ELSE {table}.count + excluded.count END, "
+        f"expires = CASE WHEN {table}.expires < %s THEN excluded.expires ELSE {table}.expires END "
+        f"RETURNING counter_key, count"
+    )
+
+
 class SharedDatabaseCache(DatabaseCache):
     @property
     def table_name(self) -> str:
@@ -84,6 +104,26 @@ class SharedDatabaseCache(DatabaseCache):
             cursor.execute(_COUNT_SQL_ASYNC if alone else _COUNT_SQL, [full_key, now + timeout, now, now])
             (value,) = cursor.fetchone()
         return int(value)
+
+    def count_many(self, amounts: dict[str, tuple[int, int]]) -> dict[str, int]:
+        """Add to each counter of `amounts` (key: (amount, timeout)) in one statement; the new counts by key.
+
+        A counter is created or restarted (its window expired) with `amount` and an expiry `timeout` seconds away, as
+        `count` does for one. The rate limiter's batched scopes hand each worker's counts over this way.
+        """
+        if not amounts:
+            return {}
+        full = {self.make_and_validate_key(key): key for key in amounts}
+        now = time.time()
+        connection = connections[router.db_for_write(self.cache_model_class)]
+        alone = connection.vendor == "postgresql" and not connection.in_atomic_block
+        params: list[Any] = []
+        for full_key, key in full.items():
+            amount, timeout = amounts[key]
+            params += [full_key, amount, now + timeout]
+        with connection.cursor() as cursor:
+            cursor.execute(_count_many_sql(len(full), alone=alone), [*params, now, now])
+            return {full[full_key]: int(value) for full_key, value in cursor.fetchall()}
 
     def counts(self, keys: Iterable[str]) -> dict[str, int]:
         """The current counts of those of `keys` whose window has not expired (one query)."""

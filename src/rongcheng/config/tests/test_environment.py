@@ -3,7 +3,13 @@ import stat
 
 import pytest
 
-from rongcheng.config.environment import ConfigurationError, database_from_url, rate_limits, secret_from_file
+from rongcheng.config.environment import (
+    ConfigurationError,
+    database_from_url,
+    rate_limits,
+    rate_limits_batched,
+    secret_from_file,
+)
 
 
 def test_postgres_url_is_parsed_with_escapes():
@@ -76,3 +82,23 @@ def test_rate_limits_are_changed_by_the_environment_and_nonsense_is_refused():
     for nonsense in ("nowhere.address=1/60", "hall.draft.user=1/60", "hall.draft.address=1", "hall.draft.address=1/0"):
         with pytest.raises(ConfigurationError, match="RONGCHENG_RATE_LIMITS"):
             rate_limits(defaults, nonsense)
+
+
+def test_the_batched_scopes_are_replaced_by_the_environment_and_unknown_ones_refused():
+    limits = {"oauth.token": {"address": "120/60"}, "identity.sign_in": {"address": "30/600"}}
+    assert rate_limits_batched(("oauth.token",), limits, None) == frozenset({"oauth.token"})
+    assert rate_limits_batched(("oauth.token",), limits, "none") == frozenset()
+    assert rate_limits_batched(("oauth.token",), limits, " identity.sign_in, ") == frozenset({"identity.sign_in"})
+    with pytest.raises(ConfigurationError, match="RONGCHENG_RATE_LIMIT_BATCHED names nowhere"):
+        rate_limits_batched(("oauth.token",), limits, "oauth.token,nowhere")
+
+
+def test_scopes_that_check_a_persons_credential_are_counted_before_each_answer(settings):
+    """ADR 0018: only machine calls and public reads are batched; sign-in, SMS codes, registration, consent, one's
+    own account (password, TOTP) and every write of people and officers count each request in the shared counter."""
+    assert set(settings.RATE_LIMIT_BATCHED) == {
+        "oauth.token", "registries.lookup", "licences.lookup", "credit.lookup", "credit.query", "card.pay",
+        "card.topup", "card.bills", "cases.open311", "spatial.ogc", "spatial.api", "opendata.read",
+    }  # fmt: skip
+    for strict in ("identity.sign_in", "identity.register", "identity.sms", "identity.account", "oauth.authorize"):
+        assert strict not in settings.RATE_LIMIT_BATCHED

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from typing import Any
 
 import pytest
 from django.core.cache import caches
@@ -14,7 +15,16 @@ from django.utils import timezone
 
 from rongcheng.kernel.cache import SharedDatabaseCache, _as_datetime
 from rongcheng.kernel.errors import RateLimited
-from rongcheng.kernel.ratelimit import Rate, rate_limit_admit, rates_for
+from rongcheng.kernel.ratelimit import (
+    LocalCounts,
+    Rate,
+    batch_size,
+    clock,
+    local_counts,
+    rate_limit_admit,
+    rates_for,
+    refusal_summaries_flush,
+)
 
 
 def test_rates_parse_and_refuse_nonsense():
@@ -171,3 +181,164 @@ def test_a_counter_alone_commits_without_waiting_for_the_disk_and_a_callers_tran
         assert setting() == "on"
     assert cache.counts(["alone"]) == {"alone": 4}
     cache.expired_delete()
+
+
+def _batched(settings, rate: str, *, share: float, sync_seconds: float = 3600.0) -> None:
+    settings.RATE_LIMITS = {"batched.scope": {"address": rate}}
+    settings.RATE_LIMIT_BATCHED = frozenset({"batched.scope"})
+    settings.RATE_LIMIT_BATCH_SHARE = share
+    settings.RATE_LIMIT_BATCH_MAX = 100
+    settings.RATE_LIMIT_SYNC_SECONDS = sync_seconds
+
+
+def _admitted(address: str, attempts: int, counts: LocalCounts | None = None) -> int:
+    admitted = 0
+    for _ in range(attempts):
+        try:
+            rate_limit_admit("batched.scope", address=address, counts=counts)
+        except RateLimited:
+            continue
+        admitted += 1
+    return admitted
+
+
+def test_the_batch_is_a_share_of_the_limit_at_least_one_and_at_most_the_maximum(settings):
+    settings.RATE_LIMIT_BATCH_SHARE = 0.05
+    settings.RATE_LIMIT_BATCH_MAX = 100
+    assert [batch_size(Rate(count, 60)) for count in (0, 10, 120, 3000, 600000)] == [1, 1, 6, 100, 100]
+
+
+@pytest.mark.django_db
+def test_a_batched_scope_in_one_process_admits_exactly_its_limit_with_a_statement_per_batch(settings, monkeypatch):
+    """One worker alone is exact: the shared count it saw plus what it admitted since is the whole count. It adds its
+    counts every sixth request (the batch of 5 it holds, and the request that hands them over). A refusal is
+    answered with Retry-After and summarised as for every scope (the audit app writes the summary: the OAuth token
+    endpoint's test shows it)."""
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    from rongcheng.kernel import ratelimit
+
+    summaries: list[ratelimit.RefusalSummary] = []
+    monkeypatch.setattr(ratelimit, "_subscribers", [summaries.append])
+    _batched(settings, "50/60", share=0.1)
+    with CaptureQueriesContext(connections["default"]) as queries:
+        assert _admitted("192.0.2.10", 50) == 50
+    assert len(queries) == 9, [q["sql"] for q in queries]  # requests 1, 7, 13 … 49 synced; the others counted here
+    assert _shared().counts([_key("192.0.2.10")]) == {_key("192.0.2.10"): 49}  # the 50th is held here
+    with pytest.raises(RateLimited) as refused:
+        rate_limit_admit("batched.scope", address="192.0.2.10")
+    assert refused.value.status == 429
+    assert refused.value.extra["retry_after"] == 30  # the limiter's clock stands at hh:mm:30 in every test
+    rate_limit_admit("batched.scope", address="192.0.2.11")  # another address has its own window
+    assert summaries == []  # refusals are counted, not handed on one by one
+    assert refusal_summaries_flush(now=clock() + settings.RATE_LIMIT_SUMMARY_SECONDS) == 1
+    seconds = settings.RATE_LIMIT_SUMMARY_SECONDS
+    window_start = int(clock() // seconds) * seconds
+    assert summaries == [ratelimit.RefusalSummary("batched.scope", window_start, seconds, 1)]
+
+
+def _shared() -> SharedDatabaseCache:
+    cache = caches["shared"]
+    assert isinstance(cache, SharedDatabaseCache)
+    return cache
+
+
+def _key(address: str) -> str:
+    from rongcheng.kernel.ratelimit import _digest
+
+    return f"rl:batched.scope:address:{_digest(address)}:{int(clock() // 60)}"
+
+
+@pytest.mark.django_db
+def test_two_workers_admit_at_most_one_batch_over_the_limit_and_the_bound_is_reached(settings):
+    """The worst order for two workers (two processes' counts, played in one thread): the first syncs once, the
+    second then fills the window, and the first still admits the batch it may hold before syncing again. Over
+    the limit by exactly (workers - 1) x batch, never more; both refuse from then on."""
+    _batched(settings, "20/60", share=0.25)  # batch of 5
+    first, second = LocalCounts(), LocalCounts()
+    assert _admitted("192.0.2.20", 1, first) == 1  # synced: the shared count is 1
+    assert _admitted("192.0.2.20", 40, second) == 19  # sees the first's 1: fills the window to 20
+    assert _admitted("192.0.2.20", 40, first) == 5  # still believes 1: admits its batch, then syncs and refuses
+    assert 20 + 1 * batch_size(Rate(20, 60)) == 25 == 1 + 19 + 5
+    assert _admitted("192.0.2.20", 10, second) == 0
+    assert _admitted("192.0.2.20", 10, first) == 0
+
+
+@pytest.mark.django_db
+def test_a_worker_hands_over_its_counts_when_it_has_not_synced_for_the_interval(settings):
+    """After RATE_LIMIT_SYNC_SECONDS the next request syncs, whatever the batch, and takes with it the counts of
+    the other windows held as long (one statement)."""
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    _batched(settings, "1000/60", share=0.1, sync_seconds=0.05)
+    counts = LocalCounts()
+    assert _admitted("192.0.2.30", 3, counts) == 3
+    assert _admitted("192.0.2.31", 2, counts) == 2
+    assert _shared().counts([_key("192.0.2.30"), _key("192.0.2.31")]) == {
+        _key("192.0.2.30"): 1,
+        _key("192.0.2.31"): 1,
+    }
+    time.sleep(0.06)
+    with CaptureQueriesContext(connections["default"]) as queries:
+        assert _admitted("192.0.2.30", 1, counts) == 1
+    assert len(queries) == 1
+    assert _shared().counts([_key("192.0.2.30"), _key("192.0.2.31")]) == {
+        _key("192.0.2.30"): 4,
+        _key("192.0.2.31"): 2,
+    }
+
+
+@pytest.mark.django_db
+def test_scopes_not_batched_count_every_request_in_the_shared_counter(settings):
+    settings.RATE_LIMITS = {"strict.scope": {"address": "50/60"}}
+    settings.RATE_LIMIT_BATCHED = frozenset()
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connections["default"]) as queries:
+        for _ in range(5):
+            rate_limit_admit("strict.scope", address="192.0.2.40")
+    assert len(queries) == 5
+
+
+def _worker_admits(address: str, attempts: int, results: Any) -> None:
+    local_counts.forget()
+    admitted = 0
+    for _ in range(attempts):
+        try:
+            rate_limit_admit("batched.scope", address=address)
+        except RateLimited:
+            pass
+        else:
+            admitted += 1
+        time.sleep(0.001)
+    connection.close()
+    results.put(admitted)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_processes_together_stay_within_the_stated_bound(settings):
+    """Three forked processes (granian's workers are processes) count one window at once: together they admit at
+    least the limit and at most the limit plus (processes - 1) x batch."""
+    import multiprocessing
+
+    from django.db import connections
+
+    if connection.vendor == "sqlite" and "memory" in str(connection.settings_dict["NAME"]):
+        pytest.skip("an in-memory SQLite database is not shared between processes")
+    _batched(settings, "100/60", share=0.05, sync_seconds=0.02)  # batch of 5
+    connections.close_all()  # no child may share the parent's connection
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    workers = [context.Process(target=_worker_admits, args=("192.0.2.50", 80, results)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    admitted = [results.get(timeout=300) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    assert 100 <= sum(admitted) <= 100 + (3 - 1) * batch_size(Rate(100, 60)), admitted
+    assert all(share > 0 for share in admitted), admitted
+    caches["shared"].clear()
