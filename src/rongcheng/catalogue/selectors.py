@@ -656,7 +656,7 @@ def datastore_search(
             if plain:
                 qs = qs.filter(data__contains=plain)
             for key, value in filters.items():
-                if isinstance(value, list):
+                if isinstance(value, list) and key != "_id":
                     qs = qs.filter(**{f"data__{key}__in": value})
         else:
             for key, value in filters.items():
