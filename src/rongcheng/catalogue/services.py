@@ -81,6 +81,7 @@ from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.masking import mask_id_number, mask_name, mask_phone
 from rongcheng.kernel.rows import model_from_row
+from rongcheng.kernel.prepared import kept_plan
 
 SHARING_ANSWER_DAYS = 10  # 有条件共享: the provider replies within 10 working days (国发〔2016〕51号)
 MAX_UPLOAD_ROWS = 100_000
@@ -669,21 +670,30 @@ def exchange_read(
         postgresql = connection.vendor == "postgresql"
         guess_key = (user.department_id, resource_code, tuple(fields) if fields else None)
         guess = exchange_pages.shape_guess(guess_key) if postgresql and as_json else None
+        # The grant's statement and the page sent ahead keep their plans in the database session (ADR 0020): each is
+        # PREPAREd once per session, here, before the pipeline opens, and each call EXECUTEs it with its values.
+        grant_sent_sql: str | None = None
+        ahead_sent: tuple[str, list[Any]] | None = None
         raw_sent = False
+        if postgresql:
+            if user.department_id is not None:
+                grant_sent_sql = kept_plan(_grant_latest_sql(), 2)
+            gate = [resource_code, user.department_id, city_today()]
+            if guess is not None:  # the page built for the shape guessed, sent ahead of the grant's query
+                sql, params = exchange_pages.page_sql(guess, exchange_pages.gated_resource(), gate, offset, limit)
+                ahead_sent = kept_plan(sql, len(params)), params
+            elif not exchange_pages.backed_guess(resource_code):
+                # no shape known yet: the page as stored, sent ahead, then masked in Python
+                ahead_sent = kept_plan(_uploaded_page_gated_sql(), 5), [*gate, offset, limit + 1]
+                raw_sent = True
         with read_record_transaction(), _pipelined(), connection.cursor() as ahead, connection.cursor() as first:
             # The grant's query goes first and the page after it: its answer comes back while PostgreSQL still builds
             # the page, so the grant is checked and the records prepared in the meantime.
-            grant_sent = first if postgresql and user.department_id is not None else None
+            grant_sent = first if grant_sent_sql is not None else None
             if grant_sent is not None:
-                grant_sent.execute(_grant_latest_sql(), [user.department_id, resource_code])
-            gate = [resource_code, user.department_id, city_today()]
-            if guess is not None:  # the page built for the shape guessed, sent ahead of the grant's query
-                ahead.execute(*exchange_pages.page_sql(guess, exchange_pages.gated_resource(), gate, offset, limit))
-            elif postgresql and not exchange_pages.backed_guess(resource_code):
-                # no shape known yet: the page as stored, sent ahead, then masked in Python
-                ahead.execute(_UPLOADED_PAGE.format(resource=exchange_pages.gated_resource()),
-                              [*gate, offset, limit + 1])  # fmt: skip
-                raw_sent = True
+                grant_sent.execute(grant_sent_sql, [user.department_id, resource_code])
+            if ahead_sent is not None:
+                ahead.execute(*ahead_sent)
             grant = _grant_for_read(consumer_id=user.department_id, resource_code=resource_code, sent=grant_sent)
             resource = grant.resource
             exchange_pages.backed_remember(resource_code, bool(resource.backing))
@@ -786,6 +796,13 @@ _UPLOADED_PAGE = (
     f"{ResourceRow._meta.db_table} WHERE resource_id = {{resource}} AND row_number > %s ORDER BY row_number LIMIT %s"
     ") AS page"
 )
+
+
+@functools.cache
+def _uploaded_page_gated_sql() -> str:
+    """_UPLOADED_PAGE of the resource of a code, gated by a grant in force (exchange_pages.gated_resource): five
+    parameters, the code, the consumer, today, the offset and the rows."""
+    return _UPLOADED_PAGE.format(resource=exchange_pages.gated_resource())
 
 
 def _rows_page(

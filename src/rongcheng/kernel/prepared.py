@@ -26,14 +26,23 @@ driver's own cursor, outside Django's execute wrappers (it is the session's setu
 statement of the work). Prepared statements live as long as the session and are not undone by a rollback; they need
 a session of their own, not a pooler that hands each transaction another (ADR 0020). Elsewhere (SQLite) the option
 does nothing.
+
+`kept_plan(sql, count)` does the same for a statement written as SQL rather than as a queryset (the exchange's grant
+and its page of uploaded rows): the call gets the `EXECUTE` to send, the `PREPARE` done first, synchronously, if this
+session has not done it. It is meant to be called before a pipeline or a batch of statements is opened (a `PREPARE`
+queued in psycopg's pipeline could fail after it was counted as done). A session keeps at most `KEPT_PER_SESSION`
+statements: past that the one used least recently is deallocated (statements whose text depends on a caller's choice,
+such as the fields of a page, must not grow a session without bound).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -139,8 +148,29 @@ def _compiled_for(prepared: PreparedLookup[Any] | PreparedQuery[Any], connection
     return compiled
 
 
-# The statements PREPAREd in each database session (the driver's connection object: a new one after a reconnection).
-_prepared_in: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+# The statements PREPAREd in each database session (the driver's connection object: a new one after a reconnection),
+# least recently used first.
+_prepared_in: weakref.WeakKeyDictionary[Any, OrderedDict[str, None]] = weakref.WeakKeyDictionary()
+KEPT_PER_SESSION = 128
+
+
+def _ensure_prepared(session: Any, name: str, prepare: str) -> None:
+    """PREPARE `name` in the session unless it holds it already (then it becomes the most recently used); past
+    KEPT_PER_SESSION the least recently used statement is deallocated. Sent on the driver's own cursor: no
+    parameters, the text as it is, outside Django's execute wrappers."""
+    names = _prepared_in.get(session)
+    if names is None:
+        names = _prepared_in[session] = OrderedDict()
+    if name in names:
+        names.move_to_end(name)
+        return
+    with session.cursor() as cursor:
+        if len(names) >= KEPT_PER_SESSION:
+            oldest = next(iter(names))
+            cursor.execute(f"DEALLOCATE {oldest}")
+            del names[oldest]
+        cursor.execute(prepare)
+    names[name] = None
 
 
 def _statement(compiled: _Compiled, connection: Any, cursor: Any) -> str:
@@ -149,14 +179,26 @@ def _statement(compiled: _Compiled, connection: Any, cursor: Any) -> str:
     if compiled.kept is None:
         return compiled.sql
     name, prepare, execute = compiled.kept
-    session = connection.connection
-    names = _prepared_in.get(session)
-    if names is None:
-        names = _prepared_in[session] = set()
-    if name not in names:
-        cursor.cursor.execute(prepare)  # the driver's cursor: no parameters, the text sent as it is
-        names.add(name)
+    _ensure_prepared(connection.connection, name, prepare)
     return execute
+
+
+def kept_plan(sql: str, count: int, *, using: str = "default") -> str:
+    """The statement to send for `sql` (Django's SQL, `count` parameters written `%s`) so that PostgreSQL plans it
+    once per database session: `EXECUTE name(%s, ...)`, its `PREPARE` sent first if this session has not sent it.
+    Elsewhere (SQLite) `sql` itself. Call it before opening a pipeline (see the module's documentation)."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return sql
+    name, prepare, execute = _kept_text(sql, count)
+    connection.ensure_connection()
+    _ensure_prepared(connection.connection, name, prepare)
+    return execute
+
+
+@functools.lru_cache(maxsize=1024)
+def _kept_text(sql: str, count: int) -> tuple[str, str, str]:
+    return _kept(sql, count)
 
 
 def _kept(sql: str, count: int) -> tuple[str, str, str]:

@@ -115,7 +115,21 @@ def test_authorization_matrix_of_the_exchange(shared):
     assert list(ExchangeUse.objects.values_list("kind", "rows")) == [("file", 2)]
 
 
+def _prepared_text(sql: str) -> str:
+    """The text of the statement an `EXECUTE name(...)` runs (a plan kept in the session, ADR 0020), or `sql`."""
+    from django.db import connection
+
+    if not sql.startswith("EXECUTE "):
+        return sql
+    name = sql.removeprefix("EXECUTE ").partition("(")[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = %s", [name])
+        (text,) = cursor.fetchone()
+    return str(text).partition(" AS ")[2]
+
+
 def _statement(sql: str) -> str:
+    sql = _prepared_text(sql)
     for label, start in (("token", 'SELECT "oauth2_provider_accesstoken"."id"'), ("grant", "SELECT g.id"),
                          ("use", "INSERT INTO catalogue_exchangeuse"), ("audit", "INSERT INTO audit_record"),
                          ("log", 'INSERT INTO "operations_exchangerecord"'),
@@ -129,7 +143,8 @@ def test_each_call_reads_the_granted_rows_masked_with_one_use_and_one_audit_reco
     """Calls one after another (the second sends its page for the shape the first found, after the grant's query):
     each answers exactly the granted fields of its rows, the personal item masked, and records the read once in
     `ExchangeUse` and once in the audit trail with its purpose. On PostgreSQL a call is six statements: the token,
-    the grant, the page, the two records (one transaction), the exchange log's line."""
+    the grant, the page, the two records (one transaction), the exchange log's line; the grant's statement and the
+    page sent ahead of it keep their plans in the session (EXECUTE of a statement PREPAREd once, ADR 0020)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -151,6 +166,8 @@ def test_each_call_reads_the_granted_rows_masked_with_one_use_and_one_audit_reco
             sent = [q["sql"] for q in statements.captured_queries if "SAVEPOINT" not in q["sql"]]
             kept = [] if call else ["token"]  # the token's row read once, then kept a second (ADR 0019)
             assert [_statement(sql) for sql in sent] == [*kept, "grant", "page", "use", "audit", "log"]
+            grant, page = sent[len(kept) : len(kept) + 2]
+            assert grant.startswith("EXECUTE rc_") and page.startswith("EXECUTE rc_")
         assert response.status_code == 200, response.content
         pages.append(response.json())
     assert pages == [
