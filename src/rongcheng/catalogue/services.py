@@ -80,8 +80,8 @@ from rongcheng.hall.selectors import city_today, working_days_add
 from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import DomainError
 from rongcheng.kernel.masking import mask_id_number, mask_name, mask_phone
-from rongcheng.kernel.rows import model_from_row
 from rongcheng.kernel.prepared import kept_plan
+from rongcheng.kernel.rows import model_from_row
 
 SHARING_ANSWER_DAYS = 10  # 有条件共享: the provider replies within 10 working days (国发〔2016〕51号)
 MAX_UPLOAD_ROWS = 100_000

@@ -167,7 +167,8 @@ def test_each_call_reads_the_granted_rows_masked_with_one_use_and_one_audit_reco
             kept = [] if call else ["token"]  # the token's row read once, then kept a second (ADR 0019)
             assert [_statement(sql) for sql in sent] == [*kept, "grant", "page", "use", "audit", "log"]
             grant, page = sent[len(kept) : len(kept) + 2]
-            assert grant.startswith("EXECUTE rc_") and page.startswith("EXECUTE rc_")
+            assert grant.startswith("EXECUTE rc_")
+            assert page.startswith("EXECUTE rc_")
         assert response.status_code == 200, response.content
         pages.append(response.json())
     assert pages == [

@@ -32,7 +32,8 @@ def test_a_kept_plan_answers_as_its_sql_and_is_prepared_once_per_session():
     params: list[object] = [41, ["x", "y", "z"], "2026-12-06"]
     expected = _run(SQL, params)
     sent = kept_plan(SQL, 3)
-    assert sent.startswith("EXECUTE rc_") and sent.endswith("(%s, %s, %s)")
+    assert sent.startswith("EXECUTE rc_")
+    assert sent.endswith("(%s, %s, %s)")
     name = sent.removeprefix("EXECUTE ").partition("(")[0]
     assert name in _prepared_names()
     for _ in range(2):
@@ -54,4 +55,5 @@ def test_a_session_keeps_at_most_its_bound_the_least_recently_used_deallocated(m
     assert kept_plan("SELECT %s::int + 2", 1) == second  # used again: now the most recent
     assert kept_plan("SELECT %s::int + 1", 1) == first  # prepared again, evicting the third
     assert _prepared_names() == {names[0], names[1]}
-    assert _run(first, [1]) == (2,) and _run(second, [1]) == (3,)
+    assert _run(first, [1]) == (2,)
+    assert _run(second, [1]) == (3,)
