@@ -7,6 +7,13 @@ time in the database). The server does not close a connection silently when it c
 socket's end of file, which make the socket readable. So an idle connection whose socket has nothing to read and
 whose state psycopg reports as sound is used as it is; anything to read, or any doubt, and Django's own check
 (`SELECT 1`) decides, as before. A broken connection is therefore still found before the request uses it.
+
+Each session starts with `plan_cache_mode = force_generic_plan` (a startup parameter: no statement, no round trip).
+It concerns prepared statements only, and the only ones Rongcheng's sessions prepare are the plans kept on purpose
+(`kernel.prepared`, ADR 0020): Django sends every other statement as text. Under the default (`auto`) PostgreSQL
+plans a prepared statement again on each execution whenever its estimate of the generic plan exceeds the custom
+plans': for the exchange's page of uploaded rows (`row_number > $n ... LIMIT $m`) it always did, so the plan was not
+kept at all. With server-side binding turned on in OPTIONS (every statement prepared) the setting is left alone.
 """
 
 from __future__ import annotations
@@ -33,7 +40,16 @@ def _quiet(connection: Any) -> bool | None:
     return None if events else True
 
 
+KEPT_PLANS_GENERIC = "-c plan_cache_mode=force_generic_plan"
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = super().get_connection_params()
+        if not self.settings_dict["OPTIONS"].get("server_side_binding"):
+            params["options"] = " ".join(filter(None, [params.get("options"), KEPT_PLANS_GENERIC]))
+        return params
+
     def is_usable(self) -> bool:
         quiet = _quiet(self.connection)
         if quiet is not None:
