@@ -689,8 +689,9 @@ def exchange_read(
         with read_record_transaction(), _pipelined(), connection.cursor() as ahead, connection.cursor() as first:
             # The grant's query goes first and the page after it: its answer comes back while PostgreSQL still builds
             # the page, so the grant is checked and the records prepared in the meantime.
-            grant_sent = first if grant_sent_sql is not None else None
-            if grant_sent is not None:
+            grant_sent = None
+            if grant_sent_sql is not None:
+                grant_sent = first
                 grant_sent.execute(grant_sent_sql, [user.department_id, resource_code])
             if ahead_sent is not None:
                 ahead.execute(*ahead_sent)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection
 
@@ -19,7 +21,7 @@ def _prepared_names() -> set[str]:
         return {name for (name,) in cursor.fetchall()}
 
 
-def _run(sql: str, params: list[object]) -> tuple[object, ...]:
+def _run(sql: str, params: list[Any]) -> tuple[Any, ...]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return tuple(cursor.fetchone())
@@ -29,7 +31,7 @@ def test_a_kept_plan_answers_as_its_sql_and_is_prepared_once_per_session():
     if connection.vendor != "postgresql":
         assert kept_plan("SELECT %s + 1", 1) == "SELECT %s + 1"  # elsewhere the SQL itself
         return
-    params: list[object] = [41, ["x", "y", "z"], "2026-12-06"]
+    params: list[Any] = [41, ["x", "y", "z"], "2026-12-06"]
     expected = _run(SQL, params)
     sent = kept_plan(SQL, 3)
     assert sent.startswith("EXECUTE rc_")
