@@ -70,3 +70,18 @@ def test_a_connection_inside_a_transaction_is_asked_by_a_round_trip(other):
     finally:
         other.rollback()
         other.set_autocommit(True)
+
+
+def test_sessions_keep_the_generic_plans_of_prepared_statements_and_the_operators_options(other):
+    """Kept plans (ADR 0020) are generic: set at connection start, no statement; an operator's own startup options
+    (DATABASE_URL's `options`) are kept beside it."""
+    with other.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone() == ("force_generic_plan",)
+    wrapper = connection.copy()
+    wrapper.settings_dict = {**wrapper.settings_dict, "OPTIONS": {"options": "-c statement_timeout=5000"}}
+    assert (
+        wrapper.get_connection_params()["options"] == "-c statement_timeout=5000 -c plan_cache_mode=force_generic_plan"
+    )
+    wrapper.settings_dict["OPTIONS"] = {"server_side_binding": True}
+    assert "options" not in wrapper.get_connection_params()
