@@ -34,6 +34,8 @@ from rongcheng.catalogue.models import (
     SharingState,
     SharingType,
     UpdateCycle,
+    item_note,
+    item_title,
 )
 from rongcheng.catalogue.sharing import TRANSITIONS
 from rongcheng.hall.selectors import city_today
@@ -308,7 +310,9 @@ def resource_detail(request: HttpRequest, cls: str, seq: str, *, report: Any = N
              "note": _version_note(v.note)}
             for v in resource.versions.order_by("-version")[:50]
         ],
-        "items": [{**i, "type_label": item_labels.get(i["type"], i["type"])} for i in resource.items],
+        "items": [{**i, "title": item_title(i.get("description", ""), i["name"]),
+                   "note": item_note(i.get("description", "")),
+                   "type_label": item_labels.get(i["type"], i["type"])} for i in resource.items],
         "rows": resource.rows.count(), "cycle": dict(UpdateCycle.choices).get(resource.update_cycle, ""),
         "update": selectors.update_status(resource, city_today()),
         "may_edit": permissions.can_edit(user, resource.provider),

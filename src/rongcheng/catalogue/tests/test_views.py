@@ -3,6 +3,8 @@ report, sharing answered on the page; an authorization matrix for each page."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -155,3 +157,32 @@ def test_a_dataset_with_no_review_asked_for_shows_a_dash_not_none():
     assert "firms by district" in page
     assert "<td>None</td>" not in page
     assert "<td>—</td>" in page
+
+
+def test_a_resources_data_items_are_named_in_words_the_api_field_only_as_such():
+    """Each data item's row is headed by its name in words (the standard in its description's brackets is a note);
+    the field name the exchange API uses appears only as code in its own column, never as the item's name."""
+    resource = f.resource(items=[
+        {"name": "division_code", "type": "text", "description": "行政区划代码（GB/T 2260）"},
+        {"name": "sex", "type": "text", "description": "性别", "personal": True},
+        {"name": "count", "type": "integer", "description": ""},
+    ])  # fmt: skip
+    page = _client(f.requester()).get(_url(resource)).content.decode()
+    table = page.split('aria-label="信息项"')[1].split("</table>")[0]
+    rows = [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row) for row in re.findall(r"<tr>(.*?)</tr>", table)]
+    assert rows == [
+        ["名称", "类型", "个人信息", "接口字段名", "说明"],
+        ["行政区划代码", "字符型", "否", '<code lang="en">division_code</code>', "GB/T 2260"],
+        ["性别", "字符型", "是", '<code lang="en">sex</code>', "—"],
+        ["count", "整数型", "否", '<code lang="en">count</code>', "—"],  # no description: its field name, still
+    ]
+    assert "<td>division_code</td>" not in page
+    assert '<th scope="row">sex</th>' not in page
+
+
+def test_the_sharing_forms_items_are_labelled_by_their_names_the_api_field_secondary():
+    resource = f.resource()
+    page = _client(f.requester()).get(_url(resource, "request/")).content.decode()
+    labels = re.findall(r'name="items" value="credit_code"[^>]*>(.*?)</label>', page)
+    assert labels == [' 统一社会信用代码 <span class="api-field">接口字段名 <code lang="en">credit_code</code></span>']
+    assert "（credit_code）" not in page
