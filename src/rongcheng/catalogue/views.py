@@ -201,13 +201,14 @@ def _resource(cls: str, seq: str) -> DataResource:
 def _items_from_text(text: str) -> list[dict[str, Any]]:
     """Data items typed one a line: 名称|类型|说明|是否个人信息 (类型 a code of ItemType or its label)."""
     labels = {str(label): value for value, label in ItemType.choices}
+    yes = {"是", "yes", "true", "1", "y", str(_("是")).casefold()}  # _items_as_text writes the page's own word
     items = []
     for line in text.splitlines():
         if not line.strip():
             continue
         parts = [p.strip() for p in line.split("|")] + ["", "", "", ""]
         items.append({"name": parts[0], "type": labels.get(parts[1], parts[1]), "description": parts[2],
-                      "personal": parts[3] in ("是", "yes", "true", "1", "Y", "y")})  # fmt: skip
+                      "personal": parts[3].casefold() in yes})  # fmt: skip
     return items
 
 

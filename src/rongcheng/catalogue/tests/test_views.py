@@ -186,3 +186,24 @@ def test_the_sharing_forms_items_are_labelled_by_their_names_the_api_field_secon
     labels = re.findall(r'name="items" value="credit_code"[^>]*>(.*?)</label>', page)
     assert labels == [' 统一社会信用代码 <span class="api-field">接口字段名 <code lang="en">credit_code</code></span>']
     assert "（credit_code）" not in page
+
+
+def test_an_editor_on_the_english_pages_keeps_the_personal_data_flags_the_form_shows():
+    """The items' text is written in the page's language (Yes/No in English); sent back unchanged, it must keep each
+    item's personal-data flag (the English "Yes" was read as no: legal_person lost its flag, and its protection)."""
+    resource = f.resource()
+    assert resource.personal_items == ["legal_person"]
+    client = _client(f.editor(resource.provider))
+    client.cookies["django_language"] = "en"
+    form = client.get(_url(resource, "edit/")).content.decode()
+    assert "personal data (Yes/No)" in form
+    assert "是/否" not in form
+    assert "Types: Text, " in form  # the list in English punctuation
+    text = re.search(r'<textarea id="items" name="items"[^>]*>(.*?)</textarea>', form, re.S).group(1)
+    assert "legal_person|Text|法定代表人|Yes" in text.splitlines()
+    data = {k: v for k, v in f.resource_data().items() if k != "items"}
+    response = client.post(_url(resource, "edit/"), {**data, "summary": "改过的摘要。", "items": text})
+    assert response.status_code == 302
+    resource.refresh_from_db()
+    assert resource.summary == "改过的摘要。"
+    assert resource.personal_items == ["legal_person"]
