@@ -199,7 +199,9 @@ def test_an_editor_on_the_english_pages_keeps_the_personal_data_flags_the_form_s
     assert "personal data (Yes/No)" in form
     assert "是/否" not in form
     assert "Types: Text, " in form  # the list in English punctuation
-    text = re.search(r'<textarea id="items" name="items"[^>]*>(.*?)</textarea>', form, re.S).group(1)
+    found = re.search(r'<textarea id="items" name="items"[^>]*>(.*?)</textarea>', form, re.S)
+    assert found is not None
+    text = found.group(1)
     assert "legal_person|Text|法定代表人|Yes" in text.splitlines()
     data = {k: v for k, v in f.resource_data().items() if k != "items"}
     response = client.post(_url(resource, "edit/"), {**data, "summary": "改过的摘要。", "items": text})
