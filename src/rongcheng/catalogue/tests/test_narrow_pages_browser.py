@@ -32,11 +32,15 @@ def _no_sideways_scroll(page: Any) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
+def _lines(cell: Any) -> int:
+    """How many lines the cell's text takes: the distinct bottoms of the boxes its text lays out in (the cell itself
+    is as tall as its row)."""
+    return int(cell.evaluate("""e => { const range = document.createRange(); range.selectNodeContents(e);
+        return new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.bottom))).size; }"""))
+
+
 def _one_line(cell: Any) -> None:
-    """The cell's text takes one line: its text's boxes all end at one bottom (the cell is as tall as its row)."""
-    lines = cell.evaluate("""e => { const range = document.createRange(); range.selectNodeContents(e);
-        return new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.bottom))).size; }""")
-    assert lines == 1, cell.inner_text()
+    assert _lines(cell) == 1, cell.inner_text()
 
 
 @pytest.mark.parametrize("who", ["provider", "office"])
@@ -123,4 +127,21 @@ def test_the_sharing_forms_items_are_named_by_their_titles_the_api_field_seconda
     field = label.locator(".api-field")
     title_size = float(label.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
     assert float(field.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) < title_size  # secondary
+    _no_sideways_scroll(page)
+
+
+def test_the_statistics_headers_and_names_keep_their_words_together_at_390_px(page, live_server):
+    """A header (更新逾期, 收到共享申请) takes at most two lines and a department's name at most two, not a character
+    or four a line; the figures one line; the table scrolls in its own box and the page does not."""
+    f.resource(provider=f.department("FZ-GSJ", "福州市市场监督管理局"))
+    _sign_in(page, live_server, f.staff())
+    page.goto(f"{live_server.url}/catalogue/statistics/")
+    table = page.locator("table.statistics")
+    for header in table.locator("thead th").all():
+        assert _lines(header) <= 2, header.inner_text()
+    name = table.locator("#dept-fz-gsj th")
+    assert name.inner_text() == "福州市市场监督管理局"
+    assert _lines(name) <= 2
+    for cell in table.locator("#dept-fz-gsj td").all():
+        _one_line(cell)
     _no_sideways_scroll(page)
