@@ -35,8 +35,10 @@ def _no_sideways_scroll(page: Any) -> None:
 def _lines(cell: Any) -> int:
     """How many lines the cell's text takes: the distinct bottoms of the boxes its text lays out in (the cell itself
     is as tall as its row)."""
-    return int(cell.evaluate("""e => { const range = document.createRange(); range.selectNodeContents(e);
-        return new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.bottom))).size; }"""))
+    return int(
+        cell.evaluate("""e => { const range = document.createRange(); range.selectNodeContents(e);
+        return new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.bottom))).size; }""")
+    )
 
 
 def _one_line(cell: Any) -> None:
