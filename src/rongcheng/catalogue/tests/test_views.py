@@ -209,3 +209,24 @@ def test_an_editor_on_the_english_pages_keeps_the_personal_data_flags_the_form_s
     resource.refresh_from_db()
     assert resource.summary == "改过的摘要。"
     assert resource.personal_items == ["legal_person"]
+
+
+def test_an_english_page_brackets_its_notes_in_english_punctuation():
+    """A resource of platform data says it is always current, and a dataset names the checks it did not meet, in
+    the page's own brackets (the Chinese （） stayed around the English words)."""
+    from rongcheng.catalogue import services
+
+    items = [{"name": c.name, "type": c.type, "description": c.description, "personal": c.personal}
+             for c in services.provider_columns("accounts.departments")]  # fmt: skip
+    resource = services.data_resource_create(provider_code=f.department().code, actor=f.SYSTEM, data=f.resource_data(
+        items=items, backing="accounts.departments", sharing_type="unconditional", sharing_condition=""))  # fmt: skip
+    client = _client(f.requester())
+    assert "（平台数据实时更新）" in client.get(_url(resource)).content.decode()
+    client.cookies["django_language"] = "en"
+    english = client.get(_url(resource)).content.decode()
+    assert " (platform data, always current)" in english
+    assert "（" not in english.split("<main")[1]
+    f.published("poor-data", fmt="XLSX", notes="短")
+    poor = Client().get("/opendata/dataset/poor-data", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert " (not met)</li>" in poor
+    assert "（" not in poor.split('<ul class="checks">')[1].split("</ul>")[0]
