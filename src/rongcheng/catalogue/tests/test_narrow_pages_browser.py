@@ -144,6 +144,8 @@ def test_the_statistics_headers_and_names_keep_their_words_together_at_390_px(pa
     name = table.locator("#dept-fz-gsj th")
     assert name.inner_text() == "福州市市场监督管理局"
     assert _lines(name) <= 2
+    room = "e => { const s = getComputedStyle(e); return (e.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight)) / parseFloat(s.fontSize); }"  # noqa: E501
+    assert name.evaluate(room) >= 7.9  # eight characters a line (clientWidth is whole pixels)
     for cell in table.locator("#dept-fz-gsj td").all():
         _one_line(cell)
     _no_sideways_scroll(page)
