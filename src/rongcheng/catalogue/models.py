@@ -118,6 +118,17 @@ def item_value(value: Any, kind: str) -> Any:
     return str(value).strip()
 
 
+def item_title(description: str, name: str) -> str:
+    """A data item's or column's name for people: its description's words before the brackets (民族 of
+    民族（GB/T 3304 代码）), or its field name when it has no description."""
+    return (description or name).partition("（")[0] or name
+
+
+def item_note(description: str) -> str:
+    """What a description says beyond the name: the code list or the standard in its brackets, else a dash."""
+    return (description or "").partition("（")[2].removesuffix("）") or "—"
+
+
 class DataResource(models.Model):
     """One government data resource of the catalogue, with the core metadata of the compilation guide.
 

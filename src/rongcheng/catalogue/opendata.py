@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from rongcheng.catalogue import ckan, dcat, selectors, services
 from rongcheng.catalogue.errors import DatasetNotFound
-from rongcheng.catalogue.models import DataResource, DatasetResource, OpenType, UpdateCycle
+from rongcheng.catalogue.models import DataResource, DatasetResource, OpenType, UpdateCycle, item_note, item_title
 from rongcheng.kernel.errors import DomainError, RateLimited
 from rongcheng.kernel.problems import problem_response
 from rongcheng.kernel.ratelimit import rate_limit_request
@@ -150,14 +150,11 @@ def _version(request: HttpRequest, resource: DatasetResource) -> int:
 
 
 def _field_name(field: dict[str, str]) -> str:
-    """A column's name for people: its description's words before the brackets (the column id when it has none)."""
-    return (field["description"] or field["id"]).partition("（")[0] or field["id"]
+    return item_title(field["description"], field["id"])
 
 
 def _field_note(field: dict[str, str]) -> str:
-    """What the description says beyond the name: the code list or the standard in its brackets."""
-    note = (field["description"] or "").partition("（")[2].removesuffix("）")
-    return note or "—"
+    return item_note(field["description"])
 
 
 @require_GET

@@ -34,6 +34,8 @@ from rongcheng.catalogue.models import (
     SharingState,
     SharingType,
     UpdateCycle,
+    item_note,
+    item_title,
 )
 from rongcheng.catalogue.sharing import TRANSITIONS
 from rongcheng.hall.selectors import city_today
@@ -199,13 +201,14 @@ def _resource(cls: str, seq: str) -> DataResource:
 def _items_from_text(text: str) -> list[dict[str, Any]]:
     """Data items typed one a line: 名称|类型|说明|是否个人信息 (类型 a code of ItemType or its label)."""
     labels = {str(label): value for value, label in ItemType.choices}
+    yes = {"是", "yes", "true", "1", "y", str(_("是")).casefold()}  # _items_as_text writes the page's own word
     items = []
     for line in text.splitlines():
         if not line.strip():
             continue
         parts = [p.strip() for p in line.split("|")] + ["", "", "", ""]
         items.append({"name": parts[0], "type": labels.get(parts[1], parts[1]), "description": parts[2],
-                      "personal": parts[3] in ("是", "yes", "true", "1", "Y", "y")})  # fmt: skip
+                      "personal": parts[3].casefold() in yes})  # fmt: skip
     return items
 
 
@@ -308,7 +311,9 @@ def resource_detail(request: HttpRequest, cls: str, seq: str, *, report: Any = N
              "note": _version_note(v.note)}
             for v in resource.versions.order_by("-version")[:50]
         ],
-        "items": [{**i, "type_label": item_labels.get(i["type"], i["type"])} for i in resource.items],
+        "items": [{**i, "title": item_title(i.get("description", ""), i["name"]),
+                   "note": item_note(i.get("description", "")),
+                   "type_label": item_labels.get(i["type"], i["type"])} for i in resource.items],
         "rows": resource.rows.count(), "cycle": dict(UpdateCycle.choices).get(resource.update_cycle, ""),
         "update": selectors.update_status(resource, city_today()),
         "may_edit": permissions.can_edit(user, resource.provider),

@@ -262,3 +262,15 @@ def test_reconciliation_shows_its_differences_in_yuan():
     assert "¥25.50" in page
     assert "¥25.00" in page
     assert "500 分" not in page
+
+
+def test_a_merchants_kind_is_bracketed_in_the_pages_language():
+    shop = merchant("SHOP", "shop", owner=account("owner", kind="resident"))
+    client = signed_in(shop.owner)
+    chinese = client.get("/card/merchant/").content.decode()
+    assert re.search(r"<h2>[^<(（]+（[^<）]+）</h2>", chinese)
+    client.cookies["django_language"] = "en"
+    english = client.get("/card/merchant/").content.decode()
+    heading = re.search(r"<h2>([^<]+) \(([^<)]+)\)</h2>", english)
+    assert heading is not None
+    assert "（" not in heading.group(0)

@@ -175,7 +175,8 @@ def test_on_the_pages_clear_items_are_asked_for_and_the_provider_grants_only_tho
     browser.force_login(asker)
     form = browser.get(f"/catalogue/r/{resource.classification}/{resource.sequence}/request/").content.decode()
     assert "需要明文的个人信息项" in form
-    assert "公民身份号码（id_number）" in form
+    clear = form.split("需要明文的个人信息项")[1].split("</fieldset>")[0]
+    assert '公民身份号码 <span class="api-field">接口字段名 <code lang="en">id_number</code></span>' in clear
     response = browser.post(f"/catalogue/r/{resource.classification}/{resource.sequence}/request/", {
         "items": ITEMS, "clear_items": ["name", "id_number"], "purpose": PURPOSE, "scenario": "核对",
         "period_from": city_today().isoformat(), "period_until": (city_today() + dt.timedelta(days=30)).isoformat(),

@@ -3,6 +3,8 @@ report, sharing answered on the page; an authorization matrix for each page."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -155,3 +157,76 @@ def test_a_dataset_with_no_review_asked_for_shows_a_dash_not_none():
     assert "firms by district" in page
     assert "<td>None</td>" not in page
     assert "<td>—</td>" in page
+
+
+def test_a_resources_data_items_are_named_in_words_the_api_field_only_as_such():
+    """Each data item's row is headed by its name in words (the standard in its description's brackets is a note);
+    the field name the exchange API uses appears only as code in its own column, never as the item's name."""
+    resource = f.resource(items=[
+        {"name": "division_code", "type": "text", "description": "行政区划代码（GB/T 2260）"},
+        {"name": "sex", "type": "text", "description": "性别", "personal": True},
+        {"name": "count", "type": "integer", "description": ""},
+    ])  # fmt: skip
+    page = _client(f.requester()).get(_url(resource)).content.decode()
+    table = page.split('aria-label="信息项"')[1].split("</table>")[0]
+    rows = [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row) for row in re.findall(r"<tr>(.*?)</tr>", table)]
+    assert rows == [
+        ["名称", "类型", "个人信息", "接口字段名", "说明"],
+        ["行政区划代码", "字符型", "否", '<code lang="en">division_code</code>', "GB/T 2260"],
+        ["性别", "字符型", "是", '<code lang="en">sex</code>', "—"],
+        ["count", "整数型", "否", '<code lang="en">count</code>', "—"],  # no description: its field name, still
+    ]
+    assert "<td>division_code</td>" not in page
+    assert '<th scope="row">sex</th>' not in page
+
+
+def test_the_sharing_forms_items_are_labelled_by_their_names_the_api_field_secondary():
+    resource = f.resource()
+    page = _client(f.requester()).get(_url(resource, "request/")).content.decode()
+    labels = re.findall(r'name="items" value="credit_code"[^>]*>(.*?)</label>', page)
+    assert labels == [' 统一社会信用代码 <span class="api-field">接口字段名 <code lang="en">credit_code</code></span>']
+    assert "（credit_code）" not in page
+
+
+def test_an_editor_on_the_english_pages_keeps_the_personal_data_flags_the_form_shows():
+    """The items' text is written in the page's language (Yes/No in English); sent back unchanged, it must keep each
+    item's personal-data flag (the English "Yes" was read as no: legal_person lost its flag, and its protection)."""
+    resource = f.resource()
+    assert resource.personal_items == ["legal_person"]
+    client = _client(f.editor(resource.provider))
+    client.cookies["django_language"] = "en"
+    form = client.get(_url(resource, "edit/")).content.decode()
+    assert "personal data (Yes/No)" in form
+    assert "是/否" not in form
+    assert "Types: Text, " in form  # the list in English punctuation
+    found = re.search(r'<textarea id="items" name="items"[^>]*>(.*?)</textarea>', form, re.S)
+    assert found is not None
+    text = found.group(1)
+    assert "legal_person|Text|法定代表人|Yes" in text.splitlines()
+    data = {k: v for k, v in f.resource_data().items() if k != "items"}
+    response = client.post(_url(resource, "edit/"), {**data, "summary": "改过的摘要。", "items": text})
+    assert response.status_code == 302
+    resource.refresh_from_db()
+    assert resource.summary == "改过的摘要。"
+    assert resource.personal_items == ["legal_person"]
+
+
+def test_an_english_page_brackets_its_notes_in_english_punctuation():
+    """A resource of platform data says it is always current, and a dataset names the checks it did not meet, in
+    the page's own brackets (the Chinese （） stayed around the English words)."""
+    from rongcheng.catalogue import services
+
+    items = [{"name": c.name, "type": c.type, "description": c.description, "personal": c.personal}
+             for c in services.provider_columns("accounts.departments")]  # fmt: skip
+    resource = services.data_resource_create(provider_code=f.department().code, actor=f.SYSTEM, data=f.resource_data(
+        items=items, backing="accounts.departments", sharing_type="unconditional", sharing_condition=""))  # fmt: skip
+    client = _client(f.requester())
+    assert "（平台数据实时更新）" in client.get(_url(resource)).content.decode()
+    client.cookies["django_language"] = "en"
+    english = client.get(_url(resource)).content.decode()
+    assert " (platform data, always current)" in english
+    assert "（" not in english.split("<main")[1]
+    f.published("poor-data", fmt="XLSX", notes="短")
+    poor = Client().get("/opendata/dataset/poor-data", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert " (not met)</li>" in poor
+    assert "（" not in poor.split('<ul class="checks">')[1].split("</ul>")[0]
