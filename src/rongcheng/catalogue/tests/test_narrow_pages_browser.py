@@ -149,3 +149,34 @@ def test_the_statistics_headers_and_names_keep_their_words_together_at_390_px(pa
     for cell in table.locator("#dept-fz-gsj td").all():
         _one_line(cell)
     _no_sideways_scroll(page)
+
+
+@pytest.mark.parametrize("path", ["/opendata/", "/catalogue/"])
+def test_on_a_phone_a_link_above_the_facets_leads_past_them_to_the_results(browser, live_server, path):
+    """The facets come first on a phone (forty departments in the demo city put the results thousands of pixels
+    down): a link at their top leads to the results; on a wide screen, facets beside the results, it is not shown."""
+    for n in range(12):  # twelve providers: the facets are taller than a phone's screen
+        department = f.department(f"FZ-T{n:02d}", f"福州市测试局{n:02d}")
+        if path == "/opendata/":
+            f.published(f"test-{n:02d}", org=department)
+        else:
+            f.resource(provider=department)
+    for width, shown in ((390, True), (1280, False)):
+        context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 700},
+                                      extra_http_headers={"Accept-Language": "zh-CN"})  # fmt: skip
+        page = context.new_page()
+        try:
+            if path == "/catalogue/":
+                _sign_in(page, live_server, f.requester())
+            page.goto(f"{live_server.url}{path}")
+            link = page.get_by_role("link", name="跳到搜索结果", exact=True)
+            results = page.locator("#results")
+            assert link.is_visible() is shown
+            if shown:
+                assert results.bounding_box()["y"] > 700  # below the first screen, under the facets
+                link.click()
+                page.wait_for_function("location.hash === '#results'")
+                assert abs(results.evaluate("e => e.getBoundingClientRect().top")) < 2  # scrolled to the results
+                _no_sideways_scroll(page)
+        finally:
+            context.close()
