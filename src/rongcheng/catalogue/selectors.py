@@ -19,8 +19,9 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from rongcheng.accounts.models import Department
+from rongcheng.accounts.models import Department, User
 from rongcheng.catalogue import permissions
 from rongcheng.catalogue.errors import DataResourceNotFound, DatasetNotFound, DatastoreQueryInvalid
 from rongcheng.catalogue.models import (
@@ -70,6 +71,19 @@ def data_requests_for(user: Account, departments: list[Department], *, limit: in
     if not permissions.is_office(user):
         qs = qs.filter(organization__in=departments)
     return list(qs.order_by("-created_at")[:limit])
+
+
+def version_authors(labels: set[str]) -> dict[str, str]:
+    """How a resource's version history names who changed it: the account's name and department (a version keeps the
+    login name the audit records as its actor), in one query; a label that names no account (a department's token, an
+    account since removed) is given as it was recorded."""
+    names = {label: label for label in labels}
+    for user in User.objects.filter(username__in=labels).select_related("department"):
+        name = user.display_name or user.username
+        if user.department is not None:
+            name = gettext("%(name)s（%(department)s）") % {"name": name, "department": user.department.name}
+        names[user.username] = name
+    return names
 
 
 def organization_name(department: Department) -> str:

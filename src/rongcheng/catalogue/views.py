@@ -305,11 +305,13 @@ def resource_detail(request: HttpRequest, cls: str, seq: str, *, report: Any = N
         permissions.can_request_sharing(user) and resource.provider_id != user.department_id
         and resource.sharing_type != SharingType.NOT_SHARED
     )  # fmt: skip
+    versions = list(resource.versions.order_by("-version")[:50])
+    authors = selectors.version_authors({v.changed_by for v in versions})
     return render(request, "catalogue/resource_detail.html", {
         "resource": resource, "versions": [
-            {"version": v.version, "changed_at": v.changed_at, "changed_by": v.changed_by,
+            {"version": v.version, "changed_at": v.changed_at, "changed_by": authors[v.changed_by],
              "note": _version_note(v.note)}
-            for v in resource.versions.order_by("-version")[:50]
+            for v in versions
         ],
         "items": [{**i, "title": item_title(i.get("description", ""), i["name"]),
                    "note": item_note(i.get("description", "")),

@@ -132,6 +132,8 @@ def test_a_resources_versions_are_told_in_the_pages_language():
 
     resource = f.resource()
     editor = f.editor()
+    editor.display_name = "林晓"
+    editor.save(update_fields=["display_name"])
     client = _client(editor)
     client.post(_url(resource, "upload/"), {"file": SimpleUploadedFile("firms.csv", f.CSV_OK)})
     services.data_resource_update(code=resource.code, changes={"summary": "新的摘要。", "update_cycle": 7},
@@ -143,10 +145,13 @@ def test_a_resources_versions_are_told_in_the_pages_language():
     assert "upload firms.csv" not in page
     assert "changed:" not in page
     assert ">created<" not in page
+    assert "<td>林晓（福州市市场监督管理局）</td>" in page  # who changed it by name and department
+    assert f">{editor.username}<" not in page  # not by the login name the version keeps
     client.cookies["django_language"] = "en"
     english = client.get(_url(resource)).content.decode()
     assert "Uploaded firms.csv: 2 rows" in english
     assert "Changed: " in english
+    assert "<td>林晓 (福州市市场监督管理局)</td>" in english
 
 
 def test_a_dataset_with_no_review_asked_for_shows_a_dash_not_none():
