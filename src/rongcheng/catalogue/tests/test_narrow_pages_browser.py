@@ -71,6 +71,9 @@ def test_the_grant_forms_items_and_expiry_each_take_their_own_lines_at_390_px(pa
     assert date["y"] >= label["y"] + label["height"]  # the date under its label
     assert abs(date["x"] - label["x"]) < 1
     assert date["height"] < 3 * label["height"]  # one line's height, not the 12rem of the row's basis
+    number = page.locator("h1 .request-number")
+    assert number.inner_text() == request.number
+    _one_line(number)  # quoted whole: it broke mid-number (GX2026120745040 / 840)
     _no_sideways_scroll(page)
 
 
@@ -180,3 +183,15 @@ def test_on_a_phone_a_link_above_the_facets_leads_past_them_to_the_results(brows
                 _no_sideways_scroll(page)
         finally:
             context.close()
+
+
+def test_an_editors_resource_page_with_its_upload_form_fits_390_px(page, live_server):
+    """The upload form's file input (its button and "no file chosen") pushed the page 8 px wider than the phone."""
+    resource = f.resource()
+    _sign_in(page, live_server, f.editor(resource.provider))
+    page.goto(f"{live_server.url}/catalogue/r/{resource.classification}/{resource.sequence}/")
+    upload = page.locator("input[type=file]")
+    assert upload.count() == 1
+    box = upload.bounding_box()
+    assert box["x"] + box["width"] <= 390
+    _no_sideways_scroll(page)
