@@ -235,3 +235,16 @@ def test_an_english_page_brackets_its_notes_in_english_punctuation():
     poor = Client().get("/opendata/dataset/poor-data", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert " (not met)</li>" in poor
     assert "（" not in poor.split('<ul class="checks">')[1].split("</ul>")[0]
+
+
+def test_the_punctuation_around_data_follows_the_pages_language():
+    """A condition (data, in Chinese) follows its English label after an English colon, a Chinese one after a
+    Chinese label: no full-width ：on an English page."""
+    resource = f.resource()
+    client = _client(f.requester())
+    chinese = client.get(_url(resource)).content.decode()
+    assert f"：{resource.sharing_condition}</dd>" in chinese
+    client.cookies["django_language"] = "en"
+    english = client.get(_url(resource)).content.decode()
+    assert f"Shared with conditions: {resource.sharing_condition}</dd>" in english
+    assert f"：{resource.sharing_condition}" not in english
