@@ -93,7 +93,7 @@ def _message(exc: DomainError) -> str:
         if rule in RULE_MESSAGES:
             return str(RULE_MESSAGES[rule])
     if exc.errors:
-        fields = "、".join(sorted({field_label(e["loc"][-1]) for e in exc.errors if e.get("loc")}))
+        fields = _("、").join(sorted({field_label(e["loc"][-1]) for e in exc.errors if e.get("loc")}))
         return _("输入不符合要求，请检查这些字段：%(fields)s。") % {"fields": fields}
     if exc.status == 403:
         return _("您的账户不能执行这个操作。")

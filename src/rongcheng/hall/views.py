@@ -92,7 +92,7 @@ def page_message(exc: DomainError) -> str:
         return exc.detail
     names = [e.get("msg") or e["loc"][-1] for e in exc.errors if e.get("rule") == "material.required" and e.get("loc")]
     if names and isinstance(exc, TransitionGuardFailed):
-        return _("请先提供以下材料：%(materials)s。") % {"materials": "、".join(str(n) for n in names)}
+        return _("请先提供以下材料：%(materials)s。") % {"materials": _("、").join(str(n) for n in names)}
     unpaid = [str(e.get("msg", "")) for e in exc.errors if e.get("rule") == "fee.unpaid"]
     if unpaid and unpaid[0].isdigit():  # the guard names the bill's payment code
         return _("申请人尚未缴纳本事项的费用（缴款码 %(code)s），缴费后才能办结。") % {"code": unpaid[0]}

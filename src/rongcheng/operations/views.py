@@ -108,7 +108,7 @@ def _clocks() -> list[tuple[str, str, float, bool]]:
     rows = []
     for family in PlatformCollector().collect():
         for sample in family.samples:
-            labels = "、".join(str(LABEL_VALUES.get(v, v)) for _k, v in sorted(sample.labels.items()))
+            labels = _("、").join(str(LABEL_VALUES.get(v, v)) for _k, v in sorted(sample.labels.items()))
             alarm = bool(sample.value) and (
                 sample.name in ALARMING or sample.labels.get("state") == "overdue"
                 or sample.labels.get("severity") in ("high", "critical")

@@ -248,3 +248,14 @@ def test_the_punctuation_around_data_follows_the_pages_language():
     english = client.get(_url(resource)).content.decode()
     assert f"Shared with conditions: {resource.sharing_condition}</dd>" in english
     assert f"：{resource.sharing_condition}" not in english
+
+
+def test_a_list_of_names_is_joined_in_the_pages_language():
+    """A dataset's tags are data (Chinese words), joined with the Chinese enumeration comma on a Chinese page and
+    with an English comma on an English page: no 、 between English-page items."""
+    f.published("tagged-data", tags=("交通", "公交"))
+    chinese = Client().get("/opendata/dataset/tagged-data", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "<dd>交通、公交</dd>" in chinese
+    english = Client().get("/opendata/dataset/tagged-data", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "<dd>交通, 公交</dd>" in english
+    assert "交通、公交" not in english
