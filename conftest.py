@@ -88,6 +88,28 @@ def _no_personal_identifier_logged() -> Iterator[None]:
         pytest.fail(f"personal identifiers were logged: {logged}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _live_server_one_request_at_a_time_on_sqlite() -> None:
+    """On SQLite the test database is in memory, and the live server hands its one connection to every request
+    thread: two requests at once (a page's layers, its scripts and styles) ran statements on that one connection
+    together, and a write to the rate limiter's counter table beside another request's read of it failed at once
+    with "database table is locked". There the live server answers one request at a time, each on its own
+    connection to the browser (closed after the response, since a kept-alive one would hold the only thread). On
+    PostgreSQL each request thread has a connection of its own, and the server stays threaded."""
+    from django.core.servers.basehttp import WSGIServer
+    from django.db import connection
+    from django.test import testcases
+
+    if connection.vendor != "sqlite":
+        return
+
+    class OneAtATime(WSGIServer):
+        def __init__(self, *args: Any, connections_override: dict[str, Any] | None = None, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)  # answered in the server's thread, which holds the shared connection
+
+    testcases.LiveServerThread.server_class = OneAtATime  # type: ignore[assignment]
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
