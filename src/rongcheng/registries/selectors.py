@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 
 from rongcheng.accounts.models import User
 from rongcheng.audit.models import AuditRecord
+from rongcheng.audit.selectors import target_condition
 from rongcheng.audit.services import (
     Actor,
     actor_from_user,
@@ -447,9 +448,13 @@ def person_reads_for_resident(*, user: User, before: int | None = None, limit: i
             errors=[{"loc": ["query", "limit"], "rule": "limit.range", "msg": f"1..{READS_MAX_LIMIT}"}],
         )
     person = person_for_resident(user=user)
-    qs = AuditRecord.objects.filter(
-        target_type="registries.person", target_id=str(person.pk), action=PERSON_READ_ACTION, outcome="success"
-    ).order_by("-id")
+    # The records naming the person, and those of pages read through the exchange that list the person among theirs
+    # (one record a page on PostgreSQL: audit_record_page); one keyset over both, newest first.
+    qs = (
+        AuditRecord.objects.filter(target_type="registries.person", action=PERSON_READ_ACTION, outcome="success")
+        .filter(target_condition(person.pk))
+        .order_by("-id")
+    )
     if before is not None:
         qs = qs.filter(id__lt=before)
     records = list(qs[:limit])
@@ -524,9 +529,10 @@ def persons_read_for_sharing(
 ) -> tuple[list[dict[str, Any]], bool]:
     """A page of person records for a department system reading through a sharing grant (the catalogue's exchange
     checked the grant: which fields, which in clear, its expiry). Protected fields are masked unless in `clear`;
-    each person read is an audit record with the stated purpose, the consuming department and the grant, so it shows
-    in that person's "who read my data". Returns the rows (only `fields`) and whether more follow; the reader's
-    address comes from the request context."""
+    every person read is recorded with the stated purpose, the consuming department and the grant, so it shows in
+    that person's "who read my data": on PostgreSQL one record for the page listing the persons read (sealed with
+    it; found for each person by a GIN index, ADR 0004 amended 2026-12-07), elsewhere one record per person.
+    Returns the rows (only `fields`) and whether more follow; the reader's address comes from the request context."""
     unknown = [name for name in fields if name not in EXCHANGE_FIELDS]
     if unknown or not 1 <= limit <= EXCHANGE_MAX_LIMIT or not 0 <= offset <= 2**31 - 1:
         raise ValidationFailed(
@@ -548,8 +554,8 @@ def persons_read_for_sharing(
     }  # fmt: skip
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         # The exchange calls this inside the transaction of its own read records (read_record_transaction): on
-        # PostgreSQL the page and its read records are one statement (audit_record_page), the records written for
-        # exactly the persons read, by their ids, without a round trip of their own.
+        # PostgreSQL the page and its read record are one statement (audit_record_page), the record listing exactly
+        # the persons read, by their ids, without a round trip of its own.
         names = [*page.query.values_select]
         sql, params = page.query.sql_with_params()
         persons = [dict(zip(names, row, strict=True))
