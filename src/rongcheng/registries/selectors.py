@@ -6,8 +6,10 @@ A refused read raises after writing a "denied" audit record outside any transact
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from django.db import connection
@@ -499,21 +501,24 @@ _EXCHANGE_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def _exchange_value(name: str, person: dict[str, Any], clear: bool) -> Any:
-    """One field of a person as `_person_view` shows it (the same masking), from a row of values."""
+def _exchange_reader(name: str, column: dict[str, int], clear: bool) -> Callable[[Sequence[Any]], Any]:
+    """How one field of a person is read from a row of the page's columns (`column`: each column's position), as
+    `_person_view` shows it (the same masking); chosen once a page, not once a value."""
     if name in ("id_number", "phone"):
         if clear:
-            return reveal(f"person.{name}", person[f"{name}_cipher"])
-        return person[f"{name}_masked"]
+            cipher, kind = column[f"{name}_cipher"], f"person.{name}"
+            return lambda row: reveal(kind, row[cipher])
+        return itemgetter(column[f"{name}_masked"])
+    at = column[_EXCHANGE_COLUMNS[name][clear][0]]
     if name == "address":
-        text = person["address__text"] or ""
-        return text if clear else _mask_value("address", text)
+        return (lambda row: row[at] or "") if clear else (lambda row: _mask_value("address", row[at] or ""))
     if name == "birth_date":
-        text = person["birth_date"].isoformat()
-        return text if clear else _mask_value("birth_date", text)
-    if name == "name":
-        return person["name"] if clear else _mask_value("name", person["name"])
-    return person[name]
+        if clear:
+            return lambda row: row[at].isoformat()
+        return lambda row: _mask_value("birth_date", row[at].isoformat())
+    if name == "name" and not clear:
+        return lambda row: _mask_value("name", row[at])
+    return itemgetter(at)
 
 
 def persons_read_for_sharing(
@@ -545,22 +550,21 @@ def persons_read_for_sharing(
     columns = ["pk"]
     for name in fields:
         columns.extend(_EXCHANGE_COLUMNS[name][name in shown])
-    page = Person.objects.order_by("pk").values(*dict.fromkeys(columns))[offset : offset + limit + 1]
+    page = Person.objects.order_by("pk").values_list(*dict.fromkeys(columns))[offset : offset + limit + 1]
     record: dict[str, Any] = {
         "action": PERSON_READ_ACTION, "actor": actor, "target_type": "registries.person", "purpose": purpose[:500],
         "source_address": current_address(),
         "detail": {"clear": sorted(shown), "via": "exchange", "department": department[:100], "grant": grant[:40],
                    "fields": list(fields)},
     }  # fmt: skip
+    persons: list[Sequence[Any]]
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         # The exchange calls this inside the transaction of its own read records (read_record_transaction): on
         # PostgreSQL the page and its read record are one statement (audit_record_page), the record listing exactly
         # the persons read, by their ids, without a round trip of its own.
-        names = [*page.query.values_select]
         sql, params = page.query.sql_with_params()
-        persons = [dict(zip(names, row, strict=True))
-                   for row in audit_record_page(page_sql=sql, page_params=params, width=len(names), limit=limit,
-                                                **record)]  # fmt: skip
+        persons = audit_record_page(page_sql=sql, page_params=params, width=len(page.query.values_select),
+                                    limit=limit, **record)  # fmt: skip
         more = len(persons) > limit
         persons = persons[:limit]
     else:
@@ -570,6 +574,9 @@ def persons_read_for_sharing(
         # Inside a caller's transaction the page's records join it, without a savepoint of their own; called
         # outside any transaction, they get a transaction of their own.
         with nullcontext() if connection.in_atomic_block else read_record_transaction():
-            audit_record_many(target_ids=[person["pk"] for person in persons], **record)
-    rows = [{name: _exchange_value(name, person, name in shown) for name in fields} for person in persons]
+            audit_record_many(target_ids=[person[0] for person in persons], **record)
+    # Rows of values, the columns in the order asked (the primary key first); each field read by a reader chosen once.
+    column = {name: n for n, name in enumerate(page.query.values_select)}
+    readers = [_exchange_reader(name, column, name in shown) for name in fields]
+    rows = [dict(zip(fields, [read(person) for read in readers], strict=True)) for person in persons]
     return rows, more
