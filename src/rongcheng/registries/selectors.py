@@ -557,7 +557,7 @@ def persons_read_for_sharing(
         "detail": {"clear": sorted(shown), "via": "exchange", "department": department[:100], "grant": grant[:40],
                    "fields": list(fields)},
     }  # fmt: skip
-    persons: list[Sequence[Any]]
+    persons: Sequence[Sequence[Any]]
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         # The exchange calls this inside the transaction of its own read records (read_record_transaction): on
         # PostgreSQL the page and its read record are one statement (audit_record_page), the record listing exactly
