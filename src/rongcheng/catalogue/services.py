@@ -650,8 +650,9 @@ def exchange_read(
     and decoding it (bench/README.md, issue 17, fifth pass).
 
     Personal data items are masked unless the grant names them in clear. Rows of individual people (a resource
-    backed by a registry's records) are read through that registry's audited selector, one read record per person
-    with the purpose and the consuming department, which the person sees in "who read my data"."""
+    backed by a registry's records) are read through that registry's audited selector, each person's read recorded
+    with the purpose and the consuming department (on PostgreSQL one record a page, listing the persons: ADR 0004),
+    which the person sees in "who read my data"."""
     action = f"catalogue.exchange.{kind}"
     with _refusal_audited(action, user, target_type="catalogue.dataresource", target_id=resource_code,
                           detail={"purpose": purpose[:100]}):  # fmt: skip

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from rongcheng.audit.models import AuditRecord
+from rongcheng.audit.selectors import TARGETS
 from rongcheng.identity.events import AccountLocked, SignInFailed
 from rongcheng.kernel.crypto import sm3_digest
 from rongcheng.licences.events import LicenceVerificationFailed
@@ -204,13 +205,15 @@ def _outside_department(readers: Iterable[str]) -> None:
         department = user.department
         if department is None:  # filtered out above
             continue
+        # A record names one person, or (a page read through the exchange, on PostgreSQL) lists those of its page.
         person_ids = {
             int(target)
-            for target in AuditRecord.objects.filter(
+            for target_id, listed in AuditRecord.objects.filter(
                 action="registries.person.read", outcome="success", actor_kind="user", actor_id=str(user.pk),
                 occurred_at__gte=since,
-            ).values_list("target_id", flat=True)
-            if target.isdigit()
+            ).values_list("target_id", f"detail__{TARGETS}")
+            for target in (listed if isinstance(listed, list) else [target_id])
+            if isinstance(target, str) and target.isdigit()
         }  # fmt: skip
         prefix = jurisdiction_prefix(department.division_code)
         outside = Person.objects.filter(pk__in=person_ids).exclude(division_code__startswith=prefix).count()

@@ -6,8 +6,10 @@ A refused read raises after writing a "denied" audit record outside any transact
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from django.db import connection
@@ -15,6 +17,7 @@ from django.db.models import QuerySet
 
 from rongcheng.accounts.models import User
 from rongcheng.audit.models import AuditRecord
+from rongcheng.audit.selectors import target_condition
 from rongcheng.audit.services import (
     Actor,
     actor_from_user,
@@ -447,9 +450,13 @@ def person_reads_for_resident(*, user: User, before: int | None = None, limit: i
             errors=[{"loc": ["query", "limit"], "rule": "limit.range", "msg": f"1..{READS_MAX_LIMIT}"}],
         )
     person = person_for_resident(user=user)
-    qs = AuditRecord.objects.filter(
-        target_type="registries.person", target_id=str(person.pk), action=PERSON_READ_ACTION, outcome="success"
-    ).order_by("-id")
+    # The records naming the person, and those of pages read through the exchange that list the person among theirs
+    # (one record a page on PostgreSQL: audit_record_page); one keyset over both, newest first.
+    qs = (
+        AuditRecord.objects.filter(target_type="registries.person", action=PERSON_READ_ACTION, outcome="success")
+        .filter(target_condition(person.pk))
+        .order_by("-id")
+    )
     if before is not None:
         qs = qs.filter(id__lt=before)
     records = list(qs[:limit])
@@ -494,21 +501,24 @@ _EXCHANGE_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def _exchange_value(name: str, person: dict[str, Any], clear: bool) -> Any:
-    """One field of a person as `_person_view` shows it (the same masking), from a row of values."""
+def _exchange_reader(name: str, column: dict[str, int], clear: bool) -> Callable[[Sequence[Any]], Any]:
+    """How one field of a person is read from a row of the page's columns (`column`: each column's position), as
+    `_person_view` shows it (the same masking); chosen once a page, not once a value."""
     if name in ("id_number", "phone"):
         if clear:
-            return reveal(f"person.{name}", person[f"{name}_cipher"])
-        return person[f"{name}_masked"]
+            cipher, kind = column[f"{name}_cipher"], f"person.{name}"
+            return lambda row: reveal(kind, row[cipher])
+        return itemgetter(column[f"{name}_masked"])
+    at = column[_EXCHANGE_COLUMNS[name][clear][0]]
     if name == "address":
-        text = person["address__text"] or ""
-        return text if clear else _mask_value("address", text)
+        return (lambda row: row[at] or "") if clear else (lambda row: _mask_value("address", row[at] or ""))
     if name == "birth_date":
-        text = person["birth_date"].isoformat()
-        return text if clear else _mask_value("birth_date", text)
-    if name == "name":
-        return person["name"] if clear else _mask_value("name", person["name"])
-    return person[name]
+        if clear:
+            return lambda row: row[at].isoformat()
+        return lambda row: _mask_value("birth_date", row[at].isoformat())
+    if name == "name" and not clear:
+        return lambda row: _mask_value("name", row[at])
+    return itemgetter(at)
 
 
 def persons_read_for_sharing(
@@ -524,9 +534,10 @@ def persons_read_for_sharing(
 ) -> tuple[list[dict[str, Any]], bool]:
     """A page of person records for a department system reading through a sharing grant (the catalogue's exchange
     checked the grant: which fields, which in clear, its expiry). Protected fields are masked unless in `clear`;
-    each person read is an audit record with the stated purpose, the consuming department and the grant, so it shows
-    in that person's "who read my data". Returns the rows (only `fields`) and whether more follow; the reader's
-    address comes from the request context."""
+    every person read is recorded with the stated purpose, the consuming department and the grant, so it shows in
+    that person's "who read my data": on PostgreSQL one record for the page listing the persons read (sealed with
+    it; found for each person by a GIN index, ADR 0004 amended 2026-12-07), elsewhere one record per person.
+    Returns the rows (only `fields`) and whether more follow; the reader's address comes from the request context."""
     unknown = [name for name in fields if name not in EXCHANGE_FIELDS]
     if unknown or not 1 <= limit <= EXCHANGE_MAX_LIMIT or not 0 <= offset <= 2**31 - 1:
         raise ValidationFailed(
@@ -539,22 +550,21 @@ def persons_read_for_sharing(
     columns = ["pk"]
     for name in fields:
         columns.extend(_EXCHANGE_COLUMNS[name][name in shown])
-    page = Person.objects.order_by("pk").values(*dict.fromkeys(columns))[offset : offset + limit + 1]
+    page = Person.objects.order_by("pk").values_list(*dict.fromkeys(columns))[offset : offset + limit + 1]
     record: dict[str, Any] = {
         "action": PERSON_READ_ACTION, "actor": actor, "target_type": "registries.person", "purpose": purpose[:500],
         "source_address": current_address(),
         "detail": {"clear": sorted(shown), "via": "exchange", "department": department[:100], "grant": grant[:40],
                    "fields": list(fields)},
     }  # fmt: skip
+    persons: Sequence[Sequence[Any]]
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         # The exchange calls this inside the transaction of its own read records (read_record_transaction): on
-        # PostgreSQL the page and its read records are one statement (audit_record_page), the records written for
-        # exactly the persons read, by their ids, without a round trip of their own.
-        names = [*page.query.values_select]
+        # PostgreSQL the page and its read record are one statement (audit_record_page), the record listing exactly
+        # the persons read, by their ids, without a round trip of its own.
         sql, params = page.query.sql_with_params()
-        persons = [dict(zip(names, row, strict=True))
-                   for row in audit_record_page(page_sql=sql, page_params=params, width=len(names), limit=limit,
-                                                **record)]  # fmt: skip
+        persons = audit_record_page(page_sql=sql, page_params=params, width=len(page.query.values_select),
+                                    limit=limit, **record)  # fmt: skip
         more = len(persons) > limit
         persons = persons[:limit]
     else:
@@ -564,6 +574,9 @@ def persons_read_for_sharing(
         # Inside a caller's transaction the page's records join it, without a savepoint of their own; called
         # outside any transaction, they get a transaction of their own.
         with nullcontext() if connection.in_atomic_block else read_record_transaction():
-            audit_record_many(target_ids=[person["pk"] for person in persons], **record)
-    rows = [{name: _exchange_value(name, person, name in shown) for name in fields} for person in persons]
+            audit_record_many(target_ids=[person[0] for person in persons], **record)
+    # Rows of values, the columns in the order asked (the primary key first); each field read by a reader chosen once.
+    column = {name: n for n, name in enumerate(page.query.values_select)}
+    readers = [_exchange_reader(name, column, name in shown) for name in fields]
+    rows = [dict(zip(fields, [read(person) for read in readers], strict=True)) for person in persons]
     return rows, more

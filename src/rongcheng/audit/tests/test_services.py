@@ -15,6 +15,8 @@ from rongcheng.audit.models import AuditAnchor, AuditChainLink, AuditPending, Au
 from rongcheng.audit.selectors import (
     GENESIS_MAC,
     RECORD_FIELDS,
+    AuditSearch,
+    audit_record_search,
     audit_verify,
     chain_key,
     chain_mac,
@@ -355,12 +357,12 @@ class TestSeal:
         assert audit_verify().ok
 
     @on_postgresql
-    def test_a_page_query_and_its_records_are_one_statement_with_a_record_per_row_read(
+    def test_a_page_query_and_its_record_are_one_statement_with_the_rows_read_listed(
         self, django_capture_on_commit_callbacks
     ):
         """audit_record_page: the page's rows as the query gives them (the row past the limit included, so the
-        caller can tell that more follow), and one record per row within the limit, as audit_record_many writes
-        them, in the order of the rows; sealed after commit with the expected MACs; no row, no record."""
+        caller can tell that more follow), and one record of the page listing the targets of the rows within the
+        limit (as text, ascending) in its detail; sealed after commit with the expected MAC; no row, no record."""
         from django.db import transaction
         from django.test.utils import CaptureQueriesContext
 
@@ -368,27 +370,78 @@ class TestSeal:
         with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
             with request_from("10.0.0.8"), CaptureQueriesContext(connection) as statements:
                 rows = audit_record_page(action="registries.person.read", actor=ALICE, target_type="registries.person",
-                                         page_sql=page, page_params=[1001, 1004], width=2, limit=3,
+                                         page_sql=page, page_params=[999, 1004], width=2, limit=5,
                                          purpose="核验身份", source_address="10.0.0.8",
                                          detail={"via": "exchange", "clear": []})  # fmt: skip
             assert len(statements.captured_queries) == 1
-            assert rows == [(1001, "row 1001"), (1002, "row 1002"), (1003, "row 1003"), (1004, "row 1004")]
+            assert rows == [(n, f"row {n}") for n in range(999, 1005)]
             assert audit_record_page(action="registries.person.read", actor=ALICE, target_type="registries.person",
                                      page_sql=page, page_params=[5, 4], width=2, limit=3) == []  # fmt: skip
         records = list(AuditRecord.objects.order_by("id"))
         assert [(r.action, r.actor_kind, r.actor_id, r.actor_label, r.target_type, r.target_id, r.outcome,
                  r.purpose, r.source_address, r.detail) for r in records] == [
-            ("registries.person.read", "user", "7", "alice", "registries.person", str(n), "success", "核验身份",
-             "10.0.0.8", {"via": "exchange", "clear": []})
-            for n in (1001, 1002, 1003)
+            ("registries.person.read", "user", "7", "alice", "registries.person", "", "success", "核验身份",
+             "10.0.0.8", {"via": "exchange", "clear": [], "targets": ["999", "1000", "1001", "1002", "1003"]})
         ]  # fmt: skip
-        assert len({r.request_id for r in records}) == 1
         assert records[0].request_id
         assert AuditPending.objects.count() == 0
-        assert list(AuditChainLink.objects.order_by("sequence").values_list("record_id", flat=True)) == [
-            r.pk for r in records
-        ]
+        assert list(AuditChainLink.objects.values_list("record_id", flat=True)) == [records[0].pk]
         assert audit_verify().ok
+
+    @on_postgresql
+    def test_a_page_record_is_found_by_each_target_it_lists_and_by_no_other(self, django_capture_on_commit_callbacks):
+        """target_condition, the auditors' search by target: the page's record for each target read (numeric order
+        is not text order: 999 and 1000 both), a single target's own record too, newest first; not for a target
+        past the limit, nor for a prefix of a listed one."""
+        from django.db import transaction
+
+        page = "SELECT n FROM generate_series(%s, %s) AS n ORDER BY n"
+        own = audit_record(action="registries.person.read", actor=ALICE, target_type="registries.person",
+                           target_id=1000)  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            audit_record_page(action="registries.person.read", actor=ALICE, target_type="registries.person",
+                              page_sql=page, page_params=[999, 1001], width=1, limit=2)  # fmt: skip
+        (paged,) = AuditRecord.objects.filter(target_id="", action="registries.person.read")
+
+        def found(target: str) -> list[int]:
+            return [r.pk for r in audit_record_search(search=AuditSearch(target_type="registries.person",
+                                                                         target_id=target)).items]  # fmt: skip
+
+        assert found("1000") == [paged.pk, own.pk]
+        assert found("999") == [paged.pk]
+        assert found("1001") == []
+        assert found("99") == []
+        assert found("10") == []
+
+    @on_postgresql
+    def test_editing_the_list_of_targets_read_breaks_the_chain(self, django_capture_on_commit_callbacks):
+        """The persons read are sealed with the page's record: a target taken off its list (someone hiding a read)
+        or added is found by verification."""
+        from django.db import transaction
+
+        page = "SELECT n FROM generate_series(%s, %s) AS n ORDER BY n"
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            audit_record_page(action="registries.person.read", actor=ALICE, target_type="registries.person",
+                              page_sql=page, page_params=[1, 3], width=1, limit=3)  # fmt: skip
+        audit_record(action="audit.search", actor=ALICE)
+        audit_seal()
+        (paged,) = AuditRecord.objects.filter(action="registries.person.read")
+        assert audit_verify().ok
+        raw_sql("SET LOCAL session_replication_role = replica")
+        raw_sql("UPDATE audit_record SET detail = jsonb_set(detail, '{targets}', '[\"1\", \"3\"]') WHERE id = %s",
+                [paged.pk])  # fmt: skip
+        result = audit_verify()
+        assert (result.ok, result.first_bad_record_id, result.reason) == (False, paged.pk, "content changed")
+
+    @on_postgresql
+    def test_a_page_record_refuses_a_detail_that_names_targets_itself(self):
+        from django.db import transaction
+
+        with transaction.atomic(), pytest.raises(AuditRecordInvalid):
+            audit_record_page(action="registries.person.read", actor=ALICE, target_type="registries.person",
+                              page_sql="SELECT 1", page_params=[], width=1, limit=1,
+                              detail={"targets": ["2"]})  # fmt: skip
+        assert AuditRecord.objects.count() == 0
 
     @pytest.mark.skipif(connection.vendor == "postgresql", reason="elsewhere than PostgreSQL")
     def test_a_page_query_with_its_records_needs_postgresql(self):

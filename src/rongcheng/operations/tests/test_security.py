@@ -275,6 +275,38 @@ def test_a_staff_member_reading_persons_outside_the_department_jurisdiction(
               *numbers)  # fmt: skip
 
 
+def test_persons_read_by_a_page_of_the_exchange_count_outside_the_department(
+    rules, django_capture_on_commit_callbacks, settings
+):
+    """A staff account's page of persons read at once (on PostgreSQL one record listing them) counts each person."""
+    from django.contrib.auth.models import Permission
+
+    from rongcheng.audit.services import actor_from_user
+    from rongcheng.registries.selectors import persons_read_for_sharing
+    from rongcheng.registries.tests.factories import make_id_number, make_person
+
+    settings.OPERATIONS_SECURITY_RULES = {**rules, "outside_department": {"persons": 3, "seconds": 3600}}
+    gulou = Department.objects.create(code="FZ-GLQ-MZJ", name="鼓楼区民政局", division_code="350102")
+    officer = User.objects.create_user(username="gulou-clerk", password=PASSWORD, kind=AccountKind.STAFF,
+                                       department=gulou)  # fmt: skip
+    officer.user_permissions.add(Permission.objects.get(codename="view_person"))
+    make_person(id_number=make_id_number(division="350102"))
+    for _ in "abc":
+        make_person(id_number=make_id_number(division="350103"))
+    with django_capture_on_commit_callbacks(execute=True):
+        persons_read_for_sharing(actor=actor_from_user(officer), department=gulou.name, grant="GX0001",
+                                 purpose="service_hall", fields=["name"], clear=frozenset(), offset=0,
+                                 limit=3)  # fmt: skip
+        audit_trail_scan()
+    assert not SecurityEvent.objects.filter(rule="outside_department").exists()  # two outside on the first page
+    with django_capture_on_commit_callbacks(execute=True):
+        persons_read_for_sharing(actor=actor_from_user(officer), department=gulou.name, grant="GX0001",
+                                 purpose="service_hall", fields=["name"], clear=frozenset(), offset=3,
+                                 limit=3)  # fmt: skip
+        audit_trail_scan()
+    assert SecurityEvent.objects.get(rule="outside_department").evidence["persons_outside"] == 3
+
+
 def test_the_city_wide_department_reads_anywhere_in_the_city(rules, django_capture_on_commit_callbacks, settings):
     from django.contrib.auth.models import Permission
 

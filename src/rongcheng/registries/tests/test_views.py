@@ -4,6 +4,7 @@ and "who read my data"."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, Permission
@@ -689,6 +690,42 @@ def test_my_reads_pages_newest_first(client, person):
     assert [r["entry"].audit_id for r in second.context["rows"]] == ids[20:]
     assert second.context["next_query"] is None
     assert client.get(reverse("registries:my-reads"), {"cursor": "forged"}).status_code == 400
+
+
+def test_my_reads_mixes_records_of_one_person_and_pages_read_through_the_exchange(client, person):
+    """A page of persons read through the exchange (on PostgreSQL one record listing them) shows in "who read my
+    data" of each person on it, with the department and the purpose, among the person's own records, newest first
+    and paged by the same cursor; a page without the person does not show."""
+    from rongcheng.audit.selectors import TARGETS
+    from rongcheng.audit.services import Actor
+    from rongcheng.registries.selectors import persons_read_for_sharing
+
+    others = [make_person(name="沈葆桢"), make_person(name="严复")]
+    officer = staff("officer")
+    system = Actor("api_client", "42", "fz-mzj-system")
+    sharing: dict[str, Any] = {"actor": system, "department": "福州市民政局", "grant": "GX0001",
+                               "fields": ["name", "division_code"], "clear": frozenset()}  # fmt: skip
+    for n in range(24):
+        if n % 3 == 2:
+            persons_read_for_sharing(purpose=f"低保审核 {n}", offset=0, limit=3, **sharing)
+            persons_read_for_sharing(purpose="不含本人", offset=1, limit=2, **sharing)  # the two others only
+        else:
+            person_read(reader=reader_for(officer), person_id=person.pk, purpose="statistics")
+    reads = AuditRecord.objects.filter(action="registries.person.read").order_by("-id")
+    mine = [r for r in reads if str(person.pk) in r.detail.get(TARGETS, [r.target_id])]
+    assert len(mine) == 24
+    assert {str(o.pk) for o in others} <= {t for r in reads for t in r.detail.get(TARGETS, [r.target_id])}
+
+    client.force_login(resident("linzexu", person=person))
+    first = client.get(reverse("registries:my-reads"))
+    second = client.get(f"{reverse('registries:my-reads')}?{first.context['next_query']}")
+    assert second.context["next_query"] is None
+    entries = [r["entry"] for r in (*first.context["rows"], *second.context["rows"])]
+    assert [e.audit_id for e in entries] == [r.pk for r in mine]
+    assert [(e.actor_kind, e.department, e.purpose, e.via) for e in entries if e.actor_kind == "api_client"] == [
+        ("api_client", "福州市民政局", f"低保审核 {n}", "exchange") for n in range(23, -1, -1) if n % 3 == 2
+    ]  # fmt: skip
+    assert "不含本人" not in first.content.decode() + second.content.decode()
 
 
 def test_my_reads_explains_when_the_account_is_not_bound_to_a_person(client, person):
