@@ -140,11 +140,15 @@ class PreparedQuery(Generic[M]):
 
 
 def _compiled_for(prepared: PreparedLookup[Any] | PreparedQuery[Any], connection: Any, alias: str) -> _Compiled:
-    # Kept on the connection (one per thread), so it lives and dies with it.
-    cache: dict[int, _Compiled] = connection.__dict__.setdefault("_rongcheng_prepared", {})
-    compiled = cache.get(id(prepared))
+    # Kept on the connection (one per thread), so it lives and dies with it; keyed by the prepared query itself,
+    # weakly, so it also dies with the query. Keyed by id() it outlived a short-lived query, whose id a later one
+    # could take and then run the first one's SQL.
+    cache: weakref.WeakKeyDictionary[Any, _Compiled] = connection.__dict__.setdefault(
+        "_rongcheng_prepared", weakref.WeakKeyDictionary()
+    )
+    compiled = cache.get(prepared)
     if compiled is None:
-        compiled = cache[id(prepared)] = prepared._compile(connection, alias)
+        compiled = cache[prepared] = prepared._compile(connection, alias)
     return compiled
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
@@ -107,3 +107,21 @@ def test_a_lookup_whose_plan_is_kept_gives_the_same_instances_and_prepares_once_
         with connection.cursor() as cursor:  # prepared once in this session: kept across the calls
             cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name = %s", [name])
             assert cursor.fetchone() == (1,)
+
+
+def test_a_prepared_querys_compiled_sql_goes_with_it():
+    """The compiled SQL a connection keeps for a prepared query is dropped when the query is: a later query that
+    happens to get the same id() must compile its own SQL, not run the first one's."""
+    import gc
+
+    first = PreparedQuery(lambda one: Person.objects.filter(name=one), placeholders=("\x00a\x00",))
+    assert first("nobody") == []
+    kept = connections[DEFAULT_DB_ALIAS].__dict__["_rongcheng_prepared"]
+    assert first in kept
+    before = len(kept)
+    del first
+    gc.collect()
+    assert len(kept) == before - 1
+    wanted = make_person()
+    other = PreparedQuery(lambda code: Person.objects.filter(division_code=code), placeholders=("\x00b\x00",))
+    assert [person.pk for person in other(wanted.division_code)] == [wanted.pk]
