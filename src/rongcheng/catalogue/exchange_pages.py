@@ -1,5 +1,5 @@
-"""A page of uploaded rows for the exchange, built by PostgreSQL as the JSON the API sends (projection and masking
-done in SQL), so that the rows are neither decoded, masked nor encoded again in Python.
+"""A page of uploaded rows for the exchange, built by PostgreSQL as the JSON the API sends (projected in SQL, the
+masked fields as each row keeps them), so that the rows are neither decoded, masked nor encoded again in Python.
 
 Masking is not computed here: every uploaded row keeps its personal data items already masked
 (`ResourceRow.masked`, `models.masked_form`: exactly `services._masked`, ADR 0021), and a masked field of the page is
