@@ -308,8 +308,10 @@ def data_resource_update(*, code: str, changes: dict[str, Any], actor: User, not
 def _masked_forms_renew(resource: DataResource) -> None:
     """Every uploaded row of the resource keeps the masked form of the resource's personal items as they are now
     (`ResourceRow.masked`, ADR 0021): worked out again from the rows as the database gives them back, in batches,
-    when an editor changes which items are personal. Until it is done, in the editor's transaction, readers see the
-    forms kept before, which lack any item newly personal: a page needing one is masked in Python."""
+    when an editor changes which items are personal; in the editor's transaction, so that readers see the new items
+    and the new forms together. A read racing the commit (its grant read before it, its page after) still answers
+    right: a page whose rows lack a form it needs is masked in Python, and a form of an item no longer personal is
+    never read."""
     personal = resource.personal_items
     rows = ResourceRow.objects.filter(resource=resource).order_by("pk").values_list("pk", "data")
     batch: list[tuple[int, dict[str, Any]]] = []
@@ -703,9 +705,9 @@ def exchange_read(
         # rows is built by PostgreSQL as JSON, projected, its masked fields taken from the masked form each row keeps
         # since its upload (exchange_pages, ADR 0021); its SQL depends on the fields and the masking the grant gives,
         # so it goes ahead for the shape this consumer's last read of the resource had, and is used only if the grant
-        # gives that shape again (else it is read after the grant's query). A code
-        # this process last saw backed by a provider (platform data, a registry's records) has no uploaded rows:
-        # nothing is sent ahead for it (exchange_pages.backed_guess).
+        # gives that shape again (else it is read after the grant's query). A code this process last saw backed by a
+        # provider (platform data, a registry's records) has no uploaded rows: nothing is sent ahead for it
+        # (exchange_pages.backed_guess).
         postgresql = connection.vendor == "postgresql"
         guess_key = (user.department_id, resource_code, tuple(fields) if fields else None)
         guess = exchange_pages.shape_guess(guess_key) if postgresql and as_json else None
