@@ -8,7 +8,8 @@ grant check and the audit. Measured in the same run, on the same database:
     projected, the personal item masked, an `ExchangeUse` and an audit record committed per page (durable commit);
   * HTTP: the same pages through `GET /api/v1/exchange/resources/.../rows` with an OAuth 2.0 client-credentials token,
     against `rongcheng serve` (granian), one connection; the page's JSON (built by PostgreSQL, the personal item
-    taken from the masked form the row keeps, ADR 0021) sent, and decoded by the client, against the same bare SELECT in the bench's process;
+    taken from the masked form the row keeps, ADR 0021) sent, and decoded by the client, against the same bare SELECT
+    in the bench's process;
   * platform data: pages of city cases (cases.cases, a provider paged by the database; the description masked)
     through the exchange, against the same values query of the same cases;
   * person records: pages of a person-records resource (registries.persons) through the exchange, each person read
