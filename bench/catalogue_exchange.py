@@ -8,7 +8,8 @@ grant check and the audit. Measured in the same run, on the same database:
     projected, the personal item masked, an `ExchangeUse` and an audit record committed per page (durable commit);
   * HTTP: the same pages through `GET /api/v1/exchange/resources/.../rows` with an OAuth 2.0 client-credentials token,
     against `rongcheng serve` (granian), one connection; the page's JSON (built by PostgreSQL, the personal item
-    masked there) sent, and decoded by the client, against the same bare SELECT in the bench's process;
+    taken from the masked form the row keeps, ADR 0021) sent, and decoded by the client, against the same bare SELECT
+    in the bench's process;
   * platform data: pages of city cases (cases.cases, a provider paged by the database; the description masked)
     through the exchange, against the same values query of the same cases;
   * person records: pages of a person-records resource (registries.persons) through the exchange, each person read
@@ -25,8 +26,9 @@ Each kind prints its goal line with its ratio and both rates. --profile prints a
 the API (in process) instead; BENCH_SEAL_MODE=manual leaves the audit sealer out of the process.
 
 Data, generated for the run: --cases city cases (bulk-created), --rows uploaded rows of a resource of five data
-items (one personal) written by COPY; --persons persons registered through the registries' service (their ID
-numbers and phones encrypted); one grant of each resource to a consumer department, made through the sharing services.
+items (one personal) written by COPY, each with its masked form as an upload keeps it (ADR 0021); --persons persons
+registered through the registries' service (their ID numbers and phones encrypted); one grant of each resource to a
+consumer department, made through the sharing services.
 
     uv run python bench/catalogue_exchange.py                 # 200,000 rows, 2,000 persons (a minute or two)
     uv run python bench/catalogue_exchange.py --rows 50000 --page 500
@@ -79,6 +81,7 @@ def _setup(args: argparse.Namespace) -> dict[str, Any]:
     from rongcheng.accounts.models import AccountKind, Department, User
     from rongcheng.audit.services import Actor
     from rongcheng.catalogue import services
+    from rongcheng.catalogue.models import masked_form
     from rongcheng.hall.selectors import city_today
     from rongcheng.kernel.identifiers import id_number_make
     from rongcheng.registries.services import person_register
@@ -101,14 +104,17 @@ def _setup(args: argparse.Namespace) -> dict[str, Any]:
         "sharing_method": "api", "open_type": "not_open", "open_condition": "基准测试", "update_cycle": 1})  # fmt: skip
     began = time.perf_counter()
     buffer = io.StringIO()
+    personal = resource.personal_items
     for n in range(args.rows):
         row = {"credit_code": f"91350100MA{n:08d}", "name": f"榕城第{n}号有限公司", "capital": float(n % 1000),
                "established": "2017-03-01", "legal_person": f"张{n % 97}三"}  # fmt: skip
-        buffer.write(f"{resource.pk}\t{n + 1}\t{json.dumps(row, ensure_ascii=False)}\n")
+        masked = masked_form(row, personal)  # as the upload service keeps it (ADR 0021)
+        buffer.write(f"{resource.pk}\t{n + 1}\t{json.dumps(row, ensure_ascii=False)}\t"
+                     f"{json.dumps(masked, ensure_ascii=False)}\n")  # fmt: skip
     with (
         transaction.atomic(),
         connection.cursor() as cursor,
-        cursor.copy("COPY catalogue_resourcerow (resource_id, row_number, data) FROM STDIN") as copy,
+        cursor.copy("COPY catalogue_resourcerow (resource_id, row_number, data, masked) FROM STDIN") as copy,
     ):
         copy.write(buffer.getvalue())
     with connection.cursor() as cursor:

@@ -15,6 +15,7 @@ Action API; `DataRequest`s are the public's requests for data.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -24,6 +25,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from rongcheng.accounts.models import Department
+from rongcheng.kernel.masking import mask_by_shape
 
 
 class Category(models.TextChoices):
@@ -84,6 +86,24 @@ class ItemType(models.TextChoices):
     DATE = "date", _("日期型")
     BOOLEAN = "boolean", _("布尔型")
     GEOMETRY = "geometry", _("空间型")
+
+
+def masked_form(data: dict[str, Any], personal: list[str]) -> dict[str, Any]:
+    """The personal items `personal` of an uploaded row `data`, each masked by its shape (kernel.masking.mask_by_shape),
+    as `ResourceRow.masked` keeps them; an item the row lacks is null, as the exchange projects it.
+
+    An item is left out (a page holding that row is then masked in Python, from the value read back) when the value
+    read back from the database may not be the value written: a number whose JSON text has an exponent (1e+16: a
+    PostgreSQL numeric, read back as 10000000000000000), negative zero, a value that is not finite, or a value of a type
+    an uploaded row never holds. A row read back from the database has none of them, except non-finite numbers."""
+    form: dict[str, Any] = {}
+    for name in personal:
+        value = data.get(name)
+        if isinstance(value, float) and (not math.isfinite(value) or "e" in repr(value) or str(value) == "-0.0"):
+            continue
+        if value is None or isinstance(value, str | bool | int | float):
+            form[name] = mask_by_shape(value)
+    return form
 
 
 def item_value(value: Any, kind: str) -> Any:
@@ -231,6 +251,10 @@ class ResourceRow(models.Model):
     resource = models.ForeignKey(DataResource, on_delete=models.CASCADE, related_name="rows")
     row_number = models.PositiveIntegerField()
     data = models.JSONField()
+    # The row's personal data items as the exchange shows them to a consumer not granted them in clear (`masked_form`),
+    # kept at upload so that a page is not masked at every read (ADR 0021); null: not worked out (a page holding such
+    # a row is masked in Python).
+    masked = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [

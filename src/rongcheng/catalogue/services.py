@@ -75,11 +75,12 @@ from rongcheng.catalogue.models import (
     SharingType,
     UpdateCycle,
     item_value,
+    masked_form,
 )
 from rongcheng.hall.selectors import city_today, working_days_add
 from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import DomainError
-from rongcheng.kernel.masking import mask_id_number, mask_name, mask_phone
+from rongcheng.kernel.masking import mask_by_shape
 from rongcheng.kernel.prepared import kept_plan
 from rongcheng.kernel.rows import model_from_row
 
@@ -290,15 +291,50 @@ def data_resource_update(*, code: str, changes: dict[str, Any], actor: User, not
         changed = sorted(k for k in RESOURCE_FIELDS if clean[k] != getattr(resource, k))
         if not changed:
             return resource
+        personal = set(resource.personal_items)
         for key in changed:
             setattr(resource, key, clean[key])
         resource.version += 1
         resource.updated_at = timezone.now()
         resource.save()
+        if set(resource.personal_items) != personal:  # the rows' kept masked forms follow the personal items
+            _masked_forms_renew(resource)
         _version_write(resource, actor, note or "changed: " + ", ".join(changed))
         audit_record(action="catalogue.resource.update", actor=_actor(actor), target_type="catalogue.dataresource",
                      target_id=code, source_address=current_address(), detail={"changed": changed})  # fmt: skip
         return resource
+
+
+def _masked_forms_renew(resource: DataResource) -> None:
+    """Every uploaded row of the resource keeps the masked form of the resource's personal items as they are now
+    (`ResourceRow.masked`, ADR 0021): worked out again from the rows as the database gives them back, in batches,
+    when an editor changes which items are personal; in the editor's transaction, so that readers see the new items
+    and the new forms together. A read racing the commit (its grant read before it, its page after) still answers
+    right: a page whose rows lack a form it needs is masked in Python, and a form of an item no longer personal is
+    never read."""
+    personal = resource.personal_items
+    rows = ResourceRow.objects.filter(resource=resource).order_by("pk").values_list("pk", "data")
+    batch: list[tuple[int, dict[str, Any]]] = []
+    for pk, data in rows.iterator(chunk_size=ROW_BATCH):
+        batch.append((pk, masked_form(data, personal)))
+        if len(batch) >= ROW_BATCH:
+            _masked_forms_write(batch)
+            batch = []
+    if batch:
+        _masked_forms_write(batch)
+
+
+def _masked_forms_write(forms: list[tuple[int, dict[str, Any]]]) -> None:
+    if connection.vendor != "postgresql":
+        ResourceRow.objects.bulk_update([ResourceRow(pk=pk, masked=form) for pk, form in forms], ["masked"],
+                                        batch_size=1000)  # fmt: skip
+        return
+    with connection.cursor() as cursor:  # one statement a batch (bulk_update's CASE of 5,000 arms costs seconds)
+        cursor.execute(
+            f"UPDATE {ResourceRow._meta.db_table} AS r SET masked = f.form::jsonb "  # noqa: S608 - the model's table
+            "FROM unnest(%s::bigint[], %s::text[]) AS f(id, form) WHERE r.id = f.id",
+            [[pk for pk, _form in forms], [json.dumps(form, ensure_ascii=False) for _pk, form in forms]],
+        )
 
 
 @dataclass
@@ -382,10 +418,14 @@ def resource_rows_upload(*, code: str, file_name: str, content: bytes, actor: Us
         with transaction.atomic():
             resource = _resource_locked(code)
             ResourceRow.objects.filter(resource=resource).delete()
+            personal = resource.personal_items
             for start in range(0, len(rows), ROW_BATCH):
+                batch = rows[start : start + ROW_BATCH]
                 ResourceRow.objects.bulk_create(
-                    ResourceRow(resource=resource, row_number=start + i + 1, data=row)
-                    for i, row in enumerate(rows[start : start + ROW_BATCH])
+                    ResourceRow(
+                        resource=resource, row_number=start + i + 1, data=row, masked=masked_form(row, personal)
+                    )
+                    for i, row in enumerate(batch)
                 )
             resource.next_update_due = _due(city_today(), resource.update_cycle)
             resource.version += 1
@@ -663,11 +703,12 @@ def exchange_read(
         # SQL by a grant in force, go in one round trip (the grant's answer first); the records of the read in a
         # second, the COMMIT in a third (the pipeline inside the transaction: outside it, psycopg would sync twice
         # more after the COMMIT, when Django restores autocommit and when the pipeline ends). The page of uploaded
-        # rows is built by PostgreSQL as JSON, projected and masked (exchange_pages); its SQL depends on the fields
-        # and the masking the grant gives, so it goes ahead for the shape this consumer's last read of the resource
-        # had, and is used only if the grant gives that shape again (else it is read after the grant's query). A code
-        # this process last saw backed by a provider (platform data, a registry's records) has no uploaded rows:
-        # nothing is sent ahead for it (exchange_pages.backed_guess).
+        # rows is built by PostgreSQL as JSON, projected, its masked fields taken from the masked form each row keeps
+        # since its upload (exchange_pages, ADR 0021); its SQL depends on the fields and the masking the grant gives,
+        # so it goes ahead for the shape this consumer's last read of the resource had, and is used only if the grant
+        # gives that shape again (else it is read after the grant's query). A code this process last saw backed by a
+        # provider (platform data, a registry's records) has no uploaded rows: nothing is sent ahead for it
+        # (exchange_pages.backed_guess).
         postgresql = connection.vendor == "postgresql"
         guess_key = (user.department_id, resource_code, tuple(fields) if fields else None)
         guess = exchange_pages.shape_guess(guess_key) if postgresql and as_json else None
@@ -776,8 +817,8 @@ def _uploaded_page_built(
     resource: DataResource, shape: exchange_pages.Shape, offset: int, limit: int, ahead: Any
 ) -> tuple[str | None, int, bool] | None:
     """A page of uploaded rows built by PostgreSQL (exchange_pages): its JSON text, the rows read (limit + 1 when
-    more follow), and True; None when a masked value could not be masked exactly in SQL (the caller reads the page
-    again and masks it in Python). `ahead`: the cursor on which the page of this shape was sent ahead, gated by a
+    more follow), and True; None when a row of it lacks the kept masked form of a masked field (the caller reads the
+    page again and masks it in Python). `ahead`: the cursor on which the page of this shape was sent ahead, gated by a
     grant in force; an empty answer there (past the end, or a grant made between the two statements) is read again."""
     answer = ahead.fetchone() if ahead is not None else None
     if answer is None or answer[0] is None:
@@ -841,16 +882,7 @@ def _rows_page(
     return rows[:limit], len(rows) > limit
 
 
-def _masked(value: Any) -> Any:
-    """A personal value the grant does not name in clear, as the registries' masking shows it."""
-    if value is None or value == "":
-        return value
-    text = str(value)
-    if len(text) in (15, 18) and text[:6].isdigit():
-        return mask_id_number(text)
-    if text.isdigit() and len(text) >= 7:
-        return mask_phone(text)
-    return mask_name(text)
+_masked = mask_by_shape  # a personal value the grant does not name in clear, as the registries' masking shows it
 
 
 # --- open data ----------------------------------------------------------------------------------------------------

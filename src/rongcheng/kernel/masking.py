@@ -7,6 +7,7 @@ Phones keep the first 3 and last 4 digits. Names keep the family name.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _MOBILE = re.compile(r"^(\d{3})\d{4}(\d{4})$")
 
@@ -32,3 +33,17 @@ def mask_name(value: str) -> str:
     if len(value) <= 1:
         return value
     return value[0] + "*" * (len(value) - 1)
+
+
+def mask_by_shape(value: Any) -> Any:
+    """A personal value masked by the shape of its text, whatever the item it belongs to (the exchange's masking of
+    personal data items not granted in clear): null and "" stay; 15 or 18 characters beginning with six digits, an
+    ID number; seven or more digits, a phone; anything else (a number, a boolean: their text), a name."""
+    if value is None or value == "":
+        return value
+    text = str(value)
+    if len(text) in (15, 18) and text[:6].isdigit():
+        return mask_id_number(text)
+    if text.isdigit() and len(text) >= 7:
+        return mask_phone(text)
+    return mask_name(text)
