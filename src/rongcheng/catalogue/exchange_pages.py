@@ -1,11 +1,11 @@
 """A page of uploaded rows for the exchange, built by PostgreSQL as the JSON the API sends (projected in SQL, the
 masked fields as each row keeps them), so that the rows are neither decoded, masked nor encoded again in Python.
 
-Masking is not computed here: every uploaded row keeps its personal data items already masked
-(`ResourceRow.masked`, `models.masked_form`: exactly `services._masked`, ADR 0021), and a masked field of the page is
-taken from there. A row whose kept form lacks a masked field wanted (written without it, or a value whose form is
-not kept) makes the page say so (`exact` false), and the caller reads it again and masks it in Python. A request for
-more than `MAX_FIELDS` items (json_build_object's argument limit) is projected in Python too.
+Masking is not computed here: every uploaded row keeps its personal data items already masked (`ResourceRow.masked`,
+`models.masked_form`: exactly `kernel.masking.mask_by_shape`, ADR 0021), and a masked field of the page is taken
+from there. A row whose kept form lacks a masked field wanted (written without it, or a value whose form is not kept)
+makes the page say so (`exact` false), and the caller reads it again and masks it in Python. A request for more than
+`MAX_FIELDS` items (json_build_object's argument limit) is projected in Python too.
 
 The SQL of a page depends on its shape (the fields wanted, which of them masked); `shape_guess` remembers the last
 shape of each consumer, resource and request, so that the exchange can send the page ahead of the grant's query (the

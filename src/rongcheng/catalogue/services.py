@@ -771,7 +771,7 @@ def exchange_read(
                     rows, more = _rows_page(resource, wanted, offset, limit, ahead if raw_ahead else None)
                     for row in rows if masked else ():
                         for name in masked:
-                            row[name] = _masked(row.get(name))
+                            row[name] = mask_by_shape(row.get(name))
                 else:
                     more = built[1] > limit
             count = len(rows) if rows is not None else min(built[1] if built else 0, limit)
@@ -880,9 +880,6 @@ def _rows_page(
     keys = frozenset(wanted)
     rows = [row if row.keys() == keys else {name: row.get(name) for name in wanted} for row in source]
     return rows[:limit], len(rows) > limit
-
-
-_masked = mask_by_shape  # a personal value the grant does not name in clear, as the registries' masking shows it
 
 
 # --- open data ----------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from rongcheng.catalogue.models import ExchangeUse, ResourceRow
 from rongcheng.catalogue.tests import factories as f
 from rongcheng.catalogue.tests.test_exchange_api import _rows_url, _system
 from rongcheng.hall.selectors import city_today
+from rongcheng.kernel.masking import mask_by_shape
 
 pytestmark = pytest.mark.django_db
 ITEMS = [
@@ -61,8 +62,8 @@ def _resource_with_rows():
     return resource
 
 
-def _granted(resource, items, clear=()):
-    asker = f.requester()
+def _granted(resource, items, clear=(), department=None):
+    asker = f.requester(department)
     request = services.sharing_request_submit(
         resource_code=resource.code, items=list(items), clear_items=list(clear), purpose="企业开办审核",
         scenario="开办企业时核对名称", period_from=city_today(), period_until=city_today() + dt.timedelta(days=90),
@@ -74,9 +75,10 @@ def _granted(resource, items, clear=()):
 
 
 def _expected(resource, fields, masked, offset, limit):
-    """The page as Python builds it from the stored rows: projected, each masked value by services._masked."""
+    """The page as Python builds it from the stored rows (as the database gives them back): projected, each masked
+    value by kernel.masking.mask_by_shape."""
     stored = ResourceRow.objects.filter(resource=resource, row_number__gt=offset).order_by("row_number")
-    return [{name: services._masked(row.data.get(name)) if name in masked else row.data.get(name) for name in fields}
+    return [{name: mask_by_shape(row.data.get(name)) if name in masked else row.data.get(name) for name in fields}
             for row in stored[:limit]]  # fmt: skip
 
 

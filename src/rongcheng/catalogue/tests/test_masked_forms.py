@@ -6,7 +6,6 @@ forms follow an editor's change of the personal items; the migration works them 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import importlib
 import io
 import json
@@ -22,7 +21,7 @@ from rongcheng.catalogue import services
 from rongcheng.catalogue.models import ResourceRow, masked_form
 from rongcheng.catalogue.tests import factories as f
 from rongcheng.catalogue.tests.test_exchange_api import _rows_url, _system
-from rongcheng.hall.selectors import city_today
+from rongcheng.catalogue.tests.test_exchange_pages import _expected, _granted
 
 pytestmark = pytest.mark.django_db
 ITEMS: list[dict[str, Any]] = [
@@ -79,25 +78,6 @@ def _uploaded(rows: list[list[str]], items=ITEMS):
     return resource
 
 
-def _granted(resource, items, clear=(), code="FZ-MZJ", name="福州市民政局"):
-    asker = f.requester(f.department(code, name))
-    request = services.sharing_request_submit(
-        resource_code=resource.code, items=list(items), clear_items=list(clear), purpose="低保资格核验",
-        scenario="核对", period_from=city_today(), period_until=city_today() + dt.timedelta(days=90), actor=asker,
-    )  # fmt: skip
-    services.sharing_request_transition(number=request.number, name="grant", actor=f.steward(resource.provider),
-                                        clear_items=list(clear))  # fmt: skip
-    return asker
-
-
-def _expected(resource, fields, masked, offset, limit):
-    """The page as Python builds it from the stored rows (as the database gives them back), each masked value by
-    services._masked."""
-    stored = ResourceRow.objects.filter(resource=resource, row_number__gt=offset).order_by("row_number")[:limit]
-    return [{name: services._masked(row.data.get(name)) if name in masked else row.data.get(name) for name in fields}
-            for row in stored]  # fmt: skip
-
-
 def _as_postgresql_builds(rows) -> Any:
     """The JSON text PostgreSQL gives for these rows as its exchange pages always built them (json_agg of jsonb
     values): the bytes its masking in SQL sent before ADR 0021 for the same masked values."""
@@ -121,7 +101,9 @@ def _read(resource, asker, fields, offset, limit):
 def test_random_rows_of_odd_values_answer_the_same_json_whichever_side_builds_the_page(seed):
     resource = _uploaded(_random_rows(60, seed))
     everyone = _granted(resource, NAMES)
-    some_clear = _granted(resource, NAMES, clear=["holder", "amount"], code="FZ-GAJ", name="福州市公安局")
+    some_clear = _granted(
+        resource, NAMES, clear=["holder", "amount"], department=f.department("FZ-GAJ", "福州市公安局")
+    )
     shapes = [
         (everyone, None),
         (everyone, ["holder", "code"]),
@@ -210,7 +192,7 @@ def test_the_masked_forms_follow_an_editors_change_of_the_personal_items():
     services.data_resource_update(code=resource.code, changes={"items": renamed}, actor=editor)
     for row in ResourceRow.objects.filter(resource=resource):
         assert row.masked == masked_form(row.data, ["mobile", "note"])
-    asker = _granted(resource, [item["name"] for item in renamed], code="FZ-GAJ", name="福州市公安局")
+    asker = _granted(resource, [item["name"] for item in renamed], department=f.department("FZ-GAJ", "福州市公安局"))
     wanted = [item["name"] for item in renamed]
     for _ in range(2):
         page = _read(resource, asker, None, 0, 30)
