@@ -20,6 +20,7 @@ from rongcheng.audit.models import AuditRecord
 from rongcheng.audit.selectors import target_condition
 from rongcheng.audit.services import (
     Actor,
+    PageAlongside,
     actor_from_user,
     audit_record,
     audit_record_many,
@@ -531,13 +532,16 @@ def persons_read_for_sharing(
     clear: frozenset[str],
     offset: int,
     limit: int,
+    alongside: PageAlongside | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """A page of person records for a department system reading through a sharing grant (the catalogue's exchange
     checked the grant: which fields, which in clear, its expiry). Protected fields are masked unless in `clear`;
     every person read is recorded with the stated purpose, the consuming department and the grant, so it shows in
     that person's "who read my data": on PostgreSQL one record for the page listing the persons read (sealed with
     it; found for each person by a GIN index, ADR 0004 amended 2026-12-07), elsewhere one record per person.
-    Returns the rows (only `fields`) and whether more follow; the reader's address comes from the request context."""
+    Returns the rows (only `fields`) and whether more follow; the reader's address comes from the request context.
+    `alongside`: the caller's own rows recording this read (the exchange's use and audit record), written with the
+    page's record: by the same statement on PostgreSQL (`audit_record_page`), else after the records."""
     unknown = [name for name in fields if name not in EXCHANGE_FIELDS]
     if unknown or not 1 <= limit <= EXCHANGE_MAX_LIMIT or not 0 <= offset <= 2**31 - 1:
         raise ValidationFailed(
@@ -564,7 +568,7 @@ def persons_read_for_sharing(
         # the persons read, by their ids, without a round trip of its own.
         sql, params = page.query.sql_with_params()
         persons = audit_record_page(page_sql=sql, page_params=params, width=len(page.query.values_select),
-                                    limit=limit, **record)  # fmt: skip
+                                    limit=limit, alongside=alongside.sql if alongside else (), **record)  # fmt: skip
         more = len(persons) > limit
         persons = persons[:limit]
     else:
@@ -575,6 +579,8 @@ def persons_read_for_sharing(
         # outside any transaction, they get a transaction of their own.
         with nullcontext() if connection.in_atomic_block else read_record_transaction():
             audit_record_many(target_ids=[person[0] for person in persons], **record)
+            if alongside is not None:
+                alongside.write(len(persons))
     # Rows of values, the columns in the order asked (the primary key first); each field read by a reader chosen once.
     column = {name: n for n, name in enumerate(page.query.values_select)}
     readers = [_exchange_reader(name, column, name in shown) for name in fields]
