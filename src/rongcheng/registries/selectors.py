@@ -6,6 +6,7 @@ A refused read raises after writing a "denied" audit record outside any transact
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -522,6 +523,16 @@ def _exchange_reader(name: str, column: dict[str, int], clear: bool) -> Callable
     return itemgetter(at)
 
 
+@functools.lru_cache(maxsize=64)
+def _exchange_page_sql(columns: tuple[str, ...]) -> tuple[str, tuple[Any, ...], tuple[str, ...]]:
+    """The exchange's page of persons for these columns as the ORM's values query compiles it (ordered by the primary
+    key), compiled once, not at every page: its SQL with the page's LIMIT and OFFSET as its last two placeholders, its
+    own parameters, and the names of the columns it selects, in order."""
+    query = Person.objects.order_by("pk").values_list(*columns).query
+    sql, params = query.sql_with_params()
+    return f"{sql} LIMIT %s OFFSET %s", tuple(params), tuple(query.values_select)
+
+
 def persons_read_for_sharing(
     *,
     actor: Actor,
@@ -554,7 +565,7 @@ def persons_read_for_sharing(
     columns = ["pk"]
     for name in fields:
         columns.extend(_EXCHANGE_COLUMNS[name][name in shown])
-    page = Person.objects.order_by("pk").values_list(*dict.fromkeys(columns))[offset : offset + limit + 1]
+    names = tuple(dict.fromkeys(columns))
     record: dict[str, Any] = {
         "action": PERSON_READ_ACTION, "actor": actor, "target_type": "registries.person", "purpose": purpose[:500],
         "source_address": current_address(),
@@ -566,12 +577,14 @@ def persons_read_for_sharing(
         # The exchange calls this inside the transaction of its own read records (read_record_transaction): on
         # PostgreSQL the page and its read record are one statement (audit_record_page), the record listing exactly
         # the persons read, by their ids, without a round trip of its own.
-        sql, params = page.query.sql_with_params()
-        persons = audit_record_page(page_sql=sql, page_params=params, width=len(page.query.values_select),
+        sql, params, selected = _exchange_page_sql(names)
+        persons = audit_record_page(page_sql=sql, page_params=[*params, limit + 1, offset], width=len(selected),
                                     limit=limit, alongside=alongside.sql if alongside else (), **record)  # fmt: skip
         more = len(persons) > limit
         persons = persons[:limit]
     else:
+        page = Person.objects.order_by("pk").values_list(*names)[offset : offset + limit + 1]
+        selected = tuple(page.query.values_select)
         persons = list(page)
         more = len(persons) > limit
         persons = persons[:limit]
@@ -582,7 +595,7 @@ def persons_read_for_sharing(
             if alongside is not None:
                 alongside.write(len(persons))
     # Rows of values, the columns in the order asked (the primary key first); each field read by a reader chosen once.
-    column = {name: n for n, name in enumerate(page.query.values_select)}
+    column = {name: n for n, name in enumerate(selected)}
     readers = [_exchange_reader(name, column, name in shown) for name in fields]
     rows = [dict(zip(fields, [read(person) for read in readers], strict=True)) for person in persons]
     return rows, more
