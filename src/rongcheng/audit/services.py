@@ -333,6 +333,47 @@ def _records_insert(
         cursor.execute(sql, params)
 
 
+def audit_record_counted_sql(
+    *,
+    action: str,
+    actor: Actor,
+    target_type: str,
+    target_id: str,
+    count_key: str,
+    purpose: str = "",
+    source_address: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> tuple[str, list[Any]]:
+    """An ``INSERT … SELECT`` of one record, as `audit_record` writes it (checked alike, queued for sealing by the
+    same trigger), whose detail also holds under `count_key` the number of rows of a page read: for the `alongside`
+    of `audit_record_page`, where `page_read(n)` gives it. Returns the SQL and its parameters. The caller schedules
+    nothing: `audit_record_page` has the chain sealed after the commit."""
+    if detail is not None and count_key in detail:
+        raise _invalid("detail", "detail.count", f"detail must not carry {count_key!r}: the count goes there.")
+    stored_detail = _checked(action=action, actor=actor, outcome="success", target_type=target_type,
+                             target_id=target_id, purpose=purpose, source_address=source_address,
+                             detail={**(detail or {}), count_key: 0})  # fmt: skip
+    sql = (
+        f"INSERT INTO {AuditRecord._meta.db_table} (actor_kind, actor_id, actor_label, action, target_type, "  # noqa: S608 - the model's table
+        "target_id, outcome, source_address, purpose, detail, request_id) "
+        "SELECT %s, %s, %s, %s, %s, %s, 'success', %s::inet, %s, jsonb_set(%s::jsonb, %s::text[], to_jsonb(n)), %s "
+        "FROM page_read"
+    )
+    return sql, [actor.kind, actor.id, actor.label, action, target_type, target_id, source_address or None, purpose,
+                 json.dumps(stored_detail), [count_key], _request_id()]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PageAlongside:
+    """Rows recording the same read as a page of persons' record (the exchange's use of its grant and its own audit
+    record), written with it: on PostgreSQL, where the page and its record are one statement (`audit_record_page`),
+    by `sql` (each an ``INSERT … SELECT`` reading `page_read(n)`, the number of rows read) in that statement; elsewhere
+    by `write(n)` in the caller's transaction, after the page's records. Both must write the same rows."""
+
+    sql: Sequence[tuple[str, Sequence[Any]]]
+    write: Callable[[int], object]
+
+
 @dataclass(frozen=True)
 class RowsAlongside:
     """Other rows that record the same read (a licence's fetch records), written with its audit records and committed
@@ -358,6 +399,7 @@ def audit_record_page(
     purpose: str = "",
     source_address: str | None = None,
     detail: Mapping[str, Any] | None = None,
+    alongside: Sequence[tuple[str, Sequence[Any]]] = (),
 ) -> list[tuple[Any, ...]]:
     """PostgreSQL, inside the caller's transaction: the rows of a page query (`page_sql`, `width` columns, ordered by
     its first column ascending, which names each row's target) and one record of the page read, by one statement.
@@ -367,7 +409,12 @@ def audit_record_page(
     a GIN index over that list (migration 0004) finds the record for any one of them (`target_condition`: "who read
     my data", the auditors' search by target). The record is driven by the very rows read (one snapshot), the
     targets never travel back, and the page and its record are one statement; no row, no record. Returns the page's
-    rows."""
+    rows.
+
+    `alongside`: other rows recording the same read (the caller's own, `PageAlongside.sql`), each an ``INSERT …
+    SELECT`` with its parameters, run as data-modifying WITHs of the same statement (exactly once, in the caller's
+    transaction, ADR 0011 amended 2026-12-07); each may read `page_read(n)`, one row: how many rows of the page were
+    read (at most `limit`; 0 for an empty page)."""
     if connection.vendor != "postgresql" or not connection.in_atomic_block:
         raise ImproperlyConfigured("audit_record_page runs on PostgreSQL inside the caller's transaction")
     if detail is not None and TARGETS in detail:
@@ -383,18 +430,25 @@ def audit_record_page(
         "SELECT %s, %s, %s, %s, %s, '', 'success', %s::inet, %s, "
         f"jsonb_set(%s::jsonb, '{{{TARGETS}}}', targets.ids), %s "
         "FROM (SELECT jsonb_agg(c0::text ORDER BY c0) AS ids FROM (SELECT c0 FROM page ORDER BY c0 LIMIT %s) AS taken) "
-        "AS targets WHERE targets.ids IS NOT NULL) "
-        "SELECT * FROM page"
+        "AS targets WHERE targets.ids IS NOT NULL)"
     )
+    record = [actor.kind, actor.id, actor.label, action, target_type, source_address or None, purpose,
+              json.dumps(stored_detail), _request_id()]  # fmt: skip
+    params: list[Any] = [*page_params, *record, limit]
+    if alongside:
+        sql += ", page_read (n) AS (SELECT least(count(*), %s) FROM page)"
+        params.append(limit)
+        for number, (along_sql, along_params) in enumerate(alongside):
+            sql += f", alongside_{number} AS ({along_sql})"
+            params.extend(along_params)
+    sql += " SELECT * FROM page"
     with connection.cursor() as cursor:
-        record = [actor.kind, actor.id, actor.label, action, target_type, source_address or None, purpose,
-                  json.dumps(stored_detail), _request_id()]  # fmt: skip
-        cursor.execute(sql, [*page_params, *record, limit])
+        cursor.execute(sql, params)
         rows: list[tuple[Any, ...]] = cursor.fetchall()
     # Ordered here, not by PostgreSQL: the page comes as its query ordered it, so this sort only checks (linear on
     # ordered rows), where a sort of the wide rows in the statement took ~0.7 ms a page of 1,000.
     rows.sort(key=itemgetter(0))
-    if rows and seal_mode() != "manual":
+    if (rows or alongside) and seal_mode() != "manual":  # alongside may hold a record even for an empty page
         transaction.on_commit(audit_seal_soon, robust=True)
     return rows
 

@@ -32,7 +32,15 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from rongcheng.accounts.models import Department, User
-from rongcheng.audit.services import Actor, actor_from_user, audit_record, audit_record_many, read_record_transaction
+from rongcheng.audit.services import (
+    Actor,
+    PageAlongside,
+    actor_from_user,
+    audit_record,
+    audit_record_counted_sql,
+    audit_record_many,
+    read_record_transaction,
+)
 from rongcheng.catalogue import exchange_pages, permissions, providers, sharing
 from rongcheng.catalogue.errors import (
     ApiTokenInvalid,
@@ -750,14 +758,41 @@ def exchange_read(
             provider = providers.provider_get(resource.backing) if resource.backing else None
             rows: list[dict[str, Any]] | None = None
             built: tuple[str | None, int, bool] | None = None
+            # The read's own records: its `ExchangeUse` and its audit record, with the number of rows read.
+            use_record = functools.partial(_use_record, grant=grant, client=_label(user), purpose=purpose[:200],
+                                           fields=wanted, kind=kind)  # fmt: skip
+            exchange_record: dict[str, Any] = {
+                "action": action, "actor": _actor(user), "target_type": "catalogue.dataresource",
+                "purpose": purpose[:100], "source_address": current_address(),
+                "detail": {"fields": wanted, "grant": grant.request.number, "personal": personal,
+                           "clear": sorted(clear)},
+            }  # fmt: skip
+
+            def record_read(count: int) -> None:
+                use_record(rows=count)
+                audit_record_many(target_ids=[resource.code], **{**exchange_record, "detail": {
+                    "rows": count, **exchange_record["detail"]}})  # fmt: skip
+
+            recorded = False
             if provider is not None and provider.records is not None:
                 rows = []
                 more = True
+                # A page the registry reads at once has the read's own records written with its own record: on
+                # PostgreSQL by the page's statement (ADR 0011, amended 2026-12-07), no statement of their own.
+                alongside = None
+                if limit <= RECORDS_PAGE:
+                    alongside = PageAlongside(
+                        sql=[_use_record_sql(grant=grant, client=_label(user), purpose=purpose[:200], fields=wanted,
+                                             kind=kind),
+                             audit_record_counted_sql(target_id=resource.code, count_key="rows", **exchange_record)],
+                        write=record_read,
+                    )  # fmt: skip
+                    recorded = True
                 while more and len(rows) < limit:  # the registry's pages are at most RECORDS_PAGE (a bulk file)
                     page, more = provider.records(
                         actor=_actor(user), department=grant.consumer.name, grant=grant.request.number,
                         purpose=purpose.strip(), fields=wanted, clear=clear, offset=offset + len(rows),
-                        limit=min(RECORDS_PAGE, limit - len(rows)),
+                        limit=min(RECORDS_PAGE, limit - len(rows)), alongside=alongside,
                     )  # fmt: skip
                     rows.extend(page)
             else:
@@ -775,12 +810,8 @@ def exchange_read(
                 else:
                     more = built[1] > limit
             count = len(rows) if rows is not None else min(built[1] if built else 0, limit)
-            _use_record(grant=grant, client=_label(user), purpose=purpose[:200], rows=count, fields=wanted,
-                        kind=kind)  # fmt: skip
-            audit_record_many(action=action, actor=_actor(user), target_type="catalogue.dataresource",
-                              target_ids=[resource.code], purpose=purpose[:100], source_address=current_address(),
-                              detail={"rows": count, "fields": wanted, "grant": grant.request.number,
-                                      "personal": personal, "clear": sorted(clear)})  # fmt: skip
+            if not recorded:
+                record_read(count)
         if built is not None:
             return ExchangePage(resource, wanted, None, offset, limit, more, rows_json=built[0], count=count)
         return ExchangePage(resource, wanted, rows, offset, limit, more)
@@ -811,6 +842,18 @@ def _use_record(*, grant: SharingGrant, client: str, purpose: str, rows: int, fi
             "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s)",
             [grant.pk, timezone.now(), client, purpose, rows, json.dumps(fields), kind],
         )
+
+
+def _use_record_sql(
+    *, grant: SharingGrant, client: str, purpose: str, fields: list[str], kind: str
+) -> tuple[str, list[Any]]:
+    """`_use_record`'s row as an ``INSERT … SELECT`` for a page of individual records (`PageAlongside`): the rows read
+    taken from `page_read(n)` of the page's statement."""
+    return (
+        f"INSERT INTO {ExchangeUse._meta.db_table} (grant_id, at, client, purpose, rows, fields, kind) "  # noqa: S608 - the model's table
+        "SELECT %s, %s, %s, %s, n, %s::jsonb, %s FROM page_read",
+        [grant.pk, timezone.now(), client, purpose, json.dumps(fields), kind],
+    )
 
 
 def _uploaded_page_built(

@@ -6,6 +6,7 @@ A refused read raises after writing a "denied" audit record outside any transact
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from rongcheng.audit.models import AuditRecord
 from rongcheng.audit.selectors import target_condition
 from rongcheng.audit.services import (
     Actor,
+    PageAlongside,
     actor_from_user,
     audit_record,
     audit_record_many,
@@ -521,6 +523,16 @@ def _exchange_reader(name: str, column: dict[str, int], clear: bool) -> Callable
     return itemgetter(at)
 
 
+@functools.lru_cache(maxsize=64)
+def _exchange_page_sql(columns: tuple[str, ...]) -> tuple[str, tuple[Any, ...], tuple[str, ...]]:
+    """The exchange's page of persons for these columns as the ORM's values query compiles it (ordered by the primary
+    key), compiled once, not at every page: its SQL with the page's LIMIT and OFFSET as its last two placeholders, its
+    own parameters, and the names of the columns it selects, in order."""
+    query = Person.objects.order_by("pk").values_list(*columns).query
+    sql, params = query.sql_with_params()
+    return f"{sql} LIMIT %s OFFSET %s", tuple(params), tuple(query.values_select)
+
+
 def persons_read_for_sharing(
     *,
     actor: Actor,
@@ -531,13 +543,16 @@ def persons_read_for_sharing(
     clear: frozenset[str],
     offset: int,
     limit: int,
+    alongside: PageAlongside | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """A page of person records for a department system reading through a sharing grant (the catalogue's exchange
     checked the grant: which fields, which in clear, its expiry). Protected fields are masked unless in `clear`;
     every person read is recorded with the stated purpose, the consuming department and the grant, so it shows in
     that person's "who read my data": on PostgreSQL one record for the page listing the persons read (sealed with
     it; found for each person by a GIN index, ADR 0004 amended 2026-12-07), elsewhere one record per person.
-    Returns the rows (only `fields`) and whether more follow; the reader's address comes from the request context."""
+    Returns the rows (only `fields`) and whether more follow; the reader's address comes from the request context.
+    `alongside`: the caller's own rows recording this read (the exchange's use and audit record), written with the
+    page's record: by the same statement on PostgreSQL (`audit_record_page`), else after the records."""
     unknown = [name for name in fields if name not in EXCHANGE_FIELDS]
     if unknown or not 1 <= limit <= EXCHANGE_MAX_LIMIT or not 0 <= offset <= 2**31 - 1:
         raise ValidationFailed(
@@ -550,7 +565,7 @@ def persons_read_for_sharing(
     columns = ["pk"]
     for name in fields:
         columns.extend(_EXCHANGE_COLUMNS[name][name in shown])
-    page = Person.objects.order_by("pk").values_list(*dict.fromkeys(columns))[offset : offset + limit + 1]
+    names = tuple(dict.fromkeys(columns))
     record: dict[str, Any] = {
         "action": PERSON_READ_ACTION, "actor": actor, "target_type": "registries.person", "purpose": purpose[:500],
         "source_address": current_address(),
@@ -562,12 +577,14 @@ def persons_read_for_sharing(
         # The exchange calls this inside the transaction of its own read records (read_record_transaction): on
         # PostgreSQL the page and its read record are one statement (audit_record_page), the record listing exactly
         # the persons read, by their ids, without a round trip of its own.
-        sql, params = page.query.sql_with_params()
-        persons = audit_record_page(page_sql=sql, page_params=params, width=len(page.query.values_select),
-                                    limit=limit, **record)  # fmt: skip
+        sql, params, selected = _exchange_page_sql(names)
+        persons = audit_record_page(page_sql=sql, page_params=[*params, limit + 1, offset], width=len(selected),
+                                    limit=limit, alongside=alongside.sql if alongside else (), **record)  # fmt: skip
         more = len(persons) > limit
         persons = persons[:limit]
     else:
+        page = Person.objects.order_by("pk").values_list(*names)[offset : offset + limit + 1]
+        selected = tuple(page.query.values_select)
         persons = list(page)
         more = len(persons) > limit
         persons = persons[:limit]
@@ -575,8 +592,10 @@ def persons_read_for_sharing(
         # outside any transaction, they get a transaction of their own.
         with nullcontext() if connection.in_atomic_block else read_record_transaction():
             audit_record_many(target_ids=[person[0] for person in persons], **record)
+            if alongside is not None:
+                alongside.write(len(persons))
     # Rows of values, the columns in the order asked (the primary key first); each field read by a reader chosen once.
-    column = {name: n for n, name in enumerate(page.query.values_select)}
+    column = {name: n for n, name in enumerate(selected)}
     readers = [_exchange_reader(name, column, name in shown) for name in fields]
     rows = [dict(zip(fields, [read(person) for read in readers], strict=True)) for person in persons]
     return rows, more

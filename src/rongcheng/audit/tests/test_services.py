@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
@@ -387,6 +388,49 @@ class TestSeal:
         assert AuditPending.objects.count() == 0
         assert list(AuditChainLink.objects.values_list("record_id", flat=True)) == [records[0].pk]
         assert audit_verify().ok
+
+    @on_postgresql
+    def test_rows_alongside_a_page_go_in_with_its_record_counting_the_rows_read(
+        self, django_capture_on_commit_callbacks
+    ):
+        """audit_record_page's `alongside`: the caller's rows recording the same read (here a record of its own from
+        audit_record_counted_sql) are written by the page's own statement, with `page_read(n)` the rows read within
+        the limit (5 of the 6 rows the page query gives; 0 for an empty page, which still records the read); every
+        record queued by the trigger, sealed after commit and the chain verified."""
+        from django.db import transaction
+        from django.test.utils import CaptureQueriesContext
+
+        from rongcheng.audit.services import audit_record_counted_sql
+
+        page = "SELECT n FROM generate_series(%s, %s) AS n ORDER BY n"
+
+        def counted() -> tuple[str, list[Any]]:
+            return audit_record_counted_sql(action="catalogue.exchange.query", actor=ALICE,
+                                            target_type="catalogue.dataresource", target_id="310003/000001",
+                                            count_key="rows", detail={"fields": ["name"]})  # fmt: skip
+
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            with CaptureQueriesContext(connection) as statements:
+                rows = audit_record_page(action="registries.person.read", actor=ALICE, target_type="registries.person",
+                                         page_sql=page, page_params=[999, 1004], width=1, limit=5,
+                                         alongside=[counted()])  # fmt: skip
+            assert len(statements.captured_queries) == 1
+            assert rows == [(n,) for n in range(999, 1005)]
+            assert audit_record_page(action="registries.person.read", actor=ALICE, target_type="registries.person",
+                                     page_sql=page, page_params=[5, 4], width=1, limit=3,
+                                     alongside=[counted()]) == []  # fmt: skip
+        records = list(AuditRecord.objects.order_by("id").values_list("action", "target_id", "detail"))
+        assert sorted(records, key=lambda r: r[0], reverse=True) == [
+            ("registries.person.read", "", {"targets": ["999", "1000", "1001", "1002", "1003"]}),
+            ("catalogue.exchange.query", "310003/000001", {"fields": ["name"], "rows": 5}),
+            ("catalogue.exchange.query", "310003/000001", {"fields": ["name"], "rows": 0}),
+        ]  # fmt: skip
+        assert AuditPending.objects.count() == 0
+        assert AuditChainLink.objects.count() == 3
+        assert audit_verify().ok
+        with pytest.raises(AuditRecordInvalid):
+            audit_record_counted_sql(action="catalogue.exchange.query", actor=ALICE, target_type="t", target_id="1",
+                                     count_key="rows", detail={"rows": 1})  # fmt: skip
 
     @on_postgresql
     def test_a_page_record_is_found_by_each_target_it_lists_and_by_no_other(self, django_capture_on_commit_callbacks):

@@ -237,10 +237,13 @@ def test_each_page_of_person_records_reads_the_persons_once_and_records_each_rea
         # the first call may send one ahead (this process has not yet seen the code's grant), never the later ones
         assert len([sql for sql in sent if "catalogue_resourcerow" in sql]) <= (1 if call == 0 else 0)
         assert [sql for sql in sent if sql.startswith("SAVEPOINT")] == sent[:1]
-        if connection.vendor == "postgresql":  # the page and its read records: one statement (audit_record_page)
+        if connection.vendor == "postgresql":
+            # the page, its read record, the ExchangeUse and the exchange's record: one statement (audit_record_page
+            # with the exchange's rows alongside), and no other write
             (page_sql,) = [sql for sql in sent if "registries_person" in sql]
-            assert "INSERT INTO audit_record" in page_sql
-            assert len([sql for sql in sent if "INSERT INTO audit_record" in sql]) == 2  # and the exchange's record
+            assert page_sql.count("INSERT INTO audit_record") == 2
+            assert "INSERT INTO catalogue_exchangeuse" in page_sql
+            assert [sql for sql in sent if "INSERT" in sql] == [page_sql]
         pages.append((page.fields, page.rows, page.more))
     assert pages == [
         (ITEMS, [{"id_number": "350102********0018", "name": "林则徐", "division_code": "350102"}], True),
@@ -262,6 +265,29 @@ def test_each_page_of_person_records_reads_the_persons_once_and_records_each_rea
                                                    "grant": grant.request.number, "fields": ITEMS})
         for person, purpose in ((first, PURPOSE), (second, "临时救助申请审核"), (first, PURPOSE))
     ]  # fmt: skip
+
+
+def test_a_page_of_person_records_past_the_end_still_records_the_read(people):
+    """A call that reads no person (an offset past the end) is still a use of the grant and an audited read, of 0
+    rows, and records no person; the chain seals it (on PostgreSQL written by the page's own statement)."""
+    from rongcheng.accounts.models import User
+    from rongcheng.audit.services import audit_verify
+
+    resource = _persons_resource()
+    consumer = _granted(resource, clear_asked=[], clear_granted=[])
+    reader = User.objects.get(department=consumer)
+    for offset, count in ((5, 0), (1, 1)):
+        page = services.exchange_read(resource_code=resource.code, fields=["name"], purpose=PURPOSE, offset=offset,
+                                      limit=10, user=reader)  # fmt: skip
+        assert (len(page.rows), page.more) == (count, False)
+    assert list(ExchangeUse.objects.order_by("id").values_list("rows", "fields")) == [(0, ["name"]), (1, ["name"])]
+    exchange = AuditRecord.objects.filter(action="catalogue.exchange.query").order_by("id")
+    assert [(a.target_id, a.detail["rows"], a.detail["fields"]) for a in exchange] == [
+        (resource.code, 0, ["name"]),
+        (resource.code, 1, ["name"]),
+    ]
+    assert [t for t, _r in _reads(1)] == [str(people[1].pk)]
+    assert audit_verify().ok
 
 
 def test_an_uploaded_resource_once_guessed_backed_still_answers_its_rows():
