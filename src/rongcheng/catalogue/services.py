@@ -56,6 +56,7 @@ from rongcheng.catalogue.errors import (
     SharingRequestNotFound,
     UploadRejected,
 )
+from rongcheng.catalogue.events import PersonalItemsChanged
 from rongcheng.catalogue.models import (
     CATEGORY_DIGIT,
     Approval,
@@ -88,6 +89,7 @@ from rongcheng.catalogue.models import (
 from rongcheng.hall.selectors import city_today, working_days_add
 from rongcheng.kernel.context import current_address
 from rongcheng.kernel.errors import DomainError
+from rongcheng.kernel.events import publish
 from rongcheng.kernel.masking import mask_by_shape
 from rongcheng.kernel.prepared import kept_plan
 from rongcheng.kernel.rows import model_from_row
@@ -305,31 +307,39 @@ def data_resource_update(*, code: str, changes: dict[str, Any], actor: User, not
         resource.version += 1
         resource.updated_at = timezone.now()
         resource.save()
-        if set(resource.personal_items) != personal:  # the rows' kept masked forms follow the personal items
-            _masked_forms_renew(resource)
+        if set(resource.personal_items) != personal:  # the rows' kept masked forms follow, in the worker
+            publish(PersonalItemsChanged(resource_code=resource.code, version=resource.version))
         _version_write(resource, actor, note or "changed: " + ", ".join(changed))
         audit_record(action="catalogue.resource.update", actor=_actor(actor), target_type="catalogue.dataresource",
                      target_id=code, source_address=current_address(), detail={"changed": changed})  # fmt: skip
         return resource
 
 
-def _masked_forms_renew(resource: DataResource) -> None:
+def masked_forms_renew(*, resource_code: str) -> int:
     """Every uploaded row of the resource keeps the masked form of the resource's personal items as they are now
-    (`ResourceRow.masked`, ADR 0021): worked out again from the rows as the database gives them back, in batches,
-    when an editor changes which items are personal; in the editor's transaction, so that readers see the new items
-    and the new forms together. A read racing the commit (its grant read before it, its page after) still answers
-    right: a page whose rows lack a form it needs is masked in Python, and a form of an item no longer personal is
-    never read."""
+    (`ResourceRow.masked`, ADR 0021): worked out again from the rows as the database gives them back, in batches of
+    their own, after an editor changed which items are personal (the `catalogue.masked_forms` job, started by
+    `PersonalItemsChanged` once the editor's change is committed). Returns how many rows it wrote.
+
+    Readers never wait for it and are never wrong meanwhile: a page whose rows lack a form it needs is masked in
+    Python (exchange_pages), and a form of an item no longer personal is never read. A form is the masking of the
+    row's own value, so one worked out before another change of the items is still right after it; a second change
+    while this runs starts a job of its own, which finishes the work with the items of its time."""
+    resource = DataResource.objects.filter(code=resource_code).first()
+    if resource is None:
+        return 0
     personal = resource.personal_items
-    rows = ResourceRow.objects.filter(resource=resource).order_by("pk").values_list("pk", "data")
-    batch: list[tuple[int, dict[str, Any]]] = []
-    for pk, data in rows.iterator(chunk_size=ROW_BATCH):
-        batch.append((pk, masked_form(data, personal)))
-        if len(batch) >= ROW_BATCH:
-            _masked_forms_write(batch)
-            batch = []
-    if batch:
-        _masked_forms_write(batch)
+    written = 0
+    last = 0
+    while True:
+        rows = list(ResourceRow.objects.filter(resource=resource, pk__gt=last).order_by("pk")
+                    .values_list("pk", "data")[:ROW_BATCH])  # fmt: skip
+        if not rows:
+            return written
+        with transaction.atomic():
+            _masked_forms_write([(pk, masked_form(data, personal)) for pk, data in rows])
+        written += len(rows)
+        last = rows[-1][0]
 
 
 def _masked_forms_write(forms: list[tuple[int, dict[str, Any]]]) -> None:

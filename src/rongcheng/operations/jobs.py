@@ -269,6 +269,19 @@ def credit_list_changed(event: Any) -> None:
     job_enqueue("credit.rescreen", key=f"credit.rescreen:{event.event_id}", subject_id=event.subject_id)
 
 
+def _masked_forms_renew(resource_code: str) -> int:
+    from rongcheng.catalogue.services import masked_forms_renew
+
+    return masked_forms_renew(resource_code=resource_code)
+
+
+def catalogue_personal_items_changed(event: Any) -> None:
+    """An editor changed which items of a resource are personal (catalogue.events.PersonalItemsChanged, after
+    commit): the rows' masked forms are worked out again in the worker, once per version of the resource."""
+    job_enqueue("catalogue.masked_forms", key=f"catalogue.masked_forms:{event.resource_code}@{event.version}",
+                resource_code=event.resource_code)  # fmt: skip
+
+
 def _events_sweep() -> int:
     """Hand the outbox rows still owed a minute after their commit (a failed handler, or a process that died between
     the commit and the delivery) to `events.deliver` jobs; the job's key is the row, so a row is worked once at a
@@ -345,5 +358,7 @@ def jobs_register_platform() -> None:
     job_register("security.notify", "Announce a new security event by mail and webhook.", _security_notify)
     job_register("credit.rescreen", "Check a subject's open applications again after its list entries changed.",
                  _credit_rescreen)  # fmt: skip
+    job_register("catalogue.masked_forms", "Work out the masked form of every row of a resource again after its "
+                 "personal items changed.", _masked_forms_renew)  # fmt: skip
     job_register("credit.rescreen_due", "Check open applications again for list entries starting or ending today.",
                  _credit_rescreen_due, every_minutes=24 * 60)  # fmt: skip

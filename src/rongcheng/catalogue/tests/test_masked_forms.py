@@ -22,6 +22,7 @@ from rongcheng.catalogue.models import ResourceRow, masked_form
 from rongcheng.catalogue.tests import factories as f
 from rongcheng.catalogue.tests.test_exchange_api import _rows_url, _system
 from rongcheng.catalogue.tests.test_exchange_pages import _expected, _granted
+from rongcheng.kernel.models import EventOutbox
 
 pytestmark = pytest.mark.django_db
 ITEMS: list[dict[str, Any]] = [
@@ -180,30 +181,53 @@ def test_rows_without_their_masked_form_are_masked_in_python():
             assert page.rows_json is None
 
 
+def _announced(resource) -> list[dict[str, Any]]:
+    rows = EventOutbox.objects.filter(event_type="rongcheng.catalogue.events.PersonalItemsChanged").order_by("id")
+    return [{k: v for k, v in row.payload.items() if k in ("resource_code", "version")} for row in rows
+            if row.payload["resource_code"] == resource.code]  # fmt: skip
+
+
 def test_the_masked_forms_follow_an_editors_change_of_the_personal_items():
     items = [{**item, "personal": item["name"] in ("holder",)} for item in ITEMS]
     resource = _uploaded(_random_rows(30, 5), items=items)
     asker = _granted(resource, NAMES)
     _read(resource, asker, None, 0, 30)  # the shape of this consumer's reads is known: the next pages come built
-    assert {tuple(row.masked or ()) for row in ResourceRow.objects.filter(resource=resource)} == {("holder",)}
+    before = dict(ResourceRow.objects.filter(resource=resource).values_list("pk", "masked"))
+    assert {tuple(form or ()) for form in before.values()} == {("holder",)}
     editor = f.editor(resource.provider)
     renamed = [{**item, "name": "mobile" if item["name"] == "phone" else item["name"],
                 "personal": item["name"] in ("phone", "note")} for item in items]  # fmt: skip
     services.data_resource_update(code=resource.code, changes={"items": renamed}, actor=editor)
-    for row in ResourceRow.objects.filter(resource=resource):
-        assert row.masked == masked_form(row.data, ["mobile", "note"])
+    # PersonalItemsChanged, owed to the worker's subscriber in the editor's transaction: the worker renews the forms
+    resource.refresh_from_db()
+    assert _announced(resource) == [{"resource_code": resource.code, "version": resource.version}]
+    # the editor's request wrote no form: until the worker has, the pages are masked in Python and still right
+    assert dict(ResourceRow.objects.filter(resource=resource).values_list("pk", "masked")) == before
     asker = _granted(resource, [item["name"] for item in renamed], department=f.department("FZ-GAJ", "福州市公安局"))
     wanted = [item["name"] for item in renamed]
     for _ in range(2):
         page = _read(resource, asker, None, 0, 30)
         assert page.rows == _expected(resource, wanted, ["mobile", "note"], 0, 30)
         assert all(row["mobile"] is None for row in page.rows)  # uploaded before the rename: projected as null
+    assert page.rows_json is None  # the forms it needs are not kept yet
+    assert services.masked_forms_renew(resource_code=resource.code) == 30
+    for row in ResourceRow.objects.filter(resource=resource):
+        assert row.masked == masked_form(row.data, ["mobile", "note"])
+    page = _read(resource, asker, None, 0, 30)
+    assert page.rows == _expected(resource, wanted, ["mobile", "note"], 0, 30)
     if connection.vendor == "postgresql":
         assert page.rows_json is not None  # the new forms kept: built by PostgreSQL, not masked in Python
-    # an edit that leaves the personal items as they are leaves the rows alone
+    # an edit that leaves the personal items as they are announces nothing and leaves the rows alone
     ResourceRow.objects.filter(resource=resource, row_number=1).update(masked={"kept": "as is"})
     services.data_resource_update(code=resource.code, changes={"summary": "新的摘要。"}, actor=editor)
+    assert len(_announced(resource)) == 1
     assert ResourceRow.objects.get(resource=resource, row_number=1).masked == {"kept": "as is"}
+
+
+def test_renewing_the_masked_forms_of_a_resource_gone_or_empty_writes_nothing():
+    resource = f.resource(items=ITEMS)
+    assert services.masked_forms_renew(resource_code=resource.code) == 0
+    assert services.masked_forms_renew(resource_code="NO-SUCH-CODE") == 0
 
 
 def test_the_migration_works_out_the_masked_forms_of_rows_uploaded_before():
