@@ -260,9 +260,9 @@ def pg_texts(values: Iterable[str]) -> str:
     """Every element double-quoted, backslash and double quote escaped, for `%s::text[]`. When no element holds
     either character (a tap batch's keys never do), the elements are joined as they are, in one `str.join`."""
     values = list(values)
-    joined = '","'.join(values)
-    if '"' not in joined and "\\" not in joined:
-        return '{"' + joined + '"}' if values else "{}"
+    plain = "".join(values)  # (the quoted join itself holds '"' between elements: look at the elements alone)
+    if '"' not in plain and "\\" not in plain:
+        return '{"' + '","'.join(values) + '"}' if values else "{}"
     return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 

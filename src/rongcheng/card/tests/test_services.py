@@ -292,6 +292,20 @@ def test_tap_times_in_any_iso_form_book_at_their_instant_and_gaps_count_across_l
     assert selectors.ledger_check() == []
 
 
+def test_array_literals_escape_only_what_needs_it() -> None:
+    """A batch's keys and card numbers hold no quote or backslash: they are joined as they are, with no pass over
+    each element (the check looked at the joined literal, whose separators are quotes, and never took that way)."""
+
+    class Plain(str):
+        def replace(self, *args: object, **kwargs: object) -> str:
+            raise AssertionError("an element without a quote or backslash escaped one by one")
+
+    keys = [Plain(services.tap_key(n, n + 1)) for n in range(3)]
+    assert ledger.pg_texts(keys) == '{"tap:0:1","tap:1:2","tap:2:3"}'
+    assert ledger.pg_texts([]) == "{}"
+    assert ledger.pg_texts(['say "hi"', "a\\b", "x"]) == '{"say \\"hi\\"","a\\\\b","x"}'
+
+
 def test_each_tap_of_a_batch_is_a_transfer_of_its_own_and_the_ids_follow_the_taps_order() -> None:
     """On PostgreSQL the batch's transfer ids are drawn from the sequence before the rows are written (no join back
     by key): each tap is the transfer of its own card (the purse), counter (the key), fare and time, naming its
