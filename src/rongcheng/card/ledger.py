@@ -249,18 +249,20 @@ def pg_bools(values: Iterable[bool]) -> str:
     return "{" + ",".join("t" if v else "f" for v in values) + "}"
 
 
-def pg_times(values: Iterable[dt.datetime]) -> str:
-    """Aware datetimes in ISO 8601 (no character an array literal would need quoted), for `%s::timestamptz[]`."""
-    return "{" + ",".join(v.isoformat() for v in values) + "}"
+def pg_times(values: Iterable[dt.datetime | str]) -> str:
+    """Aware datetimes in ISO 8601 (no character an array literal would need quoted), for `%s::timestamptz[]`. A
+    text is one already in the form `datetime.isoformat` gives (a tap's time as its terminal sent it, checked by the
+    caller), taken as it is."""
+    return "{" + ",".join(v if isinstance(v, str) else v.isoformat() for v in values) + "}"
 
 
 def pg_texts(values: Iterable[str]) -> str:
     """Every element double-quoted, backslash and double quote escaped, for `%s::text[]`. When no element holds
     either character (a tap batch's keys never do), the elements are joined as they are, in one `str.join`."""
     values = list(values)
-    joined = '","'.join(values)
-    if '"' not in joined and "\\" not in joined:
-        return '{"' + joined + '"}' if values else "{}"
+    plain = "".join(values)  # (the quoted join itself holds '"' between elements: look at the elements alone)
+    if '"' not in plain and "\\" not in plain:
+        return '{"' + '","'.join(values) + '"}' if values else "{}"
     return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
@@ -320,7 +322,7 @@ def book_to_one(
     credit_id: int,
     amounts: Sequence[int],
     keys: Sequence[str],
-    business: Sequence[dt.datetime],
+    business: Sequence[dt.datetime | str],
     kind: str,
     batch_id: int | None = None,
 ) -> list[int]:
@@ -336,7 +338,7 @@ def book_to_one(
     the entries and the ids returned take them by position (no join back by key). The checks are those of `_apply`
     for an overdraft transfer: one currency, the credit's upper limit (against the batch's total, since credits only
     raise it). `batch_id` names the batch of offline taps the transfers are (ADR 0012, "Taps folded into their
-    transfers")."""
+    transfers"). A business time is an aware datetime or its ISO 8601 text as `pg_times` takes it."""
     if connection.vendor != "postgresql":
         raise LedgerInputInvalid("Set-based booking needs PostgreSQL; book() the specs elsewhere.")
     if not amounts or not len(debits) == len(amounts) == len(keys) == len(business):

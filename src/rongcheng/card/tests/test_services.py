@@ -48,6 +48,26 @@ def test_card_numbers_carry_a_luhn_check_digit() -> None:
         services.card_top_up(number=broken, amount=1, channel="bank", actor=account("c", "add_transfer"), key="x")
 
 
+def test_the_luhn_digit_is_the_textbook_sum_for_every_string_of_digits() -> None:
+    """ASCII digits take `translate` and a byte sum (bench/README.md, "Offline taps, seventh pass"); any other digits
+    Python reads as such the loop: both the textbook sum."""
+
+    def textbook(payload: str) -> str:
+        total = 0
+        for position, char in enumerate(reversed(payload)):
+            digit = int(char) * (2 if position % 2 == 0 else 1)
+            total += digit - 9 if digit > 9 else digit
+        return str((10 - total % 10) % 10)
+
+    for length in range(1, 20):
+        for start in range(0, 100, 7):
+            payload = "".join(str((start + i * 7 + length) % 10) for i in range(length))
+            assert luhn_digit(payload) == textbook(payload), payload
+    assert luhn_digit("\u0667\u0669\u0669\u0662") == textbook("7992")  # Arabic-Indic digits, as before
+    assert not luhn_valid("\u0667" * 16)
+    assert not luhn_valid("79927398710x")
+
+
 def test_top_up_pay_and_partial_refunds_never_beyond_the_original() -> None:
     card = card_with(1000)
     bus = merchant("BUS1", "bus")
@@ -237,6 +257,53 @@ def test_a_tap_batch_books_set_wise_entries_in_tap_order_and_keeps_the_cards_hig
     assert Card.objects.get(pk=poor.pk).tap_counter == 3
     assert selectors.ledger_check() == []
     assert {"card": poor.number, "reason": "debt"} in selectors.deny_list()
+
+
+def test_tap_times_in_any_iso_form_book_at_their_instant_and_gaps_count_across_late_taps() -> None:
+    """A tap time in the form `isoformat` gives goes to the database as the terminal sent it; any other ISO 8601
+    form Python reads (week date, basic format, a space, milliseconds, Z) is written out again: each transfer is
+    booked at the instant Python reads. Gaps are counted against the card's highest counter booked, with late taps
+    below it (filling an earlier gap) neither counted nor raising it."""
+    fast, slow, late = card_with(1000), card_with(1000), card_with(1000)
+    bus = merchant("BUST", "bus")
+    _terminal, key = services.terminal_register(merchant=bus, code="TT", actor=SYSTEM)
+    times = [
+        "2026-12-06T08:30:00+08:00", "2026-12-06T08:30:00.250000+08:00", "2026-W49-7T08:31:00+08:00",
+        "20261206T083200+0800", "2026-12-06 08:33:00+08:00", "2026-12-06T00:34:00.125Z", "2026-12-06T08:35:00-02:30",
+    ]  # fmt: skip
+    first = [{"card": fast.number, "counter": n, "amount": 10, "at": at} for n, at in enumerate(times, start=1)]
+    first += [{"card": late.number, "counter": n, "amount": 10, "at": times[0]} for n in (1, 2, 5)]
+    result = services.tap_batch_upload(**_batch("TT", key, 1, first), actor=bus.owner)
+    assert (result.booked, result.gaps) == (10, [{"card": late.number, "missing": [3, 4], "count": 2}])
+    for n, at in enumerate(times, start=1):
+        booked = Transfer.objects.get(key=services.tap_key(fast.pk, n)).business_at
+        assert booked == dt.datetime.fromisoformat(at), at
+    assert ledger.pg_times([times[0], dt.datetime.fromisoformat(times[1])]) == "{" + ",".join(times[:2]) + "}"
+    second = [{"card": late.number, "counter": 4, "amount": 10, "at": times[0]},  # fills the gap: not counted
+              {"card": slow.number, "counter": 2, "amount": 10, "at": times[0]},
+              {"card": late.number, "counter": 9, "amount": 10, "at": times[0]},
+              {"card": late.number, "counter": 6, "amount": 10, "at": times[0]},
+              {"card": slow.number, "counter": 1, "amount": 10, "at": times[0]}]  # fmt: skip
+    again = services.tap_batch_upload(**_batch("TT", key, 2, second), actor=bus.owner)
+    assert (again.booked, again.duplicates) == (5, [])
+    assert again.gaps == [{"card": late.number, "missing": [7, 8], "count": 2}]
+    counters = dict(Card.objects.filter(pk__in=[fast.pk, slow.pk, late.pk]).values_list("number", "tap_counter"))
+    assert counters == {fast.number: len(times), slow.number: 2, late.number: 9}
+    assert selectors.ledger_check() == []
+
+
+def test_array_literals_escape_only_what_needs_it() -> None:
+    """A batch's keys and card numbers hold no quote or backslash: they are joined as they are, with no pass over
+    each element (the check looked at the joined literal, whose separators are quotes, and never took that way)."""
+
+    class Plain(str):
+        def replace(self, *args: object, **kwargs: object) -> str:
+            raise AssertionError("an element without a quote or backslash escaped one by one")
+
+    keys = [Plain(services.tap_key(n, n + 1)) for n in range(3)]
+    assert ledger.pg_texts(keys) == '{"tap:0:1","tap:1:2","tap:2:3"}'
+    assert ledger.pg_texts([]) == "{}"
+    assert ledger.pg_texts(['say "hi"', "a\\b", "x"]) == '{"say \\"hi\\"","a\\\\b","x"}'
 
 
 def test_each_tap_of_a_batch_is_a_transfer_of_its_own_and_the_ids_follow_the_taps_order() -> None:
