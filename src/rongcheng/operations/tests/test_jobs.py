@@ -173,3 +173,17 @@ def test_an_owed_domain_event_is_swept_into_a_delivery_job_and_delivered_once():
         assert jobs._events_sweep() == 0
     finally:
         unsubscribe("test.swept")
+
+
+def test_every_platform_job_has_a_name_in_the_dashboards_language():
+    from django.utils import translation
+
+    from rongcheng.operations.models import JOB_LABELS
+
+    platform = [job.name for job in jobs.jobs() if not job.name.startswith("test.")]
+    assert set(platform) <= set(JOB_LABELS)  # the dashboard shows a run by its label, never by the job's key
+    run = JobRun(key="k", job="catalogue.masked_forms", started_at=timezone.now())
+    with translation.override("zh-hans"):
+        assert run.job_label == "重算数据资源脱敏形式"
+    with translation.override("en"):
+        assert run.job_label == "Recomputation of a resource's masked forms"
