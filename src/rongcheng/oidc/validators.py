@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from jwcrypto import jwk
@@ -31,6 +31,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidClientError
 
 from rongcheng.audit.services import Actor, audit_record
+from rongcheng.kernel.bound import server_bound_cursor
 from rongcheng.kernel.context import current_address
 from rongcheng.kernel.keyring import RS256, JwtInvalid, b64url_decode
 from rongcheng.oidc.hashers import ALGORITHM, ClientSecretHasher
@@ -141,10 +142,11 @@ class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-
         last milliseconds of such rows in a database crash only makes those systems ask again, and the flush is
         most of a grant's cost (ADR 0008). Rows of people's grants keep the full guarantee.
 
-        A client-credentials grant writes one row and nothing else, so on PostgreSQL that row goes in one round trip
-        (`_one_statement_without_flush_wait`) instead of four (BEGIN, SET LOCAL, INSERT, COMMIT): under load each
-        round trip waits for the database process to be scheduled, and those waits were most of a grant's time.
-        Never inside a caller's transaction: a SET LOCAL there would take the flush from the caller's commit too.
+        A client-credentials grant writes one row and nothing else, so on PostgreSQL that row goes in one statement
+        that is its own transaction and turns the flush wait off for that transaction alone
+        (`_client_credentials_row_insert`), instead of four round trips (BEGIN, SET LOCAL, INSERT, COMMIT): under
+        load each round trip waits for the database process to be scheduled, and those waits were most of a grant's
+        time. Never inside a caller's transaction: the setting would then hold for the caller's commit too.
 
         A client served from the cache without reading the stamp of clients (`stamp_check_deferred`) is checked here:
         by the row's INSERT itself on the one-statement path, by a query otherwise; a changed client raises
@@ -158,9 +160,8 @@ class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-
             client_cache_forget(request.client.client_id)
             raise ClientChanged(request.client.client_id)
         try:
-            if request.grant_type == "client_credentials" and _commits_alone():
-                with connection.execute_wrapper(_one_statement_without_flush_wait):
-                    return self._save_bearer_token(token, request, *args, **kwargs)
+            if unflushed:
+                return self._save_bearer_token(token, request, *args, **kwargs)
             with transaction.atomic():  # inside a caller's transaction, its commit and its guarantee decide
                 saved = self._save_bearer_token(token, request, *args, **kwargs)
                 if request.grant_type == "authorization_code":
@@ -266,10 +267,11 @@ class ProviderValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-
 
 
 _ACCESS_TOKEN_INSERT = f'INSERT INTO "{AccessToken._meta.db_table}" '
-# Sent after the row's INSERT in the same simple-protocol query (Django's psycopg cursors bind parameters on the
-# client): PostgreSQL runs the statements of one such query as one transaction, committed after the last, so the
-# SET LOCAL governs that commit and nothing else. The INSERT's result (RETURNING id) stays the cursor's first.
-_WITHOUT_FLUSH_WAIT = "; SET LOCAL synchronous_commit TO OFF"
+# The row's statement turns the WAL flush wait off for its own transaction (set_config(..., true) is SET LOCAL): sent
+# alone in autocommit, that transaction is the statement, committed when it ends, so the setting governs that commit
+# and nothing else. The CTE is materialized (set_config is volatile) and read by the INSERT's SELECT, so it runs
+# before the row goes in; when the stamp check finds another stamp nothing is written and there is nothing to flush.
+_WITHOUT_FLUSH_WAIT = "WITH unflushed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)) "
 
 
 # The access-token row of a client-credentials grant, as the toolkit's model save writes it (AccessToken's concrete
@@ -281,12 +283,16 @@ if {field.name for field in AccessToken._meta.concrete_fields} != {"id", *_ROW_F
     raise RuntimeError("AccessToken's columns changed: update _ROW_FIELDS and _client_credentials_row_insert")
 # The row goes in only if the stamp of clients is the one the client was read under: a client changed by another
 # process since this one cached it gets no row (and no token), in the same round trip.
-_STAMP_MATCHES = f"COALESCE((SELECT value FROM {ClientStamp._meta.db_table} WHERE id = 1), 0) = %s"  # noqa: S608
+_STAMP_MATCHES = f"COALESCE((SELECT value FROM {ClientStamp._meta.db_table} WHERE id = 1), 0) = %s::bigint"  # noqa: S608
+# Values bound by the server (kernel.bound): those in the SELECT list carry their column's type, which PostgreSQL
+# would not infer there.
 _ROW_INSERT = (
-    _ACCESS_TOKEN_INSERT
+    _WITHOUT_FLUSH_WAIT  # noqa: S608  (identifiers from the model; every value bound)
+    + _ACCESS_TOKEN_INSERT
     + "("
     + ", ".join(f'"{AccessToken._meta.get_field(name).column}"' for name in _ROW_FIELDS)
-    + f') SELECT NULL, NULL, %s, %s, NULL, %s, %s, %s, %s, %s, %s WHERE {_STAMP_MATCHES} RETURNING "id"'
+    + ") SELECT NULL, NULL, %s::text, %s::varchar, NULL, %s::bigint, %s::timestamptz, %s::text, %s::jsonb,"
+    + f' %s::timestamptz, %s::timestamptz FROM unflushed WHERE {_STAMP_MATCHES} RETURNING "id"'
 )
 _RESOURCE_FIELD = AccessToken._meta.get_field("resource")
 
@@ -294,12 +300,15 @@ _RESOURCE_FIELD = AccessToken._meta.get_field("resource")
 def _client_credentials_row_insert(*, expires: Any, request: Any, access_token: str, scope: str) -> int | None:
     """Insert the row of a client-credentials access token (the toolkit's set_token_value and TokenChecksumField:
     the SHA-256 of the token always, the token itself only if storage in clear is configured); its id, or None if
-    the stamp of clients is no longer the client's."""
+    the stamp of clients is no longer the client's. Sent alone, as its own transaction (the caller checked
+    `_commits_alone`), its values bound by the server."""
+    if not _commits_alone():
+        raise RuntimeError("a client-credentials token row without the flush wait must be its own transaction")
     at_rest = "" if oauth2_settings.COMPLIANT_BCP_RFC9700_TOKEN_STORAGE else access_token
     checksum = hashlib.sha256(access_token.encode("utf-8")).hexdigest()
     resource = _RESOURCE_FIELD.get_db_prep_save(getattr(request, "resource", None) or [], connection)
     now = timezone.now()
-    with connection.cursor() as cursor:
+    with server_bound_cursor(connection) as cursor:
         cursor.execute(_ROW_INSERT, [at_rest, checksum, request.client.pk, expires, scope, resource, now, now,
                                      int(getattr(request, "client_stamp", 0))])  # fmt: skip
         row = cursor.fetchone()
@@ -329,16 +338,8 @@ def stamp_check_deferred(deferral: StampCheckDeferral | None) -> Iterator[None]:
 
 def _commits_alone() -> bool:
     """PostgreSQL, in autocommit, outside any atomic block: a statement sent now is its own transaction."""
-    return connection.vendor == "postgresql" and connection.get_autocommit() and not connection.in_atomic_block
-
-
-def _one_statement_without_flush_wait(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-    """Execute wrapper of a client-credentials grant's save: the access-token row's INSERT, and only it, is sent
-    with the SET LOCAL that lets its own commit skip the WAL flush; any other statement (there is none today)
-    would fail rather than run unflushed."""
-    if many or not sql.startswith(_ACCESS_TOKEN_INSERT) or ";" in sql:
-        raise RuntimeError(f"unexpected statement in a client-credentials grant's save: {sql[:60]}")
-    return execute(sql + _WITHOUT_FLUSH_WAIT, params, many, context)
+    db = connections[DEFAULT_DB_ALIAS]  # once: each attribute read through `connection` looks the connection up again
+    return db.vendor == "postgresql" and db.get_autocommit() and not db.in_atomic_block
 
 
 def _checksum(value: str) -> str:

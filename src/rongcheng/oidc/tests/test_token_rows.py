@@ -1,6 +1,7 @@
 """How the token endpoint records what it issues: every grant leaves its token row (the token's SHA-256, never the
 token), a client-credentials grant in one statement that skips only the WAL flush of its own commit (ADR 0008),
-a person's grant in a transaction with the full durability guarantee.
+a person's grant in a transaction with the full durability guarantee. The row's statement binds its values on the
+server and turns the flush wait off for its own transaction (`set_config(..., true)`, SET LOCAL's function).
 
 These run outside a test transaction (`transaction=True`), as the server does: inside a caller's transaction the
 endpoint never sends the unflushed statement."""
@@ -12,6 +13,7 @@ import hashlib
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application
 
 from rongcheng.accounts.api_auth import AccountScopes
@@ -19,7 +21,7 @@ from rongcheng.oidc.tests.conftest import register
 from rongcheng.oidc.tests.test_bad_input import token_request
 from rongcheng.oidc.tests.test_claims import sign_in
 
-WITHOUT_FLUSH_WAIT = "SET LOCAL synchronous_commit TO OFF"
+WITHOUT_FLUSH_WAIT = "set_config('synchronous_commit', 'off', true)"
 RESOURCE = "https://mzj.example/api/"
 
 
@@ -53,13 +55,53 @@ def test_a_client_credentials_grant_records_its_token_row_in_one_statement(manag
     inserts = [query["sql"] for query in queries if "oauth2_provider_accesstoken" in query["sql"]]
     assert len(inserts) == 1
     if connection.vendor == "postgresql":
-        assert inserts[0].startswith('INSERT INTO "oauth2_provider_accesstoken"')
-        assert inserts[0].endswith(f"; {WITHOUT_FLUSH_WAIT}")
+        assert 'INSERT INTO "oauth2_provider_accesstoken"' in inserts[0]
+        assert WITHOUT_FLUSH_WAIT in inserts[0]
+        assert ";" not in inserts[0]  # one statement: the setting cannot reach another
         # The token row alone, its own transaction (the rate limit's counter is added in batches, ADR 0018).
-        assert len(queries) == 1
-        assert synchronous_commit() == "on"  # the SET LOCAL ended with the row's own transaction
+        assert len(queries) == 1, [query["sql"][:80] for query in queries]
+        assert synchronous_commit() == "on"  # the setting ended with the row's own transaction
     else:
         assert WITHOUT_FLUSH_WAIT not in inserts[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_token_row_is_bound_on_the_server_and_its_setting_lasts_its_own_transaction(manager):
+    """The row's values go apart from its text (psycopg's server-binding cursor, not the client's quoting), and the
+    statement's setting is SET LOCAL's: it holds until its transaction ends, then the session's own is back."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's statement")
+    import psycopg
+
+    from rongcheng.oidc.selectors import client_stamp
+    from rongcheng.oidc.validators import _ROW_INSERT
+
+    system = system_client(manager)
+    client_id = system.registration.application.client_id
+    token_request(client_id, system.client_secret, grant_type="client_credentials")  # warm: the client cache
+    cursors = []
+
+    def seen(execute, sql, params, many, context):
+        cursors.append((sql, context["cursor"].cursor))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(seen):
+        response = token_request(client_id, system.client_secret, grant_type="client_credentials")
+    assert response.status_code == 200
+    [(sql, cursor)] = [(sql, cursor) for sql, cursor in cursors if "oauth2_provider_accesstoken" in sql]
+    assert sql == _ROW_INSERT
+    assert not isinstance(cursor, psycopg.ClientCursor)
+    # The statement inside an explicit transaction (the endpoint never sends it there): the setting is local to it.
+    now = timezone.now()
+    application = system.registration.application
+    with transaction.atomic():
+        with connection.cursor() as plain:
+            plain.execute(_ROW_INSERT, ["", "0" * 64, application.pk, now, "", "[]", now, now,
+                                                          client_stamp()])  # fmt: skip
+            assert plain.fetchone() is not None
+        assert synchronous_commit() == "off"
+        transaction.set_rollback(True)
+    assert synchronous_commit() == "on"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -69,7 +111,7 @@ def test_inside_a_callers_transaction_the_token_row_is_not_sent_unflushed(manage
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         response = token_request(client_id, system.client_secret, grant_type="client_credentials")
         assert response.status_code == 200
-    assert not [query["sql"] for query in queries if query["sql"].endswith(WITHOUT_FLUSH_WAIT)]
+    assert not [query["sql"] for query in queries if WITHOUT_FLUSH_WAIT in query["sql"]]
     assert token_row(response.json()["access_token"]).application.client_id == client_id
     if connection.vendor == "postgresql":
         assert synchronous_commit() == "on"
