@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -32,7 +33,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import validate_ipv46_address
 from django.db import connection, connections, router, transaction
-from django.db.models import BooleanField, QuerySet, Subquery
+from django.db.models import BooleanField, QuerySet, Subquery, TextChoices
 from django.db.models.expressions import DatabaseDefault, RawSQL
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
@@ -108,9 +109,19 @@ def _invalid(field: str, rule: str, message: str) -> AuditRecordInvalid:
     return AuditRecordInvalid(message, errors=[{"loc": [field], "rule": rule, "msg": message}])
 
 
+@functools.cache
+def _max_length(field: str) -> int | None:
+    return getattr(AuditRecord._meta.get_field(field), "max_length", None)
+
+
+@functools.cache
+def _choices(kind: type[TextChoices]) -> frozenset[str]:
+    """A choices class's values, taken once (Django lists them again at every access)."""
+    return frozenset(kind.values)
+
+
 def _check_length(field: str, value: str) -> None:
-    model_field = AuditRecord._meta.get_field(field)
-    max_length = getattr(model_field, "max_length", None)
+    max_length = _max_length(field)
     if max_length is not None and len(value) > max_length:
         raise _invalid(field, "max_length", f"{field} is longer than {max_length} characters.")
 
@@ -124,9 +135,9 @@ def _checked(
         raise _invalid(
             "action", "action.format", "action must be a dotted lowercase name, e.g. registries.person.read."
         )
-    if actor.kind not in ActorKind.values:
+    if actor.kind not in _choices(ActorKind):
         raise _invalid("actor", "actor.kind", f"actor kind must be one of {', '.join(ActorKind.values)}.")
-    if outcome not in Outcome.values:
+    if outcome not in _choices(Outcome):
         raise _invalid("outcome", "outcome.choice", f"outcome must be one of {', '.join(Outcome.values)}.")
     for field, value in (
         ("action", action),
@@ -423,14 +434,16 @@ def audit_record_page(
                              target_id="", purpose=purpose, source_address=source_address,
                              detail=detail)  # fmt: skip
     names = ", ".join(f"c{n}" for n in range(width))
+    # The targets: an ARRAY of the first column of the page's first `limit` rows, sorted once and cast to text, made
+    # the JSON list (jsonb_agg with its own ORDER BY sorted them a second time: 0.1-0.2 ms more a page of 1,000).
     sql = (
         f"WITH page ({names}) AS MATERIALIZED ({page_sql}), records AS ("  # noqa: S608 - the model's table; the caller's compiled query
         f"INSERT INTO {AuditRecord._meta.db_table} (actor_kind, actor_id, actor_label, action, target_type, "
         "target_id, outcome, source_address, purpose, detail, request_id) "
         "SELECT %s, %s, %s, %s, %s, '', 'success', %s::inet, %s, "
-        f"jsonb_set(%s::jsonb, '{{{TARGETS}}}', targets.ids), %s "
-        "FROM (SELECT jsonb_agg(c0::text ORDER BY c0) AS ids FROM (SELECT c0 FROM page ORDER BY c0 LIMIT %s) AS taken) "
-        "AS targets WHERE targets.ids IS NOT NULL)"
+        f"jsonb_set(%s::jsonb, '{{{TARGETS}}}', to_jsonb(targets.ids)), %s "
+        "FROM (SELECT ARRAY(SELECT c0 FROM page ORDER BY c0 LIMIT %s)::text[] AS ids) AS targets "
+        "WHERE cardinality(targets.ids) > 0)"
     )
     record = [actor.kind, actor.id, actor.label, action, target_type, source_address or None, purpose,
               json.dumps(stored_detail), _request_id()]  # fmt: skip

@@ -503,14 +503,25 @@ _EXCHANGE_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+def _exchange_column(name: str, column: dict[str, int], clear: bool) -> int | None:
+    """The position of the column one field of a person is read from as stored (a masked field's stored masked
+    form, a field in clear that is neither ciphered nor formatted); None when Python masks, decrypts or formats it."""
+    if name in ("id_number", "phone"):
+        return None if clear else column[f"{name}_masked"]
+    if name in ("address", "birth_date") or (name == "name" and not clear):
+        return None
+    return column[_EXCHANGE_COLUMNS[name][clear][0]]
+
+
 def _exchange_reader(name: str, column: dict[str, int], clear: bool) -> Callable[[Sequence[Any]], Any]:
     """How one field of a person is read from a row of the page's columns (`column`: each column's position), as
     `_person_view` shows it (the same masking); chosen once a page, not once a value."""
+    stored = _exchange_column(name, column, clear)
+    if stored is not None:
+        return itemgetter(stored)
     if name in ("id_number", "phone"):
-        if clear:
-            cipher, kind = column[f"{name}_cipher"], f"person.{name}"
-            return lambda row: reveal(kind, row[cipher])
-        return itemgetter(column[f"{name}_masked"])
+        cipher, kind = column[f"{name}_cipher"], f"person.{name}"
+        return lambda row: reveal(kind, row[cipher])
     at = column[_EXCHANGE_COLUMNS[name][clear][0]]
     if name == "address":
         return (lambda row: row[at] or "") if clear else (lambda row: _mask_value("address", row[at] or ""))
@@ -596,6 +607,13 @@ def persons_read_for_sharing(
                 alongside.write(len(persons))
     # Rows of values, the columns in the order asked (the primary key first); each field read by a reader chosen once.
     column = {name: n for n, name in enumerate(selected)}
+    stored = [_exchange_column(name, column, name in shown) for name in fields]
+    plain = [at for at in stored if at is not None]
+    if len(plain) == len(fields) > 1:
+        # Every field is a column as stored (a masked field's stored masked form, a field in clear that is not
+        # ciphered): one C-level getter a row, not one call a value (half the Python of a page of 1,000).
+        values = itemgetter(*plain)
+        return [dict(zip(fields, values(person), strict=True)) for person in persons], more
     readers = [_exchange_reader(name, column, name in shown) for name in fields]
     rows = [dict(zip(fields, [read(person) for read in readers], strict=True)) for person in persons]
     return rows, more

@@ -375,6 +375,10 @@ class TestSeal:
                                          purpose="核验身份", source_address="10.0.0.8",
                                          detail={"via": "exchange", "clear": []})  # fmt: skip
             assert len(statements.captured_queries) == 1
+            # the targets listed by one ARRAY sorted once (an aggregate with its own ORDER BY sorted them again)
+            (statement,) = (query["sql"] for query in statements.captured_queries)
+            assert "jsonb_agg" not in statement
+            assert "ARRAY(SELECT c0 FROM page ORDER BY c0 LIMIT" in statement
             assert rows == [(n, f"row {n}") for n in range(999, 1005)]
             assert audit_record_page(action="registries.person.read", actor=ALICE, target_type="registries.person",
                                      page_sql=page, page_params=[5, 4], width=2, limit=3) == []  # fmt: skip

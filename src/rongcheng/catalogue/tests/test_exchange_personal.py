@@ -343,3 +343,28 @@ def test_a_page_of_every_field_reads_exactly_the_persons_it_records_masked_or_in
           "fields": list(EXCHANGE_FIELDS)})
         for person in (first, second, third)
     ]  # fmt: skip
+
+
+def test_a_page_of_stored_columns_only_is_built_without_a_reader_a_value(people, monkeypatch):
+    """A page whose fields are all columns as stored (the ID number's stored masked form, the name in clear, the
+    division code, the status) is built by one getter a row: no per-value reader is chosen, the values and the
+    order of the fields are those asked, and each person's read is recorded as for any page."""
+    from rongcheng.audit.services import Actor
+    from rongcheng.registries import selectors
+
+    def no_reader(*args: Any) -> Any:
+        raise AssertionError("a reader a value")
+
+    monkeypatch.setattr(selectors, "_exchange_reader", no_reader)
+    first, second = people
+    rows, more = selectors.persons_read_for_sharing(
+        actor=Actor("api_client", "42", "fz-mzj-system"), department="福州市民政局", grant="GX0001", purpose=PURPOSE,
+        fields=["status", "id_number", "name", "division_code"], clear=frozenset({"name"}), offset=0, limit=5,
+    )  # fmt: skip
+    assert more is False
+    assert [list(row.items()) for row in rows] == [
+        [("status", person.status), ("id_number", masked), ("name", person.name),
+         ("division_code", person.division_code)]
+        for person, masked in ((first, "350102********0018"), (second, "350103********0020"))
+    ]  # fmt: skip
+    assert [target for target, _record in _reads(1)] == [str(first.pk), str(second.pk)]
