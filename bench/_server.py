@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,22 @@ for line in string.gmatch(headers, "[^\n]+") do
 end
 local threads = {}
 failures = 0
-function setup(thread) table.insert(threads, thread) end
+-- BENCH_BODIES: a file of request bodies, one a line; each request takes the next (each thread from its own offset),
+-- so that every call asks for something else (the person lookups: an ID number each, never in the URL).
+local bodies_file = os.getenv("BENCH_BODIES") or ""
+function setup(thread)
+  thread:set("offset", #threads * 7919)
+  table.insert(threads, thread)
+end
+if bodies_file ~= "" then
+  local bodies, next_body = {}, 0
+  for line in io.lines(bodies_file) do bodies[#bodies + 1] = line end
+  function init(_) next_body = offset or 0 end
+  function request()
+    next_body = next_body + 1
+    return wrk.format(nil, nil, nil, bodies[(next_body % #bodies) + 1])
+  end
+end
 function response(status, _, answer)
   if status ~= 200 or (expect ~= "" and not string.find(answer, expect, 1, true)) then failures = failures + 1 end
 end
@@ -164,12 +180,19 @@ _WRK_SCRIPT_PATH: Path | None = None
 
 def wrk_load(
     port: int, path: str, *, expect: bytes, connections: int, seconds: float, method: str = "GET", body: str = "",
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None, bodies: Sequence[str] = (),
 ) -> Load:  # fmt: skip
-    """`connections` keep-alive connections on wrk's two threads for `seconds`."""
+    """`connections` keep-alive connections on wrk's two threads for `seconds`; with `bodies`, each request sends the
+    next of them (one JSON document each, no line breaks) instead of `body`."""
     script = _wrk_script()
     env = {**os.environ, "BENCH_EXPECT": expect.decode(), "BENCH_METHOD": method, "BENCH_BODY": body,
-           "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in (headers or {}).items())}  # fmt: skip
+           "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in (headers or {}).items()), "BENCH_BODIES": ""}  # fmt: skip
+    if bodies:
+        handle, name = tempfile.mkstemp(prefix="rc-bench-bodies-", suffix=".txt")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.writelines(f"{b}\n" for b in bodies)
+        env["BENCH_BODIES"] = name
+        atexit.register(Path(name).unlink, missing_ok=True)
     done = subprocess.run(
         [str(WRK), "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{max(seconds, 1.0):.0f}s",
          "--timeout", "30s", "-s", str(script), f"http://127.0.0.1:{port}{path}"],
@@ -305,10 +328,10 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
-def connections_per_worker(workers: list[int], server_port: int, client_ports: list[int]) -> list[int]:
-    """How many of the client's connections (its local ports) each worker holds, largest first: the kernel hands
-    each new connection to one worker (granian's workers each listen with SO_REUSEPORT) and a keep-alive connection
-    stays with it."""
+def connections_per_worker(workers: list[int], server_port: int, client_ports: list[int] | None) -> list[int]:
+    """How many of the client's connections (its local ports; None: every connection to `server_port`, as when wrk
+    holds them) each worker holds, largest first: the kernel hands each new connection to one worker (granian's
+    workers each listen with SO_REUSEPORT) and a keep-alive connection stays with it."""
     inode_of_port: dict[int, int] = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -318,7 +341,8 @@ def connections_per_worker(workers: list[int], server_port: int, client_ports: l
         for line in lines:
             fields = line.split()
             local_port, remote_port = int(fields[1].rsplit(":", 1)[1], 16), int(fields[2].rsplit(":", 1)[1], 16)
-            if local_port == server_port and remote_port in client_ports:
+            established = fields[3] == "01"  # not the listening sockets, which every worker holds
+            if local_port == server_port and established and (client_ports is None or remote_port in client_ports):
                 inode_of_port[remote_port] = int(fields[9])
     held = {pid: _sockets(pid) for pid in workers}
     counts = [sum(1 for inode in inode_of_port.values() if inode in sockets) for sockets in held.values()]

@@ -11,9 +11,12 @@ the database and its keys for the next run); start `rongcheng serve --workers 2`
 background and RONGCHENG_AUDIT_READ_COMMIT from --read-commit (durable by default: every read's record flushed before
 its answer; async is ADR 0011's opt-in, the operator's choice) on a free port; register an API client entitled to
 every person field for the purpose public_security and fetch its token at /oauth/token/; look up random seeded ID
-numbers (the demo generator gives the ID number of person i for seed 2017) from this process, first over one
-keep-alive connection, then over --connections in parallel: p50/p90/p99 latency and requests per second, every
-answer checked to be 200, and the load average when the timing began (the machine may be shared).
+numbers (the demo generator gives the ID number of person i for seed 2017), first over one keep-alive connection,
+then over --connections in parallel: p50/p90/p99 latency and requests per second, every answer checked to be 200
+with the person in clear, the CPU the server's workers and its PostgreSQL backends spent per lookup, and the load
+average when the timing began (the machine may be shared). The load comes from wrk when it is installed (as
+`.ci/run` installs it; each request the next ID number, for --seconds), else from Python threads in this process
+(--requests; BENCH_LOAD=python forces them), whose own CPU and interpreter lock then share the two cores.
 
 Masking and audit cannot be switched off in the server, so their cost is measured in this process, in the same run:
 reads per second of `person_read_by_id_number` (purpose check, permission, entitlements, masking or decryption, one
@@ -55,6 +58,7 @@ from typing import Any
 
 from _django import Statements, counting_statements
 from _server import (
+    WRK,
     _cli,
     _database_exists,
     _drop_database,
@@ -66,6 +70,7 @@ from _server import (
     create_database,
     fill_data_dir,
     server_workers,
+    wrk_load,
 )
 from _smoke import goal, parse_arguments
 
@@ -84,23 +89,75 @@ def _id_numbers(persons: int, count: int, rng: random.Random) -> list[str]:
 
 @dataclass
 class Load:
-    latencies: list[float]
+    latencies: list[float]  # every latency (the Python client), or none when wrk brings its percentiles
     seconds: float
     failures: int
     spread: list[int]  # the client's connections held by each server worker, largest first
     cpu: float  # CPU seconds the server's workers spent in the run
+    database_cpu: float = 0.0  # CPU seconds of the server's PostgreSQL backends in the run (0 when unreadable)
+    count: int | None = None
+    percentiles: dict[int, float] | None = None  # milliseconds, from wrk
+
+    @property
+    def lookups(self) -> int:
+        return len(self.latencies) if self.count is None else self.count
 
     def percentile(self, p: int) -> float:
+        if self.percentiles is not None:
+            return self.percentiles[p]
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
 
     @property
+    def maximum(self) -> str:
+        return f"{max(self.latencies) * 1000:.2f}" if self.latencies else "-"
+
+    @property
     def rate(self) -> float:
-        return len(self.latencies) / self.seconds
+        return self.lookups / self.seconds
 
     @property
     def cpu_ms(self) -> float:
         """Server CPU per lookup, milliseconds (its workers' user and system time over the run)."""
-        return self.cpu * 1000 / len(self.latencies)
+        return self.cpu * 1000 / self.lookups
+
+    @property
+    def database_cpu_ms(self) -> float:
+        return self.database_cpu * 1000 / self.lookups
+
+
+def _backends(database: str) -> list[int]:
+    """The PostgreSQL backends connected to `database` (the server's workers' connections among them)."""
+    from psycopg import connect
+
+    with connect(f"{PG_HOST}/postgres", autocommit=True) as admin:
+        rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,)).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def _lookups_wrk(
+    port: int, token: str, id_numbers: Sequence[str], connections: int, workers: list[int], seconds: float,
+    database: str,
+) -> Load:  # fmt: skip
+    """wrk's C event loop holds the connections and times each request; each request asks for the next ID number
+    (in the body, never the URL); every answer must be 200 with the person in clear. The spread over the server's
+    workers is read a moment into the run, while wrk holds its connections."""
+    backends = _backends(database)
+    spread: list[int] = []
+    sampler = threading.Timer(min(1.0, seconds / 2), lambda: spread.extend(connections_per_worker(workers, port, None)))
+    bodies = [json.dumps({"id_number": id_number, "purpose": PURPOSE}) for id_number in id_numbers]
+    cpu_before, database_before = cpu_seconds(workers), {pid: cpu_seconds([pid]) for pid in backends}
+    sampler.start()
+    load = wrk_load(
+        port, "/api/v1/registries/persons/by-id-number", expect=b'"id_number": "35', connections=connections,
+        seconds=seconds, method="POST", bodies=bodies,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    sampler.join()
+    cpu = cpu_seconds(workers) - cpu_before
+    # A backend that ended in the run (another session's) reads as 0 after it: only those alive at both ends count.
+    after = {pid: cpu_seconds([pid]) for pid in backends}
+    database_cpu = sum(max(after[pid] - before, 0.0) for pid, before in database_before.items())
+    return Load([], load.seconds, load.failures, spread, cpu, database_cpu, load.count, load.percentiles)
 
 
 def _lookups(port: int, token: str, id_numbers: Sequence[str], connections: int, workers: list[int]) -> Load:
@@ -266,7 +323,14 @@ def main() -> None:
         "--database-name", default=DATABASE,
         help=f"the PostgreSQL database (default {DATABASE}); its data directory is named after it, beside {DATA_DIR}",
     )  # fmt: skip
-    parser.add_argument("--requests", type=int, default=20_000, help="lookups over parallel connections")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=20_000,
+        help="lookups over parallel connections (the Python client; wrk runs for --seconds)",
+    )
+    parser.add_argument("--seconds", type=float, default=20.0,
+                        help="wrk's run over parallel connections (half of it on one connection)")  # fmt: skip
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="granian worker processes")
     parser.add_argument("--in-process", type=int, default=6_000, help="reads per in-process measure")
@@ -274,7 +338,9 @@ def main() -> None:
     parser.add_argument("--read-commit", choices=("durable", "async"), default="durable",
                         help="settings.AUDIT_READ_COMMIT of the server and of this process: durable (the default) or "
                              "async (ADR 0011: the operator's choice)")  # fmt: skip
-    args = parse_arguments(parser, persons=600, entities=60, requests=60, connections=2, in_process=30, repeats=1)
+    args = parse_arguments(
+        parser, persons=600, entities=60, requests=60, seconds=2.0, connections=2, in_process=30, repeats=1
+    )
     if args.database_name != DATABASE:  # a session sharing the server keeps to its own database and keys
         DATABASE = args.database_name
         DATA_DIR = DATA_DIR.with_name(DATABASE)
@@ -376,8 +442,12 @@ def main() -> None:
         workers = server_workers(server.pid)
         _lookups(port, token, warm_up, args.connections, workers)
         load_average = os.getloadavg()  # the machine may be shared: say how busy it was when the timing began
-        one = _lookups(port, token, sequential, 1, workers)
-        many = _lookups(port, token, parallel, args.connections, workers)
+        if WRK:
+            one = _lookups_wrk(port, token, sequential, 1, workers, args.seconds / 2, url.rsplit("/", 1)[1])
+            many = _lookups_wrk(port, token, parallel, args.connections, workers, args.seconds, url.rsplit("/", 1)[1])
+        else:
+            one = _lookups(port, token, sequential, 1, workers)
+            many = _lookups(port, token, parallel, args.connections, workers)
     finally:
         _stop(server)
 
@@ -387,18 +457,23 @@ def main() -> None:
     print(f"\nPerson lookup by ID number over HTTP, {persons:,} persons ({table_size}), {entities:,} legal entities,")
     print(
         f"granian with {args.workers} workers, audit sealed in the background, records of reads committed "
-        f"{args.read_commit} (RONGCHENG_AUDIT_READ_COMMIT); each answer checked (200, in clear); load average "
+        f"{args.read_commit} (RONGCHENG_AUDIT_READ_COMMIT); each answer checked (200, in clear); load from "
+        + ("wrk" if WRK else "Python client threads")
+        + "; load average "
         + " ".join(f"{load:.1f}" for load in load_average)
     )
-    columns = ("lookups", "p50 ms", "p90 ms", "p99 ms", "max ms", "req/s", "CPU ms")
+    columns = ("lookups", "p50 ms", "p90 ms", "p99 ms", "max ms", "req/s", "CPU ms", "DB CPU")
     print(f"{'connections':<12} " + " ".join(f"{c:>8}" for c in columns) + f" {'failed':>7}  per worker")
     for label, load in (("1", one), (str(args.connections), many)):
         print(
-            f"{label:<12} {len(load.latencies):>8,} {load.percentile(50):>8.2f} {load.percentile(90):>8.2f} "
-            f"{load.percentile(99):>8.2f} {max(load.latencies) * 1000:>8.2f} {load.rate:>8.0f} {load.cpu_ms:>8.2f} "
-            f"{load.failures:>7}  {'+'.join(map(str, load.spread))}"
+            f"{label:<12} {load.lookups:>8,} {load.percentile(50):>8.2f} {load.percentile(90):>8.2f} "
+            f"{load.percentile(99):>8.2f} {load.maximum:>8} {load.rate:>8.0f} {load.cpu_ms:>8.2f} "
+            f"{load.database_cpu_ms:>8.2f} {load.failures:>7}  {'+'.join(map(str, load.spread))}"
         )
-    print("(CPU ms: the server workers' CPU per lookup; per worker: how the connections were spread over them)")
+    print(
+        "(CPU ms: the server workers' CPU per lookup; DB CPU: its PostgreSQL backends' (wrk runs only); per worker:"
+        " how the connections were spread over them)"
+    )
     bare = rates["bare ORM lookup by blind index"]
     print(f"\nIn-process reads per second, median of {args.repeats} passes of {len(in_process) // args.repeats:,}:")
     for label, rate in rates.items():
