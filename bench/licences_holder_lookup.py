@@ -335,20 +335,20 @@ def main() -> None:
         token = json.loads(connection_.getresponse().read())["access_token"]
         _http(port, token, warm, args.connections, per_holder)
         load_average = os.getloadavg()  # the machine may be shared: say how busy it was when the timing began
-        rows: list[tuple[str, Load, float | None]] = []
+        fetches: list[tuple[str, Load, float | None]] = []
         if WRK:
             workers = server_workers(server.pid)
-            for label, connections, seconds in (("HTTP, 1 connection (authorized fetch)", 1, args.seconds / 2),
+            for label, callers, seconds in (("HTTP, 1 connection (authorized fetch)", 1, args.seconds / 2),
                                                 (f"HTTP, {args.connections} connections", args.connections,
                                                  args.seconds)):  # fmt: skip
-                load, cpu = _http_wrk(port, token, parallel, connections, seconds, workers)
-                rows.append((label, load, cpu * 1000 / max(load.count or 0, 1)))
+                load, cpu = _http_wrk(port, token, parallel, callers, seconds, workers)
+                fetches.append((label, load, cpu * 1000 / max(load.count or 0, 1)))
         else:
-            for label, codes, connections in (("HTTP, 1 connection (authorized fetch)", sequential, 1),
+            for label, codes, callers in (("HTTP, 1 connection (authorized fetch)", sequential, 1),
                                               (f"HTTP, {args.connections} connections", parallel,
                                                args.connections)):  # fmt: skip
-                latencies, seconds, failures = _http(port, token, codes, connections, per_holder)
-                rows.append((label, Load(latencies, seconds, failures), None))
+                latencies, seconds, failures = _http(port, token, codes, callers, per_holder)
+                fetches.append((label, Load(latencies, seconds, failures), None))
     finally:
         _stop(server)
 
@@ -359,7 +359,7 @@ def main() -> None:
     print(f"{'selector (one indexed query, rows)':<40} {len(timings):>8,} {percentile(timings, 50):>8.2f} "
           f"{percentile(timings, 99):>8.2f} {max(timings) * 1000:>8.2f} "
           f"{len(timings) / sum(timings):>8.0f} {0:>7} {'-':>7}")  # fmt: skip
-    for label, load, cpu_ms in rows:
+    for label, load, cpu_ms in fetches:
         count = len(load.latencies) if load.count is None else load.count
         most = f"{max(load.latencies) * 1000:.2f}" if load.latencies else "-"
         print(f"{label:<40} {count:>8,} {load.percentile(50):>8.2f} {load.percentile(99):>8.2f} {most:>8} "
@@ -375,9 +375,9 @@ def main() -> None:
     if response.status_code != 200:
         raise SystemExit(f"in-process holder query: {response.status_code}")
     print(f"one authorized fetch through the API stack in process ({per_holder} licences): {counts}")
-    worst = max([percentile(timings, 99)] + [load.percentile(99) for _, load, _ in rows])
+    worst = max([percentile(timings, 99)] + [load.percentile(99) for _, load, _ in fetches])
     goal("authorized licence fetch: p99 under 10 ms at every level", f"worst p99 {worst:.2f} ms", worst < 10)
-    wrong = sum(load.failures for _, load, _ in rows)
+    wrong = sum(load.failures for _, load, _ in fetches)
     if wrong:
         raise SystemExit(f"{wrong} answers were wrong: the figures above measure the wrong thing")
 
