@@ -642,7 +642,7 @@ _GRANT_REQUEST, _GRANT_CONSUMER = ("id", "number"), ("id", "name")
 # Every value a call judges its grant by, as one text: the grant's row, its resource's row, the request's number and
 # the consumer's name (the grant query's aliases). Read with the grant, and compared again by the page's own
 # statement (`_grant_gate_sql`): any change to any of them since, and the page is not read on the strength of it.
-_GRANT_FINGERPRINT = "md5(ROW(g.*, r.*, q.number, d.name)::text)"
+_GRANT_FINGERPRINT = "encode(sha256(convert_to(ROW(g.*, r.*, q.number, d.name)::text, 'UTF8')), 'hex')"
 
 
 @functools.cache
