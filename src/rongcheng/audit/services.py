@@ -63,6 +63,7 @@ from rongcheng.audit.selectors import audit_verify as audit_verify
 from rongcheng.kernel.context import Account, current, current_address, running, system
 from rongcheng.kernel.crypto import constant_time_equal, hmac_sm3
 from rongcheng.kernel.pagination import Page
+from rongcheng.kernel.prepared import kept_plan
 from rongcheng.kernel.ratelimit import RefusalSummary
 
 logger = logging.getLogger(__name__)
@@ -386,6 +387,22 @@ class PageAlongside:
 
 
 @dataclass(frozen=True)
+class PageGate:
+    """A condition the database checks in the very statement that reads a page and writes its records
+    (`audit_record_page`): `sql`, a boolean expression with %s placeholders filled by `params`. When it is false
+    nothing of the page is read and nothing is written (its records, the rows alongside), and `audit_record_page`
+    raises `PageGateClosed`. The exchange gates a page on the grant it judged in Python still being, row for row, the
+    grant in force (ADR 0011, amended 2026-12-07, fourth)."""
+
+    sql: str
+    params: Sequence[Any]
+
+
+class PageGateClosed(Exception):
+    """The gate of a page (`PageGate`) was false: nothing was read, nothing written, nothing committed."""
+
+
+@dataclass(frozen=True)
 class RowsAlongside:
     """Other rows that record the same read (a licence's fetch records), written with its audit records and committed
     with them: by `read_records_write`'s one statement, `sql` (an ``INSERT … SELECT`` with %s placeholders, filled by
@@ -411,8 +428,10 @@ def audit_record_page(
     source_address: str | None = None,
     detail: Mapping[str, Any] | None = None,
     alongside: Sequence[tuple[str, Sequence[Any]]] = (),
+    gate: PageGate | None = None,
 ) -> list[tuple[Any, ...]]:
-    """PostgreSQL, inside the caller's transaction: the rows of a page query (`page_sql`, `width` columns, ordered by
+    """PostgreSQL, inside the caller's transaction (or, with a `gate`, as a statement that is its own transaction):
+    the rows of a page query (`page_sql`, `width` columns, ordered by
     its first column ascending, which names each row's target) and one record of the page read, by one statement.
 
     The record names no single target (`target_id` empty): its detail lists the targets of the page's first `limit`
@@ -425,8 +444,14 @@ def audit_record_page(
     `alongside`: other rows recording the same read (the caller's own, `PageAlongside.sql`), each an ``INSERT …
     SELECT`` with its parameters, run as data-modifying WITHs of the same statement (exactly once, in the caller's
     transaction, ADR 0011 amended 2026-12-07); each may read `page_read(n)`, one row: how many rows of the page were
-    read (at most `limit`; 0 for an empty page)."""
-    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+    read (at most `limit`; 0 for an empty page).
+
+    `gate`: the page is read, and every row written, only if the gate's condition holds in the statement's own
+    snapshot; else nothing is (`PageGateClosed`). Outside a transaction the statement is then its own transaction,
+    committed as a read's records are (durable, or with settings.AUDIT_READ_COMMIT == "async" not waiting for the
+    flush, by `set_config(..., true)` in the statement: ADR 0011), and the chain is sealed after it."""
+    own = gate is not None and not connection.in_atomic_block
+    if connection.vendor != "postgresql" or not (connection.in_atomic_block or own):
         raise ImproperlyConfigured("audit_record_page runs on PostgreSQL inside the caller's transaction")
     if detail is not None and TARGETS in detail:
         raise _invalid("detail", "detail.targets", f"detail must not carry {TARGETS!r}: the page's targets go there.")
@@ -434,10 +459,20 @@ def audit_record_page(
                              target_id="", purpose=purpose, source_address=source_address,
                              detail=detail)  # fmt: skip
     names = ", ".join(f"c{n}" for n in range(width))
+    opened: list[Any] = []
+    if gate is not None:
+        # One boolean, taken once (a CTE referenced more than once is computed once), gating the page itself: no
+        # person is read, so no record lists any and nothing alongside counts any (page_read has no row then).
+        unflushed = ", set_config('synchronous_commit', 'off', true)" if own and _read_unflushed() else ""
+        opened = [*gate.params]
+        page_sql = f"SELECT * FROM ({page_sql}) AS gated WHERE (SELECT ok FROM gate)"  # noqa: S608 - the caller's compiled query
+        head = f"WITH gate AS (SELECT ({gate.sql}) AS ok{unflushed}), page ({names}) AS MATERIALIZED ({page_sql})"
+    else:
+        head = f"WITH page ({names}) AS MATERIALIZED ({page_sql})"
     # The targets: an ARRAY of the first column of the page's first `limit` rows, sorted once and cast to text, made
     # the JSON list (jsonb_agg with its own ORDER BY sorted them a second time: 0.1-0.2 ms more a page of 1,000).
     sql = (
-        f"WITH page ({names}) AS MATERIALIZED ({page_sql}), records AS ("  # noqa: S608 - the model's table; the caller's compiled query
+        f"{head}, records AS ("  # noqa: S608 - the model's table; the caller's compiled query
         f"INSERT INTO {AuditRecord._meta.db_table} (actor_kind, actor_id, actor_label, action, target_type, "
         "target_id, outcome, source_address, purpose, detail, request_id) "
         "SELECT %s, %s, %s, %s, %s, '', 'success', %s::inet, %s, "
@@ -447,23 +482,40 @@ def audit_record_page(
     )
     record = [actor.kind, actor.id, actor.label, action, target_type, source_address or None, purpose,
               json.dumps(stored_detail), _request_id()]  # fmt: skip
-    params: list[Any] = [*page_params, *record, limit]
+    params: list[Any] = [*opened, *page_params, *record, limit]
     if alongside:
-        sql += ", page_read (n) AS (SELECT least(count(*), %s) FROM page)"
+        # With a gate, no row when it is closed: the rows alongside, each an INSERT … SELECT from it, write nothing.
+        closed = " HAVING (SELECT ok FROM gate)" if gate is not None else ""
+        sql += f", page_read (n) AS (SELECT least(count(*), %s) FROM page{closed})"  # noqa: S608 - constant text
         params.append(limit)
         for number, (along_sql, along_params) in enumerate(alongside):
             sql += f", alongside_{number} AS ({along_sql})"
             params.extend(along_params)
     sql += " SELECT * FROM page"
+    if gate is not None:  # a closed gate answers one row of NULLs (the page's first column never is NULL)
+        sql += f" UNION ALL SELECT {', '.join(['NULL'] * width)} FROM gate WHERE NOT ok"  # noqa: S608 - constant text
+    if own:
+        # Its own transaction, outside any pipeline: the statement's plan is kept in the database session (ADR 0020),
+        # its planning (the gate's joins, the page, three INSERTs: ~0.9 ms) done once per session, not per page.
+        sql = kept_plan(sql, len(params))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows: list[tuple[Any, ...]] = cursor.fetchall()
+    if gate is not None and rows and rows[-1][0] is None:
+        raise PageGateClosed
     # Ordered here, not by PostgreSQL: the page comes as its query ordered it, so this sort only checks (linear on
     # ordered rows), where a sort of the wide rows in the statement took ~0.7 ms a page of 1,000.
     rows.sort(key=itemgetter(0))
     if (rows or alongside) and seal_mode() != "manual":  # alongside may hold a record even for an empty page
-        transaction.on_commit(audit_seal_soon, robust=True)
+        if own:
+            audit_seal_soon()  # committed already: what on_commit would run at once outside a transaction
+        else:
+            transaction.on_commit(audit_seal_soon, robust=True)
     return rows
+
+
+def _read_unflushed() -> bool:
+    return settings.AUDIT_READ_COMMIT == "async"
 
 
 def read_records_write(

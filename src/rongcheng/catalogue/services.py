@@ -35,6 +35,8 @@ from rongcheng.accounts.models import Department, User
 from rongcheng.audit.services import (
     Actor,
     PageAlongside,
+    PageGate,
+    PageGateClosed,
     actor_from_user,
     audit_record,
     audit_record_counted_sql,
@@ -610,12 +612,16 @@ def grant_in_force(*, consumer: Department | None, resource: DataResource, on: d
     return grant
 
 
-def _grant_for_read(*, consumer_id: int | None, resource_code: str, sent: Any = None) -> SharingGrant:
+def _grant_for_read(
+    *, consumer_id: int | None, resource_code: str, sent: Any = None
+) -> tuple[SharingGrant, str | None]:
     """The grant in force of the consumer for a resource, with the resource, in one query on the way that succeeds
-    (the refusals tell a missing resource from a missing or expired grant). `sent`: a cursor on which
-    `_grant_latest_sql()` was already executed for them (in a pipeline, ahead of other statements)."""
+    (the refusals tell a missing resource from a missing or expired grant), and on PostgreSQL the fingerprint of the
+    rows it was read from (`_GRANT_FINGERPRINT`, else None). `sent`: a cursor on which `_grant_latest_sql()` was
+    already executed for them (in a pipeline, ahead of other statements)."""
+    fingerprint: str | None = None
     if connection.vendor == "postgresql" and consumer_id is not None:
-        grant = _grant_latest(consumer_id, resource_code, sent)
+        grant, fingerprint = _grant_latest(consumer_id, resource_code, sent) or (None, None)
     else:
         grant = (
             SharingGrant.objects.filter(consumer_id=consumer_id, resource__code=resource_code, revoked_at__isnull=True)
@@ -624,15 +630,19 @@ def _grant_for_read(*, consumer_id: int | None, resource_code: str, sent: Any = 
             .first()
         )
     if grant is not None and grant.expires_on >= city_today():
-        return grant
+        return grant, fingerprint
     resource = DataResource.objects.filter(code=resource_code).first()
     if resource is None:
         raise DataResourceNotFound(f"No data resource {resource_code}.")
     consumer = Department.objects.filter(pk=consumer_id).first() if consumer_id is not None else None
-    return grant_in_force(consumer=consumer, resource=resource)
+    return grant_in_force(consumer=consumer, resource=resource), None
 
 
 _GRANT_REQUEST, _GRANT_CONSUMER = ("id", "number"), ("id", "name")
+# Every value a call judges its grant by, as one text: the grant's row, its resource's row, the request's number and
+# the consumer's name (the grant query's aliases). Read with the grant, and compared again by the page's own
+# statement (`_grant_gate_sql`): any change to any of them since, and the page is not read on the strength of it.
+_GRANT_FINGERPRINT = "encode(sha256(convert_to(ROW(g.*, r.*, q.number, d.name)::text, 'UTF8')), 'hex')"
 
 
 @functools.cache
@@ -644,6 +654,7 @@ def _grant_latest_sql() -> str:
     columns = [f"g.{f.column}" for f in grants.concrete_fields] + [f"r.{f.column}" for f in resources.concrete_fields]
     columns += [f"q.{f.column}" for f in requests.concrete_fields if f.name in _GRANT_REQUEST]
     columns += [f"d.{f.column}" for f in departments.concrete_fields if f.name in _GRANT_CONSUMER]
+    columns.append(_GRANT_FINGERPRINT)
     return (
         f"SELECT {', '.join(columns)} FROM {grants.db_table} g JOIN {resources.db_table} r ON r.id = g.resource_id "  # noqa: S608 - the models' tables and columns
         f"JOIN {requests.db_table} q ON q.id = g.request_id JOIN {departments.db_table} d ON d.id = g.consumer_id "
@@ -651,10 +662,11 @@ def _grant_latest_sql() -> str:
     )
 
 
-def _grant_latest(consumer_id: int, resource_code: str, sent: Any = None) -> SharingGrant | None:
+def _grant_latest(consumer_id: int, resource_code: str, sent: Any = None) -> tuple[SharingGrant, str] | None:
     """The latest unrevoked grant of the consumer for the resource of that code, with its resource, its request's
     number and its consumer's name, as the ORM's query with select_related gives them (other fields of the request
-    and the consumer are read if asked for). `sent`: the cursor on which its statement was executed already."""
+    and the consumer are read if asked for), and the fingerprint of those rows. `sent`: the cursor on which its
+    statement was executed already."""
     if sent is not None:
         row = sent.fetchone()
     else:
@@ -673,7 +685,33 @@ def _grant_latest(consumer_id: int, resource_code: str, sent: Any = None) -> Sha
     for name, related in (("resource", resource), ("request", request), ("consumer", consumer)):
         relation: Any = SharingGrant._meta.get_field(name)
         relation.set_cached_value(grant, related)
-    return grant
+    return grant, str(next(values))
+
+
+@functools.cache
+def _grant_gate_sql() -> str:
+    """True when the grant a call judged in Python (its id, for this consumer and resource code) is still, in the
+    statement's own snapshot, the grant `_grant_for_read` would answer, unchanged: unrevoked, not expired on the
+    given day, no other unrevoked grant of the consumer for the resource expiring as late or later, and every value
+    it was judged by the same (`_GRANT_FINGERPRINT`). Parameters: grant id, consumer id, resource code, day,
+    fingerprint."""
+    grants, resources = SharingGrant._meta.db_table, DataResource._meta.db_table
+    requests, departments = SharingRequest._meta.db_table, Department._meta.db_table
+    return (
+        f"EXISTS (SELECT FROM {grants} g JOIN {resources} r ON r.id = g.resource_id "  # noqa: S608 - the models' tables
+        f"JOIN {requests} q ON q.id = g.request_id JOIN {departments} d ON d.id = g.consumer_id "
+        "WHERE g.id = %s AND g.consumer_id = %s AND r.code = %s AND g.revoked_at IS NULL AND g.expires_on >= %s "
+        f"AND {_GRANT_FINGERPRINT} = %s AND NOT EXISTS (SELECT FROM {grants} o WHERE o.consumer_id = g.consumer_id "
+        "AND o.resource_id = g.resource_id AND o.revoked_at IS NULL AND o.id <> g.id AND o.expires_on >= g.expires_on))"
+    )
+
+
+# Grants this process answered a read of individual records with, by (consumer, resource code): the grant with its
+# resource, request and consumer as read, and the fingerprint of those rows. A call that finds its grant here judges
+# it in Python as any call does and has its page's one statement check that it is still that grant, unchanged
+# (`_grant_gate_sql`); if not, nothing is read nor written and the call reads its grant anew. Never trusted alone.
+_GRANTS_SEEN: dict[tuple[int, str], tuple[SharingGrant, str]] = {}
+_GRANTS_SEEN_MOST = 256
 
 
 class ExchangePage:
@@ -716,6 +754,14 @@ def exchange_read(
                           detail={"purpose": purpose[:100]}):  # fmt: skip
         if not purpose.strip():
             raise _invalid(SharingRequestInvalid, "purpose", "required", "State the purpose of this read.")
+        postgresql = connection.vendor == "postgresql"
+        if postgresql and not connection.in_atomic_block and user.department_id is not None:
+            # Individual records under a grant this process has answered with: one statement, its own transaction,
+            # gated on that grant being unchanged and still in force (else read as below).
+            judged = _records_read_judged(resource_code=resource_code, fields=fields, purpose=purpose, offset=offset,
+                                          limit=limit, user=user, kind=kind, action=action)  # fmt: skip
+            if judged is not None:
+                return judged
         # Its only writes record the read (settings.AUDIT_READ_COMMIT applies). On PostgreSQL the statements travel
         # in psycopg's pipeline mode (_pipelined): BEGIN, the grant's query and the page of uploaded rows, gated in
         # SQL by a grant in force, go in one round trip (the grant's answer first); the records of the read in a
@@ -727,7 +773,6 @@ def exchange_read(
         # gives that shape again (else it is read after the grant's query). A code this process last saw backed by a
         # provider (platform data, a registry's records) has no uploaded rows: nothing is sent ahead for it
         # (exchange_pages.backed_guess).
-        postgresql = connection.vendor == "postgresql"
         guess_key = (user.department_id, resource_code, tuple(fields) if fields else None)
         guess = exchange_pages.shape_guess(guess_key) if postgresql and as_json else None
         # The grant's statement and the page sent ahead keep their plans in the database session (ADR 0020): each is
@@ -755,7 +800,8 @@ def exchange_read(
                 grant_sent.execute(grant_sent_sql, [user.department_id, resource_code])
             if ahead_sent is not None:
                 ahead.execute(*ahead_sent)
-            grant = _grant_for_read(consumer_id=user.department_id, resource_code=resource_code, sent=grant_sent)
+            grant, fingerprint = _grant_for_read(consumer_id=user.department_id, resource_code=resource_code,
+                                                 sent=grant_sent)  # fmt: skip
             resource = grant.resource
             exchange_pages.backed_remember(resource_code, bool(resource.backing))
             wanted = list(dict.fromkeys(fields)) if fields else list(grant.items)
@@ -768,43 +814,16 @@ def exchange_read(
             provider = providers.provider_get(resource.backing) if resource.backing else None
             rows: list[dict[str, Any]] | None = None
             built: tuple[str | None, int, bool] | None = None
-            # The read's own records: its `ExchangeUse` and its audit record, with the number of rows read.
-            use_record = functools.partial(_use_record, grant=grant, client=_label(user), purpose=purpose[:200],
-                                           fields=wanted, kind=kind)  # fmt: skip
-            exchange_record: dict[str, Any] = {
-                "action": action, "actor": _actor(user), "target_type": "catalogue.dataresource",
-                "purpose": purpose[:100], "source_address": current_address(),
-                "detail": {"fields": wanted, "grant": grant.request.number, "personal": personal,
-                           "clear": sorted(clear)},
-            }  # fmt: skip
-
-            def record_read(count: int) -> None:
-                use_record(rows=count)
-                audit_record_many(target_ids=[resource.code], **{**exchange_record, "detail": {
-                    "rows": count, **exchange_record["detail"]}})  # fmt: skip
-
             recorded = False
             if provider is not None and provider.records is not None:
-                rows = []
-                more = True
-                # A page the registry reads at once has the read's own records written with its own record: on
-                # PostgreSQL by the page's statement (ADR 0011, amended 2026-12-07), no statement of their own.
-                alongside = None
-                if limit <= RECORDS_PAGE:
-                    alongside = PageAlongside(
-                        sql=[_use_record_sql(grant=grant, client=_label(user), purpose=purpose[:200], fields=wanted,
-                                             kind=kind),
-                             audit_record_counted_sql(target_id=resource.code, count_key="rows", **exchange_record)],
-                        write=record_read,
-                    )  # fmt: skip
-                    recorded = True
-                while more and len(rows) < limit:  # the registry's pages are at most RECORDS_PAGE (a bulk file)
-                    page, more = provider.records(
-                        actor=_actor(user), department=grant.consumer.name, grant=grant.request.number,
-                        purpose=purpose.strip(), fields=wanted, clear=clear, offset=offset + len(rows),
-                        limit=min(RECORDS_PAGE, limit - len(rows)), alongside=alongside,
-                    )  # fmt: skip
-                    rows.extend(page)
+                rows, more = _records_read(grant=grant, provider=provider, user=user, purpose=purpose, wanted=wanted,
+                                           personal=personal, clear=clear, kind=kind, action=action, offset=offset,
+                                           limit=limit)  # fmt: skip
+                recorded = True
+                if postgresql and fingerprint is not None and user.department_id is not None:
+                    if len(_GRANTS_SEEN) >= _GRANTS_SEEN_MOST:
+                        _GRANTS_SEEN.clear()
+                    _GRANTS_SEEN[(user.department_id, resource_code)] = (grant, fingerprint)
             else:
                 shape = (tuple(wanted), frozenset(masked))
                 if as_json and postgresql and not resource.backing and len(wanted) <= exchange_pages.MAX_FIELDS:
@@ -821,10 +840,106 @@ def exchange_read(
                     more = built[1] > limit
             count = len(rows) if rows is not None else min(built[1] if built else 0, limit)
             if not recorded:
-                record_read(count)
+                _record_read(count, grant=grant, user=user, purpose=purpose, wanted=wanted, personal=personal,
+                             clear=clear, kind=kind, action=action)  # fmt: skip
         if built is not None:
             return ExchangePage(resource, wanted, None, offset, limit, more, rows_json=built[0], count=count)
         return ExchangePage(resource, wanted, rows, offset, limit, more)
+
+
+def _exchange_record(
+    *, grant: SharingGrant, user: User, purpose: str, wanted: list[str], personal: list[str], clear: frozenset[str],
+    action: str,
+) -> dict[str, Any]:  # fmt: skip
+    """The arguments of a read's own audit record, but for the number of rows read."""
+    return {
+        "action": action, "actor": _actor(user), "target_type": "catalogue.dataresource", "purpose": purpose[:100],
+        "source_address": current_address(),
+        "detail": {"fields": wanted, "grant": grant.request.number, "personal": personal, "clear": sorted(clear)},
+    }  # fmt: skip
+
+
+def _record_read(
+    count: int, *, grant: SharingGrant, user: User, purpose: str, wanted: list[str], personal: list[str],
+    clear: frozenset[str], kind: str, action: str,
+) -> None:  # fmt: skip
+    """The read's own records: its `ExchangeUse` and its audit record, with the number of rows read."""
+    _use_record(grant=grant, client=_label(user), purpose=purpose[:200], rows=count, fields=wanted, kind=kind)
+    record = _exchange_record(grant=grant, user=user, purpose=purpose, wanted=wanted, personal=personal, clear=clear,
+                              action=action)  # fmt: skip
+    audit_record_many(target_ids=[grant.resource.code], **{**record, "detail": {"rows": count, **record["detail"]}})
+
+
+def _records_read(
+    *, grant: SharingGrant, provider: providers.Provider, user: User, purpose: str, wanted: list[str],
+    personal: list[str], clear: frozenset[str], kind: str, action: str, offset: int, limit: int,
+    gate: PageGate | None = None,
+) -> tuple[list[dict[str, Any]], bool]:  # fmt: skip
+    """A page of individual records read from their registry with the read's own records (`_record_read`). A page
+    the registry reads at once has them written with its own record: on PostgreSQL by the page's statement (ADR 0011,
+    amended 2026-12-07), no statement of their own. `gate`: that statement's condition (`_records_read_judged`)."""
+    assert provider.records is not None  # noqa: S101 - the caller's branch
+    arguments: dict[str, Any] = {"grant": grant, "user": user, "purpose": purpose, "wanted": wanted,
+                                 "personal": personal, "clear": clear, "kind": kind, "action": action}  # fmt: skip
+    alongside = None
+    if limit <= RECORDS_PAGE:
+        alongside = PageAlongside(
+            sql=[_use_record_sql(grant=grant, client=_label(user), purpose=purpose[:200], fields=wanted, kind=kind),
+                 audit_record_counted_sql(target_id=grant.resource.code, count_key="rows",
+                                          **_exchange_record(grant=grant, user=user, purpose=purpose, wanted=wanted,
+                                                             personal=personal, clear=clear, action=action))],
+            write=functools.partial(_record_read, **arguments),
+        )  # fmt: skip
+    gated = {"gate": gate} if gate is not None else {}
+    rows: list[dict[str, Any]] = []
+    more = True
+    while more and len(rows) < limit:  # the registry's pages are at most RECORDS_PAGE (a bulk file)
+        page, more = provider.records(
+            actor=_actor(user), department=grant.consumer.name, grant=grant.request.number, purpose=purpose.strip(),
+            fields=wanted, clear=clear, offset=offset + len(rows), limit=min(RECORDS_PAGE, limit - len(rows)),
+            alongside=alongside, **gated,
+        )  # fmt: skip
+        rows.extend(page)
+    if alongside is None:
+        _record_read(len(rows), **arguments)
+    return rows, more
+
+
+def _records_read_judged(
+    *, resource_code: str, fields: list[str] | None, purpose: str, offset: int, limit: int, user: User, kind: str,
+    action: str,
+) -> ExchangePage | None:  # fmt: skip
+    """A page of individual records under the grant this process last answered the consumer's reads of the resource
+    with (`_GRANTS_SEEN`), judged in Python exactly as `exchange_read` judges a grant it has just read, and read with
+    all its records by one statement that is its own transaction, gated in SQL on that grant being, in the
+    statement's snapshot, unchanged and still the grant in force (`_grant_gate_sql`). None, having read and written
+    nothing, when no such grant is known, when this call would not be answered under it (a field it does not name, a
+    page of more than one registry read), or when the gate is closed: the caller then reads the grant and decides, as
+    for any call (the refusals are always decided there, on a grant read now)."""
+    assert user.department_id is not None  # noqa: S101 - the caller's condition
+    key = (user.department_id, resource_code)
+    seen = _GRANTS_SEEN.get(key)
+    if seen is None or limit > RECORDS_PAGE:
+        return None
+    grant, fingerprint = seen
+    resource = grant.resource
+    wanted = list(dict.fromkeys(fields)) if fields else list(grant.items)
+    if any(f not in grant.items for f in wanted):
+        return None
+    provider = providers.provider_get(resource.backing)
+    if provider is None or provider.records is None:
+        return None
+    personal = [f for f in wanted if f in resource.personal_items]
+    clear = frozenset(f for f in personal if f in grant.clear_items)
+    gate = PageGate(_grant_gate_sql(), [grant.pk, user.department_id, resource_code, city_today(), fingerprint])
+    try:
+        rows, more = _records_read(grant=grant, provider=provider, user=user, purpose=purpose, wanted=wanted,
+                                   personal=personal, clear=clear, kind=kind, action=action, offset=offset,
+                                   limit=limit, gate=gate)  # fmt: skip
+    except PageGateClosed:
+        _GRANTS_SEEN.pop(key, None)
+        return None
+    return ExchangePage(resource, wanted, rows, offset, limit, more)
 
 
 @contextmanager
@@ -861,7 +976,7 @@ def _use_record_sql(
     taken from `page_read(n)` of the page's statement."""
     return (
         f"INSERT INTO {ExchangeUse._meta.db_table} (grant_id, at, client, purpose, rows, fields, kind) "  # noqa: S608 - the model's table
-        "SELECT %s, %s, %s, %s, n, %s::jsonb, %s FROM page_read",
+        "SELECT %s::integer, %s::timestamptz, %s, %s, n, %s::jsonb, %s FROM page_read",
         [grant.pk, timezone.now(), client, purpose, json.dumps(fields), kind],
     )
 

@@ -22,6 +22,7 @@ from rongcheng.audit.selectors import target_condition
 from rongcheng.audit.services import (
     Actor,
     PageAlongside,
+    PageGate,
     actor_from_user,
     audit_record,
     audit_record_many,
@@ -555,6 +556,7 @@ def persons_read_for_sharing(
     offset: int,
     limit: int,
     alongside: PageAlongside | None = None,
+    gate: PageGate | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """A page of person records for a department system reading through a sharing grant (the catalogue's exchange
     checked the grant: which fields, which in clear, its expiry). Protected fields are masked unless in `clear`;
@@ -563,7 +565,9 @@ def persons_read_for_sharing(
     it; found for each person by a GIN index, ADR 0004 amended 2026-12-07), elsewhere one record per person.
     Returns the rows (only `fields`) and whether more follow; the reader's address comes from the request context.
     `alongside`: the caller's own rows recording this read (the exchange's use and audit record), written with the
-    page's record: by the same statement on PostgreSQL (`audit_record_page`), else after the records."""
+    page's record: by the same statement on PostgreSQL (`audit_record_page`), else after the records.
+    `gate` (PostgreSQL): the caller's condition for this read, checked by that same statement, which is then its own
+    transaction when called outside one; when it does not hold nothing is read nor written (`PageGateClosed`)."""
     unknown = [name for name in fields if name not in EXCHANGE_FIELDS]
     if unknown or not 1 <= limit <= EXCHANGE_MAX_LIMIT or not 0 <= offset <= 2**31 - 1:
         raise ValidationFailed(
@@ -584,13 +588,14 @@ def persons_read_for_sharing(
                    "fields": list(fields)},
     }  # fmt: skip
     persons: Sequence[Sequence[Any]]
-    if connection.vendor == "postgresql" and connection.in_atomic_block:
+    if connection.vendor == "postgresql" and (connection.in_atomic_block or gate is not None):
         # The exchange calls this inside the transaction of its own read records (read_record_transaction): on
         # PostgreSQL the page and its read record are one statement (audit_record_page), the record listing exactly
         # the persons read, by their ids, without a round trip of its own.
         sql, params, selected = _exchange_page_sql(names)
         persons = audit_record_page(page_sql=sql, page_params=[*params, limit + 1, offset], width=len(selected),
-                                    limit=limit, alongside=alongside.sql if alongside else (), **record)  # fmt: skip
+                                    limit=limit, alongside=alongside.sql if alongside else (), gate=gate,
+                                    **record)  # fmt: skip
         more = len(persons) > limit
         persons = persons[:limit]
     else:
