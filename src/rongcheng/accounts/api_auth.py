@@ -20,7 +20,6 @@ Other resource servers verify the JWT alone through the JWKS and accept revocati
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import threading
 import time
@@ -28,6 +27,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
+from django.db.models.base import ModelState
 from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 from ninja.security.base import AuthBase
@@ -77,6 +77,17 @@ class ClientToken(HttpBearer):
         self.permission = permission
         self.action = action
 
+    def __call__(self, request: HttpRequest) -> User | None:
+        """HttpBearer's own reading of the header, from request.META: `request.headers` would build a mapping of
+        every header of the request to read this one."""
+        value = request.META.get("HTTP_AUTHORIZATION")
+        if not value:
+            return None
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() != self.openapi_scheme:
+            return None
+        return self.authenticate(request, token)
+
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
         if not token.strip():
             return None  # "Bearer" and nothing: no credentials, as without the header
@@ -118,18 +129,35 @@ def token_cache_clear(**_: Any) -> None:
         _admitted.clear()
 
 
+def _instance_copy(instance: Any) -> Any:
+    """A shallow copy of a model instance, as copy.copy makes it (its attributes and its cache of related objects
+    copied, the values shared), without the pickling protocol copy.copy goes through (Model.__reduce__)."""
+    cls = instance.__class__
+    kept = cls.__new__(cls)
+    attributes = instance.__dict__.copy()
+    state = attributes["_state"]
+    copied_state = ModelState.__new__(ModelState)
+    copied_state.__dict__.update(state.__dict__)
+    copied_state.fields_cache = state.fields_cache.copy()
+    attributes["_state"] = copied_state
+    kept.__dict__.update(attributes)
+    return kept
+
+
 def _fresh_copy(access_token: AccessToken) -> AccessToken:
     """A copy of a kept row for one request: the request may set attributes on the account (its permission cache,
     `request.user`), never on the kept instances another thread reads."""
-    kept = copy.copy(access_token)
-    application = access_token.application
+    kept = _instance_copy(access_token)
+    related = kept._state.fields_cache
+    application = related.get("application")
     if application is not None:
-        application = copy.copy(application)
-        if application.user is not None:
-            application.user = copy.copy(application.user)
-        kept.application = application
-    if access_token.user_id is not None:
-        kept.user = copy.copy(access_token.user)
+        application = related["application"] = _instance_copy(application)
+        owner = application._state.fields_cache.get("user")
+        if owner is not None:
+            application._state.fields_cache["user"] = _instance_copy(owner)
+    user = related.get("user")
+    if user is not None:
+        related["user"] = _instance_copy(user)
     return kept
 
 

@@ -104,7 +104,7 @@ MIDDLEWARE = [
     "rongcheng.config.middleware.ContentSecurityPolicyMiddleware",  # django-csp, the policy built once
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "rongcheng.config.middleware.LocaleMiddleware",  # Django's, without the path lookup (no i18n_patterns)
     "django.middleware.common.CommonMiddleware",
     "rongcheng.config.middleware.ControlCharacterMiddleware",  # after locale: its error page is translated
     "django.middleware.csrf.CsrfViewMiddleware",

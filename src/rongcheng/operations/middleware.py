@@ -101,9 +101,8 @@ class ObservationMiddleware:
             licence_verification_failure_count(context.source_address if context else None, "unknown_licence")
         user = _resolved_user(request)
         if access_logger.isEnabledFor(logging.INFO) and request.path not in PROBE_PATHS:
-            access_logger.info(
-                "request",
-                extra={
+            _access_line(
+                {
                     "request_id": context.request_id if context else "",
                     "route": route,
                     "method": method,
@@ -111,7 +110,7 @@ class ObservationMiddleware:
                     "duration_ms": round(elapsed * 1000, 1),
                     "client": (context.source_address if context else None) or "",
                     "user_id": str(user.pk) if user is not None else "",
-                },
+                }
             )
         if user is not None and getattr(user, "kind", "") == "api_client" and route.startswith("/api/"):
             _exchange_record_after_response(
@@ -128,6 +127,16 @@ class ObservationMiddleware:
                 status=status,
             )
         return response
+
+
+def _access_line(extra: dict[str, Any]) -> None:
+    """The access line, as `access_logger.info("request", extra=extra)` logs it, without looking up the calling
+    frame's file and line on every request (logging's findCaller): the line names its logger, and no formatter of the
+    site prints a source location."""
+    record = access_logger.makeRecord(
+        access_logger.name, logging.INFO, __file__, 0, "request", (), None, "ObservationMiddleware.__call__", extra
+    )
+    access_logger.handle(record)
 
 
 def _exchange_record_after_response(response: HttpResponseBase, **record: Any) -> None:
