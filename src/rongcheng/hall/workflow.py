@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from django.db import connection
-from django.db.models import CharField, Exists, Model, OuterRef, QuerySet, Subquery
-from django.db.models.expressions import RawSQL
+from django.db.models import CharField, Exists, Field, Model, OuterRef, QuerySet, Subquery
+from django.db.models.expressions import DatabaseDefault, RawSQL
 from django.db.models.sql import InsertQuery, UpdateQuery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -83,8 +83,8 @@ class Step:
     # The application's materials as the guard read them under the row lock, (code, source, licence identifier),
     # for the effects that follow (the licences it relies on): None until read.
     materials: list[tuple[str, str, str]] | None = None
-    # The rows every step writes with its state (its timeline event, the applicant's message), built once the
-    # changes are on the application: written by `state_written` with the guarded UPDATE.
+    # The rows every step writes with its state (its timeline event, the applicant's message, its audit record),
+    # built once the changes are on the application: written by `state_written` with the guarded UPDATE.
     riders: Callable[[], list[Model]] | None = None
 
     @property
@@ -296,18 +296,18 @@ def clock_resumed(step: Step) -> None:
 
 def state_written(step: Step) -> None:
     """The row moves only if nobody changed it since it was read: one guarded UPDATE of the prepared changes. The
-    rows that go with the step (its timeline event, the applicant's message) are written with it: on PostgreSQL in
-    the same statement (an UPDATE and its INSERTs in one WITH, each INSERT writing only if the UPDATE moved the row),
-    elsewhere right after it."""
+    rows that go with the step (its timeline event, the applicant's message, its audit record) are written with it:
+    on PostgreSQL in the same statement (an UPDATE and its INSERTs in one WITH, each INSERT writing only if the
+    UPDATE moved the row), elsewhere right after it."""
     application = step.application
-    moved = Application.objects.filter(pk=application.pk, version=application.version, state=step.source)
+    guard = {"pk": application.pk, "version": application.version, "state": step.source}
     for name, value in step.changes.items():
         setattr(application, name, value)
     riders, step.riders = (step.riders() if step.riders is not None else []), None
     if riders and connection.vendor == "postgresql":
-        updated = _update_with_rows(moved, step.changes, riders)
+        updated = _update_with_rows(guard, step.changes, riders)
     else:
-        updated = moved.update(**step.changes)
+        updated = Application.objects.filter(**guard).update(**step.changes)
         if updated == 1:
             for row in riders:
                 row.save(force_insert=True)
@@ -315,22 +315,18 @@ def state_written(step: Step) -> None:
         raise TransitionNotAllowed("Another officer changed this application first; reload it.", state=step.source)
 
 
-def _update_with_rows(moved: QuerySet[Application], changes: dict[str, Any], rows: list[Model]) -> int:
-    """`moved.update(**changes)` and the INSERTs of `rows` in one statement (PostgreSQL); returns the rows updated.
-    The SQL is the ORM's own for each part (the UPDATE as `update()` compiles it, each INSERT as `save()` would)."""
-    query = cast(UpdateQuery, moved.query.chain(UpdateQuery))
-    query.add_update_values(changes)
-    update_sql, update_params = query.get_compiler(moved.db).as_sql()
-    parts, params = [f"WITH moved AS ({update_sql} RETURNING 1)"], list(update_params)
+def _update_with_rows(guard: dict[str, Any], changes: dict[str, Any], rows: list[Model]) -> int:
+    """`Application.objects.filter(**guard).update(**changes)` and the INSERTs of `rows` in one statement
+    (PostgreSQL); returns the rows updated. The SQL is the ORM's own for each part (the UPDATE as `update()` compiles
+    it, each INSERT as `save()` would), compiled once per process for each set of columns (`_part`); a column left
+    to its database default (an audit record's time) is left out of the INSERT, which then takes it."""
+    update_sql, params = _update_part(guard, changes)
+    parts = [f"WITH moved AS ({update_sql} RETURNING 1)"]
     for number, row in enumerate(rows):
-        meta = row._meta
-        fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
-        insert = InsertQuery(type(row))
-        insert.insert_values(fields, [row])
-        ((insert_sql, insert_params),) = insert.get_compiler(moved.db).as_sql()
+        insert_sql, insert_params = _insert_part(row)
         head, values_clause, values = insert_sql.partition(" VALUES (")
         if not values_clause or not values.endswith(")"):
-            raise ValueError(f"Unexpected INSERT of {meta.label}: {insert_sql[:80]}")
+            raise ValueError(f"Unexpected INSERT of {row._meta.label}: {insert_sql[:80]}")
         parts.append(f", row{number} AS ({head} SELECT {values[:-1]} FROM moved)")  # noqa: S608 - the ORM's SQL
         params.extend(insert_params)
     with connection.cursor() as cursor:
@@ -338,6 +334,133 @@ def _update_with_rows(moved: QuerySet[Application], changes: dict[str, Any], row
         cursor.execute(" ".join([*parts, "SELECT COUNT(*) FROM moved"]), params)
         (updated,) = cursor.fetchone()
     return int(updated)
+
+
+def created_with_rows(row: Model, riders: list[tuple[Model, str]]) -> None:
+    """`row.save(force_insert=True)` and, once it has its id, the INSERTs of `riders` (each a row and the column of
+    it that takes that id: a foreign key, or a text column such as an audit record's target): on PostgreSQL in one
+    statement (an INSERT and its riders' INSERTs in one WITH, each rider taking the id the row's INSERT returns),
+    elsewhere one after the other. The SQL is the ORM's own for each part, as `_update_with_rows` sends it."""
+    if connection.vendor != "postgresql":
+        row.save(force_insert=True)
+        for rider, column in riders:
+            _rider_takes(rider, column, row.pk)
+            rider.save(force_insert=True)
+        return
+    meta = row._meta
+    returning = list(meta.db_returning_fields)
+    quote = connection.ops.quote_name
+    row_sql, params = _insert_part(row)
+    parts = [f"WITH created AS ({row_sql} RETURNING {', '.join(quote(cast(str, f.column)) for f in returning)})"]
+    for number, (rider, column) in enumerate(riders):
+        insert_sql, insert_params = _insert_part(rider)
+        head, values_clause, values = insert_sql.partition(" VALUES (")
+        placeholders = values[:-1].split(", ")
+        if not values_clause or placeholders != ["%s"] * len(insert_params):
+            raise ValueError(f"Unexpected INSERT of {rider._meta.label}: {insert_sql[:80]}")
+        taking = cast(Field[Any, Any], rider._meta.get_field(column))
+        position = _column_position(head, cast(str, taking.column), quote)
+        is_text = taking.get_internal_type() in ("CharField", "TextField")
+        placeholders[position] = f"created.{quote(cast(str, meta.pk.column))}" + ("::text" if is_text else "")
+        del insert_params[position]
+        parts.append(f", row{number} AS ({head} SELECT {', '.join(placeholders)} FROM created)")  # noqa: S608
+        params.extend(insert_params)
+    with connection.cursor() as cursor:
+        # The ORM's own SQL for each part, joined: no value enters the text.
+        cursor.execute(" ".join([*parts, "SELECT * FROM created"]), params)
+        values_returned = cursor.fetchone()
+    for returned, value in zip(returning, values_returned, strict=True):
+        setattr(row, returned.attname, value)
+    row._state.adding = False
+    row._state.db = connection.alias
+    for rider, column in riders:
+        _rider_takes(rider, column, row.pk)
+
+
+def _column_position(head: str, column: str, quote: Callable[[str], str]) -> int:
+    """The position of `column` among the columns of an INSERT's head (`INSERT INTO "t" ("a", "b")`)."""
+    columns = head[head.index("(") + 1 : head.rindex(")")].split(", ")
+    return columns.index(quote(column))
+
+
+def _rider_takes(rider: Model, column: str, value: Any) -> None:
+    taking = cast(Field[Any, Any], rider._meta.get_field(column))
+    setattr(rider, taking.attname, str(value) if taking.get_internal_type() in ("CharField", "TextField") else value)
+
+
+# The SQL of a part of the guarded write (the UPDATE of a set of columns, the INSERT of a model's columns) as the ORM
+# compiled it the first time, by what its text depends on: per process, as the columns are the code's, not the data's.
+# False: a part whose parameters did not come out as `_part_params` computes them, compiled on every call instead.
+_PARTS: dict[tuple[Any, ...], str | Literal[False]] = {}
+
+
+def _update_part(guard: dict[str, Any], changes: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The ORM's UPDATE of `changes` on the application that `guard` finds, and its parameters."""
+    meta = Application._meta
+    key = ("update", connection.alias, *changes)
+    values = [(meta.get_field(name), value, True) for name, value in changes.items()]
+    values += [(meta.pk if name == "pk" else meta.get_field(name), guard[name], False) for name in sorted(guard)]
+    known = _PARTS.get(key)
+    if known:
+        params = _part_params(values)
+        if params is not None:
+            return known, params
+    query = cast(UpdateQuery, Application.objects.filter(**guard).query.chain(UpdateQuery))
+    query.add_update_values(changes)
+    sql, compiled = query.get_compiler(connection.alias).as_sql()
+    return sql, _part_learnt(key, known, sql, list(compiled), values)
+
+
+def _insert_part(row: Model) -> tuple[str, list[Any]]:
+    """The ORM's INSERT of `row` (as `save()` sends it, but for the columns it leaves to the database), and its
+    parameters."""
+    meta = row._meta
+    fields = [
+        f for f in meta.local_concrete_fields
+        if f is not meta.auto_field and not f.generated and not isinstance(getattr(row, f.attname), DatabaseDefault)
+    ]  # fmt: skip
+    key = ("insert", connection.alias, type(row), *(f.attname for f in fields))
+    known = _PARTS.get(key)
+    if known:
+        params = _part_params([(f, f.pre_save(row, add=True), True) for f in fields])  # as the compiler takes them
+        if params is not None:
+            return known, params
+    insert = InsertQuery(type(row))
+    insert.insert_values(fields, [row])
+    ((sql, compiled),) = insert.get_compiler(connection.alias).as_sql()
+    # The values the compiler took, as `pre_save` left them on the row (a time set on creation is set once).
+    values = [(f, getattr(row, f.attname), True) for f in fields]
+    return sql, _part_learnt(key, known, sql, list(compiled), values)
+
+
+def _part_params(values: list[tuple[Any, Any, bool]]) -> list[Any] | None:
+    """The parameters the ORM gives these (field, value, saved) in this order: a saved value as `get_db_prep_save`
+    prepares it, a looked-up one as an exact lookup does; None when a value is an expression (its SQL is its own)."""
+    params = []
+    for column, value, saved in values:
+        if hasattr(value, "resolve_expression"):
+            return None
+        if saved:
+            params.append(column.get_db_prep_save(value, connection))
+        else:
+            params.append(column.get_db_prep_value(column.get_prep_value(value), connection, prepared=True))
+    return params
+
+
+def _part_learnt(
+    key: tuple[Any, ...], known: str | Literal[False] | None, sql: str, compiled: list[Any],
+    values: list[tuple[Any, Any, bool]],
+) -> list[Any]:  # fmt: skip
+    """The compiled part's parameters; on its first compilation, its SQL kept when `_part_params` gives the same
+    parameters (same types, same values) for the same SQL."""
+    if known is None:
+        ours = _part_params(values)
+        same = ours is not None and len(ours) == len(compiled) and all(
+            type(a) is type(b) and (a == b or getattr(a, "obj", a) == getattr(b, "obj", b))
+            for a, b in zip(ours, compiled, strict=True)
+        )  # fmt: skip
+        _PARTS[key] = sql if same and sql.count("%s") == len(compiled) else False
+    return compiled
 
 
 def countersigns_requested(step: Step) -> None:

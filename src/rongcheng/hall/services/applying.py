@@ -15,7 +15,8 @@ from django.db.models import F
 from django.utils import translation
 
 from rongcheng.accounts.models import User
-from rongcheng.audit.services import actor_from_user, audit_record
+from rongcheng.audit.models import AuditRecord
+from rongcheng.audit.services import actor_from_user, audit_record, audit_record_row, audit_records_write
 from rongcheng.hall.catalogue import REGISTRY_FIELDS, upload_check
 from rongcheng.hall.errors import (
     ApplicantKindRefused,
@@ -51,7 +52,8 @@ from rongcheng.hall.permissions import (
     owns,
     represents,
 )
-from rongcheng.hall.services._shared import _denied, _event
+from rongcheng.hall.services._shared import _denied, _event_row
+from rongcheng.hall.workflow import created_with_rows
 from rongcheng.kernel.context import Account, current_address
 from rongcheng.kernel.crypto import sm3_digest
 from rongcheng.kernel.errors import ValidationFailed
@@ -188,15 +190,17 @@ def application_start(*, user: User, service_code: str, credit_code: str = "") -
         )
     with transaction.atomic():
         _draft_quota_check(user, service)
-        application = Application.objects.create(
-            service=service, department=service.department, applicant=user, legal_entity=entity
-        )
-        _event(application, "start", "", State.DRAFT, user, "")
-        audit_record(
+        application = Application(service=service, department=service.department, applicant=user, legal_entity=entity)
+        # The draft, its timeline event and its audit record in one statement (PostgreSQL), each taking its id.
+        audit = audit_record_row(
             action="hall.application.start", actor=actor_from_user(user), target_type="hall.application",
-            target_id=application.pk, source_address=current_address(),
+            source_address=current_address(),
             detail={"service": service.code, "legal_entity": entity.pk if entity else None},
         )  # fmt: skip
+        created_with_rows(
+            application,
+            [(_event_row(application, "start", "", State.DRAFT, user, ""), "application"), (audit, "target_id")],
+        )
     return application
 
 
@@ -225,7 +229,11 @@ def _in_chinese(label: Callable[[], Any]) -> str:
         return str(label())
 
 
-def _registry_values(user: User, application: Application, fields: list[str]) -> dict[str, dict[str, str]]:
+def _registry_values(
+    user: User, application: Application, fields: list[str], reads: list[AuditRecord]
+) -> dict[str, dict[str, str]]:
+    """The fields of the account's person in the population registry; the read's audit record, not yet written, is
+    added to `reads` (the caller writes it with its own, in its transaction)."""
     try:
         person = person_for_resident(user=user)
     except PersonNotFound as exc:
@@ -243,11 +251,17 @@ def _registry_values(user: User, application: Application, fields: list[str]) ->
         "person.address": person.address.text if person.address_id and person.address else "",
         "person.phone": person.phone_masked,
     }
-    audit_record(
-        action="registries.person.read", actor=actor_from_user(user), target_type="registries.person",
-        target_id=person.pk, purpose="service_hall", source_address=current_address(),
-        detail={"via": "hall_prefill", "application": application.pk, "clear": [], "fields": fields},
-    )  # fmt: skip
+    reads.append(
+        audit_record_row(
+            action="registries.person.read",
+            actor=actor_from_user(user),
+            target_type="registries.person",
+            target_id=person.pk,
+            purpose="service_hall",
+            source_address=current_address(),
+            detail={"via": "hall_prefill", "application": application.pk, "clear": [], "fields": fields},
+        )
+    )
     return {field: {"value": str(raw[field]), "source": f"registries:{field}", "label": REGISTRY_FIELDS[field][0]}
             for field in fields}  # fmt: skip
 
@@ -273,9 +287,10 @@ def application_prefill(*, user: User, application_id: int, authorize_licences: 
         )
         filled: list[str] = []
         rows: list[ApplicationMaterial] = []
+        reads: list[AuditRecord] = []
         for spec in application.service.materials:
             if spec["source"] == "registry":
-                values = _registry_values(user, application, spec["fields"])
+                values = _registry_values(user, application, spec["fields"], reads)
                 rows.append(ApplicationMaterial(application=application, code=spec["code"],
                                                 source=MaterialSource.REGISTRY, values=values,
                                                 licence_identifier=""))  # fmt: skip
@@ -296,10 +311,12 @@ def application_prefill(*, user: User, application_id: int, authorize_licences: 
             rows, update_conflicts=True, unique_fields=["application", "code"],
             update_fields=["source", "values", "licence_identifier", "provided_at"],
         )  # fmt: skip
-        audit_record(
+        # The registry's reads and the prefill itself audited in one statement.
+        prefill = audit_record_row(
             action="hall.application.prefill", actor=actor_from_user(user), target_type="hall.application",
             target_id=application.pk, source_address=current_address(), detail={"filled": filled},
         )  # fmt: skip
+        audit_records_write([*reads, prefill])
     return application
 
 

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from rongcheng.audit.services import Actor, actor_from_user, audit_record
+from rongcheng.audit.services import Actor, actor_from_user, audit_record, audit_record_row
 from rongcheng.card.events import BillPaid
 from rongcheng.hall import calendar as working
 from rongcheng.hall.errors import (
@@ -104,9 +104,9 @@ def _authorize(user: Account | None, application: Application, step: Application
 def _apply(
     user: Account | None, application: Application, step: ApplicationTransition, reason: str, departments: list[str]
 ) -> Application:
-    """The row's guards, then its effects (the guarded write among them), as `hall.workflow` declares them; then
-    what every transition does: the timeline event and the applicant's message (written with the state, by the
-    guarded write), the audit record."""
+    """The row's guards, then its effects (the guarded write among them), as `hall.workflow` declares them; and
+    what every transition does: the timeline event, the applicant's message and the audit record, written with the
+    state by the guarded write (so the audit record precedes the records of the row's `after` effects)."""
     source = application.state
     context = Step(
         user=user, application=application, reason=reason, departments=departments,
@@ -129,7 +129,13 @@ def _apply(
                     promised=str(application.promised_deadline or ""),
                 )
             )
-        return rows
+        audit = audit_record_row(
+            action=f"hall.application.{step.name}",
+            actor=actor_from_user(user) if actor_user is not None else Actor.system("hall"),
+            target_type="hall.application", target_id=application.pk, source_address=current_address(),
+            detail={"from": source, "to": step.target, "number": application.number or "", "reason": reason[:200]},
+        )  # fmt: skip
+        return [*rows, audit]
 
     context.riders = riders
     step.check(context)
@@ -137,12 +143,6 @@ def _apply(
     if context.riders is not None:  # a table row without the guarded write (none today): written here
         for row in context.riders():
             row.save(force_insert=True)
-    audit_record(
-        action=f"hall.application.{step.name}",
-        actor=actor_from_user(user) if actor_user is not None else Actor.system("hall"),
-        target_type="hall.application", target_id=application.pk, source_address=current_address(),
-        detail={"from": source, "to": step.target, "number": application.number or "", "reason": reason[:200]},
-    )  # fmt: skip
     return application
 
 
