@@ -86,9 +86,14 @@ class ClientToken(HttpBearer):
         scheme, _, token = value.partition(" ")
         if scheme.lower() != self.openapi_scheme:
             return None
-        return self.authenticate(request, token)
+        return self.bearer_admitted(request, token)
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        """HttpBearer's hook, for a caller that goes through it: the same check as `__call__`."""
+        return self.bearer_admitted(request, token)
+
+    def bearer_admitted(self, request: HttpRequest, token: str) -> User | None:
+        """The account a bearer access token (never a password) admits for this operation, or None."""
         if not token.strip():
             return None  # "Bearer" and nothing: no credentials, as without the header
         try:
