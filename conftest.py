@@ -27,6 +27,16 @@ def _audit_seal_inline(settings):
 
 
 @pytest.fixture(autouse=True)
+def _passwords_hashed_quickly(settings):
+    """argon2id at the smallest cost (tests/hashers.py) in place of production's ~0.2 s a password: the demo city
+    alone gives 28 accounts a password in every test that seeds it. A test may still narrow the list further."""
+    settings.PASSWORD_HASHERS = [
+        "tests.hashers.QuickArgon2PasswordHasher",
+        *(name for name in settings.PASSWORD_HASHERS if not name.endswith(".Argon2PasswordHasher")),
+    ]
+
+
+@pytest.fixture(autouse=True)
 def _exchange_log_inline(settings):
     """Write each exchange-log row when its call's response is closed: tests count them at once, inside the test's
     transaction, and no writer thread outlives a test. operations/tests/test_exchange_log.py tests the writer."""

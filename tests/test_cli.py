@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+Migrated = Callable[[Path], Path]  # tests/conftest.py: a data directory made a copy of a migrated one
 
 
 def run_cli(*args: str, env: dict[str, str], timeout: int = 120) -> subprocess.CompletedProcess[str]:
@@ -66,14 +69,14 @@ def test_read_only_filesystem(tmp_path: Path) -> None:
     assert "The data directory /proc/rongcheng-var cannot be created" in result.stderr
 
 
-def test_check_reports_each_failure_in_its_own_bit(tmp_path: Path) -> None:
+def test_check_reports_each_failure_in_its_own_bit(tmp_path: Path, migrated: Migrated) -> None:
     env = {"RONGCHENG_DATA_DIR": str(tmp_path)}
     fresh = run_cli("check", env=env)
     assert fresh.returncode == 8, fresh.stdout + fresh.stderr  # migrations not applied
     assert "FAIL migrations" in fresh.stdout
     assert "ok   cryptography self-test" in fresh.stdout
 
-    assert run_cli("manage", "migrate", "--verbosity", "0", env=env).returncode == 0
+    migrated(tmp_path)  # what `rongcheng manage migrate` made of a fresh data directory (tests/conftest.py)
     seeded = run_cli("seed", "--persons", "50", "--entities", "5", env=env)
     assert seeded.returncode == 0, seeded.stderr
     assert "Added 50 persons and 5 legal entities." in seeded.stdout
@@ -82,11 +85,10 @@ def test_check_reports_each_failure_in_its_own_bit(tmp_path: Path) -> None:
     assert "ok   audit chain intact" in healthy.stdout
 
 
-def test_audit_verify_names_the_record_edited_behind_the_platforms_back(tmp_path: Path) -> None:
+def test_audit_verify_names_the_record_edited_behind_the_platforms_back(tmp_path: Path, migrated: Migrated) -> None:
     import sqlite3
 
-    env = {"RONGCHENG_DATA_DIR": str(tmp_path)}
-    assert run_cli("manage", "migrate", "--verbosity", "0", env=env).returncode == 0
+    env = {"RONGCHENG_DATA_DIR": str(migrated(tmp_path))}
     assert run_cli("seed", "--persons", "10", "--entities", "0", env=env).returncode == 0
     assert run_cli("audit", "seal", env=env).returncode == 0
     intact = run_cli("audit", "verify", env=env)
@@ -129,9 +131,8 @@ def _count_persons(data_dir: Path) -> int:
     return int(count)
 
 
-def test_import_persons_reports_rejected_rows_and_is_idempotent(tmp_path: Path) -> None:
-    env = {"RONGCHENG_DATA_DIR": str(tmp_path / "var")}
-    assert run_cli("manage", "migrate", "--verbosity", "0", env=env).returncode == 0
+def test_import_persons_reports_rejected_rows_and_is_idempotent(tmp_path: Path, migrated: Migrated) -> None:
+    env = {"RONGCHENG_DATA_DIR": str(migrated(tmp_path / "var"))}
     source = _persons_csv(tmp_path / "persons.csv", range(5), bad=(3,))
 
     strict = run_cli("import", "persons", str(source), "--strict", "--errors", str(tmp_path / "strict.csv"), env=env)
@@ -172,9 +173,8 @@ def test_import_refuses_a_missing_or_binary_file_in_one_sentence(tmp_path: Path)
     assert "Traceback" not in refused.stderr
 
 
-def test_two_overlapping_imports_at_once_on_sqlite(tmp_path: Path) -> None:
-    env = {"RONGCHENG_DATA_DIR": str(tmp_path / "var")}
-    assert run_cli("manage", "migrate", "--verbosity", "0", env=env).returncode == 0
+def test_two_overlapping_imports_at_once_on_sqlite(tmp_path: Path, migrated: Migrated) -> None:
+    env = {"RONGCHENG_DATA_DIR": str(migrated(tmp_path / "var"))}
     files = [_persons_csv(tmp_path / "a.csv", range(0, 400)), _persons_csv(tmp_path / "b.csv", range(200, 600))]
     clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}}
     clean.update(env)
