@@ -83,7 +83,7 @@ def test_the_tally_equals_a_recount_after_random_transitions():
     taken = 0
     for step in range(600):
         # At least 260 steps, then on until the walk has taken over 100 transitions through at least seven states (a
-        # walk of 260 once ended in six states on PostgreSQL: which transitions a case allows depends on the clock).
+        # walk of 260 once ended in six states on PostgreSQL, in one CI run of three).
         if step >= 260 and taken > 100 and len(set(Case.objects.values_list("state", flat=True))) >= 7:
             break
         if rng.random() < 0.08:
