@@ -851,8 +851,8 @@ def audit_seal_soon() -> None:
     """Run after each commit that appended records; never raises and never waits for another sealer.
 
     In background mode it only wakes this process's sealer thread. In inline mode it seals here unless a sealer is at
-    work already; that sealer checks the queue again after releasing its lock, so a record committed before that check
-    is not left behind. An inline sealer that reaches its round limit while records keep arriving hands over to the
+    work already; that sealer looks at the queue again after releasing its locks, so a record committed while it held
+    them is not left behind. An inline sealer that reaches its round limit while records keep arriving hands over to the
     background thread rather than keep its request waiting. Errors are logged: the caller's transaction has committed
     and its request must not fail because the chain is behind.
     """
@@ -866,7 +866,9 @@ def audit_seal_soon() -> None:
 def _seal_while_pending(*, rounds: int | None) -> bool:
     """Inline sealing: seal until the queue is empty or another sealer has it; True when stopped by the round limit.
 
-    Looking again after each round is what lets a caller that found the sealer busy return at once.
+    A caller that finds a sealer at work (this process's lock, or another process's advisory lock) returns at once:
+    its record committed before it tried the lock. So a sealer stops only when the queue is empty in a look taken
+    after it released both locks; a look taken while it held them (audit_seal's own) could miss such a record.
     """
     done = 0
     while rounds is None or done < rounds:
@@ -876,7 +878,7 @@ def _seal_while_pending(*, rounds: int | None) -> bool:
             result = audit_seal()
         finally:
             _process_sealer.release()
-        if result.busy or (result.sealed == 0 and not result.remaining):
+        if result.busy or (not result.remaining and not AuditPending.objects.exists()):
             return False
         done += 1
     return True

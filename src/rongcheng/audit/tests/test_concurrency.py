@@ -183,3 +183,34 @@ def test_a_sealer_at_its_round_limit_hands_over_to_a_background_thread(monkeypat
     while AuditPending.objects.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert list(AuditChainLink.objects.values_list("sequence", "record_id")) == [(1, record.pk)]
+
+
+def test_a_record_committed_while_the_inline_sealer_holds_its_lock_is_sealed(settings, monkeypatch):
+    """The sealer looked at an empty queue; before it let go, another request committed and found it busy.
+
+    That request returns without sealing (it never waits), so the sealer must look again after letting go.
+    """
+    from rongcheng.audit import services
+
+    settings.AUDIT_SEAL_MODE = "inline"
+    real_seal = services.audit_seal
+    committed = []
+
+    def another_request_commits_meanwhile():
+        with transaction.atomic():
+            committed.append(audit_record(action="registries.person.read", actor=Actor.system(), target_id="late").pk)
+
+    def seal_then_another_request_commits(**arguments):
+        result = real_seal(**arguments)
+        if not committed:  # the first look found nothing; this process's sealer lock is still held
+            thread, errors = _in_thread(another_request_commits_meanwhile)
+            thread.join(timeout=30)
+            assert errors == []
+        return result
+
+    monkeypatch.setattr(services, "audit_seal", seal_then_another_request_commits)
+    assert not AuditPending.objects.exists()
+    services.audit_seal_soon()
+    assert list(AuditPending.objects.values_list("record_id", flat=True)) == []
+    assert list(AuditChainLink.objects.values_list("sequence", "record_id")) == [(1, committed[0])]
+    assert audit_verify().ok
