@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import itertools
 import json
+import os
 import sys
 import time
 import uuid
@@ -288,6 +289,8 @@ def _run(kind: str, count: int, repeats: int) -> tuple[float, float, Statements,
                     profiler.runcall(work, batch)
                     stats = pstats.Stats(profiler)
                     print(f"cProfile of {len(batch)} applications through the services: {stats.total_calls} calls")  # type: ignore[attr-defined]
+                    if os.environ.get("BENCH_PROFILE_FILE"):  # for pstats: print_stats('rongcheng', ...)
+                        stats.dump_stats(os.environ["BENCH_PROFILE_FILE"])
                     stats.sort_stats("cumulative").print_stats(45)
                     stats.sort_stats("tottime").print_stats(30)
                 else:

