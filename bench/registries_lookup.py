@@ -12,7 +12,9 @@ background and RONGCHENG_AUDIT_READ_COMMIT from --read-commit (durable by defaul
 its answer; async is ADR 0011's opt-in, the operator's choice) on a free port; register an API client entitled to
 every person field for the purpose public_security and fetch its token at /oauth/token/; look up random seeded ID
 numbers (the demo generator gives the ID number of person i for seed 2017), first over one keep-alive connection,
-then over --connections in parallel: p50/p90/p99 latency and requests per second, every answer checked to be 200
+then over --connections in parallel (both closed loads: each connection sends its next lookup when the last is
+answered), then an open load of --rate lookups a second over --connections (latencies from when each was due):
+p50/p90/p99 latency and requests per second, every answer checked to be 200
 with the person in clear, the CPU the server's workers and its PostgreSQL backends spent per lookup, and the load
 average when the timing began (the machine may be shared). The load comes from wrk when it is installed (as
 `.ci/run` installs it; each request the next ID number, for --seconds), else from Python threads in this process
