@@ -162,27 +162,46 @@ def _lookups_wrk(
     return Load([], load.seconds, load.failures, spread, cpu, database_cpu, load.count, load.percentiles)
 
 
-def _lookups(port: int, token: str, id_numbers: Sequence[str], connections: int, workers: list[int]) -> Load:
-    """Each thread keeps one HTTP/1.1 connection and times each request from send to the last byte of the body; the
-    connections stay open until the spread over the server's workers is read."""
-    shares = [id_numbers[i::connections] for i in range(connections)]
-    results: list[list[float]] = [[] for _ in shares]
+def _lookups(
+    port: int, token: str, id_numbers: Sequence[str], connections: int, workers: list[int], *,
+    rate: float | None = None, seconds: float = 0.0,
+) -> Load:  # fmt: skip
+    """Each thread keeps one HTTP/1.1 connection, open until the spread over the server's workers is read; every
+    answer must be 200 with the person in clear.
+
+    A closed load (no `rate`): each connection sends its share of `id_numbers` one after the other, each timed from
+    send to the last byte of the body. An open load: `rate` lookups a second offered over the connections for
+    `seconds`, each connection on its own schedule (connection i at i/rate, then every connections/rate seconds). A
+    latency then runs from the time the request was due, not from when it was sent, so a connection that fell behind
+    counts the wait it caused (no coordinated omission: a closed load that waits for each answer before sending the
+    next measures less than the callers would wait); when the last answer came in time, from when the request was
+    sent (the client's sleep overshooting its due time is not the server's)."""
+    results: list[list[float]] = [[] for _ in range(connections)]
     failures = [0] * connections
     ports = [0] * connections
     start, done, release = (threading.Barrier(connections + 1) for _ in range(3))
+    began = [0.0]
 
     def run(number: int) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        out = results[number]
+        out, share = results[number], id_numbers[number::connections]
         start.wait()
-        for id_number in shares[number]:
-            began = time.perf_counter()
+        count = len(share) if rate is None else int(seconds * rate / connections)
+        for k in range(count):
+            id_number = share[k % len(share)]
+            due = time.perf_counter()
+            if rate is not None:
+                due = began[0] + (number + k * connections) / rate
+                pause = due - time.perf_counter()
+                if pause > 0:  # the last answer came in time: the wait from here on is this client's timer
+                    time.sleep(pause)
+                    due = time.perf_counter()
             request_body = json.dumps({"id_number": id_number, "purpose": PURPOSE})
             connection.request("POST", "/api/v1/registries/persons/by-id-number", body=request_body, headers=headers)
             response = connection.getresponse()
             body = response.read()
-            out.append(time.perf_counter() - began)
+            out.append(time.perf_counter() - due)
             if response.status != 200 or id_number.encode() not in body:
                 failures[number] += 1
         ports[number] = connection.sock.getsockname()[1] if connection.sock else 0
@@ -194,16 +213,16 @@ def _lookups(port: int, token: str, id_numbers: Sequence[str], connections: int,
     for thread in threads:
         thread.start()
     cpu_before = cpu_seconds(workers)
+    began[0] = time.perf_counter() + (0.05 if rate is not None else 0.0)  # an open load's first request is due then
     start.wait()
-    began = time.perf_counter()
     done.wait()
-    seconds = time.perf_counter() - began
+    elapsed = time.perf_counter() - began[0]
     cpu = cpu_seconds(workers) - cpu_before
     spread = connections_per_worker(workers, port, ports)
     release.wait()
     for thread in threads:
         thread.join()
-    return Load([t for r in results for t in r], seconds, sum(failures), spread, cpu)
+    return Load([t for r in results for t in r], elapsed, sum(failures), spread, cpu)
 
 
 def _token(port: int, client_id: str, secret: str) -> str:
@@ -312,66 +331,6 @@ def _statements(token: str, host: str, present: str, absent: str) -> dict[str, S
             raise SystemExit(f"in-process API: {response.status_code}, expected {expected}")
         counted[label] = counts
     return counted
-
-
-def _lookups_at_rate(
-    port: int, token: str, id_numbers: Sequence[str], connections: int, rate: float, seconds: float,
-    workers: list[int],
-) -> Load:  # fmt: skip
-    """An open load: `rate` lookups a second offered over `connections` keep-alive connections for `seconds`, each
-    connection sending on its own schedule (connection i at i/rate, then every connections/rate seconds). A latency
-    runs from the time the request was due, not from when it was sent, so a connection that fell behind counts the
-    wait it caused (no coordinated omission: a closed load that waits for each answer before sending the next
-    measures less than the callers would wait); when the last answer came in time, from when the request was sent
-    (the client's sleep overshooting its due time is not the server's). Every answer must be 200 with the person in
-    clear."""
-    interval = connections / rate
-    due_count = int(seconds * rate / connections)
-    results: list[list[float]] = [[] for _ in range(connections)]
-    failures = [0] * connections
-    ports = [0] * connections
-    start, done, release = (threading.Barrier(connections + 1) for _ in range(3))
-    began = [0.0]
-
-    def run(number: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        out, share = results[number], id_numbers[number::connections]
-        start.wait()
-        first = began[0] + number / rate
-        for k in range(due_count):
-            id_number = share[k % len(share)]
-            due = first + k * interval
-            pause = due - time.perf_counter()
-            if pause > 0:  # the last answer came in time: the wait from here on is this client's timer, not it
-                time.sleep(pause)
-                due = time.perf_counter()
-            request_body = json.dumps({"id_number": id_number, "purpose": PURPOSE})
-            connection.request("POST", "/api/v1/registries/persons/by-id-number", body=request_body, headers=headers)
-            response = connection.getresponse()
-            body = response.read()
-            out.append(time.perf_counter() - due)
-            if response.status != 200 or id_number.encode() not in body:
-                failures[number] += 1
-        ports[number] = connection.sock.getsockname()[1] if connection.sock else 0
-        done.wait()
-        release.wait()
-        connection.close()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(connections)]
-    for thread in threads:
-        thread.start()
-    cpu_before = cpu_seconds(workers)
-    began[0] = time.perf_counter() + 0.05
-    start.wait()
-    done.wait()
-    elapsed = time.perf_counter() - began[0]
-    cpu = cpu_seconds(workers) - cpu_before
-    spread = connections_per_worker(workers, port, ports)
-    release.wait()
-    for thread in threads:
-        thread.join()
-    return Load([t for r in results for t in r], elapsed, sum(failures), spread, cpu)
 
 
 def main() -> None:
@@ -516,7 +475,7 @@ def main() -> None:
         else:
             one = _lookups(port, token, sequential, 1, workers)
             many = _lookups(port, token, parallel, args.connections, workers)
-        at_rate = _lookups_at_rate(port, token, parallel, args.connections, args.rate, args.seconds, workers)
+        at_rate = _lookups(port, token, parallel, args.connections, workers, rate=args.rate, seconds=args.seconds)
     finally:
         _stop(server)
 
