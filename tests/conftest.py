@@ -13,7 +13,7 @@ import pytest
 def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory migrated once per test process by `rongcheng manage migrate`, as an operator does (on SQLite a
     migration of every app takes ~20 s of CPU, once instead of once a test)."""
-    from tests.test_cli import run_cli
+    from tests.cli_runner import run_cli
 
     template = tmp_path_factory.mktemp("migrated-data-dir")
     done = run_cli("manage", "migrate", "--verbosity", "0", env={"RONGCHENG_DATA_DIR": str(template)})

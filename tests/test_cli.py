@@ -5,25 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-Migrated = Callable[[Path], Path]  # tests/conftest.py: a data directory made a copy of a migrated one
-
-
-def run_cli(*args: str, env: dict[str, str], timeout: int = 120) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}}
-    clean.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "rongcheng.cli", *args],
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+from tests.cli_runner import Migrated, run_cli
 
 
 def test_unknown_database_scheme_is_one_sentence(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_cli import Migrated, run_cli
+from tests.cli_runner import Migrated, run_cli
 
 
 def test_check_reports_an_active_superuser(tmp_path: Path, migrated: Migrated) -> None:
