@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet, Value
 from django.utils import timezone
 
 from rongcheng.audit.models import AuditAnchor, AuditChainLink, AuditPending, AuditRecord
@@ -40,10 +41,13 @@ RECORD_FIELDS: tuple[str, ...] = (
     "detail",
     "request_id",
 )
-# The key of a record's detail that lists the targets of a page read at once (`audit_record_page`), as text: the record
-# names no single target, the chain seals the list with the rest of the detail, and on PostgreSQL a GIN index over it
-# (migration 0004, partial on records that have the key) finds the record for any one target (`target_condition`).
+# The key of a record's detail that lists the targets of a page read at once (`audit_record_page`): integer keys as
+# text, ascending. The record names no single target, the chain seals the list with the rest of the detail, and on
+# PostgreSQL a GiST index over the list's span, first to last (migration 0005, partial on records that have the key),
+# finds the records that may list a target, the list itself tested on those (`target_condition`).
 TARGETS = "targets"
+# The largest target a page's list may hold (PostgreSQL's bigint): a search for a longer number finds no page record.
+_TARGET_DIGITS = re.compile(r"[0-9]{1,18}")
 GENESIS_MAC = sm3_digest(b"rongcheng.audit.chain.v1.genesis")
 VERIFY_CHUNK = 2000
 SEARCH_MAX_LIMIT = 200
@@ -363,16 +367,35 @@ def _start_of_day(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
+class _SpanCovers(Func):
+    """PostgreSQL: whether the span of a record's listed targets, first to last (`int8range`, bounds included), covers
+    an integer target: the expression of the GiST index audit_record_targets_span_idx (migration 0005), written as
+    the index writes it so that the planner uses the index."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        detail, target = self.get_source_expressions()
+        detail_sql, detail_params = compiler.compile(detail)
+        target_sql, target_params = compiler.compile(target)
+        listed = f"({detail_sql} -> '{TARGETS}')"
+        sql = f"int8range(({listed} ->> 0)::bigint, ({listed} ->> -1)::bigint, '[]') @> ({target_sql})::bigint"
+        return sql, [*detail_params, *detail_params, *target_params]
+
+
 def target_condition(target_id: str | int) -> Q:
     """The records about one target: those naming it (`target_id`, the b-tree audit_record_target_idx), and on
-    PostgreSQL the records of a page read at once that list it in their detail's TARGETS (the GIN index
-    audit_record_targets_idx; the condition repeats the index's predicate so the planner may use it, and the two
-    arms are read as a BitmapOr). Combine it with the target type as for a single target."""
+    PostgreSQL the records of a page read at once that list it in their detail's TARGETS: found by the span of
+    their list (the GiST index audit_record_targets_span_idx over first and last listed, the list ascending), then
+    the list itself tested (`@>`, exact: a target inside the span that the page did not read is not found). The
+    condition repeats the index's predicate so the planner may use it; the two arms are read as a BitmapOr. A
+    target that is not an integer key (a search for text) finds no page record: their lists hold integer keys only.
+    Combine it with the target type as for a single target."""
     target = str(target_id)
     condition = Q(target_id=target)
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and _TARGET_DIGITS.fullmatch(target):
         listed = {f"detail__{TARGETS}__contains": [target]}
-        condition |= Q(target_id="", detail__has_key=TARGETS, **listed)
+        condition |= Q(_SpanCovers(F("detail"), Value(int(target))), target_id="", detail__has_key=TARGETS, **listed)
     return condition
 
 

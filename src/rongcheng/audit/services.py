@@ -478,12 +478,15 @@ def audit_record_page(
 ) -> list[tuple[Any, ...]]:
     """PostgreSQL, inside the caller's transaction (or, with a `gate`, as a statement that is its own transaction):
     the rows of a page query (`page_sql`, `width` columns, ordered by
-    its first column ascending, which names each row's target) and one record of the page read, by one statement.
+    its first column ascending, an integer key that names each row's target) and one record of the page read, by one
+    statement.
 
     The record names no single target (`target_id` empty): its detail lists the targets of the page's first `limit`
     rows under `TARGETS` (as text, ascending), so the chain seals the list itself (ADR 0004, amended 2026-12-07), and
-    a GIN index over that list (migration 0004) finds the record for any one of them (`target_condition`: "who read
-    my data", the auditors' search by target). The record is driven by the very rows read (one snapshot), the
+    a GiST index over the list's span, first to last (migration 0005), finds the records that may list any one of
+    them, the list tested on those (`target_condition`: "who read my data", the auditors' search by target). A first
+    column that is not an integer fails the statement (cast to bigint), nothing written. The record is driven by the
+    very rows read (one snapshot), the
     targets never travel back, and the page and its record are one statement; no row, no record. Returns the page's
     rows.
 
@@ -515,13 +518,15 @@ def audit_record_page(
         head = f"WITH gate AS (SELECT ({gate.sql}) AS ok{unflushed}), page ({names}) AS MATERIALIZED ({page_sql})"
     else:
         head = f"WITH page ({names}) AS MATERIALIZED ({page_sql})"
-    # The targets: an ARRAY of the first column of the page's first `limit` rows, sorted once and cast to text, made
+    # The targets: an ARRAY of the first column of the page's first `limit` rows (integer keys: bigint, so that the span
+    # index's casts of the first and last never fail), sorted once and cast to text, made
     # the JSON list (jsonb_agg with its own ORDER BY sorted them a second time: 0.1-0.2 ms more a page of 1,000).
     # A materialised CTE, computed once: the record's list, its cardinality test, and page_read's count (which
     # counted the page again: 0.19 ms a page of 1,000, EXPLAIN 2026-12-07). As a subquery in the INSERT, PostgreSQL
     # pulled it up and made the ARRAY two InitPlans, each sorting the page's ids.
     sql = (
-        f"{head}, targets AS MATERIALIZED (SELECT ARRAY(SELECT c0 FROM page ORDER BY c0 LIMIT %s)::text[] AS ids), "  # noqa: S608 - the model's table; the caller's compiled query
+        f"{head}, targets AS MATERIALIZED (SELECT ARRAY(SELECT c0::bigint AS c FROM page ORDER BY c LIMIT %s)::text[] "  # noqa: S608 - the model's table; the caller's compiled query
+        "AS ids), "
         f"records AS (INSERT INTO {AuditRecord._meta.db_table} (actor_kind, actor_id, actor_label, action, "
         "target_type, target_id, outcome, source_address, purpose, detail, request_id) "
         "SELECT %s, %s, %s, %s, %s, '', 'success', %s::inet, %s, "

