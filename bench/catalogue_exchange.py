@@ -13,14 +13,14 @@ grant check and the audit. Measured in the same run, on the same database:
   * platform data: pages of city cases (cases.cases, a provider paged by the database; the description masked)
     through the exchange, against the same values query of the same cases;
   * person records: pages of a person-records resource (registries.persons) through the exchange, each person read
-    through the registries' selector and recorded ("who read my data"): since 2026-12-07 one audit record for the
-    page listing the persons read (sealed with it, found per person by a GIN index; ADR 0004), written by the
-    page's own statement (until then one record per person), against a bare ORM values query of the same persons
-    and the same columns (those the registry's selector reads for the fields granted). Until 2026-12-06 the bare
+    through the registries' selector and recorded ("who read my data"): since 2026-12-07 one audit record for the page
+    listing the persons read (sealed with it, found per person by a GiST index over its span and the list; ADR 0004),
+    written by the page's own statement (until then one record per person), against a bare ORM values query of the same
+    persons and the same columns (those the registry's selector reads for the fields granted). Until 2026-12-06 the bare
     side read whole instances with their addresses (every column, a join): five times the work of the exchange's own
     read, which flattered the ratio; its rate is still printed, for comparison with earlier runs. The same reads in
-    pages of 1,000 persons (the most one call of the API reads, as for uploaded rows) are printed on lines of their
-    own; the goal's line is --person-page.
+    pages of 1,000 persons (the most one call of the API reads, as for uploaded rows) are printed on lines of their own;
+    the goal's line is --person-page.
 
 Each kind prints its goal line with its ratio and both rates. The persons' lines read at least PERSON_PAGES pages a
 side (the persons read over again when fewer), in a process settled as a server's worker is (config/wsgi.py).

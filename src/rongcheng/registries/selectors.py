@@ -576,7 +576,8 @@ def persons_read_for_sharing(
     checked the grant: which fields, which in clear, its expiry). Protected fields are masked unless in `clear`;
     every person read is recorded with the stated purpose, the consuming department and the grant, so it shows in
     that person's "who read my data": on PostgreSQL one record for the page listing the persons read (sealed with
-    it; found for each person by a GIN index, ADR 0004 amended 2026-12-07), elsewhere one record per person.
+    it; found for each person by the span of its list, a GiST index, and the list itself: ADR 0004 amended
+    2026-12-07), elsewhere one record per person.
     Returns the rows (only `fields`) and whether more follow; the reader's address comes from the request context.
     `alongside`: the caller's own rows recording this read (the exchange's use and audit record), written with the
     page's record: by the same statement on PostgreSQL (`audit_record_page`), else after the records.
