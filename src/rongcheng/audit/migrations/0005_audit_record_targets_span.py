@@ -6,8 +6,8 @@ a page of 1,000 on this project's bench machine), and the statement that filled 
 paid its merge (40-50 ms, every ~170 pages). The page's targets are integer keys listed in ascending order
 (`audit_record_page`), so the first and the last of the list bound them: a GiST index over that span (one entry a
 record) finds the records whose span covers a target, and `target_condition` keeps the exact test of the list
-(`detail -> 'targets' @> '["<id>"]'`), checked on those few records only. Measured side by side on the exchange's pages of
-1,000 persons: 0.425 -> 0.470 and 0.438 -> 0.469 of a bare query of the same persons (bench/README.md).
+(`detail -> 'targets' @> '["<id>"]'`), checked on those few records only. Measured side by side on the exchange's
+pages of 1,000 persons: 0.425 -> 0.470 and 0.438 -> 0.469 of a bare query of the same persons (bench/README.md).
 
 LZ4 (`SET COMPRESSION lz4`, PostgreSQL 14+, when the server was built with it: `default_toast_compression` lists
 it) compresses a new record's detail faster than the default pglz; records already written keep their compression
@@ -19,9 +19,7 @@ index is dropped after the new one exists. SQLite: nothing (pages are recorded o
 
 from django.db import migrations
 
-SPAN = (
-    "int8range(((detail -> 'targets') ->> 0)::bigint, ((detail -> 'targets') ->> -1)::bigint, '[]')"
-)
+SPAN = "int8range(((detail -> 'targets') ->> 0)::bigint, ((detail -> 'targets') ->> -1)::bigint, '[]')"
 FORWARD = (
     f"CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_record_targets_span_idx ON audit_record USING gist ({SPAN}) "
     "WHERE detail ? 'targets'",
