@@ -41,7 +41,18 @@ from typing import Any
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import _cli, _database_exists, _drop_database, _free_port, _stop, _wait_for, create_database, fill_data_dir
+from _server import (
+    _cli,
+    _database_exists,
+    _drop_database,
+    _free_port,
+    _stop,
+    _wait_for,
+    connections_per_worker,
+    create_database,
+    fill_data_dir,
+    server_workers,
+)
 from _smoke import goal, parse_arguments
 
 PG_HOST = "postgres://postgres@127.0.0.1:5432"
@@ -122,16 +133,25 @@ def _setup(args: argparse.Namespace) -> str:
     return str(resource.uuid)
 
 
-def _load(port: int, paths: Sequence[str], connections: int, check: Any) -> tuple[list[float], float, int]:
+def _load(
+    port: int, paths: Sequence[str], connections: int, check: Any, workers: list[int] | None = None
+) -> tuple[list[float], float, int, list[int]]:
+    """The paths sent over `connections` keep-alive connections, each its share in turn. Returns the latencies, the
+    seconds, the failures and (given the server's `workers`) how many of the connections each worker held, largest
+    first, read a moment into the load: each worker listens with SO_REUSEPORT, the kernel hands a new connection to
+    one of them blind to load, and two connections held by one worker are served one after the other."""
     shares = [paths[i::connections] for i in range(connections)]
     results: list[list[float]] = [[] for _ in shares]
     failures = [0] * connections
     barrier = threading.Barrier(connections + 1)
+    spread: list[int] = []
+    opened = threading.Barrier(connections + 1) if workers else None
 
     def run(number: int) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.connect()
         barrier.wait()
-        for path in shares[number]:
+        for n, path in enumerate(shares[number]):
             began = time.perf_counter()
             connection.request("GET", path)
             response = connection.getresponse()
@@ -139,6 +159,8 @@ def _load(port: int, paths: Sequence[str], connections: int, check: Any) -> tupl
             results[number].append(time.perf_counter() - began)
             if response.status != 200 or not check(json.loads(payload)):
                 failures[number] += 1
+            if n == 0 and opened is not None:
+                opened.wait()
         connection.close()
 
     threads = [threading.Thread(target=run, args=(n,)) for n in range(connections)]
@@ -146,9 +168,12 @@ def _load(port: int, paths: Sequence[str], connections: int, check: Any) -> tupl
         thread.start()
     barrier.wait()
     began = time.perf_counter()
+    if opened is not None and workers:
+        opened.wait()  # every connection has had its first answer: each is held by the worker that accepted it
+        spread = connections_per_worker(workers, port, None)
     for thread in threads:
         thread.join()
-    return [t for r in results for t in r], time.perf_counter() - began, sum(failures)
+    return [t for r in results for t in r], time.perf_counter() - began, sum(failures), spread
 
 
 def _search_paths(count: int, rng: random.Random) -> list[str]:
@@ -279,12 +304,13 @@ def main() -> None:
                                   start_new_session=True)  # fmt: skip
     try:
         _wait_for(port, server, log)
+        workers = server_workers(server.pid)
         _load(port, _search_paths(20, rng), 1, lambda body: body["success"])  # warm
         search = _load(port, _search_paths(args.requests, rng), args.connections,
-                       lambda body: body["success"] and body["result"]["count"] >= 0)  # fmt: skip
+                       lambda body: body["success"] and body["result"]["count"] >= 0, workers)  # fmt: skip
         _load(port, _datastore_paths(resource_id, 20, rng), 1, lambda body: body["success"])
         datastore = _load(port, _datastore_paths(resource_id, args.requests, rng), args.connections,
-                          lambda body: body["success"] and len(body["result"]["records"]) <= 100)  # fmt: skip
+                          lambda body: body["success"] and len(body["result"]["records"]) <= 100, workers)  # fmt: skip
         download_path = f"/opendata/dataset/bench-table/resource/{resource_id}/download?format=csv"
         download_size, download_seconds = _download(port, download_path)
     finally:
@@ -293,11 +319,17 @@ def main() -> None:
     print(f"\nOpen data, {args.datasets:,} datasets and a {args.rows:,}-row resource, PostgreSQL, "
           f"{args.workers} workers, {args.connections} connections; load average "
           f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}")  # fmt: skip
-    print(f"{'call':<36} {'requests':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'per s':>8} {'failed':>7}")
-    for label, (latencies, seconds, failures) in (("package_search (mix, facets)", search),
-                                                  ("datastore_search (2 filters, 100 rows)", datastore)):  # fmt: skip
+    print(f"{'call':<36} {'requests':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'per s':>8} {'failed':>7} "
+          f"{'spread':>7}")  # fmt: skip
+    loads = (("package_search (mix, facets)", search), ("datastore_search (2 filters, 100 rows)", datastore))
+    for label, (latencies, seconds, failures, spread) in loads:
         print(f"{label:<36} {len(latencies):>9,} {percentile(latencies, 50):>8.2f} {percentile(latencies, 99):>8.2f} "
-              f"{max(latencies) * 1000:>8.2f} {len(latencies) / seconds:>8.0f} {failures:>7}")  # fmt: skip
+              f"{max(latencies) * 1000:>8.2f} {len(latencies) / seconds:>8.0f} {failures:>7} "
+              f"{'+'.join(map(str, spread)) or '-':>7}")  # fmt: skip
+    print(
+        "spread: how many of the load's connections each server worker held (the kernel's draw, SO_REUSEPORT); two "
+        "held by one worker are served one after the other"
+    )
     download_rate = args.rows / download_seconds
     copy_rate = args.rows / copy_seconds
     print(f"streaming CSV download: {download_size:,} bytes in {download_seconds:.2f} s ({download_rate:,.0f} rows/s)")
