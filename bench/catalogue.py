@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import http.client
 import io
 import json
@@ -147,21 +148,34 @@ def _load(
     spread: list[int] = []
     opened = threading.Barrier(connections + 1) if workers else None
 
+    def answered_once() -> None:
+        # Never blocks the load for long: a connection whose thread failed, or had nothing to send, breaks the
+        # barrier (the spread is then not read) rather than holding the others.
+        if opened is not None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                opened.wait(timeout=60)
+
     def run(number: int) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         connection.connect()
         barrier.wait()
-        for n, path in enumerate(shares[number]):
-            began = time.perf_counter()
-            connection.request("GET", path)
-            response = connection.getresponse()
-            payload = response.read()
-            results[number].append(time.perf_counter() - began)
-            if response.status != 200 or not check(json.loads(payload)):
-                failures[number] += 1
-            if n == 0 and opened is not None:
-                opened.wait()
-        connection.close()
+        waited = False
+        try:
+            for path in shares[number]:
+                began = time.perf_counter()
+                connection.request("GET", path)
+                response = connection.getresponse()
+                payload = response.read()
+                results[number].append(time.perf_counter() - began)
+                if response.status != 200 or not check(json.loads(payload)):
+                    failures[number] += 1
+                if not waited:
+                    waited = True
+                    answered_once()
+        finally:
+            if not waited and opened is not None:
+                opened.abort()
+            connection.close()
 
     threads = [threading.Thread(target=run, args=(n,)) for n in range(connections)]
     for thread in threads:
@@ -169,8 +183,11 @@ def _load(
     barrier.wait()
     began = time.perf_counter()
     if opened is not None and workers:
-        opened.wait()  # every connection has had its first answer: each is held by the worker that accepted it
-        spread = connections_per_worker(workers, port, None)
+        try:
+            opened.wait(timeout=60)  # every connection answered once: each is held by the worker that took it
+            spread = connections_per_worker(workers, port, None)
+        except threading.BrokenBarrierError:
+            spread = []
     for thread in threads:
         thread.join()
     return [t for r in results for t in r], time.perf_counter() - began, sum(failures), spread
