@@ -175,7 +175,7 @@ def package_search(call: Call) -> dict[str, Any]:
     return {
         "count": found.count,
         "sort": sort or "score desc, metadata_modified desc",
-        "results": [selectors.package_dict(d, base_url=call.base_url) for d in found.datasets],
+        "results": selectors.package_dicts(found.datasets, base_url=call.base_url),
         "facets": {field: {name: n for name, _, n in items} for field, items in found.facets.items()},
         "search_facets": {
             field: {
@@ -196,8 +196,8 @@ def package_show(call: Call) -> dict[str, Any]:
 def current_package_list_with_resources(call: Call) -> list[dict[str, Any]]:
     limit = call.integer("limit", 10, high=MAX_ROWS)
     offset = call.integer("offset", 0)
-    qs = selectors.datasets_prefetched(selectors.datasets_visible(None).order_by("-metadata_modified", "name"))
-    return [selectors.package_dict(d, base_url=call.base_url) for d in qs[offset : offset + limit]]
+    qs = selectors.datasets_visible(None).order_by("-metadata_modified", "name").select_related(*selectors.PAGE_RELATED)
+    return selectors.package_dicts(list(qs[offset : offset + limit]), base_url=call.base_url)
 
 
 def resource_show(call: Call) -> dict[str, Any]:
@@ -225,7 +225,7 @@ def organization_show(call: Call) -> dict[str, Any]:
     data = selectors.organization_dict(department, count=count)
     if call.boolean("include_datasets"):
         found = selectors.dataset_search(fq=f"organization:{department.code}", rows=MAX_ROWS)
-        data["packages"] = [selectors.package_dict(d, base_url=call.base_url) for d in found.datasets]
+        data["packages"] = selectors.package_dicts(found.datasets, base_url=call.base_url)
     return data
 
 
@@ -242,7 +242,7 @@ def group_show(call: Call) -> dict[str, Any]:
     data = selectors.group_dict(group, count=count)
     if call.boolean("include_datasets"):
         found = selectors.dataset_search(fq=f"groups:{group.name}", rows=MAX_ROWS)
-        data["packages"] = [selectors.package_dict(d, base_url=call.base_url) for d in found.datasets]
+        data["packages"] = selectors.package_dicts(found.datasets, base_url=call.base_url)
     return data
 
 

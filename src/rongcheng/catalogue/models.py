@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Concat, Upper
 from django.utils.translation import gettext_lazy as _
 
 from rongcheng.accounts.models import Department
@@ -403,6 +404,9 @@ class DatasetGroup(models.Model):
         return self.title
 
 
+SEARCH_SEPARATOR = "\x1f"  # between the texts of Dataset.search_text
+
+
 class Dataset(models.Model):
     """An open dataset (CKAN package). Its columns hold the last published state (or the draft before the first
     publication); unpublished edits of a published dataset wait in `pending` until the data steward approves."""
@@ -428,6 +432,24 @@ class Dataset(models.Model):
     approval_note = models.TextField(blank=True)
     metadata_created = models.DateTimeField()
     metadata_modified = models.DateTimeField()
+    # What a word of `package_search` is looked for in: title, name and description upper-cased once, when written
+    # (ADR 0022), separated by SEARCH_SEPARATOR, a control character, so that a word never matches across two of them
+    # (a word holding the separator is tested text by text).
+    search_text = models.GeneratedField(
+        expression=Upper(
+            Concat(
+                "title",
+                models.Value(SEARCH_SEPARATOR),
+                "name",
+                models.Value(SEARCH_SEPARATOR),
+                "notes",
+                output_field=models.TextField(),
+            )
+        ),
+        output_field=models.TextField(),
+        db_persist=True,
+        editable=False,
+    )
 
     class Meta:
         ordering = ["name"]
@@ -475,7 +497,8 @@ class DatasetResource(models.Model):
 
     class Meta:
         ordering = ["dataset", "position"]
-        indexes = [models.Index(fields=["format", "dataset"], name="catalogue_resource_format")]
+        # `res_format:csv` matches a format ignoring case (`UPPER(format) = UPPER(%s)`): the index is on that.
+        indexes = [models.Index(Upper("format"), "dataset", name="catalogue_res_upper_format")]
 
     def __str__(self) -> str:
         return self.name

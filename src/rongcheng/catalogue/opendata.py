@@ -90,11 +90,13 @@ def search(request: HttpRequest) -> HttpResponse:
         for field, items in found.facets.items()
     ]  # fmt: skip
     last = max(1, -(-found.count // PAGE))
+    listed = selectors.listed_of(found.datasets)
     return render(request, "catalogue/opendata/search.html", {
         "q": q, "found": found, "facets": facets, "page": page,
         "previous_url": link(page=str(page - 1)) if page > 1 else "",
         "next_url": link(page=str(page + 1)) if page < last else "",
-        "datasets": [{"dataset": d, "formats": sorted({r.format for r in d.resources.all()})} for d in found.datasets],
+        "datasets": [{"dataset": d, "formats": sorted({r.format for r in listed[d.pk].resources})}
+                     for d in found.datasets],
     })  # fmt: skip
 
 

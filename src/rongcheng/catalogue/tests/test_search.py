@@ -1,5 +1,5 @@
-"""What `package_search` and `datastore_search` promise, whichever path answers them: on PostgreSQL a word of three
-characters or more is looked up in trigram indexes and the facets are counted in one statement, a filtered datastore
+"""What `package_search` and `datastore_search` promise, whichever path answers them: on PostgreSQL a word is looked
+for in the datasets' stored search text and the facets are counted in one statement, a filtered datastore
 page and its total come from one materialized match; on SQLite the plain scans. Every answer is checked against a
 recount in Python over the same rows, so both paths are held to the same results."""
 
@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from rongcheng.catalogue import selectors
 from rongcheng.catalogue.models import (
+    SEARCH_SEPARATOR,
     Dataset,
     DatasetGroup,
     DatasetResource,
@@ -79,10 +80,10 @@ def _expected(word: str) -> list[str]:
 @pytest.mark.parametrize(
     "word",
     [
-        "公",  # one character: no trigram, the scan
-        "公交",  # two characters: no trigram, the scan
+        "公",  # one character
+        "公交",  # two characters
         "统计",  # two characters, also a tag
-        "公交线",  # three: the trigram index on PostgreSQL
+        "公交线",  # three
         "公交站点",  # four
         "站点的经纬度",  # inside a description
         "中小学名录",  # in both title and notes of one dataset: found once
@@ -93,6 +94,7 @@ def _expected(word: str) -> list[str]:
         "PM10_",  # LIKE's single-character wildcard, taken literally
         "pm2_5",  # would match "PM2.5" if `_` were a wildcard: must not
         "交通",  # a tag only
+        "线路bus",  # the end of a title and the start of a name: in no one text, never found
         "不存在的词",
     ],
 )
@@ -100,6 +102,14 @@ def test_words_find_the_same_datasets_on_every_path(catalogue, word):
     found = selectors.dataset_search(q=word, rows=100)
     assert [d.name for d in found.datasets] == _expected(word)
     assert found.count == len(_expected(word))
+
+
+def test_a_phrase_holding_the_search_texts_separator_is_not_found_across_two_texts(catalogue):
+    # PostgreSQL keeps title, name and description in one stored text joined by SEARCH_SEPARATOR: a quoted phrase
+    # holding it must still be found only inside one of them (bus-lines: title 公交线路, name bus-lines).
+    assert selectors.dataset_search(q=f'"线路{SEARCH_SEPARATOR}bus"', rows=100).count == 0
+    assert selectors.dataset_search(q=f'"线路{SEARCH_SEPARATOR}bus"', rows=100).datasets == []
+    assert [d.name for d in selectors.dataset_search(q='"线路"', rows=100).datasets] == ["bus-lines"]
 
 
 def test_quoted_words_and_several_words_narrow_together(catalogue):
@@ -155,19 +165,28 @@ def test_pages_are_slices_of_one_order(catalogue, sort):
     assert selectors.dataset_search(q="", sort=sort, rows=3, start=50).datasets == []
 
 
-def test_a_long_word_is_looked_up_in_the_trigram_indexes():
-    """The indexes of migration 0004 serve the very expression the search writes (planning with sequential scans
-    discouraged, since a test's few rows would be scanned anyway)."""
+def test_a_word_is_one_test_of_the_stored_search_text():
+    """PostgreSQL: the word is looked for in the stored, upper-cased text (ADR 0022), never by upper-casing the
+    dataset's three texts again at every search."""
     if connection.vendor != "postgresql":
-        pytest.skip("trigram indexes are PostgreSQL's")
-    qs = Dataset.objects.filter(selectors._word("公交线"))
-    sql, params = qs.query.sql_with_params()
+        pytest.skip("the stored search text is looked up so on PostgreSQL")
+    sql, params = Dataset.objects.filter(selectors._word("公交线")).query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    for index in ("catalogue_dataset_title_trgm", "catalogue_dataset_name_trgm", "catalogue_dataset_notes_trgm"):
-        assert index in plan
+    assert "search_text ~~ '%公交线%'::text" in plan
+    assert "upper((title" not in plan
+    assert "upper(notes" not in plan
+
+
+def test_an_edited_title_is_found_by_its_new_words_and_no_longer_by_the_old(catalogue):
+    dataset = Dataset.objects.get(name="hospital-beds")
+    assert [d.name for d in selectors.dataset_search(q="床位统计").datasets] == ["hospital-beds"]
+    dataset.title = "Hospital 病床数"
+    dataset.save()
+    assert selectors.dataset_search(q="床位统计").datasets == []
+    assert [d.name for d in selectors.dataset_search(q="HOSPITAL 病床数").datasets] == ["hospital-beds"]
+    assert [d.name for d in selectors.dataset_search(q="各医院床位数").datasets] == ["hospital-beds"]  # its notes
 
 
 # --- the datastore ------------------------------------------------------------------------------------------------
