@@ -10,6 +10,7 @@ from collections import Counter
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from rongcheng.catalogue import selectors
@@ -163,6 +164,27 @@ def test_pages_are_slices_of_one_order(catalogue, sort):
     pages = [[d.name for d in selectors.dataset_search(q="", sort=sort, rows=3, start=s).datasets] for s in (0, 3, 6)]
     assert pages == [whole[0:3], whole[3:6], whole[6:9]]
     assert selectors.dataset_search(q="", sort=sort, rows=3, start=50).datasets == []
+
+
+def test_a_page_of_packages_is_each_package_as_shown_alone_in_as_many_statements_whatever_its_size(catalogue):
+    park = Dataset.objects.get(name="park-csv")
+    now = timezone.now()
+    DatasetResource.objects.create(dataset=park, name="公园边界", format="GeoJSON", position=2, created=now,
+                                   last_modified=now)  # fmt: skip
+    DatasetResource.objects.create(dataset=park, name="公园设施", format="JSON", position=1, created=now,
+                                   last_modified=now)  # fmt: skip
+    found = selectors.dataset_search(q="", rows=100)
+    alone = [selectors.package_dict(Dataset.objects.get(pk=d.pk), base_url="https://x") for d in found.datasets]
+    assert selectors.package_dicts(found.datasets, base_url="https://x") == alone
+    park_package = next(p for p in alone if p["name"] == "park-csv")
+    assert [r["name"] for r in park_package["resources"]] == ["数据", "公园设施", "公园边界"]
+    assert [g["name"] for g in park_package["groups"]] == ["education", "traffic"]
+    with CaptureQueriesContext(connection) as two:
+        selectors.package_dicts(found.datasets[:2])
+    with CaptureQueriesContext(connection) as seven:
+        selectors.package_dicts(found.datasets)
+    assert len(found.datasets) == 7
+    assert len(two.captured_queries) == len(seven.captured_queries) == 4  # tags, group links, groups, resources
 
 
 def test_a_word_is_one_test_of_the_stored_search_text():
