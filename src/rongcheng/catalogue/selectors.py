@@ -206,7 +206,8 @@ def listed_of(datasets: list[Dataset]) -> dict[int, Listed]:
         )
         named = DatasetGroup.objects.in_bulk({group_id for _, group_id in links}) if links else {}
         for dataset_id, group_id in links:
-            groups[dataset_id].append(named[group_id])
+            if group_id in named:  # a group removed between the two reads is no longer listed
+                groups[dataset_id].append(named[group_id])
         for resource in DatasetResource.objects.filter(dataset_id__in=ids).order_by("position", "pk"):
             resources[resource.dataset_id].append(resource)
     return {pk: Listed(sorted(tags[pk]), sorted(groups[pk], key=lambda g: g.name), resources[pk]) for pk in ids}
@@ -221,7 +222,7 @@ def package_dict(
         listed = Listed(
             sorted(t.name for t in dataset.tag_rows.all()),
             sorted(dataset.groups.all(), key=lambda g: g.name),
-            sorted(dataset.resources.all(), key=lambda r: r.position),
+            sorted(dataset.resources.all(), key=lambda r: (r.position, r.pk)),  # as `listed_of` orders them
         )
     licence = LICENCE_TITLES.get(dataset.licence_id, ("", "", False))
     tags, resources = listed.tags, listed.resources
